@@ -1,0 +1,56 @@
+# Two commands matter: `make run` and `make test`. Each sets up everything it needs from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# Debian packages the tests drive as real peers: Alertmanager, Prometheus (promtool), wrk for load.
+DEB_PACKAGES := prometheus-alertmanager prometheus wrk
+DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck contracts pytest deps debs venv migrate bench clean
+
+run: venv migrate
+	$(BIN)/firebreak serve
+
+test: deps lint typecheck contracts pytest
+
+deps: debs venv
+
+debs:
+	@missing=""; for b in $(DEB_BINARIES); do [ -x "$$b" ] || missing="yes"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $(DEB_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+migrate: venv
+	$(BIN)/firebreak db upgrade
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+contracts: venv
+	$(BIN)/lint-imports
+
+pytest: venv
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache firebreak.db*

@@ -1,0 +1,234 @@
+"""Domain vocabulary: incidents, alert episodes, timeline entries and the enums that classify them.
+
+Everything here is a frozen dataclass or an enum from the standard library, so the core can be
+tested without any adapter and shared by every layer.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+class Severity(enum.StrEnum):
+    """P0 is the most severe. Ordering compares urgency, so ``max`` gives the worst."""
+
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent (P0 → 2, P2 → 0)."""
+        return {"P0": 2, "P1": 1, "P2": 0}[self.value]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+
+class IncidentStatus(enum.StrEnum):
+    """An incident is open while triggered or acknowledged."""
+
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+    @property
+    def is_open(self) -> bool:
+        return self is not IncidentStatus.RESOLVED
+
+
+class Source(enum.StrEnum):
+    """Where an incident or delivery came from."""
+
+    ALERTMANAGER = "alertmanager"
+    PAGERDUTY = "pagerduty"
+    SLACK = "slack"
+    MANUAL = "manual"
+
+
+class AlertStatus(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class DeliveryOutcome(enum.StrEnum):
+    """What became of one received webhook delivery."""
+
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who caused a timeline entry: ``system:alertmanager``, ``slack:U123``, ``bot``."""
+
+    kind: str
+    id: str
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id else self.kind
+
+    @staticmethod
+    def parse(text: str) -> Actor:
+        kind, _, ident = text.partition(":")
+        return Actor(kind=kind, id=ident)
+
+
+BOT = Actor("bot", "firebreak")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert as a sender reported it (not yet stored)."""
+
+    fingerprint: str
+    status: AlertStatus
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    generator_url: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertGroup:
+    """An Alertmanager notification: one group's alerts, identified by its group key."""
+
+    group_key: str
+    status: AlertStatus
+    receiver: str
+    alerts: tuple[Alert, ...]
+    group_labels: Mapping[str, str]
+    common_labels: Mapping[str, str]
+    common_annotations: Mapping[str, str]
+    external_url: str
+    truncated_alerts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEpisode:
+    """A stored alert: one firing of one fingerprint, unique on (fingerprint, starts_at)."""
+
+    id: int
+    incident_id: int
+    fingerprint: str
+    status: AlertStatus
+    severity: Severity
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    generator_url: str
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """The unit people respond to. ``group_key`` ties it to its Alertmanager group while open."""
+
+    id: int
+    title: str
+    severity: Severity
+    status: IncidentStatus
+    source: Source
+    service: str
+    scenario: str
+    response_minutes: int
+    created_at: datetime
+    updated_at: datetime
+    group_key: str | None = None
+    pagerduty_id: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # occurred_at of the newest PagerDuty event applied to the status, to order late events.
+    status_changed_at: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        """The key firebreak uses with PagerDuty so a PagerDuty incident can be matched back."""
+        return f"firebreak-{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    """The fields of an incident about to be opened."""
+
+    title: str
+    severity: Severity
+    source: Source
+    service: str
+    scenario: str
+    response_minutes: int
+    created_at: datetime
+    group_key: str | None = None
+    pagerduty_id: str | None = None
+    status: IncidentStatus = IncidentStatus.TRIGGERED
+    status_changed_at: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One append-only fact about an incident, chained to the previous one by ``prev_hash``."""
+
+    incident_id: int
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    body: JSON
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A webhook delivery as received, before processing: stored in the inbox."""
+
+    source: Source
+    key: str
+    received_at: datetime
+    body: bytes
+    event_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    status: IncidentStatus | None = None
+    open_only: bool = False
+    severity: Severity | None = None
+    limit: int = 100
+    before_id: int | None = None

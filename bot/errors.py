@@ -1,0 +1,45 @@
+"""The one exception tree. Adapters translate library errors into these at the boundary;
+handlers map them to HTTP statuses or Slack replies in one place."""
+
+from __future__ import annotations
+
+
+class FirebreakError(Exception):
+    """Base of every error firebreak raises on purpose."""
+
+
+class ConfigError(FirebreakError):
+    """Settings or a policy file are invalid; start-up stops with this message."""
+
+
+class PolicyError(ConfigError):
+    """A runbook policy is invalid. ``problems`` holds one line per error, with line numbers."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class AuthError(FirebreakError):
+    """The request did not prove who sent it (token, signature)."""
+
+
+class BadRequest(FirebreakError):
+    """The request body is not what the endpoint accepts. The message says why."""
+
+
+class NotFound(FirebreakError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(FirebreakError):
+    """The state changed under the caller; retrying with fresh state may work."""
+
+
+class StorageUnavailable(FirebreakError):
+    """The database could not be reached or refused the write; senders should retry (503)."""
+
+
+class IntegrityViolation(FirebreakError):
+    """Stored data contradicts itself, e.g. a broken timeline hash chain."""

@@ -1,0 +1,113 @@
+"""Ports: the Protocols the core needs from the outside world. Adapters in ``db/`` (and later
+Slack, PagerDuty, Kubernetes) implement them; ``tests/fakes`` holds in-memory versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain import (
+    JSON,
+    Alert,
+    AlertEpisode,
+    Delivery,
+    DeliveryOutcome,
+    Incident,
+    IncidentFilter,
+    NewIncident,
+    Severity,
+    Source,
+    TimelineEntry,
+)
+
+
+class IncidentRepository(Protocol):
+    async def get(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
+        """The incident, row-locked until commit when ``for_update``."""
+        ...
+
+    async def open_for_group(self, new: NewIncident) -> tuple[Incident, bool]:
+        """The open incident of ``new.group_key``, creating it from ``new`` if there is none.
+
+        Returns ``(incident, created)``; the row is locked until commit. Two writers racing on
+        the same group key get the same incident (the partial unique index decides).
+        """
+        ...
+
+    async def latest_for_group(self, group_key: str) -> Incident | None:
+        """The most recent incident of a group key, open or not, locked until commit."""
+        ...
+
+    async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
+        """The incident keyed by ``new.pagerduty_id``, creating it if missing (locked)."""
+        ...
+
+    async def save(self, incident: Incident) -> None:
+        """Write back the mutable fields of an incident fetched in this transaction."""
+        ...
+
+    async def list(self, flt: IncidentFilter) -> Sequence[Incident]:
+        """Newest first."""
+        ...
+
+
+class AlertRepository(Protocol):
+    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
+        """Store a new episode; ``None`` when (fingerprint, starts_at) is already stored."""
+        ...
+
+    async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None: ...
+
+    async def resolve(self, episode_id: int, ends_at: datetime) -> None: ...
+
+    async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]: ...
+
+
+class TimelineRepository(Protocol):
+    async def append(
+        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+    ) -> TimelineEntry:
+        """Append the next entry, numbered and hash-chained after the incident's last one.
+
+        Callers hold the incident's row lock, which serialises appends per incident.
+        """
+        ...
+
+    async def for_incident(self, incident_id: int) -> Sequence[TimelineEntry]:
+        """In sequence order."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    async def record(self, delivery: Delivery) -> bool:
+        """Store a received delivery; ``False`` if (source, key) was already stored."""
+        ...
+
+    async def set_outcome(
+        self, source: Source, key: str, outcome: DeliveryOutcome, detail: str = ""
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction and the repositories bound to it."""
+
+    incidents: IncidentRepository
+    alerts: AlertRepository
+    timeline: TimelineRepository
+    deliveries: DeliveryRepository
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Commit on a clean exit, roll back on an exception.
+
+        Raises ``Conflict`` for a transient clash that a retry may clear (deadlock,
+        serialization failure) and ``StorageUnavailable`` when the database cannot be used.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Raise ``StorageUnavailable`` unless the database answers."""
+        ...

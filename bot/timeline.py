@@ -1,0 +1,62 @@
+"""The timeline's hash chain: each entry's hash covers its content and the previous hash,
+so editing or deleting any entry breaks every hash after it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from bot.domain import JSON, TimelineEntry
+from bot.errors import IntegrityViolation
+
+GENESIS = "0" * 64
+
+
+def canonical_time(at: datetime) -> str:
+    """UTC, microseconds, fixed width: the same string whichever database stored the time."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(
+    *, prev_hash: str, incident_id: int, seq: int, at: datetime, actor: str, kind: str, body: JSON
+) -> str:
+    payload = json.dumps(
+        [prev_hash, incident_id, seq, canonical_time(at), actor, kind, body],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def verify_chain(entries: Iterable[TimelineEntry]) -> None:
+    """Raise ``IntegrityViolation`` naming the first entry that does not chain."""
+    prev = GENESIS
+    expected_seq = 1
+    for entry in entries:
+        if entry.seq != expected_seq:
+            raise IntegrityViolation(
+                f"incident {entry.incident_id}: entry {expected_seq} is missing (found {entry.seq})"
+            )
+        if entry.prev_hash != prev:
+            raise IntegrityViolation(
+                f"incident {entry.incident_id}: entry {entry.seq} does not follow entry {entry.seq - 1}"
+            )
+        recomputed = entry_hash(
+            prev_hash=entry.prev_hash,
+            incident_id=entry.incident_id,
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            kind=entry.kind,
+            body=entry.body,
+        )
+        if recomputed != entry.hash:
+            raise IntegrityViolation(
+                f"incident {entry.incident_id}: entry {entry.seq} was altered after it was written"
+            )
+        prev = entry.hash
+        expected_seq += 1
