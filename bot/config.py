@@ -1,0 +1,96 @@
+"""Settings: one frozen object built at start-up from the environment (and an optional
+env file), then passed down. Nothing reads the environment at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+from bot.policy_file import DEFAULT_POLICY
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting firebreak reads. Each maps to the environment variable in its alias."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./firebreak.db", validation_alias=_env("FIREBREAK_DATABASE_URL")
+    )
+    policy: Path = Field(DEFAULT_POLICY, validation_alias=_env("FIREBREAK_POLICY"))
+    alertmanager_token: SecretStr | None = Field(
+        None, validation_alias=_env("FIREBREAK_ALERTMANAGER_TOKEN")
+    )
+    api_token: SecretStr | None = Field(None, validation_alias=_env("FIREBREAK_API_TOKEN"))
+    approvers: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_env("FIREBREAK_APPROVERS")
+    )
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+    slack_triage_channel: str = Field("", validation_alias=_env("SLACK_TRIAGE_CHANNEL"))
+    pagerduty_webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), validation_alias=_env("PAGERDUTY_WEBHOOK_SECRETS")
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        None, validation_alias=_env("PAGERDUTY_ROUTING_KEY")
+    )
+    pagerduty_api_token: SecretStr | None = Field(
+        None, validation_alias=_env("PAGERDUTY_API_TOKEN")
+    )
+    pagerduty_events_url: str = Field(
+        "https://events.pagerduty.com", validation_alias=_env("PAGERDUTY_EVENTS_URL")
+    )
+    pagerduty_api_url: str = Field(
+        "https://api.pagerduty.com", validation_alias=_env("PAGERDUTY_API_URL")
+    )
+    kubeconfig: Path | None = Field(None, validation_alias=_env("KUBECONFIG"))
+    # Largest webhook body accepted. Alert storms exceed aiohttp's 1 MiB default, and a 413
+    # would make Alertmanager drop the notification for good.
+    max_body_bytes: int = Field(32 * 1024 * 1024, validation_alias=_env("FIREBREAK_MAX_BODY"))
+
+    @field_validator("approvers", "pagerduty_webhook_secrets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db, got "
+                + value.split("://", 1)[0]
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(env_file: str | Path | None = None) -> Settings:
+    """Build the settings once; ``ConfigError`` names every invalid variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid settings: " + "; ".join(lines)) from exc
