@@ -90,7 +90,7 @@ def load_settings(env_file: str | Path | None = None) -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid settings: " + "; ".join(lines)) from exc
