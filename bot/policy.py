@@ -19,8 +19,9 @@ class MatchOp(enum.StrEnum):
     NRE = "!~"
 
 
-# Longest operators first so `=~` is not read as `=` followed by `~`.
-_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+# Longest operators first so `=~` is not read as `=` followed by `~`. DOTALL because a quoted
+# value may hold a newline, as Alertmanager's `(?s)` allows.
+_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +36,23 @@ class Matcher:
 
     @staticmethod
     def parse(text: str) -> Matcher:
-        """Parse ``name="value"``, ``name=~"re"`` and friends; quotes are optional."""
+        """Parse ``name="value"``, ``name=~"re"`` and friends; quotes are optional.
+
+        Quoted values follow Alertmanager: ``\\"``, ``\\\\`` and ``\\n`` are escapes, any other
+        backslash stays literal (so ``"api\\.example"`` keeps the regex escape), and an
+        unescaped quote inside the value is an error. Single quotes work the same way."""
         m = _MATCHER.match(text)
         if m is None:
             raise ValueError(f"not a matcher: {text!r} (expected name=value, !=, =~ or !~)")
         name, op_text, raw = m.groups()
-        value = _unquote(raw)
+        value = _unquote(raw, text)
         op = MatchOp(op_text)
         pattern = None
         if op in (MatchOp.RE, MatchOp.NRE):
             try:
-                pattern = re.compile(f"^(?:{value})$")
+                # Anchoring is done by fullmatch, not `^...$`: Python's `$` also matches
+                # before a trailing newline, which Alertmanager's (Go) anchors do not.
+                pattern = re.compile(f"(?:{value})")
             except re.error as exc:
                 raise ValueError(f"bad regular expression in {text!r}: {exc}") from exc
         return Matcher(name=name, op=op, value=value, pattern=pattern)
@@ -57,18 +64,45 @@ class Matcher:
         if self.op is MatchOp.NE:
             return actual != self.value
         assert self.pattern is not None
-        found = self.pattern.match(actual) is not None
+        found = self.pattern.fullmatch(actual) is not None
         return found if self.op is MatchOp.RE else not found
 
     def __str__(self) -> str:
-        return f'{self.name}{self.op.value}"{self.value}"'
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.op.value}"{escaped}"'
 
 
-def _unquote(raw: str) -> str:
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-        body = raw[1:-1]
-        return re.sub(r"\\(.)", r"\1", body)
-    return raw
+def _unquote(raw: str, text: str) -> str:
+    """Undo the quoting of a matcher value the way Alertmanager does (see ``Matcher.parse``).
+
+    Escapes are read in unquoted values too, and an unescaped double quote is an error
+    anywhere but at the end of a double-quoted value, both as in Alertmanager."""
+    quote = raw[:1] if raw[:1] in ('"', "'") else ""
+    body = raw[1:] if quote else raw
+    escapes = {"n": "\n", "\\": "\\", '"': '"'}
+    if quote:
+        escapes[quote] = quote
+    out: list[str] = []
+    closed = False
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            # Unknown escapes keep their backslash, so `"api\.example"` stays a regex escape.
+            out.append(escapes.get(nxt, ch + nxt))
+            i += 2
+            continue
+        if ch == (quote or '"'):
+            if quote and i == len(body) - 1:
+                closed = True
+                break
+            raise ValueError(f"unescaped {ch} in the value of {text!r}")
+        out.append(ch)
+        i += 1
+    if quote and not closed:
+        raise ValueError(f"unterminated quoted value in {text!r}")
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.domain import Severity
 
@@ -41,25 +49,32 @@ class ActionDoc(_Doc):
     deployment: str = Field(pattern=DNS1123)
     namespace: str = Field(pattern=DNS1123)
     label: str = ""
-    replicas: int | None = Field(default=None, ge=0)
+    # `bounds` comes before `replicas` so the replicas check can see it and its error points
+    # at the `replicas` line rather than at the whole action.
     bounds: BoundsDoc | None = None
+    replicas: int | None = Field(default=None, ge=0)
     approvers: list[str] = []
     approvals_required: int = Field(default=1, ge=1, le=3)
 
+    @field_validator("namespace")
+    @classmethod
+    def _not_kube_system(cls, value: str) -> str:
+        if value == "kube-system":
+            raise ValueError("actions on kube-system are never allowed")
+        return value
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_in_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        bounds = info.data.get("bounds")
+        if value is not None and bounds is not None and not bounds.min <= value <= bounds.max:
+            raise ValueError(f"replicas {value} is outside bounds {bounds.min}-{bounds.max}")
+        return value
+
     @model_validator(mode="after")
     def _scale_is_bounded(self) -> ActionDoc:
-        if self.namespace == "kube-system":
-            raise ValueError("actions on kube-system are never allowed")
-        if self.verb == "scale":
-            if self.bounds is None:
-                raise ValueError("a scale action needs bounds (min and max replicas)")
-            if (
-                self.replicas is not None
-                and not self.bounds.min <= self.replicas <= self.bounds.max
-            ):
-                raise ValueError(
-                    f"replicas {self.replicas} is outside bounds {self.bounds.min}-{self.bounds.max}"
-                )
+        if self.verb == "scale" and self.bounds is None:
+            raise ValueError("a scale action needs bounds (min and max replicas)")
         return self
 
 
@@ -92,8 +107,10 @@ class RuleDoc(_Doc):
 
     @model_validator(mode="after")
     def _one_kind(self) -> RuleDoc:
-        if bool(self.match) == (self.pagerduty is not None):
+        if self.match and self.pagerduty is not None:
             raise ValueError("a rule has either 'match' (alert labels) or 'pagerduty', not both")
+        if not self.match and self.pagerduty is None:
+            raise ValueError("a rule needs 'match' (alert labels) or 'pagerduty'")
         return self
 
 
