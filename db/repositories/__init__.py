@@ -1,0 +1,13 @@
+"""Repositories: the storage ports implemented with Core statements on one connection."""
+
+from db.repositories.alerts import SqlAlertRepository
+from db.repositories.deliveries import SqlDeliveryRepository
+from db.repositories.incidents import SqlIncidentRepository
+from db.repositories.timeline import SqlTimelineRepository
+
+__all__ = [
+    "SqlAlertRepository",
+    "SqlDeliveryRepository",
+    "SqlIncidentRepository",
+    "SqlTimelineRepository",
+]

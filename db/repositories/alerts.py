@@ -1,0 +1,59 @@
+"""Alert episodes: one row per (fingerprint, starts_at)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from bot.domain import Alert, AlertEpisode, AlertStatus, Severity
+from db.repositories.base import Repository
+from db.rows import to_episode
+from db.tables import alert_episodes
+
+
+class SqlAlertRepository(Repository):
+    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
+        insert = (
+            self._upsert(alert_episodes)
+            .values(
+                incident_id=incident_id,
+                fingerprint=alert.fingerprint,
+                status=alert.status.value,
+                severity=severity.value,
+                labels=dict(alert.labels),
+                annotations=dict(alert.annotations),
+                starts_at=alert.starts_at,
+                ends_at=alert.ends_at,
+                generator_url=alert.generator_url,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[alert_episodes.c.fingerprint, alert_episodes.c.starts_at]
+            )
+            .returning(*alert_episodes.c)
+        )
+        row = (await self._execute(insert)).first()
+        return None if row is None else to_episode(row)
+
+    async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
+        query = select(alert_episodes).where(
+            alert_episodes.c.fingerprint == fingerprint, alert_episodes.c.starts_at == starts_at
+        )
+        row = (await self._execute(query)).first()
+        return None if row is None else to_episode(row)
+
+    async def resolve(self, episode_id: int, ends_at: datetime) -> None:
+        await self._execute(
+            update(alert_episodes)
+            .where(alert_episodes.c.id == episode_id)
+            .values(status=AlertStatus.RESOLVED.value, ends_at=ends_at)
+        )
+
+    async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
+        query = (
+            select(alert_episodes)
+            .where(alert_episodes.c.incident_id == incident_id)
+            .order_by(alert_episodes.c.starts_at, alert_episodes.c.id)
+        )
+        return [to_episode(row) for row in await self._execute(query)]

@@ -1,0 +1,138 @@
+"""Incidents: at most one open per group key, one per PagerDuty incident id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, update
+
+from bot.domain import Incident, IncidentFilter, IncidentStatus, NewIncident
+from bot.errors import Conflict, NotFound
+from db.repositories.base import Repository
+from db.rows import to_incident
+from db.tables import OPEN_GROUP_WHERE, RESOLVED, incidents
+
+
+def _new_values(new: NewIncident) -> dict[str, Any]:
+    return {
+        "title": new.title,
+        "severity": new.severity.value,
+        "status": new.status.value,
+        "source": new.source.value,
+        "service": new.service,
+        "scenario": new.scenario,
+        "response_minutes": new.response_minutes,
+        "group_key": new.group_key,
+        "pagerduty_id": new.pagerduty_id,
+        "labels": dict(new.labels),
+        "created_at": new.created_at,
+        "updated_at": new.created_at,
+        "status_changed_at": new.status_changed_at,
+        "acknowledged_at": new.created_at if new.status is IncidentStatus.ACKNOWLEDGED else None,
+        "resolved_at": new.created_at if new.status is IncidentStatus.RESOLVED else None,
+    }
+
+
+class SqlIncidentRepository(Repository):
+    async def get(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
+        return await self._one(select(incidents).where(incidents.c.id == incident_id), for_update)
+
+    async def open_for_group(self, new: NewIncident) -> tuple[Incident, bool]:
+        if new.group_key is None:
+            raise ValueError("open_for_group needs a NewIncident with a group_key")
+        if not new.status.is_open:
+            raise ValueError("open_for_group opens incidents; a resolved one cannot be the group's")
+        insert = (
+            self._upsert(incidents)
+            .values(_new_values(new))
+            .on_conflict_do_nothing(
+                index_elements=[incidents.c.group_key], index_where=OPEN_GROUP_WHERE
+            )
+            .returning(*incidents.c)
+        )
+        created = (await self._execute(insert)).first()
+        if created is not None:
+            return to_incident(created), True
+        # The conflict means an open incident existed when we inserted. Under READ COMMITTED
+        # this SELECT sees it unless it was resolved in between: then the caller retries.
+        existing = await self._one(
+            select(incidents).where(incidents.c.group_key == new.group_key, OPEN_GROUP_WHERE),
+            for_update=True,
+        )
+        if existing is None:
+            raise Conflict(f"the open incident of group {new.group_key!r} closed meanwhile")
+        return existing, False
+
+    async def latest_for_group(self, group_key: str) -> Incident | None:
+        query = (
+            select(incidents)
+            .where(incidents.c.group_key == group_key)
+            .order_by(incidents.c.id.desc())
+            .limit(1)
+        )
+        return await self._one(query, for_update=True)
+
+    async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
+        if new.pagerduty_id is None:
+            raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
+        insert = (
+            self._upsert(incidents)
+            .values(_new_values(new))
+            .on_conflict_do_nothing(index_elements=[incidents.c.pagerduty_id])
+            .returning(*incidents.c)
+        )
+        created = (await self._execute(insert)).first()
+        if created is not None:
+            return to_incident(created), True
+        existing = await self._one(
+            select(incidents).where(incidents.c.pagerduty_id == new.pagerduty_id), for_update=True
+        )
+        if existing is None:  # pragma: no cover - pagerduty rows are never deleted
+            raise Conflict(f"PagerDuty incident {new.pagerduty_id!r} vanished meanwhile")
+        return existing, False
+
+    async def save(self, incident: Incident) -> None:
+        statement = (
+            update(incidents)
+            .where(incidents.c.id == incident.id)
+            .values(
+                title=incident.title,
+                severity=incident.severity.value,
+                status=incident.status.value,
+                service=incident.service,
+                scenario=incident.scenario,
+                response_minutes=incident.response_minutes,
+                group_key=incident.group_key,
+                pagerduty_id=incident.pagerduty_id,
+                labels=dict(incident.labels),
+                updated_at=incident.updated_at,
+                acknowledged_at=incident.acknowledged_at,
+                resolved_at=incident.resolved_at,
+                status_changed_at=incident.status_changed_at,
+            )
+        )
+        if (await self._execute(statement)).rowcount != 1:
+            raise NotFound(f"incident {incident.id} does not exist")
+
+    async def list(self, flt: IncidentFilter) -> Sequence[Incident]:
+        conditions: list[ColumnElement[bool]] = []
+        if flt.status is not None:
+            conditions.append(incidents.c.status == flt.status.value)
+        if flt.open_only:
+            conditions.append(incidents.c.status != RESOLVED)
+        if flt.severity is not None:
+            conditions.append(incidents.c.severity == flt.severity.value)
+        if flt.before_id is not None:
+            conditions.append(incidents.c.id < flt.before_id)
+        query = (
+            select(incidents).where(*conditions).order_by(incidents.c.id.desc()).limit(flt.limit)
+        )
+        return [to_incident(row) for row in await self._execute(query)]
+
+    async def _one(self, query: Select[Any], for_update: bool) -> Incident | None:
+        # SQLite has no row locks; its transactions are already serialised (BEGIN IMMEDIATE).
+        if for_update and self._postgres:
+            query = query.with_for_update()
+        row = (await self._execute(query)).first()
+        return None if row is None else to_incident(row)

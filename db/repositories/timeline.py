@@ -1,0 +1,80 @@
+"""The append-only, hash-chained timeline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+
+from bot.domain import JSON, TimelineEntry
+from bot.timeline import GENESIS, entry_hash
+from db.repositories.base import Repository
+from db.rows import to_entry
+from db.tables import timeline
+
+
+def normalise_body(body: JSON) -> JSON:
+    """The body as it will read back from a JSON column, so the hash covers what is stored."""
+    normalised: JSON = json.loads(json.dumps(body, default=str))
+    return normalised
+
+
+class SqlTimelineRepository(Repository):
+    async def append(
+        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+    ) -> TimelineEntry:
+        if at.tzinfo is None:
+            raise ValueError("timeline times must be timezone-aware")
+        last = (
+            await self._execute(
+                select(timeline.c.seq, timeline.c.hash)
+                .where(timeline.c.incident_id == incident_id)
+                .order_by(timeline.c.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        seq, prev_hash = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
+        at = at.astimezone(UTC)
+        body = normalise_body(body)
+        digest = entry_hash(
+            prev_hash=prev_hash,
+            incident_id=incident_id,
+            seq=seq,
+            at=at,
+            actor=actor,
+            kind=kind,
+            body=body,
+        )
+        entry = TimelineEntry(
+            incident_id=incident_id,
+            seq=seq,
+            at=at,
+            actor=actor,
+            kind=kind,
+            body=body,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+        await self._execute(insert(timeline).values(**_fields(entry)))
+        return entry
+
+    async def for_incident(self, incident_id: int) -> Sequence[TimelineEntry]:
+        query = (
+            select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.seq)
+        )
+        return [to_entry(row) for row in await self._execute(query)]
+
+
+def _fields(entry: TimelineEntry) -> JSON:
+    return {
+        "incident_id": entry.incident_id,
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor": entry.actor,
+        "kind": entry.kind,
+        "body": entry.body,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }

@@ -1,0 +1,110 @@
+"""The schema as SQLAlchemy Core tables. ``migrations/versions`` must produce exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+)
+
+from db.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+RESOLVED = "resolved"
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("service", Text, nullable=False),
+    Column("scenario", Text, nullable=False),
+    Column("response_minutes", Integer, nullable=False),
+    Column("group_key", Text, nullable=True),
+    Column("pagerduty_id", String(64), nullable=True, unique=True),
+    Column("labels", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("status_changed_at", UTCDateTime, nullable=True),
+)
+
+# Rows an open incident must be unique among; also the ON CONFLICT target's predicate.
+OPEN_GROUP_WHERE = and_(incidents.c.status != RESOLVED, incidents.c.group_key.is_not(None))
+
+Index(
+    "uq_incidents_open_group_key",
+    incidents.c.group_key,
+    unique=True,
+    sqlite_where=OPEN_GROUP_WHERE,
+    postgresql_where=OPEN_GROUP_WHERE,
+)
+Index("ix_incidents_group_key", incidents.c.group_key)
+
+alert_episodes = Table(
+    "alert_episodes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("fingerprint", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("generator_url", Text, nullable=False),
+    UniqueConstraint("fingerprint", "starts_at"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("incident_id", "seq"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("detail", Text, nullable=False),
+    UniqueConstraint("source", "key"),
+)

@@ -1,0 +1,109 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------------------------
+# Storage fixtures (db/ owner): database URLs for SQLite and a fresh PostgreSQL database per
+# test, and ``store`` over every backend (memory, SQLite, PostgreSQL), migrated and ready.
+# ---------------------------------------------------------------------------------------------
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from db.migrate import upgrade_async
+from db.store import SqlStore
+from tests.fakes.memory_store import MemoryStore
+
+POSTGRES_ENV = "FIREBREAK_TEST_POSTGRES_URL"
+
+
+def _postgres_server_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    message = (
+        f"{POSTGRES_ENV} is not set; point it at a PostgreSQL server, e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL tests must run in CI: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'firebreak.db'}"
+
+
+def _run_outside_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run on a private event loop in a thread, so sync fixtures work inside async tests."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
+async def _admin_execute(server_url: str, sql: str) -> None:
+    parsed = make_url(server_url)
+    conn = await asyncpg.connect(
+        user=parsed.username,
+        password=parsed.password,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL to a new, empty database on the test server, dropped after the test.
+
+    Synchronous (its own loop in a thread) so that async fixtures can request it lazily
+    through ``request.getfixturevalue``.
+    """
+    server = _postgres_server_url()
+    name = f"fb_{secrets.token_hex(6)}"
+    _run_outside_loop(_admin_execute(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _run_outside_loop(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """An empty database's URL, on each SQL backend."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | SqlStore]:
+    """A ready store on each backend; SQL ones are migrated first."""
+    if request.param == "memory":
+        memory = MemoryStore()
+        yield memory
+        await memory.close()
+        return
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    await upgrade_async(url)
+    sql = SqlStore.from_url(url)
+    try:
+        yield sql
+    finally:
+        await sql.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# End of storage fixtures.
+# ---------------------------------------------------------------------------------------------

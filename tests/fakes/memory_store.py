@@ -1,0 +1,314 @@
+"""``MemoryStore``: an in-memory ``bot.ports.Store`` with the SQL stores' semantics.
+
+Each transaction works on a copy of the state and swaps it in on commit, so an exception
+discards every write; an ``asyncio.Lock`` runs one transaction at a time, which is also why
+``for_update`` needs no locking here. Uniqueness rules mirror the database constraints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from bot.domain import (
+    JSON,
+    Alert,
+    AlertEpisode,
+    AlertStatus,
+    Delivery,
+    DeliveryOutcome,
+    Incident,
+    IncidentFilter,
+    IncidentStatus,
+    NewIncident,
+    Severity,
+    Source,
+    TimelineEntry,
+)
+from bot.errors import Conflict, IntegrityViolation, NotFound
+from bot.timeline import GENESIS, entry_hash
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    delivery: Delivery
+    outcome: DeliveryOutcome | None = None
+    detail: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class _State:
+    incidents: dict[int, Incident] = dataclasses.field(default_factory=dict)
+    episodes: dict[int, AlertEpisode] = dataclasses.field(default_factory=dict)
+    timeline: dict[int, list[TimelineEntry]] = dataclasses.field(default_factory=dict)
+    deliveries: dict[tuple[Source, str], StoredDelivery] = dataclasses.field(default_factory=dict)
+    next_incident_id: int = 1
+    next_episode_id: int = 1
+
+    def copy(self) -> _State:
+        # Stored values are frozen dataclasses, so copying the containers is enough.
+        return _State(
+            incidents=dict(self.incidents),
+            episodes=dict(self.episodes),
+            timeline={key: list(entries) for key, entries in self.timeline.items()},
+            deliveries=dict(self.deliveries),
+            next_incident_id=self.next_incident_id,
+            next_episode_id=self.next_episode_id,
+        )
+
+
+def _aware(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"naive datetime {at!r}: pass a timezone-aware one")
+    return at.astimezone(UTC)
+
+
+def _maybe_aware(at: datetime | None) -> datetime | None:
+    return None if at is None else _aware(at)
+
+
+class MemoryIncidents:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def get(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
+        return self._state.incidents.get(incident_id)
+
+    async def open_for_group(self, new: NewIncident) -> tuple[Incident, bool]:
+        if new.group_key is None:
+            raise ValueError("open_for_group needs a NewIncident with a group_key")
+        if not new.status.is_open:
+            raise ValueError("open_for_group opens incidents; a resolved one cannot be the group's")
+        for incident in self._state.incidents.values():
+            if incident.group_key == new.group_key and incident.status.is_open:
+                return incident, False
+        return self._insert(new), True
+
+    async def latest_for_group(self, group_key: str) -> Incident | None:
+        matching = [i for i in self._state.incidents.values() if i.group_key == group_key]
+        return max(matching, key=lambda incident: incident.id, default=None)
+
+    async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
+        if new.pagerduty_id is None:
+            raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
+        for incident in self._state.incidents.values():
+            if incident.pagerduty_id == new.pagerduty_id:
+                return incident, False
+        return self._insert(new), True
+
+    async def save(self, incident: Incident) -> None:
+        if incident.id not in self._state.incidents:
+            raise NotFound(f"incident {incident.id} does not exist")
+        stored = dataclasses.replace(
+            incident,
+            labels=dict(incident.labels),
+            created_at=self._state.incidents[incident.id].created_at,
+            source=self._state.incidents[incident.id].source,
+            updated_at=_aware(incident.updated_at),
+            acknowledged_at=_maybe_aware(incident.acknowledged_at),
+            resolved_at=_maybe_aware(incident.resolved_at),
+            status_changed_at=_maybe_aware(incident.status_changed_at),
+        )
+        self._check_unique(stored)
+        self._state.incidents[incident.id] = stored
+
+    async def list(self, flt: IncidentFilter) -> Sequence[Incident]:
+        found = [
+            incident
+            for incident in sorted(self._state.incidents.values(), key=lambda i: -i.id)
+            if (flt.status is None or incident.status is flt.status)
+            and (not flt.open_only or incident.status.is_open)
+            and (flt.severity is None or incident.severity is flt.severity)
+            and (flt.before_id is None or incident.id < flt.before_id)
+        ]
+        return found[: flt.limit]
+
+    def _insert(self, new: NewIncident) -> Incident:
+        created_at = _aware(new.created_at)
+        incident = Incident(
+            id=self._state.next_incident_id,
+            title=new.title,
+            severity=new.severity,
+            status=new.status,
+            source=new.source,
+            service=new.service,
+            scenario=new.scenario,
+            response_minutes=new.response_minutes,
+            created_at=created_at,
+            updated_at=created_at,
+            group_key=new.group_key,
+            pagerduty_id=new.pagerduty_id,
+            acknowledged_at=created_at if new.status is IncidentStatus.ACKNOWLEDGED else None,
+            resolved_at=created_at if new.status is IncidentStatus.RESOLVED else None,
+            status_changed_at=_maybe_aware(new.status_changed_at),
+            labels=dict(new.labels),
+        )
+        self._check_unique(incident)
+        self._state.next_incident_id += 1
+        self._state.incidents[incident.id] = incident
+        return incident
+
+    def _check_unique(self, candidate: Incident) -> None:
+        """The database's unique constraints: pagerduty_id, and the open group key."""
+        for other in self._state.incidents.values():
+            if other.id == candidate.id:
+                continue
+            if candidate.pagerduty_id is not None and other.pagerduty_id == candidate.pagerduty_id:
+                raise Conflict(f"PagerDuty incident {candidate.pagerduty_id!r} is already stored")
+            if (
+                candidate.group_key is not None
+                and candidate.status.is_open
+                and other.status.is_open
+                and other.group_key == candidate.group_key
+            ):
+                raise Conflict(f"group {candidate.group_key!r} already has an open incident")
+
+
+class MemoryAlerts:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
+        if incident_id not in self._state.incidents:
+            # What the foreign key makes the database say.
+            raise IntegrityViolation(f"incident {incident_id} does not exist")
+        starts_at = _aware(alert.starts_at)
+        if await self.get(alert.fingerprint, starts_at) is not None:
+            return None
+        episode = AlertEpisode(
+            id=self._state.next_episode_id,
+            incident_id=incident_id,
+            fingerprint=alert.fingerprint,
+            status=alert.status,
+            severity=severity,
+            labels=dict(alert.labels),
+            annotations=dict(alert.annotations),
+            starts_at=starts_at,
+            ends_at=_maybe_aware(alert.ends_at),
+            generator_url=alert.generator_url,
+        )
+        self._state.next_episode_id += 1
+        self._state.episodes[episode.id] = episode
+        return episode
+
+    async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
+        for episode in self._state.episodes.values():
+            if episode.fingerprint == fingerprint and episode.starts_at == starts_at:
+                return episode
+        return None
+
+    async def resolve(self, episode_id: int, ends_at: datetime) -> None:
+        episode = self._state.episodes.get(episode_id)
+        if episode is not None:
+            self._state.episodes[episode_id] = dataclasses.replace(
+                episode, status=AlertStatus.RESOLVED, ends_at=_aware(ends_at)
+            )
+
+    async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
+        mine = [e for e in self._state.episodes.values() if e.incident_id == incident_id]
+        return sorted(mine, key=lambda episode: (episode.starts_at, episode.id))
+
+
+class MemoryTimeline:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def append(
+        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+    ) -> TimelineEntry:
+        if incident_id not in self._state.incidents:
+            # What the foreign key makes the database say.
+            raise IntegrityViolation(f"incident {incident_id} does not exist")
+        entries = self._state.timeline.setdefault(incident_id, [])
+        seq, prev_hash = (1, GENESIS) if not entries else (entries[-1].seq + 1, entries[-1].hash)
+        at = _aware(at)
+        # As a JSON column would give it back, so the hash covers what a reader sees.
+        stored_body: JSON = json.loads(json.dumps(body, default=str))
+        digest = entry_hash(
+            prev_hash=prev_hash,
+            incident_id=incident_id,
+            seq=seq,
+            at=at,
+            actor=actor,
+            kind=kind,
+            body=stored_body,
+        )
+        entry = TimelineEntry(incident_id, seq, at, actor, kind, stored_body, prev_hash, digest)
+        entries.append(entry)
+        return entry
+
+    async def for_incident(self, incident_id: int) -> Sequence[TimelineEntry]:
+        # Copies of the bodies: the stored timeline must not be editable through a result.
+        return [
+            dataclasses.replace(entry, body=json.loads(json.dumps(entry.body)))
+            for entry in self._state.timeline.get(incident_id, [])
+        ]
+
+
+class MemoryDeliveries:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def record(self, delivery: Delivery) -> bool:
+        key = (delivery.source, delivery.key)
+        if key in self._state.deliveries:
+            return False
+        stored = dataclasses.replace(delivery, received_at=_aware(delivery.received_at))
+        self._state.deliveries[key] = StoredDelivery(stored)
+        return True
+
+    async def set_outcome(
+        self, source: Source, key: str, outcome: DeliveryOutcome, detail: str = ""
+    ) -> None:
+        stored = self._state.deliveries.get((source, key))
+        if stored is not None:
+            self._state.deliveries[(source, key)] = dataclasses.replace(
+                stored, outcome=outcome, detail=detail
+            )
+
+
+class MemoryUnitOfWork:
+    def __init__(self, state: _State) -> None:
+        self.incidents = MemoryIncidents(state)
+        self.alerts = MemoryAlerts(state)
+        self.timeline = MemoryTimeline(state)
+        self.deliveries = MemoryDeliveries(state)
+
+
+class MemoryStore:
+    """The storage ports in memory, for unit tests of the core.
+
+    ``fail_with`` makes every following ``transaction()`` and ``ping()`` raise that error
+    (e.g. ``StorageUnavailable``) until it is set back to ``None``.
+    """
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = asyncio.Lock()
+        self.fail_with: Exception | None = None
+        self.commits = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[MemoryUnitOfWork]:
+        async with self._lock:
+            if self.fail_with is not None:
+                raise self.fail_with
+            working = self._state.copy()
+            yield MemoryUnitOfWork(working)
+            self._state = working
+            self.commits += 1
+
+    async def ping(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    async def close(self) -> None:
+        """Nothing to release; present so tests treat every store alike."""
+
+    def delivery(self, source: Source, key: str) -> StoredDelivery | None:
+        """Inspect a recorded delivery (tests only; the ports have no reader for it)."""
+        return self._state.deliveries.get((source, key))

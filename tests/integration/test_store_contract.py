@@ -1,0 +1,368 @@
+"""The storage contract, run alike on the in-memory fake, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.domain import (
+    AlertStatus,
+    DeliveryOutcome,
+    IncidentFilter,
+    IncidentStatus,
+    Severity,
+    Source,
+)
+from bot.errors import Conflict, IntegrityViolation
+from bot.ports import Store
+from bot.timeline import GENESIS, verify_chain
+from tests.integration.store_builders import T0, alert, at, delivery, new_incident
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_open_for_group_is_idempotent(store: Store) -> None:
+    async with store.transaction() as uow:
+        first, created = await uow.incidents.open_for_group(new_incident())
+    async with store.transaction() as uow:
+        again, created_again = await uow.incidents.open_for_group(new_incident(title="other"))
+    assert created
+    assert not created_again
+    assert again == first
+    assert again.title == "LNN service down"
+
+
+async def test_open_for_group_in_one_transaction_returns_the_same_incident(store: Store) -> None:
+    async with store.transaction() as uow:
+        first, _ = await uow.incidents.open_for_group(new_incident())
+        again, created = await uow.incidents.open_for_group(new_incident())
+    assert (again.id, created) == (first.id, False)
+
+
+async def test_resolved_group_opens_a_new_incident(store: Store) -> None:
+    async with store.transaction() as uow:
+        first, _ = await uow.incidents.open_for_group(new_incident())
+        await uow.incidents.save(
+            dataclasses.replace(first, status=IncidentStatus.RESOLVED, resolved_at=at(60))
+        )
+    async with store.transaction() as uow:
+        second, created = await uow.incidents.open_for_group(new_incident(created_at=at(120)))
+        latest = await uow.incidents.latest_for_group(first.group_key or "")
+        old = await uow.incidents.get(first.id)
+    assert created
+    assert second.id != first.id
+    assert latest == second
+    assert old is not None
+    assert old.status is IncidentStatus.RESOLVED
+    assert old.resolved_at == at(60)
+
+
+async def test_groups_are_kept_apart(store: Store) -> None:
+    async with store.transaction() as uow:
+        a, _ = await uow.incidents.open_for_group(new_incident(group_key="a"))
+        b, created = await uow.incidents.open_for_group(new_incident(group_key="b"))
+        missing = await uow.incidents.latest_for_group("c")
+    assert created
+    assert a.id != b.id
+    assert missing is None
+
+
+async def test_reopening_beside_an_open_incident_of_the_group_conflicts(store: Store) -> None:
+    async with store.transaction() as uow:
+        first, _ = await uow.incidents.open_for_group(new_incident())
+        resolved = dataclasses.replace(first, status=IncidentStatus.RESOLVED)
+        await uow.incidents.save(resolved)
+        await uow.incidents.open_for_group(new_incident())
+    with pytest.raises(Conflict):
+        async with store.transaction() as uow:
+            await uow.incidents.save(dataclasses.replace(resolved, status=IncidentStatus.TRIGGERED))
+
+
+async def test_for_pagerduty_is_idempotent(store: Store) -> None:
+    new = new_incident(group_key=None, pagerduty_id="PT4KHLK", source=Source.PAGERDUTY)
+    async with store.transaction() as uow:
+        first, created = await uow.incidents.for_pagerduty(new)
+    async with store.transaction() as uow:
+        again, created_again = await uow.incidents.for_pagerduty(new)
+        other, created_other = await uow.incidents.for_pagerduty(
+            dataclasses.replace(new, pagerduty_id="PXYZ")
+        )
+    assert (created, created_again, created_other) == (True, False, True)
+    assert again == first
+    assert first.pagerduty_id == "PT4KHLK"
+    assert first.source is Source.PAGERDUTY
+    assert other.id != first.id
+
+
+async def test_get_and_save_round_trip_every_mutable_field(store: Store) -> None:
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        missing = await uow.incidents.get(incident.id + 1000)
+    changed = dataclasses.replace(
+        incident,
+        title="renamed",
+        severity=Severity.P1,
+        status=IncidentStatus.ACKNOWLEDGED,
+        service="lnn-api",
+        scenario="performance",
+        response_minutes=60,
+        updated_at=at(5),
+        pagerduty_id="PABC",
+        acknowledged_at=at(5),
+        status_changed_at=at(4),
+        labels={"team": "ml"},
+    )
+    async with store.transaction() as uow:
+        locked = await uow.incidents.get(incident.id, for_update=True)
+        await uow.incidents.save(changed)
+    async with store.transaction() as uow:
+        reread = await uow.incidents.get(incident.id)
+    assert missing is None
+    assert locked == incident
+    assert reread == changed
+
+
+async def test_new_incident_fields_are_stored(store: Store) -> None:
+    new = new_incident(status=IncidentStatus.ACKNOWLEDGED, status_changed_at=at(-1))
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new)
+    async with store.transaction() as uow:
+        reread = await uow.incidents.get(incident.id)
+    assert reread == incident
+    assert incident.status is IncidentStatus.ACKNOWLEDGED
+    assert incident.acknowledged_at == T0
+    assert incident.status_changed_at == at(-1)
+    assert incident.created_at == incident.updated_at == T0
+    assert dict(incident.labels) == {"alertname": "LNNServiceDown", "severity": "critical"}
+    assert incident.resolved_at is None
+
+
+async def test_timestamps_round_trip_as_aware_utc_with_microseconds(store: Store) -> None:
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        episode = await uow.alerts.add(incident.id, alert(ends_at=at(1)), Severity.P0)
+        await uow.timeline.append(incident.id, at=T0, actor="bot", kind="opened", body={})
+    async with store.transaction() as uow:
+        reread = await uow.incidents.get(incident.id)
+        stored = await uow.alerts.get(alert().fingerprint, T0)
+        (entry,) = await uow.timeline.for_incident(incident.id)
+    assert episode is not None
+    assert reread is not None
+    assert stored is not None
+    for value in (reread.created_at, stored.starts_at, stored.ends_at, entry.at):
+        assert value is not None
+        assert value.tzinfo is UTC
+        assert value == T0 or value == at(1)
+    assert reread.created_at.microsecond == T0.microsecond
+    assert reread.created_at == T0
+    assert entry.at == T0
+
+
+async def test_naive_datetimes_are_refused(store: Store) -> None:
+    naive = datetime(2026, 1, 1, 12, 0, 0)  # naive on purpose
+    with pytest.raises(ValueError, match="naive"):
+        async with store.transaction() as uow:
+            await uow.incidents.open_for_group(new_incident(created_at=naive))
+
+
+async def test_alert_episodes_are_unique_per_fingerprint_and_start(store: Store) -> None:
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        first = await uow.alerts.add(incident.id, alert(), Severity.P1)
+        duplicate = await uow.alerts.add(incident.id, alert(), Severity.P0)
+    async with store.transaction() as uow:
+        duplicate_later = await uow.alerts.add(incident.id, alert(starts_at=at(0)), Severity.P1)
+        refired = await uow.alerts.add(incident.id, alert(starts_at=at(300)), Severity.P1)
+        other = await uow.alerts.add(incident.id, alert("ffff", starts_at=at(-10)), Severity.P2)
+    assert first is not None
+    assert (duplicate, duplicate_later) == (None, None)
+    assert refired is not None
+    assert other is not None
+    assert first.severity is Severity.P1
+    assert first.status is AlertStatus.FIRING
+    assert dict(first.labels) == {"alertname": "LNNServiceDown", "pod": "lnn-0"}
+    assert dict(first.annotations) == {"summary": "down"}
+    assert first.generator_url == "http://prometheus/graph"
+    assert len({first.id, refired.id, other.id}) == 3
+    async with store.transaction() as uow:
+        listed = await uow.alerts.for_incident(incident.id)
+        fetched = await uow.alerts.get(first.fingerprint, first.starts_at)
+        nothing = await uow.alerts.get("nope", T0)
+    assert [e.id for e in listed] == [other.id, first.id, refired.id]
+    assert fetched == first
+    assert nothing is None
+
+
+async def test_resolving_an_episode(store: Store) -> None:
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        episode = await uow.alerts.add(incident.id, alert(), Severity.P0)
+        assert episode is not None
+        await uow.alerts.resolve(episode.id, at(90))
+    async with store.transaction() as uow:
+        stored = await uow.alerts.get(episode.fingerprint, episode.starts_at)
+    assert stored == dataclasses.replace(episode, status=AlertStatus.RESOLVED, ends_at=at(90))
+
+
+async def test_an_episode_needs_an_existing_incident(store: Store) -> None:
+    with pytest.raises(IntegrityViolation):
+        async with store.transaction() as uow:
+            await uow.alerts.add(4242, alert(), Severity.P0)
+
+
+async def test_deliveries_are_recorded_once(store: Store) -> None:
+    async with store.transaction() as uow:
+        first = await uow.deliveries.record(delivery("w1"))
+        again = await uow.deliveries.record(delivery("w1"))
+    async with store.transaction() as uow:
+        later = await uow.deliveries.record(delivery("w1"))
+        other_source = await uow.deliveries.record(delivery("w1", source=Source.ALERTMANAGER))
+        other_key = await uow.deliveries.record(delivery("w2"))
+        await uow.deliveries.set_outcome(Source.PAGERDUTY, "w1", DeliveryOutcome.PROCESSED, "done")
+    assert (first, again, later, other_source, other_key) == (True, False, False, True, True)
+
+
+async def test_timeline_is_numbered_and_chained(store: Store) -> None:
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        other, _ = await uow.incidents.open_for_group(new_incident(group_key="other"))
+        first = await uow.timeline.append(
+            incident.id, at=T0, actor="system:alertmanager", kind="opened", body={"n": 1}
+        )
+        await uow.timeline.append(other.id, at=T0, actor="bot", kind="opened", body={})
+    async with store.transaction() as uow:
+        second = await uow.timeline.append(
+            incident.id, at=at(1), actor="slack:U123", kind="acknowledged", body={"by": "U123"}
+        )
+        third = await uow.timeline.append(
+            incident.id,
+            at=at(2),
+            actor="bot",
+            kind="note",
+            body={"text": "ünïcode & <tags>", "nested": {"b": [1, 2.5, None], "a": True}},
+        )
+    async with store.transaction() as uow:
+        entries = await uow.timeline.for_incident(incident.id)
+        others = await uow.timeline.for_incident(other.id)
+    assert [e.seq for e in entries] == [1, 2, 3]
+    assert list(entries) == [first, second, third]
+    assert first.prev_hash == GENESIS
+    assert second.prev_hash == first.hash
+    assert third.prev_hash == second.hash
+    assert [e.seq for e in others] == [1]
+    verify_chain(entries)
+    verify_chain(others)
+
+
+async def test_tampered_timeline_is_detected(store: Store) -> None:
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        for n in range(3):
+            await uow.timeline.append(incident.id, at=at(n), actor="bot", kind="k", body={"n": n})
+    async with store.transaction() as uow:
+        entries = list(await uow.timeline.for_incident(incident.id))
+    edited = [*entries]
+    edited[1] = dataclasses.replace(entries[1], body={"n": 99})
+    with pytest.raises(IntegrityViolation, match="entry 2 was altered"):
+        verify_chain(edited)
+    with pytest.raises(IntegrityViolation, match="entry 2 is missing"):
+        verify_chain([entries[0], entries[2]])
+    retimed = [dataclasses.replace(entries[0], at=at(0.000001)), *entries[1:]]
+    with pytest.raises(IntegrityViolation, match="entry 1 was altered"):
+        verify_chain(retimed)
+
+
+async def test_timeline_entries_read_back_identical_to_what_append_returned(store: Store) -> None:
+    body = {"when": T0, "tuple": (1, 2)}
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        appended = await uow.timeline.append(incident.id, at=T0, actor="bot", kind="k", body=body)
+    async with store.transaction() as uow:
+        (stored,) = await uow.timeline.for_incident(incident.id)
+    assert stored == appended
+    assert stored.body == {"when": str(T0), "tuple": [1, 2]}
+    verify_chain([stored])
+
+
+async def test_an_exception_rolls_back_every_write(store: Store) -> None:
+    async with store.transaction() as uow:
+        kept, _ = await uow.incidents.open_for_group(new_incident(group_key="kept"))
+
+    async def write_then_fail() -> None:
+        async with store.transaction() as uow:
+            incident, _ = await uow.incidents.open_for_group(new_incident())
+            await uow.alerts.add(incident.id, alert(), Severity.P0)
+            await uow.timeline.append(kept.id, at=T0, actor="bot", kind="k", body={})
+            await uow.deliveries.record(delivery("rolled-back"))
+            await uow.incidents.save(dataclasses.replace(kept, title="changed"))
+            raise Boom
+
+    with pytest.raises(Boom):
+        await write_then_fail()
+    async with store.transaction() as uow:
+        incidents = await uow.incidents.list(IncidentFilter())
+        episode = await uow.alerts.get(alert().fingerprint, T0)
+        entries = await uow.timeline.for_incident(kept.id)
+        recorded_again = await uow.deliveries.record(delivery("rolled-back"))
+    assert incidents == [kept]
+    assert episode is None
+    assert entries == []
+    assert recorded_again
+
+
+async def test_a_conflict_rolls_back_the_transaction(store: Store) -> None:
+    async with store.transaction() as uow:
+        first, _ = await uow.incidents.open_for_group(new_incident())
+        resolved = dataclasses.replace(first, status=IncidentStatus.RESOLVED)
+        await uow.incidents.save(resolved)
+        await uow.incidents.open_for_group(new_incident())
+
+    async def record_then_conflict() -> None:
+        async with store.transaction() as uow:
+            await uow.deliveries.record(delivery("before-conflict"))
+            await uow.incidents.save(dataclasses.replace(resolved, status=IncidentStatus.TRIGGERED))
+
+    with pytest.raises(Conflict):
+        await record_then_conflict()
+    async with store.transaction() as uow:
+        assert await uow.deliveries.record(delivery("before-conflict"))
+
+
+async def test_list_filters_and_orders_newest_first(store: Store) -> None:
+    specs = [
+        ("g1", Severity.P0, IncidentStatus.TRIGGERED),
+        ("g2", Severity.P1, IncidentStatus.ACKNOWLEDGED),
+        ("g3", Severity.P2, IncidentStatus.RESOLVED),
+        ("g4", Severity.P1, IncidentStatus.RESOLVED),
+        ("g5", Severity.P1, IncidentStatus.TRIGGERED),
+    ]
+    ids: dict[str, int] = {}
+    async with store.transaction() as uow:
+        for key, severity, status in specs:
+            incident, _ = await uow.incidents.open_for_group(
+                new_incident(group_key=key, severity=severity)
+            )
+            await uow.incidents.save(dataclasses.replace(incident, status=status))
+            ids[key] = incident.id
+
+    async def keys(**filters: object) -> list[str]:
+        async with store.transaction() as uow:
+            found = await uow.incidents.list(IncidentFilter(**filters))  # type: ignore[arg-type]
+        return [incident.group_key or "" for incident in found]
+
+    assert await keys() == ["g5", "g4", "g3", "g2", "g1"]
+    assert await keys(status=IncidentStatus.RESOLVED) == ["g4", "g3"]
+    assert await keys(open_only=True) == ["g5", "g2", "g1"]
+    assert await keys(severity=Severity.P1) == ["g5", "g4", "g2"]
+    assert await keys(severity=Severity.P1, open_only=True) == ["g5", "g2"]
+    assert await keys(limit=2) == ["g5", "g4"]
+    assert await keys(before_id=ids["g4"], limit=2) == ["g3", "g2"]
+    assert await keys(status=IncidentStatus.TRIGGERED, severity=Severity.P2) == []
+
+
+async def test_ping_answers(store: Store) -> None:
+    await store.ping()
