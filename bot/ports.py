@@ -93,10 +93,18 @@ class DeliveryRepository(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction and the repositories bound to it."""
 
-    incidents: IncidentRepository
-    alerts: AlertRepository
-    timeline: TimelineRepository
-    deliveries: DeliveryRepository
+    # Read-only properties, so adapters may expose their concrete repository types.
+    @property
+    def incidents(self) -> IncidentRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def timeline(self) -> TimelineRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
 
 
 class Store(Protocol):

@@ -1,0 +1,88 @@
+"""The composition root: the only place that names concrete adapters. It builds the aiohttp
+application from the settings, wiring the store, policy, clock and handlers together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.policy import Policy
+from bot.policy_file import load_policy
+from db.engine import make_engine
+from db.migrate import upgrade_async
+from db.store import SqlStore
+from handlers.deps import DEPS, Deps
+from handlers.errors import error_middleware
+from handlers.metrics import Metrics
+from handlers.routes import add_routes
+
+log = logging.getLogger("firebreak")
+
+
+def _secret(value: object) -> str | None:
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if get is not None else None
+
+
+def create_app(
+    settings: Settings, *, policy: Policy | None = None, clock: Clock | None = None
+) -> web.Application:
+    """Build the bot's app. The database opens (and, on SQLite, migrates) on start-up."""
+    policy = policy if policy is not None else load_policy(settings.policy)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+
+    async def storage(app: web.Application) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            # The embedded default must work with no extra step; PostgreSQL deployments run
+            # `firebreak db upgrade` once, not from every replica.
+            await upgrade_async(settings.database_url)
+        engine = make_engine(settings.database_url)
+        store = SqlStore(engine)
+        app[DEPS] = Deps(
+            store=store,
+            policy=policy,
+            clock=clock or SystemClock(),
+            metrics=Metrics(),
+            alertmanager_token=_secret(settings.alertmanager_token),
+            api_token=_secret(settings.api_token),
+            pagerduty_secrets=tuple(
+                s.get_secret_value() for s in settings.pagerduty_webhook_secrets
+            ),
+        )
+        yield
+        await store.close()
+
+    app.cleanup_ctx.append(storage)
+    add_routes(app)
+    _warn_unconfigured(settings)
+    return app
+
+
+def _warn_unconfigured(settings: Settings) -> None:
+    if settings.alertmanager_token is None:
+        log.warning("FIREBREAK_ALERTMANAGER_TOKEN is unset: /webhooks/alertmanager refuses all")
+    if not settings.pagerduty_webhook_secrets:
+        log.warning("PAGERDUTY_WEBHOOK_SECRETS is unset: /webhooks/pagerduty refuses all")
+    if settings.api_token is None:
+        log.warning("FIREBREAK_API_TOKEN is unset: /api/incidents refuses all")
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """Run the bot until SIGINT/SIGTERM."""
+    app = create_app(settings)
+    log.info("firebreak serving on http://%s:%d (database %s)", host, port, _redact(settings))
+    web.run_app(app, host=host, port=port, access_log=None, print=None)
+
+
+def _redact(settings: Settings) -> str:
+    url = settings.database_url
+    scheme, _, rest = url.partition("://")
+    if "@" in rest:
+        creds, _, hostpart = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}@{hostpart}"
+    return url

@@ -1,0 +1,101 @@
+"""Alertmanager's webhook payload, version 4, parsed into domain objects. Unknown fields are
+accepted: newer Alertmanager versions add some, and refusing them would drop real alerts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain import Alert, AlertGroup, AlertStatus
+from bot.errors import BadRequest
+from handlers.text import bounded_key, clean, clean_map
+
+# Alertmanager sends Go's zero time for "no end yet".
+_NO_END_BEFORE = datetime(1970, 1, 2, tzinfo=UTC)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class AlertDoc(_Lenient):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    starts_at: datetime = Field(alias="startsAt")
+    ends_at: datetime | None = Field(None, alias="endsAt")
+    generator_url: str = Field("", alias="generatorURL")
+    fingerprint: str = ""
+
+
+class WebhookDoc(_Lenient):
+    version: str
+    group_key: str = Field(alias="groupKey")
+    truncated_alerts: int = Field(0, alias="truncatedAlerts", ge=0)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    group_labels: dict[str, str] = Field({}, alias="groupLabels")
+    common_labels: dict[str, str] = Field({}, alias="commonLabels")
+    common_annotations: dict[str, str] = Field({}, alias="commonAnnotations")
+    external_url: str = Field("", alias="externalURL")
+    alerts: list[AlertDoc]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _fingerprint(doc: AlertDoc) -> str:
+    if doc.fingerprint:
+        return bounded_key(doc.fingerprint)
+    # Older senders omit it; derive one from the label set as Alertmanager does conceptually.
+    canonical = json.dumps(sorted(doc.labels.items()), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def parse_alertmanager(body: bytes) -> AlertGroup:
+    """Parse and validate; ``BadRequest`` says exactly what is wrong."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    try:
+        doc = WebhookDoc.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequest(
+            f"not an Alertmanager webhook payload: {where}: {first['msg']}"
+            + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
+        ) from exc
+    if doc.version != "4":
+        raise BadRequest(f"unsupported Alertmanager webhook version {doc.version!r} (expected 4)")
+    alerts = tuple(
+        Alert(
+            fingerprint=_fingerprint(a),
+            status=AlertStatus(a.status),
+            labels=clean_map(a.labels),
+            annotations=clean_map(a.annotations),
+            starts_at=_aware(a.starts_at),
+            ends_at=_aware(a.ends_at)
+            if a.ends_at is not None and _aware(a.ends_at) > _NO_END_BEFORE
+            else None,
+            generator_url=clean(a.generator_url),
+        )
+        for a in doc.alerts
+    )
+    return AlertGroup(
+        group_key=bounded_key(doc.group_key),
+        status=AlertStatus(doc.status),
+        receiver=clean(doc.receiver),
+        alerts=alerts,
+        group_labels=clean_map(doc.group_labels),
+        common_labels=clean_map(doc.common_labels),
+        common_annotations=clean_map(doc.common_annotations),
+        external_url=clean(doc.external_url),
+        truncated_alerts=doc.truncated_alerts,
+    )

@@ -1,0 +1,112 @@
+"""``GET /api/incidents`` and ``GET /api/incidents/{id}``: read-only JSON behind a token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.domain import (
+    AlertEpisode,
+    Incident,
+    IncidentFilter,
+    IncidentStatus,
+    Severity,
+    TimelineEntry,
+)
+from bot.errors import BadRequest, NotFound
+from bot.services.incidents import list_incidents, show_incident
+from handlers.auth import require_bearer
+from handlers.deps import DEPS
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity.value,
+        "status": incident.status.value,
+        "source": incident.source.value,
+        "service": incident.service,
+        "scenario": incident.scenario,
+        "response_minutes": incident.response_minutes,
+        "group_key": incident.group_key,
+        "pagerduty_id": incident.pagerduty_id,
+        "dedup_key": incident.dedup_key,
+        "labels": dict(incident.labels),
+        "created_at": _time(incident.created_at),
+        "updated_at": _time(incident.updated_at),
+        "acknowledged_at": _time(incident.acknowledged_at),
+        "resolved_at": _time(incident.resolved_at),
+    }
+
+
+def _alert_json(alert: AlertEpisode) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "fingerprint": alert.fingerprint,
+        "status": alert.status.value,
+        "severity": alert.severity.value,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "starts_at": _time(alert.starts_at),
+        "ends_at": _time(alert.ends_at),
+        "generator_url": alert.generator_url,
+    }
+
+
+def _entry_json(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": _time(entry.at),
+        "actor": entry.actor,
+        "kind": entry.kind,
+        "body": entry.body,
+        "hash": entry.hash,
+    }
+
+
+def _filter(query: Any) -> IncidentFilter:
+    status = query.get("status")
+    severity = query.get("severity")
+    try:
+        limit = int(query.get("limit", 100))
+    except ValueError as exc:
+        raise BadRequest("limit must be an integer") from exc
+    if status not in (None, "open", *[s.value for s in IncidentStatus]):
+        raise BadRequest("status must be one of open, triggered, acknowledged, resolved")
+    if severity not in (None, *[s.value for s in Severity]):
+        raise BadRequest("severity must be one of P0, P1, P2")
+    return IncidentFilter(
+        status=IncidentStatus(status) if status not in (None, "open") else None,
+        open_only=status == "open",
+        severity=Severity(severity) if severity else None,
+        limit=max(1, min(limit, 1000)),
+    )
+
+
+async def get_incidents(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    require_bearer(request, deps.api_token, "the incidents API")
+    incidents = await list_incidents(deps.store, _filter(request.query))
+    return web.json_response({"incidents": [incident_json(i) for i in incidents]})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    require_bearer(request, deps.api_token, "the incidents API")
+    raw = request.match_info["incident_id"]
+    if not raw.isdigit():
+        raise NotFound(f"no incident {raw}")
+    detail = await show_incident(deps.store, int(raw))
+    return web.json_response(
+        {
+            **incident_json(detail.incident),
+            "alerts": [_alert_json(a) for a in detail.alerts],
+            "timeline": [_entry_json(e) for e in detail.timeline],
+        }
+    )

@@ -1,0 +1,26 @@
+"""What the handlers need, built by the composition root and stored on the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.policy import Policy
+from bot.ports import Store
+from handlers.metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    store: Store
+    policy: Policy
+    clock: Clock
+    metrics: Metrics
+    alertmanager_token: str | None
+    api_token: str | None
+    pagerduty_secrets: tuple[str, ...]
+
+
+DEPS = web.AppKey("deps", Deps)

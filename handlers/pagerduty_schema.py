@@ -1,0 +1,91 @@
+"""PagerDuty Webhooks v3 payloads parsed into domain events. Only what firebreak uses is read;
+anything else in the payload is ignored so new PagerDuty fields never break intake."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import BadRequest
+from bot.services.ingest_pagerduty import PagerDutyEvent, PagerDutyIncident
+from handlers.text import bounded_key, clean
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class RefDoc(_Lenient):
+    id: str = ""
+    summary: str = ""
+
+
+class EventDoc(_Lenient):
+    id: str
+    event_type: str
+    resource_type: str = ""
+    occurred_at: datetime
+    agent: RefDoc | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EnvelopeDoc(_Lenient):
+    event: EventDoc
+
+
+def _summary(value: object) -> str | None:
+    if isinstance(value, dict):
+        summary = value.get("summary") or value.get("name")
+        return clean(str(summary)) if summary else None
+    return None
+
+
+def _incident(data: dict[str, Any]) -> PagerDutyIncident | None:
+    if data.get("type") == "incident" and data.get("id"):
+        number = data.get("number")
+        urgency = data.get("urgency")
+        return PagerDutyIncident(
+            id=bounded_key(str(data["id"])),
+            number=number if isinstance(number, int) else None,
+            title=clean(str(data.get("title") or "")),
+            status=clean(str(data.get("status") or "")),
+            urgency=urgency if urgency in ("high", "low") else None,
+            priority=_summary(data.get("priority")),
+            service=_summary(data.get("service")) or "",
+            incident_key=clean(str(data["incident_key"])) if data.get("incident_key") else None,
+            html_url=clean(str(data.get("html_url") or "")),
+        )
+    ref = data.get("incident")
+    if isinstance(ref, dict) and ref.get("id"):
+        # Annotations and responder events carry only a reference to the incident.
+        return PagerDutyIncident(
+            id=bounded_key(str(ref["id"])), html_url=str(ref.get("html_url") or "")
+        )
+    return None
+
+
+def parse_pagerduty(body: bytes) -> PagerDutyEvent | None:
+    """The event, or ``None`` when the (authenticated) body is not an event we can read:
+    it is then recorded as ignored rather than refused, so nothing is lost with a 4xx."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    try:
+        env = EnvelopeDoc.model_validate(data)
+    except ValidationError:
+        return None
+    ev = env.event
+    occurred = ev.occurred_at if ev.occurred_at.tzinfo else ev.occurred_at.replace(tzinfo=UTC)
+    content = ev.data.get("content")
+    return PagerDutyEvent(
+        id=clean(ev.id),
+        event_type=clean(ev.event_type),
+        occurred_at=occurred,
+        incident=_incident(ev.data),
+        agent=clean(ev.agent.summary) if ev.agent else "",
+        note=clean(content) if isinstance(content, str) else "",
+    )

@@ -1,0 +1,20 @@
+"""The bot's HTTP routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handlers.alertmanager import receive_alertmanager
+from handlers.api import get_incident, get_incidents
+from handlers.health import healthz, metrics, readyz
+from handlers.pagerduty import receive_pagerduty
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/webhooks/alertmanager", receive_alertmanager)
+    app.router.add_post("/webhooks/pagerduty", receive_pagerduty)
+    app.router.add_get("/api/incidents", get_incidents)
+    app.router.add_get("/api/incidents/{incident_id}", get_incident)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
