@@ -1,0 +1,168 @@
+"""The shipped default policy (policy/default.yaml) classifies as issue 2 requires."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import Severity
+from bot.policy import Policy
+from bot.policy_file import DEFAULT_POLICY, load_policy, parse_policy
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(DEFAULT_POLICY)
+
+
+@pytest.mark.parametrize(
+    ("labels", "severity", "minutes", "scenario"),
+    [
+        ({"alertname": "LNNServiceDown", "severity": "critical"}, Severity.P0, 15, "service-down"),
+        ({"alertname": "LNNHighLatency", "severity": "critical"}, Severity.P1, 60, "high-latency"),
+        ({"alertname": "LNNHighMemory", "severity": "warning"}, Severity.P2, 240, "high-memory"),
+        # No severity label: no rule matches, the default decides.
+        ({"alertname": "LNNServiceDown"}, Severity.P2, 240, "minor-issues"),
+        ({"alertname": "SomethingNew"}, Severity.P2, 240, "minor-issues"),
+        # A critical alert without its own rule is still P1, not P2.
+        ({"alertname": "LNNDiskFull", "severity": "critical"}, Severity.P1, 60, None),
+    ],
+)
+def test_alert_classification(
+    policy: Policy,
+    labels: dict[str, str],
+    severity: Severity,
+    minutes: int,
+    scenario: str | None,
+) -> None:
+    verdict = policy.classify_labels(labels)
+    assert verdict.severity is severity
+    assert verdict.response_minutes == minutes
+    if scenario is not None:
+        assert verdict.scenario.id == scenario
+
+
+def test_every_p1_threshold_from_the_runbook_has_its_scenario(policy: Policy) -> None:
+    # The runbook's five critical thresholds each get their own triage, not a generic card.
+    expected = {
+        "LNNHighLatency": "high-latency",
+        "LNNHighErrorRate": "high-error-rate",
+        "LNNLowThroughput": "low-throughput",
+        "LNNHighMemory": "high-memory",
+        "LNNHighCPU": "high-cpu",
+    }
+    for alertname, scenario in expected.items():
+        verdict = policy.classify_labels({"alertname": alertname, "severity": "critical"})
+        assert (verdict.severity, verdict.scenario.id) == (Severity.P1, scenario), alertname
+
+
+def test_the_default_when_no_rule_matches(policy: Policy) -> None:
+    verdict = policy.classify_labels({})
+    assert verdict.rule == "default"
+    assert verdict.severity is Severity.P2
+
+
+@pytest.mark.parametrize(
+    ("priority", "urgency", "severity"),
+    [
+        ("P1", "high", Severity.P0),
+        ("P1", "low", Severity.P0),
+        ("P2", "low", Severity.P1),
+        ("P2", None, Severity.P1),
+        # Priority names are compared without regard to case.
+        ("p1", None, Severity.P0),
+        # Lower priorities and none: urgency decides.
+        ("P3", "high", Severity.P1),
+        ("P5", "low", Severity.P2),
+        (None, "high", Severity.P1),
+        (None, "low", Severity.P2),
+        ("", "high", Severity.P1),
+    ],
+)
+def test_pagerduty_classification(
+    policy: Policy, priority: str | None, urgency: str | None, severity: Severity
+) -> None:
+    assert policy.classify_pagerduty(priority, urgency).severity is severity
+
+
+def test_pagerduty_rules_never_match_alert_labels(policy: Policy) -> None:
+    # Labels that look like PagerDuty fields must not reach the PagerDuty rules.
+    verdict = policy.classify_labels({"priority": "P1", "urgency": "high"})
+    assert not verdict.rule.startswith("pagerduty")
+
+
+def test_alert_rules_never_match_pagerduty_incidents(policy: Policy) -> None:
+    verdict = policy.classify_pagerduty(None, None)
+    assert verdict.rule == "default"
+
+
+def test_levels_carry_the_runbook_response_times_and_steps(policy: Policy) -> None:
+    assert {s: lv.response_minutes for s, lv in policy.levels.items()} == {
+        Severity.P0: 15,
+        Severity.P1: 60,
+        Severity.P2: 240,
+    }
+    p0_steps = " ".join(policy.levels[Severity.P0].steps).lower()
+    for step in ("pod status", "recent deployments", "rollback", "incident commander"):
+        assert step in p0_steps
+
+
+def test_scenarios_have_triage_steps(policy: Policy) -> None:
+    for scenario in policy.scenarios.values():
+        assert scenario.triage, scenario.id
+    down = policy.scenarios["service-down"]
+    assert any("kubectl get pods" in step for step in down.triage)
+    assert any("rollout history" in step for step in down.triage)
+    assert {a.verb for a in down.actions} >= {"rollback"}
+
+
+def test_scale_actions_are_bounded_3_to_10(policy: Policy) -> None:
+    scales = [a for s in policy.scenarios.values() for a in s.actions if a.verb == "scale"]
+    assert scales, "the runbook's scale-up mitigations should be actions"
+    for action in scales:
+        assert (action.bounds.min_replicas, action.bounds.max_replicas) == (3, 10)
+        assert action.replicas is not None
+        assert 3 <= action.replicas <= 10
+        assert action.namespace != "kube-system"
+
+
+def test_service_of_reads_the_first_present_service_label(policy: Policy) -> None:
+    assert policy.service_of({"job": "lnn", "service": "lnn-service"}) == "lnn-service"
+    assert policy.service_of({"job": "lnn"}) == "lnn"
+    assert policy.service_of({"service": "", "app": "x"}) == "x"
+    assert policy.service_of({}) == "unknown"
+
+
+RULE_ORDER = """
+version: 1
+name: order
+severities:
+  P0: {name: a, response_minutes: 15}
+  P1: {name: b, response_minutes: 60}
+  P2: {name: c, response_minutes: 240}
+scenarios:
+  s: {title: S}
+rules:
+  - {name: first, match: ['severity="critical"'], severity: P1, scenario: s}
+  - {name: second, match: ['alertname="X"', 'severity="critical"'], severity: P0, scenario: s}
+  - {name: third, pagerduty: {urgency: high}, severity: P1, scenario: s}
+  - {name: fourth, pagerduty: {priority: P1}, severity: P0, scenario: s}
+default: {severity: P2, scenario: s}
+"""
+
+
+def test_first_matching_rule_wins() -> None:
+    policy = parse_policy(RULE_ORDER)
+    # Both rules match; the earlier, broader one decides even though the later is more severe.
+    verdict = policy.classify_labels({"alertname": "X", "severity": "critical"})
+    assert (verdict.rule, verdict.severity) == ("first", Severity.P1)
+    verdict = policy.classify_pagerduty("P1", "high")
+    assert (verdict.rule, verdict.severity) == ("third", Severity.P1)
+
+
+def test_default_policy_puts_specific_rules_before_generic_ones(policy: Policy) -> None:
+    # service-down must come before other-critical, or a down service would only be P1.
+    names = [r.name for r in policy.rules]
+    assert names.index("service-down") < names.index("other-critical")
+    assert policy.classify_labels({"alertname": "LNNServiceDown", "severity": "critical"}).rule == (
+        "service-down"
+    )
