@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args_list[args_list.index("lnn") + 1 :])
     args = _parser().parse_args(args_list)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "policy":
             return _policy_check(args.file)

@@ -107,3 +107,22 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | S
 # ---------------------------------------------------------------------------------------------
 # End of storage fixtures.
 # ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# Core fixtures: the default policy and a clock tests move by hand.
+# ---------------------------------------------------------------------------------------------
+from bot.clock import FixedClock  # noqa: E402
+from bot.policy import Policy  # noqa: E402
+from bot.policy_file import DEFAULT_POLICY, load_policy  # noqa: E402
+from tests.payloads.alertmanager import T0  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return load_policy(DEFAULT_POLICY)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
