@@ -1,0 +1,329 @@
+"""``firebreak policy check FILE`` as a user runs it: exit status, and one
+``FILE:LINE: where: what`` line on stderr per problem, pointing at the right line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.errors import PolicyError
+from bot.policy_file import load_policy, parse_policy
+
+# A small valid policy; each test breaks one thing in it by replacing a unique snippet.
+VALID = """\
+version: 1
+name: test policy
+severities:
+  P0:
+    name: Critical
+    response_minutes: 15
+  P1:
+    name: High
+    response_minutes: 60
+  P2:
+    name: Low
+    response_minutes: 240
+scenarios:
+  down:
+    title: Down
+    actions:
+      - verb: scale
+        deployment: api
+        namespace: production
+        replicas: 5
+        bounds: {min: 3, max: 10}
+rules:
+  - name: down
+    match:
+      - 'alertname="Down"'
+    severity: P0
+    scenario: down
+  - name: pd
+    pagerduty: {priority: P1}
+    severity: P0
+    scenario: down
+default:
+  severity: P2
+  scenario: down
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    code: int
+    stdout: str
+    stderr: list[str]
+
+
+def check(path: Path) -> Result:
+    """Run the installed CLI entry point in a fresh interpreter, as the console script does."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from bot.cli import main; raise SystemExit(main())",
+            "policy",
+            "check",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return Result(str(path), proc.returncode, proc.stdout, proc.stderr.splitlines())
+
+
+def check_text(tmp_path: Path, text: str) -> Result:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return check(path)
+
+
+def broken(old: str, new: str) -> str:
+    assert VALID.count(old) == 1, f"snippet {old!r} must be unique in VALID"
+    return VALID.replace(old, new)
+
+
+def line_of(text: str, needle: str) -> int:
+    """1-based line of the one line containing ``needle``."""
+    found = [n for n, line in enumerate(text.splitlines(), start=1) if needle in line]
+    assert len(found) == 1, f"{needle!r} is on lines {found}"
+    return found[0]
+
+
+def problem_lines(result: Result) -> list[str]:
+    """The per-problem lines (the first stderr line is the count)."""
+    return [line for line in result.stderr if line.startswith(f"{result.path}:")][1:]
+
+
+def assert_reported(result: Result, line: int, where: str, fragment: str) -> None:
+    assert result.code == 1, result
+    prefix = f"{result.path}:{line}: {where}: "
+    hits = [p for p in problem_lines(result) if p.startswith(prefix) and fragment in p]
+    assert hits, f"no problem {prefix}...{fragment}... in:\n" + "\n".join(result.stderr)
+
+
+def test_valid_policy_passes(tmp_path: Path) -> None:
+    result = check_text(tmp_path, VALID)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith(f"{result.path}: ok: 'test policy', 2 rules, 1 scenarios")
+    assert result.stderr == []
+
+
+def test_bad_yaml(tmp_path: Path) -> None:
+    text = broken("    title: Down\n", "    title: Down: again\n")
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "Down: again"), "(yaml)", "not valid YAML")
+
+
+def test_unclosed_flow_mapping_is_bad_yaml_with_a_line(tmp_path: Path) -> None:
+    text = broken("{min: 3, max: 10}", "{min: 3, max: 10")
+    result = check_text(tmp_path, text)
+    assert result.code == 1
+    [problem] = problem_lines(result)
+    # PyYAML notices at the next token, which is on the following line.
+    assert problem.startswith(f"{result.path}:{line_of(text, 'max: 10') + 1}: (yaml): ")
+
+
+def test_unknown_severity(tmp_path: Path) -> None:
+    text = broken(
+        "    severity: P0\n    scenario: down\n  - name: pd",
+        "    severity: P5\n    scenario: down\n  - name: pd",
+    )
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "severity: P5"), "rules.0.severity", "'P0', 'P1' or 'P2'")
+
+
+def test_unknown_severity_level_key(tmp_path: Path) -> None:
+    text = broken(
+        "    name: Low\n    response_minutes: 240\n",
+        "    name: Low\n    response_minutes: 240\n  P3:\n    name: Lower\n    response_minutes: 999\n",
+    )
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "P3:"), "severities.P3", "'P0', 'P1' or 'P2'")
+
+
+def test_unknown_scenario_in_a_rule(tmp_path: Path) -> None:
+    text = broken(
+        "    severity: P0\n    scenario: down\n  - name: pd",
+        "    severity: P0\n    scenario: up\n  - name: pd",
+    )
+    result = check_text(tmp_path, text)
+    assert_reported(
+        result, line_of(text, "scenario: up"), "rules.0.scenario", "unknown scenario 'up'"
+    )
+
+
+def test_unknown_scenario_in_the_default(tmp_path: Path) -> None:
+    text = broken("  severity: P2\n  scenario: down\n", "  severity: P2\n  scenario: sideways\n")
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "sideways"), "default.scenario", "unknown scenario")
+
+
+def test_bad_matcher(tmp_path: Path) -> None:
+    text = broken("""'alertname="Down"'""", "'alertname'")
+    result = check_text(tmp_path, text)
+    # The item's own line, not the `match:` line above it.
+    assert_reported(result, line_of(text, "'alertname'"), "rules.0.match.0", "not a matcher")
+
+
+def test_bad_regex(tmp_path: Path) -> None:
+    text = broken("""'alertname="Down"'""", """'alertname=~"(Down"'""")
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "(Down"), "rules.0.match.0", "bad regular expression")
+
+
+def test_duplicate_key(tmp_path: Path) -> None:
+    text = broken("    title: Down\n", "    title: Down\n    title: Again\n")
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "title: Again"), "scenarios.down.title", "duplicate key")
+
+
+def test_scale_without_bounds(tmp_path: Path) -> None:
+    text = broken("        replicas: 5\n        bounds: {min: 3, max: 10}\n", "")
+    result = check_text(tmp_path, text)
+    assert_reported(
+        result, line_of(text, "verb: scale"), "scenarios.down.actions.0", "needs bounds"
+    )
+
+
+def test_replicas_outside_bounds(tmp_path: Path) -> None:
+    text = broken("replicas: 5", "replicas: 12")
+    result = check_text(tmp_path, text)
+    assert_reported(
+        result,
+        line_of(text, "replicas: 12"),
+        "scenarios.down.actions.0.replicas",
+        "outside bounds 3-10",
+    )
+
+
+def test_bounds_in_the_wrong_order(tmp_path: Path) -> None:
+    text = broken("{min: 3, max: 10}", "{min: 10, max: 3}")
+    result = check_text(tmp_path, text)
+    assert_reported(
+        result, line_of(text, "bounds:"), "scenarios.down.actions.0.bounds", "above max"
+    )
+
+
+def test_kube_system_namespace(tmp_path: Path) -> None:
+    text = broken("namespace: production", "namespace: kube-system")
+    result = check_text(tmp_path, text)
+    assert_reported(
+        result, line_of(text, "kube-system"), "scenarios.down.actions.0.namespace", "never allowed"
+    )
+
+
+@pytest.mark.parametrize("name", ["Api", "api_v2", "-api", "api-", "a" * 64, "api.v2"])
+def test_bad_dns_name(tmp_path: Path, name: str) -> None:
+    text = broken("deployment: api", f"deployment: {name}")
+    result = check_text(tmp_path, text)
+    assert_reported(
+        result, line_of(text, "deployment:"), "scenarios.down.actions.0.deployment", "DNS-1123"
+    )
+
+
+def test_longest_dns_name_is_accepted(tmp_path: Path) -> None:
+    text = broken("deployment: api", f"deployment: {'a' * 63}")
+    assert check_text(tmp_path, text).code == 0
+
+
+def test_missing_severity_level(tmp_path: Path) -> None:
+    text = broken("  P1:\n    name: High\n    response_minutes: 60\n", "")
+    result = check_text(tmp_path, text)
+    # The `severities:` key line, not the first level below it.
+    assert_reported(result, line_of(text, "severities:"), "severities", "P1 is not defined")
+
+
+def test_rule_with_both_match_and_pagerduty(tmp_path: Path) -> None:
+    text = broken(
+        "    pagerduty: {priority: P1}\n", "    pagerduty: {priority: P1}\n    match: ['a=b']\n"
+    )
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "name: pd"), "rules.1", "not both")
+
+
+def test_rule_with_neither_match_nor_pagerduty(tmp_path: Path) -> None:
+    text = broken("    pagerduty: {priority: P1}\n", "")
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "name: pd"), "rules.1", "needs 'match'")
+
+
+def test_missing_field_points_at_its_parent(tmp_path: Path) -> None:
+    text = broken("    title: Down\n", "")
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "  down:"), "scenarios.down.title", "Field required")
+
+
+def test_cross_references_are_reported_with_schema_errors(tmp_path: Path) -> None:
+    # A schema error (unknown severity) must not hide the unknown scenario or the bad matcher.
+    text = broken(
+        """      - 'alertname="Down"'\n    severity: P0\n    scenario: down\n""",
+        """      - 'alertname=~"("'\n    severity: P9\n    scenario: nowhere\n""",
+    )
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, "P9"), "rules.0.severity", "'P0', 'P1' or 'P2'")
+    assert_reported(result, line_of(text, "nowhere"), "rules.0.scenario", "unknown scenario")
+    assert_reported(result, line_of(text, 'alertname=~"("'), "rules.0.match.0", "bad regular")
+    assert result.stderr[0] == f"{result.path}: 3 problem(s)"
+
+
+def test_problems_are_listed_in_line_order(tmp_path: Path) -> None:
+    # Found in different passes (cross-check first, schema last) but reported top to bottom.
+    text = broken("  severity: P2\n  scenario: down\n", "  severity: P2\n  scenario: gone\n")
+    text = text.replace("namespace: production", "namespace: kube-system")
+    text = text.replace("    title: Down\n", "    title: Down\n    title: Again\n")
+    result = check_text(tmp_path, text)
+    lines = [int(p.split(":")[1]) for p in problem_lines(result)]
+    assert lines == [
+        line_of(text, "title: Again"),
+        line_of(text, "kube-system"),
+        line_of(text, "scenario: gone"),
+    ]
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    result = check_text(tmp_path, "# a comment\n- just\n- a list\n")
+    assert_reported(result, 2, "(top level)", "must be a YAML mapping")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    result = check_text(tmp_path, "")
+    assert_reported(result, 1, "(top level)", "must be a YAML mapping")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = check(tmp_path / "absent.yaml")
+    assert_reported(result, 1, "(file)", "cannot read")
+
+
+def test_not_utf8_points_at_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(VALID.replace("name: Critical", "name: Crítico").encode("latin-1"))
+    result = check(path)
+    assert_reported(result, line_of(VALID, "name: Critical"), "(file)", "not UTF-8")
+
+
+def test_recursive_alias_does_not_hang() -> None:
+    # An alias to an enclosing node makes the YAML graph cyclic; the checker must still end.
+    with pytest.raises(PolicyError) as info:
+        parse_policy(VALID + "extra: &loop [*loop]\n")
+    assert any("extra" in p for p in info.value.problems)
+
+
+def test_load_policy_error_carries_source_and_problems(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(broken("replicas: 5", "replicas: 11"), encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert info.value.source == str(path)
+    assert info.value.problems == [
+        f"line {line_of(VALID, 'replicas: 5')}: scenarios.down.actions.0.replicas: "
+        "replicas 11 is outside bounds 3-10"
+    ]
