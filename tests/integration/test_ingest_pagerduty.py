@@ -107,7 +107,8 @@ async def test_priority_update_changes_severity(
     opened = await send(
         store, policy, clock, incident_event("incident.triggered", am.T0, urgency="low")
     )
-    assert opened.opened is not None and opened.opened.severity is Severity.P2
+    assert opened.opened is not None
+    assert opened.opened.severity is Severity.P2
     await send(
         store,
         policy,
