@@ -176,7 +176,7 @@ PAGES: dict[str, list[Page]] = {
 }
 
 
-def test_the_glob_finds_the_default_and_the_three_examples() -> None:
+def test_policy_glob_finds_the_default_and_the_three_examples() -> None:
     assert {policy_id(p) for p in SHIPPED} >= {
         "default.yaml",
         "examples/litert.yaml",
@@ -217,7 +217,7 @@ def test_every_shipped_policy_has_classification_cases(path: Path) -> None:
     [(name, alert) for name, alerts in ALERTS.items() for alert in alerts],
     ids=lambda v: v if isinstance(v, str) else v.labels.get("alertname", "?"),
 )
-def test_alert_classification(name: str, alert: Alert) -> None:
+def test_policy_alert_classification(name: str, alert: Alert) -> None:
     verdict = load_policy(POLICY_DIR / name).classify_labels(alert.labels)
     assert (verdict.severity, verdict.scenario.id, verdict.response_minutes) == (
         alert.severity,
@@ -231,7 +231,7 @@ def test_alert_classification(name: str, alert: Alert) -> None:
     [(name, page) for name, pages in PAGES.items() for page in pages],
     ids=lambda v: v if isinstance(v, str) else f"{v.priority}-{v.urgency}",
 )
-def test_pagerduty_classification(name: str, page: Page) -> None:
+def test_policy_pagerduty_classification(name: str, page: Page) -> None:
     verdict = load_policy(POLICY_DIR / name).classify_pagerduty(page.priority, page.urgency)
     assert (verdict.severity, verdict.response_minutes) == (page.severity, page.minutes)
 
@@ -269,7 +269,7 @@ def scale_actions(
     ]
 
 
-def test_analytics_hub_scales_analytics_api_within_its_hpa_range() -> None:
+def test_analytics_hub_policy_scales_analytics_api_within_its_hpa_range() -> None:
     policy = load_policy(POLICY_DIR / "examples/llm-analytics-hub.yaml")
     # `kubectl scale ... --replicas=10` for high latency, `--replicas=8` for resource pressure;
     # the HPA is --min=3 --max=15.
@@ -282,14 +282,14 @@ def test_analytics_hub_scales_analytics_api_within_its_hpa_range() -> None:
     assert "rollback" in {a.verb for a in policy.scenarios["service-down"].actions}
 
 
-def test_counterfactual_lab_scales_to_5_on_high_error_rate() -> None:
+def test_counterfactual_lab_policy_scales_to_5_on_high_error_rate() -> None:
     policy = load_policy(POLICY_DIR / "examples/counterfactual-lab.yaml")
     [(deployment, _, replicas, _, maximum)] = scale_actions(policy, "high-error-rate")
     assert (deployment, replicas) == ("counterfactual-lab", 5)
     assert maximum == 5
 
 
-def test_litert_model_rollback_is_a_rollback_action() -> None:
+def test_litert_policy_model_rollback_is_a_rollback_action() -> None:
     policy = load_policy(POLICY_DIR / "examples/litert.yaml")
     for scenario in ("model-critical", "error-rate"):
         actions = policy.scenarios[scenario].actions
