@@ -1,0 +1,213 @@
+"""A thin HTTP/1.1 path for ``POST /inference``, in front of aiohttp on the same port.
+
+Each connection starts on :class:`FastProtocol`. It parses only what a plain
+JSON inference request needs (request line, Content-Length, Connection). The
+first request it does not handle itself (another path or method, chunked bodies,
+``Expect``, HTTP/1.0, anything odd) hands the connection over to aiohttp's own
+protocol together with the unread bytes, once every earlier response has been
+written; aiohttp then serves it with its full stack. Responses on a pipelined
+connection go out in request order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+import orjson
+
+from lnn_service.batcher import Result
+from lnn_service.errors import BatchTooLarge, LnnError, NotReady
+from lnn_service.http_errors import REASONS, error_body, outcome_for, status_for
+from lnn_service.parsing import SingleRequest, parse_single
+from lnn_service.service import Service
+
+MAX_HEAD = 8192
+MAX_BODY = 65536
+ENDPOINT = "/inference"
+_OPTS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def _response(status: int, body: bytes, close: bool) -> bytes:
+    head = (
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    )
+    if close:
+        head += "Connection: close\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+class _Slot:
+    __slots__ = ("close", "data")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.close = False
+
+
+class FastProtocol(asyncio.Protocol):
+    def __init__(self, service: Service, fallback: Callable[[], asyncio.Protocol]) -> None:
+        self._service = service
+        self._fallback = fallback
+        self._transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._slots: deque[_Slot] = deque()
+        self._handoff = False  # waiting for earlier responses before handing over
+        self._closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._slots.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        if not self._handoff and not self._closing:
+            self._parse()
+
+    # -- parsing -------------------------------------------------------------
+    def _parse(self) -> None:
+        while self._buf and not self._handoff and not self._closing:
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buf) > MAX_HEAD:
+                    self._hand_over()  # let aiohttp produce its own 431/400
+                return
+            lines = bytes(self._buf[:end]).split(b"\r\n")
+            parts = lines[0].split(b" ")
+            if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
+                self._hand_over()
+                return
+            if parts[1] != b"/inference":
+                self._hand_over()
+                return
+            length = -1
+            close = False
+            for line in lines[1:]:
+                name, sep, value = line.partition(b":")
+                if not sep:
+                    self._hand_over()
+                    return
+                key = name.strip().lower()
+                if key == b"content-length":
+                    if length >= 0 or not value.strip().isdigit():
+                        self._hand_over()
+                        return
+                    length = int(value)
+                elif key == b"transfer-encoding" or key == b"expect":
+                    self._hand_over()
+                    return
+                elif key == b"connection":
+                    close = value.strip().lower() == b"close"
+            if length < 0:
+                self._hand_over()
+                return
+            if length > MAX_BODY:
+                slot = self._new_slot()
+                self._closing = True
+                exc = BatchTooLarge(
+                    f"body of {length} bytes is over {MAX_BODY}; use /inference/batch"
+                )
+                self._finish(slot, 413, error_body(exc), True, None)
+                return
+            total = end + 4 + length
+            if len(self._buf) < total:
+                return
+            body = bytes(self._buf[end + 4 : total])
+            del self._buf[:total]
+            self._request(body, close)
+            if close:
+                self._closing = True
+
+    def _new_slot(self) -> _Slot:
+        slot = _Slot()
+        self._slots.append(slot)
+        return slot
+
+    def _hand_over(self) -> None:
+        self._handoff = True
+        if not self._slots:
+            self._switch()
+
+    def _switch(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        protocol = self._fallback()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if self._buf:
+            protocol.data_received(bytes(self._buf))
+        self._buf.clear()
+        self._transport = None
+
+    # -- requests ------------------------------------------------------------
+    def _request(self, body: bytes, close: bool) -> None:
+        started = time.perf_counter()
+        slot = self._new_slot()
+        service = self._service
+        model = service.model
+        try:
+            if model is None:
+                raise NotReady("no model loaded")
+            m = model.manifest
+            req = parse_single(body, m.input_dim, m.state_dim, m.default_dt)
+            faults = service.faults
+            if faults.active:
+                if faults.should_fail():
+                    service.stats.errors["drill"] += 1
+                    raise NotReady("drill: injected error")
+                if faults.latency_ms:
+                    asyncio.get_running_loop().call_later(
+                        faults.latency_ms / 1000, self._submit, req, slot, close, started
+                    )
+                    return
+        except LnnError as exc:
+            self._finish(slot, status_for(exc), error_body(exc), close, started)
+            return
+        self._submit(req, slot, close, started)
+
+    def _submit(self, req: SingleRequest, slot: _Slot, close: bool, started: float) -> None:
+        def done(result: Result | LnnError) -> None:
+            if isinstance(result, LnnError):
+                self._finish(slot, status_for(result), error_body(result), close, started)
+                return
+            body = orjson.dumps(
+                {
+                    "output": result.output,
+                    "state": result.state,
+                    "model_version": result.model_version,
+                },
+                option=_OPTS,
+            )
+            self._finish(slot, 200, body, close, started)
+
+        self._service.batcher.submit(req, done)
+
+    def _finish(
+        self, slot: _Slot, status: int, body: bytes, close: bool, started: float | None
+    ) -> None:
+        elapsed = 0.0 if started is None else time.perf_counter() - started
+        self._service.stats.request_done(ENDPOINT, outcome_for(status), elapsed)
+        slot.data = _response(status, body, close)
+        slot.close = close
+        transport = self._transport
+        if transport is None:
+            return
+        while self._slots and self._slots[0].data is not None:
+            head = self._slots.popleft()
+            assert head.data is not None
+            transport.write(head.data)
+            if head.close:
+                transport.close()
+                self._transport = None
+                self._slots.clear()
+                return
+        if self._handoff and not self._slots:
+            self._switch()

@@ -1,0 +1,77 @@
+"""The service's settings: one frozen object, built from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lnn_service.errors import LnnError
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "models"
+
+
+class SettingsError(LnnError):
+    """An environment variable has an unusable value."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be a boolean, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from outside; see docs/lnn.md for each variable."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    model_dir: Path = DEFAULT_MODEL_DIR
+    model_version: str | None = None  # None: the newest version in model_dir
+    admin_token: str | None = None  # None: admin endpoints refuse every request
+    max_batch: int = 65536  # rows per /inference/batch request
+    micro_batch: int = 1024  # rows per onnxruntime call when batching single requests
+    ort_threads: int = 1
+    workers: int = 1
+    fast_path: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        token = env.get("LNN_ADMIN_TOKEN") or None
+        return cls(
+            host=env.get("LNN_HOST", cls.host),
+            port=_int(env, "LNN_PORT", cls.port, minimum=0),
+            model_dir=Path(env.get("LNN_MODEL_DIR") or DEFAULT_MODEL_DIR),
+            model_version=env.get("LNN_MODEL_VERSION") or None,
+            admin_token=token,
+            max_batch=_int(env, "LNN_MAX_BATCH", cls.max_batch),
+            micro_batch=_int(env, "LNN_MICRO_BATCH", cls.micro_batch),
+            ort_threads=_int(env, "LNN_ORT_THREADS", cls.ort_threads),
+            workers=_int(env, "LNN_WORKERS", cls.workers),
+            fast_path=_bool(env, "LNN_FAST_PATH", cls.fast_path),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with command-line values applied (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,210 @@
+"""The aiohttp API end to end through the test client (aiohttp's full stack)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import numpy as np
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from lnn_service import cfc
+from lnn_service.app import SERVICE
+from lnn_service.cfc import CfcWeights
+from lnn_service.settings import Settings
+from tests.lnn.conftest import AUTH
+
+Client = TestClient[web.Request, web.Application]
+SEED_INPUT = [0.1, -0.2, 0.8, 0.5]
+
+
+def reference(settings: Settings, version: str = "cartpole-v1") -> CfcWeights:
+    return CfcWeights.load(settings.model_dir / version / "weights.npz")
+
+
+async def test_inference_matches_reference_and_carries_state(
+    client: Client, settings: Settings
+) -> None:
+    weights = reference(settings)
+    resp = await client.post("/inference", json={"input": SEED_INPUT})
+    assert resp.status == 200
+    first = await resp.json()
+    assert first["model_version"] == "cartpole-v1"
+    assert len(first["output"]) == 1
+    assert len(first["state"]) == 32
+    out, state = cfc.step(weights, np.array([SEED_INPUT]), np.zeros((1, 32)), 0.02)
+    assert np.allclose(first["output"], out[0], rtol=1e-5, atol=1e-5)
+    resp = await client.post(
+        "/inference", json={"input": SEED_INPUT, "state": first["state"], "dt": 0.05}
+    )
+    second = await resp.json()
+    out2, _ = cfc.step(weights, np.array([SEED_INPUT]), state, 0.05)
+    assert np.allclose(second["output"], out2[0], rtol=1e-4, atol=1e-4)
+
+
+async def test_bad_input_gets_400_naming_the_problem(client: Client) -> None:
+    cases = [
+        (b'{"input": [1, 2, 3]}', "must have 4 numbers"),
+        (b'{"input": [1, 2, "x", 4]}', "is not a number"),
+        (b'{"input": [1, 2, 3, 1e999]}', "infinity"),
+        (b'{"input": [1, 2, 3, -1e300]}', "beyond float32 range"),
+        (b'{"state": []}', "missing field: input"),
+        (b"not json", "not valid JSON"),
+    ]
+    for body, message in cases:
+        resp = await client.post("/inference", data=body)
+        assert resp.status == 400
+        assert message in (await resp.json())["error"]
+
+
+async def test_batch_json_and_binary(client: Client, settings: Settings) -> None:
+    weights = reference(settings)
+    rows = np.random.default_rng(0).uniform(-0.2, 0.2, (10, 4)).astype(np.float32)
+    expected, _ = cfc.step(weights, rows.astype(np.float64), np.zeros((10, 32)), 0.02)
+
+    resp = await client.post("/inference/batch", json={"inputs": rows.tolist()})
+    assert resp.status == 200
+    body = await resp.json()
+    assert np.allclose(body["outputs"], expected, rtol=1e-4, atol=1e-4)
+    assert np.asarray(body["states"]).shape == (10, 32)
+
+    resp = await client.post(
+        "/inference/batch",
+        data=rows.astype("<f4").tobytes(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert resp.status == 200
+    assert resp.headers["X-LNN-Output-Dim"] == "1"
+    assert resp.headers["X-LNN-State-Dim"] == "32"
+    got = np.frombuffer(await resp.read(), dtype="<f4").reshape(10, 33)
+    assert np.allclose(got[:, :1], expected, rtol=1e-4, atol=1e-4)
+    assert np.allclose(got[:, 1:], body["states"], rtol=1e-6, atol=1e-6)
+
+
+async def test_batch_over_the_cap_gets_413(client: Client) -> None:
+    resp = await client.post("/inference/batch", json={"inputs": [[0, 0, 0, 0]] * 257})
+    assert resp.status == 413
+    assert "cap is 256" in (await resp.json())["error"]
+    resp = await client.post(
+        "/inference/batch",
+        data=struct.pack("<4f", 0, 0, 0, 0) * 257,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert resp.status == 413
+
+
+async def test_health_ready_metrics(client: Client) -> None:
+    health = await (await client.get("/health")).json()
+    assert health["model_version"] == "cartpole-v1"
+    assert len(health["model_sha256"]) == 64
+    assert health["uptime_seconds"] >= 0
+    resp = await client.get("/ready")
+    assert resp.status == 200
+    await client.post("/inference", json={"input": SEED_INPUT})
+    await client.post("/inference", json={"input": [1]})
+    text = await (await client.get("/metrics")).text()
+    assert 'lnn_requests_total{endpoint="/inference",outcome="ok"} 1.0' in text
+    assert 'lnn_requests_total{endpoint="/inference",outcome="bad_input"} 1.0' in text
+    assert 'lnn_inferences_total{outcome="ok"} 1.0' in text
+    assert "lnn_request_latency_seconds_bucket" in text
+    assert "lnn_batch_size_bucket" in text
+    assert 'lnn_model_load_seconds{version="cartpole-v1"}' in text
+    assert "process_resident_memory_bytes" in text
+
+
+async def test_ready_fails_when_the_model_no_longer_gives_the_golden_output(
+    client: Client,
+) -> None:
+    service = client.app[SERVICE]
+    model = service.require_model()
+    broken = type(model.manifest.golden)(
+        input=model.manifest.golden.input, dt=model.manifest.golden.dt, output=[123.0]
+    )
+    manifest = type(model.manifest)(**{**model.manifest.__dict__, "golden": broken})
+    service.model = type(model)(manifest, model.session, model.sha256, model.load_seconds)
+    resp = await client.get("/ready")
+    assert resp.status == 503
+
+
+async def test_admin_needs_the_token(client: Client) -> None:
+    resp = await client.post("/admin/model", json={"version": "cartpole-v2"})
+    assert resp.status == 401
+    resp = await client.post(
+        "/admin/model", json={"version": "cartpole-v2"}, headers={"Authorization": "Bearer nope"}
+    )
+    assert resp.status == 401
+    resp = await client.post("/admin/faults", json={"error_rate": 1.0})
+    assert resp.status == 401
+    assert (await (await client.get("/health")).json())["model_version"] == "cartpole-v1"
+
+
+async def test_switch_and_roll_back_without_dropping_requests(client: Client) -> None:
+    async def one() -> str:
+        resp = await client.post("/inference", json={"input": SEED_INPUT})
+        assert resp.status == 200
+        return str((await resp.json())["model_version"])
+
+    async def load() -> list[str]:
+        versions = []
+        for _ in range(40):
+            versions.extend(await asyncio.gather(*(one() for _ in range(5))))
+        return versions
+
+    traffic = asyncio.create_task(load())
+    resp = await client.post("/admin/model", json={"version": "cartpole-v2"}, headers=AUTH)
+    assert resp.status == 200
+    assert (await resp.json())["previous"] == ["cartpole-v1"]
+    assert await one() == "cartpole-v2"
+    resp = await client.post("/admin/model", json={"rollback": True}, headers=AUTH)
+    assert resp.status == 200
+    assert (await resp.json())["model_version"] == "cartpole-v1"
+    versions = await traffic
+    assert len(versions) == 200
+    assert set(versions) <= {"cartpole-v1", "cartpole-v2"}
+    assert await one() == "cartpole-v1"
+    resp = await client.post("/admin/model", json={"rollback": True}, headers=AUTH)
+    assert resp.status == 409
+    assert "no previous version" in (await resp.json())["error"]
+
+
+async def test_switch_to_a_bad_version_keeps_serving_the_current(client: Client) -> None:
+    for version in ("cartpole-v9", "../cartpole-v2"):
+        resp = await client.post("/admin/model", json={"version": version}, headers=AUTH)
+        assert resp.status == 409
+    resp = await client.post("/admin/model", json={"nothing": 1}, headers=AUTH)
+    assert resp.status == 400
+    assert (await (await client.get("/health")).json())["model_version"] == "cartpole-v1"
+
+
+async def test_drill_faults(client: Client) -> None:
+    resp = await client.get("/admin/faults", headers=AUTH)
+    assert await resp.json() == {"latency_ms": 0.0, "error_rate": 0.0, "active": False}
+    resp = await client.post("/admin/faults", json={"error_rate": 1.0}, headers=AUTH)
+    assert (await resp.json())["active"] is True
+    resp = await client.post("/inference", json={"input": SEED_INPUT})
+    assert resp.status == 503
+    assert "drill" in (await resp.json())["error"]
+    resp = await client.post("/inference/batch", json={"inputs": [SEED_INPUT]})
+    assert resp.status == 503
+    resp = await client.post("/admin/faults", json={"error_rate": 2}, headers=AUTH)
+    assert resp.status == 400
+    resp = await client.post("/admin/faults", json={"latency_ms": 1}, headers=AUTH)
+    assert (await resp.json())["error_rate"] == 0.0
+    resp = await client.post("/inference", json={"input": SEED_INPUT})
+    assert resp.status == 200
+    text = await (await client.get("/metrics")).text()
+    assert 'lnn_errors_total{kind="drill"} 1.0' in text
+
+
+async def test_admin_disabled_without_a_token(aiohttp_client: object, settings: Settings) -> None:
+    from dataclasses import replace
+
+    from lnn_service.app import create_app
+
+    factory = aiohttp_client
+    assert callable(factory)
+    no_token: Client = await factory(create_app(replace(settings, admin_token=None)))
+    resp = await no_token.post("/admin/model", json={"rollback": True}, headers=AUTH)
+    assert resp.status == 401
+    assert "LNN_ADMIN_TOKEN" in (await resp.json())["error"]

@@ -1,0 +1,136 @@
+"""The thin /inference path in front of aiohttp, over a real loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lnn_service.server import bind, start, stop
+from lnn_service.settings import Settings
+
+BODY = b'{"input": [0.1, -0.2, 0.8, 0.5]}'
+
+
+def post(body: bytes = BODY, path: str = "/inference", extra: str = "") -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    body = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), 5)
+    return status, headers, body
+
+
+@pytest.fixture
+async def port(settings: Settings) -> AsyncIterator[int]:
+    sock = bind("127.0.0.1", 0, reuse_port=False)
+    runner, fast = await start(settings, sock)
+    assert fast is not None
+    yield sock.getsockname()[1]
+    await stop(runner, fast)
+
+
+async def test_pipelined_requests_answer_in_order_then_hand_over(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    bad = b'{"input": [1, 2]}'
+    writer.write(post() + post(bad) + post() + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    statuses = []
+    for _ in range(3):
+        status, _, body = await read_response(reader)
+        statuses.append(status)
+        if status == 200:
+            assert orjson.loads(body)["model_version"] == "cartpole-v1"
+        else:
+            assert "must have 4 numbers" in orjson.loads(body)["error"]
+    assert statuses == [200, 400, 200]
+    status, _, body = await read_response(reader)  # served by aiohttp after the hand-over
+    assert status == 200
+    assert orjson.loads(body)["model_version"] == "cartpole-v1"
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_aiohttp_client_and_unhandled_forms_work(port: int) -> None:
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/inference", data=BODY) as resp:
+            assert resp.status == 200
+            assert len((await resp.json())["state"]) == 32
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield BODY[:10]
+            yield BODY[10:]
+
+        # Chunked bodies are left to aiohttp, which serves the same endpoint.
+        async with session.post(f"{url}/inference", data=chunks()) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["model_version"] == "cartpole-v1"
+        async with session.get(f"{url}/metrics") as resp:
+            text = await resp.text()
+            assert 'lnn_requests_total{endpoint="/inference",outcome="ok"}' in text
+
+
+async def test_connection_close_and_oversized_body(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(post(extra="Connection: close\r\n"))
+    status, headers, _ = await read_response(reader)
+    assert status == 200
+    assert headers["connection"] == "close"
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /inference HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n")
+    status, _, body = await read_response(reader)
+    assert status == 413
+    assert b"/inference/batch" in body
+    writer.close()
+
+
+async def test_many_concurrent_connections_all_answered(port: int) -> None:
+    async def client(n: int) -> list[int]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        statuses = []
+        for _ in range(n):
+            writer.write(post())
+            statuses.append((await read_response(reader))[0])
+        writer.close()
+        return statuses
+
+    results = await asyncio.gather(*(client(20) for _ in range(16)))
+    assert all(s == 200 for r in results for s in r)
+    assert sum(len(r) for r in results) == 320
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(garbage=st.binary(min_size=1, max_size=200))
+async def test_garbage_never_takes_the_server_down(port: int, garbage: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(post(garbage))
+    status, _, _ = await read_response(reader)
+    assert status in (200, 400)
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(garbage + b"\r\n\r\n")
+    await asyncio.wait_for(reader.read(1), 5)  # aiohttp answers 400 or closes
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(post())
+    assert (await read_response(reader))[0] == 200
+    writer.close()
