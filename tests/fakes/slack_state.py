@@ -68,6 +68,12 @@ class Workspace:
             channel.members.append(self.bot_user.id)
         return channel
 
+    def add_message(self, channel_id: str, user: str, text: str) -> Message:
+        """A message someone else posted (the bot cannot update it)."""
+        message = Message(ts=self.next_ts(), user=user, text=text, blocks=None)
+        self.channels[channel_id].messages.append(message)
+        return message
+
     # -- lookups -----------------------------------------------------------------------------
     def next_ts(self) -> str:
         """A message timestamp: wall-clock microseconds, strictly increasing in the workspace."""
