@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=150, help="sequence length")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(2)
+    # One thread: on a shared 2-core machine OpenMP spin-waits make two slower.
+    torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     lqr = cartpole.Lqr.design()
     model = TorchCfc(4, args.hidden, args.backbone)
