@@ -1,0 +1,116 @@
+"""``/webhooks/pagerduty`` over real HTTP: the signature matrix, replays and ignored events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.policy import Policy
+from tests.integration.bot_app import API_AUTH, PD_OLD_SECRET, PD_SECRET, bot_app
+from tests.payloads.alertmanager import T0
+from tests.payloads.pagerduty import encode, incident_event, sign
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+@pytest.fixture
+async def client(aiohttp_client: MakeClient, sqlite_url: str, policy: Policy) -> Client:
+    return await aiohttp_client(bot_app(sqlite_url, policy))
+
+
+async def post_pd(client: Client, body: bytes, signature: str | None, webhook_id: str) -> Any:
+    headers = {"Content-Type": "application/json", "X-Webhook-Id": webhook_id}
+    if signature is not None:
+        headers["X-PagerDuty-Signature"] = signature
+    return await client.post("/webhooks/pagerduty", data=body, headers=headers)
+
+
+async def incident_count(client: Client) -> int:
+    listing = await (await client.get("/api/incidents", headers=API_AUTH)).json()
+    return len(listing["incidents"])
+
+
+BODY = encode(incident_event("incident.triggered", T0))
+
+
+@pytest.mark.parametrize(
+    ("body", "signature", "status"),
+    [
+        (BODY, sign(BODY, PD_SECRET), 200),
+        # During a rotation PagerDuty sends one v1= value per secret; one match suffices.
+        (BODY, sign(BODY, "retired-secret", PD_OLD_SECRET), 200),
+        (BODY, sign(BODY, PD_OLD_SECRET), 200),
+        (BODY.replace(b"on fire", b"on ice!"), sign(BODY, PD_SECRET), 401),
+        (BODY, sign(BODY, "wrong-secret"), 401),
+        (BODY, None, 401),
+        (BODY, "", 401),
+        (BODY, "v0=" + sign(BODY, PD_SECRET)[3:], 401),
+    ],
+    ids=[
+        "valid",
+        "rotated",
+        "old-secret",
+        "tampered",
+        "wrong-secret",
+        "missing",
+        "empty",
+        "bad-version",
+    ],
+)
+async def test_signature_matrix(
+    client: Client, body: bytes, signature: str | None, status: int
+) -> None:
+    resp = await post_pd(client, body, signature, "wh-1")
+    assert resp.status == status
+    assert await incident_count(client) == (1 if status == 200 else 0)
+
+
+async def test_replayed_delivery_has_no_second_effect(client: Client) -> None:
+    first = await post_pd(client, BODY, sign(BODY, PD_SECRET), "wh-1")
+    again = await post_pd(client, BODY, sign(BODY, PD_SECRET), "wh-1")
+    assert (await first.json())["status"] == "processed"
+    assert again.status == 200
+    assert (await again.json())["status"] == "duplicate"
+    detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
+    assert len(detail["timeline"]) == 2
+
+
+async def test_unknown_event_types_get_2xx_and_are_recorded(client: Client) -> None:
+    body = encode(incident_event("incident.conference_bridge.updated", T0))
+    resp = await post_pd(client, body, sign(body, PD_SECRET), "wh-2")
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "ignored"
+    odd = json.dumps({"not": "an event"}).encode()
+    resp = await post_pd(client, odd, sign(odd, PD_SECRET), "wh-3")
+    assert resp.status == 202
+    assert (await resp.json())["status"] == "ignored"
+    assert await incident_count(client) == 0
+
+
+async def test_signed_garbage_is_400(client: Client) -> None:
+    body = b"{not json"
+    resp = await post_pd(client, body, sign(body, PD_SECRET), "wh-4")
+    assert resp.status == 400
+
+
+async def test_all_lifecycle_orders_end_resolved_over_http(client: Client) -> None:
+    from datetime import timedelta
+
+    events = [
+        incident_event("incident.resolved", T0 + timedelta(minutes=9)),
+        incident_event("incident.triggered", T0),
+        incident_event("incident.acknowledged", T0 + timedelta(minutes=2)),
+    ]
+    for n, event in enumerate(events):
+        body = encode(event)
+        assert (await post_pd(client, body, sign(body, PD_SECRET), f"wh-{n}")).status == 200
+    detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
+    assert detail["status"] == "resolved"
+    text = await (await client.get("/metrics")).text()
+    assert 'firebreak_deliveries_total{outcome="processed",source="pagerduty"} 3.0' in text
