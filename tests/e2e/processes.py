@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,7 +86,6 @@ class Service:
     base_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         """The last part of the log, for assertion messages."""
@@ -110,7 +109,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT
 
 
 def spawn(
-    name: str, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path
+    argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` with stdout and stderr going to ``log_path``."""
     with log_path.open("ab") as log:
@@ -211,7 +210,7 @@ def start_firebreak(name: str, *, env: Mapping[str, str], workdir: Path) -> Serv
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
     argv = [firebreak_executable(), "serve", "--host", LOOPBACK, "--port", str(port)]
-    process = spawn(name, argv, env=env, log_path=log_path, cwd=workdir)
+    process = spawn(argv, env=env, log_path=log_path, cwd=workdir)
     return Service(name, f"http://{LOOPBACK}:{port}", process, log_path)
 
 
@@ -362,7 +361,7 @@ def start_alertmanager(
             f"--cluster.peer-timeout={cluster.peer_timeout}",
         ]
     log_path = home / "alertmanager.log"
-    process = spawn(name, argv, env=dict(os.environ), log_path=log_path, cwd=home)
+    process = spawn(argv, env=dict(os.environ), log_path=log_path, cwd=home)
     return Service(name, f"http://{LOOPBACK}:{port}", process, log_path)
 
 
