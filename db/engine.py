@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from threading import Thread
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -33,9 +37,7 @@ def make_engine(url: str) -> AsyncEngine:
     if backend == "sqlite":
         if parsed.get_driver_name() != "aiosqlite":
             raise ConfigError(f"SQLite URLs must use the aiosqlite driver: {parsed!r}")
-        engine = create_async_engine(
-            parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        )
+        engine = create_async_engine(parsed, async_creator=_sqlite_connector(parsed.database))
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
@@ -50,6 +52,27 @@ def make_engine(url: str) -> AsyncEngine:
             connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_S},
         )
     raise ConfigError(f"unsupported database URL (use SQLite or PostgreSQL): {parsed!r}")
+
+
+def _sqlite_connector(database: str | None) -> Callable[[], Awaitable[Any]]:
+    if not database or database == ":memory:":
+        raise ConfigError("firebreak needs a SQLite database file, not an in-memory database")
+    path = database
+
+    async def connect() -> Any:
+        connection = aiosqlite.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        # A stray worker thread must never keep the process alive.
+        worker: Thread = connection._thread
+        worker.daemon = True
+        try:
+            return await connection
+        except BaseException:
+            # On a failed connect aiosqlite stops its worker thread without waiting; if the
+            # event loop closed first, the thread would die reporting to a closed loop.
+            await asyncio.to_thread(worker.join)
+            raise
+
+    return connect
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

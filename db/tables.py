@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    literal_column,
 )
 
 from db.types import UTCDateTime
@@ -53,7 +54,12 @@ incidents = Table(
 )
 
 # Rows an open incident must be unique among; also the ON CONFLICT target's predicate.
-OPEN_GROUP_WHERE = and_(incidents.c.status != RESOLVED, incidents.c.group_key.is_not(None))
+# The status is inlined as a literal, not a bound parameter: asyncpg prepares statements, and
+# after five executions PostgreSQL switches to a generic plan that no longer proves the
+# ON CONFLICT predicate implies the partial index's, failing every later insert.
+OPEN_GROUP_WHERE = and_(
+    incidents.c.status != literal_column(f"'{RESOLVED}'"), incidents.c.group_key.is_not(None)
+)
 
 Index(
     "uq_incidents_open_group_key",

@@ -43,12 +43,18 @@ class SqlAlertRepository(Repository):
         row = (await self._execute(query)).first()
         return None if row is None else to_episode(row)
 
-    async def resolve(self, episode_id: int, ends_at: datetime) -> None:
-        await self._execute(
+    async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
+        # Compare-and-set: a writer that waited for the incident lock may hold a stale
+        # "firing" read; only the first resolution of an episode counts.
+        result = await self._execute(
             update(alert_episodes)
-            .where(alert_episodes.c.id == episode_id)
+            .where(
+                alert_episodes.c.id == episode_id,
+                alert_episodes.c.status == AlertStatus.FIRING.value,
+            )
             .values(status=AlertStatus.RESOLVED.value, ends_at=ends_at)
         )
+        return bool(result.rowcount == 1)
 
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
         query = (

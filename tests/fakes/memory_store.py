@@ -201,12 +201,14 @@ class MemoryAlerts:
                 return episode
         return None
 
-    async def resolve(self, episode_id: int, ends_at: datetime) -> None:
+    async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
         episode = self._state.episodes.get(episode_id)
-        if episode is not None:
-            self._state.episodes[episode_id] = dataclasses.replace(
-                episode, status=AlertStatus.RESOLVED, ends_at=_aware(ends_at)
-            )
+        if episode is None or episode.status is not AlertStatus.FIRING:
+            return False
+        self._state.episodes[episode_id] = dataclasses.replace(
+            episode, status=AlertStatus.RESOLVED, ends_at=_aware(ends_at)
+        )
+        return True
 
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
         mine = [e for e in self._state.episodes.values() if e.incident_id == incident_id]
