@@ -27,11 +27,18 @@ from lnn_service.service import Service
 
 MAX_HEAD = 8192
 MAX_BODY = 65536
+# A client pipelining faster than it reads gets its socket paused at this depth.
+MAX_PIPELINE = 256
 ENDPOINT = "/inference"
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
+_OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+
+
 def _response(status: int, body: bytes, close: bool) -> bytes:
+    if status == 200 and not close:  # the hot case, kept to one bytes concatenation
+        return b"%s%d\r\n\r\n%s" % (_OK_HEAD, len(body), body)
     head = (
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -58,6 +65,7 @@ class FastProtocol(asyncio.Protocol):
         self._slots: deque[_Slot] = deque()
         self._handoff = False  # waiting for earlier responses before handing over
         self._closing = False
+        self._paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -72,9 +80,21 @@ class FastProtocol(asyncio.Protocol):
         if not self._handoff and not self._closing:
             self._parse()
 
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
+
     # -- parsing -------------------------------------------------------------
     def _parse(self) -> None:
         while self._buf and not self._handoff and not self._closing:
+            if len(self._slots) >= MAX_PIPELINE and self._transport is not None:
+                self._transport.pause_reading()
+                self._paused = True
+                return
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self._buf) > MAX_HEAD:
@@ -212,3 +232,7 @@ class FastProtocol(asyncio.Protocol):
                 return
         if self._handoff and not self._slots:
             self._switch()
+        elif self._paused and len(self._slots) < MAX_PIPELINE // 2:
+            self._paused = False
+            transport.resume_reading()
+            self._parse()

@@ -8,8 +8,8 @@ and only searches for the culprit once numpy has refused.
 from __future__ import annotations
 
 import math
-from itertools import chain, repeat
 from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
