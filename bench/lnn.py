@@ -112,9 +112,17 @@ def server(args: list[str], port: int, env: dict[str, str]) -> Iterator[subproce
 
 
 def http_rows(
-    name: str, url: str, body: bytes, ctype: str, conns: int, seconds: float, rows: int, pid: int
+    name: str,
+    url: str,
+    body: bytes,
+    ctype: str,
+    conns: int,
+    seconds: float,
+    rows: int,
+    pid: int,
+    headers: dict[str, str] | None = None,
 ) -> Row:
-    result = run_wrk(url, body, ctype, conns, seconds)
+    result = run_wrk(url, body, ctype, conns, seconds, headers=headers)
     note = f"{result.rps:,.0f} req/s" + (f", {result.errors} errors" if result.errors else "")
     return Row(
         name,
@@ -194,6 +202,19 @@ def main(argv: list[str] | None = None) -> int:
                         args.seconds,
                         args.batch_rows,
                         proc.pid,
+                    )
+                )
+                rows.append(
+                    http_rows(
+                        f"{label}: batch binary x{args.batch_rows}, outputs only, 4 conns",
+                        f"{url}/inference/batch",
+                        batch.tobytes(),
+                        BINARY_TYPE,
+                        4,
+                        args.seconds,
+                        args.batch_rows,
+                        proc.pid,
+                        headers={"X-LNN-Return-State": "0"},
                     )
                 )
 

@@ -39,26 +39,34 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def lua_script(body: bytes, content_type: str) -> str:
+def lua_script(body: bytes, content_type: str, headers: dict[str, str] | None = None) -> str:
     # Every byte as a decimal escape: long strings would fold CR LF and drop a leading
     # newline, which corrupts binary bodies.
     escaped = "".join(f"\\{b}" for b in body)
+    extra = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in (headers or {}).items())
     return (
         'wrk.method = "POST"\n'
         f'wrk.headers["Content-Type"] = "{content_type}"\n'
+        f"{extra}"
         f'wrk.body = "{escaped}"\n' + _REPORT
     )
 
 
 def run_wrk(
-    url: str, body: bytes, content_type: str, connections: int, seconds: float, threads: int = 1
+    url: str,
+    body: bytes,
+    content_type: str,
+    connections: int,
+    seconds: float,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """One bounded wrk run (``seconds`` long, ``connections`` open) against ``url``."""
     if not os.path.exists(WRK):
         raise FileNotFoundError("wrk is not installed (Debian package wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
-        script.write_bytes(lua_script(body, content_type).encode("latin-1"))
+        script.write_bytes(lua_script(body, content_type, headers).encode("latin-1"))
         proc = subprocess.run(
             [
                 WRK,

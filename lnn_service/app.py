@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import numpy as np
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -28,6 +29,7 @@ METRICS = web.AppKey("metrics", CollectorRegistry)
 ORJSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 BINARY = "application/octet-stream"
 WITH_STATE_HEADER = "X-LNN-With-State"
+RETURN_STATE_HEADER = "X-LNN-Return-State"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -117,20 +119,21 @@ async def inference_batch(request: web.Request) -> web.Response:
     if batch.states is not None and batch.states.shape[1] != model.manifest.state_dim:
         raise BadInput(f"states must have {model.manifest.state_dim} numbers per row")
     states = batch.states if batch.states is not None else model.zero_states(n)
-    dts = model.zero_states(n)[:, :1] + batch.dt
+    dts = np.full((n, 1), batch.dt, dtype=np.float32)
     out, new_states = model.run(batch.inputs, states, dts)
     service.stats.batch_size.observe(n)
     service.stats.inferences["ok"] += n
     headers = {"X-LNN-Model-Version": model.version}
     if binary:
+        # A stateless caller may skip the state and get 4 bytes a row instead of 132.
+        want_state = request.headers.get(RETURN_STATE_HEADER, "1") not in ("0", "false")
+        state_dim = new_states.shape[1] if want_state else 0
         headers["X-LNN-Output-Dim"] = str(out.shape[1])
-        headers["X-LNN-State-Dim"] = str(new_states.shape[1])
-        rows = out.astype("<f4", copy=False)
-        if out.shape[1] and new_states.shape[1]:
-            import numpy as np
-
-            rows = np.concatenate([out, new_states], axis=1).astype("<f4", copy=False)
-        return web.Response(body=rows.tobytes(), content_type=BINARY, headers=headers)
+        headers["X-LNN-State-Dim"] = str(state_dim)
+        rows = np.concatenate([out, new_states], axis=1) if want_state else out
+        return web.Response(
+            body=rows.astype("<f4", copy=False).tobytes(), content_type=BINARY, headers=headers
+        )
     payload = {"outputs": out, "states": new_states, "model_version": model.version}
     return web.Response(
         body=orjson.dumps(payload, option=ORJSON_OPTS),

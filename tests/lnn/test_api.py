@@ -81,6 +81,26 @@ async def test_batch_json_and_binary(client: Client, settings: Settings) -> None
     assert np.allclose(got[:, :1], expected, rtol=1e-4, atol=1e-4)
     assert np.allclose(got[:, 1:], body["states"], rtol=1e-6, atol=1e-6)
 
+    resp = await client.post(
+        "/inference/batch",
+        data=rows.astype("<f4").tobytes(),
+        headers={"Content-Type": "application/octet-stream", "X-LNN-Return-State": "0"},
+    )
+    assert resp.headers["X-LNN-State-Dim"] == "0"
+    outputs_only = np.frombuffer(await resp.read(), dtype="<f4")
+    assert np.allclose(outputs_only, got[:, 0])
+
+    # Carrying state in binary: rows of input followed by state.
+    with_state = np.concatenate([rows, got[:, 1:]], axis=1).astype("<f4")
+    resp = await client.post(
+        "/inference/batch",
+        data=with_state.tobytes(),
+        headers={"Content-Type": "application/octet-stream", "X-LNN-With-State": "1"},
+    )
+    second = np.frombuffer(await resp.read(), dtype="<f4").reshape(10, 33)
+    expected2, _ = cfc.step(weights, rows.astype(np.float64), got[:, 1:].astype(np.float64), 0.02)
+    assert np.allclose(second[:, :1], expected2, rtol=1e-4, atol=1e-4)
+
 
 async def test_batch_over_the_cap_gets_413(client: Client) -> None:
     resp = await client.post("/inference/batch", json={"inputs": [[0, 0, 0, 0]] * 257})
