@@ -11,11 +11,20 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.errors import AuthError, BadRequest, Conflict, NotFound, StorageUnavailable
+from handlers.deps import DEPS
 
 log = logging.getLogger(__name__)
 
 
-def _error(status: int, message: str) -> web.Response:
+def _error(request: web.Request, status: int, message: str, outcome: str = "") -> web.Response:
+    # Refused webhook deliveries are counted too, so a dashboard shows a sender being turned
+    # away (503: it will retry; 400: it will not) rather than only what got through.
+    source = (
+        request.path.removeprefix("/webhooks/") if request.path.startswith("/webhooks/") else ""
+    )
+    deps = request.app.get(DEPS)
+    if outcome and source and deps is not None:
+        deps.metrics.deliveries.labels(source, outcome).inc()
     return web.json_response({"error": message}, status=status)
 
 
@@ -26,14 +35,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException:
         raise
     except AuthError as exc:
-        return _error(401, str(exc))
+        return _error(request, 401, str(exc))
     except BadRequest as exc:
-        return _error(400, str(exc))
+        return _error(request, 400, str(exc), "rejected")
     except NotFound as exc:
-        return _error(404, str(exc))
+        return _error(request, 404, str(exc))
     except (StorageUnavailable, Conflict) as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
-        return _error(503, f"temporarily unavailable, retry: {exc}")
+        return _error(request, 503, f"temporarily unavailable, retry: {exc}", "unavailable")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _error(503, "internal error; the delivery was not stored, retry")
+        return _error(request, 503, "internal error; the delivery was not stored, retry", "failed")

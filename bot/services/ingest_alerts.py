@@ -156,7 +156,8 @@ async def _apply(
             if owner is None:
                 continue
             touched[owner.id] = owner
-            await uow.alerts.resolve(episode.id, alert.ends_at or now)
+            if not await uow.alerts.resolve(episode.id, alert.ends_at or now):
+                continue  # a concurrent delivery resolved it first
             resolved_alerts += 1
             changed.add(owner.id)
             await uow.timeline.append(

@@ -143,6 +143,8 @@ async def test_unreachable_database_gives_503_never_4xx(
     resp = await post_am(client, webhook("g", [alert("LNNServiceDown")]))
     assert resp.status == 503
     assert (await client.get("/readyz")).status == 503
+    text = await (await client.get("/metrics")).text()
+    assert 'firebreak_deliveries_total{outcome="unavailable",source="alertmanager"} 1.0' in text
     assert (await client.get("/healthz")).status == 200
     # Authentication is still checked first: an unauthenticated sender learns nothing.
     anon = await client.post("/webhooks/alertmanager", data=b"{}")
