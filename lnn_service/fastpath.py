@@ -12,6 +12,7 @@ connection go out in request order.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -46,6 +47,30 @@ def _response(status: int, body: bytes, close: bool) -> bytes:
     if close:
         head += "Connection: close\r\n"
     return head.encode() + b"\r\n" + body
+
+
+_REQUEST_LINE = b"POST /inference HTTP/1.1\r\n"
+_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close[ \t]*\r\n")
+
+
+def _inspect(head: bytes) -> tuple[int, bool] | None:
+    """``(content length, close)`` of a request head the fast path serves, else None.
+
+    ``head`` ends with CRLF after its last header line. Searching the lower-cased
+    head with ``bytes.find`` costs a fraction of a per-line loop in Python.
+    """
+    if not head.startswith(_REQUEST_LINE):
+        return None
+    low = head.lower()
+    if b"\r\ntransfer-encoding:" in low or b"\r\nexpect:" in low:
+        return None
+    at = low.find(b"\r\ncontent-length:")
+    if at < 0 or low.find(b"\r\ncontent-length:", at + 1) >= 0:
+        return None
+    value = low[at + 17 : low.find(b"\r\n", at + 17)].strip()
+    if not value.isdigit():
+        return None
+    return int(value), _CLOSE.search(low) is not None
 
 
 class _Slot:
@@ -100,35 +125,11 @@ class FastProtocol(asyncio.Protocol):
                 if len(self._buf) > MAX_HEAD:
                     self._hand_over()  # let aiohttp produce its own 431/400
                 return
-            lines = bytes(self._buf[:end]).split(b"\r\n")
-            parts = lines[0].split(b" ")
-            if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
+            info = _inspect(bytes(self._buf[: end + 2]))
+            if info is None:
                 self._hand_over()
                 return
-            if parts[1] != b"/inference":
-                self._hand_over()
-                return
-            length = -1
-            close = False
-            for line in lines[1:]:
-                name, sep, value = line.partition(b":")
-                if not sep:
-                    self._hand_over()
-                    return
-                key = name.strip().lower()
-                if key == b"content-length":
-                    if length >= 0 or not value.strip().isdigit():
-                        self._hand_over()
-                        return
-                    length = int(value)
-                elif key == b"transfer-encoding" or key == b"expect":
-                    self._hand_over()
-                    return
-                elif key == b"connection":
-                    close = value.strip().lower() == b"close"
-            if length < 0:
-                self._hand_over()
-                return
+            length, close = info
             if length > MAX_BODY:
                 slot = self._new_slot()
                 self._closing = True

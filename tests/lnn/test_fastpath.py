@@ -145,3 +145,24 @@ async def test_deep_pipelines_are_paused_and_all_answered(port: int) -> None:
         status, _, _ = await read_response(reader)
         assert status == 200
     writer.close()
+
+
+def test_head_inspection_takes_only_plain_inference_posts() -> None:
+    from lnn_service.fastpath import _inspect
+
+    ok = b"POST /inference HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n"
+    assert _inspect(ok) == (12, False)
+    assert _inspect(ok + b"Connection: close\r\n") == (12, True)
+    assert _inspect(ok.replace(b"Content-Length", b"content-LENGTH")) == (12, False)
+    for head in (
+        b"GET /inference HTTP/1.1\r\nContent-Length: 1\r\n",
+        b"POST /inference/batch HTTP/1.1\r\nContent-Length: 1\r\n",
+        b"POST /inference HTTP/1.0\r\nContent-Length: 1\r\n",
+        b"POST /inference HTTP/1.1\r\nHost: x\r\n",
+        ok + b"Transfer-Encoding: chunked\r\n",
+        ok + b"Content-Length: 12\r\n",
+        ok + b"Expect: 100-continue\r\n",
+        b"POST /inference HTTP/1.1\r\nContent-Length: -1\r\n",
+        b"POST /inference HTTP/1.1\r\nContent-Length: 1e3\r\n",
+    ):
+        assert _inspect(head) is None, head
