@@ -94,13 +94,13 @@ def run_batch(model: LoadedModel, items: list[tuple[SingleRequest, Done]], stats
     n = len(good)
     if not n:
         return
-    inputs = np.array([req.input for req, _ in good], dtype=np.float32)
+    reqs = [req for req, _ in good]
+    inputs = np.array([req.input for req in reqs], dtype=np.float32)
+    dts = np.array([[req.dt] for req in reqs], dtype=np.float32)
     states = np.zeros((n, state_dim), dtype=np.float32)
-    dts = np.empty((n, 1), dtype=np.float32)
-    for i, (req, _) in enumerate(good):
-        if req.state is not None:
-            states[i] = req.state
-        dts[i, 0] = req.dt
+    carried = [i for i, req in enumerate(reqs) if req.state is not None]
+    if carried:
+        states[carried] = [reqs[i].state for i in carried]
     try:
         out, new_states = model.run(inputs, states, dts)
     except Exception as exc:  # onnxruntime's errors are untyped; report, never crash

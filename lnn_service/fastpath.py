@@ -70,7 +70,8 @@ def _inspect(head: bytes) -> tuple[int, bool] | None:
     value = low[at + 17 : low.find(b"\r\n", at + 17)].strip()
     if not value.isdigit():
         return None
-    return int(value), _CLOSE.search(low) is not None
+    close = b"\r\nconnection:" in low and _CLOSE.search(low) is not None
+    return int(value), close
 
 
 class _Slot:

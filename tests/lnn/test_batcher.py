@@ -65,3 +65,22 @@ async def test_mismatched_state_and_missing_model_are_errors(registry_dir: Path)
         pass
     else:
         raise AssertionError("expected NotReady")
+
+
+async def test_mixed_batch_uses_each_rows_own_state_and_dt(registry_dir: Path) -> None:
+    model = Registry(registry_dir).load("cartpole-v1")
+    batcher = MicroBatcher(lambda: model, cap=8, stats=Stats())
+    state = list(np.linspace(-0.5, 0.5, 32))
+    a, b = (
+        SingleRequest([0.1, 0, 0.02, 0], None, 0.02),
+        SingleRequest([0.1, 0, 0.02, 0], state, 0.5),
+    )
+    ra, rb = await asyncio.gather(batcher.infer(a), batcher.infer(b))
+    for request, result in ((a, ra), (b, rb)):
+        alone = np.array([request.state or [0.0] * 32], dtype=np.float32)
+        out, new_state = model.run(
+            np.array([request.input], np.float32), alone, np.array([[request.dt]], np.float32)
+        )
+        assert np.allclose(result.output, out[0], atol=1e-6)
+        assert np.allclose(result.state, new_state[0], atol=1e-6)
+    assert not np.allclose(ra.state, rb.state)
