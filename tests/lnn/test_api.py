@@ -214,7 +214,7 @@ async def test_drill_faults(client: Client) -> None:
     resp = await client.post("/inference", json={"input": SEED_INPUT})
     assert resp.status == 200
     text = await (await client.get("/metrics")).text()
-    assert 'lnn_errors_total{kind="drill"} 1.0' in text
+    assert 'lnn_errors_total{kind="drill"} 2.0' in text  # inference + batch
 
 
 async def test_admin_disabled_without_a_token(aiohttp_client: object, settings: Settings) -> None:
