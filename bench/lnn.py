@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default=None, help="model version (default: newest)")
     args = parser.parse_args(argv)
     conns = [int(c) for c in args.concurrency.split(",")]
+    load_before = os.getloadavg()[0]
     registry = Registry(DEFAULT_MODEL_DIR)
     version = args.version or registry.latest()
     model = registry.load(version)
@@ -262,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print(f"model {version}, {weights.flops_per_inference():,} FLOPs per inference, "
-          f"{os.cpu_count()} CPUs, wrk runs of {args.seconds:g} s")  # fmt: skip
+          f"{os.cpu_count()} CPUs, wrk runs of {args.seconds:g} s, "
+          f"1-min load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")  # fmt: skip
     print()
     print("| run | inferences/s | p50 ms | p99 ms | p99.9 ms | peak RSS MB | note |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
