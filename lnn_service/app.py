@@ -120,7 +120,7 @@ async def inference_batch(request: web.Request) -> web.Response:
         raise BadInput(f"states must have {model.manifest.state_dim} numbers per row")
     states = batch.states if batch.states is not None else model.zero_states(n)
     dts = np.full((n, 1), batch.dt, dtype=np.float32)
-    out, new_states = model.run(batch.inputs, states, dts)
+    out, new_states = await service.run_batch(model, batch.inputs, states, dts)
     service.stats.batch_size.observe(n)
     service.stats.inferences["ok"] += n
     headers = {"X-LNN-Model-Version": model.version}
@@ -218,6 +218,7 @@ def create_app(settings: Settings, service: Service | None = None) -> web.Applic
         if app[SERVICE].model is None:
             await app[SERVICE].start()
         yield
+        app[SERVICE].close()
 
     app.cleanup_ctx.append(model_ctx)
     app.router.add_post("/inference", inference)

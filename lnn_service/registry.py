@@ -60,7 +60,7 @@ class Registry:
             raise IntegrityError(f"{name}: sha256 {actual} does not match manifest {expected}")
         return data
 
-    def load(self, version: str, threads: int = 1) -> LoadedModel:
+    def load(self, version: str, threads: int = 1, wide_threads: int = 0) -> LoadedModel:
         """Verify and load one version; raises a :class:`RegistryError` subclass on any doubt."""
         if self.root.is_symlink():
             raise UnsafePath("the registry directory itself is a symlink")
@@ -82,6 +82,6 @@ class Registry:
         sha = manifest.files[manifest.onnx_file]
         onnx_bytes = self._read_verified(directory, manifest.onnx_file, sha)
         try:
-            return LoadedModel.from_bytes(manifest, onnx_bytes, sha, threads)
+            return LoadedModel.from_bytes(manifest, onnx_bytes, sha, threads, wide_threads)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise RegistryError(f"onnxruntime cannot load {version!r}: {exc}") from exc

@@ -31,6 +31,8 @@ class LoadedModel:
     session: ort.InferenceSession
     sha256: str
     load_seconds: float
+    # Several intra-op threads, for large /inference/batch requests run off the loop.
+    wide_session: ort.InferenceSession | None = None
 
     @property
     def version(self) -> str:
@@ -38,15 +40,27 @@ class LoadedModel:
 
     @classmethod
     def from_bytes(
-        cls, manifest: Manifest, onnx_bytes: bytes, sha256: str, threads: int = 1
+        cls,
+        manifest: Manifest,
+        onnx_bytes: bytes,
+        sha256: str,
+        threads: int = 1,
+        wide_threads: int = 0,
     ) -> LoadedModel:
         started = time.perf_counter()
         session = make_session(onnx_bytes, threads)
-        return cls(manifest, session, sha256, time.perf_counter() - started)
+        wide = make_session(onnx_bytes, wide_threads) if wide_threads > 1 else None
+        return cls(manifest, session, sha256, time.perf_counter() - started, wide)
 
     def run(self, inputs: F32, states: F32, dt: F32) -> tuple[F32, F32]:
         """Shapes: inputs (N, in), states (N, hidden), dt (N, 1); all float32, C-contiguous."""
         out, state = self.session.run(None, {"input": inputs, "state": states, "dt": dt})
+        return out, state
+
+    def run_wide(self, inputs: F32, states: F32, dt: F32) -> tuple[F32, F32]:
+        """Like :meth:`run`, on the multi-threaded session when there is one."""
+        session = self.wide_session or self.session
+        out, state = session.run(None, {"input": inputs, "state": states, "dt": dt})
         return out, state
 
     def zero_states(self, n: int) -> F32:

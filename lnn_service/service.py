@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lnn_service.batcher import MicroBatcher
@@ -16,7 +17,7 @@ from lnn_service.errors import NotReady, RegistryError, Unauthorized
 from lnn_service.faults import Faults
 from lnn_service.metrics import Stats
 from lnn_service.registry import Registry
-from lnn_service.runtime import LoadedModel
+from lnn_service.runtime import F32, LoadedModel
 from lnn_service.settings import Settings
 
 
@@ -31,6 +32,20 @@ class Service:
         self.started = time.monotonic()
         self.batcher = MicroBatcher(lambda: self.model, settings.micro_batch, self.stats)
         self._switch_lock = asyncio.Lock()
+        # One lane for large batches: they run one at a time on the multi-threaded
+        # session while the loop keeps serving single requests.
+        self._batch_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lnn-batch")
+
+    def close(self) -> None:
+        self._batch_lane.shutdown(wait=True)
+
+    async def run_batch(
+        self, model: LoadedModel, inputs: F32, states: F32, dts: F32
+    ) -> tuple[F32, F32]:
+        if inputs.shape[0] < self.settings.batch_offload_rows:
+            return model.run(inputs, states, dts)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._batch_lane, model.run_wide, inputs, states, dts)
 
     def require_model(self) -> LoadedModel:
         model = self.model
@@ -57,7 +72,11 @@ class Service:
         # requests keep flowing to the current model meanwhile.
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(
-            None, self.registry.load, version, self.settings.ort_threads
+            None,
+            self.registry.load,
+            version,
+            self.settings.ort_threads,
+            self.settings.batch_threads,
         )
         if not await loop.run_in_executor(None, model.golden_ok):
             raise RegistryError(f"version {version!r} fails its golden input check")

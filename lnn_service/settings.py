@@ -52,6 +52,8 @@ class Settings:
     max_batch: int = 65536  # rows per /inference/batch request
     micro_batch: int = 1024  # rows per onnxruntime call when batching single requests
     ort_threads: int = 1
+    batch_threads: int = 2  # intra-op threads for large /inference/batch requests
+    batch_offload_rows: int = 512  # from this many rows a batch runs off the event loop
     workers: int = 1
     fast_path: bool = True
 
@@ -68,6 +70,8 @@ class Settings:
             max_batch=_int(env, "LNN_MAX_BATCH", cls.max_batch),
             micro_batch=_int(env, "LNN_MICRO_BATCH", cls.micro_batch),
             ort_threads=_int(env, "LNN_ORT_THREADS", cls.ort_threads),
+            batch_threads=_int(env, "LNN_BATCH_THREADS", cls.batch_threads),
+            batch_offload_rows=_int(env, "LNN_BATCH_OFFLOAD_ROWS", cls.batch_offload_rows),
             workers=_int(env, "LNN_WORKERS", cls.workers),
             fast_path=_bool(env, "LNN_FAST_PATH", cls.fast_path),
         )

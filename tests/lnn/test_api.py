@@ -228,3 +228,25 @@ async def test_admin_disabled_without_a_token(aiohttp_client: object, settings: 
     resp = await no_token.post("/admin/model", json={"rollback": True}, headers=AUTH)
     assert resp.status == 401
     assert "LNN_ADMIN_TOKEN" in (await resp.json())["error"]
+
+
+async def test_large_batches_run_on_the_batch_lane_with_the_same_answer(
+    aiohttp_client: object, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    from lnn_service.app import create_app
+
+    factory = aiohttp_client
+    assert callable(factory)
+    lane: Client = await factory(create_app(replace(settings, batch_offload_rows=4)))
+    assert lane.app[SERVICE].require_model().wide_session is not None
+    rows = np.random.default_rng(5).uniform(-0.2, 0.2, (50, 4)).astype(np.float32)
+    resp = await lane.post(
+        "/inference/batch",
+        data=rows.tobytes(),
+        headers={"Content-Type": "application/octet-stream", "X-LNN-Return-State": "0"},
+    )
+    assert resp.status == 200
+    expected, _ = cfc.step(reference(settings), rows.astype(np.float64), np.zeros((50, 32)), 0.02)
+    assert np.allclose(np.frombuffer(await resp.read(), "<f4"), expected[:, 0], atol=1e-4)
