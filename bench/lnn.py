@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from bench.lnn_inproc import numpy_calls, onnxruntime_calls
+from bench.lnn_inproc import numpy_calls, onnxruntime_calls, stall_probe
 from bench.lnn_load import run_wrk
 from lnn_service.cfc import CfcWeights
 from lnn_service.registry import Registry
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     conns = [int(c) for c in args.concurrency.split(",")]
     load_before = os.getloadavg()[0]
+    stalls, worst_ms = stall_probe()
     registry = Registry(DEFAULT_MODEL_DIR)
     version = args.version or registry.latest()
     model = registry.load(version)
@@ -265,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {version}, {weights.flops_per_inference():,} FLOPs per inference, "
           f"{os.cpu_count()} CPUs, wrk runs of {args.seconds:g} s, "
           f"1-min load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after")  # fmt: skip
+    print(
+        f"stall probe: a busy loop lost the CPU for more than 1 ms {stalls} times in 2 s "
+        f"(longest {worst_ms:.1f} ms)"
+    )
     print()
     print("| run | inferences/s | p50 ms | p99 ms | p99.9 ms | peak RSS MB | note |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")

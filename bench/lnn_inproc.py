@@ -54,3 +54,24 @@ def numpy_calls(weights: CfcWeights, rows: int, calls: int) -> CallStats:
     inputs = rng.uniform(-0.1, 0.1, (rows, 4))
     states = np.zeros((rows, weights.n_hidden))
     return time_calls(lambda: cfc.step(weights, inputs, states, cfc.DEFAULT_DT), calls, rows)
+
+
+def stall_probe(seconds: float = 2.0, threshold_s: float = 0.001) -> tuple[int, float]:
+    """Gaps above ``threshold_s`` seen by a busy loop: how often this machine takes the CPU away.
+
+    A loop that only reads the clock should see gaps of microseconds; every
+    longer gap is time the process was not running (other processes, the
+    hypervisor). Such stalls put a floor under any p99 measured here.
+    """
+    clock = time.perf_counter
+    last = clock()
+    end = last + seconds
+    count, worst = 0, 0.0
+    while last < end:
+        now = clock()
+        gap = now - last
+        if gap > threshold_s:
+            count += 1
+            worst = max(worst, gap)
+        last = now
+    return count, worst * 1000

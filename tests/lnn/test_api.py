@@ -6,8 +6,12 @@ import asyncio
 import struct
 
 import numpy as np
+import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from lnn_service import cfc
 from lnn_service.app import SERVICE
@@ -250,3 +254,26 @@ async def test_large_batches_run_on_the_batch_lane_with_the_same_answer(
     assert resp.status == 200
     expected, _ = cfc.step(reference(settings), rows.astype(np.float64), np.zeros((50, 32)), 0.02)
     assert np.allclose(np.frombuffer(await resp.read(), "<f4"), expected[:, 0], atol=1e-4)
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=120)
+    | st.builds(
+        lambda v: orjson.dumps({"input": v, "inputs": [v], "state": v}),
+        st.lists(st.floats() | st.integers(-(2**63), 2**63 - 1) | st.none(), max_size=6),
+    ),
+    binary=st.booleans(),
+)
+async def test_any_body_gets_an_answer_never_a_crash(
+    client: Client, body: bytes, binary: bool
+) -> None:
+    headers = {"Content-Type": "application/octet-stream" if binary else "application/json"}
+    for path in ("/inference", "/inference/batch"):
+        resp = await client.post(path, data=body, headers=headers)
+        assert resp.status in (200, 400, 413)
+        if resp.status != 200:
+            assert (await resp.json())["error"]
+    assert (await client.get("/ready")).status == 200
