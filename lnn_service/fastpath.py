@@ -91,7 +91,11 @@ class FastProtocol(asyncio.Protocol):
         self._slots: deque[_Slot] = deque()
         self._handoff = False  # waiting for earlier responses before handing over
         self._closing = False
-        self._paused = False
+        # Reading pauses while the client does not read its answers (write buffer
+        # full) or has too many requests in flight; it resumes when neither holds.
+        self._write_full = False
+        self._pipeline_full = False
+        self._reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -107,19 +111,34 @@ class FastProtocol(asyncio.Protocol):
             self._parse()
 
     def pause_writing(self) -> None:
-        if self._transport is not None:
-            self._transport.pause_reading()
+        self._write_full = True
+        self._update_reading()
 
     def resume_writing(self) -> None:
-        if self._transport is not None:
-            self._transport.resume_reading()
+        self._write_full = False
+        self._update_reading()
+        self._parse()
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        pause = self._write_full or self._pipeline_full
+        if pause and not self._reading_paused:
+            transport.pause_reading()
+            self._reading_paused = True
+        elif not pause and self._reading_paused:
+            transport.resume_reading()
+            self._reading_paused = False
 
     # -- parsing -------------------------------------------------------------
     def _parse(self) -> None:
         while self._buf and not self._handoff and not self._closing:
-            if len(self._slots) >= MAX_PIPELINE and self._transport is not None:
-                self._transport.pause_reading()
-                self._paused = True
+            if self._write_full:
+                return
+            if len(self._slots) >= MAX_PIPELINE:
+                self._pipeline_full = True
+                self._update_reading()
                 return
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
@@ -162,6 +181,9 @@ class FastProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        if self._reading_paused:  # aiohttp's protocol would never resume our pause
+            self._reading_paused = False
+            transport.resume_reading()
         protocol = self._fallback()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
@@ -234,7 +256,7 @@ class FastProtocol(asyncio.Protocol):
                 return
         if self._handoff and not self._slots:
             self._switch()
-        elif self._paused and len(self._slots) < MAX_PIPELINE // 2:
-            self._paused = False
-            transport.resume_reading()
+        elif self._pipeline_full and len(self._slots) < MAX_PIPELINE // 2:
+            self._pipeline_full = False
+            self._update_reading()
             self._parse()

@@ -140,8 +140,15 @@ async def test_garbage_never_takes_the_server_down(port: int, garbage: bytes) ->
 
 async def test_deep_pipelines_are_paused_and_all_answered(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(post() * 600)
-    for _ in range(600):
+    writer.write(post() * 3000)
+    # Not reading for a while fills the server's write buffer: it must pause this
+    # connection's reads, keep serving others, and resume once answers drain.
+    await asyncio.sleep(0.3)
+    other_reader, other_writer = await asyncio.open_connection("127.0.0.1", port)
+    other_writer.write(post())
+    assert (await read_response(other_reader))[0] == 200
+    other_writer.close()
+    for _ in range(3000):
         status, _, _ = await read_response(reader)
         assert status == 200
     writer.close()
