@@ -84,3 +84,18 @@ async def test_mixed_batch_uses_each_rows_own_state_and_dt(registry_dir: Path) -
         assert np.allclose(result.output, out[0], atol=1e-6)
         assert np.allclose(result.state, new_state[0], atol=1e-6)
     assert not np.allclose(ra.state, rb.state)
+
+
+async def test_flush_runs_on_the_next_loop_turn_without_timers(registry_dir: Path) -> None:
+    model = Registry(registry_dir).load("cartpole-v1")
+    batcher = MicroBatcher(lambda: model, cap=8, stats=Stats())
+    outcomes: list[Result | LnnError] = []
+    loop = asyncio.get_running_loop()
+    timers_before = len(getattr(loop, "_scheduled", []))
+    batcher.submit(req(0), outcomes.append)
+    batcher.submit(req(1), outcomes.append)
+    assert outcomes == []  # nothing runs inside submit
+    assert len(getattr(loop, "_scheduled", [])) == timers_before  # no timer was armed
+    await asyncio.sleep(0)
+    assert len(outcomes) == 2
+    assert all(isinstance(o, Result) for o in outcomes)
