@@ -173,6 +173,7 @@ async def admin_model(request: web.Request) -> web.Response:
     """``{"version": "name"}`` switches; ``{"rollback": true}`` returns to the previous one."""
     service = request.app[SERVICE]
     body = await _admin_json(request)
+    service.check_can_change()
     if not isinstance(body, dict):
         raise BadInput("body must be a JSON object")
     if body.get("rollback") is True:
@@ -191,7 +192,9 @@ async def admin_faults(request: web.Request) -> web.Response:
     if request.method == "GET":
         service.check_admin(request.headers.get("Authorization"))
     else:
-        service.faults = Faults.parse(await _admin_json(request))
+        body = await _admin_json(request)
+        service.check_can_change()
+        service.faults = Faults.parse(body)
     f = service.faults
     return json_response(
         {"latency_ms": f.latency_ms, "error_rate": f.error_rate, "active": f.active}

@@ -27,6 +27,10 @@ class InferenceFailed(LnnError):
     """onnxruntime raised while computing a batch (HTTP 500)."""
 
 
+class NotSupported(LnnError):
+    """The request cannot be honoured in this configuration (HTTP 409)."""
+
+
 class RegistryError(LnnError):
     """A model version cannot be loaded: unknown, escaping the directory, or tampered."""
 

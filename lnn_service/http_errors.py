@@ -10,6 +10,7 @@ from lnn_service.errors import (
     InferenceFailed,
     LnnError,
     NotReady,
+    NotSupported,
     RegistryError,
     Unauthorized,
 )
@@ -19,6 +20,7 @@ _STATUS: tuple[tuple[type[LnnError], int], ...] = (
     (Unauthorized, 401),
     (BatchTooLarge, 413),
     (RegistryError, 409),  # an admin asked for a version that cannot be loaded
+    (NotSupported, 409),
     (NotReady, 503),
     (InferenceFailed, 500),
 )

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lnn_service.batcher import MicroBatcher
-from lnn_service.errors import NotReady, RegistryError, Unauthorized
+from lnn_service.errors import NotReady, NotSupported, RegistryError, Unauthorized
 from lnn_service.faults import Faults
 from lnn_service.metrics import Stats
 from lnn_service.registry import Registry
@@ -61,6 +61,14 @@ class Service:
             raise Unauthorized("missing bearer token")
         if not hmac.compare_digest(authorization[7:].encode(), token.encode()):
             raise Unauthorized("wrong admin token")
+
+    def check_can_change(self) -> None:
+        """Refuse state changes that would reach only one of several worker processes."""
+        if self.settings.workers > 1:
+            raise NotSupported(
+                f"this change would reach one of {self.settings.workers} worker processes; "
+                "run LNN_WORKERS=1 (scale with replicas) to switch models or run drills"
+            )
 
     def _install(self, model: LoadedModel) -> None:
         self.model = model

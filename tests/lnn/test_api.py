@@ -277,3 +277,23 @@ async def test_any_body_gets_an_answer_never_a_crash(
         if resp.status != 200:
             assert (await resp.json())["error"]
     assert (await client.get("/ready")).status == 200
+
+
+async def test_admin_changes_are_refused_with_several_workers(
+    aiohttp_client: object, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    from lnn_service.app import create_app
+
+    factory = aiohttp_client
+    assert callable(factory)
+    wide: Client = await factory(create_app(replace(settings, workers=2)))
+    resp = await wide.post("/admin/model", json={"version": "cartpole-v2"}, headers=AUTH)
+    assert resp.status == 409
+    assert "LNN_WORKERS=1" in (await resp.json())["error"]
+    resp = await wide.post("/admin/faults", json={"error_rate": 1}, headers=AUTH)
+    assert resp.status == 409
+    resp = await wide.post("/admin/faults", json={"error_rate": 1})
+    assert resp.status == 401  # authentication still comes first
+    assert (await wide.get("/admin/faults", headers=AUTH)).status == 200
