@@ -23,6 +23,7 @@ from bot.domain import (
 )
 from bot.policy import Classification, Policy
 from bot.ports import Store, UnitOfWork
+from bot.services.entries import record_opened
 from bot.services.transactions import in_transaction
 
 ACTOR = "system:alertmanager"
@@ -111,20 +112,14 @@ async def _apply(
         )
         if created:
             opened.append(incident)
-            await uow.timeline.append(
-                incident.id,
+            await record_opened(
+                uow,
+                incident,
                 at=now,
                 actor=ACTOR,
-                kind="incident.opened",
-                body={
-                    "title": incident.title,
-                    "severity": incident.severity.value,
-                    "scenario": incident.scenario,
-                    "rule": verdict.rule,
-                    "response_minutes": incident.response_minutes,
-                    "group_key": group.group_key,
-                    "receiver": group.receiver,
-                },
+                rule=verdict.rule,
+                group_key=group.group_key,
+                receiver=group.receiver,
             )
     else:
         incident = await uow.incidents.latest_for_group(group.group_key)

@@ -19,6 +19,7 @@ from bot.domain import (
 )
 from bot.policy import Policy
 from bot.ports import Store, UnitOfWork
+from bot.services.entries import record_opened
 from bot.services.transactions import in_transaction
 
 ACTOR = "system:pagerduty"
@@ -125,21 +126,15 @@ async def _find_or_open(
         )
     )
     if created:
-        await uow.timeline.append(
-            incident.id,
+        await record_opened(
+            uow,
+            incident,
             at=now,
             actor=ACTOR,
-            kind="incident.opened",
-            body={
-                "title": incident.title,
-                "severity": incident.severity.value,
-                "scenario": incident.scenario,
-                "rule": verdict.rule,
-                "response_minutes": incident.response_minutes,
-                "pagerduty_id": pd.id,
-                "priority": pd.priority,
-                "urgency": pd.urgency,
-            },
+            rule=verdict.rule,
+            pagerduty_id=pd.id,
+            priority=pd.priority,
+            urgency=pd.urgency,
         )
     return incident, created
 
