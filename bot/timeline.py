@@ -60,3 +60,33 @@ def verify_chain(entries: Iterable[TimelineEntry]) -> None:
             )
         prev = entry.hash
         expected_seq += 1
+
+
+def next_entry(
+    *,
+    prev_seq: int,
+    prev_hash: str,
+    incident_id: int,
+    at: datetime,
+    actor: str,
+    kind: str,
+    body: JSON,
+) -> TimelineEntry:
+    """The entry after (``prev_seq``, ``prev_hash``), numbered and hashed; ``(0, GENESIS)``
+    starts a chain.
+
+    The body is normalised as a JSON column gives it back (``default=str`` for anything JSON
+    cannot hold), so the hash covers exactly what a reader will see."""
+    seq = prev_seq + 1
+    at = at.astimezone(UTC)
+    stored: JSON = json.loads(json.dumps(body, default=str))
+    digest = entry_hash(
+        prev_hash=prev_hash,
+        incident_id=incident_id,
+        seq=seq,
+        at=at,
+        actor=actor,
+        kind=kind,
+        body=stored,
+    )
+    return TimelineEntry(incident_id, seq, at, actor, kind, stored, prev_hash, digest)

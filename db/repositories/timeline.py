@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import insert, select
 
 from bot.domain import JSON, TimelineEntry
-from bot.timeline import GENESIS, entry_hash
+from bot.timeline import GENESIS, next_entry
 from db.repositories.base import Repository
 from db.rows import to_entry
 from db.tables import timeline
-
-
-def normalise_body(body: JSON) -> JSON:
-    """The body as it will read back from a JSON column, so the hash covers what is stored."""
-    normalised: JSON = json.loads(json.dumps(body, default=str))
-    return normalised
 
 
 class SqlTimelineRepository(Repository):
@@ -35,27 +28,14 @@ class SqlTimelineRepository(Repository):
                 .limit(1)
             )
         ).first()
-        seq, prev_hash = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
-        at = at.astimezone(UTC)
-        body = normalise_body(body)
-        digest = entry_hash(
-            prev_hash=prev_hash,
+        entry = next_entry(
+            prev_seq=0 if last is None else last.seq,
+            prev_hash=GENESIS if last is None else last.hash,
             incident_id=incident_id,
-            seq=seq,
             at=at,
             actor=actor,
             kind=kind,
             body=body,
-        )
-        entry = TimelineEntry(
-            incident_id=incident_id,
-            seq=seq,
-            at=at,
-            actor=actor,
-            kind=kind,
-            body=body,
-            prev_hash=prev_hash,
-            hash=digest,
         )
         await self._execute(insert(timeline).values(**_fields(entry)))
         return entry

@@ -30,7 +30,7 @@ from bot.domain import (
     TimelineEntry,
 )
 from bot.errors import Conflict, IntegrityViolation, NotFound
-from bot.timeline import GENESIS, entry_hash
+from bot.timeline import GENESIS, next_entry
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -226,20 +226,15 @@ class MemoryTimeline:
             # What the foreign key makes the database say.
             raise IntegrityViolation(f"incident {incident_id} does not exist")
         entries = self._state.timeline.setdefault(incident_id, [])
-        seq, prev_hash = (1, GENESIS) if not entries else (entries[-1].seq + 1, entries[-1].hash)
-        at = _aware(at)
-        # As a JSON column would give it back, so the hash covers what a reader sees.
-        stored_body: JSON = json.loads(json.dumps(body, default=str))
-        digest = entry_hash(
-            prev_hash=prev_hash,
+        entry = next_entry(
+            prev_seq=entries[-1].seq if entries else 0,
+            prev_hash=entries[-1].hash if entries else GENESIS,
             incident_id=incident_id,
-            seq=seq,
-            at=at,
+            at=_aware(at),
             actor=actor,
             kind=kind,
-            body=stored_body,
+            body=body,
         )
-        entry = TimelineEntry(incident_id, seq, at, actor, kind, stored_body, prev_hash, digest)
         entries.append(entry)
         return entry
 
