@@ -20,10 +20,6 @@ POSTGRES_MAX_OVERFLOW = 10
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URLs.
 

@@ -8,21 +8,18 @@ import json
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from bot.domain import Alert, AlertGroup, AlertStatus
 from bot.errors import BadRequest
+from handlers.body import Lenient, as_utc, load_json
 from handlers.text import bounded_key, clean, clean_map
 
 # Alertmanager sends Go's zero time for "no end yet".
 _NO_END_BEFORE = datetime(1970, 1, 2, tzinfo=UTC)
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class AlertDoc(_Lenient):
+class AlertDoc(Lenient):
     status: Literal["firing", "resolved"]
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
@@ -32,7 +29,7 @@ class AlertDoc(_Lenient):
     fingerprint: str = ""
 
 
-class WebhookDoc(_Lenient):
+class WebhookDoc(Lenient):
     version: str
     group_key: str = Field(alias="groupKey")
     truncated_alerts: int = Field(0, alias="truncatedAlerts", ge=0)
@@ -45,10 +42,6 @@ class WebhookDoc(_Lenient):
     alerts: list[AlertDoc]
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _fingerprint(doc: AlertDoc) -> str:
     if doc.fingerprint:
         return bounded_key(doc.fingerprint)
@@ -59,10 +52,7 @@ def _fingerprint(doc: AlertDoc) -> str:
 
 def parse_alertmanager(body: bytes) -> AlertGroup:
     """Parse and validate; ``BadRequest`` says exactly what is wrong."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    data = load_json(body)
     try:
         doc = WebhookDoc.model_validate(data)
     except ValidationError as exc:
@@ -80,9 +70,9 @@ def parse_alertmanager(body: bytes) -> AlertGroup:
             status=AlertStatus(a.status),
             labels=clean_map(a.labels),
             annotations=clean_map(a.annotations),
-            starts_at=_aware(a.starts_at),
-            ends_at=_aware(a.ends_at)
-            if a.ends_at is not None and _aware(a.ends_at) > _NO_END_BEFORE
+            starts_at=as_utc(a.starts_at),
+            ends_at=as_utc(a.ends_at)
+            if a.ends_at is not None and as_utc(a.ends_at) > _NO_END_BEFORE
             else None,
             generator_url=clean(a.generator_url),
         )

@@ -3,27 +3,22 @@ anything else in the payload is ignored so new PagerDuty fields never break inta
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from bot.errors import BadRequest
 from bot.services.ingest_pagerduty import PagerDutyEvent, PagerDutyIncident
+from handlers.body import Lenient, as_utc, load_json
 from handlers.text import bounded_key, clean
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class RefDoc(_Lenient):
+class RefDoc(Lenient):
     id: str = ""
     summary: str = ""
 
 
-class EventDoc(_Lenient):
+class EventDoc(Lenient):
     id: str
     event_type: str
     resource_type: str = ""
@@ -32,7 +27,7 @@ class EventDoc(_Lenient):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class EnvelopeDoc(_Lenient):
+class EnvelopeDoc(Lenient):
     event: EventDoc
 
 
@@ -70,21 +65,17 @@ def _incident(data: dict[str, Any]) -> PagerDutyIncident | None:
 def parse_pagerduty(body: bytes) -> PagerDutyEvent | None:
     """The event, or ``None`` when the (authenticated) body is not an event we can read:
     it is then recorded as ignored rather than refused, so nothing is lost with a 4xx."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    data = load_json(body)
     try:
         env = EnvelopeDoc.model_validate(data)
     except ValidationError:
         return None
     ev = env.event
-    occurred = ev.occurred_at if ev.occurred_at.tzinfo else ev.occurred_at.replace(tzinfo=UTC)
     content = ev.data.get("content")
     return PagerDutyEvent(
         id=clean(ev.id),
         event_type=clean(ev.event_type),
-        occurred_at=occurred,
+        occurred_at=as_utc(ev.occurred_at),
         incident=_incident(ev.data),
         agent=clean(ev.agent.summary) if ev.agent else "",
         note=clean(content) if isinstance(content, str) else "",

@@ -1,0 +1,31 @@
+"""Reading webhook bodies: JSON decoding with a clear 400, a lenient schema base (senders add
+fields over time, and refusing them would drop real deliveries), and UTC timestamps."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.errors import BadRequest
+
+
+class Lenient(BaseModel):
+    """A payload model that accepts fields it does not know."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+def load_json(body: bytes) -> Any:
+    """The decoded body; ``BadRequest`` naming the problem when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+
+
+def as_utc(value: datetime) -> datetime:
+    """A timestamp sent without an offset is taken as UTC, as both senders document."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
