@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -23,9 +24,8 @@ from handlers.routes import add_routes
 log = logging.getLogger("firebreak")
 
 
-def _secret(value: object) -> str | None:
-    get = getattr(value, "get_secret_value", None)
-    return str(get()) if get is not None else None
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def create_app(
