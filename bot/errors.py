@@ -43,3 +43,26 @@ class StorageUnavailable(FirebreakError):
 
 class IntegrityViolation(FirebreakError):
     """Stored data contradicts itself, e.g. a broken timeline hash chain."""
+
+
+class Forbidden(FirebreakError):
+    """The caller is known but not allowed to do this (not an approver, own request, kube-system).
+
+    Slack replies with an ephemeral refusal; the refusal itself lands on the timeline.
+    """
+
+
+class ClusterError(FirebreakError):
+    """The Kubernetes API refused or failed a call; the message carries the API's reason."""
+
+
+class ClusterUnavailable(ClusterError):
+    """The Kubernetes API could not be reached or answered 5xx; a later retry may work."""
+
+
+class DryRunRejected(ClusterError):
+    """The server-side dry run (``dryRun=All``) refused the change; nothing was applied."""
+
+
+class TargetChanged(ClusterError):
+    """The deployment moved since the approval snapshot (or a precondition failed with 409)."""

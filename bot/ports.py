@@ -21,6 +21,13 @@ from bot.domain import (
     Source,
     TimelineEntry,
 )
+from bot.remediation import (
+    ChangeResult,
+    DeploymentRef,
+    Diagnosis,
+    RolloutProgress,
+    TargetSnapshot,
+)
 
 
 class IncidentRepository(Protocol):
@@ -121,3 +128,49 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise ``StorageUnavailable`` unless the database answers."""
         ...
+
+
+class Cluster(Protocol):
+    """The Kubernetes operations remediation needs. ``actions/`` implements it over
+    kubernetes_asyncio; errors arrive as ``ClusterError`` subclasses (``DryRunRejected``,
+    ``TargetChanged``, ``ClusterUnavailable``, ``NotFound``).
+
+    Every mutating method first runs the same request with ``dryRun=All`` when ``dry_run`` is
+    true and stops there; callers call it twice (dry run, then for real).
+    """
+
+    async def snapshot(self, target: DeploymentRef) -> TargetSnapshot: ...
+
+    async def scale(
+        self, target: DeploymentRef, *, replicas: int, dry_run: bool = False
+    ) -> ChangeResult:
+        """Set ``spec.replicas`` through the scale subresource (absolute; 409s retried)."""
+        ...
+
+    async def rollback(
+        self,
+        target: DeploymentRef,
+        *,
+        to_revision: int | None = None,
+        expect_resource_version: str | None = None,
+        dry_run: bool = False,
+    ) -> ChangeResult:
+        """What ``kubectl rollout undo`` does; refuses a paused deployment."""
+        ...
+
+    async def restart(
+        self,
+        target: DeploymentRef,
+        *,
+        restarted_at: str,
+        expect_resource_version: str | None = None,
+        dry_run: bool = False,
+    ) -> ChangeResult:
+        """Stamp ``kubectl.kubernetes.io/restartedAt``; skipped when it already has that value."""
+        ...
+
+    async def rollout(self, target: DeploymentRef) -> RolloutProgress:
+        """One look at the rollout, judged as ``kubectl rollout status`` does."""
+        ...
+
+    async def diagnose(self, target: DeploymentRef) -> Diagnosis: ...
