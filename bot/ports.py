@@ -51,6 +51,10 @@ class IncidentRepository(Protocol):
         """The incident keyed by ``new.pagerduty_id``, creating it if missing (locked)."""
         ...
 
+    async def create(self, new: NewIncident) -> Incident:
+        """Store an incident declared by a person (no group key, no PagerDuty id)."""
+        ...
+
     async def save(self, incident: Incident) -> None:
         """Write back the mutable fields of an incident fetched in this transaction."""
         ...
@@ -174,3 +178,12 @@ class Cluster(Protocol):
         ...
 
     async def diagnose(self, target: DeploymentRef) -> Diagnosis: ...
+
+
+class Publisher(Protocol):
+    """Turns new timeline entries into outbound effects (Slack outbox rows), inside the same
+    transaction that wrote them, so a committed change always has its message queued."""
+
+    async def publish(
+        self, uow: UnitOfWork, incident_id: int, entries: Sequence[TimelineEntry]
+    ) -> None: ...

@@ -46,3 +46,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(request, 503, "internal error; the delivery was not stored, retry", "failed")
+
+
+def slack_reply_for(exc: BaseException) -> str:
+    """What a person sees in Slack when their command or click fails (ephemeral)."""
+    from bot.errors import ClusterError, FirebreakError, Forbidden
+
+    if isinstance(exc, Forbidden):
+        return f":no_entry: Refused: {exc}"
+    if isinstance(exc, BadRequest | NotFound):
+        return f":warning: {exc}"
+    if isinstance(exc, StorageUnavailable | Conflict):
+        return (
+            ":hourglass: The incident database is busy or unreachable; nothing changed. Try again."
+        )
+    if isinstance(exc, ClusterError):
+        return f":x: Kubernetes said: {exc}"
+    if isinstance(exc, FirebreakError):
+        return f":x: {exc}"
+    log.error("unhandled error in a Slack listener", exc_info=exc)
+    return ":x: Something went wrong inside firebreak; nothing changed. The error is logged."

@@ -8,11 +8,13 @@ from handlers.alertmanager import receive_alertmanager
 from handlers.api import get_incident, get_incidents
 from handlers.health import healthz, metrics, readyz
 from handlers.pagerduty import receive_pagerduty
+from handlers.slack_route import slack_events
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/webhooks/alertmanager", receive_alertmanager)
     app.router.add_post("/webhooks/pagerduty", receive_pagerduty)
+    app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/api/incidents", get_incidents)
     app.router.add_get("/api/incidents/{incident_id}", get_incident)
     app.router.add_get("/healthz", healthz)

@@ -92,6 +92,10 @@ class SqlIncidentRepository(Repository):
             raise Conflict(f"PagerDuty incident {new.pagerduty_id!r} vanished meanwhile")
         return existing, False
 
+    async def create(self, new: NewIncident) -> Incident:
+        statement = self._upsert(incidents).values(_new_values(new)).returning(*incidents.c)
+        return to_incident((await self._execute(statement)).one())
+
     async def save(self, incident: Incident) -> None:
         statement = (
             update(incidents)

@@ -100,6 +100,9 @@ class MemoryIncidents:
                 return incident, False
         return self._insert(new), True
 
+    async def create(self, new: NewIncident) -> Incident:
+        return self._insert(new)
+
     async def save(self, incident: Incident) -> None:
         if incident.id not in self._state.incidents:
             raise NotFound(f"incident {incident.id} does not exist")

@@ -1,0 +1,90 @@
+"""A store that publishes what each transaction appended to the timeline.
+
+Every use case writes its facts as timeline entries; wrapping the store lets the chat effects
+of those entries be queued (outbox rows) in the very transaction that wrote them, without each
+use case knowing about Slack. The entries are collected per transaction and handed to the
+``Publisher`` just before commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from bot.domain import JSON, TimelineEntry
+from bot.ports import (
+    AlertRepository,
+    DeliveryRepository,
+    IncidentRepository,
+    Publisher,
+    Store,
+    TimelineRepository,
+    UnitOfWork,
+)
+
+
+class _RecordingTimeline:
+    """The transaction's timeline, remembering each entry appended through it."""
+
+    def __init__(self, inner: TimelineRepository) -> None:
+        self._inner = inner
+        self.appended: list[TimelineEntry] = []
+
+    async def append(
+        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+    ) -> TimelineEntry:
+        entry = await self._inner.append(incident_id, at=at, actor=actor, kind=kind, body=body)
+        self.appended.append(entry)
+        return entry
+
+    async def for_incident(self, incident_id: int) -> Sequence[TimelineEntry]:
+        return await self._inner.for_incident(incident_id)
+
+
+class RecordingUnitOfWork:
+    """The inner unit of work with its timeline recorded; everything else passes through."""
+
+    def __init__(self, inner: UnitOfWork) -> None:
+        self.inner = inner
+        self.recorder = _RecordingTimeline(inner.timeline)
+
+    @property
+    def incidents(self) -> IncidentRepository:
+        return self.inner.incidents
+
+    @property
+    def alerts(self) -> AlertRepository:
+        return self.inner.alerts
+
+    @property
+    def timeline(self) -> TimelineRepository:
+        return self.recorder
+
+    @property
+    def deliveries(self) -> DeliveryRepository:
+        return self.inner.deliveries
+
+
+class PublishingStore:
+    """A ``Store`` whose transactions publish their new timeline entries before committing."""
+
+    def __init__(self, inner: Store, publisher: Publisher) -> None:
+        self.inner = inner
+        self._publisher = publisher
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        async with self.inner.transaction() as uow:
+            recording = RecordingUnitOfWork(uow)
+            yield recording
+            by_incident: dict[int, list[TimelineEntry]] = {}
+            for entry in recording.recorder.appended:
+                by_incident.setdefault(entry.incident_id, []).append(entry)
+            for incident_id, entries in by_incident.items():
+                # The publisher writes through the inner unit of work: its own rows are not
+                # timeline entries and must not be published again.
+                await self._publisher.publish(uow, incident_id, entries)
+
+    async def ping(self) -> None:
+        await self.inner.ping()
