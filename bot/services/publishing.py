@@ -8,7 +8,7 @@ use case knowing about Slack. The entries are collected per transaction and hand
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -69,12 +69,17 @@ class RecordingUnitOfWork:
 class PublishingStore:
     """A ``Store`` whose transactions publish their new timeline entries before committing."""
 
-    def __init__(self, inner: Store, publisher: Publisher) -> None:
+    def __init__(
+        self, inner: Store, publisher: Publisher, *, after_commit: Callable[[], None] | None = None
+    ) -> None:
         self.inner = inner
         self._publisher = publisher
+        # Wakes the outbox worker once the rows are committed, instead of waiting for its poll.
+        self._after_commit = after_commit
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        published = False
         async with self.inner.transaction() as uow:
             recording = RecordingUnitOfWork(uow)
             yield recording
@@ -85,6 +90,9 @@ class PublishingStore:
                 # The publisher writes through the inner unit of work: its own rows are not
                 # timeline entries and must not be published again.
                 await self._publisher.publish(uow, incident_id, entries)
+                published = True
+        if published and self._after_commit is not None:
+            self._after_commit()
 
     async def ping(self) -> None:
         await self.inner.ping()
