@@ -52,7 +52,11 @@ def fallback(text: str) -> str:
 def header(text: str) -> Block:
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": truncate(text, HEADER_MAX, marker=ELLIPSIS) or "-"},
+        "text": {
+            "type": "plain_text",
+            "text": truncate(text, HEADER_MAX, marker=ELLIPSIS) or "-",
+            "emoji": True,
+        },
     }
 
 
