@@ -89,7 +89,9 @@ def _summary(incident: Incident, timeline: Sequence[TimelineEntry], now: datetim
 
 
 def _labels(episode: AlertEpisode) -> str:
-    return ", ".join(f"`{_line(k)}={_line(v)}`" for k, v in sorted(episode.labels.items()))
+    # A backtick in a label would end the code span early.
+    pairs = (f"{_line(k)}={_line(v)}".replace("`", "'") for k, v in sorted(episode.labels.items()))
+    return ", ".join(f"`{pair}`" for pair in pairs)
 
 
 def _impact(
@@ -109,7 +111,8 @@ def _impact(
     if not alerts:
         return [*lines, "No alerts are attached to this incident."]
     firing = sum(1 for a in alerts if a.status is AlertStatus.FIRING)
-    lines += [f"{len(alerts)} alerts ({firing} still firing):", ""]
+    plural = "" if len(alerts) == 1 else "s"
+    lines += [f"{len(alerts)} alert{plural} ({firing} still firing):", ""]
     for episode in sorted(alerts, key=lambda a: (a.starts_at, a.id)):
         until = episode.ends_at if episode.status is AlertStatus.RESOLVED else None
         span = f"{_time(episode.starts_at)} → " + (_time(until) if until else "still firing")
