@@ -12,15 +12,14 @@ from dataclasses import dataclass
 
 from bot.errors import UsageError
 
-MAX_TEXT = 8000
 _QUOTES = {"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'"}
 _OPENERS = ('"', "'")
 
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    """One word: its text with quotes removed, where it ended in the normalised input, and
-    whether any of it was quoted (a quoted ``--x`` is a word, not an option)."""
+    """One word: its text with quotes removed, where it ended in the input, and whether it
+    began with a quote (a quoted ``"--x"`` is a word, not an option)."""
 
     text: str
     end: int
@@ -54,8 +53,6 @@ def _quoted(text: str, start: int, usage: str) -> tuple[str, int]:
 
 def split(text: str, usage: str) -> list[Word]:
     """The words of ``text`` (already normalised). ``usage`` is shown on a quoting error."""
-    if len(text) > MAX_TEXT:
-        raise UsageError(f"The command is too long (at most {MAX_TEXT} characters).\n{usage}")
     words: list[Word] = []
     i, n = 0, len(text)
     while i < n:
@@ -67,9 +64,9 @@ def split(text: str, usage: str) -> list[Word]:
         while i < n and not text[i].isspace():
             opens_here = not parts or parts[-1].endswith("=")
             if text[i] in _OPENERS and opens_here:
+                quoted = quoted or not parts
                 chunk, i = _quoted(text, i, usage)
                 parts.append(chunk)
-                quoted = True
             else:
                 parts.append(text[i])
                 i += 1
@@ -84,3 +81,14 @@ def rest(text: str, after: Word | None) -> str:
     if len(tail) >= 2 and tail[0] in _OPENERS and tail[-1] == tail[0]:
         tail = tail[1:-1].strip()
     return tail
+
+
+def first(text: str) -> list[Word]:
+    """Only the first whitespace-separated word, as typed: free-text commands (notes,
+    reasons) must not fail on a quote the user left open."""
+    stripped = text.lstrip()
+    if not stripped:
+        return []
+    head = stripped.split(None, 1)[0]
+    end = len(text) - len(stripped) + len(head)
+    return [Word(head, end, head[0] in _OPENERS)]
