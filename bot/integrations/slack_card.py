@@ -70,7 +70,7 @@ def _status(incident: Incident) -> str:
 def _response(incident: Incident, now: datetime) -> str:
     """Target, then time left, overdue, or whether the acknowledgement met it."""
     target = timedelta(minutes=incident.response_minutes)
-    head = f"{human_duration(target)}"
+    head = human_duration(target)
     answered = incident.acknowledged_at or incident.resolved_at
     if answered is not None:
         taken = answered - incident.created_at

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.domain import (
     AlertEpisode,
@@ -375,3 +377,41 @@ def test_timeline_entry_lines(kind: str, body: dict[str, Any], actor: str, expec
         f"<!date^{int((T0 + timedelta(seconds=5)).timestamp())}^"
     )
     assert "10:00:05" in message.text
+
+
+untrusted = st.text(max_size=4000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    title=untrusted,
+    service=untrusted,
+    label=untrusted,
+    steps=st.lists(untrusted, max_size=5),
+    labels=st.lists(untrusted, max_size=30),
+    status=st.sampled_from(IncidentStatus),
+)
+def test_any_untrusted_text_renders_a_valid_inert_card(
+    title: str,
+    service: str,
+    label: str,
+    steps: list[str],
+    labels: list[str],
+    status: IncidentStatus,
+) -> None:
+    actions = tuple(
+        SuggestedAction(verb="restart", deployment="d", namespace="n", label=lbl) for lbl in labels
+    )
+    scenario = Scenario(
+        id="s", title=label, triage=tuple(steps), mitigation=tuple(steps), actions=actions
+    )
+    alerts = [episode(i, note=label) for i in range(3)]
+    view = CardView(
+        incident(title=title, service=service, status=status), alerts, scenario, label, T0
+    )
+    message = render_card(view)
+    blocks = validated(message)
+    leftovers = re.sub(r"<!date\^\d+\^[^|>]*\|[^>]*>", "", all_text(blocks) + message.text)
+    leftovers = re.sub(r"<@[UW][A-Z0-9]+>", "", leftovers)
+    assert "<" not in leftovers
+    assert bool(buttons(blocks)) is status.is_open
