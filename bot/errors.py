@@ -66,3 +66,7 @@ class DryRunRejected(ClusterError):
 
 class TargetChanged(ClusterError):
     """The deployment moved since the approval snapshot (or a precondition failed with 409)."""
+
+
+class UsageError(BadRequest):
+    """A chat command was mistyped; the message is the usage text to show the user."""
