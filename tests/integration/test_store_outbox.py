@@ -77,7 +77,7 @@ async def test_add_round_trips_the_call(store: Store) -> None:
     assert fetched.call == call
     assert (fetched.status, fetched.attempts, fetched.last_error) == (OutboxStatus.PENDING, 0, "")
     assert fetched.not_before == fetched.created_at == T0
-    assert fetched.sent_at is fetched.finished_at is fetched.result is None
+    assert (fetched.sent_at, fetched.finished_at, fetched.result) == (None, None, None)
 
 
 async def test_claim_takes_only_the_oldest_unsent_row_of_each_key(store: Store) -> None:
