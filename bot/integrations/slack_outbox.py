@@ -34,16 +34,14 @@ import random
 import secrets
 import socket
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.domain import JSON
 from bot.errors import FirebreakError
+from bot.integrations.outbox_rows import Confirmed, RowWriter
 from bot.integrations.slack_sender import (
     Outcome,
     Sender,
@@ -60,20 +58,9 @@ from bot.outbox import (
     extract_saves,
     summarize,
 )
-from bot.ports import Store, UnitOfWork
-from bot.services.transactions import in_transaction
+from bot.ports import Store
 
 log = logging.getLogger("firebreak.outbox")
-
-
-@dataclass(frozen=True, slots=True)
-class _Confirmed:
-    """A call Slack confirmed whose row is not yet marked sent."""
-
-    message: OutboxMessage
-    saves: dict[str, str]
-    summary: JSON
-    at: datetime
 
 
 def default_worker_id() -> str:
@@ -117,7 +104,8 @@ class OutboxWorker:
         # leaves, not after a burst of parallel ones has already hit the limit.
         self._method_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._paused: dict[str, datetime] = {}
-        self._confirmed: dict[int, _Confirmed] = {}
+        self._confirmed: dict[int, Confirmed] = {}
+        self._rows = RowWriter(store, clock, self.worker_id)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -207,34 +195,30 @@ class OutboxWorker:
             except FirebreakError as exc:
                 # The row keeps its lease and comes back when it expires.
                 log.warning("outbox: row %d left for later: %s", message.id, exc)
+            except Exception as exc:
+                # A bug or a library surprise: retry later like a transient failure, so one
+                # odd row neither stops the worker nor spins.
+                log.exception("outbox: row %d (%s) raised", message.id, message.call.method)
+                failure = SendResult(Outcome.RETRY, message.call.method, error=repr(exc))
+                await self._settle(message, failure)
 
     async def _deliver(self, message: OutboxMessage) -> None:
         call = message.call
         if message.id in self._confirmed:
-            await self._record_confirmed()
+            await self._record(message.id)
             return
         if not self.sender.configured:
-            log.info(
-                "Slack is not configured (SLACK_BOT_TOKEN); would call %s channel=%s: %s",
-                call.method,
-                call.args.get("channel") or call.binds.get("channel", "-"),
-                _gist(call.args),
-            )
-            await self._write(
-                lambda uow: uow.outbox.mark_unconfigured(
-                    message.id, worker=self.worker_id, at=self.clock.now()
-                )
-            )
+            await self._rows.unconfigured(message)
             return
         async with self._method_locks[call.method]:
             until = self.paused_until(call.method)
             if until is not None:
-                await self._reschedule(message, until, "ratelimited: method paused")
+                await self._rows.reschedule(message, until, "ratelimited: method paused")
                 return
             try:
-                args = bind_args(call, await self._refs(message))
+                args = bind_args(call, await self._rows.refs(message))
             except MissingRef as missing:
-                await self._fail(message, f"missing_ref:{missing.name}")
+                await self._rows.fail(message, f"missing_ref:{missing.name}")
                 return
             result = await self.sender.send(call.method, args)
             await self._settle(message, result)
@@ -245,82 +229,38 @@ class OutboxWorker:
             saves, missing = extract_saves(message.call, result.answer)
             if missing:
                 log.warning("outbox: row %d answer lacks %s", message.id, ", ".join(missing))
-            self._confirmed[message.id] = _Confirmed(message, saves, summarize(result.answer), now)
-            await self._record_confirmed()
+            self._confirmed[message.id] = Confirmed(message, saves, summarize(result.answer), now)
+            await self._record(message.id)
         elif result.outcome is Outcome.RATE_LIMITED:
             until = now + timedelta(seconds=result.retry_after)
             self._paused[result.method] = max(until, self._paused.get(result.method, until))
             log.info("outbox: %s rate limited for %.0fs", result.method, result.retry_after)
-            await self._reschedule(message, until, f"ratelimited: {result.method}")
+            await self._rows.reschedule(message, until, f"ratelimited: {result.method}")
         elif result.outcome is Outcome.RETRY and message.attempts < self.max_attempts:
             delay = backoff_delay(
                 message.attempts, base=self.backoff_base, cap=self.backoff_cap, rng=self._rng
             )
-            await self._reschedule(message, now + timedelta(seconds=delay), result.error)
+            await self._rows.reschedule(message, now + timedelta(seconds=delay), result.error)
         elif result.outcome is Outcome.RETRY:
-            await self._fail(message, f"gave up after {message.attempts} attempts: {result.error}")
+            await self._rows.fail(
+                message, f"gave up after {message.attempts} attempts: {result.error}"
+            )
         else:
-            await self._fail(message, result.error)
-
-    # -- storage -----------------------------------------------------------------------------
-    async def _write(self, work: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
-        return await in_transaction(self.store, work)
-
-    async def _refs(self, message: OutboxMessage) -> dict[str, str]:
-        incident_id = message.call.incident_id
-        if not message.call.binds or incident_id is None:
-            return {}
-        async with self.store.transaction() as uow:
-            return await uow.outbox.refs(incident_id)
-
-    async def _reschedule(self, message: OutboxMessage, when: datetime, error: str) -> None:
-        await self._write(
-            lambda uow: uow.outbox.reschedule(
-                message.id, worker=self.worker_id, not_before=when, error=error
-            )
-        )
-
-    async def _fail(self, message: OutboxMessage, error: str) -> None:
-        call = message.call
-        log.error(
-            "outbox: row %d (%s, key %s) failed for good: %s",
-            message.id,
-            call.method,
-            call.ordering_key,
-            error,
-        )
-        await self._write(
-            lambda uow: uow.outbox.mark_failed(
-                message.id, worker=self.worker_id, at=self.clock.now(), error=error
-            )
-        )
+            await self._rows.fail(message, result.error)
 
     async def _record_confirmed(self) -> None:
         """Mark sent every confirmed row not yet written (raises while storage is down)."""
-        for message_id, done in list(self._confirmed.items()):
+        for message_id in list(self._confirmed):
+            await self._record(message_id)
 
-            async def work(uow: UnitOfWork, done: _Confirmed = done) -> bool:
-                recorded = await uow.outbox.mark_sent(
-                    done.message.id, at=done.at, result=done.summary
-                )
-                incident_id = done.message.call.incident_id
-                # Refs only from the send that counts: a late duplicate must not repoint
-                # the incident's card at its copy.
-                if recorded and done.saves and incident_id is not None:
-                    await uow.outbox.save_refs(incident_id, done.saves)
-                return recorded
-
-            if not await self._write(work):
-                log.warning("outbox: row %d was finished elsewhere; sent again", message_id)
-            del self._confirmed[message_id]
-
-
-def _gist(args: JSON) -> str:
-    for key in ("text", "topic", "name", "users"):
-        value = args.get(key)
-        if value:
-            return str(value)[:200]
-    return "-"
+    async def _record(self, message_id: int) -> None:
+        # Forgotten only once written: until then the worker will not send the row again.
+        done = self._confirmed.get(message_id)
+        if done is None:
+            return
+        if not await self._rows.sent(done):
+            log.warning("outbox: row %d was finished elsewhere; sent again", message_id)
+        self._confirmed.pop(message_id, None)
 
 
 def build_outbox_worker(

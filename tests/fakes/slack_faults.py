@@ -124,10 +124,14 @@ class RequestLog:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.listeners: list[Callable[[RecordedRequest], None]] = []
+        """Called with each request as it arrives (method and time known, args not yet)."""
 
     def add(self, **fields: Any) -> RecordedRequest:
         record = RecordedRequest(seq=len(self.requests), **fields)
         self.requests.append(record)
+        for listener in self.listeners:
+            listener(record)
         return record
 
     def calls(self, method: str, *, ok: bool | None = None) -> list[RecordedRequest]:

@@ -10,9 +10,12 @@ import pytest
 
 from bot import outbox_calls as calls
 from bot.clock import FixedClock
+from bot.errors import StorageUnavailable
 from bot.integrations.slack_outbox import OutboxWorker
 from bot.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, OutboxStatus
 from bot.ports import Store
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.slack_faults import RecordedRequest
 from tests.fakes.slack_server import FakeSlack, run_fake_slack
 from tests.fakes.slack_testing import ALICE, BOB, CAROL
 from tests.integration.outbox_support import (
@@ -229,3 +232,30 @@ async def test_without_a_token_rows_are_logged_and_marked_unconfigured(
     assert {m.status for m in await rows(store)} == {OutboxStatus.UNCONFIGURED}
     assert f"would call conversations.create channel=-: {NAME}" in caplog.text
     assert "would call chat.postMessage channel=channel: card v1" in caplog.text
+
+
+async def test_a_confirmed_send_is_not_repeated_while_storage_is_down(
+    clock: FixedClock, fake: FakeSlack, slack_url: str
+) -> None:
+    store = MemoryStore()
+    worker = make_worker(store, slack_url, clock, lease_seconds=30)
+    channel = fake.workspace.add_channel("a")
+    await enqueue(store, clock, post(channel.id, "once"))
+
+    def storage_goes_down(request: RecordedRequest) -> None:
+        store.fail_with = StorageUnavailable("database restarting")
+
+    fake.log.listeners.append(storage_goes_down)
+    await worker.run_once()  # sent, but the row cannot be marked
+    with pytest.raises(StorageUnavailable):
+        await worker.run_once()
+    clock.advance(60)  # the lease has long expired
+    store.fail_with = None
+    assert await worker.run_once() == 0, "recorded first, so nothing left to claim"
+    (row,) = await rows(store)
+    assert (row.status, row.attempts, row.sent_at) == (
+        OutboxStatus.SENT,
+        1,
+        clock.now() - timedelta(seconds=60),
+    )
+    assert [m.text for m in fake.messages(channel.id)] == ["once"]
