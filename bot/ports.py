@@ -3,7 +3,7 @@ Slack, PagerDuty, Kubernetes) implement them; ``tests/fakes`` holds in-memory ve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -21,6 +21,7 @@ from bot.domain import (
     Source,
     TimelineEntry,
 )
+from bot.outbox import OutboundCall, OutboxMessage, OutboxStatus
 from bot.remediation import (
     ChangeResult,
     DeploymentRef,
@@ -103,6 +104,79 @@ class DeliveryRepository(Protocol):
     ) -> None: ...
 
 
+class OutboxRepository(Protocol):
+    """Slack calls waiting to be sent (``bot.outbox``), and the chat refs they produce.
+
+    Services only ``add``, inside the transaction of the change that caused the call. The
+    worker claims rows with a lease: only the oldest unsent row of an ordering key is ever
+    eligible, so a key's rows go out one after the other, and two replicas never hold the
+    same row at once. The ``worker`` argument of the later operations is the lease holder.
+    """
+
+    async def add(self, call: OutboundCall, *, at: datetime) -> OutboxMessage:
+        """Store a pending call, eligible from ``at``."""
+        ...
+
+    async def claim(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        paused_methods: Collection[str] = (),
+    ) -> Sequence[OutboxMessage]:
+        """Lease up to ``limit`` ready rows, oldest first, at most one per ordering key.
+
+        Ready: pending, ``not_before <= now``, no live lease, no older pending row of its key,
+        and a method not in ``paused_methods`` (such a row holds back its key). Each claim
+        counts one attempt.
+        """
+        ...
+
+    async def mark_sent(self, message_id: int, *, at: datetime, result: JSON) -> bool:
+        """Record Slack's confirmation; ``False`` if the row was no longer pending."""
+        ...
+
+    async def reschedule(
+        self, message_id: int, *, worker: str, not_before: datetime, error: str
+    ) -> bool:
+        """Release the lease for a later try; ``False`` if ``worker`` lost the lease."""
+        ...
+
+    async def mark_failed(self, message_id: int, *, worker: str, at: datetime, error: str) -> bool:
+        """Give up on the row for good; ``False`` if ``worker`` lost the lease."""
+        ...
+
+    async def mark_unconfigured(self, message_id: int, *, worker: str, at: datetime) -> bool:
+        """The call was only logged (no Slack token); ``False`` if ``worker`` lost the lease."""
+        ...
+
+    async def get(self, message_id: int) -> OutboxMessage | None: ...
+
+    async def list(
+        self,
+        *,
+        status: OutboxStatus | None = None,
+        ordering_key: str | None = None,
+        limit: int = 1000,
+    ) -> Sequence[OutboxMessage]:
+        """Oldest first."""
+        ...
+
+    async def refs(self, incident_id: int) -> dict[str, str]:
+        """The incident's chat refs (channel id, card channel and ts), empty if none yet."""
+        ...
+
+    async def save_refs(self, incident_id: int, refs: Mapping[str, str]) -> None:
+        """Set (or overwrite) the named refs of an incident; other refs stay."""
+        ...
+
+    async def incident_for_channel(self, channel_id: str) -> int | None:
+        """The incident whose own channel this is (its ``channel`` ref), newest if several."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction and the repositories bound to it."""
 
@@ -118,6 +192,9 @@ class UnitOfWork(Protocol):
 
     @property
     def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
 
 class Store(Protocol):

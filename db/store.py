@@ -15,6 +15,7 @@ from db.repositories import (
     SqlAlertRepository,
     SqlDeliveryRepository,
     SqlIncidentRepository,
+    SqlOutboxRepository,
     SqlTimelineRepository,
 )
 
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
         self.alerts = SqlAlertRepository(conn)
         self.timeline = SqlTimelineRepository(conn)
         self.deliveries = SqlDeliveryRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)
 
 
 class SqlStore:

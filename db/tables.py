@@ -114,3 +114,39 @@ deliveries = Table(
     Column("detail", Text, nullable=False),
     UniqueConstraint("source", "key"),
 )
+
+# Slack calls waiting to be sent (bot.outbox). The claim query looks for the oldest pending row
+# of each ordering key, hence the (ordering_key, id) and (status, id) indexes.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ordering_key", Text, nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("args", JSON, nullable=False),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=True),
+    Column("binds", JSON, nullable=False),
+    Column("saves", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=False),
+    Column("result", JSON, nullable=True),
+)
+Index("ix_outbox_ordering_key_id", outbox.c.ordering_key, outbox.c.id)
+Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
+
+# Per incident, what Slack created for it: its channel id, the card's channel and ts.
+chat_refs = Table(
+    "chat_refs",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+Index("ix_chat_refs_name_value", chat_refs.c.name, chat_refs.c.value)

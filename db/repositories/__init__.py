@@ -3,11 +3,13 @@
 from db.repositories.alerts import SqlAlertRepository
 from db.repositories.deliveries import SqlDeliveryRepository
 from db.repositories.incidents import SqlIncidentRepository
+from db.repositories.outbox import SqlOutboxRepository
 from db.repositories.timeline import SqlTimelineRepository
 
 __all__ = [
     "SqlAlertRepository",
     "SqlDeliveryRepository",
     "SqlIncidentRepository",
+    "SqlOutboxRepository",
     "SqlTimelineRepository",
 ]

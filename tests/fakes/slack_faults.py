@@ -57,6 +57,7 @@ class FaultPlan:
         self._unavailable_calls = 0
         self._unavailable_until = -math.inf
         self._rate_limits: dict[str, _RateLimit] = {}
+        self._ok_budget: int | None = None
 
     def unavailable(self, calls: int) -> None:
         """Answer the next ``calls`` requests (any method) with HTTP 503."""
@@ -65,6 +66,19 @@ class FaultPlan:
     def unavailable_for(self, seconds: float) -> None:
         """Answer every request with 503 until the clock has advanced by ``seconds``."""
         self._unavailable_until = self._clock() + seconds
+
+    def unavailable_after(self, ok_calls: int) -> None:
+        """Answer normally until ``ok_calls`` calls have succeeded, then 503 until ``clear``.
+
+        Lets a test stop Slack right after a known number of confirmed calls, e.g. to kill a
+        client with work left and no call whose success it has not been told of.
+        """
+        self._ok_budget = ok_calls
+
+    def answered_ok(self) -> None:
+        """The server reports each successful answer here."""
+        if self._ok_budget is not None:
+            self._ok_budget -= 1
 
     def rate_limit(self, method: str, calls: int, retry_after: int = 1) -> None:
         """Answer the next ``calls`` requests of ``method`` with 429 and ``Retry-After``.
@@ -78,10 +92,13 @@ class FaultPlan:
         self._unavailable_calls = 0
         self._unavailable_until = -math.inf
         self._rate_limits.clear()
+        self._ok_budget = None
 
     def server_fault(self) -> Fault | None:
         if self._unavailable_calls > 0:
             self._unavailable_calls -= 1
+            return Fault(503, "service_unavailable")
+        if self._ok_budget is not None and self._ok_budget <= 0:
             return Fault(503, "service_unavailable")
         if self._clock() < self._unavailable_until:
             return Fault(503, "service_unavailable")
@@ -107,10 +124,14 @@ class RequestLog:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.listeners: list[Callable[[RecordedRequest], None]] = []
+        """Called with each request as it arrives (method and time known, args not yet)."""
 
     def add(self, **fields: Any) -> RecordedRequest:
         record = RecordedRequest(seq=len(self.requests), **fields)
         self.requests.append(record)
+        for listener in self.listeners:
+            listener(record)
         return record
 
     def calls(self, method: str, *, ok: bool | None = None) -> list[RecordedRequest]:

@@ -136,7 +136,9 @@ async def _api(request: web.Request) -> web.Response:
         fault = fake.faults.rate_limit_fault(record)
         if fault is not None:
             return _answer(record, {"ok": False, "error": fault.error}, fault.status, fault)
-        return _answer(record, fake.call(method, args))
+        answer = _answer(record, fake.call(method, args))
+        fake.faults.answered_ok()
+        return answer
     except SlackError as exc:
         body: dict[str, Any] = {"ok": False, "error": exc.error}
         if exc.messages:
@@ -203,6 +205,17 @@ def _info(fake: FakeSlack, args: Args) -> dict[str, Any]:
     return _channel_answer(fake, fake.workspace.visible_channel(args.get("channel")))
 
 
+def _list(fake: FakeSlack, args: Args) -> dict[str, Any]:
+    page, next_cursor = fake.workspace.list_channels(
+        args.get("types"), args.get("cursor"), args.get("limit")
+    )
+    viewer = fake.workspace.bot_user.id
+    return {
+        "channels": [c.as_json(viewer) for c in page],
+        "response_metadata": {"next_cursor": next_cursor},
+    }
+
+
 def _join(fake: FakeSlack, args: Args) -> dict[str, Any]:
     channel, already = fake.workspace.join(args.get("channel"))
     answer = _channel_answer(fake, channel)
@@ -257,6 +270,7 @@ METHODS: dict[str, Handler] = {
     "conversations.invite": _invite,
     "conversations.info": _info,
     "conversations.join": _join,
+    "conversations.list": _list,
     "chat.postMessage": _post,
     "chat.update": _update,
     "chat.postEphemeral": _ephemeral,

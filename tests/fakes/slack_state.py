@@ -6,6 +6,8 @@ case; the HTTP layer (``slack_server``) turns it into ``{"ok": false, "error": c
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import time
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ CHANNEL_NAME_MAX = 80
 TOPIC_MAX = 250
 TEXT_MAX = 40_000
 INVITE_MAX = 30
+LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 100, 1000
 _NAME_ALLOWED = re.compile(r"[a-z0-9_-]+")
 
 
@@ -216,6 +219,42 @@ class Workspace:
         ephemeral = Ephemeral(channel.id, user_id, body, parsed, thread, self.next_ts())
         self.ephemerals.append(ephemeral)
         return ephemeral
+
+    def list_channels(
+        self, types: object, cursor: object, limit: object
+    ) -> tuple[list[Channel], str]:
+        """One page of ``conversations.list`` and the cursor of the next ("" on the last).
+
+        ``types`` takes ``public_channel`` (the default) and ``private_channel``; private
+        channels show only to members. Cursors are opaque base64 strings, as on Slack.
+        """
+        wanted = (
+            {t.strip() for t in (types or "public_channel").split(",")}
+            if isinstance(types, str | None)
+            else set()
+        )
+        try:
+            size = LIST_LIMIT_DEFAULT if limit in (None, "") else int(str(limit))
+        except ValueError:
+            raise SlackError("invalid_limit") from None
+        if not 1 <= size <= LIST_LIMIT_MAX:
+            raise SlackError("invalid_limit")
+        start = 0
+        if isinstance(cursor, str) and cursor:
+            try:
+                start = int(base64.b64decode(cursor, validate=True).decode().removeprefix("next:"))
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise SlackError("invalid_cursor") from None
+        visible = [
+            c
+            for c in self.channels.values()
+            if ("private_channel" if c.is_private else "public_channel") in wanted
+            and (not c.is_private or self.bot_user.id in c.members)
+        ]
+        page = visible[start : start + size]
+        more = start + size < len(visible)
+        next_cursor = base64.b64encode(f"next:{start + size}".encode()).decode() if more else ""
+        return page, next_cursor
 
     def usergroup_users(self, group_id: object) -> list[str]:
         if not isinstance(group_id, str) or group_id not in self.usergroups:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable
 
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from tests.fakes.slack_faults import Clock
 from tests.fakes.slack_server import FakeSlack
 
 TOKEN = "xoxb-test-0001"
@@ -15,9 +17,9 @@ ALICE, BOB, CAROL = "U0ALICE001", "U0BOB00001", "U0CAROL001"
 ONCALL = "S0ONCALL01"
 
 
-def seeded_fake(token: str = TOKEN) -> FakeSlack:
+def seeded_fake(token: str = TOKEN, *, clock: Clock = time.monotonic) -> FakeSlack:
     """A fake with three people (alice, bob, carol) and the user group ``ONCALL`` = alice, bob."""
-    fake = FakeSlack(token=token)
+    fake = FakeSlack(token=token, clock=clock)
     for user_id, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol")):
         fake.workspace.add_user(user_id, name)
     fake.workspace.add_usergroup(ONCALL, [ALICE, BOB])

@@ -167,4 +167,4 @@ async def test_upgrading_twice_is_harmless(database_url: str) -> None:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
     finally:
         await store.close()
-    assert version == [("0001",)]
+    assert version == [("0002",)]
