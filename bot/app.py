@@ -11,8 +11,12 @@ from pydantic import SecretStr
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.integrations.slack_outbox import build_outbox_worker
+from bot.integrations.slack_publisher import SlackPublisher
+from bot.integrations.slack_sender import make_client
 from bot.policy import Policy
 from bot.policy_file import load_policy
+from bot.services.publishing import PublishingStore
 from db.engine import make_engine
 from db.migrate import upgrade_async
 from db.store import SqlStore
@@ -20,6 +24,8 @@ from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
 from handlers.metrics import Metrics
 from handlers.routes import add_routes
+from handlers.slack_app import build_bolt_app
+from handlers.slack_route import BOLT
 
 log = logging.getLogger("firebreak")
 
@@ -33,6 +39,7 @@ def create_app(
 ) -> web.Application:
     """Build the bot's app. The database opens (and, on SQLite, migrates) on start-up."""
     policy = policy if policy is not None else load_policy(settings.policy)
+    the_clock = clock or SystemClock()
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
@@ -41,11 +48,16 @@ def create_app(
             # `firebreak db upgrade` once, not from every replica.
             await upgrade_async(settings.database_url)
         engine = make_engine(settings.database_url)
-        store = SqlStore(engine)
+        sql = SqlStore(engine)
+        worker = build_outbox_worker(settings, sql, clock=the_clock)
+        publisher = SlackPublisher(
+            policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
+        )
+        store = PublishingStore(sql, publisher, after_commit=worker.poke)
         app[DEPS] = Deps(
             store=store,
             policy=policy,
-            clock=clock or SystemClock(),
+            clock=the_clock,
             metrics=Metrics(),
             alertmanager_token=_secret(settings.alertmanager_token),
             api_token=_secret(settings.api_token),
@@ -53,11 +65,21 @@ def create_app(
                 s.get_secret_value() for s in settings.pagerduty_webhook_secrets
             ),
         )
+        await worker.start()
         yield
-        await store.close()
+        await worker.stop()
+        await sql.close()
 
     app.cleanup_ctx.append(storage)
     add_routes(app)
+    if settings.slack_signing_secret is not None:
+        token = _secret(settings.slack_bot_token)
+        app[BOLT] = build_bolt_app(
+            app,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            client=make_client(token or "", settings.slack_api_url),
+            bot_token=token,
+        )
     _warn_unconfigured(settings)
     return app
 
@@ -67,6 +89,8 @@ def _warn_unconfigured(settings: Settings) -> None:
         log.warning("FIREBREAK_ALERTMANAGER_TOKEN is unset: /webhooks/alertmanager refuses all")
     if not settings.pagerduty_webhook_secrets:
         log.warning("PAGERDUTY_WEBHOOK_SECRETS is unset: /webhooks/pagerduty refuses all")
+    if settings.slack_signing_secret is None:
+        log.warning("SLACK_SIGNING_SECRET is unset: /slack/events answers 503")
     if settings.api_token is None:
         log.warning("FIREBREAK_API_TOKEN is unset: /api/incidents refuses all")
 

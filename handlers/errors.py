@@ -51,18 +51,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 def slack_reply_for(exc: BaseException) -> str:
     """What a person sees in Slack when their command or click fails (ephemeral)."""
     from bot.errors import ClusterError, FirebreakError, Forbidden
+    from bot.integrations.slack_text import escape
 
+    # Messages quote what people typed and what APIs said: escaped, so they cannot ping.
     if isinstance(exc, Forbidden):
-        return f":no_entry: Refused: {exc}"
+        return f":no_entry: Refused: {escape(str(exc))}"
     if isinstance(exc, BadRequest | NotFound):
-        return f":warning: {exc}"
+        return f":warning: {escape(str(exc))}"
     if isinstance(exc, StorageUnavailable | Conflict):
         return (
             ":hourglass: The incident database is busy or unreachable; nothing changed. Try again."
         )
     if isinstance(exc, ClusterError):
-        return f":x: Kubernetes said: {exc}"
+        return f":x: Kubernetes said: {escape(str(exc))}"
     if isinstance(exc, FirebreakError):
-        return f":x: {exc}"
+        return f":x: {escape(str(exc))}"
     log.error("unhandled error in a Slack listener", exc_info=exc)
     return ":x: Something went wrong inside firebreak; nothing changed. The error is logged."

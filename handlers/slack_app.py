@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.deps import DEPS, Deps
 from handlers.errors import slack_reply_for
 from handlers.slack_buttons import run_button
-from handlers.slack_commands import CommandContext, run_command
+from handlers.slack_dispatch import CommandContext, run_command
 from handlers.slack_events import on_member_joined
 
 log = logging.getLogger(__name__)
@@ -29,23 +29,25 @@ log = logging.getLogger(__name__)
 # so fast commands try that first and keep the rest of the budget for the network.
 INLINE_BUDGET_SECONDS = 2.0
 
-async def _reply_in_time(
-    work: Awaitable[str], ack: AsyncAck, respond: AsyncRespond
-) -> None:
+
+async def _reply_in_time(work: Awaitable[str], ack: AsyncAck, respond: AsyncRespond) -> None:
     task = asyncio.ensure_future(_safely(work))
     try:
         text = await asyncio.wait_for(asyncio.shield(task), INLINE_BUDGET_SECONDS)
     except TimeoutError:
         await ack(text=":hourglass_flowing_sand: Working on it…", response_type="ephemeral")
-        await respond(text=await task, response_type="ephemeral", replace_original=False)
+        late = await task
+        await respond(text=late or "Done.", response_type="ephemeral", replace_original=False)
         return
-    await ack(text=text, response_type="ephemeral")
+    await ack(text=text or "Done.", response_type="ephemeral")
 
-async def _safely(work: Awaitable[str]) -> str:
+
+async def _safely(work: Awaitable[str | None]) -> str | None:
     try:
         return await work
     except Exception as exc:  # every failure becomes a reply; the listener must not die silently
         return slack_reply_for(exc)
+
 
 def build_bolt_app(
     app: web.Application,
@@ -83,9 +85,7 @@ def build_bolt_app(
         await _reply_in_time(run_command(deps(), str(command.get("text", "")), ctx), ack, respond)
 
     @bolt.action(re.compile(r"^firebreak\."))
-    async def button(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
+    async def button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         reply = await _safely(run_button(deps(), body))
         if reply:
@@ -97,6 +97,7 @@ def build_bolt_app(
 
     return bolt
 
+
 async def _log_failure(work: Awaitable[None]) -> None:
     try:
         await work
@@ -104,5 +105,6 @@ async def _log_failure(work: Awaitable[None]) -> None:
         # Bolt has already answered 200; Slack would retry on a non-2xx only. A failure to
         # record is logged, and the event's id stays unrecorded so a Slack retry may succeed.
         log.exception("could not process a Slack event")
+
 
 Listener = Callable[..., Awaitable[None]]

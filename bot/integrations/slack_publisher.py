@@ -78,7 +78,9 @@ class SlackPublisher:
             return
         kinds = {entry.kind for entry in entries}
         if "incident.opened" in kinds:
-            await self._post_card(uow, incident, new_channel=incident.severity in CHANNEL_SEVERITIES)
+            await self._post_card(
+                uow, incident, new_channel=incident.severity in CHANNEL_SEVERITIES
+            )
             return
         if (
             "severity.changed" in kinds
@@ -129,7 +131,11 @@ class SlackPublisher:
         responders = self.responders_for(incident.service)
         if responders:
             await self._add(
-                uow, incident, "conversations.invite", {"users": ",".join(responders)}, binds=channel
+                uow,
+                incident,
+                "conversations.invite",
+                {"users": ",".join(responders)},
+                binds=channel,
             )
         card = render_card(view)
         await self._add(

@@ -179,7 +179,22 @@ class SlackSender:
         )
         return None
 
+    async def _expand_groups(self, args: JSON) -> JSON:
+        """Responders may be user groups (``S…``); Slack invites users only, so a group is
+        read at send time (its members then, not when the incident opened)."""
+        users = args.get("users")
+        ids = users.split(",") if isinstance(users, str) else [str(u) for u in users or []]
+        expanded: list[str] = []
+        for ident in (i.strip() for i in ids):
+            if ident.startswith("S"):
+                answer = await self._api("usergroups.users.list", {"usergroup": ident})
+                expanded += [str(u) for u in answer.get("users") or []]
+            elif ident:
+                expanded.append(ident)
+        return {**args, "users": ",".join(dict.fromkeys(expanded))}
+
     async def _invite(self, args: JSON) -> JSON:
+        args = await self._expand_groups(args)
         try:
             return await self._api("conversations.invite", args)
         except _CallFailed as failed:

@@ -19,7 +19,9 @@ Format = Callable[[str], str]
 # Kinds written by the Slack command and the approvals flow; the ingest kinds are in
 # bot/services/ingest_*.py.
 NOTE_KINDS = frozenset({"note", "incident.note"})
-COMMANDER_KINDS = frozenset({"commander", "commander.set", "incident.commander"})
+COMMANDER_KINDS = frozenset(
+    {"commander.assigned", "commander", "commander.set", "incident.commander"}
+)
 ACTION_PREFIX = "action."
 GENERIC_MAX = 300
 

@@ -27,7 +27,11 @@ async def record_participant(
             return True
         await uow.incidents.get(incident_id, for_update=True)
         await uow.timeline.append(
-            incident_id, at=at, actor=f"slack:{user}", kind="participant.joined", body={"user": user}
+            incident_id,
+            at=at,
+            actor=f"slack:{user}",
+            kind="participant.joined",
+            body={"user": user},
         )
         await uow.deliveries.set_outcome(Source.SLACK, event_id, DeliveryOutcome.PROCESSED)
         return True

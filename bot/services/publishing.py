@@ -17,6 +17,7 @@ from bot.ports import (
     AlertRepository,
     DeliveryRepository,
     IncidentRepository,
+    OutboxRepository,
     Publisher,
     Store,
     TimelineRepository,
@@ -64,6 +65,10 @@ class RecordingUnitOfWork:
     @property
     def deliveries(self) -> DeliveryRepository:
         return self.inner.deliveries
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        return self.inner.outbox
 
 
 class PublishingStore:

@@ -44,6 +44,8 @@ class FakeSlack:
         self.workspace = Workspace()
         self.faults = FaultPlan(clock)
         self.log = RequestLog()
+        # Bodies posted to response_url hooks (``/hooks/{id}``), as Slack would show them.
+        self.responses: list[dict[str, Any]] = []
 
     # -- inspection ------------------------------------------------------------------------
     @property
@@ -151,7 +153,17 @@ def create_app(fake: FakeSlack) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[FAKE_SLACK_KEY] = fake
     app.router.add_route("*", "/api/{method}", _api)
+    app.router.add_post("/hooks/{hook}", _response_url)
     return app
+
+
+async def _response_url(request: web.Request) -> web.Response:
+    """A ``response_url``: Slack shows the posted message to the person (ephemeral) or in the
+    channel; the fake keeps it for the test to read."""
+    fake = request.app[FAKE_SLACK_KEY]
+    body = await request.json()
+    fake.responses.append({"hook": request.match_info["hook"], **body})
+    return web.Response(text="ok")
 
 
 @asynccontextmanager
