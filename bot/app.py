@@ -49,7 +49,13 @@ def create_app(
             await upgrade_async(settings.database_url)
         engine = make_engine(settings.database_url)
         sql = SqlStore(engine)
-        worker = build_outbox_worker(settings, sql, clock=the_clock)
+        worker = build_outbox_worker(
+            settings,
+            sql,
+            clock=the_clock,
+            lease_seconds=settings.outbox_lease_seconds,
+            poll_interval=settings.outbox_poll_seconds,
+        )
         publisher = SlackPublisher(
             policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
         )

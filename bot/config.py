@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     # would make Alertmanager drop the notification for good.
     max_body_bytes: int = Field(32 * 1024 * 1024, validation_alias=_env("FIREBREAK_MAX_BODY"))
 
+    # How long a replica owns an outbox row it is sending. Longer than a Slack call can take
+    # (30 s timeout), so a slow send is never taken over; after a crash the rows it held wait
+    # this long before another worker (or the restarted one) sends them.
+    outbox_lease_seconds: float = Field(
+        60.0, gt=0, validation_alias=_env("FIREBREAK_OUTBOX_LEASE_SECONDS")
+    )
+    outbox_poll_seconds: float = Field(
+        1.0, gt=0, validation_alias=_env("FIREBREAK_OUTBOX_POLL_SECONDS")
+    )
+
     @field_validator("approvers", "pagerduty_webhook_secrets", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
