@@ -128,7 +128,7 @@ def test_undo_patch_restores_the_template_and_annotations_as_kubectl_does() -> N
             }
         }
     }
-    replicaset = {
+    replicaset: dict[str, Any] = {
         "metadata": {
             "annotations": {
                 "deployment.kubernetes.io/revision": "2",
@@ -175,7 +175,7 @@ def test_parameters_are_checked_per_verb() -> None:
     assert parse(ActionVerb.ROLLBACK, {}) == {}
     assert parse(ActionVerb.ROLLBACK, {"to_revision": 2}) == {"to_revision": 2}
     assert parse(ActionVerb.RESTART, {"restarted_at": "2025-01-01T00:00:00Z"})
-    for verb, params in [
+    cases: list[tuple[ActionVerb, dict[str, Any]]] = [
         (ActionVerb.SCALE, {}),
         (ActionVerb.SCALE, {"replicas": -1}),
         (ActionVerb.SCALE, {"replicas": True}),
@@ -184,6 +184,7 @@ def test_parameters_are_checked_per_verb() -> None:
         (ActionVerb.ROLLBACK, {"to_revision": 0}),
         (ActionVerb.RESTART, {"restarted_at": ""}),
         (ActionVerb.DIAGNOSE, {}),
-    ]:
+    ]
+    for verb, params in cases:
         with pytest.raises(BadRequest):
             parse(verb, params)
