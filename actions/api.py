@@ -20,6 +20,7 @@ from bot.errors import ClusterError
 from bot.remediation import DeploymentRef
 
 JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 DRY_RUN_ALL = "All"
 
@@ -64,17 +65,16 @@ class KubeApi:
         )
         return await _json(call, what=f"patch {target}", dry_run=dry_run)
 
-    async def scale(self, target: DeploymentRef) -> JsonObject:
-        call = self._apps.read_namespaced_deployment_scale(
-            target.name, target.namespace, **self._options()
-        )
-        return await _json(call, what=f"get scale of {target}")
-
-    async def replace_scale(
+    async def patch_scale(
         self, target: DeploymentRef, body: JsonObject, *, dry_run: bool
     ) -> JsonObject:
-        call = self._apps.replace_namespaced_deployment_scale(
-            target.name, target.namespace, body, **self._options(dry_run=dry_run)
+        """A JSON merge patch of the scale subresource, as ``kubectl scale`` sends it."""
+        call = self._apps.patch_namespaced_deployment_scale(
+            target.name,
+            target.namespace,
+            body,
+            _content_type=MERGE_PATCH,
+            **self._options(dry_run=dry_run),
         )
         return await _json(call, what=f"scale {target}", dry_run=dry_run)
 

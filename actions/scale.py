@@ -1,14 +1,16 @@
-"""``scale``: set ``spec.replicas`` through the deployment's scale subresource.
+"""``scale``: set ``spec.replicas`` through the deployment's scale subresource, as
+``kubectl scale --resource-version`` does.
 
-The target is absolute, so a retry is harmless. The write carries the scale's
-``resourceVersion``; a 409 (someone else changed the deployment in between) is answered by
-reading the scale again and retrying, a bounded number of times.
+The target is absolute, so a retry is harmless. The patch carries the ``resourceVersion``
+just read; a 409 (someone else changed the deployment in between) is answered by reading
+again and retrying, a bounded number of times. Reading goes through the deployment itself, so
+the bot needs only ``get`` on deployments and ``patch`` on ``deployments/scale``.
 """
 
 from __future__ import annotations
 
 from actions.api import KubeApi
-from actions.objects import integer, text
+from actions.objects import desired_replicas, text
 from bot.errors import BadRequest, TargetChanged
 from bot.remediation import ChangeResult, DeploymentRef
 
@@ -22,22 +24,16 @@ async def scale(
         raise BadRequest(f"replicas must be a whole number of at least 0, not {replicas!r}")
     last: TargetChanged | None = None
     for _ in range(attempts):
-        current = await api.scale(target)
-        before = integer(current, "spec", "replicas")
+        deployment = await api.deployment(target)
+        before = desired_replicas(deployment)
         if before == replicas:
             return ChangeResult(skipped=True, detail=f"{target} already has {replicas} replicas")
-        body = {
-            "apiVersion": "autoscaling/v1",
-            "kind": "Scale",
-            "metadata": {
-                "name": target.name,
-                "namespace": target.namespace,
-                "resourceVersion": text(current, "metadata", "resourceVersion"),
-            },
+        patch = {
+            "metadata": {"resourceVersion": text(deployment, "metadata", "resourceVersion")},
             "spec": {"replicas": replicas},
         }
         try:
-            await api.replace_scale(target, body, dry_run=dry_run)
+            await api.patch_scale(target, patch, dry_run=dry_run)
         except TargetChanged as exc:
             last = exc
             continue
