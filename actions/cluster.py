@@ -6,6 +6,7 @@ Built from a kubeconfig file or the in-cluster service account. Each method guar
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from types import TracebackType
@@ -58,12 +59,17 @@ class KubeCluster:
         request_timeout: float = 10.0,
     ) -> KubeCluster:
         """From a kubeconfig file (``path``, else ``$KUBECONFIG``, else ``~/.kube/config``)."""
+        if path is None:
+            # Read now: the library reads $KUBECONFIG once, when it is imported.
+            path = os.environ.get("KUBECONFIG") or None
+        elif not await asyncio.to_thread(Path(path).is_file):
+            raise ConfigError(f"kubeconfig {path} does not exist")
         try:
             client = await new_client_from_config(
                 config_file=str(path) if path is not None else None, context=context
             )
         except (ConfigException, OSError) as exc:
-            raise ConfigError(f"cannot load kubeconfig {path or ''}: {exc}".strip()) from exc
+            raise ConfigError(f"cannot load kubeconfig {path or '(default)'}: {exc}") from exc
         return cls(client, timeout=request_timeout)
 
     @classmethod

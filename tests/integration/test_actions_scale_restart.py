@@ -9,17 +9,19 @@ from pathlib import Path
 import pytest
 
 from actions.cluster import KubeCluster
+from actions.registry import perform
 from actions.scale import ATTEMPTS
 from bot.errors import (
     BadRequest,
     ClusterError,
     ClusterUnavailable,
+    ConfigError,
     DryRunRejected,
     Forbidden,
     NotFound,
     TargetChanged,
 )
-from bot.remediation import DeploymentRef
+from bot.remediation import ActionVerb, DeploymentRef
 from tests.fakes.kube_server import FakeKube
 from tests.integration.actions_kube import NAME, NS, Kube, serve
 
@@ -228,3 +230,46 @@ async def test_an_unreachable_api_is_unavailable(tmp_path: Path) -> None:
     async with await KubeCluster.from_kubeconfig(kube.kubeconfig) as cluster:
         with pytest.raises(ClusterUnavailable, match="unreachable"):
             await cluster.snapshot(TARGET)
+
+
+async def test_registry_runs_a_stored_request_on_the_cluster(kube: Kube) -> None:
+    params = {"replicas": 4}
+    dry = await perform(kube.cluster, ActionVerb.SCALE, TARGET, params, dry_run=True)
+    done = await perform(kube.cluster, ActionVerb.SCALE, TARGET, params)
+    assert (dry.skipped, done.skipped) == (False, False)
+    assert kube.fake.deployment(NS, NAME)["spec"]["replicas"] == 4
+    snap = await kube.cluster.snapshot(TARGET)
+    restarted = await perform(
+        kube.cluster,
+        ActionVerb.RESTART,
+        TARGET,
+        {"restarted_at": STAMP},
+        expect_resource_version=snap.resource_version,
+    )
+    assert not restarted.skipped
+    with pytest.raises(BadRequest):
+        await perform(kube.cluster, ActionVerb.SCALE, TARGET, {"replicas": "4"})
+    assert [w.dry_run for w in kube.writes()] == [True, False, False]
+
+
+async def test_configuration_problems_are_config_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        await KubeCluster.from_kubeconfig(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    broken.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    with pytest.raises(ConfigError, match="current-context"):
+        await KubeCluster.from_kubeconfig(broken)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ConfigError, match="in-cluster"):
+        KubeCluster.in_cluster()
+
+
+async def test_from_environment_follows_kubeconfig(
+    kube: Kube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")  # KUBECONFIG wins
+    async with await KubeCluster.from_environment() as cluster:
+        assert (await cluster.snapshot(TARGET)).replicas == 3
