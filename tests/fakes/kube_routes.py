@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 FAKE_KUBE_KEY: web.AppKey[FakeKube] = web.AppKey("fake_kube")
 GROUP_RESOURCES = {"": {"pods", "events"}, "apps": {"deployments", "replicasets"}}
-BODY_KEY = "fake_kube_body"
+BODY_KEY: web.RequestKey[Any] = web.RequestKey("fake_kube_body")
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/readyz", "/livez"})
 
 
@@ -130,7 +130,7 @@ async def _list(request: web.Request, group: str) -> web.StreamResponse:
     fake = _fake(request)
     resource = _resource(request, group)
     namespace = request.match_info.get("namespace")
-    if request.query.get("watch") in ("true", "1"):
+    if request.query.get("watch", "").lower() in ("true", "1"):
         return await serve_watch(request, fake.store, resource, namespace)
     query = dict(request.query)
     objects = [obj for obj in fake.store.list(resource, namespace) if matches(obj, query)]
