@@ -132,14 +132,14 @@ class Deployments:
         current = self.store.get("deployments", namespace, name)
         if not isinstance(body, dict):
             raise KubeError(400, "the body of an update must be a Deployment object")
-        return self._write(current, body, dry_run=dry_run, require_version=False)
+        return self._write(current, body, dry_run=dry_run)
 
     def patch(
         self, namespace: str, name: str, patch: Any, content_type: str, *, dry_run: bool
     ) -> Obj:
         current = self.store.get("deployments", namespace, name)
         patched = apply_patch(current, patch, content_type)
-        return self._write(current, patched, dry_run=dry_run, require_version=False)
+        return self._write(current, patched, dry_run=dry_run)
 
     def scale(self, namespace: str, name: str) -> Obj:
         return scale_of(self.store.get("deployments", namespace, name))
@@ -183,9 +183,9 @@ class Deployments:
             raise invalid("Scale", "autoscaling", name, [("spec.replicas", message)])
         updated = copy.deepcopy(current)
         updated["spec"]["replicas"] = replicas
-        return scale_of(self._write(current, updated, dry_run=dry_run, require_version=False))
+        return scale_of(self._write(current, updated, dry_run=dry_run))
 
-    def _write(self, current: Obj, body: Obj, *, dry_run: bool, require_version: bool) -> Obj:
+    def _write(self, current: Obj, body: Obj, *, dry_run: bool) -> Obj:
         meta = current["metadata"]
         name, namespace = meta["name"], meta["namespace"]
         new_meta = body.get("metadata") or {}
@@ -201,7 +201,7 @@ class Deployments:
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
         wanted = new_meta.get("resourceVersion")
-        if (wanted or require_version) and wanted != meta["resourceVersion"]:
+        if wanted and wanted != meta["resourceVersion"]:
             raise conflict("deployments", "apps", name)
         self.faults.before_write(resource="deployments", group="apps", name=name, dry_run=dry_run)
         updated = default_deployment(body)

@@ -181,6 +181,7 @@ def advance_pod(store: ObjectStore, pod: Obj, *, hung: bool) -> None:
     if status["phase"] == "Pending" or (not hung and not is_ready(pod)):
         status["phase"] = "Running"
         status.setdefault("podIP", f"10.244.0.{store.random.randint(2, 250)}")
+        status["podIPs"] = [{"ip": status["podIP"]}]
         status["conditions"] = _conditions(now, ready=not hung)
         status["containerStatuses"] = _container_statuses(
             pod, state="crashing" if hung else "running", restarts=restarts if hung else 0, now=now

@@ -13,6 +13,7 @@ from aiohttp import web
 from tests.fakes import kube_discovery as discovery
 from tests.fakes.kube_errors import KubeError, not_found
 from tests.fakes.kube_faults import RecordedKubeRequest
+from tests.fakes.kube_openapi import PROTOBUF, openapi_v2
 from tests.fakes.kube_tables import table, wants_table
 from tests.fakes.kube_watch import API_VERSIONS, KINDS, matches, serve_watch
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 FAKE_KUBE_KEY: web.AppKey[FakeKube] = web.AppKey("fake_kube")
 GROUP_RESOURCES = {"": {"pods", "events"}, "apps": {"deployments", "replicasets"}}
-BODY_KEY = "fake_kube_body"
+BODY_KEY: web.RequestKey[Any] = web.RequestKey("fake_kube_body")
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/readyz", "/livez"})
 
 
@@ -112,6 +113,12 @@ async def _apps_v1(request: web.Request) -> web.Response:
     return _json(discovery.apps_v1())
 
 
+async def _openapi_v2(request: web.Request) -> web.Response:
+    if "protobuf" not in request.headers.get("Accept", ""):
+        raise KubeError(404, "the server could not find the requested resource")
+    return web.Response(body=openapi_v2(), content_type=PROTOBUF)
+
+
 async def _namespaces(request: web.Request) -> web.Response:
     names = _fake(request).namespace_names()
     items = [discovery.namespace_object(name) for name in names]
@@ -130,7 +137,7 @@ async def _list(request: web.Request, group: str) -> web.StreamResponse:
     fake = _fake(request)
     resource = _resource(request, group)
     namespace = request.match_info.get("namespace")
-    if request.query.get("watch") in ("true", "1"):
+    if request.query.get("watch", "").lower() in ("true", "1"):
         return await serve_watch(request, fake.store, resource, namespace)
     query = dict(request.query)
     objects = [obj for obj in fake.store.list(resource, namespace) if matches(obj, query)]
@@ -252,6 +259,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/version", _version)
     app.router.add_get("/api", _api)
     app.router.add_get("/apis", _apis)
+    app.router.add_get("/openapi/v2", _openapi_v2)
     app.router.add_get(core, _core_v1)
     app.router.add_get(apps, _apps_v1)
     app.router.add_get(f"{core}/namespaces", _namespaces)
