@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # Debian packages the tests drive as real peers: Alertmanager, Prometheus (promtool), wrk for load.
 DEB_PACKAGES := prometheus-alertmanager prometheus wrk
 DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk
+# kubectl checks the fake Kubernetes API: any kubectl on PATH will do, else Debian's kubernetes-client.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck contracts pytest deps debs venv migrate bench clean
@@ -23,6 +24,10 @@ debs:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(DEB_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
+	fi
+	@if ! command -v kubectl >/dev/null; then \
+	  echo "installing Debian package: kubernetes-client (kubectl)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends kubernetes-client; \
 	fi
 
 venv: $(STAMP)
