@@ -17,7 +17,6 @@ seconds while the server runs (what ``kubectl rollout status`` needs). Faults li
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import time
 from collections.abc import AsyncIterator, Callable
@@ -214,9 +213,11 @@ async def run_fake_kube(fake: FakeKube) -> AsyncIterator[str]:
         port = runner.addresses[0][1]
         yield f"http://127.0.0.1:{port}"
     finally:
+        outcome: BaseException | None = None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            (outcome,) = await asyncio.gather(task, return_exceptions=True)
         fake.store.close_watchers()
         await runner.cleanup()
+        if isinstance(outcome, Exception):  # a bug in the fake: do not let it pass unseen
+            raise RuntimeError("the fake Kubernetes controller failed") from outcome
