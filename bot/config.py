@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     # would make Alertmanager drop the notification for good.
     max_body_bytes: int = Field(32 * 1024 * 1024, validation_alias=_env("FIREBREAK_MAX_BODY"))
 
+    # Remediation (issue 4): an approval request lapses after this many seconds, and so does
+    # an approval not acted on in as long again; a rollout must finish within its deadline.
+    approval_ttl: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_APPROVAL_TTL"))
+    rollout_deadline: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_DEADLINE"))
+    rollout_poll: float = Field(2.0, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_POLL"))
+    # How long an executor holds a running action without renewing; after that, a restarted
+    # replica may reconcile it.
+    action_lease: int = Field(60, gt=0, validation_alias=_env("FIREBREAK_ACTION_LEASE"))
+
     @field_validator("approvers", "pagerduty_webhook_secrets", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from db.engine import make_engine
 from db.errors import translated
 from db.repositories import (
+    SqlActionRepository,
     SqlAlertRepository,
     SqlDeliveryRepository,
     SqlIncidentRepository,
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
         self.alerts = SqlAlertRepository(conn)
         self.timeline = SqlTimelineRepository(conn)
         self.deliveries = SqlDeliveryRepository(conn)
+        self.actions = SqlActionRepository(conn)
 
 
 class SqlStore:

@@ -31,6 +31,7 @@ from bot.domain import (
 )
 from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.timeline import GENESIS, next_entry
+from tests.fakes.memory_actions import ActionTable, MemoryActions
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class _State:
     deliveries: dict[tuple[Source, str], StoredDelivery] = dataclasses.field(default_factory=dict)
     next_incident_id: int = 1
     next_episode_id: int = 1
+    actions: ActionTable = dataclasses.field(default_factory=ActionTable)
 
     def copy(self) -> _State:
         # Stored values are frozen dataclasses, so copying the containers is enough.
@@ -58,6 +60,7 @@ class _State:
             deliveries=dict(self.deliveries),
             next_incident_id=self.next_incident_id,
             next_episode_id=self.next_episode_id,
+            actions=self.actions.copy(),
         )
 
 
@@ -274,6 +277,7 @@ class MemoryUnitOfWork:
         self.alerts = MemoryAlerts(state)
         self.timeline = MemoryTimeline(state)
         self.deliveries = MemoryDeliveries(state)
+        self.actions = MemoryActions(state.actions, state.incidents)
 
 
 class MemoryStore:
