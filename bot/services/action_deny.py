@@ -46,11 +46,11 @@ async def deny_action(
             why = f"you are not an approver for {action.describe()}"
             raise await refuse(store, action, actor=actor, at=now, attempted="deny", why=why)
 
-    async def work(uow: UnitOfWork) -> ActionRequest | None:
+    async def work(uow: UnitOfWork) -> tuple[ActionRequest, bool]:
         current, _ = await action_steps.locked(uow, action_id)
         if current.state is not ActionState.REQUESTED:
-            return current
-        return await action_steps.transition(
+            return current, False
+        denied = await action_steps.transition(
             uow,
             current,
             dataclasses.replace(
@@ -61,9 +61,11 @@ async def deny_action(
             kind="action.denied",
             reason=reason,
         )
+        return (denied, True) if denied is not None else (current, False)
 
-    denied = await in_transaction(store, work)
-    if denied is None or denied.state is not ActionState.DENIED:
-        state = "changed meanwhile" if denied is None else f"is {denied.state.value}"
-        raise Conflict(f"{action.describe()} {state}; it can no longer be denied")
-    return denied
+    result, changed = await in_transaction(store, work)
+    if not changed:
+        raise Conflict(
+            f"{action.describe()} is {result.state.value}; only a pending request can be denied"
+        )
+    return result

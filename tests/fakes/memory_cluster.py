@@ -194,7 +194,7 @@ class MemoryCluster:
     def _before_change(self, dep: FakeDeployment, expect: str | None, *, dry_run: bool) -> None:
         if expect is not None and expect != str(dep.resource_version):
             raise TargetChanged(
-                f"Operation cannot be fulfilled on deployments.apps \"{dep.ref.name}\": "
+                f'Operation cannot be fulfilled on deployments.apps "{dep.ref.name}": '
                 "the object has been modified"
             )
         if dry_run and self.reject_dry_run is not None:
