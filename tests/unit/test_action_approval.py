@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,7 @@ async def test_a_request_is_recorded_with_its_requester(env: Env) -> None:
     ],
 )
 async def test_invalid_requests_store_nothing(
-    env: Env, kwargs: dict[str, object], error: type[Exception], text: str
+    env: Env, kwargs: dict[str, Any], error: type[Exception], text: str
 ) -> None:
     incident = await env.incident()
     with pytest.raises(error, match=text):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.clock import FixedClock
@@ -25,7 +27,7 @@ def env(clock: FixedClock, policy: Policy) -> Env:
     return Env(MemoryStore(), cluster, clock, policy)
 
 
-async def approved(env: Env, verb: str = "scale", incident: int | None = None, **kw: object) -> int:
+async def approved(env: Env, verb: str = "scale", incident: int | None = None, **kw: Any) -> int:
     incident = incident or await env.incident()
     action = (await env.request(incident, verb, **kw)).action
     assert (await env.approve(action.id)).ready

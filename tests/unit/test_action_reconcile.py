@@ -4,6 +4,8 @@ the change lands at most once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.clock import FixedClock
@@ -21,7 +23,7 @@ def env(clock: FixedClock, policy: Policy) -> Env:
     return Env(MemoryStore(), cluster, clock, policy)
 
 
-async def crashed(env: Env, verb: str, *, after_apply: bool, **kw: object) -> int:
+async def crashed(env: Env, verb: str, *, after_apply: bool, **kw: Any) -> int:
     """An action whose executor died just before or just after its apply reached the API."""
     incident = await env.incident()
     action = (await env.request(incident, verb, **kw)).action
