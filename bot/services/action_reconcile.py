@@ -25,12 +25,11 @@ from datetime import datetime, timedelta
 
 from bot.actions_model import ActionRequest, ProgressCallback, Wait
 from bot.clock import Clock
-from bot.errors import ClusterError
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.remediation import ActionState, ActionVerb, TargetSnapshot
 from bot.services import action_steps
 from bot.services.action_execute import claim, new_owner
-from bot.services.action_run import Runner, moved
+from bot.services.action_run import CLUSTER_ERRORS, Runner, moved
 from bot.services.transactions import in_transaction
 
 
@@ -115,7 +114,7 @@ async def _settle(runner: Runner, action: ActionRequest) -> ActionRequest:
     try:
         current = await runner.cluster.snapshot(action.target)
         landed = await _landed(runner.cluster, action, action.apply_snapshot, current)
-    except ClusterError as exc:
+    except CLUSTER_ERRORS as exc:
         detail = f"needs a human: cannot read the target to reconcile ({exc})"
         return await runner.finish(action, ActionState.FAILED, detail)
     if landed:

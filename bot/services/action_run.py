@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 FRESH_APPROVAL = "request it again for a fresh approval"
 
+# What the Cluster port raises on purpose. NotFound (a deleted deployment) is not a
+# ClusterError in the exception tree, but here it is just another reason to stop.
+CLUSTER_ERRORS = (ClusterError, NotFound)
+
 # The spec fields that matter to an approval. resourceVersion alone also moves with every
 # status update (pods becoming ready), which would refuse any action on a busy deployment.
 _SPEC_FIELDS = ("generation", "replicas", "revision", "template_hash", "paused", "restarted_at")
@@ -61,7 +65,7 @@ class Runner:
         assert action.snapshot is not None, "an approved action always has its snapshot"
         try:
             current = await self.cluster.snapshot(action.target)
-        except ClusterError as exc:
+        except CLUSTER_ERRORS as exc:
             return await self.finish(action, ActionState.FAILED, f"cannot read the target: {exc}")
         changes = moved(action.snapshot, current)
         if changes:
@@ -74,7 +78,7 @@ class Runner:
         except TargetChanged as exc:
             detail = f"target changed since approval ({exc}); {FRESH_APPROVAL}"
             return await self.finish(action, ActionState.FAILED, detail)
-        except ClusterError as exc:
+        except CLUSTER_ERRORS as exc:
             return await self.finish(action, ActionState.FAILED, f"dry run failed: {exc}")
         marked = await self._mark_applying(action, current)
         if marked is None:
@@ -90,7 +94,7 @@ class Runner:
                 "may have landed, run diagnose before requesting it again"
             )
             return await self.finish(marked, ActionState.FAILED, detail)
-        except ClusterError as exc:
+        except CLUSTER_ERRORS as exc:
             return await self.finish(marked, ActionState.FAILED, f"apply refused: {exc}")
         await action_steps.note(
             self.store,

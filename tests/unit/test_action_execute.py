@@ -251,3 +251,20 @@ async def test_diagnose_is_read_only_and_recorded(env: Env) -> None:
             clock=env.clock,
             policy=env.policy,
         )
+
+
+async def test_a_deleted_deployment_fails_the_action(env: Env) -> None:
+    action_id = await approved(env)
+    del env.cluster.deployments[LNN]
+    done = await env.execute(action_id)
+    assert done.state is ActionState.FAILED
+    assert "not found" in done.detail
+
+
+async def test_an_unreachable_api_before_the_apply_fails_cleanly(env: Env) -> None:
+    action_id = await approved(env)
+    env.cluster.unavailable = True
+    done = await env.execute(action_id)
+    assert done.state is ActionState.FAILED
+    assert done.detail.startswith("cannot read the target")
+    assert env.cluster.applied == []

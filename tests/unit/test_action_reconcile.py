@@ -11,7 +11,7 @@ import pytest
 from bot.clock import FixedClock
 from bot.policy import Policy
 from bot.remediation import ActionState
-from tests.action_support import LEASE, LNN, Env
+from tests.action_support import LEASE, LNN, Env, with_action_options
 from tests.fakes.memory_cluster import MemoryCluster, SimulatedCrash
 from tests.fakes.memory_store import MemoryStore
 
@@ -159,3 +159,25 @@ async def test_a_stale_executor_cannot_finish_what_was_taken_over(env: Env) -> N
     assert len(env.cluster.applied) == 1
     finished = [e for e in await env.timeline(incident) if e.kind == "action.succeeded"]
     assert len(finished) == 1
+
+
+async def test_a_deployment_deleted_while_down_needs_a_human(env: Env) -> None:
+    await crashed(env, "restart", after_apply=True)
+    second = await env.incident(key="other")
+    env.cluster.add("production", "lnn-service-canary")
+    env.policy = with_action_options(env.policy, "scale", deployment="lnn-service-canary")
+    other = (await env.request(second, "scale", deployment="lnn-service-canary")).action
+    await env.approve(other.id)
+    env.cluster.crash_before_apply = True
+    with pytest.raises(SimulatedCrash):
+        await env.execute(other.id)
+    env.cluster.crash_before_apply = False
+    del env.cluster.deployments[LNN]
+    env.clock.advance(LEASE)
+    settled = {a.id: a for a in await env.reconcile()}
+    # One broken action does not stop the others from being settled.
+    assert len(settled) == 2
+    assert settled[other.id].state is ActionState.SUCCEEDED
+    [lost] = [a for a in settled.values() if a.id != other.id]
+    assert lost.state is ActionState.FAILED
+    assert lost.detail.startswith("needs a human")
