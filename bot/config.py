@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("FIREBREAK_OUTBOX_POLL_SECONDS")
     )
+    # Remediation (issue 4): an approval request lapses after this many seconds, and so does
+    # an approval not acted on in as long again; a rollout must finish within its deadline.
+    approval_ttl: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_APPROVAL_TTL"))
+    rollout_deadline: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_DEADLINE"))
+    rollout_poll: float = Field(2.0, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_POLL"))
+    # How long an executor holds a running action without renewing; after that, a restarted
+    # replica may reconcile it.
+    action_lease: int = Field(60, gt=0, validation_alias=_env("FIREBREAK_ACTION_LEASE"))
 
     @field_validator("approvers", "pagerduty_webhook_secrets", mode="before")
     @classmethod

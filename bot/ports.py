@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
+from bot.actions_model import ActionRequest, NewAction
 from bot.domain import (
     JSON,
     Alert,
@@ -23,6 +24,7 @@ from bot.domain import (
 )
 from bot.outbox import OutboundCall, OutboxMessage, OutboxStatus
 from bot.remediation import (
+    ActionState,
     ChangeResult,
     DeploymentRef,
     Diagnosis,
@@ -196,6 +198,9 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepository: ...
 
+    @property
+    def actions(self) -> ActionRepository: ...
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
@@ -264,3 +269,47 @@ class Publisher(Protocol):
     async def publish(
         self, uow: UnitOfWork, incident_id: int, entries: Sequence[TimelineEntry]
     ) -> None: ...
+
+
+class ActionRepository(Protocol):
+    """Action requests. Every change is a compare-and-set in SQL (``UPDATE … WHERE state =
+    expected AND version = expected``); uniqueness lives in partial unique indexes."""
+
+    async def open_or_existing(self, new: NewAction) -> tuple[ActionRequest, bool]:
+        """Store ``new`` unless the target already has an open (requested, approved, running)
+        action of the same verb; then return that one. Returns ``(action, created)``."""
+        ...
+
+    async def get(self, action_id: int) -> ActionRequest | None: ...
+
+    async def update(self, current: ActionRequest, changed: ActionRequest) -> ActionRequest | None:
+        """Write ``changed`` if the stored row still has ``current``'s state and version.
+
+        Returns the stored action (version bumped), or ``None`` when another writer got there
+        first. Raises ``Conflict`` when the write would break a uniqueness rule (a second
+        running action on one deployment)."""
+        ...
+
+    async def renew_lease(self, action_id: int, *, owner: str, until: datetime) -> bool:
+        """Extend a running action's lease; ``False`` if ``owner`` no longer holds it."""
+        ...
+
+    async def running_on(self, target: DeploymentRef) -> ActionRequest | None:
+        """The running action on a deployment, if any."""
+        ...
+
+    async def in_states(self, states: frozenset[ActionState]) -> Sequence[ActionRequest]:
+        """Every action in one of ``states``, oldest first."""
+        ...
+
+    async def for_incident(self, incident_id: int) -> Sequence[ActionRequest]:
+        """The actions an incident owns, oldest first."""
+        ...
+
+
+class Directory(Protocol):
+    """Who belongs to a Slack user group (``S…``); the Slack adapter implements it."""
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """The user ids (``U…``/``W…``) in the group; empty for an unknown group."""
+        ...

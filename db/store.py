@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from db.engine import make_engine
 from db.errors import translated
 from db.repositories import (
+    SqlActionRepository,
     SqlAlertRepository,
     SqlDeliveryRepository,
     SqlIncidentRepository,
@@ -29,6 +30,7 @@ class SqlUnitOfWork:
         self.timeline = SqlTimelineRepository(conn)
         self.deliveries = SqlDeliveryRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
+        self.actions = SqlActionRepository(conn)
 
 
 class SqlStore:

@@ -150,3 +150,58 @@ chat_refs = Table(
     Column("value", Text, nullable=False),
 )
 Index("ix_chat_refs_name_value", chat_refs.c.name, chat_refs.c.value)
+# Remediation actions (issue 4). Every change is a compare-and-set on (state, version).
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("verb", String(16), nullable=False),
+    Column("namespace", String(63), nullable=False),
+    Column("deployment", String(253), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("approvals_required", Integer, nullable=False),
+    Column("approvals", JSON, nullable=False),
+    Column("replicas", Integer, nullable=True),
+    Column("to_revision", Integer, nullable=True),
+    Column("snapshot", JSON(none_as_null=True), nullable=True),
+    Column("restarted_at", String(64), nullable=True),
+    Column("rollback_revision", Integer, nullable=True),
+    Column("owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("apply_snapshot", JSON(none_as_null=True), nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("detail", Text, nullable=False),
+)
+
+# Literal predicates, for the same asyncpg generic-plan reason as OPEN_GROUP_WHERE.
+OPEN_ACTION_WHERE = actions.c.state.in_(
+    [literal_column("'requested'"), literal_column("'approved'"), literal_column("'running'")]
+)
+RUNNING_ACTION_WHERE = actions.c.state == literal_column("'running'")
+
+# A storm of incidents suggesting the same action makes one open request per verb and target.
+Index(
+    "uq_actions_open_target_verb",
+    actions.c.namespace,
+    actions.c.deployment,
+    actions.c.verb,
+    unique=True,
+    sqlite_where=OPEN_ACTION_WHERE,
+    postgresql_where=OPEN_ACTION_WHERE,
+)
+# At most one action runs on a deployment at a time, whatever its verb.
+Index(
+    "uq_actions_running_target",
+    actions.c.namespace,
+    actions.c.deployment,
+    unique=True,
+    sqlite_where=RUNNING_ACTION_WHERE,
+    postgresql_where=RUNNING_ACTION_WHERE,
+)

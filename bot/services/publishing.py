@@ -14,6 +14,7 @@ from datetime import datetime
 
 from bot.domain import JSON, TimelineEntry
 from bot.ports import (
+    ActionRepository,
     AlertRepository,
     DeliveryRepository,
     IncidentRepository,
@@ -69,6 +70,10 @@ class RecordingUnitOfWork:
     @property
     def outbox(self) -> OutboxRepository:
         return self.inner.outbox
+
+    @property
+    def actions(self) -> ActionRepository:
+        return self.inner.actions
 
 
 class PublishingStore:

@@ -31,6 +31,7 @@ from bot.domain import (
 )
 from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.timeline import GENESIS, next_entry
+from tests.fakes.memory_actions import ActionTable, MemoryActions
 from tests.fakes.memory_outbox import MemoryOutbox, OutboxState
 
 
@@ -50,6 +51,7 @@ class _State:
     next_incident_id: int = 1
     next_episode_id: int = 1
     outbox: OutboxState = dataclasses.field(default_factory=OutboxState)
+    actions: ActionTable = dataclasses.field(default_factory=ActionTable)
 
     def copy(self) -> _State:
         # Stored values are frozen dataclasses, so copying the containers is enough.
@@ -61,6 +63,7 @@ class _State:
             next_incident_id=self.next_incident_id,
             next_episode_id=self.next_episode_id,
             outbox=self.outbox.copy(),
+            actions=self.actions.copy(),
         )
 
 
@@ -281,6 +284,7 @@ class MemoryUnitOfWork:
         self.timeline = MemoryTimeline(state)
         self.deliveries = MemoryDeliveries(state)
         self.outbox = MemoryOutbox(state.outbox, lambda incident_id: incident_id in state.incidents)
+        self.actions = MemoryActions(state.actions, state.incidents)
 
 
 class MemoryStore:

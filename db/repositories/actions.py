@@ -1,0 +1,167 @@
+"""Action requests: compare-and-set transitions, one open request per verb and target, one
+running action per deployment (both partial unique indexes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+
+from bot.actions_model import (
+    ActionRequest,
+    NewAction,
+    approvals_from_json,
+    approvals_to_json,
+    snapshot_from_json,
+    snapshot_to_json,
+)
+from bot.errors import Conflict
+from bot.remediation import ActionState, ActionVerb, DeploymentRef
+from db.repositories.base import Repository
+from db.tables import OPEN_ACTION_WHERE, actions
+
+
+def to_action(row: Row[Any]) -> ActionRequest:
+    return ActionRequest(
+        id=row.id,
+        incident_id=row.incident_id,
+        verb=ActionVerb(row.verb),
+        target=DeploymentRef(row.namespace, row.deployment),
+        state=ActionState(row.state),
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        expires_at=row.expires_at,
+        updated_at=row.updated_at,
+        approvals_required=row.approvals_required,
+        version=row.version,
+        replicas=row.replicas,
+        to_revision=row.to_revision,
+        approvals=approvals_from_json(row.approvals),
+        snapshot=snapshot_from_json(row.snapshot),
+        restarted_at=row.restarted_at,
+        rollback_revision=row.rollback_revision,
+        owner=row.owner,
+        lease_until=row.lease_until,
+        apply_snapshot=snapshot_from_json(row.apply_snapshot),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        detail=row.detail,
+    )
+
+
+def _mutable(action: ActionRequest) -> dict[str, Any]:
+    """The columns a transition may change; identity and the request itself never do."""
+    return {
+        "state": action.state.value,
+        "expires_at": action.expires_at,
+        "updated_at": action.updated_at,
+        "approvals_required": action.approvals_required,
+        "approvals": approvals_to_json(action.approvals),
+        "snapshot": snapshot_to_json(action.snapshot),
+        "restarted_at": action.restarted_at,
+        "rollback_revision": action.rollback_revision,
+        "owner": action.owner,
+        "lease_until": action.lease_until,
+        "apply_snapshot": snapshot_to_json(action.apply_snapshot),
+        "started_at": action.started_at,
+        "finished_at": action.finished_at,
+        "detail": action.detail,
+    }
+
+
+class SqlActionRepository(Repository):
+    async def open_or_existing(self, new: NewAction) -> tuple[ActionRequest, bool]:
+        insert = (
+            self._upsert(actions)
+            .values(
+                incident_id=new.incident_id,
+                verb=new.verb.value,
+                namespace=new.target.namespace,
+                deployment=new.target.name,
+                state=ActionState.REQUESTED.value,
+                version=1,
+                requested_by=new.requested_by,
+                requested_at=new.requested_at,
+                expires_at=new.expires_at,
+                updated_at=new.requested_at,
+                approvals_required=new.approvals_required,
+                approvals=[],
+                replicas=new.replicas,
+                to_revision=new.to_revision,
+                detail="",
+            )
+            .on_conflict_do_nothing(
+                index_elements=[actions.c.namespace, actions.c.deployment, actions.c.verb],
+                index_where=OPEN_ACTION_WHERE,
+            )
+            .returning(*actions.c)
+        )
+        created = (await self._execute(insert)).first()
+        if created is not None:
+            return to_action(created), True
+        existing = (
+            await self._execute(
+                select(actions).where(
+                    actions.c.namespace == new.target.namespace,
+                    actions.c.deployment == new.target.name,
+                    actions.c.verb == new.verb.value,
+                    OPEN_ACTION_WHERE,
+                )
+            )
+        ).first()
+        if existing is None:
+            raise Conflict(f"the open {new.verb.value} on {new.target} closed meanwhile")
+        return to_action(existing), False
+
+    async def get(self, action_id: int) -> ActionRequest | None:
+        row = (await self._execute(select(actions).where(actions.c.id == action_id))).first()
+        return None if row is None else to_action(row)
+
+    async def update(self, current: ActionRequest, changed: ActionRequest) -> ActionRequest | None:
+        statement = (
+            update(actions)
+            .where(
+                actions.c.id == current.id,
+                actions.c.state == current.state.value,
+                actions.c.version == current.version,
+            )
+            .values(**_mutable(changed), version=current.version + 1)
+            .returning(*actions.c)
+        )
+        row = (await self._execute(statement)).first()
+        return None if row is None else to_action(row)
+
+    async def renew_lease(self, action_id: int, *, owner: str, until: datetime) -> bool:
+        result = await self._execute(
+            update(actions)
+            .where(
+                actions.c.id == action_id,
+                actions.c.state == ActionState.RUNNING.value,
+                actions.c.owner == owner,
+            )
+            .values(lease_until=until)
+        )
+        return bool(result.rowcount == 1)
+
+    async def running_on(self, target: DeploymentRef) -> ActionRequest | None:
+        query = select(actions).where(
+            actions.c.namespace == target.namespace,
+            actions.c.deployment == target.name,
+            actions.c.state == ActionState.RUNNING.value,
+        )
+        row = (await self._execute(query)).first()
+        return None if row is None else to_action(row)
+
+    async def in_states(self, states: frozenset[ActionState]) -> Sequence[ActionRequest]:
+        query = (
+            select(actions)
+            .where(actions.c.state.in_(sorted(s.value for s in states)))
+            .order_by(actions.c.id)
+        )
+        return [to_action(row) for row in await self._execute(query)]
+
+    async def for_incident(self, incident_id: int) -> Sequence[ActionRequest]:
+        query = select(actions).where(actions.c.incident_id == incident_id).order_by(actions.c.id)
+        return [to_action(row) for row in await self._execute(query)]

@@ -1,0 +1,167 @@
+"""Validation of targets and arguments against the policy, and who may approve."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bot.domain import Actor, Severity
+from bot.errors import BadRequest, Forbidden
+from bot.policy import ActionBounds, Policy, Scenario, SuggestedAction
+from bot.remediation import ActionVerb, DeploymentRef
+from bot.services.action_rules import (
+    check_arguments,
+    is_dns1123_subdomain,
+    may_approve,
+    required_approvals,
+    rules_for,
+    slack_actor,
+    validate_target,
+)
+from tests.action_support import ALICE, BOB, CAROL, ONCALL, FakeDirectory, with_action_options
+
+LNN = DeploymentRef("production", "lnn-service")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [
+        ("Production", "lnn-service"),
+        ("production", "LNN"),
+        ("-prod", "lnn"),
+        ("prod-", "lnn"),
+        ("prod", "lnn_service"),
+        ("prod", ""),
+        ("a" * 64, "lnn"),
+        ("prod", "a" * 254),
+        ("prod", "lnn..service"),
+        ("prod", "lnn/../x"),
+    ],
+)
+def test_names_must_be_dns_1123(namespace: str, name: str) -> None:
+    with pytest.raises(BadRequest):
+        validate_target(namespace, name)
+
+
+def test_dotted_deployment_names_are_subdomains() -> None:
+    assert is_dns1123_subdomain("lnn.service-v2")
+    assert validate_target("a" * 63, "x") == DeploymentRef("a" * 63, "x")
+
+
+@pytest.mark.parametrize("namespace", ["kube-system", "kube-public", "kube-node-lease"])
+def test_system_namespaces_are_never_targets(namespace: str, policy: Policy) -> None:
+    with pytest.raises(Forbidden, match="never"):
+        validate_target(namespace, "coredns")
+    with pytest.raises(Forbidden, match="never"):
+        rules_for(policy, ActionVerb.SCALE, DeploymentRef(namespace, "lnn-service"))
+
+
+def test_only_targets_the_policy_names(policy: Policy) -> None:
+    with pytest.raises(Forbidden, match="suggests no action"):
+        rules_for(policy, ActionVerb.RESTART, DeploymentRef("production", "payments"))
+    with pytest.raises(Forbidden, match="suggests no action"):
+        rules_for(policy, ActionVerb.RESTART, DeploymentRef("staging", "lnn-service"))
+    assert rules_for(policy, ActionVerb.DIAGNOSE, LNN).verb is ActionVerb.DIAGNOSE
+
+
+def test_a_verb_must_be_suggested_somewhere_for_the_target(policy: Policy) -> None:
+    only_restart = with_action_options(policy, "scale", deployment="other")
+    only_restart = with_action_options(only_restart, "rollback", deployment="other")
+    with pytest.raises(Forbidden, match="does not allow scale"):
+        rules_for(only_restart, ActionVerb.SCALE, LNN)
+    # A rollback suggested by "service down" is allowed whatever scenario asks.
+    assert rules_for(policy, ActionVerb.ROLLBACK, LNN).approvals_required == 1
+
+
+def test_scale_replicas_stay_within_the_seed_bounds(policy: Policy) -> None:
+    rules = rules_for(policy, ActionVerb.SCALE, LNN)
+    assert (rules.min_replicas, rules.max_replicas, rules.default_replicas) == (3, 10, 6)
+    assert check_arguments(rules) == (6, None)
+    assert check_arguments(rules, replicas=3) == (3, None)
+    assert check_arguments(rules, replicas=10) == (10, None)
+    for bad in (2, 11, 0, -1, 1000):
+        with pytest.raises(Forbidden, match="outside the policy's bounds"):
+            check_arguments(rules, replicas=bad)
+    for malformed in (True, 6.0, "6", [6]):
+        with pytest.raises(BadRequest, match="whole number"):
+            check_arguments(rules, replicas=malformed)
+
+
+def test_arguments_belong_to_their_verb(policy: Policy) -> None:
+    rollback = rules_for(policy, ActionVerb.ROLLBACK, LNN)
+    assert check_arguments(rollback) == (None, None)
+    assert check_arguments(rollback, to_revision=4) == (None, 4)
+    for bad in (0, -3, True, "2"):
+        with pytest.raises(BadRequest, match="positive"):
+            check_arguments(rollback, to_revision=bad)
+    with pytest.raises(BadRequest, match="no replica count"):
+        check_arguments(rollback, replicas=4)
+    restart = rules_for(policy, ActionVerb.RESTART, LNN)
+    with pytest.raises(BadRequest, match="no revision"):
+        check_arguments(restart, to_revision=2)
+
+
+def test_several_suggestions_combine_strictly(policy: Policy) -> None:
+    narrowed = SuggestedAction(
+        verb="scale",
+        deployment="lnn-service",
+        namespace="production",
+        replicas=5,
+        bounds=ActionBounds(4, 8),
+        approvers=(ALICE,),
+        approvals_required=2,
+    )
+    scenarios = {**policy.scenarios, "extra": Scenario(id="extra", title="x", actions=(narrowed,))}
+    rules = rules_for(dataclasses.replace(policy, scenarios=scenarios), ActionVerb.SCALE, LNN)
+    assert (rules.min_replicas, rules.max_replicas) == (4, 8)
+    assert rules.approvals_required == 2
+    assert rules.approver_lists == ((ALICE,),)
+
+
+def test_rollback_on_p0_needs_two_approvers(policy: Policy) -> None:
+    rollback = rules_for(policy, ActionVerb.ROLLBACK, LNN)
+    restart = rules_for(policy, ActionVerb.RESTART, LNN)
+    assert required_approvals(rollback, Severity.P0) == 2
+    assert required_approvals(rollback, Severity.P1) == 1
+    assert required_approvals(restart, Severity.P0) == 1
+    strict = rules_for(
+        with_action_options(policy, "restart", approvals_required=3), ActionVerb.RESTART, LNN
+    )
+    assert required_approvals(strict, Severity.P2) == 3
+
+
+async def test_deny_by_default_and_groups_resolve_through_the_directory(policy: Policy) -> None:
+    rules = rules_for(policy, ActionVerb.SCALE, LNN)
+    directory = FakeDirectory()
+    assert not await may_approve(slack_actor(ALICE), approvers=(), rules=rules, directory=directory)
+    assert await may_approve(
+        slack_actor(ALICE), approvers=(ALICE,), rules=rules, directory=directory
+    )
+    assert not await may_approve(
+        slack_actor(BOB), approvers=(ALICE,), rules=rules, directory=directory
+    )
+    assert await may_approve(
+        slack_actor(CAROL), approvers=(ONCALL,), rules=rules, directory=directory
+    )
+    assert directory.lookups == 1
+    bot = Actor("bot", "firebreak")
+    assert not await may_approve(bot, approvers=("firebreak",), rules=rules, directory=directory)
+
+
+async def test_the_policy_narrows_the_configured_approvers(policy: Policy) -> None:
+    narrowed = with_action_options(policy, "scale", approvers=(ONCALL,))
+    rules = rules_for(narrowed, ActionVerb.SCALE, LNN)
+    directory = FakeDirectory()
+    approvers = (ALICE, CAROL)
+    assert await may_approve(
+        slack_actor(CAROL), approvers=approvers, rules=rules, directory=directory
+    )
+    assert not await may_approve(
+        slack_actor(ALICE), approvers=approvers, rules=rules, directory=directory
+    )
+    # Listed by the policy but not configured: still no.
+    directory.groups[ONCALL] = frozenset({CAROL, BOB})
+    assert not await may_approve(
+        slack_actor(BOB), approvers=approvers, rules=rules, directory=directory
+    )
