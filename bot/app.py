@@ -9,14 +9,19 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from pydantic import SecretStr
 
+from actions.cluster import KubeCluster
+from actions.unconfigured import UnconfiguredCluster
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.integrations.slack_actions import ActionProgress
+from bot.integrations.slack_directory import SlackDirectory
 from bot.integrations.slack_outbox import build_outbox_worker
 from bot.integrations.slack_publisher import SlackPublisher
 from bot.integrations.slack_sender import make_client
 from bot.policy import Policy
 from bot.policy_file import load_policy
 from bot.services.publishing import PublishingStore
+from bot.services.remediation import Remediator, Timings
 from db.engine import make_engine
 from db.migrate import upgrade_async
 from db.store import SqlStore
@@ -60,6 +65,25 @@ def create_app(
             policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
         )
         store = PublishingStore(sql, publisher, after_commit=worker.poke)
+        cluster = await _cluster(settings)
+        token = _secret(settings.slack_bot_token)
+        remediator = Remediator(
+            store=store,
+            cluster=cluster,
+            clock=the_clock,
+            policy=policy,
+            directory=SlackDirectory(make_client(token, settings.slack_api_url) if token else None),
+            approvers=settings.approvers,
+            timings=Timings(
+                approval_ttl=settings.approval_ttl,
+                rollout_deadline=settings.rollout_deadline,
+                rollout_poll=settings.rollout_poll,
+                action_lease=settings.action_lease,
+            ),
+            progress=ActionProgress(
+                store=sql, policy=policy, clock=the_clock, after_commit=worker.poke
+            ),
+        )
         app[DEPS] = Deps(
             store=store,
             policy=policy,
@@ -70,10 +94,14 @@ def create_app(
             pagerduty_secrets=tuple(
                 s.get_secret_value() for s in settings.pagerduty_webhook_secrets
             ),
+            remediator=remediator,
         )
         await worker.start()
+        await remediator.start()
         yield
+        await remediator.stop()
         await worker.stop()
+        await cluster.close()
         await sql.close()
 
     app.cleanup_ctx.append(storage)
@@ -88,6 +116,17 @@ def create_app(
         )
     _warn_unconfigured(settings)
     return app
+
+
+async def _cluster(settings: Settings) -> KubeCluster | UnconfiguredCluster:
+    """KUBECONFIG when set, the pod's service account inside Kubernetes, else none: the bot
+    still runs and remediation answers that Kubernetes is not configured."""
+    if settings.kubeconfig is not None:
+        return await KubeCluster.from_kubeconfig(settings.kubeconfig)
+    if settings.kubernetes_service_host:
+        return KubeCluster.in_cluster()
+    log.warning("no KUBECONFIG and not in a pod: remediation actions are refused")
+    return UnconfiguredCluster()
 
 
 def _warn_unconfigured(settings: Settings) -> None:

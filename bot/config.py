@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         "https://api.pagerduty.com", validation_alias=_env("PAGERDUTY_API_URL")
     )
     kubeconfig: Path | None = Field(None, validation_alias=_env("KUBECONFIG"))
+    # Set by Kubernetes in every pod; with no KUBECONFIG it selects the in-cluster config.
+    kubernetes_service_host: str | None = Field(
+        None, validation_alias=_env("KUBERNETES_SERVICE_HOST")
+    )
     # Largest webhook body accepted. Alert storms exceed aiohttp's 1 MiB default, and a 413
     # would make Alertmanager drop the notification for good.
     max_body_bytes: int = Field(32 * 1024 * 1024, validation_alias=_env("FIREBREAK_MAX_BODY"))

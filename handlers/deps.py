@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.policy import Policy
 from bot.ports import Store
+from bot.services.remediation import Remediator
 from handlers.metrics import Metrics
 
 
@@ -21,6 +22,7 @@ class Deps:
     alertmanager_token: str | None
     api_token: str | None
     pagerduty_secrets: tuple[str, ...]
+    remediator: Remediator
 
 
 DEPS = web.AppKey("deps", Deps)

@@ -56,9 +56,11 @@ def slack_reply_for(exc: BaseException) -> str:
     # Messages quote what people typed and what APIs said: escaped, so they cannot ping.
     if isinstance(exc, Forbidden):
         return f":no_entry: Refused: {escape(str(exc))}"
-    if isinstance(exc, BadRequest | NotFound):
+    if isinstance(exc, BadRequest | NotFound | Conflict):
+        # Conflicts that reach people are states they must know about (a closed request,
+        # a busy deployment); transient database clashes were retried before this.
         return f":warning: {escape(str(exc))}"
-    if isinstance(exc, StorageUnavailable | Conflict):
+    if isinstance(exc, StorageUnavailable):
         return (
             ":hourglass: The incident database is busy or unreachable; nothing changed. Try again."
         )

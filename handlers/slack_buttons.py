@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.errors import BadRequest
-from bot.services.incident_updates import acknowledge, record, resolve
+from bot.services.incident_updates import acknowledge, resolve
 from handlers.deps import Deps
 
 
@@ -63,25 +63,26 @@ async def _resolve(deps: Deps, click: Click) -> str | None:
 
 
 async def _request_action(deps: Deps, click: Click) -> str | None:
-    incident_id = click.number("incident")
     index = click.value.get("action")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise BadRequest("this button names no suggested action")
-    await record(
-        deps.store,
-        incident_id,
-        actor=click.actor,
-        at=deps.clock.now(),
-        kind="action.requested",
-        body={"action": index},
-    )
-    return "Requested. An approver has to approve it before anything runs."
+    return await deps.remediator.request_suggested(click.number("incident"), index, user=click.user)
+
+
+async def _approve(deps: Deps, click: Click) -> str | None:
+    return await deps.remediator.approve(click.number("action_request"), user=click.user)
+
+
+async def _deny(deps: Deps, click: Click) -> str | None:
+    return await deps.remediator.deny(click.number("action_request"), user=click.user)
 
 
 BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     "firebreak.ack": _ack,
     "firebreak.resolve": _resolve,
     "firebreak.request_action": _request_action,
+    "firebreak.approve": _approve,
+    "firebreak.deny": _deny,
 }
 
 

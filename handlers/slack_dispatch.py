@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain import Incident, IncidentFilter, TimelineEntry
+from bot.errors import BadRequest
 from bot.integrations.slack_text import escape, inert
 from bot.services.declare import declare_incident
 from bot.services.entry_text import describe
@@ -23,16 +24,21 @@ from bot.services.incident_updates import (
 from bot.services.incidents import list_incidents, show_incident
 from bot.services.lookup import incident_for
 from bot.services.postmortem import render_postmortem
+from bot.services.remediation import requested_text
 from handlers.deps import Deps
 from handlers.incident_commands import (
     Ack,
     Command,
     Declare,
+    Diagnose,
     Help,
     ListIncidents,
     Note,
     Postmortem,
     Resolve,
+    Restart,
+    Rollback,
+    Scale,
     SetCommander,
     SetSeverity,
     Show,
@@ -165,7 +171,53 @@ async def execute(deps: Deps, command: Command, ctx: CommandContext) -> str:
 
 
 async def execute_action_command(deps: Deps, command: Command, ctx: CommandContext) -> str:
-    """scale, rollback, restart, diagnose: the remediation commands."""
-    from bot.errors import BadRequest
+    """scale, rollback, restart, diagnose: typed in an incident's channel (or naming none,
+    they need one), each a request an approver must approve; diagnose runs at once."""
+    remediator = deps.remediator
+    namespace_default = _default_namespace(deps, command)
+    incident_id = await incident_for(deps.store, None, channel=ctx.channel)
+    match command:
+        case Scale(deployment=name, replicas=replicas, namespace=ns):
+            result = await remediator.request(
+                incident_id,
+                "scale",
+                ns or namespace_default,
+                name,
+                user=ctx.user,
+                replicas=replicas,
+            )
+        case Rollback(deployment=name, namespace=ns, to_revision=revision):
+            result = await remediator.request(
+                incident_id,
+                "rollback",
+                ns or namespace_default,
+                name,
+                user=ctx.user,
+                to_revision=revision,
+            )
+        case Restart(deployment=name, namespace=ns):
+            result = await remediator.request(
+                incident_id, "restart", ns or namespace_default, name, user=ctx.user
+            )
+        case Diagnose(deployment=name, namespace=ns):
+            diagnosis = await remediator.diagnose(
+                incident_id, ns or namespace_default, name, user=ctx.user
+            )
+            progress = diagnosis.progress
+            return (
+                f"`{escape(str(diagnosis.target))}`: {progress.available}/{progress.desired} "
+                f"available, revision {diagnosis.snapshot.revision}; details in the thread."
+            )
+        case _:
+            raise BadRequest(f"firebreak cannot run {type(command).__name__}")
+    return requested_text(result)
 
-    raise BadRequest(f"{type(command).__name__.lower()} is not available yet")
+
+def _default_namespace(deps: Deps, command: Command) -> str:
+    """The namespace the runbook's suggested actions use for this deployment."""
+    name = getattr(command, "deployment", "")
+    for scenario in deps.policy.scenarios.values():
+        for suggested in scenario.actions:
+            if suggested.deployment == name:
+                return suggested.namespace
+    return "default"

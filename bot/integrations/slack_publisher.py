@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from bot.clock import Clock
 from bot.domain import Incident, Severity, TimelineEntry
+from bot.integrations.slack_actions import action_ids, post_action, render_action, update_action
 from bot.integrations.slack_card import CardView, render_card, render_triage_post
 from bot.integrations.slack_channels import channel_name, channel_topic
 from bot.integrations.slack_kit import Message
@@ -101,6 +102,17 @@ class SlackPublisher:
         lines = [entry for entry in entries if _threaded(entry)]
         if lines:
             await self._thread(uow, incident, lines)
+        await self._actions(uow, entries)
+
+    async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
+        now = self._clock.now()
+        for action_id, new in action_ids(entries):
+            action = await uow.actions.get(action_id)
+            if action is None:
+                continue
+            message = render_action(action, policy=self._policy, now=now)
+            call = post_action(action, message) if new else update_action(action, message)
+            await uow.outbox.add(call, at=now)
 
     async def _post_card(self, uow: UnitOfWork, incident: Incident, *, new_channel: bool) -> None:
         view = await self._view(uow, incident)

@@ -159,7 +159,12 @@ async def eventually(check: Callable[[], T | None], *, timeout: float = 15.0) ->
 
 @asynccontextmanager
 async def slack_bot(
-    aiohttp_client: MakeClient, database_url: str, policy: Policy, *, clock: Clock | None = None
+    aiohttp_client: MakeClient,
+    database_url: str,
+    policy: Policy,
+    *,
+    clock: Clock | None = None,
+    **settings_extra: Any,
 ) -> AsyncIterator[SlackBot]:
     fake = seeded_fake()
     triage = fake.workspace.add_channel("incident-triage")
@@ -172,6 +177,7 @@ async def slack_bot(
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=base_url,
             slack_triage_channel=triage.id,
+            **settings_extra,
         )
         with_responders = replace(policy, responders={"lnn-service": (ALICE, ONCALL)})
         client = await aiohttp_client(create_app(settings, policy=with_responders, clock=clock))

@@ -1,0 +1,53 @@
+"""The cluster when firebreak has no Kubernetes access (``make run`` on a laptop): every call
+says so, and nothing pretends to have acted."""
+
+from __future__ import annotations
+
+from bot.errors import ClusterUnavailable
+from bot.remediation import ChangeResult, DeploymentRef, Diagnosis, RolloutProgress, TargetSnapshot
+
+MESSAGE = "Kubernetes is not configured for firebreak (set KUBECONFIG or run it in a pod)"
+
+
+class UnconfiguredCluster:
+    """A ``Cluster`` that refuses everything with ``ClusterUnavailable``."""
+
+    def __init__(self, reason: str = MESSAGE) -> None:
+        self.reason = reason
+
+    async def snapshot(self, target: DeploymentRef) -> TargetSnapshot:
+        raise ClusterUnavailable(self.reason)
+
+    async def scale(
+        self, target: DeploymentRef, *, replicas: int, dry_run: bool = False
+    ) -> ChangeResult:
+        raise ClusterUnavailable(self.reason)
+
+    async def rollback(
+        self,
+        target: DeploymentRef,
+        *,
+        to_revision: int | None = None,
+        expect_resource_version: str | None = None,
+        dry_run: bool = False,
+    ) -> ChangeResult:
+        raise ClusterUnavailable(self.reason)
+
+    async def restart(
+        self,
+        target: DeploymentRef,
+        *,
+        restarted_at: str,
+        expect_resource_version: str | None = None,
+        dry_run: bool = False,
+    ) -> ChangeResult:
+        raise ClusterUnavailable(self.reason)
+
+    async def rollout(self, target: DeploymentRef) -> RolloutProgress:
+        raise ClusterUnavailable(self.reason)
+
+    async def diagnose(self, target: DeploymentRef) -> Diagnosis:
+        raise ClusterUnavailable(self.reason)
+
+    async def close(self) -> None:
+        return None
