@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from bot import outbox_calls as calls
 from bot.clock import Clock
 from bot.domain import Incident, Severity, TimelineEntry
 from bot.integrations.slack_actions import action_ids, post_action, render_action, update_action
 from bot.integrations.slack_card import CardView, render_card, render_triage_post
 from bot.integrations.slack_channels import channel_name, channel_topic
-from bot.integrations.slack_kit import Message
 from bot.integrations.slack_messages import render_timeline_entry
-from bot.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, incident_key
+from bot.outbox import CHANNEL, OutboundCall, incident_key
 from bot.policy import Policy
 from bot.ports import UnitOfWork
 from bot.services.entry_text import COMMANDER_KINDS
@@ -91,14 +91,8 @@ class SlackPublisher:
             # A P2 raised to P1/P0 gets its room now; the card moves there.
             await self._post_card(uow, incident, new_channel=True)
         elif kinds & CARD_KINDS or kinds & COMMANDER_KINDS:
-            card = await self._render(uow, incident)
-            await self._add(
-                uow,
-                incident,
-                "chat.update",
-                card.as_kwargs(),
-                binds={"channel": CARD_CHANNEL, "ts": CARD_TS},
-            )
+            card = render_card(await self._view(uow, incident))
+            await self._add(uow, calls.update_card(incident.id, text=card.text, blocks=card.blocks))
         lines = [entry for entry in entries if _threaded(entry)]
         if lines:
             await self._thread(uow, incident, lines)
@@ -111,48 +105,31 @@ class SlackPublisher:
             if action is None:
                 continue
             message = render_action(action, policy=self._policy, now=now)
-            call = post_action(action, message) if new else update_action(action, message)
-            await uow.outbox.add(call, at=now)
+            await self._add(
+                uow, post_action(action, message) if new else update_action(action, message)
+            )
 
     async def _post_card(self, uow: UnitOfWork, incident: Incident, *, new_channel: bool) -> None:
         view = await self._view(uow, incident)
-        saves = {CARD_CHANNEL: "channel", CARD_TS: "ts"}
         if not new_channel:
             if not self._triage:
                 log.warning("incident #%d is P2 and SLACK_TRIAGE_CHANNEL is unset", incident.id)
                 return
             post = render_triage_post(view)
-            args = {"channel": self._triage, **post.as_kwargs()}
-            await self._add(uow, incident, "chat.postMessage", args, saves=saves)
-            return
-        await self._add(
-            uow,
-            incident,
-            "conversations.create",
-            {"name": channel_name(incident), "is_private": False},
-            saves={CHANNEL: "channel.id"},
-        )
-        channel = {"channel": CHANNEL}
-        await self._add(
-            uow,
-            incident,
-            "conversations.setTopic",
-            {"topic": channel_topic(incident)},
-            binds=channel,
-        )
-        responders = self.responders_for(incident.service)
-        if responders:
             await self._add(
                 uow,
-                incident,
-                "conversations.invite",
-                {"users": ",".join(responders)},
-                binds=channel,
+                calls.post_card(
+                    incident.id, text=post.text, blocks=post.blocks, channel=self._triage
+                ),
             )
+            return
+        await self._add(uow, calls.create_channel(incident.id, channel_name(incident)))
+        await self._add(uow, calls.set_topic(incident.id, channel_topic(incident)))
+        responders = self.responders_for(incident.service)
+        if responders:
+            await self._add(uow, calls.invite(incident.id, responders))
         card = render_card(view)
-        await self._add(
-            uow, incident, "chat.postMessage", card.as_kwargs(), binds=channel, saves=saves
-        )
+        await self._add(uow, calls.post_card(incident.id, text=card.text, blocks=card.blocks))
 
     async def _thread(
         self, uow: UnitOfWork, incident: Incident, entries: Sequence[TimelineEntry]
@@ -163,13 +140,7 @@ class SlackPublisher:
         if len(entries) > THREAD_LINES_MAX:
             more = len(entries) - THREAD_LINES_MAX
             text += f"\n… and {more} more (see /incident timeline {incident.id})"
-        await self._add(
-            uow,
-            incident,
-            "chat.postMessage",
-            {"text": text, "blocks": blocks[:50]},
-            binds={"channel": CARD_CHANNEL, "thread_ts": CARD_TS},
-        )
+        await self._add(uow, calls.post_in_thread(incident.id, text=text, blocks=blocks[:50]))
 
     async def _has_channel(self, uow: UnitOfWork, incident_id: int) -> bool:
         if (await uow.outbox.refs(incident_id)).get(CHANNEL):
@@ -190,25 +161,5 @@ class SlackPublisher:
             now=self._clock.now(),
         )
 
-    async def _render(self, uow: UnitOfWork, incident: Incident) -> Message:
-        return render_card(await self._view(uow, incident))
-
-    async def _add(
-        self,
-        uow: UnitOfWork,
-        incident: Incident,
-        method: str,
-        args: dict[str, object],
-        *,
-        binds: Mapping[str, str] | None = None,
-        saves: Mapping[str, str] | None = None,
-    ) -> None:
-        call = OutboundCall(
-            ordering_key=incident_key(incident.id),
-            method=method,
-            args=args,
-            incident_id=incident.id,
-            binds=binds or {},
-            saves=saves or {},
-        )
+    async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:
         await uow.outbox.add(call, at=self._clock.now())
