@@ -162,9 +162,9 @@ class Remediator:
 
     # -- background work -----------------------------------------------------------------
     async def start(self) -> None:
-        """Reconcile what a previous process left running, then sweep expiries periodically."""
-        self._spawn(self._reconcile(), "reconcile actions")
-        self._spawn(self._expire_forever(), "expire action requests")
+        """Reconcile what a previous process left running now and again periodically (a dead
+        replica's lease may still be live at start-up), and expire stale requests."""
+        self._spawn(self._sweep_forever(), "sweep actions")
 
     async def stop(self) -> None:
         """Cancel the background tasks. An action cut off mid-run stays ``running`` and is
@@ -223,13 +223,17 @@ class Remediator:
         for action in settled:
             log.info("reconciled action %d: %s", action.id, action.state.value)
 
-    async def _expire_forever(self) -> None:
+    async def _sweep_forever(self) -> None:
+        # Half a lease: an action abandoned by a crashed replica is taken up soon after its
+        # lease lapses, never before (reconcile leaves live leases alone).
+        interval = min(self.timings.expiry_sweep, self.timings.action_lease / 2)
         while True:
             try:
+                await self._reconcile()
                 await expire_actions(store=self.store, clock=self.clock)
             except Exception:
-                log.exception("expiring action requests failed; trying again later")
-            await asyncio.sleep(self.timings.expiry_sweep)
+                log.exception("sweeping actions failed; trying again later")
+            await asyncio.sleep(interval)
 
 
 def requested_text(result: RequestResult) -> str:
