@@ -5,14 +5,17 @@ the refusals, each of which sends nothing to Kubernetes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.clock import FixedClock
 from bot.policy import Policy
 from tests.fakes.kube_server import FakeKube, run_fake_kube
 from tests.fakes.kubeconfig import write_kubeconfig
@@ -170,3 +173,52 @@ async def test_a_denied_request_never_reaches_kubernetes(world: World) -> None:
     await bot.click("firebreak.approve", {"action_request": 1}, user=BOB, channel=channel.id)
     assert "denied" in (await last_reply(bot, 2)).lower()
     assert world.writes() == []
+
+
+async def test_a_hundred_concurrent_approve_clicks_apply_once(world: World) -> None:
+    bot = world.bot
+    channel, _ = await world.incident_with_card()
+    reply = await bot.reply("scale deploy/lnn-service 5", channel=channel.id, user=ALICE)
+    assert "Requested scale" in reply
+    clicks = [
+        bot.click("firebreak.approve", {"action_request": 1}, user=BOB, channel=channel.id)
+        for _ in range(100)
+    ]
+    statuses = {resp.status for resp in await asyncio.gather(*clicks)}
+    assert statuses == {200}
+
+    async def kinds() -> list[str]:
+        return [kind for kind, _ in await world.kinds()]
+
+    for _ in range(600):
+        if "action.succeeded" in await kinds():
+            break
+        await asyncio.sleep(0.05)
+    final = await kinds()
+    assert final.count("action.approved") == 1
+    assert final.count("action.started") == 1
+    assert final.count("action.succeeded") == 1
+    real = world.kube.writes(include_dry_run=False)
+    assert len([w for w in real if NAME in w.path]) == 1
+    assert world.kube.deployment(NS, NAME)["spec"]["replicas"] == 5
+
+
+async def test_an_expired_request_cannot_be_approved(
+    aiohttp_client: MakeClient, sqlite_url: str, policy: Policy, tmp_path: Path
+) -> None:
+    clock = FixedClock(datetime.now(UTC))
+    kube = FakeKube(progress_interval=0.02)
+    kube.add_deployment(NS, NAME, replicas=3)
+    async with run_fake_kube(kube) as url:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", url, namespace=NS)
+        async with slack_bot(
+            aiohttp_client, sqlite_url, policy, clock=clock, kubeconfig=kubeconfig, approvers=BOB
+        ) as bot:
+            world = World(bot, kube)
+            channel, _ = await world.incident_with_card()
+            assert "Requested" in await bot.reply("restart deploy/lnn-service", channel=channel.id)
+            clock.advance(601)  # FIREBREAK_APPROVAL_TTL defaults to 10 minutes
+            await bot.click("firebreak.approve", {"action_request": 1}, user=BOB)
+            assert "expired" in (await last_reply(bot, 1)).lower()
+            assert kube.writes() == []
+            assert "action.expired" in [kind for kind, _ in await world.kinds()]
