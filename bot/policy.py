@@ -233,6 +233,16 @@ class Policy:
                 return self._verdict(rule.severity, rule.scenario, rule.name, rule.response_minutes)
         return self._verdict(self.default_severity, self.default_scenario, "default", None)
 
+    def suggestions(self, deployment: str, namespace: str | None = None) -> list[SuggestedAction]:
+        """Every scenario's suggested actions on ``deployment`` (in ``namespace`` if given)."""
+        return [
+            action
+            for scenario in self.scenarios.values()
+            for action in scenario.actions
+            if action.deployment == deployment
+            and (namespace is None or action.namespace == namespace)
+        ]
+
     def service_of(self, labels: Mapping[str, str]) -> str:
         """The service an alert belongs to: the first present of ``service_labels``."""
         for name in self.service_labels:

@@ -10,7 +10,17 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.errors import AuthError, BadRequest, Conflict, NotFound, StorageUnavailable
+from bot.errors import (
+    AuthError,
+    BadRequest,
+    ClusterError,
+    Conflict,
+    FirebreakError,
+    Forbidden,
+    NotFound,
+    StorageUnavailable,
+)
+from bot.integrations.slack_text import escape
 from handlers.deps import DEPS
 
 log = logging.getLogger(__name__)
@@ -50,9 +60,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def slack_reply_for(exc: BaseException) -> str:
     """What a person sees in Slack when their command or click fails (ephemeral)."""
-    from bot.errors import ClusterError, FirebreakError, Forbidden
-    from bot.integrations.slack_text import escape
-
     # Messages quote what people typed and what APIs said: escaped, so they cannot ping.
     if isinstance(exc, Forbidden):
         return f":no_entry: Refused: {escape(str(exc))}"

@@ -215,9 +215,5 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
 
 def _default_namespace(deps: Deps, command: Command) -> str:
     """The namespace the runbook's suggested actions use for this deployment."""
-    name = getattr(command, "deployment", "")
-    for scenario in deps.policy.scenarios.values():
-        for suggested in scenario.actions:
-            if suggested.deployment == name:
-                return suggested.namespace
-    return "default"
+    suggested = deps.policy.suggestions(getattr(command, "deployment", ""))
+    return suggested[0].namespace if suggested else "default"

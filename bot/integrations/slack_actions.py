@@ -10,6 +10,7 @@ from datetime import datetime
 from bot.actions_model import ActionRequest
 from bot.clock import Clock
 from bot.domain import TimelineEntry
+from bot.errors import Forbidden
 from bot.integrations.slack_kit import Message
 from bot.integrations.slack_messages import (
     ApprovalView,
@@ -21,6 +22,7 @@ from bot.outbox import CARD_CHANNEL, CARD_TS, OutboundCall, incident_key
 from bot.policy import ActionBounds, Policy
 from bot.ports import Store
 from bot.remediation import ActionState, ActionVerb, RolloutProgress
+from bot.services.action_rules import rules_for
 
 WAITING = frozenset({ActionState.REQUESTED, ActionState.DENIED, ActionState.EXPIRED})
 
@@ -45,15 +47,13 @@ def _change(action: ActionRequest) -> str:
 
 
 def _bounds(policy: Policy, action: ActionRequest) -> ActionBounds:
-    for scenario in policy.scenarios.values():
-        for suggested in scenario.actions:
-            if (
-                suggested.verb == action.verb.value
-                and suggested.deployment == action.target.name
-                and suggested.namespace == action.target.namespace
-            ):
-                return suggested.bounds
-    return ActionBounds()
+    """The bounds the request was checked against (combined over scenarios, strictest wins),
+    so the approver sees the limits that are enforced."""
+    try:
+        rules = rules_for(policy, action.verb, action.target)
+    except Forbidden:  # the policy changed since the request: show no bounds rather than guess
+        return ActionBounds()
+    return ActionBounds(min_replicas=rules.min_replicas, max_replicas=rules.max_replicas)
 
 
 def render_action(

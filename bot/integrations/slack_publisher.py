@@ -151,7 +151,7 @@ class SlackPublisher:
     async def _view(self, uow: UnitOfWork, incident: Incident) -> CardView:
         commander: str | None = None
         for entry in await uow.timeline.for_incident(incident.id):
-            if entry.kind in COMMANDER_KINDS or entry.kind == "commander.assigned":
+            if entry.kind in COMMANDER_KINDS:
                 commander = str(entry.body.get("user") or entry.body.get("commander") or "")
         return CardView(
             incident=incident,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from bot.domain import Actor, Severity
 from bot.errors import BadRequest, Forbidden
-from bot.policy import Policy, SuggestedAction
+from bot.policy import Policy
 from bot.ports import Directory
 from bot.remediation import ActionVerb, DeploymentRef
 
@@ -72,20 +72,11 @@ class ActionRules:
     approvals_required: int = 1
 
 
-def _suggestions(policy: Policy, target: DeploymentRef) -> list[SuggestedAction]:
-    return [
-        action
-        for scenario in policy.scenarios.values()
-        for action in scenario.actions
-        if action.namespace == target.namespace and action.deployment == target.name
-    ]
-
-
 def rules_for(policy: Policy, verb: ActionVerb, target: DeploymentRef) -> ActionRules:
     """The combined limits, or ``Forbidden`` when the policy does not allow ``verb`` there."""
     if is_protected_namespace(target.namespace):
         raise Forbidden(f"firebreak never acts on the system namespace {target.namespace}")
-    named = _suggestions(policy, target)
+    named = policy.suggestions(target.name, target.namespace)
     if not named:
         raise Forbidden(f"the runbook policy suggests no action on {target}")
     if verb is ActionVerb.DIAGNOSE:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -18,26 +17,13 @@ from tests.fakes.kube_server import FakeKube, run_fake_kube
 from tests.fakes.kubeconfig import write_kubeconfig
 from tests.fakes.slack_server import run_fake_slack
 from tests.fakes.slack_testing import ALICE, BOB, TOKEN, seeded_fake
-from tests.integration.slack_bot import sign
+from tests.integration.slack_bot import block_actions_body, sign
 from tests.payloads.alertmanager import alert, webhook
 
 pytestmark = pytest.mark.slow
 
 SECRET = "e2e-signing-secret"
 NS, NAME = "production", "lnn-service"
-
-
-def click_body(action_id: str, value: dict[str, Any], user: str, hooks: str) -> str:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0FAKE0001"},
-        "user": {"id": user},
-        "channel": {"id": "C0ANY"},
-        "response_url": f"{hooks}/{user}",
-        "trigger_id": "1.2.3",
-        "actions": [{"type": "button", "action_id": action_id, "value": json.dumps(value)}],
-    }
-    return urlencode({"payload": json.dumps(payload)})
 
 
 async def test_sigkill_while_an_approved_scale_runs_ends_it_once(
@@ -70,7 +56,9 @@ async def test_sigkill_while_an_approved_scale_runs_ends_it_once(
             assert response.status == 200
 
         async def click(base_url: str, action_id: str, value: dict[str, Any], user: str) -> None:
-            body = click_body(action_id, value, user, hooks)
+            body = block_actions_body(
+                action_id, value, user=user, channel="C0ANY", response_url=f"{hooks}/{user}"
+            )
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
                 **sign(body, secret=SECRET),

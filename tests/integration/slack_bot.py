@@ -41,6 +41,32 @@ def sign(
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest.hexdigest()}"}
 
 
+def block_actions_body(
+    action_id: str, value: dict[str, Any], *, user: str, channel: str, response_url: str
+) -> str:
+    """The form body Slack posts when someone clicks a button (``block_actions``)."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0FAKE0001"},
+        "user": {"id": user},
+        "api_app_id": "A0FIREBREAK",
+        "channel": {"id": channel},
+        "container": {"type": "message"},
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "firebreak.incident",
+                "value": json.dumps(value),
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
 @dataclass
 class SlackBot:
     client: Client
@@ -80,26 +106,13 @@ class SlackBot:
     async def click(
         self, action_id: str, value: dict[str, Any], *, user: str = ALICE, channel: str = ""
     ) -> ClientResponse:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0FAKE0001"},
-            "user": {"id": user},
-            "api_app_id": "A0FIREBREAK",
-            "channel": {"id": channel or self.triage.id},
-            "container": {"type": "message"},
-            "trigger_id": "1.2.3",
-            "response_url": f"{self.hooks}/click-{user}",
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "firebreak.incident",
-                    "value": json.dumps(value),
-                    "action_ts": str(time.time()),
-                }
-            ],
-        }
-        body = urlencode({"payload": json.dumps(payload)})
+        body = block_actions_body(
+            action_id,
+            value,
+            user=user,
+            channel=channel or self.triage.id,
+            response_url=f"{self.hooks}/click-{user}",
+        )
         return await self.post_signed(body, "application/x-www-form-urlencoded")
 
     async def event(
