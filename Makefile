@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 DEB_PACKAGES := prometheus-alertmanager prometheus wrk
 DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk
 # kubectl checks the fake Kubernetes API: any kubectl on PATH will do, else Debian's kubernetes-client.
+# The PostgreSQL the storage tests run against (the same suite runs on SQLite too). A local
+# server with trust auth is the expected set-up; point it elsewhere by setting the variable.
+FIREBREAK_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+export FIREBREAK_TEST_POSTGRES_URL
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck contracts pytest deps debs venv migrate bench clean
