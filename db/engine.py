@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from threading import Thread
 from typing import Any
 
-import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import ConfigError
+from db.sqlite_driver import LoopConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Every SQLite connection firebreak opens runs these first (outside any transaction).
+SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+)
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 10
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -56,17 +61,11 @@ def _sqlite_connector(database: str | None) -> Callable[[], Awaitable[Any]]:
     path = database
 
     async def connect() -> Any:
-        connection = aiosqlite.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-        # A stray worker thread must never keep the process alive.
-        worker: Thread = connection._thread
-        worker.daemon = True
-        try:
-            return await connection
-        except BaseException:
-            # On a failed connect aiosqlite stops its worker thread without waiting; if the
-            # event loop closed first, the thread would die reporting to a closed loop.
-            await asyncio.to_thread(worker.join)
-            raise
+        # Statements run on the event loop, waits for locks and fsyncs on a thread: see
+        # db.sqlite_driver for why aiosqlite's own connection is not used.
+        return await LoopConnection.open(
+            path, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, pragmas=SQLITE_PRAGMAS
+        )
 
     return connect
 
@@ -74,17 +73,9 @@ def _sqlite_connector(database: str | None) -> Callable[[], Awaitable[Any]]:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control away from the driver so "begin" below decides the mode;
-        # the PRAGMAs must also run outside any transaction.
+        # Take transaction control away from the driver so "begin" below decides the mode.
+        # (The PRAGMAs already ran when the connection opened: LoopConnection.open.)
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = FULL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-        finally:
-            cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
