@@ -3,9 +3,11 @@ application from the settings, wiring the store, policy, clock and handlers toge
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 
+import uvloop
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -20,11 +22,14 @@ from bot.integrations.slack_publisher import SlackPublisher
 from bot.integrations.slack_sender import make_client
 from bot.policy import Policy
 from bot.policy_file import load_policy
+from bot.services.inbox import InboxProcessor
 from bot.services.publishing import PublishingStore
 from bot.services.remediation import Remediator, Timings
 from db.engine import make_engine
+from db.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.store import SqlStore
+from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
 from handlers.metrics import Metrics
@@ -33,6 +38,9 @@ from handlers.slack_app import build_bolt_app
 from handlers.slack_route import BOLT
 
 log = logging.getLogger("firebreak")
+
+# The inbox processor of a running app: tests drain it to see a delivery's effects at once.
+PROCESSOR = web.AppKey("inbox_processor", InboxProcessor)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -84,11 +92,26 @@ def create_app(
                 store=sql, policy=policy, clock=the_clock, after_commit=worker.poke
             ),
         )
-        app[DEPS] = Deps(
+        metrics = Metrics()
+        # Intake commits deliveries and wakes the processor; the processor, in turn, steps
+        # aside while intake is committing (see bot.services.inbox).
+        inbox = SqlInbox(sql, on_commit=lambda: processor.poke())
+        processor = InboxProcessor(
             store=store,
             policy=policy,
             clock=the_clock,
-            metrics=Metrics(),
+            parse=parse_alertmanager,
+            intake=inbox,
+            on_processed=lambda done: metrics.observe_processed(done, the_clock.now()),
+        )
+        metrics.watch_pending(lambda: processor.pending)
+        app[PROCESSOR] = processor
+        app[DEPS] = Deps(
+            store=store,
+            inbox=inbox,
+            policy=policy,
+            clock=the_clock,
+            metrics=metrics,
             alertmanager_token=_secret(settings.alertmanager_token),
             api_token=_secret(settings.api_token),
             pagerduty_secrets=tuple(
@@ -98,7 +121,10 @@ def create_app(
         )
         await worker.start()
         await remediator.start()
+        await processor.start()
         yield
+        await inbox.close()
+        await processor.stop()
         await remediator.stop()
         await worker.stop()
         await cluster.close()
@@ -140,11 +166,34 @@ def _warn_unconfigured(settings: Settings) -> None:
         log.warning("FIREBREAK_API_TOKEN is unset: /api/incidents refuses all")
 
 
+async def _tune_gc(_app: web.Application) -> None:
+    """Keep the cyclic garbage collector off the ack path.
+
+    Everything loaded at start-up (SQLAlchemy metadata, Bolt, the Kubernetes client) is
+    frozen out of collection, and young collections run less often: in an alert storm the
+    collector otherwise kept scanning that heap, pausing every request for tens of
+    milliseconds (the ack p99 went from ~7 ms to ~65 ms in bench.ingest).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Run the bot until SIGINT/SIGTERM."""
     app = create_app(settings)
+    # After the storage context on purpose: on_startup runs the cleanup contexts first.
+    app.on_startup.append(_tune_gc)
     log.info("firebreak serving on http://%s:%d (database %s)", host, port, _redact(settings))
-    web.run_app(app, host=host, port=port, access_log=None, print=None)
+    # uvloop: the ack path of an alert storm is mostly event-loop and socket work.
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        access_log=None,
+        print=None,
+        loop=uvloop.new_event_loop(),
+    )
 
 
 def _redact(settings: Settings) -> str:

@@ -77,9 +77,11 @@ class AlertStatus(enum.StrEnum):
 class DeliveryOutcome(enum.StrEnum):
     """What became of one received webhook delivery."""
 
+    PENDING = "pending"  # in the inbox, acknowledged, waiting to be processed
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    FAILED = "failed"  # processing failed on every attempt; kept for a person to look at
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +225,15 @@ class Delivery:
     received_at: datetime
     body: bytes
     event_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """An inbox row waiting to be processed, with the attempts already spent on it."""
+
+    id: int
+    delivery: Delivery
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from bot.domain import (
     Incident,
     IncidentFilter,
     NewIncident,
+    PendingDelivery,
     Severity,
     Source,
     TimelineEntry,
@@ -104,6 +105,37 @@ class DeliveryRepository(Protocol):
     async def set_outcome(
         self, source: Source, key: str, outcome: DeliveryOutcome, detail: str = ""
     ) -> None: ...
+
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> None:
+        """Store received deliveries as ``PENDING`` inbox rows (keys are fresh and unique)."""
+        ...
+
+    async def take_pending(
+        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+    ) -> Sequence[PendingDelivery]:
+        """The oldest pending deliveries of ``source`` that are due (``not_before <= now``).
+
+        Only one transaction at a time gets any: on PostgreSQL the call takes a transaction
+        advisory lock and returns nothing when another replica holds it (or, with ``wait``,
+        waits for it), so the inbox is processed in arrival order by one replica at a time.
+        The rows stay pending until ``finish`` in the same transaction; a crash rolls
+        everything back.
+        """
+        ...
+
+    async def finish(self, delivery_id: int, outcome: DeliveryOutcome, detail: str = "") -> bool:
+        """Settle a pending delivery; ``False`` if it was no longer pending."""
+        ...
+
+    async def defer(self, delivery_id: int, *, not_before: datetime, error: str) -> int:
+        """Count a failed processing attempt and hold the delivery back until ``not_before``.
+
+        Returns the attempts spent so far (0 if the delivery was no longer pending)."""
+        ...
+
+    async def count_pending(self) -> int:
+        """Deliveries of any source waiting to be processed."""
+        ...
 
 
 class OutboxRepository(Protocol):
@@ -200,6 +232,25 @@ class UnitOfWork(Protocol):
 
     @property
     def actions(self) -> ActionRepository: ...
+
+
+class Inbox(Protocol):
+    """Where acknowledged-to-be deliveries are stored before the sender gets its 2xx."""
+
+    async def accept(self, delivery: Delivery) -> None:
+        """Return only once ``delivery`` is committed as a pending inbox row.
+
+        Raises ``StorageUnavailable`` when it could not be stored (the sender retries)."""
+        ...
+
+    def busy(self) -> bool:
+        """Whether deliveries are queueing up behind commits (a storm), as opposed to
+        arriving one commit at a time: the cue for other writers to step aside."""
+        ...
+
+    async def settled(self) -> None:
+        """Return once intake is no longer ``busy`` (at once if it is not)."""
+        ...
 
 
 class Store(Protocol):

@@ -51,12 +51,14 @@ class SqlStore:
     def from_url(cls, url: str) -> SqlStore:
         return cls(make_engine(url))
 
-    def _turn(self) -> AbstractAsyncContextManager[object]:
+    def writer_turn(self) -> AbstractAsyncContextManager[object]:
+        """Hold this while writing to SQLite through any other connection of this process:
+        SQLite has one writer, and queueing here beats spinning on the busy timeout."""
         return self._lock if self._serialise else nullcontext()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlUnitOfWork]:
-        async with self._turn():
+        async with self.writer_turn():
             async with translated():
                 conn = await self.engine.connect()
             try:
@@ -79,7 +81,7 @@ class SqlStore:
                     await conn.close()
 
     async def ping(self) -> None:
-        async with self._turn(), translated(), self.engine.connect() as conn:
+        async with self.writer_turn(), translated(), self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:

@@ -112,7 +112,21 @@ deliveries = Table(
     Column("body", LargeBinary, nullable=False),
     Column("outcome", String(16), nullable=True),
     Column("detail", Text, nullable=False),
+    # Inbox processing (migration 0004): failed attempts, and when the next one is due.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("not_before", UTCDateTime, nullable=True),
     UniqueConstraint("source", "key"),
+)
+
+# The inbox processor's scan: pending rows only, in arrival order. A literal predicate, for
+# the same asyncpg generic-plan reason as OPEN_GROUP_WHERE.
+PENDING_DELIVERY_WHERE = deliveries.c.outcome == literal_column("'pending'")
+Index(
+    "ix_deliveries_pending",
+    deliveries.c.source,
+    deliveries.c.id,
+    sqlite_where=PENDING_DELIVERY_WHERE,
+    postgresql_where=PENDING_DELIVERY_WHERE,
 )
 
 # Slack calls waiting to be sent (bot.outbox). The claim query looks for the oldest pending row

@@ -1,17 +1,43 @@
-"""``POST /webhooks/alertmanager``: authenticate, parse, ingest, acknowledge after commit."""
+"""``POST /webhooks/alertmanager``: authenticate, validate, store in the inbox, acknowledge.
+
+The answer (202) means the delivery is committed; classification, incidents and the timeline
+follow moments later in the inbox processor (``bot.services.inbox``). Keeping the ack path
+to "check and store" lets a storm of notifications be acknowledged as fast as they arrive,
+before Alertmanager's webhook timeout could make it send them all again.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 import uuid
 
 from aiohttp import web
 
-from bot.domain import Delivery, DeliveryOutcome, Source
-from bot.services.ingest_alerts import ingest_alert_group
-from handlers.alertmanager_schema import parse_alertmanager
+from bot.domain import Delivery, Source
+from handlers.alertmanager_schema import validate_alertmanager
 from handlers.auth import require_bearer
 from handlers.deps import DEPS
+
+# Delivery keys: random per process, then counted. As unique as a uuid4 per delivery (the
+# prefix has 96 random bits), without reading the OS's random source on every delivery.
+_key_prefix = uuid.uuid4().hex[:24]
+_key_seq = itertools.count(1)
+
+
+def _new_key_prefix() -> None:
+    # A forked child must not count through its parent's keys.
+    global _key_prefix, _key_seq
+    _key_prefix = uuid.uuid4().hex[:24]
+    _key_seq = itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_key_prefix)
+
+
+def _delivery_key() -> str:
+    return f"{_key_prefix}-{next(_key_seq)}"
 
 
 async def receive_alertmanager(request: web.Request) -> web.Response:
@@ -23,30 +49,24 @@ async def receive_alertmanager(request: web.Request) -> web.Response:
         deps.metrics.auth_failures.labels("alertmanager").inc()
         raise
     body = await request.read()
-    group = parse_alertmanager(body)
+    doc = validate_alertmanager(body)
     # Alertmanager has no delivery id; every receipt is its own inbox row, and idempotency
-    # comes from the alert episode and open-incident constraints instead.
-    delivery = Delivery(
-        source=Source.ALERTMANAGER,
-        key=uuid.uuid4().hex,
-        received_at=deps.clock.now(),
-        body=body,
-        event_type=group.status.value,
+    # comes from the alert episode and open-incident constraints when it is processed.
+    key = _delivery_key()
+    await deps.inbox.accept(
+        Delivery(
+            source=Source.ALERTMANAGER,
+            key=key,
+            received_at=deps.clock.now(),
+            body=body,
+            event_type=doc.status,
+        )
     )
-    result = await ingest_alert_group(
-        store=deps.store, policy=deps.policy, clock=deps.clock, delivery=delivery, group=group
-    )
-    outcome = DeliveryOutcome.PROCESSED if result.incident_ids else DeliveryOutcome.IGNORED
-    deps.metrics.deliveries.labels("alertmanager", outcome.value).inc()
-    for incident in result.opened:
-        deps.metrics.incidents_opened.labels(incident.severity.value, "alertmanager").inc()
-    deps.metrics.ingest_seconds.labels("alertmanager").observe(time.perf_counter() - started)
-    return web.json_response(
-        {
-            "status": outcome.value,
-            "incidents": list(result.incident_ids),
-            "opened": [i.id for i in result.opened],
-            "new_alerts": result.new_alerts,
-            "resolved_alerts": result.resolved_alerts,
-        }
+    deps.metrics.accepted.inc()
+    deps.metrics.ack_seconds.observe(time.perf_counter() - started)
+    # The key is hex digits and a dash: nothing in it needs JSON escaping.
+    return web.Response(
+        status=202,
+        body=b'{"status": "accepted", "delivery": "' + key.encode() + b'"}',
+        content_type="application/json",
     )

@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError
 
 from bot.domain import Alert, AlertGroup, AlertStatus
 from bot.errors import BadRequest
-from handlers.body import Lenient, as_utc, load_json
+from handlers.body import Lenient, as_utc
 from handlers.text import bounded_key, clean, clean_map
 
 # Alertmanager sends Go's zero time for "no end yet".
@@ -50,13 +50,20 @@ def _fingerprint(doc: AlertDoc) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def parse_alertmanager(body: bytes) -> AlertGroup:
-    """Parse and validate; ``BadRequest`` says exactly what is wrong."""
-    data = load_json(body)
+def validate_alertmanager(body: bytes) -> WebhookDoc:
+    """Validate a webhook body; ``BadRequest`` says exactly what is wrong.
+
+    Intake calls this before storing a delivery (a sender must hear about a bad payload
+    now, not never), and the processor parses the stored body again with the same code.
+    Pydantic parses the bytes itself, which is several times cheaper than ``json.loads``
+    followed by validation of the resulting dicts: this runs on every acknowledgement.
+    """
     try:
-        doc = WebhookDoc.model_validate(data)
+        doc = WebhookDoc.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise BadRequest(f"body is not valid JSON: {first['msg']}") from exc
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise BadRequest(
             f"not an Alertmanager webhook payload: {where}: {first['msg']}"
@@ -64,6 +71,12 @@ def parse_alertmanager(body: bytes) -> AlertGroup:
         ) from exc
     if doc.version != "4":
         raise BadRequest(f"unsupported Alertmanager webhook version {doc.version!r} (expected 4)")
+    return doc
+
+
+def parse_alertmanager(body: bytes) -> AlertGroup:
+    """Validate and turn into domain objects; ``BadRequest`` says exactly what is wrong."""
+    doc = validate_alertmanager(body)
     alerts = tuple(
         Alert(
             fingerprint=_fingerprint(a),

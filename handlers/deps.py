@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.policy import Policy
-from bot.ports import Store
+from bot.ports import Inbox, Store
 from bot.services.remediation import Remediator
 from handlers.metrics import Metrics
 
@@ -16,6 +16,7 @@ from handlers.metrics import Metrics
 @dataclass(frozen=True, slots=True)
 class Deps:
     store: Store
+    inbox: Inbox
     policy: Policy
     clock: Clock
     metrics: Metrics

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from collections.abc import Callable
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bot.services.inbox import Processed
 
 
 class Metrics:
-    """Deliveries by source and outcome, incidents opened by severity, ingest latency."""
+    """Deliveries by source and outcome, incidents opened by severity, ingest latency, and
+    the inbox: what waits to be processed, what became of it, and how long it waited."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -35,3 +41,40 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.inbox_processed = Counter(
+            "firebreak_inbox_processed",
+            "Inbox deliveries processed, by source and outcome (pending: failed, will retry).",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.inbox_lag_seconds = Histogram(
+            "firebreak_inbox_lag_seconds",
+            "Time from acknowledging a delivery to processing it.",
+            ["source"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.inbox_pending = Gauge(
+            "firebreak_inbox_pending",
+            "Deliveries acknowledged and waiting to be processed, as last counted.",
+            registry=self.registry,
+        )
+        # The Alertmanager ack path runs per delivery in a storm: bind its children once.
+        self.accepted = self.deliveries.labels("alertmanager", "accepted")
+        self.ack_seconds = self.ingest_seconds.labels("alertmanager")
+
+    def watch_pending(self, count: Callable[[], float]) -> None:
+        """Read the inbox backlog from ``count`` at each scrape."""
+        self.inbox_pending.set_function(count)
+
+    def observe_processed(self, processed: Processed, now: datetime) -> None:
+        """Count one processed inbox delivery and the incidents it opened."""
+        delivery = processed.pending.delivery
+        source = delivery.source.value
+        self.inbox_processed.labels(source, processed.outcome.value).inc()
+        self.inbox_lag_seconds.labels(source).observe(
+            max(0.0, (now - delivery.received_at).total_seconds())
+        )
+        if processed.result is not None:
+            for incident in processed.result.opened:
+                self.incidents_opened.labels(incident.severity.value, source).inc()

@@ -81,19 +81,16 @@ class RowWriter:
             )
         )
 
-    async def unconfigured(self, message: OutboxMessage) -> None:
-        call = message.call
-        log.info(
-            "Slack is not configured (SLACK_BOT_TOKEN); would call %s channel=%s: %s",
-            call.method,
-            call.args.get("channel") or call.binds.get("channel", "-"),
-            _gist(call.args),
-        )
-        await self._write(
-            lambda uow: uow.outbox.mark_unconfigured(
-                message.id, worker=self._worker, at=self._clock.now()
-            )
-        )
+
+def log_unconfigured(message: OutboxMessage) -> None:
+    """Say what would have been sent, for a bot running without a Slack token."""
+    call = message.call
+    log.info(
+        "Slack is not configured (SLACK_BOT_TOKEN); would call %s channel=%s: %s",
+        call.method,
+        call.args.get("channel") or call.binds.get("channel", "-"),
+        _gist(call.args),
+    )
 
 
 def _gist(args: JSON) -> str:

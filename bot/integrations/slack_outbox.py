@@ -41,7 +41,7 @@ from typing import Any
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import FirebreakError
-from bot.integrations.outbox_rows import Confirmed, RowWriter
+from bot.integrations.outbox_rows import Confirmed, RowWriter, log_unconfigured
 from bot.integrations.slack_sender import (
     Outcome,
     Sender,
@@ -175,6 +175,13 @@ class OutboxWorker:
                 limit=self.batch_size,
                 paused_methods=paused,
             )
+            if not self.sender.configured:
+                # Nothing will be sent: log the round and record it in the claim's own
+                # transaction (one commit per round, not one per row, in an alert storm).
+                for message in batch:
+                    log_unconfigured(message)
+                    await uow.outbox.mark_unconfigured(message.id, worker=self.worker_id, at=now)
+                return len(batch)
         await asyncio.gather(*(self._guarded(message) for message in batch))
         return len(batch)
 
@@ -206,9 +213,6 @@ class OutboxWorker:
         call = message.call
         if message.id in self._confirmed:
             await self._record(message.id)
-            return
-        if not self.sender.configured:
-            await self._rows.unconfigured(message)
             return
         async with self._method_locks[call.method]:
             until = self.paused_until(call.method)

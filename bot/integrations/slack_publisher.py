@@ -79,8 +79,12 @@ class SlackPublisher:
             return
         kinds = {entry.kind for entry in entries}
         if "incident.opened" in kinds:
+            # Opened in this very transaction, so ``entries`` is its whole timeline.
             await self._post_card(
-                uow, incident, new_channel=incident.severity in CHANNEL_SEVERITIES
+                uow,
+                incident,
+                new_channel=incident.severity in CHANNEL_SEVERITIES,
+                timeline=entries,
             )
             return
         if (
@@ -109,8 +113,15 @@ class SlackPublisher:
                 uow, post_action(action, message) if new else update_action(action, message)
             )
 
-    async def _post_card(self, uow: UnitOfWork, incident: Incident, *, new_channel: bool) -> None:
-        view = await self._view(uow, incident)
+    async def _post_card(
+        self,
+        uow: UnitOfWork,
+        incident: Incident,
+        *,
+        new_channel: bool,
+        timeline: Sequence[TimelineEntry] | None = None,
+    ) -> None:
+        view = await self._view(uow, incident, timeline)
         if not new_channel:
             if not self._triage:
                 log.warning("incident #%d is P2 and SLACK_TRIAGE_CHANNEL is unset", incident.id)
@@ -148,9 +159,16 @@ class SlackPublisher:
         queued = await uow.outbox.list(ordering_key=incident_key(incident_id))
         return any(message.call.method == "conversations.create" for message in queued)
 
-    async def _view(self, uow: UnitOfWork, incident: Incident) -> CardView:
+    async def _view(
+        self,
+        uow: UnitOfWork,
+        incident: Incident,
+        timeline: Sequence[TimelineEntry] | None = None,
+    ) -> CardView:
         commander: str | None = None
-        for entry in await uow.timeline.for_incident(incident.id):
+        if timeline is None:
+            timeline = await uow.timeline.for_incident(incident.id)
+        for entry in timeline:
             if entry.kind in COMMANDER_KINDS:
                 commander = str(entry.body.get("user") or entry.body.get("commander") or "")
         return CardView(

@@ -1,30 +1,26 @@
-"""Ingest one Alertmanager notification: record the delivery, attach its alerts to the
-group's open incident (opening one when new alerts fire), and resolve the incident when its
-last alert resolves. Everything happens in one transaction, committed before the sender is
-acknowledged, and is idempotent: a re-sent or concurrent duplicate changes nothing twice."""
+"""Apply one Alertmanager notification taken from the inbox: attach its alerts to the group's
+open incident (opening one when new alerts fire), and resolve the incident when its last
+alert resolves. It runs in the inbox processor's transaction, which also settles the
+delivery, and is idempotent: a re-sent or concurrent duplicate changes nothing twice."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.clock import Clock
 from bot.domain import (
     Alert,
     AlertEpisode,
     AlertGroup,
     AlertStatus,
-    Delivery,
-    DeliveryOutcome,
     Incident,
     IncidentStatus,
     NewIncident,
     Source,
 )
 from bot.policy import Classification, Policy
-from bot.ports import Store, UnitOfWork
+from bot.ports import UnitOfWork
 from bot.services.entries import record_opened
-from bot.services.transactions import in_transaction
 
 ACTOR = "system:alertmanager"
 
@@ -61,25 +57,10 @@ def _alert_body(alert: Alert, verdict: Classification | None = None) -> dict[str
     return body
 
 
-async def ingest_alert_group(
-    *, store: Store, policy: Policy, clock: Clock, delivery: Delivery, group: AlertGroup
+async def apply_alert_group(
+    uow: UnitOfWork, *, policy: Policy, now: datetime, group: AlertGroup
 ) -> AlertIngestResult:
-    """Apply ``group`` and record ``delivery``, atomically."""
-
-    async def work(uow: UnitOfWork) -> AlertIngestResult:
-        await uow.deliveries.record(delivery)
-        result = await _apply(uow, policy, clock.now(), group)
-        outcome = DeliveryOutcome.PROCESSED if result.incident_ids else DeliveryOutcome.IGNORED
-        detail = "" if result.incident_ids else "resolved alerts of a group with no incident"
-        await uow.deliveries.set_outcome(delivery.source, delivery.key, outcome, detail)
-        return result
-
-    return await in_transaction(store, work)
-
-
-async def _apply(
-    uow: UnitOfWork, policy: Policy, now: datetime, group: AlertGroup
-) -> AlertIngestResult:
+    """Apply one notification in the caller's transaction (the inbox processor's)."""
     verdicts = {a.fingerprint: policy.classify_labels(a.labels) for a in group.alerts}
     known: dict[tuple[str, datetime], AlertEpisode] = {}
     for alert in group.alerts:
@@ -128,6 +109,9 @@ async def _apply(
 
     touched: dict[int, Incident] = {incident.id: incident}
     changed: set[int] = set()
+    # Only an incident that saw a resolution can have gone quiet; one that just gained a
+    # firing alert cannot, and skipping the check spares a query per delivery in a storm.
+    resolving: set[int] = set()
     new_alerts = resolved_alerts = 0
     for alert in group.alerts:
         episode = known.get((alert.fingerprint, alert.starts_at))
@@ -138,6 +122,8 @@ async def _apply(
                 continue
             new_alerts += 1
             changed.add(incident.id)
+            if alert.status is AlertStatus.RESOLVED:
+                resolving.add(incident.id)
             kind = "alert.firing" if alert.status is AlertStatus.FIRING else "alert.resolved"
             await uow.timeline.append(
                 incident.id, at=now, actor=ACTOR, kind=kind, body=_alert_body(alert, verdict)
@@ -155,6 +141,7 @@ async def _apply(
                 continue  # a concurrent delivery resolved it first
             resolved_alerts += 1
             changed.add(owner.id)
+            resolving.add(owner.id)
             await uow.timeline.append(
                 owner.id, at=now, actor=ACTOR, kind="alert.resolved", body=_alert_body(alert)
             )
@@ -169,7 +156,7 @@ async def _apply(
         )
 
     resolved_incidents = 0
-    for inc_id in sorted(changed):
+    for inc_id in sorted(resolving):
         if await _resolve_if_quiet(uow, touched[inc_id], now):
             resolved_incidents += 1
     if incident.id not in changed and incident.status.is_open:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Executable, Row, bindparam, select, update
 
 from bot.actions_model import (
     ActionRequest,
@@ -19,8 +20,10 @@ from bot.actions_model import (
 )
 from bot.errors import Conflict
 from bot.remediation import ActionState, ActionVerb, DeploymentRef
-from db.repositories.base import Repository
+from db.repositories.base import Repository, upsert
 from db.tables import OPEN_ACTION_WHERE, actions
+
+_RUNNING = ActionState.RUNNING.value
 
 
 def to_action(row: Row[Any]) -> ActionRequest:
@@ -71,97 +74,139 @@ def _mutable(action: ActionRequest) -> dict[str, Any]:
     }
 
 
+# The keys of ``_mutable``: the columns every transition sets.
+_MUTABLE = (
+    "state",
+    "expires_at",
+    "updated_at",
+    "approvals_required",
+    "approvals",
+    "snapshot",
+    "restarted_at",
+    "rollback_revision",
+    "owner",
+    "lease_until",
+    "apply_snapshot",
+    "started_at",
+    "finished_at",
+    "detail",
+)
+
+_OPEN_ON_TARGET = select(actions).where(
+    actions.c.namespace == bindparam("namespace"),
+    actions.c.deployment == bindparam("deployment"),
+    actions.c.verb == bindparam("verb"),
+    OPEN_ACTION_WHERE,
+)
+_GET = select(actions).where(actions.c.id == bindparam("action_id"))
+# Compare-and-set on (state, version).
+_UPDATE = (
+    update(actions)
+    .where(
+        actions.c.id == bindparam("action_id"),
+        actions.c.state == bindparam("current_state"),
+        actions.c.version == bindparam("current_version"),
+    )
+    .values({name: bindparam(name) for name in (*_MUTABLE, "version")})
+    .returning(*actions.c)
+)
+_RENEW_LEASE = (
+    update(actions)
+    .where(
+        actions.c.id == bindparam("action_id"),
+        actions.c.state == _RUNNING,
+        actions.c.owner == bindparam("lease_owner"),
+    )
+    .values(lease_until=bindparam("until"))
+)
+_RUNNING_ON = select(actions).where(
+    actions.c.namespace == bindparam("namespace"),
+    actions.c.deployment == bindparam("deployment"),
+    actions.c.state == _RUNNING,
+)
+_IN_STATES = (
+    select(actions)
+    .where(actions.c.state.in_(bindparam("states", expanding=True)))
+    .order_by(actions.c.id)
+)
+_FOR_INCIDENT = (
+    select(actions).where(actions.c.incident_id == bindparam("incident_id")).order_by(actions.c.id)
+)
+
+
+@cache
+def _open(dialect: str) -> Executable:
+    return (
+        upsert(dialect, actions)
+        .on_conflict_do_nothing(
+            index_elements=[actions.c.namespace, actions.c.deployment, actions.c.verb],
+            index_where=OPEN_ACTION_WHERE,
+        )
+        .returning(*actions.c)
+    )
+
+
 class SqlActionRepository(Repository):
     async def open_or_existing(self, new: NewAction) -> tuple[ActionRequest, bool]:
-        insert = (
-            self._upsert(actions)
-            .values(
-                incident_id=new.incident_id,
-                verb=new.verb.value,
-                namespace=new.target.namespace,
-                deployment=new.target.name,
-                state=ActionState.REQUESTED.value,
-                version=1,
-                requested_by=new.requested_by,
-                requested_at=new.requested_at,
-                expires_at=new.expires_at,
-                updated_at=new.requested_at,
-                approvals_required=new.approvals_required,
-                approvals=[],
-                replicas=new.replicas,
-                to_revision=new.to_revision,
-                detail="",
-            )
-            .on_conflict_do_nothing(
-                index_elements=[actions.c.namespace, actions.c.deployment, actions.c.verb],
-                index_where=OPEN_ACTION_WHERE,
-            )
-            .returning(*actions.c)
-        )
-        created = (await self._execute(insert)).first()
+        values: dict[str, Any] = {
+            "incident_id": new.incident_id,
+            "verb": new.verb.value,
+            "namespace": new.target.namespace,
+            "deployment": new.target.name,
+            "state": ActionState.REQUESTED.value,
+            "version": 1,
+            "requested_by": new.requested_by,
+            "requested_at": new.requested_at,
+            "expires_at": new.expires_at,
+            "updated_at": new.requested_at,
+            "approvals_required": new.approvals_required,
+            "approvals": [],
+            "replicas": new.replicas,
+            "to_revision": new.to_revision,
+            "detail": "",
+        }
+        created = (await self._execute(_open(self._dialect), values)).first()
         if created is not None:
             return to_action(created), True
-        existing = (
-            await self._execute(
-                select(actions).where(
-                    actions.c.namespace == new.target.namespace,
-                    actions.c.deployment == new.target.name,
-                    actions.c.verb == new.verb.value,
-                    OPEN_ACTION_WHERE,
-                )
-            )
-        ).first()
+        target = {
+            "namespace": new.target.namespace,
+            "deployment": new.target.name,
+            "verb": new.verb.value,
+        }
+        existing = (await self._execute(_OPEN_ON_TARGET, target)).first()
         if existing is None:
             raise Conflict(f"the open {new.verb.value} on {new.target} closed meanwhile")
         return to_action(existing), False
 
     async def get(self, action_id: int) -> ActionRequest | None:
-        row = (await self._execute(select(actions).where(actions.c.id == action_id))).first()
+        row = (await self._execute(_GET, {"action_id": action_id})).first()
         return None if row is None else to_action(row)
 
     async def update(self, current: ActionRequest, changed: ActionRequest) -> ActionRequest | None:
-        statement = (
-            update(actions)
-            .where(
-                actions.c.id == current.id,
-                actions.c.state == current.state.value,
-                actions.c.version == current.version,
-            )
-            .values(**_mutable(changed), version=current.version + 1)
-            .returning(*actions.c)
-        )
-        row = (await self._execute(statement)).first()
+        params = {
+            **_mutable(changed),
+            "version": current.version + 1,
+            "action_id": current.id,
+            "current_state": current.state.value,
+            "current_version": current.version,
+        }
+        row = (await self._execute(_UPDATE, params)).first()
         return None if row is None else to_action(row)
 
     async def renew_lease(self, action_id: int, *, owner: str, until: datetime) -> bool:
-        result = await self._execute(
-            update(actions)
-            .where(
-                actions.c.id == action_id,
-                actions.c.state == ActionState.RUNNING.value,
-                actions.c.owner == owner,
-            )
-            .values(lease_until=until)
-        )
+        params = {"action_id": action_id, "lease_owner": owner, "until": until}
+        result = await self._execute(_RENEW_LEASE, params)
         return bool(result.rowcount == 1)
 
     async def running_on(self, target: DeploymentRef) -> ActionRequest | None:
-        query = select(actions).where(
-            actions.c.namespace == target.namespace,
-            actions.c.deployment == target.name,
-            actions.c.state == ActionState.RUNNING.value,
-        )
-        row = (await self._execute(query)).first()
+        params = {"namespace": target.namespace, "deployment": target.name}
+        row = (await self._execute(_RUNNING_ON, params)).first()
         return None if row is None else to_action(row)
 
     async def in_states(self, states: frozenset[ActionState]) -> Sequence[ActionRequest]:
-        query = (
-            select(actions)
-            .where(actions.c.state.in_(sorted(s.value for s in states)))
-            .order_by(actions.c.id)
-        )
-        return [to_action(row) for row in await self._execute(query)]
+        params = {"states": sorted(s.value for s in states)}
+        return [to_action(row) for row in await self._execute(_IN_STATES, params)]
 
     async def for_incident(self, incident_id: int) -> Sequence[ActionRequest]:
-        query = select(actions).where(actions.c.incident_id == incident_id).order_by(actions.c.id)
-        return [to_action(row) for row in await self._execute(query)]
+        rows = await self._execute(_FOR_INCIDENT, {"incident_id": incident_id})
+        return [to_action(row) for row in rows]

@@ -4,62 +4,72 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, bindparam, select, update
 
 from bot.domain import Alert, AlertEpisode, AlertStatus, Severity
-from db.repositories.base import Repository
+from db.repositories.base import Repository, upsert
 from db.rows import to_episode
 from db.tables import alert_episodes
+
+_GET = select(alert_episodes).where(
+    alert_episodes.c.fingerprint == bindparam("fingerprint"),
+    alert_episodes.c.starts_at == bindparam("starts_at"),
+)
+# Compare-and-set: a writer that waited for the incident lock may hold a stale "firing" read;
+# only the first resolution of an episode counts.
+_RESOLVE = (
+    update(alert_episodes)
+    .where(
+        alert_episodes.c.id == bindparam("episode_id"),
+        alert_episodes.c.status == AlertStatus.FIRING.value,
+    )
+    .values(status=AlertStatus.RESOLVED.value, ends_at=bindparam("ends_at"))
+)
+_FOR_INCIDENT = (
+    select(alert_episodes)
+    .where(alert_episodes.c.incident_id == bindparam("incident_id"))
+    .order_by(alert_episodes.c.starts_at, alert_episodes.c.id)
+)
+
+
+@cache
+def _add(dialect: str) -> Executable:
+    return (
+        upsert(dialect, alert_episodes)
+        .on_conflict_do_nothing(
+            index_elements=[alert_episodes.c.fingerprint, alert_episodes.c.starts_at]
+        )
+        .returning(*alert_episodes.c)
+    )
 
 
 class SqlAlertRepository(Repository):
     async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
-        insert = (
-            self._upsert(alert_episodes)
-            .values(
-                incident_id=incident_id,
-                fingerprint=alert.fingerprint,
-                status=alert.status.value,
-                severity=severity.value,
-                labels=dict(alert.labels),
-                annotations=dict(alert.annotations),
-                starts_at=alert.starts_at,
-                ends_at=alert.ends_at,
-                generator_url=alert.generator_url,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[alert_episodes.c.fingerprint, alert_episodes.c.starts_at]
-            )
-            .returning(*alert_episodes.c)
-        )
-        row = (await self._execute(insert)).first()
+        values = {
+            "incident_id": incident_id,
+            "fingerprint": alert.fingerprint,
+            "status": alert.status.value,
+            "severity": severity.value,
+            "labels": dict(alert.labels),
+            "annotations": dict(alert.annotations),
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "generator_url": alert.generator_url,
+        }
+        row = (await self._execute(_add(self._dialect), values)).first()
         return None if row is None else to_episode(row)
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
-        query = select(alert_episodes).where(
-            alert_episodes.c.fingerprint == fingerprint, alert_episodes.c.starts_at == starts_at
-        )
-        row = (await self._execute(query)).first()
+        params = {"fingerprint": fingerprint, "starts_at": starts_at}
+        row = (await self._execute(_GET, params)).first()
         return None if row is None else to_episode(row)
 
     async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
-        # Compare-and-set: a writer that waited for the incident lock may hold a stale
-        # "firing" read; only the first resolution of an episode counts.
-        result = await self._execute(
-            update(alert_episodes)
-            .where(
-                alert_episodes.c.id == episode_id,
-                alert_episodes.c.status == AlertStatus.FIRING.value,
-            )
-            .values(status=AlertStatus.RESOLVED.value, ends_at=ends_at)
-        )
+        result = await self._execute(_RESOLVE, {"episode_id": episode_id, "ends_at": ends_at})
         return bool(result.rowcount == 1)
 
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
-        query = (
-            select(alert_episodes)
-            .where(alert_episodes.c.incident_id == incident_id)
-            .order_by(alert_episodes.c.starts_at, alert_episodes.c.id)
-        )
-        return [to_episode(row) for row in await self._execute(query)]
+        rows = await self._execute(_FOR_INCIDENT, {"incident_id": incident_id})
+        return [to_episode(row) for row in rows]

@@ -1,7 +1,19 @@
-"""What every repository shares: its connection, error translation, dialect-specific INSERT."""
+"""What every repository shares: its connection, error translation, dialect-specific INSERT.
+
+Statements are built once and run with parameters. Building one per call (``.values(...)``,
+``.where(col == value)``, ``.on_conflict_do_nothing(...)``) makes SQLAlchemy construct a new
+statement object and compute its cache key every time, which cost more CPU than the database
+spent on a delivery. So the repositories keep module-level statements whose changing values
+are ``bindparam``s (typed by the column they are compared with or inserted into), and build
+the dialect-specific ones (ON CONFLICT, row locks) once per dialect through ``functools.cache``.
+Only statements whose shape depends on the arguments (optional filters) are built per call.
+In an UPDATE, a parameter of the WHERE clause is never named after a column of the table:
+SQLAlchemy takes a parameter with a column's name as a value for the SET clause.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table
@@ -12,20 +24,31 @@ from sqlalchemy.sql import Executable
 
 from db.errors import translated
 
+POSTGRESQL = "postgresql"
+
+
+def upsert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that understands ON CONFLICT on the named dialect."""
+    if dialect == POSTGRESQL:
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
 
 class Repository:
     """Base of the repositories: all statements run on the unit of work's one connection."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
-        self._postgres = conn.dialect.name == "postgresql"
+        self._dialect = conn.dialect.name
+        self._postgres = self._dialect == POSTGRESQL
 
-    async def _execute(self, statement: Executable) -> CursorResult[Any]:
+    async def _execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
         async with translated():
-            return await self._conn.execute(statement)
+            return await self._conn.execute(statement, params)
 
-    def _upsert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        """An INSERT that understands ON CONFLICT on this connection's dialect."""
-        if self._postgres:
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+    async def _execute_many(self, statement: Executable, rows: list[dict[str, Any]]) -> None:
+        """One statement over many parameter sets (``executemany``)."""
+        async with translated():
+            await self._conn.execute(statement, rows)

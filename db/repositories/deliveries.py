@@ -2,36 +2,141 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
 
-from bot.domain import Delivery, DeliveryOutcome, Source
-from db.repositories.base import Repository
-from db.tables import deliveries
+from sqlalchemy import Executable, Integer, bindparam, func, insert, or_, select, text, update
+
+from bot.domain import Delivery, DeliveryOutcome, PendingDelivery, Source
+from db.repositories.base import Repository, upsert
+from db.tables import PENDING_DELIVERY_WHERE, deliveries
+
+# Any constant will do; it names "the inbox processor" among PostgreSQL advisory locks.
+INBOX_LOCK_KEY = 0x66697265  # "fire"
+_PENDING = DeliveryOutcome.PENDING.value
+
+_c = deliveries.c
+_SET_OUTCOME = (
+    update(deliveries)
+    .where(_c.source == bindparam("delivery_source"), _c.key == bindparam("delivery_key"))
+    .values(outcome=bindparam("outcome"), detail=bindparam("detail"))
+)
+_ENQUEUE = insert(deliveries)
+_INBOX_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=INBOX_LOCK_KEY)
+_INBOX_LOCK_WAIT = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=INBOX_LOCK_KEY)
+_TAKE_PENDING = (
+    select(_c.id, _c.source, _c.key, _c.received_at, _c.body, _c.event_type, _c.attempts)
+    .where(
+        PENDING_DELIVERY_WHERE,
+        _c.source == bindparam("source"),
+        or_(_c.not_before.is_(None), _c.not_before <= bindparam("now")),
+    )
+    .order_by(_c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_FINISH = (
+    update(deliveries)
+    .where(_c.id == bindparam("delivery_id"), PENDING_DELIVERY_WHERE)
+    .values(outcome=bindparam("outcome"), detail=bindparam("detail"))
+)
+_DEFER = (
+    update(deliveries)
+    .where(_c.id == bindparam("delivery_id"), PENDING_DELIVERY_WHERE)
+    .values(
+        attempts=_c.attempts + 1, not_before=bindparam("not_before"), detail=bindparam("detail")
+    )
+    .returning(_c.attempts)
+)
+_COUNT_PENDING = select(func.count()).select_from(deliveries).where(PENDING_DELIVERY_WHERE)
+
+
+@cache
+def _record(dialect: str) -> Executable:
+    return (
+        upsert(dialect, deliveries)
+        .on_conflict_do_nothing(index_elements=[_c.source, _c.key])
+        .returning(_c.id)
+    )
 
 
 class SqlDeliveryRepository(Repository):
     async def record(self, delivery: Delivery) -> bool:
-        insert = (
-            self._upsert(deliveries)
-            .values(
-                source=delivery.source.value,
-                key=delivery.key,
-                event_type=delivery.event_type,
-                received_at=delivery.received_at,
-                body=delivery.body,
-                detail="",
-            )
-            .on_conflict_do_nothing(index_elements=[deliveries.c.source, deliveries.c.key])
-            .returning(deliveries.c.id)
-        )
-        return (await self._execute(insert)).first() is not None
+        values = {
+            "source": delivery.source.value,
+            "key": delivery.key,
+            "event_type": delivery.event_type,
+            "received_at": delivery.received_at,
+            "body": delivery.body,
+            "detail": "",
+        }
+        return (await self._execute(_record(self._dialect), values)).first() is not None
 
     async def set_outcome(
         self, source: Source, key: str, outcome: DeliveryOutcome, detail: str = ""
     ) -> None:
         """Record what became of a delivery; a delivery never recorded is left alone."""
-        await self._execute(
-            update(deliveries)
-            .where(deliveries.c.source == source.value, deliveries.c.key == key)
-            .values(outcome=outcome.value, detail=detail)
-        )
+        params = {
+            "delivery_source": source.value,
+            "delivery_key": key,
+            "outcome": outcome.value,
+            "detail": detail,
+        }
+        await self._execute(_SET_OUTCOME, params)
+
+    async def enqueue(self, batch: Sequence[Delivery]) -> None:
+        if not batch:
+            return
+        rows = [
+            {
+                "source": d.source.value,
+                "key": d.key,
+                "event_type": d.event_type,
+                "received_at": d.received_at,
+                "body": d.body,
+                "outcome": _PENDING,
+                "detail": "",
+                "attempts": 0,
+            }
+            for d in batch
+        ]
+        # One executemany: the whole intake batch costs one round trip and one commit.
+        await self._execute_many(_ENQUEUE, rows)
+
+    async def take_pending(
+        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+    ) -> Sequence[PendingDelivery]:
+        if self._postgres and wait:
+            await self._execute(_INBOX_LOCK_WAIT)
+        elif self._postgres:
+            got = await self._execute(_INBOX_LOCK)
+            if not got.scalar_one():
+                return []
+        params = {"source": source.value, "now": now, "limit": limit}
+        return [
+            PendingDelivery(
+                id=row.id,
+                delivery=Delivery(
+                    source=Source(row.source),
+                    key=row.key,
+                    received_at=row.received_at,
+                    body=bytes(row.body),
+                    event_type=row.event_type,
+                ),
+                attempts=row.attempts,
+            )
+            for row in await self._execute(_TAKE_PENDING, params)
+        ]
+
+    async def finish(self, delivery_id: int, outcome: DeliveryOutcome, detail: str = "") -> bool:
+        params = {"delivery_id": delivery_id, "outcome": outcome.value, "detail": detail}
+        result = await self._execute(_FINISH, params)
+        return result.rowcount == 1
+
+    async def defer(self, delivery_id: int, *, not_before: datetime, error: str) -> int:
+        params = {"delivery_id": delivery_id, "not_before": not_before, "detail": error}
+        row = (await self._execute(_DEFER, params)).first()
+        return int(row.attempts) if row is not None else 0
+
+    async def count_pending(self) -> int:
+        return int((await self._execute(_COUNT_PENDING)).scalar_one())

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Executable, Select, bindparam, select, update
 
 from bot.domain import Incident, IncidentFilter, IncidentStatus, NewIncident
 from bot.errors import Conflict, NotFound
-from db.repositories.base import Repository
+from db.repositories.base import Repository, upsert
 from db.rows import to_incident
 from db.tables import OPEN_GROUP_WHERE, RESOLVED, incidents
 
@@ -34,92 +35,135 @@ def _new_values(new: NewIncident) -> dict[str, Any]:
     }
 
 
+class _Lookup:
+    """A query for one incident, plain and with ``FOR UPDATE``."""
+
+    def __init__(self, query: Select[Any]) -> None:
+        self.plain = query
+        self.locked = query.with_for_update()
+
+
+_BY_ID = _Lookup(select(incidents).where(incidents.c.id == bindparam("incident_id")))
+_OPEN_OF_GROUP = _Lookup(
+    select(incidents).where(incidents.c.group_key == bindparam("group_key"), OPEN_GROUP_WHERE)
+)
+_LATEST_OF_GROUP = _Lookup(
+    select(incidents)
+    .where(incidents.c.group_key == bindparam("group_key"))
+    .order_by(incidents.c.id.desc())
+    .limit(1)
+)
+_BY_PAGERDUTY_ID = _Lookup(
+    select(incidents).where(incidents.c.pagerduty_id == bindparam("pagerduty_id"))
+)
+_SAVED = (
+    "title",
+    "severity",
+    "status",
+    "service",
+    "scenario",
+    "response_minutes",
+    "group_key",
+    "pagerduty_id",
+    "labels",
+    "updated_at",
+    "acknowledged_at",
+    "resolved_at",
+    "status_changed_at",
+)
+_SAVE = (
+    update(incidents)
+    .where(incidents.c.id == bindparam("incident_id"))
+    .values({name: bindparam(name) for name in _SAVED})
+)
+
+
+@cache
+def _open_for_group(dialect: str) -> Executable:
+    # OPEN_GROUP_WHERE stays a literal predicate here: see db.tables.
+    return (
+        upsert(dialect, incidents)
+        .on_conflict_do_nothing(
+            index_elements=[incidents.c.group_key], index_where=OPEN_GROUP_WHERE
+        )
+        .returning(*incidents.c)
+    )
+
+
+@cache
+def _for_pagerduty(dialect: str) -> Executable:
+    return (
+        upsert(dialect, incidents)
+        .on_conflict_do_nothing(index_elements=[incidents.c.pagerduty_id])
+        .returning(*incidents.c)
+    )
+
+
+@cache
+def _create(dialect: str) -> Executable:
+    return upsert(dialect, incidents).returning(*incidents.c)
+
+
 class SqlIncidentRepository(Repository):
     async def get(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
-        return await self._one(select(incidents).where(incidents.c.id == incident_id), for_update)
+        return await self._one(_BY_ID, {"incident_id": incident_id}, for_update)
 
     async def open_for_group(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.group_key is None:
             raise ValueError("open_for_group needs a NewIncident with a group_key")
         if not new.status.is_open:
             raise ValueError("open_for_group opens incidents; a resolved one cannot be the group's")
-        insert = (
-            self._upsert(incidents)
-            .values(_new_values(new))
-            .on_conflict_do_nothing(
-                index_elements=[incidents.c.group_key], index_where=OPEN_GROUP_WHERE
-            )
-            .returning(*incidents.c)
-        )
-        created = (await self._execute(insert)).first()
+        created = (await self._execute(_open_for_group(self._dialect), _new_values(new))).first()
         if created is not None:
             return to_incident(created), True
         # The conflict means an open incident existed when we inserted. Under READ COMMITTED
         # this SELECT sees it unless it was resolved in between: then the caller retries.
-        existing = await self._one(
-            select(incidents).where(incidents.c.group_key == new.group_key, OPEN_GROUP_WHERE),
-            for_update=True,
-        )
+        existing = await self._one(_OPEN_OF_GROUP, {"group_key": new.group_key}, for_update=True)
         if existing is None:
             raise Conflict(f"the open incident of group {new.group_key!r} closed meanwhile")
         return existing, False
 
     async def latest_for_group(self, group_key: str) -> Incident | None:
-        query = (
-            select(incidents)
-            .where(incidents.c.group_key == group_key)
-            .order_by(incidents.c.id.desc())
-            .limit(1)
-        )
-        return await self._one(query, for_update=True)
+        return await self._one(_LATEST_OF_GROUP, {"group_key": group_key}, for_update=True)
 
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:
             raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
-        insert = (
-            self._upsert(incidents)
-            .values(_new_values(new))
-            .on_conflict_do_nothing(index_elements=[incidents.c.pagerduty_id])
-            .returning(*incidents.c)
-        )
-        created = (await self._execute(insert)).first()
+        created = (await self._execute(_for_pagerduty(self._dialect), _new_values(new))).first()
         if created is not None:
             return to_incident(created), True
         existing = await self._one(
-            select(incidents).where(incidents.c.pagerduty_id == new.pagerduty_id), for_update=True
+            _BY_PAGERDUTY_ID, {"pagerduty_id": new.pagerduty_id}, for_update=True
         )
         if existing is None:  # pragma: no cover - pagerduty rows are never deleted
             raise Conflict(f"PagerDuty incident {new.pagerduty_id!r} vanished meanwhile")
         return existing, False
 
     async def create(self, new: NewIncident) -> Incident:
-        statement = self._upsert(incidents).values(_new_values(new)).returning(*incidents.c)
-        return to_incident((await self._execute(statement)).one())
+        return to_incident((await self._execute(_create(self._dialect), _new_values(new))).one())
 
     async def save(self, incident: Incident) -> None:
-        statement = (
-            update(incidents)
-            .where(incidents.c.id == incident.id)
-            .values(
-                title=incident.title,
-                severity=incident.severity.value,
-                status=incident.status.value,
-                service=incident.service,
-                scenario=incident.scenario,
-                response_minutes=incident.response_minutes,
-                group_key=incident.group_key,
-                pagerduty_id=incident.pagerduty_id,
-                labels=dict(incident.labels),
-                updated_at=incident.updated_at,
-                acknowledged_at=incident.acknowledged_at,
-                resolved_at=incident.resolved_at,
-                status_changed_at=incident.status_changed_at,
-            )
-        )
-        if (await self._execute(statement)).rowcount != 1:
+        params = {
+            "incident_id": incident.id,
+            "title": incident.title,
+            "severity": incident.severity.value,
+            "status": incident.status.value,
+            "service": incident.service,
+            "scenario": incident.scenario,
+            "response_minutes": incident.response_minutes,
+            "group_key": incident.group_key,
+            "pagerduty_id": incident.pagerduty_id,
+            "labels": dict(incident.labels),
+            "updated_at": incident.updated_at,
+            "acknowledged_at": incident.acknowledged_at,
+            "resolved_at": incident.resolved_at,
+            "status_changed_at": incident.status_changed_at,
+        }
+        if (await self._execute(_SAVE, params)).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")
 
     async def list(self, flt: IncidentFilter) -> Sequence[Incident]:
+        # Built per call: which conditions apply depends on the filter.
         conditions: list[ColumnElement[bool]] = []
         if flt.status is not None:
             conditions.append(incidents.c.status == flt.status.value)
@@ -134,9 +178,10 @@ class SqlIncidentRepository(Repository):
         )
         return [to_incident(row) for row in await self._execute(query)]
 
-    async def _one(self, query: Select[Any], for_update: bool) -> Incident | None:
+    async def _one(
+        self, lookup: _Lookup, params: Mapping[str, Any], for_update: bool
+    ) -> Incident | None:
         # SQLite has no row locks; its transactions are already serialised (BEGIN IMMEDIATE).
-        if for_update and self._postgres:
-            query = query.with_for_update()
-        row = (await self._execute(query)).first()
+        query = lookup.locked if for_update and self._postgres else lookup.plain
+        row = (await self._execute(query, params)).first()
         return None if row is None else to_incident(row)

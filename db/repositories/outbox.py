@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Integer,
+    Row,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from bot.domain import JSON
 from bot.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus
-from db.repositories.base import Repository
+from db.repositories.base import POSTGRESQL, Repository, upsert
 from db.tables import chat_refs, outbox
 
 PENDING = OutboxStatus.PENDING.value
@@ -38,26 +53,119 @@ def _to_message(row: Row[Any]) -> OutboxMessage:
     )
 
 
+@cache
+def _claim_query(dialect: str, *, paused: bool) -> Select[Any]:
+    older = outbox.alias("older")
+    conditions: list[ColumnElement[bool]] = [
+        outbox.c.status == PENDING,
+        # Two parameters, both given ``now``: the statement's text stays what it always was.
+        outbox.c.not_before <= bindparam("due_by"),
+        or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= bindparam("lease_ended_by")),
+        ~exists().where(
+            older.c.ordering_key == outbox.c.ordering_key,
+            older.c.status == PENDING,
+            older.c.id < outbox.c.id,
+        ),
+    ]
+    if paused:
+        conditions.append(outbox.c.method.not_in(bindparam("paused", expanding=True)))
+    query = (
+        select(outbox.c.id)
+        .where(and_(*conditions))
+        .order_by(outbox.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if dialect == POSTGRESQL:
+        # A row another replica is claiming right now is skipped, not waited for; once
+        # that claim commits its lease keeps the row (and its key) out of this query.
+        query = query.with_for_update(of=outbox, skip_locked=True)
+    return query
+
+
+def _finish(*, leased: bool, **values: Any) -> Update:
+    """Update a pending row and drop its lease; with ``leased``, only the lease holder's."""
+    where = outbox.c.id == bindparam("message_id")
+    if leased:
+        where = and_(where, outbox.c.lease_owner == bindparam("worker"))
+    return (
+        update(outbox)
+        .where(where, outbox.c.status == PENDING)
+        .values(lease_owner=None, lease_until=None, **values)
+    )
+
+
+_ADD = insert(outbox).returning(*outbox.c)
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        lease_owner=bindparam("worker"),
+        lease_until=bindparam("lease_until"),
+        attempts=outbox.c.attempts + 1,
+    )
+    .returning(*outbox.c)
+)
+# Whoever holds the lease: Slack confirmed it, so it must never go out again.
+_MARK_SENT = _finish(
+    leased=False,
+    status=OutboxStatus.SENT.value,
+    sent_at=bindparam("sent_at"),
+    finished_at=bindparam("finished_at"),
+    result=bindparam("result"),
+    last_error="",
+)
+_RESCHEDULE = _finish(
+    leased=True, not_before=bindparam("not_before"), last_error=bindparam("error")
+)
+_MARK_FAILED = _finish(
+    leased=True,
+    status=OutboxStatus.FAILED.value,
+    finished_at=bindparam("at"),
+    last_error=bindparam("error"),
+)
+_MARK_UNCONFIGURED = _finish(
+    leased=True,
+    status=OutboxStatus.UNCONFIGURED.value,
+    finished_at=bindparam("at"),
+    last_error="SLACK_BOT_TOKEN is not set",
+)
+_GET = select(outbox).where(outbox.c.id == bindparam("message_id"))
+_REFS = select(chat_refs.c.name, chat_refs.c.value).where(
+    chat_refs.c.incident_id == bindparam("incident_id")
+)
+_INCIDENT_FOR_CHANNEL = (
+    select(chat_refs.c.incident_id)
+    .where(chat_refs.c.name == CHANNEL, chat_refs.c.value == bindparam("channel_id"))
+    .order_by(chat_refs.c.incident_id.desc())
+    .limit(1)
+)
+
+
+@cache
+def _save_ref(dialect: str) -> Executable:
+    insert_ = upsert(dialect, chat_refs)
+    return insert_.on_conflict_do_update(
+        index_elements=[chat_refs.c.incident_id, chat_refs.c.name],
+        set_={"value": insert_.excluded.value},
+    )
+
+
 class SqlOutboxRepository(Repository):
     async def add(self, call: OutboundCall, *, at: datetime) -> OutboxMessage:
-        statement = (
-            insert(outbox)
-            .values(
-                ordering_key=call.ordering_key,
-                method=call.method,
-                args=dict(call.args),
-                incident_id=call.incident_id,
-                binds=dict(call.binds),
-                saves=dict(call.saves),
-                status=PENDING,
-                attempts=0,
-                not_before=at,
-                created_at=at,
-                last_error="",
-            )
-            .returning(*outbox.c)
-        )
-        return _to_message((await self._execute(statement)).one())
+        values = {
+            "ordering_key": call.ordering_key,
+            "method": call.method,
+            "args": dict(call.args),
+            "incident_id": call.incident_id,
+            "binds": dict(call.binds),
+            "saves": dict(call.saves),
+            "status": PENDING,
+            "attempts": 0,
+            "not_before": at,
+            "created_at": at,
+            "last_error": "",
+        }
+        return _to_message((await self._execute(_ADD, values)).one())
 
     async def claim(
         self,
@@ -68,86 +176,49 @@ class SqlOutboxRepository(Repository):
         limit: int,
         paused_methods: Collection[str] = (),
     ) -> Sequence[OutboxMessage]:
-        older = outbox.alias("older")
-        conditions: list[ColumnElement[bool]] = [
-            outbox.c.status == PENDING,
-            outbox.c.not_before <= now,
-            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
-            ~exists().where(
-                older.c.ordering_key == outbox.c.ordering_key,
-                older.c.status == PENDING,
-                older.c.id < outbox.c.id,
-            ),
-        ]
+        params: dict[str, Any] = {"due_by": now, "lease_ended_by": now, "limit": limit}
         if paused_methods:
-            conditions.append(outbox.c.method.not_in(list(paused_methods)))
-        query = select(outbox.c.id).where(and_(*conditions)).order_by(outbox.c.id).limit(limit)
-        if self._postgres:
-            # A row another replica is claiming right now is skipped, not waited for; once
-            # that claim commits its lease keeps the row (and its key) out of this query.
-            query = query.with_for_update(of=outbox, skip_locked=True)
-        ids = [row.id for row in await self._execute(query)]
+            params["paused"] = list(paused_methods)
+        query = _claim_query(self._dialect, paused=bool(paused_methods))
+        ids = [row.id for row in await self._execute(query, params)]
         if not ids:
             return []
         claimed = await self._execute(
-            update(outbox)
-            .where(outbox.c.id.in_(ids))
-            .values(
-                lease_owner=worker,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=outbox.c.attempts + 1,
-            )
-            .returning(*outbox.c)
+            _CLAIM,
+            {"ids": ids, "worker": worker, "lease_until": now + timedelta(seconds=lease_seconds)},
         )
         return sorted((_to_message(row) for row in claimed), key=lambda m: m.id)
 
     async def mark_sent(self, message_id: int, *, at: datetime, result: JSON) -> bool:
-        # Whoever holds the lease: Slack confirmed it, so it must never go out again.
-        return await self._finish(
-            outbox.c.id == message_id,
-            status=OutboxStatus.SENT.value,
-            sent_at=at,
-            finished_at=at,
-            result=dict(result),
-            last_error="",
-        )
+        params = {
+            "message_id": message_id,
+            "sent_at": at,
+            "finished_at": at,
+            "result": dict(result),
+        }
+        return await self._finish(_MARK_SENT, params)
 
     async def reschedule(
         self, message_id: int, *, worker: str, not_before: datetime, error: str
     ) -> bool:
-        return await self._finish(
-            and_(outbox.c.id == message_id, outbox.c.lease_owner == worker),
-            not_before=not_before,
-            last_error=error,
-        )
+        params = {"message_id": message_id, "worker": worker, "not_before": not_before}
+        return await self._finish(_RESCHEDULE, {**params, "error": error})
 
     async def mark_failed(self, message_id: int, *, worker: str, at: datetime, error: str) -> bool:
-        return await self._finish(
-            and_(outbox.c.id == message_id, outbox.c.lease_owner == worker),
-            status=OutboxStatus.FAILED.value,
-            finished_at=at,
-            last_error=error,
-        )
+        params = {"message_id": message_id, "worker": worker, "at": at, "error": error}
+        return await self._finish(_MARK_FAILED, params)
 
     async def mark_unconfigured(self, message_id: int, *, worker: str, at: datetime) -> bool:
-        return await self._finish(
-            and_(outbox.c.id == message_id, outbox.c.lease_owner == worker),
-            status=OutboxStatus.UNCONFIGURED.value,
-            finished_at=at,
-            last_error="SLACK_BOT_TOKEN is not set",
-        )
+        params = {"message_id": message_id, "worker": worker, "at": at}
+        return await self._finish(_MARK_UNCONFIGURED, params)
 
-    async def _finish(self, where: ColumnElement[bool], **values: Any) -> bool:
-        """Update a pending row and drop its lease; ``True`` if the row was still pending."""
-        result = await self._execute(
-            update(outbox)
-            .where(where, outbox.c.status == PENDING)
-            .values(lease_owner=None, lease_until=None, **values)
-        )
+    async def _finish(self, statement: Update, params: Mapping[str, Any]) -> bool:
+        """``True`` if the row was still pending (and, where asked, leased by the worker)."""
+        result = await self._execute(statement, params)
         return bool(result.rowcount == 1)
 
     async def get(self, message_id: int) -> OutboxMessage | None:
-        row = (await self._execute(select(outbox).where(outbox.c.id == message_id))).first()
+        row = (await self._execute(_GET, {"message_id": message_id})).first()
         return None if row is None else _to_message(row)
 
     async def list(
@@ -157,6 +228,7 @@ class SqlOutboxRepository(Repository):
         ordering_key: str | None = None,
         limit: int = 1000,
     ) -> Sequence[OutboxMessage]:
+        # Built per call: which conditions apply depends on the arguments.
         conditions: list[ColumnElement[bool]] = []
         if status is not None:
             conditions.append(outbox.c.status == status.value)
@@ -166,27 +238,16 @@ class SqlOutboxRepository(Repository):
         return [_to_message(row) for row in await self._execute(query)]
 
     async def refs(self, incident_id: int) -> dict[str, str]:
-        query = select(chat_refs.c.name, chat_refs.c.value).where(
-            chat_refs.c.incident_id == incident_id
-        )
-        return {row.name: row.value for row in await self._execute(query)}
+        rows = await self._execute(_REFS, {"incident_id": incident_id})
+        return {row.name: row.value for row in rows}
 
     async def save_refs(self, incident_id: int, refs: Mapping[str, str]) -> None:
+        statement = _save_ref(self._dialect)
         for name, value in refs.items():
-            upsert = self._upsert(chat_refs).values(incident_id=incident_id, name=name, value=value)
             await self._execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[chat_refs.c.incident_id, chat_refs.c.name],
-                    set_={"value": upsert.excluded.value},
-                )
+                statement, {"incident_id": incident_id, "name": name, "value": value}
             )
 
     async def incident_for_channel(self, channel_id: str) -> int | None:
-        query = (
-            select(chat_refs.c.incident_id)
-            .where(chat_refs.c.name == CHANNEL, chat_refs.c.value == channel_id)
-            .order_by(chat_refs.c.incident_id.desc())
-            .limit(1)
-        )
-        row = (await self._execute(query)).first()
+        row = (await self._execute(_INCIDENT_FOR_CHANNEL, {"channel_id": channel_id})).first()
         return None if row is None else int(row.incident_id)

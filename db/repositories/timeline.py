@@ -5,13 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from bot.domain import JSON, TimelineEntry
 from bot.timeline import GENESIS, next_entry
 from db.repositories.base import Repository
 from db.rows import to_entry
 from db.tables import timeline
+
+_HEAD = (
+    select(timeline.c.seq, timeline.c.hash)
+    .where(timeline.c.incident_id == bindparam("incident_id"))
+    .order_by(timeline.c.seq.desc())
+    .limit(1)
+)
+_INSERT = insert(timeline)
+_FOR_INCIDENT = (
+    select(timeline)
+    .where(timeline.c.incident_id == bindparam("incident_id"))
+    .order_by(timeline.c.seq)
+)
 
 
 class SqlTimelineRepository(Repository):
@@ -20,14 +33,7 @@ class SqlTimelineRepository(Repository):
     ) -> TimelineEntry:
         if at.tzinfo is None:
             raise ValueError("timeline times must be timezone-aware")
-        last = (
-            await self._execute(
-                select(timeline.c.seq, timeline.c.hash)
-                .where(timeline.c.incident_id == incident_id)
-                .order_by(timeline.c.seq.desc())
-                .limit(1)
-            )
-        ).first()
+        last = (await self._execute(_HEAD, {"incident_id": incident_id})).first()
         entry = next_entry(
             prev_seq=0 if last is None else last.seq,
             prev_hash=GENESIS if last is None else last.hash,
@@ -37,14 +43,12 @@ class SqlTimelineRepository(Repository):
             kind=kind,
             body=body,
         )
-        await self._execute(insert(timeline).values(**_fields(entry)))
+        await self._execute(_INSERT, _fields(entry))
         return entry
 
     async def for_incident(self, incident_id: int) -> Sequence[TimelineEntry]:
-        query = (
-            select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.seq)
-        )
-        return [to_entry(row) for row in await self._execute(query)]
+        rows = await self._execute(_FOR_INCIDENT, {"incident_id": incident_id})
+        return [to_entry(row) for row in rows]
 
 
 def _fields(entry: TimelineEntry) -> JSON:

@@ -260,6 +260,74 @@ async def scrape_metric(
     return total
 
 
+@dataclass(frozen=True)
+class InboxCounts:
+    """What firebreak processes did with the Alertmanager deliveries they acknowledged."""
+
+    accepted: float
+    processed: float
+    ignored: float
+    failed: float
+    deferred: float  # failed attempts that will be retried
+
+    @property
+    def settled(self) -> float:
+        return self.processed + self.ignored + self.failed
+
+
+async def inbox_counts(session: aiohttp.ClientSession, services: Sequence[Service]) -> InboxCounts:
+    """Summed over ``services``: on PostgreSQL any replica may process what another accepted."""
+
+    async def total(name: str, outcome: str) -> float:
+        values = [
+            await scrape_metric(session, s.base_url, name, source="alertmanager", outcome=outcome)
+            for s in services
+        ]
+        return sum(values)
+
+    processed = "firebreak_inbox_processed_total"
+    return InboxCounts(
+        accepted=await total("firebreak_deliveries_total", "accepted"),
+        processed=await total(processed, "processed"),
+        ignored=await total(processed, "ignored"),
+        failed=await total(processed, "failed"),
+        deferred=await total(processed, "pending"),
+    )
+
+
+async def wait_inbox_processed(
+    session: aiohttp.ClientSession,
+    services: Sequence[Service],
+    *,
+    at_least: int = 0,
+    timeout: float = 120.0,
+    context: Callable[[], str] = lambda: "",
+) -> InboxCounts:
+    """Poll until every delivery the services acknowledged (at least ``at_least`` of them)
+    has been settled by an inbox processor, then check that none failed.
+
+    Delivery is acknowledged before it is processed, so a test that asserts on incidents
+    after sending must wait for this, not just for the first incidents to show up."""
+
+    seen: list[InboxCounts] = []
+
+    async def settled() -> InboxCounts | None:
+        counts = await inbox_counts(session, services)
+        seen.append(counts)
+        if counts.accepted >= at_least and counts.settled == counts.accepted:
+            return counts
+        return None
+
+    counts = await poll_until(
+        settled,
+        timeout=timeout,
+        what=f"every acknowledged delivery (at least {at_least}) processed",
+        context=lambda: f"last counts: {seen[-1:]}\n{context()}",
+    )
+    assert counts.failed == 0, (counts, context())
+    return counts
+
+
 # ---------------------------------------------------------------------------------------------
 # Alertmanager
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """A real Alertmanager (the Debian package) notifies a real ``firebreak serve``.
 
 Alerts are posted to Alertmanager's API as Prometheus would; Alertmanager groups them by
-alertname and delivers webhook v4 notifications to the bot with a bearer token. The tests
-then read the bot's incidents API. Every wait is a poll with a deadline; nothing asserts on
-timing.
+alertname and delivers webhook v4 notifications to the bot with a bearer token. The bot
+acknowledges each one once it is stored in its inbox and processes it right after, so the
+tests read the bot's incidents API and metrics by polling until the expected state (and, where
+they count, until every acknowledged delivery is processed). Every wait is a poll with a
+deadline; nothing asserts on timing.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from tests.e2e.processes import (
     post_alerts,
     require_binary,
     scrape_metric,
+    wait_inbox_processed,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.binary]
@@ -152,7 +155,10 @@ async def test_three_groups_become_three_incidents_with_the_default_severities(
         assert [a["labels"]["alertname"] for a in detail["alerts"]] == [name]
         assert detail["alerts"][0]["status"] == "firing"
         assert kinds(detail)["incident.opened"] == 1, detail["timeline"]
-    # The bot counted one opened incident per severity.
+    # Once every delivery is processed, the bot has counted one opened incident per severity.
+    await wait_inbox_processed(
+        http, [setup.bot], at_least=len(DEFAULT_GROUPS), context=processes.logs
+    )
     for _, expected in DEFAULT_GROUPS.values():
         opened = await setup.api.metric(
             "firebreak_incidents_opened_total", severity=expected, source="alertmanager"
@@ -187,9 +193,12 @@ async def test_resent_groups_add_no_incident(
         what="an alert.repeat timeline entry on every incident",
         context=processes.logs,
     )
-    # Repeats reached the bot as deliveries of their own, and none opened an incident.
-    deliveries = await setup.api.metric("firebreak_deliveries_total", source="alertmanager")
-    assert deliveries >= 2 * len(DEFAULT_GROUPS), deliveries
+    # Repeats reached the bot as deliveries of their own, each processed, none opening an
+    # incident.
+    counts = await wait_inbox_processed(
+        http, [setup.bot], at_least=2 * len(DEFAULT_GROUPS), context=processes.logs
+    )
+    assert counts.processed >= 2 * len(DEFAULT_GROUPS), counts
     after = await setup.api.incidents()
     assert sorted(i["id"] for i in after) == sorted(i["id"] for i in first.values()), after
     for detail in details.values():
@@ -354,17 +363,66 @@ async def test_a_bot_answering_503_for_a_while_gets_every_group_once_it_recovers
         await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await admin.close()
 
-    # Alertmanager keeps retrying (5xx is retryable), so every group arrives after recovery.
+    # Alertmanager keeps retrying (5xx is retryable), so every group arrives after recovery,
+    # is stored in the inbox, acknowledged, and processed once.
     incidents = await wait_incidents(setup.api, len(DEFAULT_GROUPS), processes)
-    named = assert_default_severities(incidents)
+    counts = await wait_inbox_processed(
+        http, [setup.bot], at_least=len(DEFAULT_GROUPS), context=processes.logs
+    )
+    named = assert_default_severities(await setup.api.incidents())
+    assert {i["id"] for i in named.values()} == {i["id"] for i in incidents}
     for incident in named.values():
         detail = await setup.api.incident(incident["id"])
         assert len(detail["alerts"]) == 1, detail["alerts"]
         assert kinds(detail)["incident.opened"] == 1, detail["timeline"]
-    succeeded = await scrape_metric(
-        http, setup.bot.base_url, "firebreak_deliveries_total", source="alertmanager"
+    assert counts.processed >= len(DEFAULT_GROUPS), counts
+    refused = await scrape_metric(
+        http,
+        setup.bot.base_url,
+        "firebreak_deliveries_total",
+        source="alertmanager",
+        outcome="unavailable",
     )
-    assert succeeded >= len(DEFAULT_GROUPS), succeeded
+    assert refused >= 1, refused  # the probe, at least
+
+    # A 503 stored nothing: the inbox holds exactly what was acknowledged, all of it
+    # processed, and the probe, refused while the database was away, is not in it.
+    async def inbox_matches_acks() -> list[tuple[str, bytes]] | None:
+        rows = await inbox_rows(postgres_url)
+        accepted = await scrape_metric(
+            http,
+            setup.bot.base_url,
+            "firebreak_deliveries_total",
+            source="alertmanager",
+            outcome="accepted",
+        )
+        settled = all(outcome == "processed" for outcome, _ in rows)
+        return rows if settled and len(rows) == accepted else None
+
+    rows = await poll_until(
+        inbox_matches_acks,
+        timeout=WAIT_S,
+        what="one processed inbox row per acknowledged delivery",
+        context=processes.logs,
+    )
+    assert not any(b"E2EProbe" in body for _, body in rows), rows
+
+
+async def inbox_rows(postgres_url: str) -> list[tuple[str, bytes]]:
+    """(outcome, body) of every row in the bot's ``deliveries`` table."""
+    url = make_url(postgres_url)
+    conn = await asyncpg.connect(
+        user=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+    )
+    try:
+        rows = await conn.fetch("SELECT outcome, body FROM deliveries ORDER BY id")
+    finally:
+        await conn.close()
+    return [(row["outcome"], bytes(row["body"])) for row in rows]
 
 
 async def am_failures(http: aiohttp.ClientSession, alertmanager: Service) -> float:
@@ -422,8 +480,10 @@ async def test_an_ha_pair_sending_the_same_groups_yields_one_incident_per_group(
         )
         for am in pair
     ]
-    received = await api.metric("firebreak_deliveries_total", source="alertmanager")
-    assert received >= 2 * len(DEFAULT_GROUPS), (sent, received)
+    counts = await wait_inbox_processed(
+        http, [bot], at_least=2 * len(DEFAULT_GROUPS), context=processes.logs
+    )
+    assert counts.accepted >= 2 * len(DEFAULT_GROUPS), (sent, counts)
     assert len(await api.incidents()) == len(DEFAULT_GROUPS)
     for name, incident in named.items():
         detail = await api.incident(incident["id"])

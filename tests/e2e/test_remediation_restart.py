@@ -53,7 +53,14 @@ async def test_sigkill_while_an_approved_scale_runs_ends_it_once(
             ),
             headers={"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"},
         ) as response:
-            assert response.status == 200
+            assert response.status == 202, await response.text()
+        api = FirebreakApi(http, bot)
+
+        async def opened() -> bool | None:
+            # Acknowledged means stored: the incident appears once the inbox is processed.
+            return True if await api.incidents() else None
+
+        await poll_until(opened, timeout=20, what="the incident", context=bot.describe)
 
         async def click(base_url: str, action_id: str, value: dict[str, Any], user: str) -> None:
             body = block_actions_body(

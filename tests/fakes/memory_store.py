@@ -25,6 +25,7 @@ from bot.domain import (
     IncidentFilter,
     IncidentStatus,
     NewIncident,
+    PendingDelivery,
     Severity,
     Source,
     TimelineEntry,
@@ -37,9 +38,19 @@ from tests.fakes.memory_outbox import MemoryOutbox, OutboxState
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StoredDelivery:
+    """One ``deliveries`` row: ``record`` leaves the outcome unset, ``enqueue`` makes it
+    ``PENDING`` until the inbox processor settles (``finish``) or defers it."""
+
     delivery: Delivery
     outcome: DeliveryOutcome | None = None
     detail: str = ""
+    id: int = 0
+    attempts: int = 0
+    not_before: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.outcome is DeliveryOutcome.PENDING
 
 
 @dataclasses.dataclass(slots=True)
@@ -48,8 +59,10 @@ class _State:
     episodes: dict[int, AlertEpisode] = dataclasses.field(default_factory=dict)
     timeline: dict[int, list[TimelineEntry]] = dataclasses.field(default_factory=dict)
     deliveries: dict[tuple[Source, str], StoredDelivery] = dataclasses.field(default_factory=dict)
+    delivery_keys: dict[int, tuple[Source, str]] = dataclasses.field(default_factory=dict)
     next_incident_id: int = 1
     next_episode_id: int = 1
+    next_delivery_id: int = 1
     outbox: OutboxState = dataclasses.field(default_factory=OutboxState)
     actions: ActionTable = dataclasses.field(default_factory=ActionTable)
 
@@ -60,8 +73,10 @@ class _State:
             episodes=dict(self.episodes),
             timeline={key: list(entries) for key, entries in self.timeline.items()},
             deliveries=dict(self.deliveries),
+            delivery_keys=dict(self.delivery_keys),
             next_incident_id=self.next_incident_id,
             next_episode_id=self.next_episode_id,
+            next_delivery_id=self.next_delivery_id,
             outbox=self.outbox.copy(),
             actions=self.actions.copy(),
         )
@@ -256,15 +271,16 @@ class MemoryTimeline:
 
 
 class MemoryDeliveries:
+    """The ``deliveries`` table: unique on (source, key), ids handed out in insertion order
+    (``record`` and ``enqueue`` share the sequence, as they share the SQL identity column)."""
+
     def __init__(self, state: _State) -> None:
         self._state = state
 
     async def record(self, delivery: Delivery) -> bool:
-        key = (delivery.source, delivery.key)
-        if key in self._state.deliveries:
+        if (delivery.source, delivery.key) in self._state.deliveries:
             return False
-        stored = dataclasses.replace(delivery, received_at=_aware(delivery.received_at))
-        self._state.deliveries[key] = StoredDelivery(stored)
+        self._insert(delivery, outcome=None)
         return True
 
     async def set_outcome(
@@ -275,6 +291,69 @@ class MemoryDeliveries:
             self._state.deliveries[(source, key)] = dataclasses.replace(
                 stored, outcome=outcome, detail=detail
             )
+
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> None:
+        keys = [(d.source, d.key) for d in deliveries]
+        # One INSERT of many rows: a key already stored (or twice in the batch) fails it all.
+        if len(set(keys)) != len(keys) or any(k in self._state.deliveries for k in keys):
+            raise Conflict(f"a delivery key of {keys!r} is already stored")
+        for delivery in deliveries:
+            self._insert(delivery, outcome=DeliveryOutcome.PENDING)
+
+    async def take_pending(
+        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+    ) -> Sequence[PendingDelivery]:
+        # The store's lock already gives one transaction at a time, so ``wait`` changes nothing.
+        now = _aware(now)
+        due = sorted(
+            (
+                stored
+                for stored in self._state.deliveries.values()
+                if stored.pending
+                and stored.delivery.source is source
+                and (stored.not_before is None or stored.not_before <= now)
+            ),
+            key=lambda stored: stored.id,
+        )
+        return [PendingDelivery(s.id, s.delivery, s.attempts) for s in due[: max(0, limit)]]
+
+    async def finish(self, delivery_id: int, outcome: DeliveryOutcome, detail: str = "") -> bool:
+        stored = self._pending(delivery_id)
+        if stored is None:
+            return False
+        self._save(dataclasses.replace(stored, outcome=outcome, detail=detail))
+        return True
+
+    async def defer(self, delivery_id: int, *, not_before: datetime, error: str) -> int:
+        stored = self._pending(delivery_id)
+        if stored is None:
+            return 0
+        attempts = stored.attempts + 1
+        self._save(
+            dataclasses.replace(
+                stored, attempts=attempts, not_before=_aware(not_before), detail=error
+            )
+        )
+        return attempts
+
+    async def count_pending(self) -> int:
+        return sum(stored.pending for stored in self._state.deliveries.values())
+
+    def _insert(self, delivery: Delivery, *, outcome: DeliveryOutcome | None) -> None:
+        delivery_id = self._state.next_delivery_id
+        self._state.next_delivery_id += 1
+        key = (delivery.source, delivery.key)
+        stored = dataclasses.replace(delivery, received_at=_aware(delivery.received_at))
+        self._state.deliveries[key] = StoredDelivery(stored, outcome=outcome, id=delivery_id)
+        self._state.delivery_keys[delivery_id] = key
+
+    def _pending(self, delivery_id: int) -> StoredDelivery | None:
+        key = self._state.delivery_keys.get(delivery_id)
+        stored = self._state.deliveries.get(key) if key is not None else None
+        return stored if stored is not None and stored.pending else None
+
+    def _save(self, stored: StoredDelivery) -> None:
+        self._state.deliveries[(stored.delivery.source, stored.delivery.key)] = stored
 
 
 class MemoryUnitOfWork:
@@ -320,3 +399,7 @@ class MemoryStore:
     def delivery(self, source: Source, key: str) -> StoredDelivery | None:
         """Inspect a recorded delivery (tests only; the ports have no reader for it)."""
         return self._state.deliveries.get((source, key))
+
+    def deliveries(self) -> list[StoredDelivery]:
+        """Every stored delivery in id (arrival) order (tests only)."""
+        return sorted(self._state.deliveries.values(), key=lambda stored: stored.id)

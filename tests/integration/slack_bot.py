@@ -24,7 +24,7 @@ from bot.policy import Policy
 from tests.fakes.slack_models import Channel, Message
 from tests.fakes.slack_server import FakeSlack, run_fake_slack
 from tests.fakes.slack_testing import ALICE, ONCALL, TOKEN, seeded_fake
-from tests.integration.bot_app import AM_AUTH, AM_TOKEN, API_AUTH, API_TOKEN
+from tests.integration.bot_app import AM_AUTH, AM_TOKEN, API_AUTH, API_TOKEN, process_inbox
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 Client = TestClient[web.Request, web.Application]
@@ -133,10 +133,14 @@ class SlackBot:
         return await self.post_signed(body, "application/json", extra=extra if retry else None)
 
     async def alertmanager(self, payload: dict[str, Any]) -> None:
+        """Deliver as Alertmanager does, then let the app's inbox process it: the incident,
+        its timeline and the outbox rows for Slack exist when this returns."""
         resp = await self.client.post(
             "/webhooks/alertmanager", data=json.dumps(payload).encode(), headers=AM_AUTH
         )
-        assert resp.status == 200, await resp.text()
+        assert resp.status == 202, await resp.text()
+        assert (await resp.json())["status"] == "accepted"
+        await process_inbox(self.client.app)
 
     async def incident(self, incident_id: int) -> dict[str, Any]:
         resp = await self.client.get(f"/api/incidents/{incident_id}", headers=API_AUTH)

@@ -1,27 +1,27 @@
-"""The Alertmanager ingest use case on every store backend (memory, SQLite, PostgreSQL)."""
+"""The Alertmanager ingest use case on every store backend (memory, SQLite, PostgreSQL):
+each notification is stored in the inbox and applied by the real inbox processor."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
+from typing import Any
 
 from bot.clock import FixedClock
-from bot.domain import AlertStatus, Delivery, IncidentFilter, IncidentStatus, Severity, Source
+from bot.domain import AlertStatus, DeliveryOutcome, IncidentFilter, IncidentStatus, Severity
 from bot.policy import Policy
 from bot.ports import Store
+from bot.services.inbox import NO_INCIDENT
 from bot.services.incidents import show_incident
-from bot.services.ingest_alerts import AlertIngestResult, ingest_alert_group
+from bot.services.ingest_alerts import AlertIngestResult
 from bot.timeline import verify_chain
-from tests.payloads.alertmanager import T0, alert, body, group, resolved, webhook
+from tests.inbox_support import deliver, process
+from tests.payloads.alertmanager import T0, alert, resolved, webhook
 
 
 async def send(
-    store: Store, policy: Policy, clock: FixedClock, payload: dict[str, object]
+    store: Store, policy: Policy, clock: FixedClock, payload: dict[str, Any]
 ) -> AlertIngestResult:
-    delivery = Delivery(Source.ALERTMANAGER, uuid.uuid4().hex, clock.now(), body(payload))
-    return await ingest_alert_group(
-        store=store, policy=policy, clock=clock, delivery=delivery, group=group(payload)
-    )
+    return await deliver(store, policy, clock, payload)
 
 
 async def kinds(store: Store, incident_id: int) -> list[str]:
@@ -145,8 +145,12 @@ async def test_resolved_alerts_of_unknown_group_are_kept_but_open_nothing(
     store: Store, policy: Policy, clock: FixedClock
 ) -> None:
     a = resolved(alert("LNNHighLatency"), T0 + timedelta(minutes=1))
-    result = await send(store, policy, clock, webhook("never-seen", [a]))
-    assert result.incident_ids == ()
+    processed = await process(store, policy, clock, webhook("never-seen", [a]))
+    assert processed.result is not None
+    assert processed.result.incident_ids == ()
+    # Kept: the delivery is settled as ignored, with the reason, not dropped or failed.
+    assert processed.outcome is DeliveryOutcome.IGNORED
+    assert processed.detail == NO_INCIDENT
     async with store.transaction() as uow:
         assert await uow.incidents.list(IncidentFilter()) == []
 

@@ -14,10 +14,10 @@ from bot.domain import Delivery, DeliveryOutcome, IncidentFilter, IncidentStatus
 from bot.policy import Policy
 from bot.ports import Store
 from bot.services.incidents import show_incident
-from bot.services.ingest_alerts import ingest_alert_group
 from bot.services.ingest_pagerduty import PagerDutyIngestResult, ingest_pagerduty_event
 from bot.timeline import verify_chain
 from handlers.pagerduty_schema import parse_pagerduty
+from tests.inbox_support import deliver
 from tests.payloads import alertmanager as am
 from tests.payloads.pagerduty import annotation_event, encode, incident_event
 
@@ -167,13 +167,7 @@ async def test_pagerduty_incident_with_our_dedup_key_joins_the_alert_incident(
     store: Store, policy: Policy, clock: FixedClock
 ) -> None:
     payload = am.webhook("g", [am.alert("LNNHighLatency")])
-    born = await ingest_alert_group(
-        store=store,
-        policy=policy,
-        clock=clock,
-        delivery=Delivery(Source.ALERTMANAGER, "d1", clock.now(), am.body(payload)),
-        group=am.group(payload),
-    )
+    born = await deliver(store, policy, clock, payload)
     incident = born.opened[0]
     linked = await send(
         store,

@@ -1,5 +1,7 @@
-"""Property: any schema-valid, authenticated Alertmanager v4 payload gets 2xx, never a 4xx
-(Alertmanager would drop it) or a 500."""
+"""Property: any schema-valid, authenticated Alertmanager v4 payload gets 2xx (202, stored in
+the inbox), never a 4xx (Alertmanager would drop it) or a 500; and the inbox processor then
+applies it (processed, or ignored when it resolves alerts of no incident), never failing on
+it, so the 202 did not promise what processing cannot keep."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 
 from bot.policy import Policy
 from db.migrate import upgrade_async
-from tests.integration.bot_app import AM_AUTH, bot_app
+from tests.integration.bot_app import AM_AUTH, bot_app, inbox_rows, process_inbox
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]
@@ -74,10 +76,15 @@ async def client(aiohttp_client: MakeClient, database_url: str, policy: Policy) 
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(payload=payloads)
-async def test_schema_valid_payload_is_always_accepted(
-    client: Client, payload: dict[str, Any]
+async def test_schema_valid_payload_is_always_accepted_and_processed(
+    client: Client, database_url: str, payload: dict[str, Any]
 ) -> None:
     resp = await client.post(
         "/webhooks/alertmanager", data=json.dumps(payload).encode(), headers=AM_AUTH
     )
-    assert resp.status == 200, await resp.text()
+    assert resp.status == 202, await resp.text()
+    key = (await resp.json())["delivery"]
+    await process_inbox(client.app)
+    outcomes = {row.key: (row.outcome, row.detail) for row in await inbox_rows(database_url)}
+    outcome, detail = outcomes[key]
+    assert outcome in ("processed", "ignored"), detail

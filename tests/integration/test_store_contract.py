@@ -226,6 +226,80 @@ async def test_deliveries_are_recorded_once(store: Store) -> None:
     assert (first, again, later, other_source, other_key) == (True, False, False, True, True)
 
 
+async def test_the_inbox_hands_out_due_pending_deliveries_oldest_first(store: Store) -> None:
+    am = [delivery(f"am-{n}", source=Source.ALERTMANAGER) for n in range(4)]
+    async with store.transaction() as uow:
+        await uow.deliveries.enqueue(am[:2])
+        await uow.deliveries.enqueue([delivery("pd-1")])  # another source's inbox row
+        await uow.deliveries.enqueue([])
+        await uow.deliveries.enqueue(am[2:])
+        assert await uow.deliveries.record(delivery("recorded"))  # no outcome: not pending
+        assert await uow.deliveries.count_pending() == 5
+    async with store.transaction() as uow:
+        taken = await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=T0, limit=10)
+        first_two = await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=T0, limit=2)
+        pagerduty = await uow.deliveries.take_pending(source=Source.PAGERDUTY, now=T0, limit=10)
+    assert [p.delivery for p in taken] == am
+    assert [p.attempts for p in taken] == [0, 0, 0, 0]
+    ids = [p.id for p in taken]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert first_two == taken[:2]
+    assert [p.delivery.key for p in pagerduty] == ["pd-1"]
+    # Taking does not settle: without ``finish`` the rows stay pending.
+    async with store.transaction() as uow:
+        assert await uow.deliveries.count_pending() == 5
+
+
+async def test_inbox_deliveries_settle_once_and_defer_with_attempts(store: Store) -> None:
+    am = [delivery(f"am-{n}", source=Source.ALERTMANAGER) for n in range(3)]
+    async with store.transaction() as uow:
+        await uow.deliveries.enqueue(am)
+    async with store.transaction() as uow:
+        first, second, third = await uow.deliveries.take_pending(
+            source=Source.ALERTMANAGER, now=T0, limit=10
+        )
+        assert await uow.deliveries.finish(first.id, DeliveryOutcome.PROCESSED)
+        assert not await uow.deliveries.finish(first.id, DeliveryOutcome.FAILED, "again")
+        assert await uow.deliveries.defer(first.id, not_before=at(1), error="settled") == 0
+        assert await uow.deliveries.defer(second.id, not_before=at(60), error="boom") == 1
+    async with store.transaction() as uow:
+        assert await uow.deliveries.defer(second.id, not_before=at(120), error="boom") == 2
+        assert await uow.deliveries.count_pending() == 2
+        # A deferred delivery is not due before its time, then comes back in arrival order.
+        early = await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=at(119), limit=10)
+        due = await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=at(120), limit=10)
+    assert [p.delivery.key for p in early] == ["am-2"]
+    assert [(p.delivery.key, p.attempts) for p in due] == [("am-1", 2), ("am-2", 0)]
+    async with store.transaction() as uow:
+        assert await uow.deliveries.finish(third.id, DeliveryOutcome.IGNORED, "nothing to do")
+        assert await uow.deliveries.finish(second.id, DeliveryOutcome.FAILED, "gave up")
+        assert not await uow.deliveries.finish(second.id, DeliveryOutcome.PROCESSED)
+        assert await uow.deliveries.count_pending() == 0
+        assert (
+            await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=at(10**6), limit=10)
+            == []
+        )
+
+
+async def test_enqueueing_a_stored_key_conflicts_and_stores_none_of_the_batch(
+    store: Store,
+) -> None:
+    async with store.transaction() as uow:
+        await uow.deliveries.enqueue([delivery("am-0", source=Source.ALERTMANAGER)])
+    with pytest.raises(Conflict):
+        async with store.transaction() as uow:
+            await uow.deliveries.enqueue(
+                [
+                    delivery("am-1", source=Source.ALERTMANAGER),
+                    delivery("am-0", source=Source.ALERTMANAGER),
+                ]
+            )
+    async with store.transaction() as uow:
+        pending = await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=T0, limit=10)
+    assert [p.delivery.key for p in pending] == ["am-0"]
+
+
 async def test_timeline_is_numbered_and_chained(store: Store) -> None:
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())

@@ -1,20 +1,19 @@
-"""The postmortem of a scripted incident: real ingest into the in-memory store, then
-acknowledgement, commander, a note and an action, then resolution by Alertmanager."""
+"""The postmortem of a scripted incident: real ingest (the inbox and its processor) into the
+in-memory store, then acknowledgement, commander, a note and an action, then resolution by
+Alertmanager."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from bot.clock import FixedClock
 from bot.domain import (
-    Alert,
     AlertEpisode,
-    AlertGroup,
     AlertStatus,
-    Delivery,
     Incident,
     IncidentStatus,
     Severity,
@@ -24,7 +23,6 @@ from bot.domain import (
 from bot.integrations.slack_text import inert
 from bot.policy_file import DEFAULT_POLICY, load_policy
 from bot.services.entry_text import describe, human_duration
-from bot.services.ingest_alerts import ingest_alert_group
 from bot.services.postmortem import (
     NOT_ACKNOWLEDGED,
     NOT_RESOLVED,
@@ -33,44 +31,37 @@ from bot.services.postmortem import (
     time_to_resolve,
 )
 from tests.fakes.memory_store import MemoryStore
+from tests.inbox_support import deliver as deliver_to_inbox
+from tests.payloads.alertmanager import alert, resolved, webhook
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-def group(status: AlertStatus, ends_at: datetime | None = None) -> AlertGroup:
-    alert = Alert(
-        fingerprint="fp-latency",
-        status=status,
-        labels={
-            "alertname": "LNNHighLatency",
-            "severity": "critical",
-            "service": "lnn-service",
-            "pod": "lnn-0",
-        },
-        annotations={"summary": "p99 above 100 ms\n<!channel>"},
-        starts_at=T0,
-        ends_at=ends_at,
-    )
-    return AlertGroup(
-        group_key='{}:{alertname="LNNHighLatency"}',
-        status=status,
-        receiver="firebreak",
-        alerts=(alert,),
-        group_labels={"alertname": "LNNHighLatency"},
-        common_labels=dict(alert.labels),
-        common_annotations={"summary": "p99 above 100 ms"},
-        external_url="http://alertmanager",
-    )
+def group(status: AlertStatus, ends_at: datetime | None = None) -> dict[str, Any]:
+    """The group's webhook v4 payload, as Alertmanager sends it (firing, or resolved)."""
+    firing = {
+        **alert("LNNHighLatency", "critical", starts_at=T0, service="lnn-service", pod="lnn-0"),
+        "fingerprint": "fp-latency",
+        "annotations": {"summary": "p99 above 100 ms\n<!channel>"},
+        "generatorURL": "",
+    }
+    one = firing
+    if status is AlertStatus.RESOLVED:
+        assert ends_at is not None
+        one = resolved(firing, ends_at)
+    return {
+        **webhook('{}:{alertname="LNNHighLatency"}', [one]),
+        "commonAnnotations": {"summary": "p99 above 100 ms"},
+        "externalURL": "http://alertmanager",
+    }
 
 
-async def deliver(store: MemoryStore, clock: FixedClock, key: str, g: AlertGroup) -> None:
-    await ingest_alert_group(
-        store=store,
-        policy=load_policy(DEFAULT_POLICY),
-        clock=clock,
-        delivery=Delivery(Source.ALERTMANAGER, key, clock.now(), b"{}"),
-        group=g,
-    )
+async def deliver(store: MemoryStore, clock: FixedClock, key: str, payload: dict[str, Any]) -> None:
+    await deliver_to_inbox(store, load_policy(DEFAULT_POLICY), clock, payload, key=key)
+    stored = store.delivery(Source.ALERTMANAGER, key)
+    assert stored is not None
+    assert stored.outcome is not None
+    assert not stored.pending
 
 
 async def human_step(

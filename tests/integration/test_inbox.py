@@ -1,0 +1,322 @@
+"""The inbox on SQLite and PostgreSQL: group-committed intake, then exactly-once processing.
+
+Intake (``db.inbox.SqlInbox``) must never acknowledge what it did not store; processing
+(``bot.services.inbox.InboxProcessor``) must apply every stored delivery once, in arrival
+order, survive a crash in the middle of a batch, and keep a delivery that keeps failing
+without letting it block the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select, text
+
+from bot.clock import FixedClock
+from bot.domain import AlertGroup, Delivery, DeliveryOutcome, IncidentFilter, Source
+from bot.errors import StorageUnavailable
+from bot.policy import Policy
+from bot.services.inbox import InboxProcessor, ProcessorTimings
+from db.inbox import SqlInbox
+from db.migrate import upgrade_async
+from db.repositories.deliveries import INBOX_LOCK_KEY
+from db.store import SqlStore
+from db.tables import deliveries
+from handlers.alertmanager_schema import parse_alertmanager
+from tests.payloads.alertmanager import T0, alert, body, webhook
+
+_keys = itertools.count()
+
+
+def delivery(group_key: str, *, at: datetime = T0, name: str = "LNNHighLatency") -> Delivery:
+    payload = webhook(group_key, [alert(name, instance=group_key)])
+    return Delivery(Source.ALERTMANAGER, f"key-{next(_keys)}", at, body(payload), "firing")
+
+
+@pytest.fixture
+async def sql(database_url: str) -> AsyncIterator[SqlStore]:
+    await upgrade_async(database_url)
+    store = SqlStore.from_url(database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def processor(
+    store: SqlStore,
+    policy: Policy,
+    clock: FixedClock,
+    *,
+    parse: Callable[[bytes], AlertGroup] = parse_alertmanager,
+    timings: ProcessorTimings | None = None,
+) -> InboxProcessor:
+    return InboxProcessor(store=store, policy=policy, clock=clock, parse=parse, timings=timings)
+
+
+async def stored_outcomes(store: SqlStore) -> list[tuple[str, str | None]]:
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.key, deliveries.c.outcome).order_by(deliveries.c.id)
+        )
+        return [(row.key, row.outcome) for row in rows]
+
+
+async def incident_count(store: SqlStore) -> int:
+    async with store.transaction() as uow:
+        return len(await uow.incidents.list(IncidentFilter(limit=10_000)))
+
+
+async def test_concurrent_accepts_share_commits_and_all_land_pending(sql: SqlStore) -> None:
+    commits = 0
+
+    def committed() -> None:
+        nonlocal commits
+        commits += 1
+
+    inbox = SqlInbox(sql, on_commit=committed)
+    sent = [delivery(f"g{i}") for i in range(300)]
+    await asyncio.gather(*(inbox.accept(d) for d in sent))
+    await inbox.close()
+    assert await stored_outcomes(sql) == [(d.key, "pending") for d in sent]
+    # All 300 were queued before the first commit finished: far fewer commits than rows.
+    assert 1 <= commits < 300
+    # Big batches mean deliveries queued behind commits: pressure, which passes with time.
+    await asyncio.wait_for(inbox.settled(), 5)
+    assert not inbox.busy()
+
+
+async def test_received_at_reads_back_as_the_same_instant(sql: SqlStore, clock: FixedClock) -> None:
+    # The SQLite writer formats timestamps itself; they must read back like the engine's own.
+    at = datetime(2026, 11, 22, 5, 6, 7, 89, tzinfo=timezone(timedelta(hours=-5)))
+    inbox = SqlInbox(sql)
+    await inbox.accept(delivery("g", at=at))
+    await inbox.close()
+    async with sql.transaction() as uow:
+        (pending,) = await uow.deliveries.take_pending(
+            source=Source.ALERTMANAGER, now=at + timedelta(seconds=1), limit=10
+        )
+    assert pending.delivery.received_at == at
+    assert pending.delivery.received_at.tzinfo is UTC
+
+
+async def _refuse_inserts(store: SqlStore, refuse: bool) -> None:
+    postgres = store.engine.dialect.name == "postgresql"
+    async with store.engine.begin() as conn:
+        if refuse and postgres:
+            await conn.execute(
+                text(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'refused by test'; END $$"
+                )
+            )
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON deliveries "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
+            )
+        elif refuse:
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON deliveries "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+                )
+            )
+        elif postgres:
+            await conn.execute(text("DROP TRIGGER refuse ON deliveries"))
+            await conn.execute(text("DROP FUNCTION refuse()"))
+        else:
+            await conn.execute(text("DROP TRIGGER refuse"))
+
+
+async def test_a_refused_commit_fails_every_waiting_delivery_and_stores_none(
+    sql: SqlStore,
+) -> None:
+    inbox = SqlInbox(sql)
+    await _refuse_inserts(sql, True)
+    results = await asyncio.gather(
+        *(inbox.accept(delivery(f"g{i}")) for i in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(r, StorageUnavailable) for r in results), results
+    assert await stored_outcomes(sql) == []
+    # The database recovers: the same inbox stores the next deliveries.
+    await _refuse_inserts(sql, False)
+    again = delivery("g-again")
+    await inbox.accept(again)
+    await inbox.close()
+    assert await stored_outcomes(sql) == [(again.key, "pending")]
+
+
+async def test_a_full_queue_refuses_at_once(sqlite_url: str) -> None:
+    await upgrade_async(sqlite_url)
+    store = SqlStore.from_url(sqlite_url)
+    inbox = SqlInbox(store, max_waiting=5)
+    try:
+        # Holding the writer's turn keeps the first commit from finishing, so deliveries queue.
+        async with store.writer_turn():
+            waiting = [asyncio.create_task(inbox.accept(delivery(f"g{i}"))) for i in range(5)]
+            await asyncio.sleep(0)  # let each task queue its delivery
+            assert inbox.busy()
+            with pytest.raises(StorageUnavailable, match="already waiting"):
+                await inbox.accept(delivery("one-too-many"))
+        await asyncio.gather(*waiting)
+        await inbox.close()
+        assert len(await stored_outcomes(store)) == 5
+    finally:
+        await store.close()
+
+
+async def test_processing_applies_each_delivery_once_in_arrival_order(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    inbox = SqlInbox(sql)
+    sent = [delivery(f"g{i}") for i in range(40)]
+    for d in sent:
+        await inbox.accept(d)
+    await inbox.close()
+    done = await processor(sql, policy, clock).drain()
+    assert [p.pending.delivery.key for p in done] == [d.key for d in sent]
+    assert {p.outcome for p in done} == {DeliveryOutcome.PROCESSED}
+    assert all(p.result is not None and len(p.result.opened) == 1 for p in done)
+    assert await incident_count(sql) == 40
+    assert await stored_outcomes(sql) == [(d.key, "processed") for d in sent]
+    assert await processor(sql, policy, clock).drain() == []
+
+
+async def test_two_processors_on_one_database_share_the_work_without_overlap(
+    database_url: str, policy: Policy, clock: FixedClock
+) -> None:
+    # Two replicas: two engines on the same database, draining at the same time.
+    await upgrade_async(database_url)
+    one, two = SqlStore.from_url(database_url), SqlStore.from_url(database_url)
+    try:
+        inbox = SqlInbox(one)
+        sent = [delivery(f"g{i % 30}") for i in range(90)]  # each group three times
+        await asyncio.gather(*(inbox.accept(d) for d in sent))
+        await inbox.close()
+        small = ProcessorTimings(batch=4)
+        first, second = await asyncio.gather(
+            processor(one, policy, clock, timings=small).drain(),
+            processor(two, policy, clock, timings=small).drain(),
+        )
+        keys = [p.pending.delivery.key for p in first + second]
+        assert sorted(keys) == sorted(d.key for d in sent)
+        assert len(set(keys)) == len(keys)
+        assert await incident_count(one) == 30
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_drain_waits_for_another_replicas_turn(
+    postgres_url: str, policy: Policy, clock: FixedClock
+) -> None:
+    await upgrade_async(postgres_url)
+    store = SqlStore.from_url(postgres_url)
+    try:
+        inbox = SqlInbox(store)
+        for i in range(5):
+            await inbox.accept(delivery(f"g{i}"))
+        await inbox.close()
+        async with store.engine.connect() as other:
+            # Another replica in the middle of a batch holds the processors' lock.
+            await other.execute(text("SELECT pg_advisory_lock(:key)"), {"key": INBOX_LOCK_KEY})
+            draining = asyncio.create_task(processor(store, policy, clock).drain())
+            for _ in range(50):
+                await asyncio.sleep(0.01)  # a real wait: the lock is PostgreSQL's
+            assert not draining.done()
+            await other.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": INBOX_LOCK_KEY})
+            await other.commit()
+            done = await asyncio.wait_for(draining, 30)
+        assert len(done) == 5
+        assert await incident_count(store) == 5
+    finally:
+        await store.close()
+
+
+class Crash(BaseException):
+    """Stands for the process dying in the middle of a batch (not an ``Exception``)."""
+
+
+async def test_a_crash_mid_batch_rolls_back_effects_and_settlement_together(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    inbox = SqlInbox(sql)
+    sent = [delivery(f"g{i}") for i in range(3)]
+    for d in sent:
+        await inbox.accept(d)
+    await inbox.close()
+    seen: list[bytes] = []
+
+    def dies_on_the_second(raw: bytes) -> AlertGroup:
+        seen.append(raw)
+        if len(seen) == 2:
+            raise Crash
+        return parse_alertmanager(raw)
+
+    with pytest.raises(Crash):
+        await processor(sql, policy, clock, parse=dies_on_the_second).drain()
+    # The first delivery was applied inside the same transaction: nothing of it remains.
+    assert await incident_count(sql) == 0
+    assert {outcome for _, outcome in await stored_outcomes(sql)} == {"pending"}
+    done = await processor(sql, policy, clock).drain()
+    assert len(done) == 3
+    assert await incident_count(sql) == 3
+
+
+async def test_a_failing_delivery_is_retried_then_kept_failed_without_blocking_others(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    inbox = SqlInbox(sql)
+    poison, fine = delivery("poison"), delivery("fine")
+    await inbox.accept(poison)
+    await inbox.accept(fine)
+    await inbox.close()
+
+    def bug_on_poison(raw: bytes) -> AlertGroup:
+        if b'"poison"' in raw:
+            raise RuntimeError("a bug in processing")
+        return parse_alertmanager(raw)
+
+    timings = ProcessorTimings(max_attempts=2, retry_base=30.0)
+    work = processor(sql, policy, clock, parse=bug_on_poison, timings=timings)
+    first = await work.drain()
+    assert [(p.pending.delivery.key, p.outcome) for p in first] == [
+        (poison.key, DeliveryOutcome.PENDING),
+        (fine.key, DeliveryOutcome.PROCESSED),
+    ]
+    assert "a bug in processing" in first[0].detail
+    assert await incident_count(sql) == 1
+    # Not due again before its backoff.
+    clock.advance(29)
+    assert await work.drain() == []
+    clock.advance(2)
+    second = await work.drain()
+    assert [(p.pending.delivery.key, p.outcome) for p in second] == [
+        (poison.key, DeliveryOutcome.FAILED)
+    ]
+    assert "gave up after 2 attempts" in second[0].detail
+    assert await stored_outcomes(sql) == [(poison.key, "failed"), (fine.key, "processed")]
+    async with sql.transaction() as uow:
+        assert await uow.deliveries.count_pending() == 0
+
+
+async def test_count_pending_counts_what_waits(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    inbox = SqlInbox(sql)
+    for i in range(7):
+        await inbox.accept(delivery(f"g{i}"))
+    await inbox.close()
+    work = processor(sql, policy, clock)
+    assert await work.refresh_pending() == 7
+    await work.drain()
+    assert await work.refresh_pending() == 0
+    async with sql.engine.connect() as conn:
+        total = (await conn.execute(select(func.count()).select_from(deliveries))).scalar_one()
+    assert total == 7

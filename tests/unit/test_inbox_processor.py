@@ -1,0 +1,138 @@
+"""The inbox processor's pacing against the in-memory store: it gives way to a busy intake
+without ever stopping, and its background loop wakes on a poke."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from bot.clock import FixedClock
+from bot.domain import Delivery, DeliveryOutcome, Source
+from bot.policy import Policy
+from bot.services.inbox import InboxProcessor, Processed, ProcessorTimings, retry_delay
+from handlers.alertmanager_schema import parse_alertmanager
+from tests.fakes.memory_store import MemoryStore
+from tests.payloads.alertmanager import alert, body, webhook
+
+_keys = itertools.count()
+
+
+class ScriptedIntake:
+    """An ``Inbox`` whose busy state the test sets: the processor only reads it."""
+
+    def __init__(self) -> None:
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+        self.accepted: list[Delivery] = []
+
+    async def accept(self, delivery: Delivery) -> None:
+        self.accepted.append(delivery)
+
+    def busy(self) -> bool:
+        return not self.quiet.is_set()
+
+    async def settled(self) -> None:
+        await self.quiet.wait()
+
+
+async def enqueue(store: MemoryStore, clock: FixedClock, count: int) -> None:
+    batch = []
+    for _ in range(count):
+        n = next(_keys)
+        payload = webhook(f"g{n}", [alert("LNNHighLatency", instance=f"i{n}")])
+        batch.append(Delivery(Source.ALERTMANAGER, f"k{n}", clock.now(), body(payload), "firing"))
+    async with store.transaction() as uow:
+        await uow.deliveries.enqueue(batch)
+
+
+def make(
+    store: MemoryStore,
+    policy: Policy,
+    clock: FixedClock,
+    intake: ScriptedIntake,
+    seen: list[Processed],
+    *,
+    max_defer: float = 0.2,
+    poll: float = 1.0,
+) -> InboxProcessor:
+    return InboxProcessor(
+        store=store,
+        policy=policy,
+        clock=clock,
+        parse=parse_alertmanager,
+        intake=intake,
+        on_processed=seen.append,
+        timings=ProcessorTimings(batch=8, busy_batch=1, max_defer=max_defer, poll=poll),
+    )
+
+
+async def test_a_quiet_intake_gets_full_batches(policy: Policy, clock: FixedClock) -> None:
+    store, intake, seen = MemoryStore(), ScriptedIntake(), list[Processed]()
+    await enqueue(store, clock, 20)
+    work = make(store, policy, clock, intake, seen)
+    assert await work.batch_size() == 8
+    assert len(await work.run_once(await work.batch_size())) == 8
+    assert store.commits == 2  # the enqueue, then one transaction for the eight
+
+
+async def test_a_busy_intake_gets_priority_but_processing_goes_on(
+    policy: Policy, clock: FixedClock
+) -> None:
+    store, intake, seen = MemoryStore(), ScriptedIntake(), list[Processed]()
+    await enqueue(store, clock, 5)
+    work = make(store, policy, clock, intake, seen, max_defer=0.01)
+    intake.quiet.clear()  # intake stays busy beyond max_defer
+    assert await work.batch_size() == 1
+    assert len(await work.run_once(1)) == 1
+
+
+async def test_intake_going_quiet_ends_the_wait_at_once(policy: Policy, clock: FixedClock) -> None:
+    store, intake, seen = MemoryStore(), ScriptedIntake(), list[Processed]()
+    work = make(store, policy, clock, intake, seen, max_defer=3600.0)
+    intake.quiet.clear()
+    sizing = asyncio.create_task(work.batch_size())
+    await asyncio.sleep(0)
+    assert not sizing.done()
+    intake.quiet.set()
+    # With an hour's max_defer this only returns because intake went quiet.
+    assert await asyncio.wait_for(sizing, 5) == 8
+
+
+async def test_the_background_loop_processes_what_it_is_poked_about(
+    policy: Policy, clock: FixedClock
+) -> None:
+    store, intake, seen = MemoryStore(), ScriptedIntake(), list[Processed]()
+    work = make(store, policy, clock, intake, seen, poll=3600.0)
+    await work.start()
+    try:
+        await enqueue(store, clock, 3)
+        work.poke()
+        # An hour's poll: only the poke can bring these three through in time.
+        async with asyncio.timeout(10):
+            while len(seen) < 3:
+                await asyncio.sleep(0)
+        assert [p.outcome for p in seen] == [DeliveryOutcome.PROCESSED] * 3
+        assert await work.refresh_pending() == 0
+    finally:
+        await work.stop()
+
+
+def test_retry_delay_doubles_up_to_its_cap() -> None:
+    timings = ProcessorTimings(retry_base=1.0, retry_cap=10.0)
+    assert [retry_delay(n, timings) for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 10, 10]
+
+
+async def test_stop_right_after_a_poke_returns(policy: Policy, clock: FixedClock) -> None:
+    # On Python 3.11 a cancellation landing as ``wait_for`` finishes could be swallowed
+    # (gh-86296) and left ``stop`` waiting for ever; the app pokes then stops on shutdown.
+    for turns in range(4):
+        # An hour's poll: a lost cancellation would leave the loop waiting on it.
+        work = make(MemoryStore(), policy, clock, ScriptedIntake(), [], poll=3600.0)
+        await work.start()
+        for _ in range(50):  # let the loop find nothing to do and park on its wake event
+            await asyncio.sleep(0)
+        work.poke()
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        async with asyncio.timeout(2):
+            await work.stop()
