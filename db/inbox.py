@@ -18,6 +18,7 @@ from typing import Protocol
 
 from bot.domain import Delivery
 from bot.errors import StorageUnavailable
+from db.postgres_inbox import PostgresInboxWriter
 from db.sqlite_inbox import SqliteInboxWriter
 from db.store import SqlStore
 
@@ -49,29 +50,13 @@ class BatchWriter(Protocol):
     async def close(self) -> None: ...
 
 
-class StoreBatchWriter:
-    """Writes a batch in one transaction of the store (PostgreSQL: one pooled connection,
-    asyncpg sends the rows as one multi-row INSERT)."""
-
-    concurrency = 4
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    async def write(self, batch: Sequence[Delivery]) -> None:
-        async with self._store.transaction() as uow:
-            await uow.deliveries.enqueue(batch)
-
-    async def close(self) -> None:
-        """The store's connections are the store's to close."""
-
-
 def batch_writer_for(store: SqlStore) -> BatchWriter:
-    """SQLite gets its own connection and thread (``db.sqlite_inbox``); PostgreSQL the pool."""
+    """SQLite gets its own connection and thread (``db.sqlite_inbox``), PostgreSQL a ``COPY``
+    on pooled connections (``db.postgres_inbox``)."""
     url = store.engine.url
     if url.get_backend_name() == "sqlite" and url.database:
         return SqliteInboxWriter(url.database, writer_turn=store.writer_turn)
-    return StoreBatchWriter(store)
+    return PostgresInboxWriter(store.engine)
 
 
 class SqlInbox:
