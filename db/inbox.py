@@ -1,10 +1,11 @@
 """``SqlInbox``: the intake side of the inbox, committing deliveries in groups.
 
 Every webhook sender waits for its delivery to be committed before it gets its 2xx (persist,
-then acknowledge). One commit per delivery would cost one fsync each; instead a single
-writer takes whatever has queued up while the previous commit ran and stores it with one
-``executemany`` and one commit, then answers every waiting sender. Under light load a batch
-is one delivery and the latency is one commit; under a storm the fsync is shared by hundreds.
+then acknowledge). One commit per delivery would cost one fsync each; instead a writer takes
+whatever has queued up while the previous commit ran and stores it as one statement and one
+commit (SQLite: one writer; PostgreSQL: a few at once), then answers every waiting sender.
+Under light load a batch is one delivery and the latency is one commit; under a storm the
+fsync is shared by hundreds.
 A failed commit fails every delivery in it (each sender gets a 503 and retries): nothing is
 acknowledged that was not stored.
 """

@@ -104,6 +104,17 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | S
         await sql.close()
 
 
+@pytest.fixture
+async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
+    """A migrated ``SqlStore`` on each SQL backend (no memory store)."""
+    await upgrade_async(database_url)
+    sql = SqlStore.from_url(database_url)
+    try:
+        yield sql
+    finally:
+        await sql.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # End of storage fixtures.
 # ---------------------------------------------------------------------------------------------

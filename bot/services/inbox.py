@@ -11,9 +11,9 @@ as ``FAILED`` with the error for a person to look at; it is never dropped, and i
 blocks the deliveries behind it.
 
 Intake has priority: in an alert storm, a sender waiting for its acknowledgement can time out
-and send everything again, while processing can catch up a moment later. So while intake is
-committing, the processor waits a little (``max_defer``) before each batch and, if intake is
-still busy, takes only a small batch; it never stops altogether.
+and send everything again, while processing can catch up a moment later. So while a storm is
+arriving (``Inbox.busy``), the processor waits (``max_defer``) before each batch and, if the
+storm goes on, takes only a small one; it never stops altogether.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class ProcessorTimings:
 
     batch: int = 32  # deliveries per transaction: one commit (one fsync) for all of them
     batch_seconds: float = 0.02  # but no transaction runs (holds the write lock) longer
-    busy_batch: int = 4  # per transaction while intake stays busy
-    max_defer: float = 0.2  # seconds to wait for intake to go quiet before a batch
+    busy_batch: int = 4  # per transaction while a storm goes on
+    max_defer: float = 0.2  # seconds to wait for a storm to pass before each batch
     poll: float = 1.0  # seconds between looks for rows this process was not told about
     retry_base: float = 1.0
     retry_cap: float = 300.0
@@ -242,7 +242,7 @@ class InboxProcessor:
             self._on_processed(processed)
 
     async def batch_size(self) -> int:
-        """Give intake the CPU and the database while it is committing, within a bound."""
+        """Give intake the CPU and the database while a storm arrives, within a bound."""
         intake = self._intake
         if intake is None or not intake.busy():
             return self.timings.batch

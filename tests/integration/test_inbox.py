@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -38,13 +38,8 @@ def delivery(group_key: str, *, at: datetime = T0, name: str = "LNNHighLatency")
 
 
 @pytest.fixture
-async def sql(database_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(database_url)
-    store = SqlStore.from_url(database_url)
-    try:
-        yield store
-    finally:
-        await store.close()
+def sql(sql_store: SqlStore) -> SqlStore:
+    return sql_store
 
 
 def processor(

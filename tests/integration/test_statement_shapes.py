@@ -9,7 +9,6 @@ prepared statement switches to a generic plan (after five executions).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,19 +19,13 @@ from bot.actions_model import NewAction
 from bot.domain import AlertStatus, DeliveryOutcome, Severity, Source
 from bot.outbox import OutboundCall
 from bot.remediation import ActionVerb, DeploymentRef
-from db.migrate import upgrade_async
 from db.store import SqlStore
 from tests.integration.store_builders import T0, alert, at, delivery, new_incident
 
 
 @pytest.fixture
-async def sql(database_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(database_url)
-    store = SqlStore.from_url(database_url)
-    try:
-        yield store
-    finally:
-        await store.close()
+def sql(sql_store: SqlStore) -> SqlStore:
+    return sql_store
 
 
 async def _one_delivery(sql: SqlStore, n: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosqlite
@@ -22,16 +21,6 @@ from db.migrate import alembic_config, upgrade_async
 from db.store import SqlStore
 from db.tables import incidents, metadata, timeline
 from tests.integration.store_builders import T0, new_incident
-
-
-@pytest.fixture
-async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(database_url)
-    store = SqlStore.from_url(database_url)
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def test_sqlite_runs_with_wal_full_sync_busy_timeout_and_foreign_keys(
