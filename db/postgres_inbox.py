@@ -14,11 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain import Delivery, DeliveryOutcome
+from bot.domain import Delivery
 from db.errors import translated
-
-_COLUMNS = ("source", "key", "event_type", "received_at", "body", "outcome", "detail", "attempts")
-_PENDING = DeliveryOutcome.PENDING.value
+from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
 
 
 class PostgresInboxWriter:
@@ -31,15 +29,14 @@ class PostgresInboxWriter:
         self._engine = engine
 
     async def write(self, batch: Sequence[Delivery]) -> None:
-        records = [
-            (d.source.value, d.key, d.event_type, d.received_at, d.body, _PENDING, "", 0)
-            for d in batch
-        ]
+        records = [inbox_row(d, d.received_at) for d in batch]
         async with translated(), self._engine.connect() as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
             async with driver.transaction():
-                await driver.copy_records_to_table("deliveries", records=records, columns=_COLUMNS)
+                await driver.copy_records_to_table(
+                    "deliveries", records=records, columns=INBOX_COLUMNS
+                )
 
     async def close(self) -> None:
         """The engine's pool is the store's to close."""

@@ -55,6 +55,23 @@ def prepare(conn: sqlite3.Connection, pragmas: Sequence[str], *, busy_timeout: f
                 pause = min(pause * 2, 0.1)
 
 
+def connect(path: str, *, busy_timeout: float, pragmas: Sequence[str]) -> sqlite3.Connection:
+    """A stdlib connection with firebreak's settings (blocking: call it off the event loop).
+
+    No implicit transactions (callers issue ``BEGIN IMMEDIATE``), usable from the thread that
+    owns it as well as the loop's, and its PRAGMAs applied (``prepare``).
+    """
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        prepare(conn, pragmas, busy_timeout=busy_timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class LoopCursor:
     """An aiosqlite-style cursor over a stdlib cursor; see the module docstring."""
 
@@ -145,20 +162,10 @@ class LoopConnection:
         """Connect and run ``pragmas`` on the connection's own thread."""
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-io")
         loop = asyncio.get_running_loop()
-
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            try:
-                prepare(conn, pragmas, busy_timeout=busy_timeout)
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-
         try:
-            conn = await loop.run_in_executor(thread, connect)
+            conn = await loop.run_in_executor(
+                thread, lambda: connect(path, busy_timeout=busy_timeout, pragmas=pragmas)
+            )
         except BaseException:
             thread.shutdown(wait=False)
             raise

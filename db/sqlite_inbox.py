@@ -3,7 +3,7 @@
 Through SQLAlchemy and aiosqlite one batch costs half a dozen hand-offs between the event
 loop and aiosqlite's thread (begin, execute, commit, the pool's reset), each paying for the
 GIL; during an alert storm that fixed cost, not the rows, was what limited intake. Here the
-batch is ``BEGIN IMMEDIATE``, one ``executemany`` and ``COMMIT`` in a single call on a
+batch is ``BEGIN IMMEDIATE``, one multi-row ``INSERT`` and ``COMMIT`` in a single call on a
 dedicated thread over the stdlib driver, and the fsync inside ``COMMIT`` releases the GIL.
 The connection has the same PRAGMAs as the engine's (WAL, ``synchronous=FULL``), and the
 caller holds the store's writer turn, so it never races this process's other connection.
@@ -18,21 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
-from bot.domain import Delivery, DeliveryOutcome
+from bot.domain import Delivery
 from db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
 from db.errors import translated
-from db.sqlite_driver import prepare
+from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
+from db.sqlite_driver import connect
 
-_INSERT = (
-    "INSERT INTO deliveries (source, key, event_type, received_at, body, outcome, detail, "
-    "attempts) VALUES "
-)
-_ROW = "(?, ?, ?, ?, ?, ?, '', 0)"
+_INSERT = f"INSERT INTO deliveries ({', '.join(INBOX_COLUMNS)}) VALUES "  # noqa: S608 - constant names
+_ROW = "(" + ", ".join("?" * len(INBOX_COLUMNS)) + ")"
 # One multi-row INSERT rather than executemany: the stdlib driver releases and re-takes the
 # GIL around every step, and each re-take can wait for the busy event loop thread (the
-# switch interval is 5 ms); one statement is one step. 6 parameters a row stays far below
+# switch interval is 5 ms); one statement is one step. 8 parameters a row stays far below
 # SQLite's 32,766 limit for a whole batch.
-_PENDING = DeliveryOutcome.PENDING.value
 
 
 def sqlite_stamp(at: datetime) -> str:
@@ -62,10 +59,7 @@ class SqliteInboxWriter:
         self._conn: sqlite3.Connection | None = None
 
     async def write(self, batch: Sequence[Delivery]) -> None:
-        rows: list[tuple[object, ...]] = [
-            (d.source.value, d.key, d.event_type, sqlite_stamp(d.received_at), d.body, _PENDING)
-            for d in batch
-        ]
+        rows = [inbox_row(d, sqlite_stamp(d.received_at)) for d in batch]
         loop = asyncio.get_running_loop()
         async with self._writer_turn(), translated():
             await loop.run_in_executor(self._thread, self._write, rows)
@@ -77,14 +71,9 @@ class SqliteInboxWriter:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(
-                self._path,
-                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
+            self._conn = connect(
+                self._path, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, pragmas=SQLITE_PRAGMAS
             )
-            prepare(conn, SQLITE_PRAGMAS, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-            self._conn = conn
         return self._conn
 
     def _write(self, rows: list[tuple[object, ...]]) -> None:

@@ -16,6 +16,34 @@ from db.tables import PENDING_DELIVERY_WHERE, deliveries
 INBOX_LOCK_KEY = 0x66697265  # "fire"
 _PENDING = DeliveryOutcome.PENDING.value
 
+# A pending inbox row, for every writer of one: this repository and the intake writers that
+# bypass SQLAlchemy for speed (db/sqlite_inbox.py, db/postgres_inbox.py).
+INBOX_COLUMNS = (
+    "source",
+    "key",
+    "event_type",
+    "received_at",
+    "body",
+    "outcome",
+    "detail",
+    "attempts",
+)
+
+
+def inbox_row(delivery: Delivery, received_at: object) -> tuple[object, ...]:
+    """The values of ``INBOX_COLUMNS``; ``received_at`` as the writer's driver wants it."""
+    return (
+        delivery.source.value,
+        delivery.key,
+        delivery.event_type,
+        received_at,
+        delivery.body,
+        _PENDING,
+        "",
+        0,
+    )
+
+
 _c = deliveries.c
 _SET_OUTCOME = (
     update(deliveries)
@@ -87,19 +115,7 @@ class SqlDeliveryRepository(Repository):
     async def enqueue(self, batch: Sequence[Delivery]) -> None:
         if not batch:
             return
-        rows = [
-            {
-                "source": d.source.value,
-                "key": d.key,
-                "event_type": d.event_type,
-                "received_at": d.received_at,
-                "body": d.body,
-                "outcome": _PENDING,
-                "detail": "",
-                "attempts": 0,
-            }
-            for d in batch
-        ]
+        rows = [dict(zip(INBOX_COLUMNS, inbox_row(d, d.received_at), strict=True)) for d in batch]
         # One executemany: the whole intake batch costs one round trip and one commit.
         await self._execute_many(_ENQUEUE, rows)
 

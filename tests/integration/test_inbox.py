@@ -42,6 +42,15 @@ def sql(sql_store: SqlStore) -> SqlStore:
     return sql_store
 
 
+async def accepted(store: SqlStore, *sent: Delivery) -> list[Delivery]:
+    """Take ``sent`` through intake one after the other, as separate senders would."""
+    inbox = SqlInbox(store)
+    for d in sent:
+        await inbox.accept(d)
+    await inbox.close()
+    return list(sent)
+
+
 def processor(
     store: SqlStore,
     policy: Policy,
@@ -169,11 +178,7 @@ async def test_a_full_queue_refuses_at_once(sqlite_url: str) -> None:
 async def test_processing_applies_each_delivery_once_in_arrival_order(
     sql: SqlStore, policy: Policy, clock: FixedClock
 ) -> None:
-    inbox = SqlInbox(sql)
-    sent = [delivery(f"g{i}") for i in range(40)]
-    for d in sent:
-        await inbox.accept(d)
-    await inbox.close()
+    sent = await accepted(sql, *(delivery(f"g{i}") for i in range(40)))
     done = await processor(sql, policy, clock).drain()
     assert [p.pending.delivery.key for p in done] == [d.key for d in sent]
     assert {p.outcome for p in done} == {DeliveryOutcome.PROCESSED}
@@ -214,10 +219,7 @@ async def test_drain_waits_for_another_replicas_turn(
     await upgrade_async(postgres_url)
     store = SqlStore.from_url(postgres_url)
     try:
-        inbox = SqlInbox(store)
-        for i in range(5):
-            await inbox.accept(delivery(f"g{i}"))
-        await inbox.close()
+        await accepted(store, *(delivery(f"g{i}") for i in range(5)))
         async with store.engine.connect() as other:
             # Another replica in the middle of a batch holds the processors' lock.
             await other.execute(text("SELECT pg_advisory_lock(:key)"), {"key": INBOX_LOCK_KEY})
@@ -241,11 +243,7 @@ class Crash(BaseException):
 async def test_a_crash_mid_batch_rolls_back_effects_and_settlement_together(
     sql: SqlStore, policy: Policy, clock: FixedClock
 ) -> None:
-    inbox = SqlInbox(sql)
-    sent = [delivery(f"g{i}") for i in range(3)]
-    for d in sent:
-        await inbox.accept(d)
-    await inbox.close()
+    await accepted(sql, *(delivery(f"g{i}") for i in range(3)))
     seen: list[bytes] = []
 
     def dies_on_the_second(raw: bytes) -> AlertGroup:
@@ -267,11 +265,7 @@ async def test_a_crash_mid_batch_rolls_back_effects_and_settlement_together(
 async def test_a_failing_delivery_is_retried_then_kept_failed_without_blocking_others(
     sql: SqlStore, policy: Policy, clock: FixedClock
 ) -> None:
-    inbox = SqlInbox(sql)
-    poison, fine = delivery("poison"), delivery("fine")
-    await inbox.accept(poison)
-    await inbox.accept(fine)
-    await inbox.close()
+    poison, fine = await accepted(sql, delivery("poison"), delivery("fine"))
 
     def bug_on_poison(raw: bytes) -> AlertGroup:
         if b'"poison"' in raw:
@@ -304,10 +298,7 @@ async def test_a_failing_delivery_is_retried_then_kept_failed_without_blocking_o
 async def test_count_pending_counts_what_waits(
     sql: SqlStore, policy: Policy, clock: FixedClock
 ) -> None:
-    inbox = SqlInbox(sql)
-    for i in range(7):
-        await inbox.accept(delivery(f"g{i}"))
-    await inbox.close()
+    await accepted(sql, *(delivery(f"g{i}") for i in range(7)))
     work = processor(sql, policy, clock)
     assert await work.refresh_pending() == 7
     await work.drain()
