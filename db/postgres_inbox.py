@@ -1,10 +1,13 @@
-"""The PostgreSQL inbox writer: a whole intake batch as one ``COPY`` on a pooled connection.
+"""The PostgreSQL inbox writer: a whole intake batch as one ``COPY`` on a connection of its own.
 
 Through SQLAlchemy's executemany every row of a batch passes its Python-side bind processing
-(the timestamp type, the JSON-less blob) and the rendering of a multi-row INSERT; during an
-alert storm that per-row cost on the event loop was what limited intake. asyncpg's binary
-``COPY`` encodes the rows in C. The connection still comes from the engine's pool, inside a
-transaction, so a failed batch stores nothing and errors are translated like any other.
+and the rendering of a multi-row INSERT; asyncpg's binary ``COPY`` encodes the rows in C. The
+connections are the writer's own rather than the engine's pool: a pooled checkout adds a
+ping, and a transaction around the ``COPY`` adds ``BEGIN``, ``COMMIT`` and the pool's reset,
+five round trips a batch where the ``COPY`` alone is one (plus its data). During an alert storm
+those round trips, each a wake-up of the event loop and of a PostgreSQL backend, were most of
+what a batch cost (bench.ingest). Outside a transaction the ``COPY`` is a transaction of its
+own: PostgreSQL commits every row of the batch or, on any error, none.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import Delivery
+from db.engine import POSTGRES_CONNECT_TIMEOUT_S
 from db.errors import translated
 from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
 
@@ -22,21 +27,40 @@ from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
 class PostgresInboxWriter:
     """Commits batches of deliveries to PostgreSQL; several may commit at once."""
 
-    # Each batch has its own pooled connection: a batch need not wait for another's commit.
+    # Each batch has its own connection: a batch need not wait for another's commit.
     concurrency = 4
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # The engine's own reading of its URL (host, port, user, options such as ssl), so the
+        # writer connects exactly where and how the rest of the store does.
+        _, args = engine.dialect.create_connect_args(engine.url)
+        self._connect_args: dict[str, Any] = {"timeout": POSTGRES_CONNECT_TIMEOUT_S, **args}
+        self._idle: list[asyncpg.Connection[Any]] = []
 
     async def write(self, batch: Sequence[Delivery]) -> None:
         records = [inbox_row(d, d.received_at) for d in batch]
-        async with translated(), self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            async with driver.transaction():
-                await driver.copy_records_to_table(
+        async with translated():
+            conn = self._idle.pop() if self._idle else await self._connect()
+            try:
+                await conn.copy_records_to_table(
                     "deliveries", records=records, columns=INBOX_COLUMNS
                 )
+            except BaseException:
+                # A connection that failed or was interrupted mid-COPY may be in any state;
+                # the next batch gets a fresh one.
+                conn.terminate()
+                raise
+            self._idle.append(conn)
+
+    async def _connect(self) -> asyncpg.Connection[Any]:
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(**self._connect_args)
+        return conn
 
     async def close(self) -> None:
-        """The engine's pool is the store's to close."""
+        """Close the idle connections (the inbox waits for batches in flight first)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                await conn.close(timeout=POSTGRES_CONNECT_TIMEOUT_S)
+            except Exception:
+                conn.terminate()

@@ -3,8 +3,8 @@
 Through SQLAlchemy and aiosqlite one batch costs half a dozen hand-offs between the event
 loop and aiosqlite's thread (begin, execute, commit, the pool's reset), each paying for the
 GIL; during an alert storm that fixed cost, not the rows, was what limited intake. Here the
-batch is ``BEGIN IMMEDIATE``, one multi-row ``INSERT`` and ``COMMIT`` in a single call on a
-dedicated thread over the stdlib driver, and the fsync inside ``COMMIT`` releases the GIL.
+batch is one multi-row ``INSERT``, committed by itself, in a single call on a dedicated
+thread over the stdlib driver, and the fsync of its commit releases the GIL.
 The connection has the same PRAGMAs as the engine's (WAL, ``synchronous=FULL``), and the
 caller holds the store's writer turn, so it never races this process's other connection.
 """
@@ -80,14 +80,11 @@ class SqliteInboxWriter:
         conn = self._connection()
         statement = _INSERT + ", ".join([_ROW] * len(rows))
         flat = [value for row in rows for value in row]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(statement, flat)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        # One statement outside BEGIN is a transaction of its own: SQLite commits all of its
+        # rows or, on any error, none. BEGIN IMMEDIATE would add nothing (there is no read to
+        # upgrade) but two more statements, and each re-takes the GIL from a busy event loop
+        # (bench.ingest: ~0.2 ms more per batch of 32, ~8 % fewer acks/s).
+        conn.execute(statement, flat)
 
     def _close(self) -> None:
         if self._conn is not None:
