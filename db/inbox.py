@@ -41,7 +41,7 @@ MAX_WAITING = 8192
 
 class BatchWriter(Protocol):
     # How many batches may commit at once: SQLite has one writer, PostgreSQL commits in
-    # parallel on several pooled connections, so a batch need not wait for another's fsync.
+    # parallel on several connections, so a batch need not wait for another's fsync.
     concurrency: int
 
     async def write(self, batch: Sequence[Delivery]) -> None:
@@ -52,8 +52,8 @@ class BatchWriter(Protocol):
 
 
 def batch_writer_for(store: SqlStore) -> BatchWriter:
-    """SQLite gets its own connection and thread (``db.sqlite_inbox``), PostgreSQL a ``COPY``
-    on pooled connections (``db.postgres_inbox``)."""
+    """SQLite gets a worker process of its own (``db.sqlite_inbox``), PostgreSQL a ``COPY``
+    on the writer's own connections (``db.postgres_inbox``)."""
     url = store.engine.url
     if url.get_backend_name() == "sqlite" and url.database:
         return SqliteInboxWriter(url.database, writer_turn=store.writer_turn)

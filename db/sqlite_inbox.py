@@ -1,35 +1,44 @@
-"""The SQLite inbox writer: a whole intake batch in one call on a thread of its own.
+"""The SQLite inbox writer: a whole intake batch in one statement, committed in a process of
+its own (``db.sqlite_inbox_worker``).
 
-Through SQLAlchemy and aiosqlite one batch costs half a dozen hand-offs between the event
-loop and aiosqlite's thread (begin, execute, commit, the pool's reset), each paying for the
-GIL; during an alert storm that fixed cost, not the rows, was what limited intake. Here the
-batch is one multi-row ``INSERT``, committed by itself, in a single call on a dedicated
-thread over the stdlib driver, and the fsync of its commit releases the GIL.
-The connection has the same PRAGMAs as the engine's (WAL, ``synchronous=FULL``), and the
-caller holds the store's writer turn, so it never races this process's other connection.
+Through SQLAlchemy and aiosqlite one batch cost half a dozen hand-offs between the event loop
+and aiosqlite's thread (begin, execute, commit, the pool's reset), each paying for the GIL.
+A dedicated thread over the stdlib driver cut that to one call, but the thread still needed
+the GIL around every SQLite call, and during an alert storm the event loop holds it almost
+all the time: a batch of 32 waited ~0.9 ms for the GIL before it started and ~1 ms more to
+insert and commit, and intake's closed-loop rate is the batch size over that cycle. The
+worker process has a GIL of its own; the bot pays one pipe write and one read a batch.
+
+The worker's connection has the same PRAGMAs as the engine's (WAL, ``synchronous=FULL``),
+and each exchange happens under the store's writer turn, so it never races this process's
+other connection for SQLite's one write lock. The worker starts with the first batch and
+again after it dies; a batch whose exchange broke gets ``StorageUnavailable`` (the senders
+retry; Alertmanager's re-sends are harmless, see ``bot.services.inbox``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import contextlib
+import json
+import logging
+import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
-from bot.domain import Delivery
-from db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
-from db.errors import translated
-from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
-from db.sqlite_driver import connect
+import msgspec
 
-_INSERT = f"INSERT INTO deliveries ({', '.join(INBOX_COLUMNS)}) VALUES "  # noqa: S608 - constant names
-_ROW = "(" + ", ".join("?" * len(INBOX_COLUMNS)) + ")"
-# One multi-row INSERT rather than executemany: the stdlib driver releases and re-takes the
-# GIL around every step, and each re-take can wait for the busy event loop thread (the
-# switch interval is 5 ms); one statement is one step. 8 parameters a row stays far below
-# SQLite's 32,766 limit for a whole batch.
+from bot.domain import Delivery
+from bot.errors import StorageUnavailable
+from db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
+from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
+from db.sqlite_inbox_worker import HEADER_BYTES, frame
+
+log = logging.getLogger(__name__)
+
+# How long closing waits for the worker to finish and exit before it is killed.
+CLOSE_TIMEOUT_S = 10.0
 
 
 def sqlite_stamp(at: datetime) -> str:
@@ -46,47 +55,96 @@ def sqlite_stamp(at: datetime) -> str:
 
 
 class SqliteInboxWriter:
-    """Commits batches of deliveries to a SQLite file; ``write`` is safe to await from the loop."""
+    """Commits batches of deliveries to a SQLite file through the worker process."""
 
     concurrency = 1  # SQLite has one writer
 
     def __init__(
         self, path: str, *, writer_turn: Callable[[], AbstractAsyncContextManager[object]]
     ) -> None:
-        self._path = path
         self._writer_turn = writer_turn
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-sqlite")
-        self._conn: sqlite3.Connection | None = None
+        self._config = json.dumps(
+            {
+                "path": path,
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "pragmas": list(SQLITE_PRAGMAS),
+                "columns": list(INBOX_COLUMNS),
+            }
+        )
+        self._worker: asyncio.subprocess.Process | None = None
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._decode = msgspec.msgpack.Decoder(str | None).decode
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process's id while one runs (for operators and tests)."""
+        return self._worker.pid if self._worker is not None else None
 
     async def write(self, batch: Sequence[Delivery]) -> None:
-        rows = [inbox_row(d, sqlite_stamp(d.received_at)) for d in batch]
-        loop = asyncio.get_running_loop()
-        async with self._writer_turn(), translated():
-            await loop.run_in_executor(self._thread, self._write, rows)
+        request = frame(self._encode([inbox_row(d, sqlite_stamp(d.received_at)) for d in batch]))
+        async with self._writer_turn():
+            worker = await self._running()
+            assert worker.stdin is not None
+            assert worker.stdout is not None
+            try:
+                worker.stdin.write(request)
+                await worker.stdin.drain()
+                header = await worker.stdout.readexactly(HEADER_BYTES)
+                reply = await worker.stdout.readexactly(int.from_bytes(header, "big"))
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                await self._discard(worker)
+                raise StorageUnavailable(
+                    f"the SQLite inbox writer stopped (exit status {worker.returncode}); "
+                    "the batch may not be stored"
+                ) from exc
+            except BaseException:
+                # Cancelled mid-exchange: its reply would answer the next batch's request.
+                worker.kill()
+                self._worker = None
+                raise
+        error = self._decode(reply)
+        if error is not None:
+            raise StorageUnavailable(f"database error: {error}")
+
+    async def _running(self) -> asyncio.subprocess.Process:
+        worker = self._worker
+        if worker is not None and worker.returncode is None:
+            return worker
+        if worker is not None:
+            await self._discard(worker)
+            log.warning(
+                "the SQLite inbox writer exited (status %s); restarting it", worker.returncode
+            )
+        try:
+            self._worker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "db.sqlite_inbox_worker",
+                self._config,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot start the SQLite inbox writer: {exc}") from exc
+        return self._worker
+
+    async def _discard(self, worker: asyncio.subprocess.Process) -> None:
+        if self._worker is worker:
+            self._worker = None
+        with contextlib.suppress(ProcessLookupError):
+            worker.kill()
+        await worker.wait()
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._close)
-        self._thread.shutdown(wait=True)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = connect(
-                self._path, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, pragmas=SQLITE_PRAGMAS
-            )
-        return self._conn
-
-    def _write(self, rows: list[tuple[object, ...]]) -> None:
-        conn = self._connection()
-        statement = _INSERT + ", ".join([_ROW] * len(rows))
-        flat = [value for row in rows for value in row]
-        # One statement outside BEGIN is a transaction of its own: SQLite commits all of its
-        # rows or, on any error, none. BEGIN IMMEDIATE would add nothing (there is no read to
-        # upgrade) but two more statements, and each re-takes the GIL from a busy event loop
-        # (bench.ingest: ~0.2 ms more per batch of 32, ~8 % fewer acks/s).
-        conn.execute(statement, flat)
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Let the worker finish and exit (it commits nothing unasked), then reap it."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        assert worker.stdin is not None
+        worker.stdin.close()
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await worker.wait()
+        except TimeoutError:
+            log.warning("the SQLite inbox writer did not exit; killing it")
+            await self._discard(worker)
