@@ -32,7 +32,7 @@ the scenario's start until ``firebreak_incidents_opened_total`` (summed over sev
 reached every delivery acknowledged so far (warm-up, (a), (b)); it is checked every 50 ms.
 *ack p50/p99*: for (a) from the due time, for (b) wrk's send-to-answer latency over all
 answers. *errors*: deliveries that were not acknowledged (non-2xx, failures, timeouts).
-*peak RSS*: the server's ``VmHWM`` after the scenario. A second table gives the maximum
+*peak RSS*: the server's ``VmHWM`` after the scenario, its child processes included. A second table gives the maximum
 latency, the CPU used by the server (until processing caught up) and by the load generator,
 and the status counts. Then the verdicts on the issue's targets: ack p99 < 50 ms at
 200 deliveries/s in (a), and (b) acks/s at least half the no-op ceiling.
@@ -75,19 +75,18 @@ from bench.ingest_servers import (
     TOKEN,
     Progress,
     Server,
-    cpu_seconds,
     firebreak_env,
     firebreak_executable,
     migrate,
     noop_argv,
     noop_env,
     on_cpus,
-    peak_rss_mb,
     postgres_database,
     postgres_server_url,
     progress,
     running,
 )
+from bench.procfs import cpu_seconds, peak_rss_mb
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 WRK_SCRIPT = Path(__file__).resolve().parent / "ingest_wrk.lua"

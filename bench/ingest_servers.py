@@ -34,7 +34,6 @@ STOP_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 5.0
 OPENED_COUNTER = "firebreak_incidents_opened_total"
 PENDING_GAUGE = "firebreak_inbox_pending"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -152,25 +151,6 @@ def running(
 # ---------------------------------------------------------------------------------------------
 # What the server reports about itself
 # ---------------------------------------------------------------------------------------------
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM) so far, in MiB."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used so far (its threads included)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        # The command name may contain spaces; the fields after its closing ')' do not.
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return float("nan")
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import orjson
 
 from bench.lnn_inproc import numpy_calls, onnxruntime_calls, stall_probe
 from bench.lnn_load import run_wrk
+from bench.procfs import peak_rss_mb
 from lnn_service.cfc import CfcWeights
 from lnn_service.registry import Registry
 from lnn_service.settings import DEFAULT_MODEL_DIR
@@ -64,30 +64,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _tree(pid: int) -> list[int]:
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return pids
-    for child in children:
-        pids.extend(_tree(int(child)))
-    return pids
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) summed over ``pid`` and its children."""
-    total_kb = 0
-    for p in _tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            continue
-    return total_kb / 1024
 
 
 @contextmanager
