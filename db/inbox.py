@@ -3,7 +3,7 @@
 Every webhook sender waits for its delivery to be committed before it gets its 2xx (persist,
 then acknowledge). One commit per delivery would cost one fsync each; instead a writer takes
 whatever has queued up while the previous commit ran and stores it as one statement and one
-commit (SQLite: one writer; PostgreSQL: a few at once), then answers every waiting sender.
+commit, then answers every waiting sender.
 Under light load a batch is one delivery and the latency is one commit; under a storm the
 fsync is shared by hundreds.
 A failed commit fails every delivery in it (each sender gets a 503 and retries): nothing is
@@ -40,8 +40,8 @@ MAX_WAITING = 8192
 
 
 class BatchWriter(Protocol):
-    # How many batches may commit at once: SQLite has one writer, PostgreSQL commits in
-    # parallel on several connections, so a batch need not wait for another's fsync.
+    # How many batches may commit at once. Both writers say 1: SQLite has one writer, and on
+    # PostgreSQL bigger batches beat parallel ones (see db.postgres_inbox).
     concurrency: int
 
     async def write(self, batch: Sequence[Delivery]) -> None:
