@@ -99,7 +99,9 @@ class SqliteInboxWriter:
                 ) from exc
             except BaseException:
                 # Cancelled mid-exchange: its reply would answer the next batch's request.
-                worker.kill()
+                # (Reaped by the event loop's child watcher; there is no awaiting here.)
+                with contextlib.suppress(ProcessLookupError):
+                    worker.kill()
                 self._worker = None
                 raise
         error = self._decode(reply)

@@ -85,6 +85,24 @@ async def test_a_killed_worker_fails_its_batch_and_the_next_batch_gets_a_new_one
     assert stored_keys(store) == ["before", "after"]
 
 
+async def test_a_batch_cancelled_mid_exchange_leaves_no_reply_for_the_next_one(
+    store: SqlStore, writer: SqliteInboxWriter
+) -> None:
+    await writer.write([delivery("before")])
+    pid = writer.worker_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    cut = asyncio.create_task(writer.write([delivery("cut")]))
+    await asyncio.sleep(0.2)
+    cut.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cut
+    # The old worker is gone with its pending reply; the next batch talks to a new one.
+    await writer.write([delivery("after")])
+    assert writer.worker_pid not in (None, pid)
+    assert stored_keys(store) == ["before", "after"]
+
+
 async def test_the_worker_outlives_the_signals_sent_to_the_whole_process_group(
     store: SqlStore, writer: SqliteInboxWriter
 ) -> None:
