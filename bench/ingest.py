@@ -66,6 +66,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from bench.ingest_load import BODY_TEMPLATE, RESULT_MARKER
 from bench.ingest_servers import (
@@ -165,6 +166,41 @@ def last_line_with(stdout: str, marker: str) -> str:
     raise RuntimeError(f"no {marker.strip() or 'result'} line in the load generator's output")
 
 
+@dataclass(frozen=True)
+class GeneratorRun:
+    """A load generator's summary line (parsed), and what the run cost."""
+
+    result: dict[str, Any]
+    started: float  # time.monotonic() at launch
+    wall_s: float
+    cpu_s: float
+
+
+def run_generator(
+    name: str, argv: list[str], marker: str, *, timeout: float, o: Options
+) -> GeneratorRun:
+    """Run a load generator on its CPUs to the end; its summary is the last ``marker`` line."""
+    cpu_before, started = children_cpu_s(), time.monotonic()
+    done = subprocess.run(
+        argv,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=on_cpus(o.generator_cpus),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{name} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return GeneratorRun(
+        result=json.loads(last_line_with(done.stdout, marker)),
+        started=started,
+        wall_s=time.monotonic() - started,
+        cpu_s=children_cpu_s() - cpu_before,
+    )
+
+
 def open_loop(server: Server, prefix: str, rate: float, duration_s: float, o: Options) -> Load:
     """Run ``bench.ingest_load`` against ``server`` and read its JSON summary."""
     argv = [
@@ -173,18 +209,10 @@ def open_loop(server: Server, prefix: str, rate: float, duration_s: float, o: Op
         *("--rate", f"{rate:g}", "--duration", f"{duration_s:g}"),
         *("--connections", str(o.connections), "--timeout", f"{o.request_timeout_s:g}"),
     ]
-    cpu_before, wall_before = children_cpu_s(), time.monotonic()
-    done = subprocess.run(
-        argv,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=duration_s + o.request_timeout_s + 60,
-        preexec_fn=on_cpus(o.generator_cpus),
+    run = run_generator(
+        "bench.ingest_load", argv, RESULT_MARKER, timeout=duration_s + o.request_timeout_s + 60, o=o
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench.ingest_load failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    raw = json.loads(last_line_with(done.stdout, RESULT_MARKER))
+    raw = run.result
     failed = sum(raw["failures"].values())
     return Load(
         requests=raw["scheduled"],
@@ -196,8 +224,8 @@ def open_loop(server: Server, prefix: str, rate: float, duration_s: float, o: Op
         max_ms=raw["max_ms"],
         unanswered=failed,
         started=raw["start_monotonic"],
-        generator_cpu_s=children_cpu_s() - cpu_before,
-        generator_wall_s=time.monotonic() - wall_before,
+        generator_cpu_s=run.cpu_s,
+        generator_wall_s=run.wall_s,
         detail=_detail(
             raw["statuses"] | raw["failures"],
             raw["first_error"],
@@ -222,17 +250,8 @@ def closed_loop(server: Server, prefix: str, o: Options) -> Load:
         *(f"http://{LOOPBACK}:{server.port}/webhooks/alertmanager", "--"),
         *(prefix, TOKEN, BODY_TEMPLATE),
     ]
-    cpu_before, started = children_cpu_s(), time.monotonic()
-    done = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-        preexec_fn=on_cpus(o.generator_cpus),
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    raw = json.loads(last_line_with(done.stdout, WRK_MARKER))
+    run = run_generator("wrk", argv, WRK_MARKER, timeout=seconds + 60, o=o)
+    raw = run.result
     socket_errors: dict[str, int] = raw["socket_errors"]
     requests: int = raw["requests"]
     failed = {f"socket {k}": v for k, v in socket_errors.items() if v}
@@ -245,9 +264,9 @@ def closed_loop(server: Server, prefix: str, o: Options) -> Load:
         p99_ms=raw["p99_us"] / 1000,
         max_ms=raw["max_us"] / 1000,
         unanswered=max(0, raw["sent"] - requests),
-        started=started,
-        generator_cpu_s=children_cpu_s() - cpu_before,
-        generator_wall_s=time.monotonic() - started,
+        started=run.started,
+        generator_cpu_s=run.cpu_s,
+        generator_wall_s=run.wall_s,
         detail=_detail(raw["statuses"] | failed, ""),
     )
 
