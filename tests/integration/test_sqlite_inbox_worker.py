@@ -66,17 +66,24 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def test_a_killed_worker_fails_its_batch_and_the_next_batch_gets_a_new_one(
-    store: SqlStore, writer: SqliteInboxWriter
-) -> None:
+async def stalled_write(writer: SqliteInboxWriter) -> tuple[int, asyncio.Task[None]]:
+    """Store "before", then stop the worker and send "cut": the batch is surely on its way,
+    unanswered, when the test kills the worker or cancels the write. The worker's pid and
+    the pending write."""
     await writer.write([delivery("before")])
     pid = writer.worker_pid
     assert pid is not None
-    # Stopped first, so the batch is surely on its way when the process dies.
     os.kill(pid, signal.SIGSTOP)
     cut = asyncio.create_task(writer.write([delivery("cut")]))
     await asyncio.sleep(0.2)
     assert not cut.done()
+    return pid, cut
+
+
+async def test_a_killed_worker_fails_its_batch_and_the_next_batch_gets_a_new_one(
+    store: SqlStore, writer: SqliteInboxWriter
+) -> None:
+    pid, cut = await stalled_write(writer)
     os.kill(pid, signal.SIGKILL)
     with pytest.raises(StorageUnavailable, match="inbox writer stopped"):
         await cut
@@ -88,12 +95,7 @@ async def test_a_killed_worker_fails_its_batch_and_the_next_batch_gets_a_new_one
 async def test_a_batch_cancelled_mid_exchange_leaves_no_reply_for_the_next_one(
     store: SqlStore, writer: SqliteInboxWriter
 ) -> None:
-    await writer.write([delivery("before")])
-    pid = writer.worker_pid
-    assert pid is not None
-    os.kill(pid, signal.SIGSTOP)
-    cut = asyncio.create_task(writer.write([delivery("cut")]))
-    await asyncio.sleep(0.2)
+    pid, cut = await stalled_write(writer)
     cut.cancel()
     with pytest.raises(asyncio.CancelledError):
         await cut
