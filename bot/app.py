@@ -33,9 +33,10 @@ from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
 from handlers.metrics import Metrics
+from handlers.refusals import quiet_malformed_http
 from handlers.routes import add_routes
 from handlers.slack_app import build_bolt_app
-from handlers.slack_route import BOLT
+from handlers.slack_route import mount_slack
 
 log = logging.getLogger("firebreak")
 
@@ -134,12 +135,16 @@ def create_app(
     add_routes(app)
     if settings.slack_signing_secret is not None:
         token = _secret(settings.slack_bot_token)
-        app[BOLT] = build_bolt_app(
+        signing_secret = settings.slack_signing_secret.get_secret_value()
+        bolt = build_bolt_app(
             app,
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            signing_secret=signing_secret,
             client=make_client(token or "", settings.slack_api_url),
             bot_token=token,
         )
+        mount_slack(app, bolt, signing_secret)
+    # A request aiohttp's parser refuses (400) is the sender's fault: one line, not an ERROR.
+    quiet_malformed_http()
     _warn_unconfigured(settings)
     return app
 

@@ -70,3 +70,11 @@ class TargetChanged(ClusterError):
 
 class UsageError(BadRequest):
     """A chat command was mistyped; the message is the usage text to show the user."""
+
+
+class PayloadTooLarge(BadRequest):
+    """The body is larger than the endpoint accepts (413); it was not read past the limit."""
+
+
+class UnsupportedEncoding(BadRequest):
+    """The body is compressed (``Content-Encoding``), which no sender of ours does (415)."""

@@ -18,7 +18,9 @@ from aiohttp import web
 from bot.domain import Delivery, Source
 from handlers.alertmanager_schema import validate_alertmanager
 from handlers.auth import require_bearer
+from handlers.body_reader import read_body
 from handlers.deps import DEPS
+from handlers.json_depth import check_json_depth
 
 # Delivery keys: random per process, then counted. As unique as a uuid4 per delivery (the
 # prefix has 96 random bits), without reading the OS's random source on every delivery.
@@ -43,12 +45,10 @@ def _delivery_key() -> str:
 async def receive_alertmanager(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     started = time.perf_counter()
-    try:
-        require_bearer(request, deps.alertmanager_token, "the Alertmanager webhook")
-    except Exception:
-        deps.metrics.auth_failures.labels("alertmanager").inc()
-        raise
-    body = await request.read()
+    # The token is in a header: a sender without it is refused before its body is read.
+    require_bearer(request, deps.alertmanager_token, "the Alertmanager webhook")
+    body = await read_body(request, request.client_max_size)
+    check_json_depth(body)
     doc = validate_alertmanager(body)
     # Alertmanager has no delivery id; every receipt is its own inbox row, and idempotency
     # comes from the alert episode and open-incident constraints when it is processed.

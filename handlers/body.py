@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bot.errors import BadRequest
+from handlers.json_depth import check_json_depth
 
 
 class Lenient(BaseModel):
@@ -19,7 +20,9 @@ class Lenient(BaseModel):
 
 
 def load_json(body: bytes) -> Any:
-    """The decoded body; ``BadRequest`` naming the problem when it is not JSON."""
+    """The decoded body; ``BadRequest`` naming the problem when it is not JSON or nests
+    deeper than any sender's payload does."""
+    check_json_depth(body)
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

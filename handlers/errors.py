@@ -18,37 +18,61 @@ from bot.errors import (
     FirebreakError,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     StorageUnavailable,
+    UnsupportedEncoding,
 )
 from bot.integrations.slack_text import escape
 from handlers.deps import DEPS
+from handlers.refusals import log_refusal
 
 log = logging.getLogger(__name__)
+
+
+def _source(request: web.Request) -> str:
+    path = request.path
+    if path.startswith("/webhooks/"):
+        return path.removeprefix("/webhooks/")
+    return "slack" if path.startswith("/slack/") else ""
 
 
 def _error(request: web.Request, status: int, message: str, outcome: str = "") -> web.Response:
     # Refused webhook deliveries are counted too, so a dashboard shows a sender being turned
     # away (503: it will retry; 400: it will not) rather than only what got through.
-    source = (
-        request.path.removeprefix("/webhooks/") if request.path.startswith("/webhooks/") else ""
-    )
+    source = _source(request) if request.path.startswith("/webhooks/") else ""
     deps = request.app.get(DEPS)
     if outcome and source and deps is not None:
         deps.metrics.deliveries.labels(source, outcome).inc()
     return web.json_response({"error": message}, status=status)
 
 
+def _refuse(request: web.Request, status: int, exc: BadRequest, outcome: str) -> web.Response:
+    log_refusal(request, status, str(exc))
+    return _error(request, status, str(exc), outcome)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except web.HTTPException:
+    except web.HTTPException as exc:
+        if 400 <= exc.status < 500:
+            log_refusal(request, exc.status, exc.reason)
         raise
     except AuthError as exc:
+        log_refusal(request, 401, str(exc))
+        deps = request.app.get(DEPS)
+        if deps is not None:
+            deps.metrics.auth_failures.labels(_source(request) or "api").inc()
         return _error(request, 401, str(exc))
+    except PayloadTooLarge as exc:
+        return _refuse(request, 413, exc, "rejected")
+    except UnsupportedEncoding as exc:
+        return _refuse(request, 415, exc, "rejected")
     except BadRequest as exc:
-        return _error(request, 400, str(exc), "rejected")
+        return _refuse(request, 400, exc, "rejected")
     except NotFound as exc:
+        log_refusal(request, 404, str(exc))
         return _error(request, 404, str(exc))
     except (StorageUnavailable, Conflict) as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
