@@ -24,7 +24,7 @@ from bot.errors import (
 )
 from bot.integrations.slack_text import escape
 from handlers.deps import DEPS
-from handlers.refusals import log_refusal
+from handlers.refusals import log_refusal, printable
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log_refusal(request, 404, str(exc))
         return _error(request, 404, str(exc))
     except (StorageUnavailable, Conflict) as exc:
-        log.warning("%s %s: %s", request.method, request.path, exc)
+        log.warning(
+            "%s %s: %s",
+            printable(request.method, 20),
+            printable(request.path, 200),
+            printable(str(exc)),
+        )
         return _error(request, 503, f"temporarily unavailable, retry: {exc}", "unavailable")
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception(
+            "unhandled error on %s %s", printable(request.method, 20), printable(request.path, 200)
+        )
         return _error(request, 503, "internal error; the delivery was not stored, retry", "failed")
 
 
