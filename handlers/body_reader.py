@@ -41,10 +41,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         # body larger than the limit costs at most the limit plus one buffer.
         while chunk := await request.content.readany():
             body += chunk
-            request[BODY_SIZE] = len(body)
             if len(body) > limit:
+                request[BODY_SIZE] = len(body)
                 raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
     except (web.RequestPayloadError, ConnectionError) as exc:
+        request[BODY_SIZE] = len(body)
         # A bad chunked encoding or a sender that hung up: nothing to store, nobody to blame.
         raise BadRequest(f"the body did not arrive whole: {exc}") from exc
     request[BODY_SIZE] = len(body)

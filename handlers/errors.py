@@ -79,7 +79,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "%s %s: %s",
             printable(request.method, 20),
             printable(request.path, 200),
-            printable(str(exc)),
+            printable(str(exc), 2000),
         )
         return _error(request, 503, f"temporarily unavailable, retry: {exc}", "unavailable")
     except Exception:
