@@ -7,15 +7,12 @@ retry for ever). Real payloads nest a handful of levels; anything deeper is refu
 
 from __future__ import annotations
 
-import re
-
 from bot.errors import BadRequest
 
 # Alertmanager nests 3 levels, PagerDuty v3 about 5, Slack's block_actions with a view's
 # state about 10: this leaves a wide margin and stays far below Python's recursion limit.
 MAX_JSON_DEPTH = 64
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN = frozenset(b"[{")
 
@@ -29,7 +26,10 @@ def check_json_depth(text: bytes | str, limit: int = MAX_JSON_DEPTH) -> None:
     # Fewer brackets than the limit cannot nest past it: the common case costs two counts.
     if data.count(b"{") + data.count(b"[") <= limit:
         return
-    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    # Outside strings only: drop escape pairs that could hide or fake a quote (a backslash
+    # appears only inside strings), then every other piece between quotes is outside one.
+    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
     depth = 0
     for byte in brackets:
         if byte in _OPEN:
