@@ -220,6 +220,7 @@ class MemoryAlerts:
         return episode
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
+        starts_at = _aware(starts_at)  # refuses what the SQL column type refuses
         for episode in self._state.episodes.values():
             if episode.fingerprint == fingerprint and episode.starts_at == starts_at:
                 return episode

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -167,6 +167,21 @@ async def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="naive"):
         async with store.transaction() as uow:
             await uow.incidents.open_for_group(new_incident(created_at=naive))
+
+
+# Fits a datetime, but its UTC value (year 10000) does not: an Alertmanager startsAt of
+# 9999-12-31T23:00:00-14:00, as intake accepted before it checked.
+NO_UTC_VALUE = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-14)))
+
+
+async def test_a_datetime_with_no_utc_value_is_refused_as_itself(store: Store) -> None:
+    # Not as StorageUnavailable: that means "the database is down", and the inbox processor
+    # pauses every delivery for it, where this is one delivery's bad value.
+    with pytest.raises(OverflowError):
+        async with store.transaction() as uow:
+            await uow.alerts.get(alert().fingerprint, NO_UTC_VALUE)
+    async with store.transaction() as uow:
+        assert await uow.alerts.get(alert().fingerprint, T0) is None
 
 
 async def test_alert_episodes_are_unique_per_fingerprint_and_start(store: Store) -> None:
