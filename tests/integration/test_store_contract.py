@@ -9,6 +9,7 @@ import pytest
 
 from bot.domain import (
     AlertStatus,
+    Delivery,
     DeliveryOutcome,
     IncidentFilter,
     IncidentStatus,
@@ -16,7 +17,7 @@ from bot.domain import (
     Source,
 )
 from bot.errors import Conflict, IntegrityViolation
-from bot.ports import Store
+from bot.ports import InboxBacklog, Store
 from bot.timeline import GENESIS, verify_chain
 from tests.integration.store_builders import T0, alert, at, delivery, new_incident
 
@@ -295,6 +296,33 @@ async def test_inbox_deliveries_settle_once_and_defer_with_attempts(store: Store
             await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=at(10**6), limit=10)
             == []
         )
+
+
+async def test_the_inbox_backlog_counts_what_waits_and_its_first_arrival(store: Store) -> None:
+    def arriving(key: str, seconds: float, source: Source = Source.ALERTMANAGER) -> Delivery:
+        return dataclasses.replace(delivery(key, source=source), received_at=at(seconds))
+
+    async with store.transaction() as uow:
+        assert await uow.deliveries.backlog() == InboxBacklog(0, None)
+        assert await uow.deliveries.record(arriving("recorded", -60, Source.PAGERDUTY))
+        await uow.deliveries.enqueue([arriving("am-0", 5), arriving("am-1", 10)])
+        await uow.deliveries.enqueue([arriving("pd-0", 7, Source.PAGERDUTY)])
+        assert await uow.deliveries.backlog() == InboxBacklog(3, at(5))
+        first, _ = await uow.deliveries.take_pending(
+            source=Source.ALERTMANAGER, now=at(10), limit=10
+        )
+        # Deferred is still waiting; settled is not.
+        assert await uow.deliveries.defer(first.id, not_before=at(600), error="boom") == 1
+        assert await uow.deliveries.backlog() == InboxBacklog(3, at(5))
+        assert await uow.deliveries.finish(first.id, DeliveryOutcome.FAILED, "gave up")
+    async with store.transaction() as uow:
+        backlog = await uow.deliveries.backlog()
+    assert backlog == InboxBacklog(2, at(7))
+    assert backlog.oldest_received_at is not None
+    assert backlog.oldest_received_at.tzinfo is UTC
+    assert backlog.oldest_age(at(67)) == 60.0
+    assert backlog.oldest_age(at(0)) == 0.0
+    assert InboxBacklog(0, None).oldest_age(at(67)) == 0.0
 
 
 async def test_enqueueing_a_stored_key_conflicts_and_stores_none_of_the_batch(
