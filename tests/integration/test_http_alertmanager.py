@@ -288,6 +288,28 @@ async def test_resolved_alerts_of_an_unknown_group_are_kept_as_ignored(
     assert await metric(client, "firebreak_incidents_opened_total") == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("startsAt", "9999-12-31T23:00:00-14:00"),
+        ("startsAt", "0001-01-01T00:00:00+14:00"),
+        ("endsAt", "9999-12-31T23:59:00-01:00"),
+        ("startsAt", "not a time"),
+    ],
+)
+async def test_a_time_with_no_utc_value_is_refused_at_intake_naming_the_field(
+    client: Client, database_url: str, field: str, value: str
+) -> None:
+    # Accepted with 202 before, it then failed in processing and wedged the inbox.
+    payload = webhook("g", [alert("LNNServiceDown"), alert("LNNHighLatency")])
+    payload["alerts"][1][field] = value
+    resp = await post_am(client, payload)
+    assert resp.status == 400, await resp.text()
+    assert f"$.alerts[1].{field}" in (await resp.json())["error"]
+    assert await inbox_rows(database_url) == []
+    assert await metric(client, "firebreak_deliveries_total", source=AM, outcome="accepted") == 0
+
+
 async def test_api_requires_its_token_and_validates_filters(client: Client) -> None:
     assert (await client.get("/api/incidents")).status == 401
     assert (await client.get("/api/incidents", headers=AM_AUTH)).status == 401
