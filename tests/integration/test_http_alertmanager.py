@@ -355,7 +355,11 @@ async def test_readiness_and_the_inbox_gauges_read_the_database(
     try:
         async with store.transaction() as uow:
             await uow.deliveries.enqueue([Delivery(Source.ALERTMANAGER, "held", T0, raw, "firing")])
-            (held,) = await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=T0, limit=1)
+            # Waiting out the app's own processor's turn (PostgreSQL's advisory lock); the row
+            # is deferred before it is committed, so that processor never sees it due.
+            (held,) = await uow.deliveries.take_pending(
+                source=Source.ALERTMANAGER, now=T0, limit=1, wait=True
+            )
             await uow.deliveries.defer(held.id, not_before=T0 + timedelta(hours=1), error="boom")
     finally:
         await store.close()
