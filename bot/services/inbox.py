@@ -255,13 +255,19 @@ class InboxProcessor:
     async def _count_failure(
         self, uow: UnitOfWork, pending: PendingDelivery, text: str, *, give_up: bool = False
     ) -> Processed | None:
+        if give_up:
+            # As few steps as can be: this runs because recording the failure failed.
+            detail = f"gave up after {pending.attempts + 1} attempts: {text}"
+            if not await uow.deliveries.finish(pending.id, DeliveryOutcome.FAILED, detail):
+                return None
+            return Processed(pending, DeliveryOutcome.FAILED, detail)
         now = self._clock.now()
         delay = timedelta(seconds=retry_delay(pending.attempts + 1, self.timings))
         # The stored count, not ours: another replica may have failed at it as well.
         attempts = await uow.deliveries.defer(pending.id, not_before=now + delay, error=text)
         if attempts == 0:
             return None
-        if give_up or attempts >= self.timings.max_attempts:
+        if attempts >= self.timings.max_attempts:
             detail = f"gave up after {attempts} attempts: {text}"
             await uow.deliveries.finish(pending.id, DeliveryOutcome.FAILED, detail)
             return Processed(pending, DeliveryOutcome.FAILED, detail)

@@ -368,3 +368,22 @@ async def test_a_poison_delivery_fails_after_its_attempts_and_holds_up_no_other(
     assert detail.startswith("gave up after 2 attempts: OverflowError: "), detail
     assert await stored_outcomes(sql) == [("poison", "failed"), (good.key, "processed")]
     assert await incident_count(sql) == 1
+
+
+async def test_an_error_text_neither_database_could_store_is_kept_readable(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    # PostgreSQL text refuses NUL and neither database takes a lone surrogate: storing such
+    # an error as it is failed the deferral itself, and the delivery blocked the inbox again.
+    (odd,) = await accepted(sql, delivery("odd"))
+
+    def odd_error(raw: bytes) -> AlertGroup:
+        raise RuntimeError("label a\x00b, label \udcff")
+
+    done = await processor(sql, policy, clock, parse=odd_error).drain()
+    assert [(p.pending.delivery.key, p.outcome) for p in done] == [
+        (odd.key, DeliveryOutcome.PENDING)
+    ]
+    outcome, attempts, detail = await stored_failure(sql, odd.key)
+    assert (outcome, attempts) == ("pending", 1)
+    assert detail == "RuntimeError: label a\ufffdb, label ?"
