@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.policy import Policy
 from bot.ports import Inbox, Store
+from bot.services.inbox_backlog import BacklogReader
 from bot.services.remediation import Remediator
 from handlers.metrics import Metrics
 
@@ -24,7 +25,9 @@ class Deps:
     api_token: str | None
     pagerduty_secrets: tuple[str, ...]
     remediator: Remediator
-    # /readyz says "degraded" once the first-arrived pending delivery is older than this.
+    # The inbox backlog for the gauges and /readyz, which says "degraded" once the
+    # first-arrived pending delivery is older than ``ready_max_inbox_age`` seconds.
+    backlog: BacklogReader
     ready_max_inbox_age: float = 300.0
 
 

@@ -29,7 +29,7 @@ from bot.clock import Clock
 from bot.domain import AlertGroup, DeliveryOutcome, PendingDelivery, Source
 from bot.errors import BadRequest, StorageUnavailable
 from bot.policy import Policy
-from bot.ports import Inbox, InboxBacklog, Store, UnitOfWork
+from bot.ports import Inbox, Store, UnitOfWork
 from bot.services.ingest_alerts import AlertIngestResult, apply_alert_group
 from bot.services.transactions import in_transaction
 
@@ -61,12 +61,6 @@ class ProcessorTimings:
     retry_cap: float = 300.0
     max_attempts: int = 8
     unavailable_backoff: float = 1.0  # seconds to wait when the database is unreachable
-
-
-async def inbox_backlog(store: Store) -> InboxBacklog:
-    """What waits in the inbox, as the database has it (for the gauges and ``/readyz``)."""
-    async with store.transaction() as uow:
-        return await uow.deliveries.backlog()
 
 
 def describe_error(error: BaseException) -> str:
@@ -158,7 +152,7 @@ class InboxProcessor:
         return done
 
     async def refresh_pending(self) -> int:
-        """Deliveries waiting, counted in the database (the gauges read ``inbox_backlog``)."""
+        """Deliveries waiting, counted in the database."""
         async with self._store.transaction() as uow:
             return await uow.deliveries.count_pending()
 
