@@ -8,7 +8,9 @@ together, so the delivery is simply processed again: every delivery has its effe
 
 A delivery whose processing raises is retried with backoff and, after ``max_attempts``, kept
 as ``FAILED`` with the error for a person to look at; it is never dropped, and it never
-blocks the deliveries behind it.
+blocks the deliveries behind it. Only ``StorageUnavailable`` (the database itself is down)
+pauses the whole inbox; the store lets every other error keep its own type for this (an
+``OverflowError`` from a time with no UTC value once passed for an outage and wedged it).
 
 Intake has priority: in an alert storm, a sender waiting for its acknowledgement can time out
 and send everything again, while processing can catch up a moment later. So while a storm is
