@@ -23,7 +23,6 @@ from bot.integrations.slack_sender import make_client
 from bot.policy import Policy
 from bot.policy_file import load_policy
 from bot.services.inbox import InboxProcessor, ProcessorTimings
-from bot.services.inbox_backlog import BacklogReader
 from bot.services.publishing import PublishingStore
 from bot.services.remediation import Remediator, Timings
 from db.engine import make_engine
@@ -121,7 +120,6 @@ def create_app(
                 s.get_secret_value() for s in settings.pagerduty_webhook_secrets
             ),
             remediator=remediator,
-            backlog=BacklogReader(store),
             ready_max_inbox_age=settings.ready_max_inbox_age,
         )
         await worker.start()

@@ -9,7 +9,6 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.policy import Policy
 from bot.ports import Inbox, Store
-from bot.services.inbox_backlog import BacklogReader
 from bot.services.remediation import Remediator
 from handlers.metrics import Metrics
 
@@ -25,9 +24,7 @@ class Deps:
     api_token: str | None
     pagerduty_secrets: tuple[str, ...]
     remediator: Remediator
-    # The inbox backlog for the gauges and /readyz, which says "degraded" once the
-    # first-arrived pending delivery is older than ``ready_max_inbox_age`` seconds.
-    backlog: BacklogReader
+    # /readyz says "degraded" once the first-arrived pending delivery is older than this.
     ready_max_inbox_age: float = 300.0
 
 

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.errors import StorageUnavailable
 from bot.ports import InboxBacklog
+from bot.services.inbox_backlog import inbox_backlog
 from handlers.deps import DEPS
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ async def readyz(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     try:
         await deps.store.ping()
-        backlog = await deps.backlog.read()
+        backlog = await inbox_backlog(deps.store)
     except StorageUnavailable as exc:
         return web.json_response({"status": "unavailable", "reason": str(exc)}, status=503)
     age = backlog.oldest_age(deps.clock.now())
@@ -45,7 +46,7 @@ async def metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     backlog: InboxBacklog | None
     try:
-        backlog = await deps.backlog.read()
+        backlog = await inbox_backlog(deps.store)
     except StorageUnavailable as exc:
         log.warning("the inbox gauges could not be read: %s", exc)
         backlog = None
