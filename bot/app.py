@@ -22,7 +22,7 @@ from bot.integrations.slack_publisher import SlackPublisher
 from bot.integrations.slack_sender import make_client
 from bot.policy import Policy
 from bot.policy_file import load_policy
-from bot.services.inbox import InboxProcessor
+from bot.services.inbox import InboxProcessor, ProcessorTimings
 from bot.services.publishing import PublishingStore
 from bot.services.remediation import Remediator, Timings
 from db.engine import make_engine
@@ -104,8 +104,10 @@ def create_app(
             parse=parse_alertmanager,
             intake=inbox,
             on_processed=lambda done: metrics.observe_processed(done, the_clock.now()),
+            timings=ProcessorTimings(
+                retry_base=settings.inbox_retry_base, max_attempts=settings.inbox_max_attempts
+            ),
         )
-        metrics.watch_pending(lambda: processor.pending)
         app[PROCESSOR] = processor
         app[DEPS] = Deps(
             store=store,
@@ -119,6 +121,7 @@ def create_app(
                 s.get_secret_value() for s in settings.pagerduty_webhook_secrets
             ),
             remediator=remediator,
+            ready_max_inbox_age=settings.ready_max_inbox_age,
         )
         await worker.start()
         await remediator.start()

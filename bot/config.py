@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     # How long an executor holds a running action without renewing; after that, a restarted
     # replica may reconcile it.
     action_lease: int = Field(60, gt=0, validation_alias=_env("FIREBREAK_ACTION_LEASE"))
+    # The Alertmanager inbox (issue 13): a delivery whose processing fails is retried after
+    # INBOX_RETRY_BASE seconds, doubling each time, and kept as failed after
+    # INBOX_MAX_ATTEMPTS; /readyz reports "degraded" once the first-arrived pending delivery
+    # has waited longer than READY_MAX_INBOX_AGE seconds. The defaults give up on a poison
+    # delivery within about two minutes, well inside the readiness bound.
+    inbox_retry_base: float = Field(
+        1.0, gt=0, le=300, validation_alias=_env("FIREBREAK_INBOX_RETRY_BASE")
+    )
+    inbox_max_attempts: int = Field(
+        8, ge=1, le=100, validation_alias=_env("FIREBREAK_INBOX_MAX_ATTEMPTS")
+    )
+    ready_max_inbox_age: float = Field(
+        300.0, gt=0, validation_alias=_env("FIREBREAK_READY_MAX_INBOX_AGE")
+    )
 
     @field_validator("approvers", "pagerduty_webhook_secrets", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -97,6 +98,22 @@ class TimelineRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class InboxBacklog:
+    """The inbox as the database has it (so it is true after a restart and across replicas):
+    how many deliveries wait to be processed, deferred ones included, and when the one that
+    arrived first was received."""
+
+    pending: int
+    oldest_received_at: datetime | None
+
+    def oldest_age(self, now: datetime) -> float:
+        """Seconds the first-arrived pending delivery has waited (0 with none pending)."""
+        if self.oldest_received_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_received_at).total_seconds())
+
+
 class DeliveryRepository(Protocol):
     async def record(self, delivery: Delivery) -> bool:
         """Store a received delivery; ``False`` if (source, key) was already stored."""
@@ -135,6 +152,10 @@ class DeliveryRepository(Protocol):
 
     async def count_pending(self) -> int:
         """Deliveries of any source waiting to be processed."""
+        ...
+
+    async def backlog(self) -> InboxBacklog:
+        """The pending deliveries of every source: their count, and the first to arrive."""
         ...
 
 

@@ -58,8 +58,11 @@ async def translated() -> AsyncIterator[None]:
     try:
         yield
     except sa_exc.StatementError as error:
-        if not isinstance(error, sa_exc.DBAPIError) and isinstance(error.orig, ValueError):
-            # A value the column type refused (e.g. a naive datetime): the caller's bug.
+        if not isinstance(error, sa_exc.DBAPIError) and isinstance(error.orig, Exception):
+            # Raised while SQLAlchemy prepared the statement, before the database saw it: a
+            # value the column type refused (a naive datetime, one with no UTC value). It is
+            # the caller's data, not an outage, so it keeps its own type; as
+            # ``StorageUnavailable`` one bad inbox delivery paused processing of all others.
             raise error.orig from error
         mapped = translate(error)
         if mapped is None:

@@ -21,6 +21,8 @@ from bot.errors import BadRequest
 from handlers.body import as_utc
 from handlers.text import bounded_key, clean, clean_map
 
+# How much of a refused timestamp an error message quotes.
+MAX_SHOWN = 64
 # Alertmanager sends Go's zero time for "no end yet".
 _NO_END_BEFORE = datetime(1970, 1, 2, tzinfo=UTC)
 
@@ -68,13 +70,24 @@ def _fingerprint(doc: AlertDoc) -> str:
 
 def _timestamp(text: str, where: str) -> datetime:
     """RFC 3339 as Alertmanager writes it (``Z``, up to nanoseconds, truncated to µs); a
-    time without an offset is taken as UTC."""
+    time without an offset is taken as UTC. Its UTC value must exist: times are stored and
+    compared in UTC, and ``9999-12-31T23:00:00-14:00`` (year 10000 in UTC) once passed here
+    only to fail in processing."""
+    shown = repr(text[:MAX_SHOWN]) + ("…" if len(text) > MAX_SHOWN else "")
     try:
-        return as_utc(datetime.fromisoformat(text))
+        moment = as_utc(datetime.fromisoformat(text))
     except ValueError as exc:
         raise BadRequest(
-            f"not an Alertmanager webhook payload: {where}: not an RFC 3339 time: {text!r}"
+            f"not an Alertmanager webhook payload: {where}: not an RFC 3339 time: {shown}"
         ) from exc
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise BadRequest(
+            f"not an Alertmanager webhook payload: {where}: {shown} is out of range "
+            "(its UTC time must fall in the years 1 to 9999)"
+        ) from exc
+    return moment
 
 
 def validate_alertmanager(body: bytes) -> WebhookDoc:

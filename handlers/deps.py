@@ -24,6 +24,8 @@ class Deps:
     api_token: str | None
     pagerduty_secrets: tuple[str, ...]
     remediator: Remediator
+    # /readyz says "degraded" once the first-arrived pending delivery is older than this.
+    ready_max_inbox_age: float = 300.0
 
 
 DEPS = web.AppKey("deps", Deps)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.errors import StorageUnavailable
+from bot.ports import InboxBacklog
+from bot.services.inbox_backlog import inbox_backlog
 from handlers.deps import DEPS
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -14,13 +20,36 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """503 while the database is unreachable; 200 otherwise, ``degraded`` (with the reason)
+    while the inbox's first-arrived pending delivery has waited longer than the bound, so a
+    probe can alert on a stuck inbox without taking the replica out of service: it still
+    acknowledges deliveries, and another replica may be the one that is behind."""
+    deps = request.app[DEPS]
     try:
-        await request.app[DEPS].store.ping()
+        await deps.store.ping()
+        backlog = await inbox_backlog(deps.store)
     except StorageUnavailable as exc:
         return web.json_response({"status": "unavailable", "reason": str(exc)}, status=503)
-    return web.json_response({"status": "ready"})
+    age = backlog.oldest_age(deps.clock.now())
+    inbox = {"pending": backlog.pending, "oldest_pending_seconds": round(age, 3)}
+    bound = deps.ready_max_inbox_age
+    if age > bound:
+        reason = (
+            f"the oldest pending inbox delivery has waited {age:.0f} s, "
+            f"longer than FIREBREAK_READY_MAX_INBOX_AGE ({bound:g} s)"
+        )
+        return web.json_response({"status": "degraded", "reason": reason, "inbox": inbox})
+    return web.json_response({"status": "ready", "inbox": inbox})
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[DEPS].metrics.registry)
+    deps = request.app[DEPS]
+    backlog: InboxBacklog | None
+    try:
+        backlog = await inbox_backlog(deps.store)
+    except StorageUnavailable as exc:
+        log.warning("the inbox gauges could not be read: %s", exc)
+        backlog = None
+    deps.metrics.observe_backlog(backlog, deps.clock.now())
+    body = generate_latest(deps.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from bot.ports import InboxBacklog
 from bot.services.inbox import Processed
 
 
@@ -54,18 +55,30 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=self.registry,
         )
+        # Both read from the database at each scrape (``observe_backlog``), so they are true
+        # after a restart and the same on every replica; NaN when the database is unreachable.
         self.inbox_pending = Gauge(
             "firebreak_inbox_pending",
-            "Deliveries acknowledged and waiting to be processed, as last counted.",
+            "Deliveries acknowledged and waiting to be processed (deferred ones included).",
+            registry=self.registry,
+        )
+        self.inbox_oldest_pending_seconds = Gauge(
+            "firebreak_inbox_oldest_pending_seconds",
+            "How long the first-arrived pending delivery has waited since it was acknowledged.",
             registry=self.registry,
         )
         # The Alertmanager ack path runs per delivery in a storm: bind its children once.
         self.accepted = self.deliveries.labels("alertmanager", "accepted")
         self.ack_seconds = self.ingest_seconds.labels("alertmanager")
 
-    def watch_pending(self, count: Callable[[], float]) -> None:
-        """Read the inbox backlog from ``count`` at each scrape."""
-        self.inbox_pending.set_function(count)
+    def observe_backlog(self, backlog: InboxBacklog | None, now: datetime) -> None:
+        """Set the inbox gauges from the database's count (``None``: it could not be read)."""
+        if backlog is None:
+            self.inbox_pending.set(math.nan)
+            self.inbox_oldest_pending_seconds.set(math.nan)
+            return
+        self.inbox_pending.set(backlog.pending)
+        self.inbox_oldest_pending_seconds.set(backlog.oldest_age(now))
 
     def observe_processed(self, processed: Processed, now: datetime) -> None:
         """Count one processed inbox delivery and the incidents it opened."""

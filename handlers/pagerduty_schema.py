@@ -3,11 +3,12 @@ anything else in the payload is ignored so new PagerDuty fields never break inta
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field, ValidationError
 
+from bot.errors import BadRequest
 from bot.services.ingest_pagerduty import PagerDutyEvent, PagerDutyIncident
 from handlers.body import Lenient, as_utc, load_json
 from handlers.text import bounded_key, clean
@@ -62,9 +63,25 @@ def _incident(data: dict[str, Any]) -> PagerDutyIncident | None:
     return None
 
 
+def _occurred_at(value: datetime) -> datetime:
+    """The event's time, which must have a UTC value: it is stored and compared in UTC, and
+    an offset can push a valid-looking time past year 9999 (or before year 1) there. Such a
+    time is refused (400), not ignored: the sender's payload is wrong and it must hear so."""
+    moment = as_utc(value)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise BadRequest(
+            f"not a PagerDuty v3 event: $.event.occurred_at: {moment.isoformat()} is out of "
+            "range (its UTC time must fall in the years 1 to 9999)"
+        ) from exc
+    return moment
+
+
 def parse_pagerduty(body: bytes) -> PagerDutyEvent | None:
     """The event, or ``None`` when the (authenticated) body is not an event we can read:
-    it is then recorded as ignored rather than refused, so nothing is lost with a 4xx."""
+    it is then recorded as ignored rather than refused, so nothing is lost with a 4xx.
+    ``BadRequest`` for an event whose time has no UTC value."""
     data = load_json(body)
     try:
         env = EnvelopeDoc.model_validate(data)
@@ -75,7 +92,7 @@ def parse_pagerduty(body: bytes) -> PagerDutyEvent | None:
     return PagerDutyEvent(
         id=clean(ev.id),
         event_type=clean(ev.event_type),
-        occurred_at=as_utc(ev.occurred_at),
+        occurred_at=_occurred_at(ev.occurred_at),
         incident=_incident(ev.data),
         agent=clean(ev.agent.summary) if ev.agent else "",
         note=clean(content) if isinstance(content, str) else "",

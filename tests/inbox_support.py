@@ -8,17 +8,20 @@ taken from the inbox, applied once and settled in the same transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock
-from bot.domain import Delivery, DeliveryOutcome, Source
+from bot.domain import AlertGroup, Delivery, DeliveryOutcome, Source
 from bot.policy import Policy
 from bot.ports import Store
 from bot.services.inbox import InboxProcessor, Processed
 from bot.services.ingest_alerts import AlertIngestResult
 from handlers.alertmanager_schema import parse_alertmanager
+from tests.payloads.alertmanager import alert, webhook
 
 _keys = itertools.count(1)
 
@@ -82,3 +85,30 @@ async def deliver(
     )
     assert processed.outcome is expected, processed
     return processed.result
+
+
+# A startsAt that fits a datetime but whose UTC value (year 10000) does not. Intake accepted
+# it before it checked, and processing it raised OverflowError deep in the store.
+NO_UTC_STARTS_AT = "9999-12-31T23:00:00-14:00"
+
+
+def poison_payload(group_key: str) -> dict[str, Any]:
+    """A delivery an older version acknowledged and stored, which intake now refuses."""
+    payload = webhook(group_key, [alert("LNNHighLatency", instance=group_key)])
+    payload["alerts"][0]["startsAt"] = NO_UTC_STARTS_AT
+    return payload
+
+
+def parse_as_before(raw: bytes) -> AlertGroup:
+    """``parse_alertmanager`` as it read start times before intake refused those with no UTC
+    value: how the processor of a version that stored ``poison_payload`` saw it."""
+    doc = json.loads(raw)
+    starts = [a["startsAt"] for a in doc["alerts"]]
+    for a in doc["alerts"]:
+        a["startsAt"] = "2026-01-01T00:00:00Z"
+    group = parse_alertmanager(json.dumps(doc).encode())
+    alerts = tuple(
+        dataclasses.replace(a, starts_at=datetime.fromisoformat(s))
+        for a, s in zip(group.alerts, starts, strict=True)
+    )
+    return dataclasses.replace(group, alerts=alerts)

@@ -8,7 +8,9 @@ together, so the delivery is simply processed again: every delivery has its effe
 
 A delivery whose processing raises is retried with backoff and, after ``max_attempts``, kept
 as ``FAILED`` with the error for a person to look at; it is never dropped, and it never
-blocks the deliveries behind it.
+blocks the deliveries behind it. Only ``StorageUnavailable`` (the database itself is down)
+pauses the whole inbox; the store lets every other error keep its own type for this (an
+``OverflowError`` from a time with no UTC value once passed for an outage and wedged it).
 
 Intake has priority: in an alert storm, a sender waiting for its acknowledgement can time out
 and send everything again, while processing can catch up a moment later. So while a storm is
@@ -63,6 +65,13 @@ class ProcessorTimings:
     unavailable_backoff: float = 1.0  # seconds to wait when the database is unreachable
 
 
+def describe_error(error: BaseException) -> str:
+    """The error as kept on a delivery's row: bounded, and storable by either database
+    (PostgreSQL text refuses NUL, and neither takes a lone surrogate)."""
+    text = f"{type(error).__name__}: {error}"[:2000]
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
 def retry_delay(attempts: int, timings: ProcessorTimings) -> float:
     """Exponential backoff after ``attempts`` failed tries, capped."""
     return float(min(timings.retry_cap, timings.retry_base * 2 ** max(0, attempts - 1)))
@@ -89,10 +98,8 @@ class InboxProcessor:
         self._intake = intake
         self._on_processed = on_processed
         self.timings = timings or ProcessorTimings()
-        self.pending = 0  # deliveries waiting, as last counted; for the metrics gauge
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._counted_at = float("-inf")
         self._stopping = False
 
     def poke(self) -> None:
@@ -147,30 +154,28 @@ class InboxProcessor:
         return done
 
     async def refresh_pending(self) -> int:
+        """Deliveries waiting, counted in the database."""
         async with self._store.transaction() as uow:
-            self.pending = await uow.deliveries.count_pending()
-        return self.pending
+            return await uow.deliveries.count_pending()
 
-    async def _recount(self) -> None:
-        # The gauge is for dashboards; once a second spares SQLite's single writer lock.
-        now = asyncio.get_running_loop().time()
-        if now - self._counted_at >= 1.0:
-            self._counted_at = now
-            await self.refresh_pending()
-
-    async def _batch(self, limit: int, *, wait_turn: bool = False) -> list[Processed]:
+    async def _batch(
+        self, limit: int, *, wait_turn: bool = False, taken: list[PendingDelivery] | None = None
+    ) -> list[Processed]:
+        """Take and apply up to ``limit`` due deliveries in one transaction; ``taken`` (if
+        given) is left holding what was taken, so a caller whose batch failed knows which."""
         now = self._clock.now()
         loop = asyncio.get_running_loop()
+        held = taken if taken is not None else []
 
         async def work(uow: UnitOfWork) -> list[Processed]:
-            taken = await uow.deliveries.take_pending(
+            held[:] = await uow.deliveries.take_pending(
                 source=Source.ALERTMANAGER, now=now, limit=limit, wait=wait_turn
             )
             # A transaction holds SQLite's only write lock, and intake's commits wait for it:
             # stop early once it has run for a while, and leave the rest for the next one.
             deadline = loop.time() + self.timings.batch_seconds
             done: list[Processed] = []
-            for pending in taken:
+            for pending in held:
                 done.append(await self._apply(uow, pending))
                 if loop.time() >= deadline:
                     break
@@ -198,42 +203,71 @@ class InboxProcessor:
     async def _isolate(self, count: int) -> list[Processed]:
         done: list[Processed] = []
         for _ in range(count):
+            taken: list[PendingDelivery] = []
             try:
-                single = await self._batch(1)
+                single = await self._batch(1, taken=taken)
             except StorageUnavailable:
                 raise
             except Exception as exc:
-                log.exception("processing an inbox delivery failed")
-                deferred = await self._defer_oldest(exc)
-                if deferred is None:
-                    break
-                done.append(deferred)
+                if not taken:
+                    raise  # it failed before it held a delivery: there is none to hold back
+                held = await self._hold_back(taken[0], exc)
+                if held is not None:
+                    done.append(held)
                 continue
             if not single:
                 break
             done.extend(single)
         return done
 
-    async def _defer_oldest(self, error: Exception) -> Processed | None:
-        """Hold back the oldest due delivery (the one that just failed alone)."""
-        now = self._clock.now()
-        text = f"{type(error).__name__}: {error}"[:2000]
+    async def _hold_back(self, pending: PendingDelivery, error: Exception) -> Processed | None:
+        """Count a failed attempt at ``pending`` (the delivery that just failed alone, by id:
+        not "the oldest due one", which another replica may have settled meanwhile) and
+        retry it after a backoff or, after ``max_attempts``, keep it ``FAILED`` with the
+        error. Only this delivery waits; ``None`` if it was no longer pending."""
+        log.error(
+            "processing inbox delivery %s failed (attempt %d of at most %d)",
+            pending.delivery.key,
+            pending.attempts + 1,
+            self.timings.max_attempts,
+            exc_info=error,
+        )
+        try:
+            text = describe_error(error)
+            return await in_transaction(
+                self._store, lambda uow: self._count_failure(uow, pending, text)
+            )
+        except StorageUnavailable:
+            raise
+        except Exception:
+            # Recording the error failed too (its text, say): keep the delivery failed with
+            # only the error's type, so it cannot come back and fail the same way for ever.
+            log.exception("recording the failure of inbox delivery %s failed", pending.delivery.key)
+            plain = f"{type(error).__name__} (its message could not be recorded)"
+            return await in_transaction(
+                self._store, lambda uow: self._count_failure(uow, pending, plain, give_up=True)
+            )
 
-        async def work(uow: UnitOfWork) -> Processed | None:
-            taken = await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=now, limit=1)
-            if not taken:
+    async def _count_failure(
+        self, uow: UnitOfWork, pending: PendingDelivery, text: str, *, give_up: bool = False
+    ) -> Processed | None:
+        if give_up:
+            # As few steps as can be: this runs because recording the failure failed.
+            detail = f"gave up after {pending.attempts + 1} attempts: {text}"
+            if not await uow.deliveries.finish(pending.id, DeliveryOutcome.FAILED, detail):
                 return None
-            pending = taken[0]
-            attempts = pending.attempts + 1
-            if attempts >= self.timings.max_attempts:
-                detail = f"gave up after {attempts} attempts: {text}"
-                await uow.deliveries.finish(pending.id, DeliveryOutcome.FAILED, detail)
-                return Processed(pending, DeliveryOutcome.FAILED, detail)
-            delay = timedelta(seconds=retry_delay(attempts, self.timings))
-            await uow.deliveries.defer(pending.id, not_before=now + delay, error=text)
-            return Processed(pending, DeliveryOutcome.PENDING, text)
-
-        return await in_transaction(self._store, work)
+            return Processed(pending, DeliveryOutcome.FAILED, detail)
+        now = self._clock.now()
+        delay = timedelta(seconds=retry_delay(pending.attempts + 1, self.timings))
+        # The stored count, not ours: another replica may have failed at it as well.
+        attempts = await uow.deliveries.defer(pending.id, not_before=now + delay, error=text)
+        if attempts == 0:
+            return None
+        if attempts >= self.timings.max_attempts:
+            detail = f"gave up after {attempts} attempts: {text}"
+            await uow.deliveries.finish(pending.id, DeliveryOutcome.FAILED, detail)
+            return Processed(pending, DeliveryOutcome.FAILED, detail)
+        return Processed(pending, DeliveryOutcome.PENDING, text)
 
     def _report(self, done: list[Processed]) -> None:
         if self._on_processed is None:
@@ -256,8 +290,7 @@ class InboxProcessor:
             self._wake.clear()
             try:
                 while await self.run_once(await self.batch_size()):
-                    await self._recount()
-                await self._recount()
+                    continue
             except StorageUnavailable as exc:
                 log.warning("inbox processing paused, the database is unavailable: %s", exc)
                 await asyncio.sleep(self.timings.unavailable_backoff)

@@ -9,6 +9,7 @@ from functools import cache
 from sqlalchemy import Executable, Integer, bindparam, func, insert, or_, select, text, update
 
 from bot.domain import Delivery, DeliveryOutcome, PendingDelivery, Source
+from bot.ports import InboxBacklog
 from db.repositories.base import Repository, upsert
 from db.tables import PENDING_DELIVERY_WHERE, deliveries
 
@@ -77,6 +78,14 @@ _DEFER = (
     .returning(_c.attempts)
 )
 _COUNT_PENDING = select(func.count()).select_from(deliveries).where(PENDING_DELIVERY_WHERE)
+# Both read through the partial index of pending rows (source, id): the count without
+# touching the table, the first arrival (lowest id) with one probe per source.
+_FIRST_PENDING = (
+    select(_c.received_at)
+    .where(PENDING_DELIVERY_WHERE, _c.source == bindparam("source"))
+    .order_by(_c.id)
+    .limit(1)
+)
 
 
 @cache
@@ -156,3 +165,13 @@ class SqlDeliveryRepository(Repository):
 
     async def count_pending(self) -> int:
         return int((await self._execute(_COUNT_PENDING)).scalar_one())
+
+    async def backlog(self) -> InboxBacklog:
+        pending = await self.count_pending()
+        if pending == 0:
+            return InboxBacklog(0, None)
+        firsts = [
+            (await self._execute(_FIRST_PENDING, {"source": source.value})).scalar_one_or_none()
+            for source in Source
+        ]
+        return InboxBacklog(pending, min((at for at in firsts if at is not None), default=None))

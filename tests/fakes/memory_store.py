@@ -31,6 +31,7 @@ from bot.domain import (
     TimelineEntry,
 )
 from bot.errors import Conflict, IntegrityViolation, NotFound
+from bot.ports import InboxBacklog
 from bot.timeline import GENESIS, next_entry
 from tests.fakes.memory_actions import ActionTable, MemoryActions
 from tests.fakes.memory_outbox import MemoryOutbox, OutboxState
@@ -86,6 +87,10 @@ def _aware(at: datetime) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"naive datetime {at!r}: pass a timezone-aware one")
     return at.astimezone(UTC)
+
+
+def _by_id(stored: StoredDelivery) -> int:
+    return stored.id
 
 
 def _maybe_aware(at: datetime | None) -> datetime | None:
@@ -220,6 +225,7 @@ class MemoryAlerts:
         return episode
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
+        starts_at = _aware(starts_at)  # refuses what the SQL column type refuses
         for episode in self._state.episodes.values():
             if episode.fingerprint == fingerprint and episode.starts_at == starts_at:
                 return episode
@@ -338,6 +344,17 @@ class MemoryDeliveries:
 
     async def count_pending(self) -> int:
         return sum(stored.pending for stored in self._state.deliveries.values())
+
+    async def backlog(self) -> InboxBacklog:
+        pending = [s for s in self._state.deliveries.values() if s.pending]
+        if not pending:
+            return InboxBacklog(0, None)
+        # As the SQL store reads it: each source's first arrival (lowest id), the earliest.
+        firsts = {
+            source: min((s for s in pending if s.delivery.source is source), key=_by_id)
+            for source in {s.delivery.source for s in pending}
+        }
+        return InboxBacklog(len(pending), min(s.delivery.received_at for s in firsts.values()))
 
     def _insert(self, delivery: Delivery, *, outcome: DeliveryOutcome | None) -> None:
         delivery_id = self._state.next_delivery_id

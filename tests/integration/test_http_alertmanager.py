@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,12 +20,18 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import PROCESSOR
+from bot.app import PROCESSOR, create_app
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.domain import Delivery, Source
 from bot.policy import Policy
 from db.migrate import upgrade_async
+from db.store import SqlStore
 from tests.integration.bot_app import (
     AM_AUTH,
+    AM_TOKEN,
     API_AUTH,
+    API_TOKEN,
     InboxRow,
     bot_app,
     inbox_rows,
@@ -288,6 +296,28 @@ async def test_resolved_alerts_of_an_unknown_group_are_kept_as_ignored(
     assert await metric(client, "firebreak_incidents_opened_total") == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("startsAt", "9999-12-31T23:00:00-14:00"),
+        ("startsAt", "0001-01-01T00:00:00+14:00"),
+        ("endsAt", "9999-12-31T23:59:00-01:00"),
+        ("startsAt", "not a time"),
+    ],
+)
+async def test_a_time_with_no_utc_value_is_refused_at_intake_naming_the_field(
+    client: Client, database_url: str, field: str, value: str
+) -> None:
+    # Accepted with 202 before, it then failed in processing and wedged the inbox.
+    payload = webhook("g", [alert("LNNServiceDown"), alert("LNNHighLatency")])
+    payload["alerts"][1][field] = value
+    resp = await post_am(client, payload)
+    assert resp.status == 400, await resp.text()
+    assert f"$.alerts[1].{field}" in (await resp.json())["error"]
+    assert await inbox_rows(database_url) == []
+    assert await metric(client, "firebreak_deliveries_total", source=AM, outcome="accepted") == 0
+
+
 async def test_api_requires_its_token_and_validates_filters(client: Client) -> None:
     assert (await client.get("/api/incidents")).status == 401
     assert (await client.get("/api/incidents", headers=AM_AUTH)).status == 401
@@ -303,6 +333,55 @@ async def test_health_and_readiness(client: Client) -> None:
     assert (await client.get("/readyz")).status == 200
 
 
+async def test_readiness_and_the_inbox_gauges_read_the_database(
+    aiohttp_client: MakeClient, database_url: str, policy: Policy
+) -> None:
+    await upgrade_async(database_url)
+    clock = FixedClock(T0)
+    settings = Settings(
+        database_url=database_url,
+        alertmanager_token=AM_TOKEN,
+        api_token=API_TOKEN,
+        inbox_retry_base=0.25,
+        inbox_max_attempts=2,
+        ready_max_inbox_age=60,
+    )
+    client = await aiohttp_client(create_app(settings, policy=policy, clock=clock))
+    timings = client.app[PROCESSOR].timings
+    assert (timings.retry_base, timings.max_attempts) == (0.25, 2)
+    # A delivery this process never saw: another replica deferred it for an hour.
+    raw = json.dumps(webhook("g", [alert("LNNServiceDown")])).encode()
+    store = SqlStore.from_url(database_url)
+    try:
+        async with store.transaction() as uow:
+            await uow.deliveries.enqueue([Delivery(Source.ALERTMANAGER, "held", T0, raw, "firing")])
+            # Waiting out the app's own processor's turn (PostgreSQL's advisory lock); the row
+            # is deferred before it is committed, so that processor never sees it due.
+            (held,) = await uow.deliveries.take_pending(
+                source=Source.ALERTMANAGER, now=T0, limit=1, wait=True
+            )
+            await uow.deliveries.defer(held.id, not_before=T0 + timedelta(hours=1), error="boom")
+    finally:
+        await store.close()
+    ready = await client.get("/readyz")
+    assert (ready.status, await ready.json()) == (
+        200,
+        {"status": "ready", "inbox": {"pending": 1, "oldest_pending_seconds": 0.0}},
+    )
+    assert await metric(client, "firebreak_inbox_pending") == 1
+    clock.advance(61)
+    ready = await client.get("/readyz")
+    answer = await ready.json()
+    assert ready.status == 200
+    assert answer["status"] == "degraded"
+    assert answer["reason"] == (
+        "the oldest pending inbox delivery has waited 61 s, "
+        "longer than FIREBREAK_READY_MAX_INBOX_AGE (60 s)"
+    )
+    assert answer["inbox"] == {"pending": 1, "oldest_pending_seconds": 61.0}
+    assert await metric(client, "firebreak_inbox_oldest_pending_seconds") == 61
+
+
 async def test_unreachable_database_gives_503_never_4xx(
     aiohttp_client: MakeClient, policy: Policy
 ) -> None:
@@ -311,6 +390,8 @@ async def test_unreachable_database_gives_503_never_4xx(
     resp = await post_am(client, webhook("g", [alert("LNNServiceDown")]))
     assert resp.status == 503
     assert (await client.get("/readyz")).status == 503
+    # The gauges read the database: unknown, rather than a stale or made-up count.
+    assert math.isnan(await metric(client, "firebreak_inbox_pending"))
     assert await metric(client, "firebreak_deliveries_total", source=AM, outcome="unavailable") == 1
     assert await metric(client, "firebreak_deliveries_total", source=AM, outcome="accepted") == 0
     assert (await client.get("/healthz")).status == 200

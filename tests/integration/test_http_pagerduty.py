@@ -99,6 +99,24 @@ async def test_signed_garbage_is_400(client: Client) -> None:
     assert resp.status == 400
 
 
+@pytest.mark.parametrize("occurred_at", ["9999-12-31T23:00:00-14:00", "0001-01-01T00:00:00+14:00"])
+async def test_an_event_time_with_no_utc_value_is_400_naming_it(
+    client: Client, occurred_at: str
+) -> None:
+    # Applied inside the request, such a time once failed in the store: a 503, retried for ever.
+    event = incident_event("incident.triggered", T0)
+    event["event"]["occurred_at"] = occurred_at
+    body = encode(event)
+    resp = await post_pd(client, body, sign(body, PD_SECRET), "wh-range")
+    assert resp.status == 400, await resp.text()
+    assert "$.event.occurred_at" in (await resp.json())["error"]
+    assert await incident_count(client) == 0
+    # A correct resend under the same webhook id is not taken for a replay of the refused one.
+    good = encode(incident_event("incident.triggered", T0))
+    assert (await post_pd(client, good, sign(good, PD_SECRET), "wh-range")).status == 200
+    assert await incident_count(client) == 1
+
+
 async def test_all_lifecycle_orders_end_resolved_over_http(client: Client) -> None:
     from datetime import timedelta
 

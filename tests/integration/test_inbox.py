@@ -20,13 +20,14 @@ from bot.clock import FixedClock
 from bot.domain import AlertGroup, Delivery, DeliveryOutcome, IncidentFilter, Source
 from bot.errors import StorageUnavailable
 from bot.policy import Policy
-from bot.services.inbox import InboxProcessor, ProcessorTimings
+from bot.services.inbox import InboxProcessor, Processed, ProcessorTimings
 from db.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.repositories.deliveries import INBOX_LOCK_KEY
 from db.store import SqlStore
 from db.tables import deliveries
 from handlers.alertmanager_schema import parse_alertmanager
+from tests.inbox_support import parse_as_before, poison_payload
 from tests.payloads.alertmanager import T0, alert, body, webhook
 
 _keys = itertools.count()
@@ -252,8 +253,11 @@ async def test_a_crash_mid_batch_rolls_back_effects_and_settlement_together(
             raise Crash
         return parse_alertmanager(raw)
 
+    # All three in one transaction: under load the default 20 ms per batch could commit the
+    # first on its own before the crash, which is correct but not what this test is about.
+    whole = ProcessorTimings(batch_seconds=600.0)
     with pytest.raises(Crash):
-        await processor(sql, policy, clock, parse=dies_on_the_second).drain()
+        await processor(sql, policy, clock, parse=dies_on_the_second, timings=whole).drain()
     # The first delivery was applied inside the same transaction: nothing of it remains.
     assert await incident_count(sql) == 0
     assert {outcome for _, outcome in await stored_outcomes(sql)} == {"pending"}
@@ -306,3 +310,80 @@ async def test_count_pending_counts_what_waits(
     async with sql.engine.connect() as conn:
         total = (await conn.execute(select(func.count()).select_from(deliveries))).scalar_one()
     assert total == 7
+
+
+async def stored_failure(store: SqlStore, key: str) -> tuple[str, int, str]:
+    async with store.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(deliveries.c.outcome, deliveries.c.attempts, deliveries.c.detail).where(
+                    deliveries.c.key == key
+                )
+            )
+        ).one()
+    return row.outcome, row.attempts, row.detail
+
+
+async def test_a_poison_delivery_fails_after_its_attempts_and_holds_up_no_other(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    # Stored by a version whose intake accepted a startsAt with no UTC value; the store
+    # raises OverflowError for it, which once paused the whole inbox as "storage unavailable".
+    raw = body(poison_payload("poison"))
+    (poison,) = await accepted(sql, Delivery(Source.ALERTMANAGER, "poison", T0, raw, "firing"))
+    seen: list[Processed] = []
+    work = InboxProcessor(
+        store=sql,
+        policy=policy,
+        clock=clock,
+        parse=parse_as_before,
+        on_processed=seen.append,
+        timings=ProcessorTimings(max_attempts=2, retry_base=10.0, poll=3600.0),
+    )
+
+    async def settled(key: str, outcome: DeliveryOutcome, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while not any(p.pending.delivery.key == key and p.outcome is outcome for p in seen):
+                await asyncio.sleep(0.01)
+
+    await work.start()
+    inbox = SqlInbox(sql, on_commit=work.poke)
+    try:
+        work.poke()
+        await settled("poison", DeliveryOutcome.PENDING, 10)
+        good = delivery("good")
+        sent = asyncio.get_running_loop().time()
+        await inbox.accept(good)
+        await settled(good.key, DeliveryOutcome.PROCESSED, 10)
+        # The bound: a good delivery behind the poison is processed within a second.
+        assert asyncio.get_running_loop().time() - sent < 1.0
+        clock.advance(10)
+        work.poke()
+        await settled("poison", DeliveryOutcome.FAILED, 10)
+    finally:
+        await inbox.close()
+        await work.stop()
+    outcome, attempts, detail = await stored_failure(sql, poison.key)
+    assert (outcome, attempts) == ("failed", 2), detail
+    assert detail.startswith("gave up after 2 attempts: OverflowError: "), detail
+    assert await stored_outcomes(sql) == [("poison", "failed"), (good.key, "processed")]
+    assert await incident_count(sql) == 1
+
+
+async def test_an_error_text_neither_database_could_store_is_kept_readable(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    # PostgreSQL text refuses NUL and neither database takes a lone surrogate: storing such
+    # an error as it is failed the deferral itself, and the delivery blocked the inbox again.
+    (odd,) = await accepted(sql, delivery("odd"))
+
+    def odd_error(raw: bytes) -> AlertGroup:
+        raise RuntimeError("label a\x00b, label \udcff")
+
+    done = await processor(sql, policy, clock, parse=odd_error).drain()
+    assert [(p.pending.delivery.key, p.outcome) for p in done] == [
+        (odd.key, DeliveryOutcome.PENDING)
+    ]
+    outcome, attempts, detail = await stored_failure(sql, odd.key)
+    assert (outcome, attempts) == ("pending", 1)
+    assert detail == "RuntimeError: label a\ufffdb, label ?"

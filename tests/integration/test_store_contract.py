@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from bot.domain import (
     AlertStatus,
+    Delivery,
     DeliveryOutcome,
     IncidentFilter,
     IncidentStatus,
@@ -16,7 +17,7 @@ from bot.domain import (
     Source,
 )
 from bot.errors import Conflict, IntegrityViolation
-from bot.ports import Store
+from bot.ports import InboxBacklog, Store
 from bot.timeline import GENESIS, verify_chain
 from tests.integration.store_builders import T0, alert, at, delivery, new_incident
 
@@ -169,6 +170,21 @@ async def test_naive_datetimes_are_refused(store: Store) -> None:
             await uow.incidents.open_for_group(new_incident(created_at=naive))
 
 
+# Fits a datetime, but its UTC value (year 10000) does not: an Alertmanager startsAt of
+# 9999-12-31T23:00:00-14:00, as intake accepted before it checked.
+NO_UTC_VALUE = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-14)))
+
+
+async def test_a_datetime_with_no_utc_value_is_refused_as_itself(store: Store) -> None:
+    # Not as StorageUnavailable: that means "the database is down", and the inbox processor
+    # pauses every delivery for it, where this is one delivery's bad value.
+    with pytest.raises(OverflowError):
+        async with store.transaction() as uow:
+            await uow.alerts.get(alert().fingerprint, NO_UTC_VALUE)
+    async with store.transaction() as uow:
+        assert await uow.alerts.get(alert().fingerprint, T0) is None
+
+
 async def test_alert_episodes_are_unique_per_fingerprint_and_start(store: Store) -> None:
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
@@ -280,6 +296,33 @@ async def test_inbox_deliveries_settle_once_and_defer_with_attempts(store: Store
             await uow.deliveries.take_pending(source=Source.ALERTMANAGER, now=at(10**6), limit=10)
             == []
         )
+
+
+async def test_the_inbox_backlog_counts_what_waits_and_its_first_arrival(store: Store) -> None:
+    def arriving(key: str, seconds: float, source: Source = Source.ALERTMANAGER) -> Delivery:
+        return dataclasses.replace(delivery(key, source=source), received_at=at(seconds))
+
+    async with store.transaction() as uow:
+        assert await uow.deliveries.backlog() == InboxBacklog(0, None)
+        assert await uow.deliveries.record(arriving("recorded", -60, Source.PAGERDUTY))
+        await uow.deliveries.enqueue([arriving("am-0", 5), arriving("am-1", 10)])
+        await uow.deliveries.enqueue([arriving("pd-0", 7, Source.PAGERDUTY)])
+        assert await uow.deliveries.backlog() == InboxBacklog(3, at(5))
+        first, _ = await uow.deliveries.take_pending(
+            source=Source.ALERTMANAGER, now=at(10), limit=10
+        )
+        # Deferred is still waiting; settled is not.
+        assert await uow.deliveries.defer(first.id, not_before=at(600), error="boom") == 1
+        assert await uow.deliveries.backlog() == InboxBacklog(3, at(5))
+        assert await uow.deliveries.finish(first.id, DeliveryOutcome.FAILED, "gave up")
+    async with store.transaction() as uow:
+        backlog = await uow.deliveries.backlog()
+    assert backlog == InboxBacklog(2, at(7))
+    assert backlog.oldest_received_at is not None
+    assert backlog.oldest_received_at.tzinfo is UTC
+    assert backlog.oldest_age(at(67)) == 60.0
+    assert backlog.oldest_age(at(0)) == 0.0
+    assert InboxBacklog(0, None).oldest_age(at(67)) == 0.0
 
 
 async def test_enqueueing_a_stored_key_conflicts_and_stores_none_of_the_batch(

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import timedelta
+
+import pytest
 
 from bot.clock import FixedClock
-from bot.domain import Delivery, DeliveryOutcome, Source
+from bot.domain import AlertGroup, Delivery, DeliveryOutcome, Source
+from bot.errors import StorageUnavailable
 from bot.policy import Policy
 from bot.services.inbox import InboxProcessor, Processed, ProcessorTimings, retry_delay
 from handlers.alertmanager_schema import parse_alertmanager
 from tests.fakes.memory_store import MemoryStore
+from tests.inbox_support import parse_as_before, poison_payload
 from tests.payloads.alertmanager import alert, body, webhook
 
 _keys = itertools.count()
@@ -136,3 +141,110 @@ async def test_stop_right_after_a_poke_returns(policy: Policy, clock: FixedClock
             await asyncio.sleep(0)
         async with asyncio.timeout(2):
             await work.stop()
+
+
+async def enqueue_payloads(store: MemoryStore, clock: FixedClock, *payloads: bytes) -> list[str]:
+    keys = [f"k{next(_keys)}" for _ in payloads]
+    async with store.transaction() as uow:
+        await uow.deliveries.enqueue(
+            [
+                Delivery(Source.ALERTMANAGER, key, clock.now(), raw, "firing")
+                for key, raw in zip(keys, payloads, strict=True)
+            ]
+        )
+    return keys
+
+
+def poisoned(
+    store: MemoryStore, policy: Policy, clock: FixedClock, seen: list[Processed]
+) -> InboxProcessor:
+    """A processor that reads start times as versions before intake checked them did."""
+    return InboxProcessor(
+        store=store,
+        policy=policy,
+        clock=clock,
+        parse=parse_as_before,
+        on_processed=seen.append,
+        timings=ProcessorTimings(max_attempts=3, retry_base=10.0),
+    )
+
+
+async def test_a_delivery_failing_for_a_non_storage_reason_is_held_back_alone_then_failed(
+    policy: Policy, clock: FixedClock
+) -> None:
+    store, seen = MemoryStore(), list[Processed]()
+    poison, good = await enqueue_payloads(
+        store, clock, body(poison_payload("poison")), body(webhook("g", [alert("LNNHighLatency")]))
+    )
+    work = poisoned(store, policy, clock, seen)
+    first = await work.drain()
+    # The poison's OverflowError defers it alone; the delivery behind it goes through.
+    assert [(p.pending.delivery.key, p.outcome) for p in first] == [
+        (poison, DeliveryOutcome.PENDING),
+        (good, DeliveryOutcome.PROCESSED),
+    ]
+    stored = store.delivery(Source.ALERTMANAGER, poison)
+    assert stored is not None
+    assert (stored.attempts, stored.not_before) == (1, clock.now() + timedelta(seconds=10))
+    assert stored.detail.startswith("OverflowError: ")
+    assert await work.drain() == []  # held back, not retried at once
+    clock.advance(10)
+    assert [p.outcome for p in await work.drain()] == [DeliveryOutcome.PENDING]
+    clock.advance(20)
+    (last,) = await work.drain()
+    assert last.outcome is DeliveryOutcome.FAILED
+    stored = store.delivery(Source.ALERTMANAGER, poison)
+    assert stored is not None
+    assert stored.outcome is DeliveryOutcome.FAILED
+    assert stored.attempts == 3
+    assert stored.detail.startswith("gave up after 3 attempts: OverflowError: ")
+    assert await work.refresh_pending() == 0
+
+
+async def test_a_storage_error_pauses_the_inbox_without_counting_attempts(
+    policy: Policy, clock: FixedClock
+) -> None:
+    store, seen = MemoryStore(), list[Processed]()
+    (key,) = await enqueue_payloads(store, clock, body(webhook("g", [alert("LNNHighLatency")])))
+    work = poisoned(store, policy, clock, seen)
+    store.fail_with = StorageUnavailable("database down")
+    with pytest.raises(StorageUnavailable):
+        await work.run_once(8)
+    store.fail_with = None
+    stored = store.delivery(Source.ALERTMANAGER, key)
+    assert stored is not None
+    assert (stored.outcome, stored.attempts) == (DeliveryOutcome.PENDING, 0)
+    assert [p.outcome for p in await work.drain()] == [DeliveryOutcome.PROCESSED]
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this error")
+
+
+async def test_a_failure_whose_error_cannot_be_recorded_still_ends_failed(
+    policy: Policy, clock: FixedClock
+) -> None:
+    store = MemoryStore()
+    bad, good = await enqueue_payloads(
+        store,
+        clock,
+        body(webhook("bad", [alert("LNNHighLatency")])),
+        body(webhook("good", [alert("LNNHighLatency")])),
+    )
+
+    def fails_oddly(raw: bytes) -> AlertGroup:
+        if b'"bad"' in raw:
+            raise Unprintable
+        return parse_alertmanager(raw)
+
+    work = InboxProcessor(store=store, policy=policy, clock=clock, parse=fails_oddly)
+    done = await work.drain()
+    assert [(p.pending.delivery.key, p.outcome) for p in done] == [
+        (bad, DeliveryOutcome.FAILED),
+        (good, DeliveryOutcome.PROCESSED),
+    ]
+    assert (
+        done[0].detail
+        == "gave up after 1 attempts: Unprintable (its message could not be recorded)"
+    )
