@@ -36,7 +36,15 @@ class RequestClock:
     The timer is re-armed lazily: a body's progress only moves the deadline when the timer
     fires, so receiving data costs no timer operations."""
 
-    __slots__ = ("_body_received", "_body_started", "_handle", "_limits", "_loop", "_on_cut")
+    __slots__ = (
+        "_body_received",
+        "_body_started",
+        "_handle",
+        "_limits",
+        "_loop",
+        "_on_cut",
+        "head_started",
+    )
 
     def __init__(
         self,
@@ -50,10 +58,15 @@ class RequestClock:
         self._handle: asyncio.TimerHandle | None = None
         self._body_received: Callable[[], int] | None = None
         self._body_started = 0.0
+        self.head_started = 0.0  # loop time of the awaited head's first byte
 
     @property
     def awaiting_head(self) -> bool:
         return self._handle is not None and self._body_received is None
+
+    @property
+    def awaiting_body(self) -> bool:
+        return self._body_received is not None
 
     def now(self) -> float:
         return self._loop.time()
@@ -62,6 +75,7 @@ class RequestClock:
         """Start waiting for a head whose first byte came at ``started`` (default: now)."""
         self.stop()
         begun = self._loop.time() if started is None else started
+        self.head_started = begun
         self._handle = self._loop.call_at(begun + self._limits.head_timeout, self._head_expired)
 
     def body(self, received: Callable[[], int]) -> None:

@@ -19,11 +19,14 @@ async def trickle(
     interval: float,
     limit_s: float,
     prefix: bytes = b"",
+    first_delay: float = 0.0,
+    then: bytes = b"",
     opened: asyncio.Semaphore | None = None,
 ) -> float:
-    """Send ``prefix`` at once, then ``data`` one byte every ``interval`` seconds; return the
-    seconds from connecting until the server closed the connection (``limit_s`` if it never
-    did within that time, or ``data`` ran out first). ``opened`` is released once connected."""
+    """Send ``prefix`` at once, after ``first_delay`` ``then`` at once, then ``data`` one byte
+    every ``interval`` seconds; return the seconds from connecting until the server closed the
+    connection (``limit_s`` if it never did within that time, or ``data`` ran out first).
+    ``opened`` is released once connected."""
     started = time.monotonic()
     reader, writer = await asyncio.open_connection(LOOPBACK, port)
     if opened is not None:
@@ -32,6 +35,10 @@ async def trickle(
     try:
         if prefix:
             writer.write(prefix)
+        if first_delay:
+            await asyncio.wait([closed], timeout=first_delay)
+        if then:
+            writer.write(then)
         for byte in data:
             if closed.done():
                 break
