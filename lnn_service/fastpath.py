@@ -161,6 +161,11 @@ class FastProtocol(asyncio.Protocol):
         self._slots.clear()
         transport.abort()
 
+    @property
+    def unread(self) -> bytes:
+        """Bytes received and neither served nor handed over yet."""
+        return bytes(self._buf)
+
     def data_received(self, data: bytes) -> None:
         self._buf += data
         if not self._handoff and not self._closing:
