@@ -155,7 +155,7 @@ async def test_deep_pipelines_are_paused_and_all_answered(port: int) -> None:
 
 
 def test_head_inspection_takes_only_plain_inference_posts() -> None:
-    from lnn_service.fastpath import _inspect
+    from lnn_service.fastpath import MAX_BODY, _inspect
 
     ok = b"POST /inference HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n"
     assert _inspect(ok) == (12, False)
@@ -171,5 +171,21 @@ def test_head_inspection_takes_only_plain_inference_posts() -> None:
         ok + b"Expect: 100-continue\r\n",
         b"POST /inference HTTP/1.1\r\nContent-Length: -1\r\n",
         b"POST /inference HTTP/1.1\r\nContent-Length: 1e3\r\n",
+        # Framing another parser could read differently, or that HTTP/1.1 forbids.
+        ok + b"X: a\nTransfer-Encoding: chunked\r\n",  # bare LF
+        ok + b"X: a\rTransfer-Encoding: chunked\r\n",  # bare CR
+        ok + b"Transfer-Encoding : chunked\r\n",  # space before the colon
+        ok + b"X: a\r\n chunked\r\n",  # obs-fold
+        ok + b"X: a\x00b\r\n",
+        ok + b"Upgrade: h2c\r\n",
+        ok + b"Connection: keep-alive, close\r\n",
+        ok + b"Connection: close\r\nConnection: close\r\n",
+        b"POST /inference HTTP/1.1\r\nContent-Length: 12\r\n",  # no Host
+        ok + b"Host: y\r\n",
     ):
         assert _inspect(head) is None, head
+    assert _inspect(ok + b"Connection: Keep-Alive\r\n") == (12, False)
+    assert _inspect(ok + b"X-Obs: caf\xe9\tb\r\n") == (12, False)
+    # Over the limit is answered 413 and closed once the framing is unambiguous.
+    huge = b"POST /inference HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n"
+    assert _inspect(huge) == (MAX_BODY + 1, True)
