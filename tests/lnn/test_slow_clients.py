@@ -121,3 +121,20 @@ async def test_a_trickled_body_is_cut_on_either_path(
     log = lnn.log_path.read_text()
     assert log.count("closed a slow client") == 1, log
     assert "Traceback" not in log
+
+
+async def test_without_the_fast_path_aiohttp_cuts_trickled_heads(
+    registry_dir: Path, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with lnn_serve(
+        registry_dir,
+        tmp_path,
+        LNN_FAST_PATH="false",
+        LNN_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
+    ) as service:
+        limit = HEAD_TIMEOUT + SLACK
+        slow = await open_slow(20, port_of(service), INFERENCE, interval=1.0, limit_s=limit)
+        lifetimes = await asyncio.gather(*slow)
+        assert max(lifetimes) < limit, lifetimes
+        assert min(lifetimes) >= HEAD_TIMEOUT - 0.1
+        assert await scrape_metric(http, service.base_url, CUT, reason="head") == 20
