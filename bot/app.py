@@ -39,7 +39,7 @@ from handlers.routes import add_routes
 from handlers.slack_app import build_bolt_app
 from handlers.slack_route import BOLT
 from httpguard.aiohttp_guard import Guards
-from httpguard.clock import Limits
+from httpguard.clock import Limits, Sweeper
 
 log = logging.getLogger("firebreak")
 
@@ -204,8 +204,8 @@ async def _serve(app: web.Application, settings: Settings, host: str, port: int)
     assert server is not None
     cut = app[DEPS].metrics.connections_cut
     limits = Limits(settings.header_timeout, settings.body_min_rate, settings.body_grace)
-    guards = Guards(server, limits, lambda reason: cut.labels(reason.value).inc())
     loop = asyncio.get_running_loop()
+    guards = Guards(server, Sweeper(loop, limits), lambda reason: cut.labels(reason.value).inc())
     listener = await loop.create_server(guards, host, port, reuse_address=True, backlog=1024)
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,9 +1,9 @@
 """The clock in front of aiohttp's own server protocol.
 
 Each connection's :class:`~aiohttp.web_protocol.RequestHandler` is wrapped in a protocol that
-forwards everything to it and runs a :class:`RequestClock`. aiohttp announces a complete head
-by calling its server's ``request_factory``; :class:`Guards` wraps that factory to stop the
-head clock there and start the body's rate floor.
+forwards everything to it and runs a :class:`~httpguard.clock.RequestClock`. aiohttp
+announces a complete head by calling its server's ``request_factory``; :class:`Guards` wraps
+that factory to stop the head clock there and start the body's rate floor.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
-from httpguard.clock import Cut, Limits, RequestClock, log_cut
+from httpguard.clock import Cut, Sweeper, log_cut
 
 
 class BodyTooSlow(web.HTTPRequestTimeout, TimeoutError):
@@ -37,7 +37,7 @@ class GuardedConnection(asyncio.Protocol):
     def __init__(
         self,
         inner: RequestHandler,
-        limits: Limits,
+        sweeper: Sweeper,
         on_cut: Callable[[Cut], None],
         head_started: float | None = None,
         on_lost: Callable[[], object] = lambda: None,
@@ -48,7 +48,7 @@ class GuardedConnection(asyncio.Protocol):
         self._head_started = head_started
         self._transport: asyncio.Transport | None = None
         self._payload: StreamReader | None = None
-        self.clock = RequestClock(asyncio.get_running_loop(), limits, self._cut)
+        self.clock = sweeper.clock(self._cut)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -65,7 +65,7 @@ class GuardedConnection(asyncio.Protocol):
         return None  # as aiohttp's handler: the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.clock.stop()
+        self.clock.close()
         self._transport = None
         self._payload = None
         self._on_lost()
@@ -108,9 +108,9 @@ class Guards:
     Install it before the first connection: each handler copies the server's request factory
     when it is created."""
 
-    def __init__(self, server: Server, limits: Limits, on_cut: Callable[[Cut], None]) -> None:
+    def __init__(self, server: Server, sweeper: Sweeper, on_cut: Callable[[Cut], None]) -> None:
         self._server = server
-        self._limits = limits
+        self._sweeper = sweeper
         self._on_cut = on_cut
         self._open: dict[RequestHandler, GuardedConnection] = {}
         original = server.request_factory
@@ -134,7 +134,7 @@ class Guards:
         at ``head_started`` (loop time)."""
         inner = self._server()
         guard = GuardedConnection(
-            inner, self._limits, self._on_cut, head_started, lambda: self._open.pop(inner, None)
+            inner, self._sweeper, self._on_cut, head_started, lambda: self._open.pop(inner, None)
         )
         self._open[inner] = guard
         return guard

@@ -20,7 +20,7 @@ from typing import cast
 
 import orjson
 
-from httpguard.clock import Cut, Limits, RequestClock, log_cut
+from httpguard.clock import Cut, Sweeper, log_cut
 from lnn_service.batcher import Result
 from lnn_service.errors import BatchTooLarge, LnnError, NotReady
 from lnn_service.http_errors import REASONS, error_body, outcome_for, status_for
@@ -123,11 +123,11 @@ class FastProtocol(asyncio.Protocol):
         self,
         service: Service,
         fallback: Callable[[float | None], asyncio.Protocol],
-        limits: Limits,
+        sweeper: Sweeper,
     ) -> None:
         self._service = service
         self._fallback = fallback
-        self._clock = RequestClock(asyncio.get_running_loop(), limits, self._cut)
+        self._clock = sweeper.clock(self._cut)
         self._handoff_head: float | None = None
         self._body_at = 0  # where the awaited body starts in the buffer
         self._transport: asyncio.Transport | None = None
@@ -147,7 +147,7 @@ class FastProtocol(asyncio.Protocol):
         self._clock.head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._clock.stop()
+        self._clock.close()
         self._transport = None
         self._slots.clear()
 
@@ -260,6 +260,7 @@ class FastProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        self._clock.close()  # the connection is the fallback's now, and so is its clock
         if self._reading_paused:  # aiohttp's protocol would never resume our pause
             self._reading_paused = False
             transport.resume_reading()

@@ -12,7 +12,7 @@ import socket
 from aiohttp import web
 
 from httpguard.aiohttp_guard import Guards
-from httpguard.clock import Cut
+from httpguard.clock import Cut, Sweeper
 from lnn_service.app import create_app
 from lnn_service.fastpath import FastProtocol
 from lnn_service.service import Service
@@ -47,12 +47,12 @@ async def start(settings: Settings, sock: socket.socket) -> tuple[web.AppRunner,
 
     # aiohttp has no head or body timeout of its own: its protocol sits behind httpguard,
     # and the fast path runs the same clock until it hands a connection over.
-    limits = settings.limits
-    guards = Guards(server, limits, count)
     loop = asyncio.get_running_loop()
+    sweeper = Sweeper(loop, settings.limits)
+    guards = Guards(server, sweeper, count)
     if settings.fast_path:
         listener = await loop.create_server(
-            lambda: FastProtocol(service, guards, limits), sock=sock
+            lambda: FastProtocol(service, guards, sweeper), sock=sock
         )
     else:
         listener = await loop.create_server(guards, sock=sock)

@@ -12,7 +12,7 @@ from typing import Any
 
 import h11
 
-from httpguard.clock import Limits
+from httpguard.clock import Limits, Sweeper
 from lnn_service.fastpath import FastProtocol
 from lnn_service.service import Service
 
@@ -165,7 +165,7 @@ async def fast_read(service: Service, chunks: list[bytes]) -> FastReading:
         return protocol
 
     transport = RecordingTransport()
-    fast = FastProtocol(service, fallback, NO_CUTS)
+    fast = FastProtocol(service, fallback, Sweeper(asyncio.get_running_loop(), NO_CUTS))
     transport.set_protocol(fast)
     fast.connection_made(transport)
     for chunk in chunks:
