@@ -189,3 +189,32 @@ def test_head_inspection_takes_only_plain_inference_posts() -> None:
     # Over the limit is answered 413 and closed once the framing is unambiguous.
     huge = b"POST /inference HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n"
     assert _inspect(huge) == (MAX_BODY + 1, True)
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        b"Transfer-Encoding : chunked\r\n",  # a space before the colon
+        b"X: a\nTransfer-Encoding: chunked\r\n",  # behind a bare LF
+        b"X: a\r\n chunked\r\n",  # an obs-fold continuation
+    ],
+)
+async def test_ambiguous_framing_is_never_answered_on_the_fast_path(
+    port: int, hidden: bytes
+) -> None:
+    # A proxy that reads the hidden Transfer-Encoding sees one request here, a server that
+    # takes the Content-Length sees two: neither reading may be answered.
+    smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b"0\r\n\r\n" + smuggled
+    head = b"POST /inference HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n" % (
+        hidden,
+        len(body),
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + body)
+    status, headers, body = await read_response(reader)
+    # aiohttp's parser refuses the head (plain text) and closes; the fast path used to answer
+    # the body as JSON (a 400: it is not JSON) and read on.
+    assert (status, headers["content-type"]) == (400, "text/plain; charset=utf-8"), body
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
