@@ -40,6 +40,7 @@ from handlers.slack_app import build_bolt_app
 from handlers.slack_route import BOLT
 from httpguard.aiohttp_guard import Guards
 from httpguard.clock import Limits, Sweeper
+from httpguard.refusals import RefusalLog
 
 log = logging.getLogger("firebreak")
 
@@ -198,7 +199,7 @@ async def _serve(app: web.Application, settings: Settings, host: str, port: int)
     # Not web.run_app: its sites hand connections straight to aiohttp, which has no timeout
     # for a request head or body (only for idle keep-alive), so slow clients are cut by
     # httpguard in front of aiohttp's protocol. Keep-alive stays at run_app's 75 s.
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0, logger=RefusalLog())
     await runner.setup()
     server = runner.server
     assert server is not None

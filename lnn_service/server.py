@@ -13,6 +13,7 @@ from aiohttp import web
 
 from httpguard.aiohttp_guard import Guards
 from httpguard.clock import Cut, Sweeper
+from httpguard.refusals import RefusalLog
 from lnn_service.app import create_app
 from lnn_service.fastpath import FastProtocol
 from lnn_service.service import Service
@@ -36,7 +37,9 @@ def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
 async def start(settings: Settings, sock: socket.socket) -> tuple[web.AppRunner, asyncio.Server]:
     """Start serving on ``sock``; returns what :func:`stop` needs."""
     service = Service(settings)
-    runner = web.AppRunner(create_app(settings, service), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        create_app(settings, service), access_log=None, handle_signals=False, logger=RefusalLog()
+    )
     await runner.setup()  # runs cleanup_ctx: loads and checks the model
     server = runner.server
     assert server is not None

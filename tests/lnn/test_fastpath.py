@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -200,8 +201,9 @@ def test_head_inspection_takes_only_plain_inference_posts() -> None:
     ],
 )
 async def test_ambiguous_framing_is_never_answered_on_the_fast_path(
-    port: int, hidden: bytes
+    port: int, hidden: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.server")
     # A proxy that reads the hidden Transfer-Encoding sees one request here, a server that
     # takes the Content-Length sees two: neither reading may be answered.
     smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -218,3 +220,6 @@ async def test_ambiguous_framing_is_never_answered_on_the_fast_path(
     assert (status, headers["content-type"]) == (400, "text/plain; charset=utf-8"), body
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
+    # The refusal is one line, not an ERROR with a traceback.
+    assert [r.levelname for r in caplog.records if r.name == "aiohttp.server"] == ["INFO"]
+    assert "refused a malformed request" in caplog.text
