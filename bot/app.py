@@ -3,8 +3,10 @@ application from the settings, wiring the store, policy, clock and handlers toge
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import signal
 from collections.abc import AsyncIterator
 
 import uvloop
@@ -37,6 +39,9 @@ from handlers.refusals import quiet_malformed_http
 from handlers.routes import add_routes
 from handlers.slack_app import build_bolt_app
 from handlers.slack_route import mount_slack
+from httpguard.aiohttp_guard import Guards
+from httpguard.clock import Limits, Sweeper
+from httpguard.refusals import RefusalLog
 
 log = logging.getLogger("firebreak")
 
@@ -194,14 +199,31 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     app.on_startup.append(_tune_gc)
     log.info("firebreak serving on http://%s:%d (database %s)", host, port, _redact(settings))
     # uvloop: the ack path of an alert storm is mostly event-loop and socket work.
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        access_log=None,
-        print=None,
-        loop=uvloop.new_event_loop(),
-    )
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve(app, settings, host, port))
+
+
+async def _serve(app: web.Application, settings: Settings, host: str, port: int) -> None:
+    # Not web.run_app: its sites hand connections straight to aiohttp, which has no timeout
+    # for a request head or body (only for idle keep-alive), so slow clients are cut by
+    # httpguard in front of aiohttp's protocol. Keep-alive stays at run_app's 75 s.
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0, logger=RefusalLog())
+    await runner.setup()
+    server = runner.server
+    assert server is not None
+    cut = app[DEPS].metrics.connections_cut
+    limits = Limits(settings.header_timeout, settings.body_min_rate, settings.body_grace)
+    loop = asyncio.get_running_loop()
+    guards = Guards(server, Sweeper(loop, limits), lambda reason: cut.labels(reason.value).inc())
+    listener = await loop.create_server(guards, host, port, reuse_address=True, backlog=1024)
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        listener.close()
+        await runner.cleanup()
 
 
 def _redact(settings: Settings) -> str:

@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     # would make Alertmanager drop the notification for good.
     max_body_bytes: int = Field(32 * 1024 * 1024, validation_alias=_env("FIREBREAK_MAX_BODY"))
 
+    # Slow clients (issue 13): a request head must arrive within this many seconds of its
+    # first byte (of the accept, for a connection's first request), and a body at this many
+    # bytes a second after a grace period; slower connections are closed and counted.
+    header_timeout: float = Field(
+        5.0, gt=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_HEADER_TIMEOUT")
+    )
+    body_min_rate: float = Field(
+        1024.0, gt=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_BODY_MIN_RATE")
+    )
+    body_grace: float = Field(
+        5.0, ge=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_BODY_GRACE")
+    )
+
     # How long a replica owns an outbox row it is sending. Longer than a Slack call can take
     # (30 s timeout), so a slow send is never taken over; after a crash the rows it held wait
     # this long before another worker (or the restarted one) sends them.

@@ -67,6 +67,12 @@ class Metrics:
             "How long the first-arrived pending delivery has waited since it was acknowledged.",
             registry=self.registry,
         )
+        self.connections_cut = Counter(
+            "firebreak_connections_cut",
+            "Connections closed for a request head or body arriving too slowly, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
         # The Alertmanager ack path runs per delivery in a storm: bind its children once.
         self.accepted = self.deliveries.labels("alertmanager", "accepted")
         self.ack_seconds = self.ingest_seconds.labels("alertmanager")

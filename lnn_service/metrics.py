@@ -59,6 +59,7 @@ class Stats(Collector):
         self.model_load_seconds: dict[str, float] = {}
         self.model_info: tuple[str, str] = ("", "")
         self.model_switches = 0
+        self.connections_cut: defaultdict[str, int] = defaultdict(int)
 
     def request_done(self, endpoint: str, outcome: str, seconds: float) -> None:
         self.requests[endpoint, outcome] += 1
@@ -108,6 +109,14 @@ class Stats(Collector):
         yield CounterMetricFamily(
             "lnn_model_switches", "Model switches and rollbacks", value=self.model_switches
         )
+        cut = CounterMetricFamily(
+            "lnn_connections_cut",
+            "Connections closed for a request head or body arriving too slowly",
+            labels=["reason"],
+        )
+        for reason, n in sorted(self.connections_cut.items()):
+            cut.add_metric([reason], n)
+        yield cut
 
 
 def make_registry(stats: Stats) -> CollectorRegistry:

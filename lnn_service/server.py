@@ -11,6 +11,9 @@ import socket
 
 from aiohttp import web
 
+from httpguard.aiohttp_guard import Guards
+from httpguard.clock import Cut, Sweeper
+from httpguard.refusals import RefusalLog
 from lnn_service.app import create_app
 from lnn_service.fastpath import FastProtocol
 from lnn_service.service import Service
@@ -31,26 +34,36 @@ def bind(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-async def start(
-    settings: Settings, sock: socket.socket
-) -> tuple[web.AppRunner, asyncio.Server | None]:
+async def start(settings: Settings, sock: socket.socket) -> tuple[web.AppRunner, asyncio.Server]:
     """Start serving on ``sock``; returns what :func:`stop` needs."""
     service = Service(settings)
-    runner = web.AppRunner(create_app(settings, service), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        create_app(settings, service), access_log=None, handle_signals=False, logger=RefusalLog()
+    )
     await runner.setup()  # runs cleanup_ctx: loads and checks the model
     server = runner.server
     assert server is not None
+    cut = service.stats.connections_cut
+
+    def count(reason: Cut) -> None:
+        cut[reason.value] += 1
+
+    # aiohttp has no head or body timeout of its own: its protocol sits behind httpguard,
+    # and the fast path runs the same clock until it hands a connection over.
+    loop = asyncio.get_running_loop()
+    sweeper = Sweeper(loop, settings.limits)
+    guards = Guards(server, sweeper, count)
     if settings.fast_path:
-        loop = asyncio.get_running_loop()
-        fast = await loop.create_server(lambda: FastProtocol(service, server), sock=sock)
-        return runner, fast
-    await web.SockSite(runner, sock).start()
-    return runner, None
+        listener = await loop.create_server(
+            lambda: FastProtocol(service, guards, sweeper), sock=sock
+        )
+    else:
+        listener = await loop.create_server(guards, sock=sock)
+    return runner, listener
 
 
-async def stop(runner: web.AppRunner, fast: asyncio.Server | None) -> None:
-    if fast is not None:
-        fast.close()
+async def stop(runner: web.AppRunner, listener: asyncio.Server) -> None:
+    listener.close()
     await runner.cleanup()
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from httpguard.clock import Limits
 from lnn_service.errors import LnnError
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models"
@@ -26,6 +27,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if not value >= minimum or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number of at least {minimum}, got {raw}")
     return value
 
 
@@ -56,6 +70,11 @@ class Settings:
     batch_offload_rows: int = 512  # from this many rows a batch runs off the event loop
     workers: int = 1
     fast_path: bool = True
+    # Slow clients: seconds for a request head, and the body's floor in bytes a second after
+    # a grace period (see httpguard); slower connections are closed and counted.
+    header_timeout: float = 5.0
+    body_min_rate: float = 1024.0
+    body_grace: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,7 +93,14 @@ class Settings:
             batch_offload_rows=_int(env, "LNN_BATCH_OFFLOAD_ROWS", cls.batch_offload_rows),
             workers=_int(env, "LNN_WORKERS", cls.workers),
             fast_path=_bool(env, "LNN_FAST_PATH", cls.fast_path),
+            header_timeout=_float(env, "LNN_HEADER_TIMEOUT", cls.header_timeout, 0.001),
+            body_min_rate=_float(env, "LNN_BODY_MIN_RATE", cls.body_min_rate, 0.001),
+            body_grace=_float(env, "LNN_BODY_GRACE", cls.body_grace, 0.0),
         )
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.header_timeout, self.body_min_rate, self.body_grace)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with command-line values applied (``None`` values are ignored)."""

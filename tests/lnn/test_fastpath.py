@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -155,7 +156,7 @@ async def test_deep_pipelines_are_paused_and_all_answered(port: int) -> None:
 
 
 def test_head_inspection_takes_only_plain_inference_posts() -> None:
-    from lnn_service.fastpath import _inspect
+    from lnn_service.fastpath import MAX_BODY, _inspect
 
     ok = b"POST /inference HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n"
     assert _inspect(ok) == (12, False)
@@ -171,5 +172,54 @@ def test_head_inspection_takes_only_plain_inference_posts() -> None:
         ok + b"Expect: 100-continue\r\n",
         b"POST /inference HTTP/1.1\r\nContent-Length: -1\r\n",
         b"POST /inference HTTP/1.1\r\nContent-Length: 1e3\r\n",
+        # Framing another parser could read differently, or that HTTP/1.1 forbids.
+        ok + b"X: a\nTransfer-Encoding: chunked\r\n",  # bare LF
+        ok + b"X: a\rTransfer-Encoding: chunked\r\n",  # bare CR
+        ok + b"Transfer-Encoding : chunked\r\n",  # space before the colon
+        ok + b"X: a\r\n chunked\r\n",  # obs-fold
+        ok + b"X: a\x00b\r\n",
+        ok + b"Upgrade: h2c\r\n",
+        ok + b"Connection: keep-alive, close\r\n",
+        ok + b"Connection: close\r\nConnection: close\r\n",
+        b"POST /inference HTTP/1.1\r\nContent-Length: 12\r\n",  # no Host
+        ok + b"Host: y\r\n",
     ):
         assert _inspect(head) is None, head
+    assert _inspect(ok + b"Connection: Keep-Alive\r\n") == (12, False)
+    assert _inspect(ok + b"X-Obs: caf\xe9\tb\r\n") == (12, False)
+    # Over the limit is answered 413 and closed once the framing is unambiguous.
+    huge = b"POST /inference HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n"
+    assert _inspect(huge) == (MAX_BODY + 1, True)
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        b"Transfer-Encoding : chunked\r\n",  # a space before the colon
+        b"X: a\nTransfer-Encoding: chunked\r\n",  # behind a bare LF
+        b"X: a\r\n chunked\r\n",  # an obs-fold continuation
+    ],
+)
+async def test_ambiguous_framing_is_never_answered_on_the_fast_path(
+    port: int, hidden: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.server")
+    # A proxy that reads the hidden Transfer-Encoding sees one request here, a server that
+    # takes the Content-Length sees two: neither reading may be answered.
+    smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b"0\r\n\r\n" + smuggled
+    head = b"POST /inference HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n" % (
+        hidden,
+        len(body),
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + body)
+    status, headers, body = await read_response(reader)
+    # aiohttp's parser refuses the head (plain text) and closes; the fast path used to answer
+    # the body as JSON (a 400: it is not JSON) and read on.
+    assert (status, headers["content-type"]) == (400, "text/plain; charset=utf-8"), body
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    # The refusal is one line, not an ERROR with a traceback.
+    assert [r.levelname for r in caplog.records if r.name == "aiohttp.server"] == ["INFO"]
+    assert "refused a malformed request" in caplog.text

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from httpguard.clock import Limits
 from lnn_service import cli
 from lnn_service.settings import DEFAULT_MODEL_DIR, Settings, SettingsError
 
@@ -20,6 +21,9 @@ def test_defaults_and_environment() -> None:
             "LNN_MODEL_VERSION": "cartpole-v2",
             "LNN_FAST_PATH": "off",
             "LNN_WORKERS": "2",
+            "LNN_HEADER_TIMEOUT": "2.5",
+            "LNN_BODY_MIN_RATE": "100",
+            "LNN_BODY_GRACE": "0",
         }
     )
     assert s.admin_token == "t"
@@ -28,6 +32,8 @@ def test_defaults_and_environment() -> None:
     assert s.model_version == "cartpole-v2"
     assert s.fast_path is False
     assert s.workers == 2
+    assert s.limits == Limits(head_timeout=2.5, body_min_rate=100.0, body_grace=0.0)
+    assert Settings().limits == Limits(head_timeout=5.0, body_min_rate=1024.0, body_grace=5.0)
     assert Settings().model_dir == DEFAULT_MODEL_DIR
     assert Settings().admin_token is None
 
@@ -38,6 +44,11 @@ def test_defaults_and_environment() -> None:
         ({"LNN_MAX_BATCH": "many"}, "LNN_MAX_BATCH must be an integer"),
         ({"LNN_MAX_BATCH": "0"}, "at least 1"),
         ({"LNN_FAST_PATH": "maybe"}, "LNN_FAST_PATH must be a boolean"),
+        ({"LNN_HEADER_TIMEOUT": "soon"}, "LNN_HEADER_TIMEOUT must be a number"),
+        ({"LNN_HEADER_TIMEOUT": "0"}, "LNN_HEADER_TIMEOUT must be a finite number"),
+        ({"LNN_BODY_MIN_RATE": "nan"}, "LNN_BODY_MIN_RATE must be a finite number"),
+        ({"LNN_BODY_GRACE": "inf"}, "LNN_BODY_GRACE must be a finite number"),
+        ({"LNN_BODY_GRACE": "-1"}, "LNN_BODY_GRACE must be a finite number"),
     ],
 )
 def test_bad_environment_is_reported(env: dict[str, str], message: str) -> None:

@@ -1,0 +1,113 @@
+"""Slow clients and a measured stream of legitimate requests, over real loopback sockets.
+
+Every loop here is bounded in count and in time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+LOOPBACK = "127.0.0.1"
+
+
+async def trickle(
+    port: int,
+    data: bytes,
+    *,
+    interval: float,
+    limit_s: float,
+    prefix: bytes = b"",
+    first_delay: float = 0.0,
+    then: bytes = b"",
+    opened: asyncio.Semaphore | None = None,
+) -> float:
+    """Send ``prefix`` at once, after ``first_delay`` ``then`` at once, then ``data`` one byte
+    every ``interval`` seconds; return the seconds from connecting until the server closed the
+    connection (``limit_s`` if it never did within that time, or ``data`` ran out first).
+    ``opened`` is released once connected."""
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    if opened is not None:
+        opened.release()
+    closed = asyncio.ensure_future(_until_closed(reader))
+    try:
+        if prefix:
+            writer.write(prefix)
+        if first_delay:
+            await asyncio.wait([closed], timeout=first_delay)
+        if then:
+            writer.write(then)
+        for byte in data:
+            if closed.done():
+                break
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except ConnectionError:
+                break
+            remaining = limit_s - (time.monotonic() - started)
+            if remaining <= 0:
+                break
+            await asyncio.wait([closed], timeout=min(interval, remaining))
+        remaining = limit_s - (time.monotonic() - started)
+        if not closed.done() and remaining > 0:
+            await asyncio.wait([closed], timeout=remaining)
+        return time.monotonic() - started if closed.done() else limit_s
+    finally:
+        closed.cancel()
+        writer.close()
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> None:
+    """Read (and drop) whatever the server sends until it closes or resets the connection."""
+    try:
+        while await reader.read(65536):
+            pass
+    except ConnectionError:
+        pass
+
+
+@dataclass(frozen=True)
+class Latencies:
+    statuses: list[int]
+    seconds: list[float]
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def paced(send: Callable[[], Awaitable[int]], *, count: int, per_second: float) -> Latencies:
+    """Call ``send`` ``count`` times at ``per_second`` (one after another, like a webhook
+    sender on a keep-alive connection); each returns the HTTP status."""
+    statuses: list[int] = []
+    seconds: list[float] = []
+    start = time.monotonic()
+    for i in range(count):
+        delay = start + i / per_second - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        began = time.perf_counter()
+        statuses.append(await send())
+        seconds.append(time.perf_counter() - began)
+    return Latencies(statuses, seconds)
+
+
+async def open_slow(
+    count: int, port: int, data: bytes, *, interval: float, limit_s: float
+) -> list[asyncio.Future[float]]:
+    """``count`` trickling connections, returned once all are connected (so that a measured
+    stream started next is not timed against the test's own burst of connects)."""
+    opened = asyncio.Semaphore(0)
+    slow: list[asyncio.Future[float]] = [
+        asyncio.ensure_future(
+            trickle(port, data, interval=interval, limit_s=limit_s, opened=opened)
+        )
+        for _ in range(count)
+    ]
+    async with asyncio.timeout(30):
+        for _ in range(count):
+            await opened.acquire()
+    return slow
