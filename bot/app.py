@@ -35,7 +35,6 @@ from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
 from handlers.metrics import Metrics
-from handlers.refusals import quiet_malformed_http
 from handlers.routes import add_routes
 from handlers.slack_app import build_bolt_app
 from handlers.slack_route import mount_slack
@@ -151,8 +150,6 @@ def create_app(
             bot_token=token,
         )
         mount_slack(app, bolt, signing_secret)
-    # A request aiohttp's parser refuses (400) is the sender's fault: one line, not an ERROR.
-    quiet_malformed_http()
     _warn_unconfigured(settings)
     return app
 
@@ -203,11 +200,19 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
         runner.run(_serve(app, settings, host, port))
 
 
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner ``serve`` uses (tests that serve the app in-process use it too): no access
+    log, run_app's 75 s keep-alive, and a request aiohttp's parser refuses (400) logged as
+    one escaped INFO line instead of an ERROR with a traceback, since it is the sender's fault.
+    """
+    return web.AppRunner(app, access_log=None, keepalive_timeout=75.0, logger=RefusalLog())
+
+
 async def _serve(app: web.Application, settings: Settings, host: str, port: int) -> None:
     # Not web.run_app: its sites hand connections straight to aiohttp, which has no timeout
     # for a request head or body (only for idle keep-alive), so slow clients are cut by
-    # httpguard in front of aiohttp's protocol. Keep-alive stays at run_app's 75 s.
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0, logger=RefusalLog())
+    # httpguard in front of aiohttp's protocol.
+    runner = make_runner(app)
     await runner.setup()
     server = runner.server
     assert server is not None

@@ -24,7 +24,8 @@ from bot.errors import (
 )
 from bot.integrations.slack_text import escape
 from handlers.deps import DEPS
-from handlers.refusals import log_refusal, printable
+from handlers.refusals import log_refusal
+from httpguard.text import printable
 
 log = logging.getLogger(__name__)
 

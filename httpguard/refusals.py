@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from httpguard.text import printable
+
 
 class RefusalLog(logging.LoggerAdapter[logging.Logger]):
     """Pass as ``logger=`` to :class:`aiohttp.web.AppRunner` (it reaches every handler)."""
@@ -33,8 +35,12 @@ class RefusalLog(logging.LoggerAdapter[logging.Logger]):
     ) -> None:
         exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
         if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
-            peer = args[0] if args else "?"
-            self.logger.info("refused a malformed request from %s: %s", peer, exc.message)
+            # The peer and aiohttp's message (which quotes the offending bytes) came from
+            # outside: escaped, so a refused request cannot write lines of its own.
+            peer = printable(str(args[0]), 64) if args else "?"
+            self.logger.info(
+                "refused a malformed request from %s: %s", peer, printable(str(exc.message))
+            )
             return
         self.logger.exception(
             msg, *args, exc_info=exc_info, stack_info=stack_info, stacklevel=stacklevel, extra=extra

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.app import create_app
+from bot.app import create_app, make_runner
 from bot.config import Settings
 from bot.policy import Policy
 from db.store import SqlStore
@@ -81,7 +81,7 @@ def threaded_bot(database_url: str, policy: Policy) -> Iterator[ThreadedBot]:
             slack_api_url=slack_url,
             slack_triage_channel=triage.id,
         )
-        runner = web.AppRunner(create_app(settings, policy=policy), access_log=None)
+        runner = make_runner(create_app(settings, policy=policy))
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, "127.0.0.1", 0)

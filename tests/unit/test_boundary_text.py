@@ -10,7 +10,8 @@ from aiohttp.http_exceptions import LineTooLong
 
 from bot.errors import BadRequest
 from handlers.json_depth import MAX_JSON_DEPTH, check_json_depth
-from handlers.refusals import MalformedHttpFilter, printable
+from httpguard.refusals import RefusalLog
+from httpguard.text import printable
 
 
 def test_depth_at_the_bound_passes_and_one_more_is_refused() -> None:
@@ -53,23 +54,20 @@ def test_printable_cuts_long_text() -> None:
     assert printable("x" * 1000, 10) == "x" * 10 + "…"
 
 
-def test_malformed_http_becomes_one_warning_without_traceback() -> None:
+def test_malformed_http_is_one_escaped_info_line_without_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     logger = logging.getLogger("test.boundary.aiohttp")
+    caplog.set_level(logging.DEBUG, logger=logger.name)
     try:
-        raise LineTooLong("Header value is too long", "8190")
-    except LineTooLong as exc:
-        record = logger.makeRecord(
-            logger.name,
-            logging.ERROR,
-            __file__,
-            1,
-            "Error handling request from %s",
-            ("127.0.0.1\n",),
-            (type(exc), exc, exc.__traceback__),
-        )
-    assert MalformedHttpFilter().filter(record)
-    assert record.levelno == logging.WARNING
+        raise LineTooLong("Header value is too long \x1b[31m", "8190")
+    except LineTooLong:
+        # As aiohttp's RequestHandler reports a request its parser refused.
+        RefusalLog(logger).exception("Error handling request from %s", "127.0.0.1\n")
+    [record] = caplog.records
+    assert record.levelno == logging.INFO
     assert record.exc_info is None
     message = record.getMessage()
-    assert message.startswith("refused malformed HTTP: 400 Got more than 8190 bytes")
+    assert message.startswith("refused a malformed request from 127.0.0.1\\n: Got more than")
     assert "\n" not in message
+    assert "\x1b" not in message
