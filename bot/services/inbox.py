@@ -153,11 +153,6 @@ class InboxProcessor:
         self._report(done)
         return done
 
-    async def refresh_pending(self) -> int:
-        """Deliveries waiting, counted in the database."""
-        async with self._store.transaction() as uow:
-            return await uow.deliveries.count_pending()
-
     async def _batch(
         self, limit: int, *, wait_turn: bool = False, taken: list[PendingDelivery] | None = None
     ) -> list[Processed]:

@@ -16,8 +16,10 @@ from bot.config import Settings
 from bot.domain import DeliveryOutcome
 from bot.policy import Policy
 from bot.services.inbox import Processed
+from bot.services.inbox_backlog import inbox_backlog
 from db.store import SqlStore
 from db.tables import deliveries
+from handlers.deps import DEPS
 
 AM_TOKEN = "am-token"
 API_TOKEN = "api-token"
@@ -60,7 +62,7 @@ async def process_inbox(
             p for p in batch if p.outcome in (DeliveryOutcome.PENDING, DeliveryOutcome.FAILED)
         ]
         assert not failed, f"processing failed: {failed[0].detail}"
-        pending = await processor.refresh_pending()
+        pending = (await inbox_backlog(app[DEPS].store)).pending
         if pending == 0:
             return done
         assert time.monotonic() < deadline, f"{pending} deliveries still pending after {timeout}s"

@@ -25,8 +25,10 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.domain import Delivery, Source
 from bot.policy import Policy
+from bot.services.inbox_backlog import inbox_backlog
 from db.migrate import upgrade_async
 from db.store import SqlStore
+from handlers.deps import DEPS
 from tests.integration.bot_app import (
     AM_AUTH,
     AM_TOKEN,
@@ -196,7 +198,7 @@ async def test_a_delivery_is_acknowledged_stored_pending_and_processed_afterward
     assert await metric(client, "firebreak_ingest_seconds_count", source=AM) == 1
     assert await metric(client, "firebreak_incidents_opened_total") == 0
     assert await metric(client, "firebreak_inbox_processed_total") == 0
-    assert await processor.refresh_pending() == 1
+    assert (await inbox_backlog(app[DEPS].store)).pending == 1
     assert await metric(client, "firebreak_inbox_pending") == 1
 
     done = await processor.drain()
@@ -213,7 +215,7 @@ async def test_a_delivery_is_acknowledged_stored_pending_and_processed_afterward
         await metric(client, "firebreak_inbox_processed_total", source=AM, outcome="processed") == 1
     )
     assert await metric(client, "firebreak_inbox_lag_seconds_count", source=AM) == 1
-    assert await processor.refresh_pending() == 0
+    assert (await inbox_backlog(app[DEPS].store)).pending == 0
     assert await metric(client, "firebreak_inbox_pending") == 0
     # The acknowledgement metrics moved only at the acknowledgement.
     assert await metric(client, "firebreak_deliveries_total", source=AM, outcome="accepted") == 1

@@ -21,6 +21,7 @@ from bot.domain import AlertGroup, Delivery, DeliveryOutcome, IncidentFilter, So
 from bot.errors import StorageUnavailable
 from bot.policy import Policy
 from bot.services.inbox import InboxProcessor, Processed, ProcessorTimings
+from bot.services.inbox_backlog import inbox_backlog
 from db.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.repositories.deliveries import INBOX_LOCK_KEY
@@ -299,14 +300,14 @@ async def test_a_failing_delivery_is_retried_then_kept_failed_without_blocking_o
         assert await uow.deliveries.count_pending() == 0
 
 
-async def test_count_pending_counts_what_waits(
+async def test_the_backlog_counts_what_waits(
     sql: SqlStore, policy: Policy, clock: FixedClock
 ) -> None:
     await accepted(sql, *(delivery(f"g{i}") for i in range(7)))
     work = processor(sql, policy, clock)
-    assert await work.refresh_pending() == 7
+    assert (await inbox_backlog(sql)).pending == 7
     await work.drain()
-    assert await work.refresh_pending() == 0
+    assert (await inbox_backlog(sql)).pending == 0
     async with sql.engine.connect() as conn:
         total = (await conn.execute(select(func.count()).select_from(deliveries))).scalar_one()
     assert total == 7

@@ -14,6 +14,7 @@ from bot.domain import AlertGroup, Delivery, DeliveryOutcome, Source
 from bot.errors import StorageUnavailable
 from bot.policy import Policy
 from bot.services.inbox import InboxProcessor, Processed, ProcessorTimings, retry_delay
+from bot.services.inbox_backlog import inbox_backlog
 from handlers.alertmanager_schema import parse_alertmanager
 from tests.fakes.memory_store import MemoryStore
 from tests.inbox_support import parse_as_before, poison_payload
@@ -117,7 +118,7 @@ async def test_the_background_loop_processes_what_it_is_poked_about(
             while len(seen) < 3:
                 await asyncio.sleep(0)
         assert [p.outcome for p in seen] == [DeliveryOutcome.PROCESSED] * 3
-        assert await work.refresh_pending() == 0
+        assert (await inbox_backlog(store)).pending == 0
     finally:
         await work.stop()
 
@@ -198,7 +199,7 @@ async def test_a_delivery_failing_for_a_non_storage_reason_is_held_back_alone_th
     assert stored.outcome is DeliveryOutcome.FAILED
     assert stored.attempts == 3
     assert stored.detail.startswith("gave up after 3 attempts: OverflowError: ")
-    assert await work.refresh_pending() == 0
+    assert (await inbox_backlog(store)).pending == 0
 
 
 async def test_a_storage_error_pauses_the_inbox_without_counting_attempts(
