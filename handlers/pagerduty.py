@@ -10,7 +10,7 @@ from aiohttp import web
 from bot.domain import Delivery, Source
 from bot.services.deliveries import record_ignored
 from bot.services.ingest_pagerduty import ingest_pagerduty_event
-from handlers.auth import check_pagerduty_header, verify_pagerduty_signature
+from handlers.auth import pagerduty_signatures, verify_pagerduty_signature
 from handlers.body_reader import read_body
 from handlers.deps import DEPS
 from handlers.pagerduty_schema import parse_pagerduty
@@ -20,12 +20,13 @@ from handlers.text import bounded_key
 async def receive_pagerduty(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     started = time.perf_counter()
-    signature = request.headers.get("X-PagerDuty-Signature")
     # An unsigned request is refused before its body is read; a signed one is read (bounded)
     # because the signature covers the body.
-    check_pagerduty_header(signature, deps.pagerduty_secrets)
+    offered = pagerduty_signatures(
+        request.headers.get("X-PagerDuty-Signature"), deps.pagerduty_secrets
+    )
     body = await read_body(request, request.client_max_size)
-    verify_pagerduty_signature(body, signature, deps.pagerduty_secrets)
+    verify_pagerduty_signature(body, offered, deps.pagerduty_secrets)
     event = parse_pagerduty(body)
     key = request.headers.get("X-Webhook-Id") or (
         event.id if event else "body:" + hashlib.sha256(body).hexdigest()
