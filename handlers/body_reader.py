@@ -42,11 +42,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         while chunk := await request.content.readany():
             body += chunk
             if len(body) > limit:
-                request[BODY_SIZE] = len(body)
                 raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
     except (web.RequestPayloadError, ConnectionError) as exc:
-        request[BODY_SIZE] = len(body)
         # A bad chunked encoding or a sender that hung up: nothing to store, nobody to blame.
         raise BadRequest(f"the body did not arrive whole: {exc}") from exc
-    request[BODY_SIZE] = len(body)
+    finally:
+        # Also when the read ends otherwise (a slow body cut): refusal lines report it.
+        request[BODY_SIZE] = len(body)
     return bytes(body)

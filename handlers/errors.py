@@ -57,7 +57,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if 400 <= exc.status < 500:
+        # A body cut for coming too slowly (httpguard's 408, a TimeoutError too) was logged
+        # where it was cut; its connection is gone, so this would be a second line.
+        if 400 <= exc.status < 500 and not isinstance(exc, TimeoutError):
             log_refusal(request, exc.status, exc.reason)
         raise
     except AuthError as exc:

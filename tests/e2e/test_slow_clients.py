@@ -113,6 +113,7 @@ async def test_a_trickled_body_is_cut_and_idle_keep_alive_is_not(
     # One line for the cut, and the handler that was reading the body ends without a trace.
     log = bot.log_path.read_text()
     assert log.count("closed a slow client") == 1, log
+    assert "refused POST /webhooks/alertmanager" not in log, "a cut body logged a second line"
     assert "Traceback" not in log
     assert " ERROR " not in log
 
