@@ -61,10 +61,11 @@ def _signature_headers(request: web.Request) -> tuple[str, str]:
     return timestamp, signature
 
 
-def _check_depth(text: str, content_type: str | None) -> None:
-    # The parts Bolt will hand to json.loads, chosen as its parse_body chooses them.
+def _check_depth(body: bytes, text: str, content_type: str) -> None:
+    # The parts Bolt will hand to json.loads, chosen as its parse_body chooses them (on the
+    # media type without parameters: "application/json; charset=utf-8" is JSON too).
     if content_type == "application/json" or text.startswith("{"):
-        check_json_depth(text)
+        check_json_depth(body)
     elif "payload" in text:
         check_json_depth(dict(parse_qsl(text, keep_blank_values=True)).get("payload", ""))
 
@@ -86,10 +87,10 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     headers: dict[str, str | Sequence[str]] = {
         name.lower(): value for name, value in request.headers.items()
     }
-    _check_depth(text, request.headers.get("Content-Type"))
+    _check_depth(body, text, request.content_type)
     try:
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
-    except (ValueError, TypeError, AttributeError, LookupError) as exc:
+    except (ValueError, TypeError, AttributeError, LookupError, RecursionError) as exc:
         # Signed, so from Slack, yet not a shape Bolt reads (e.g. a JSON array): it will
         # never succeed, so a 400 rather than a 5xx Slack would retry.
         raise BadRequest(f"a signed body Bolt cannot parse: {exc}") from exc
