@@ -198,7 +198,10 @@ class FastProtocol(asyncio.Protocol):
         clock = self._clock
         while self._buf and not self._handoff and not self._closing:
             if self._write_full:
-                clock.stop()  # the server is the one not keeping up
+                # The client is not reading our answers, so it is not asked to hurry with
+                # the next request. Such a reader is bounded by the write buffer's pause of
+                # reading (nothing more is parsed), not by a timeout: there is none for it.
+                clock.stop()
                 return
             if len(self._slots) >= MAX_PIPELINE:
                 clock.stop()
@@ -211,6 +214,11 @@ class FastProtocol(asyncio.Protocol):
                     self._hand_over()  # let aiohttp produce its own 431/400
                 elif not clock.awaiting_head:
                     clock.head()
+                return
+            if end + 4 > MAX_HEAD:
+                # Whole in one segment but over the bound the fast path promises: aiohttp
+                # applies its own limits to it (and answers what they say).
+                self._hand_over()
                 return
             info = _inspect(bytes(self._buf[: end + 2]))
             if info is None:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lnn_service.fastpath import MAX_BODY, _inspect
+from lnn_service.fastpath import MAX_BODY, MAX_HEAD, _inspect
 from lnn_service.service import Service
 from lnn_service.settings import Settings
 from tests.lnn.http_reference import FastReading, H11Reading, fast_read, h11_read
@@ -255,3 +255,14 @@ async def test_every_split_point_reads_the_same(service: Service) -> None:
     for cut in range(1, len(stream)):
         assert await fast_read(service, [stream[:cut], stream[cut:]]) == whole, cut
     assert await fast_read(service, [bytes([b]) for b in stream]) == whole
+
+
+async def test_a_complete_head_over_the_bound_is_handed_over_whole(service: Service) -> None:
+    # The fast path serves heads of at most MAX_HEAD bytes; one that arrives complete in a
+    # single segment is no exception, and aiohttp gets every byte of it.
+    filler = b"X-Filler: " + b"a" * 8000 + b"\r\n"
+    stream = pipelined(VALID, extra=filler + filler)
+    assert stream.index(b"\r\n\r\n") + 4 > MAX_HEAD
+    reading = await fast_read(service, [stream])
+    assert reading.statuses == []
+    assert reading.handed_over == stream
