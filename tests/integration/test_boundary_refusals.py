@@ -21,6 +21,7 @@ from tests.integration.slack_bot import MakeClient, SlackBot, sign, slack_bot
 from tests.payloads.alertmanager import T0, alert, webhook
 from tests.payloads.pagerduty import encode, incident_event
 from tests.payloads.pagerduty import sign as pd_sign
+from tests.raw_http import send_in_parts
 
 
 @pytest.fixture
@@ -131,6 +132,39 @@ async def test_bolt_never_logs_a_forged_body(
     assert line.levelno == logging.WARNING
     assert line.getMessage().startswith("refused POST /slack/events: 401 X-Slack-Signature")
     assert f"{len(secret_looking)} bytes read" in line.getMessage()
+
+
+async def test_credentials_that_are_not_utf8_are_401_not_a_traceback(
+    bot: SlackBot, caplog: pytest.LogCaptureFixture, sqlite_url: str
+) -> None:
+    # aiohttp reads header bytes that are not UTF-8 as lone surrogates; encoding those for
+    # the comparison raised, and an unauthenticated request got a 503 with a traceback.
+    base = str(bot.client.make_url(""))
+    payload = json.dumps(webhook("g-bytes", [alert("Bytes")])).encode()
+    for path, headers in (
+        ("/webhooks/alertmanager", {"Authorization": "Bearer \xff\xfe"}),
+        ("/webhooks/pagerduty", {"X-PagerDuty-Signature": "v1=\xff\xfe"}),
+        ("/api/incidents", {"Authorization": "Bearer \xe9t\xe9"}),
+        ("/slack/events", {"X-Slack-Request-Timestamp": "\xff", "X-Slack-Signature": "v0=\xff"}),
+    ):
+        response = await send_in_parts(base, path, headers, [payload], pause=0)
+        assert response.status == 401, (path, response)
+    assert errors(caplog) == []
+    assert len(refusals(caplog)) == 4
+    assert await inbox_rows(sqlite_url) == []
+
+
+async def test_signed_deep_json_with_a_charset_is_400(
+    bot: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Bolt picks JSON by the media type without parameters; the depth check must too (a
+    # body that starts with "{" is JSON to both whatever its type, so this one does not).
+    body = "[" * 5_000 + "]" * 5_000
+    resp = await bot.post_signed(body, "application/json; charset=utf-8")
+    assert resp.status == 400, await resp.text()
+    assert errors(caplog) == []
+    [line] = refusals(caplog)
+    assert "nested deeper than" in line.getMessage()
 
 
 # ---------------------------------------------------------------------------------------------
