@@ -18,7 +18,7 @@ import msgspec
 
 from bot.domain import Alert, AlertGroup, AlertStatus
 from bot.errors import BadRequest
-from handlers.body import as_utc
+from handlers.body import as_utc, in_utc_range
 from handlers.text import bounded_key, clean, clean_map
 
 # How much of a refused timestamp an error message quotes.
@@ -80,14 +80,7 @@ def _timestamp(text: str, where: str) -> datetime:
         raise BadRequest(
             f"not an Alertmanager webhook payload: {where}: not an RFC 3339 time: {shown}"
         ) from exc
-    try:
-        moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise BadRequest(
-            f"not an Alertmanager webhook payload: {where}: {shown} is out of range "
-            "(its UTC time must fall in the years 1 to 9999)"
-        ) from exc
-    return moment
+    return in_utc_range(moment, f"not an Alertmanager webhook payload: {where}: {shown}")
 
 
 def validate_alertmanager(body: bytes) -> WebhookDoc:

@@ -32,3 +32,16 @@ def load_json(body: bytes) -> Any:
 def as_utc(value: datetime) -> datetime:
     """A timestamp sent without an offset is taken as UTC, as both senders document."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def in_utc_range(moment: datetime, what: str) -> datetime:
+    """``moment``, whose UTC value must exist: times are stored and compared in UTC, and an
+    offset can push a valid-looking time past year 9999 (or before year 1) there. Such a
+    time once passed intake only to fail in processing; now ``BadRequest`` names ``what``."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise BadRequest(
+            f"{what} is out of range (its UTC time must fall in the years 1 to 9999)"
+        ) from exc
+    return moment

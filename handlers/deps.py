@@ -25,7 +25,7 @@ class Deps:
     pagerduty_secrets: tuple[str, ...]
     remediator: Remediator
     # /readyz says "degraded" once the first-arrived pending delivery is older than this.
-    ready_max_inbox_age: float = 300.0
+    ready_max_inbox_age: float
 
 
 DEPS = web.AppKey("deps", Deps)

@@ -3,14 +3,13 @@ anything else in the payload is ignored so new PagerDuty fields never break inta
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, ValidationError
 
-from bot.errors import BadRequest
 from bot.services.ingest_pagerduty import PagerDutyEvent, PagerDutyIncident
-from handlers.body import Lenient, as_utc, load_json
+from handlers.body import Lenient, as_utc, in_utc_range, load_json
 from handlers.text import bounded_key, clean
 
 
@@ -68,14 +67,9 @@ def _occurred_at(value: datetime) -> datetime:
     an offset can push a valid-looking time past year 9999 (or before year 1) there. Such a
     time is refused (400), not ignored: the sender's payload is wrong and it must hear so."""
     moment = as_utc(value)
-    try:
-        moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise BadRequest(
-            f"not a PagerDuty v3 event: $.event.occurred_at: {moment.isoformat()} is out of "
-            "range (its UTC time must fall in the years 1 to 9999)"
-        ) from exc
-    return moment
+    return in_utc_range(
+        moment, f"not a PagerDuty v3 event: $.event.occurred_at: {moment.isoformat()}"
+    )
 
 
 def parse_pagerduty(body: bytes) -> PagerDutyEvent | None:
