@@ -71,12 +71,13 @@ async def send_in_parts(
     parts: Sequence[bytes],
     *,
     pause: float = 0.05,
+    method: str = "POST",
 ) -> RawResponse:
-    """POST the body made of ``parts``, each part its own write with ``pause`` s between."""
+    """Send the body made of ``parts``, each part its own write with ``pause`` s between."""
     host, port = base_address(base_url)
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        head = request_head("POST", path, headers, content_length=sum(map(len, parts)))
+        head = request_head(method, path, headers, content_length=sum(map(len, parts)))
         writer.write(head)
         await writer.drain()
         for part in parts:

@@ -239,10 +239,10 @@ def assert_forgeries_refused(
     statuses: dict[int, int] = {}
 
     @settings(PROPERTY, max_examples=FORGERIES_PER_ROUTE // BATCH)
-    @given(st.lists(forgeries, min_size=BATCH, max_size=BATCH))
-    def refused(batch: list[Forgery]) -> None:
-        for forgery in batch:
-            status = client.post(path, forgery.body, forgery.headers)
+    @given(st.lists(st.tuples(forgeries, st.booleans()), min_size=BATCH, max_size=BATCH))
+    def refused(batch: list[tuple[Forgery, bool]]) -> None:
+        for forgery, raw_bytes in batch:
+            status = client.post(path, forgery.body, forgery.headers, raw_bytes=raw_bytes)
             assert status in (400, 401), (status, forgery)
             statuses[status] = statuses.get(status, 0) + 1
 

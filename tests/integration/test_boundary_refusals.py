@@ -141,13 +141,18 @@ async def test_credentials_that_are_not_utf8_are_401_not_a_traceback(
     # the comparison raised, and an unauthenticated request got a 503 with a traceback.
     base = str(bot.client.make_url(""))
     payload = json.dumps(webhook("g-bytes", [alert("Bytes")])).encode()
-    for path, headers in (
-        ("/webhooks/alertmanager", {"Authorization": "Bearer \xff\xfe"}),
-        ("/webhooks/pagerduty", {"X-PagerDuty-Signature": "v1=\xff\xfe"}),
-        ("/api/incidents", {"Authorization": "Bearer \xe9t\xe9"}),
-        ("/slack/events", {"X-Slack-Request-Timestamp": "\xff", "X-Slack-Signature": "v0=\xff"}),
+    for method, path, headers in (
+        ("POST", "/webhooks/alertmanager", {"Authorization": "Bearer \xff\xfe"}),
+        ("POST", "/webhooks/pagerduty", {"X-PagerDuty-Signature": "v1=\xff\xfe"}),
+        ("GET", "/api/incidents", {"Authorization": "Bearer \xe9t\xe9"}),
+        (
+            "POST",
+            "/slack/events",
+            {"X-Slack-Request-Timestamp": "\xff", "X-Slack-Signature": "v0=\xff"},
+        ),
     ):
-        response = await send_in_parts(base, path, headers, [payload], pause=0)
+        parts = [payload] if method == "POST" else []
+        response = await send_in_parts(base, path, headers, parts, pause=0, method=method)
         assert response.status == 401, (path, response)
     assert errors(caplog) == []
     assert len(refusals(caplog)) == 4

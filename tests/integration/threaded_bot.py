@@ -106,11 +106,15 @@ class KeepAliveClient:
         self.address = address
         self.conn = http.client.HTTPConnection(*address, timeout=30)
 
-    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> int:
+    def post(
+        self, path: str, body: bytes, headers: Mapping[str, str], *, raw_bytes: bool = False
+    ) -> int:
+        """POST and return the status. Header values go as UTF-8 or, with ``raw_bytes``, each
+        character below U+0100 as its one byte (so 0x80-0xFF arrive as bytes that are not
+        UTF-8, as a forger's may)."""
         for attempt in (1, 2):
             try:
-                # As UTF-8 bytes: http.client would encode text as latin-1 only.
-                raw = {name: value.encode() for name, value in headers.items()}
+                raw = {name: _wire(value, raw_bytes) for name, value in headers.items()}
                 self.conn.request("POST", path, body=body, headers=raw)
                 response = self.conn.getresponse()
                 response.read()
@@ -124,3 +128,9 @@ class KeepAliveClient:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _wire(value: str, raw_bytes: bool) -> bytes:
+    if not raw_bytes:
+        return value.encode()  # http.client would encode text as latin-1 only
+    return b"".join(c.encode("latin-1") if ord(c) < 0x100 else c.encode() for c in value)
