@@ -18,8 +18,9 @@ import msgspec
 
 from bot.domain import Alert, AlertGroup, AlertStatus
 from bot.errors import BadRequest
+from bot.text import clean
 from handlers.body import as_utc, in_utc_range
-from handlers.text import bounded_key, clean, clean_map
+from handlers.text import bounded_key, clean_map
 
 # How much of a refused timestamp an error message quotes.
 MAX_SHOWN = 64

@@ -1,21 +1,12 @@
-"""Make untrusted strings storable: no NUL (PostgreSQL text refuses it), no lone surrogates
-(UTF-8 cannot encode them), and bounded keys for unique indexes."""
+"""Label maps made storable, and bounded keys for unique indexes."""
 
 from __future__ import annotations
 
 import hashlib
 
+from bot.text import clean
+
 MAX_KEY = 200
-
-
-def clean(text: str) -> str:
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
 
 
 def clean_map(values: dict[str, str]) -> dict[str, str]:

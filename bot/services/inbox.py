@@ -34,6 +34,7 @@ from bot.policy import Policy
 from bot.ports import Inbox, Store, UnitOfWork
 from bot.services.ingest_alerts import AlertIngestResult, apply_alert_group
 from bot.services.transactions import in_transaction
+from bot.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ class ProcessorTimings:
 def describe_error(error: BaseException) -> str:
     """The error as kept on a delivery's row: bounded, and storable by either database
     (PostgreSQL text refuses NUL, and neither takes a lone surrogate)."""
-    text = f"{type(error).__name__}: {error}"[:2000]
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return clean(f"{type(error).__name__}: {error}"[:2000])
 
 
 def retry_delay(attempts: int, timings: ProcessorTimings) -> float:
