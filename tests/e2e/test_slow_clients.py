@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -21,6 +20,7 @@ from tests.e2e.processes import (
 )
 from tests.e2e.slow_clients import open_slow, paced, trickle
 from tests.payloads.alertmanager import alert, body, webhook
+from tests.raw_http import base_address
 
 pytestmark = pytest.mark.slow
 
@@ -48,17 +48,11 @@ async def start_bot(processes: Processes, database_url: str, tmp_path: Path) -> 
     return await processes.firebreak("firebreak", env=env)
 
 
-def port_of(base_url: str) -> int:
-    port = urlsplit(base_url).port
-    assert port is not None
-    return port
-
-
 async def test_trickled_heads_are_cut_while_deliveries_stay_fast(
     processes: Processes, http: aiohttp.ClientSession, database_url: str, tmp_path: Path
 ) -> None:
     base = (await start_bot(processes, database_url, tmp_path)).base_url
-    port = port_of(base)
+    _, port = base_address(base)
     headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
     sent = 0
 
@@ -99,7 +93,7 @@ async def test_a_trickled_body_is_cut_and_idle_keep_alive_is_not(
 ) -> None:
     bot = await start_bot(processes, sqlite_url, tmp_path)
     base = bot.base_url
-    port = port_of(base)
+    _, port = base_address(base)
     head = (
         b"POST /webhooks/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Authorization: Bearer " + ALERTMANAGER_TOKEN.encode() + b"\r\n"

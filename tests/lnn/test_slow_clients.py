@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from tests.e2e.processes import Service, scrape_metric
 from tests.e2e.slow_clients import open_slow, paced, trickle
 from tests.lnn.lnn_process import lnn_serve
+from tests.raw_http import base_address
 
 pytestmark = pytest.mark.slow
 
@@ -49,12 +49,6 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def port_of(service: Service) -> int:
-    port = urlsplit(service.base_url).port
-    assert port is not None
-    return port
-
-
 async def test_trickled_heads_are_cut_while_inferences_stay_fast(
     lnn: Service, http: aiohttp.ClientSession
 ) -> None:
@@ -65,7 +59,9 @@ async def test_trickled_heads_are_cut_while_inferences_stay_fast(
 
     await infer()  # opens the keep-alive connection the rest reuse
     limit = HEAD_TIMEOUT + SLACK
-    slow = await open_slow(SLOW_CONNECTIONS, port_of(lnn), INFERENCE, interval=1.0, limit_s=limit)
+    slow = await open_slow(
+        SLOW_CONNECTIONS, base_address(lnn.base_url)[1], INFERENCE, interval=1.0, limit_s=limit
+    )
     latencies = await paced(infer, count=int(20 * (limit + 1)), per_second=20)
     lifetimes = await asyncio.gather(*slow)
     print(
@@ -93,7 +89,7 @@ async def test_the_head_clock_survives_the_hand_over_to_aiohttp(
     assert len(head) > 8192
     waited = HEAD_TIMEOUT - 0.5
     lifetime = await trickle(
-        port_of(lnn),
+        base_address(lnn.base_url)[1],
         b"X-Slow: " + b"s" * 20,
         interval=1.0,
         limit_s=HEAD_TIMEOUT + SLACK,
@@ -115,7 +111,9 @@ async def test_a_trickled_body_is_cut_on_either_path(
         "Content-Length: 60000\r\n\r\n"
     ).encode()
     limit = BODY_GRACE + SLACK
-    lifetime = await trickle(port_of(lnn), b" " * 100, interval=0.25, limit_s=limit, prefix=head)
+    lifetime = await trickle(
+        base_address(lnn.base_url)[1], b" " * 100, interval=0.25, limit_s=limit, prefix=head
+    )
     assert lifetime < limit
     assert await scrape_metric(http, lnn.base_url, CUT, reason="body") == 1
     log = lnn.log_path.read_text()
@@ -133,7 +131,9 @@ async def test_without_the_fast_path_aiohttp_cuts_trickled_heads(
         LNN_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
     ) as service:
         limit = HEAD_TIMEOUT + SLACK
-        slow = await open_slow(20, port_of(service), INFERENCE, interval=1.0, limit_s=limit)
+        slow = await open_slow(
+            20, base_address(service.base_url)[1], INFERENCE, interval=1.0, limit_s=limit
+        )
         lifetimes = await asyncio.gather(*slow)
         assert max(lifetimes) < limit, lifetimes
         assert min(lifetimes) >= HEAD_TIMEOUT - 0.1
