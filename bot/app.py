@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import uvloop
 from aiohttp import web
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from actions.cluster import KubeCluster
 from actions.unconfigured import UnconfiguredCluster
@@ -194,7 +195,12 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     app = create_app(settings)
     # After the storage context on purpose: on_startup runs the cleanup contexts first.
     app.on_startup.append(_tune_gc)
-    log.info("firebreak serving on http://%s:%d (database %s)", host, port, _redact(settings))
+    log.info(
+        "firebreak serving on http://%s:%d (database %s)",
+        host,
+        port,
+        redacted_database_url(settings),
+    )
     # uvloop: the ack path of an alert storm is mostly event-loop and socket work.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(_serve(app, settings, host, port))
@@ -231,11 +237,7 @@ async def _serve(app: web.Application, settings: Settings, host: str, port: int)
         await runner.cleanup()
 
 
-def _redact(settings: Settings) -> str:
-    url = settings.database_url
-    scheme, _, rest = url.partition("://")
-    if "@" in rest:
-        creds, _, hostpart = rest.rpartition("@")
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}@{hostpart}"
-    return url
+def redacted_database_url(settings: Settings) -> str:
+    """The database URL for logs: the password masked."""
+    # SQLAlchemy's own rendering, so every URL form it parses is masked the same way.
+    return make_url(settings.database_url).render_as_string(hide_password=True)
