@@ -111,3 +111,26 @@ async def open_slow(
         for _ in range(count):
             await opened.acquire()
     return slow
+
+
+def assert_cut_within_bound(
+    latencies: Latencies,
+    lifetimes: list[float],
+    *,
+    status: int,
+    bound: float,
+    limit: float,
+) -> None:
+    """The slow-client promise: every trickled head was cut after ``bound`` and before
+    ``limit`` (the bound plus slack), and the legitimate requests alongside all got
+    ``status`` with a p99 under 100 ms."""
+    print(
+        f"requests p50 {latencies.quantile(0.5) * 1000:.1f} ms, p99 "
+        f"{latencies.quantile(0.99) * 1000:.1f} ms; slow heads cut after "
+        f"{min(lifetimes):.2f}-{max(lifetimes):.2f} s"
+    )
+    assert set(latencies.statuses) == {status}, latencies.statuses
+    assert latencies.quantile(0.99) < 0.100, sorted(latencies.seconds)[-5:]
+    never_cut = [t for t in lifetimes if t >= limit]
+    assert not never_cut, f"{len(never_cut)} of {len(lifetimes)} trickled heads still open"
+    assert min(lifetimes) >= bound - 0.1  # nothing is cut before its bound
