@@ -16,8 +16,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from actions.errors import from_exception, from_status
 from actions.objects import JsonObject, items, mapping
+from bot.domain.remediation import DeploymentRef
 from bot.errors import ClusterError
-from bot.remediation import DeploymentRef
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

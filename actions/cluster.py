@@ -26,14 +26,14 @@ from actions.rollout import judge
 from actions.scale import ATTEMPTS, scale
 from actions.snapshot import snapshot_of
 from actions.targets import check_target
-from bot.errors import ConfigError
-from bot.remediation import (
+from bot.domain.remediation import (
     ChangeResult,
     DeploymentRef,
     Diagnosis,
     RolloutProgress,
     TargetSnapshot,
 )
+from bot.errors import ConfigError
 
 
 class KubeCluster:

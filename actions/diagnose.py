@@ -11,7 +11,7 @@ from actions.history import owned, revisions
 from actions.objects import JsonObject, integer, is_controlled_by, mapping, text
 from actions.rollout import judge
 from actions.snapshot import snapshot_of
-from bot.remediation import DeploymentRef, Diagnosis, EventSummary, PodSummary
+from bot.domain.remediation import DeploymentRef, Diagnosis, EventSummary, PodSummary
 
 RECENT_EVENTS = 20
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.remediation import ActionVerb, ChangeResult, DeploymentRef
 from bot.errors import BadRequest
 from bot.ports import Cluster
-from bot.remediation import ActionVerb, ChangeResult, DeploymentRef
 
 Params = Mapping[str, Any]
 Runner = Callable[[Cluster, DeploymentRef, Params, str | None, bool], Awaitable[ChangeResult]]

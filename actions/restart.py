@@ -10,8 +10,8 @@ from __future__ import annotations
 from actions.api import KubeApi
 from actions.objects import RESTARTED_AT_ANNOTATION, mapping, text
 from actions.templates import pod_template
+from bot.domain.remediation import ChangeResult, DeploymentRef
 from bot.errors import BadRequest, ClusterError, TargetChanged
-from bot.remediation import ChangeResult, DeploymentRef
 
 
 async def restart(

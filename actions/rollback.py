@@ -15,8 +15,8 @@ from actions.api import KubeApi, label_selector
 from actions.history import owned, pick
 from actions.objects import JsonObject, mapping, revision_of, text
 from actions.templates import equal_ignoring_hash, pod_template, without_hash
+from bot.domain.remediation import ChangeResult, DeploymentRef
 from bot.errors import ClusterError, TargetChanged
-from bot.remediation import ChangeResult, DeploymentRef
 
 # Kept from the deployment, never copied from the ReplicaSet (kubectl's list).
 ANNOTATIONS_TO_SKIP = frozenset(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.objects import JsonObject, desired_replicas, integer, mapping, text
-from bot.remediation import RolloutProgress
+from bot.domain.remediation import RolloutProgress
 
 # The Progressing condition's reason once spec.progressDeadlineSeconds has passed.
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from actions.api import KubeApi
 from actions.objects import desired_replicas, text
+from bot.domain.remediation import ChangeResult, DeploymentRef
 from bot.errors import BadRequest, TargetChanged
-from bot.remediation import ChangeResult, DeploymentRef
 
 ATTEMPTS = 5
 

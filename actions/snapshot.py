@@ -12,8 +12,8 @@ from actions.objects import (
     text,
 )
 from actions.templates import pod_template, template_digest
+from bot.domain.remediation import TargetSnapshot
 from bot.errors import ClusterError
-from bot.remediation import TargetSnapshot
 
 
 def snapshot_of(deployment: JsonObject) -> TargetSnapshot:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.remediation import DeploymentRef
 from bot.errors import BadRequest, Forbidden
-from bot.remediation import DeploymentRef
 
 # kube-system never; the other two hold no workloads firebreak could mean.
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})

@@ -3,8 +3,14 @@ says so, and nothing pretends to have acted."""
 
 from __future__ import annotations
 
+from bot.domain.remediation import (
+    ChangeResult,
+    DeploymentRef,
+    Diagnosis,
+    RolloutProgress,
+    TargetSnapshot,
+)
 from bot.errors import ClusterUnavailable
-from bot.remediation import ChangeResult, DeploymentRef, Diagnosis, RolloutProgress, TargetSnapshot
 
 MESSAGE = "Kubernetes is not configured for firebreak (set KUBECONFIG or run it in a pod)"
 

@@ -18,18 +18,18 @@ from actions.cluster import KubeCluster
 from actions.unconfigured import UnconfiguredCluster
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.integrations.slack_actions import ActionProgress
-from bot.integrations.slack_directory import SlackDirectory
-from bot.integrations.slack_outbox import build_outbox_worker
-from bot.integrations.slack_publisher import SlackPublisher
-from bot.integrations.slack_sender import make_client
-from bot.policy import Policy
-from bot.policy_file import load_policy
-from bot.services.inbox import InboxProcessor, ProcessorTimings
+from bot.integrations.outbox.worker import build_outbox_worker
+from bot.integrations.slack.actions import ActionProgress
+from bot.integrations.slack.directory import SlackDirectory
+from bot.integrations.slack.publisher import SlackPublisher
+from bot.integrations.slack.sender import make_client
+from bot.policy.file import load_policy
+from bot.policy.model import Policy
+from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.publishing import PublishingStore
-from bot.services.remediation import Remediator, Timings
+from bot.services.remediation.remediator import Remediator, Timings
 from db.engine import make_engine
-from db.inbox import SqlInbox
+from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from handlers.alertmanager_schema import parse_alertmanager
@@ -37,8 +37,8 @@ from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
 from handlers.metrics import Metrics
 from handlers.routes import add_routes
-from handlers.slack_app import build_bolt_app
-from handlers.slack_route import mount_slack
+from handlers.slack.app import build_bolt_app
+from handlers.slack.route import mount_slack
 from httpguard.aiohttp_guard import Guards
 from httpguard.clock import Limits, Sweeper
 from httpguard.refusals import RefusalLog
@@ -100,7 +100,7 @@ def create_app(
         )
         metrics = Metrics()
         # Intake commits deliveries and wakes the processor; the processor, in turn, steps
-        # aside while an alert storm is arriving (see bot.services.inbox).
+        # aside while an alert storm is arriving (see bot.services.incidents.inbox).
         inbox = SqlInbox(sql, on_commit=lambda: processor.poke())
         processor = InboxProcessor(
             store=store,

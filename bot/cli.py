@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _policy_check(path: str) -> int:
-    from bot.policy_file import load_policy
+    from bot.policy.file import load_policy
 
     try:
         policy = load_policy(path)

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
-from bot.policy_file import DEFAULT_POLICY
+from bot.policy.file import DEFAULT_POLICY
 
 
 def _env(name: str) -> AliasChoices:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.actions_model import ActionRequest, NewAction
-from bot.domain import (
+from bot.domain.action import ActionRequest, NewAction
+from bot.domain.incident import (
     JSON,
     Alert,
     AlertEpisode,
@@ -24,8 +24,8 @@ from bot.domain import (
     Source,
     TimelineEntry,
 )
-from bot.outbox import OutboundCall, OutboxMessage, OutboxStatus
-from bot.remediation import (
+from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus
+from bot.domain.remediation import (
     ActionState,
     ChangeResult,
     DeploymentRef,
@@ -160,7 +160,7 @@ class DeliveryRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    """Slack calls waiting to be sent (``bot.outbox``), and the chat refs they produce.
+    """Slack calls waiting to be sent (``bot.domain.outbox``), and the chat refs they produce.
 
     Services only ``add``, inside the transaction of the change that caused the call. The
     worker claims rows with a lease: only the oldest unsent row of an ordering key is ever

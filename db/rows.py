@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from bot.domain import (
+from bot.domain.incident import (
     AlertEpisode,
     AlertStatus,
     Incident,

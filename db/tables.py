@@ -129,7 +129,7 @@ Index(
     postgresql_where=PENDING_DELIVERY_WHERE,
 )
 
-# Slack calls waiting to be sent (bot.outbox). The claim query looks for the oldest pending row
+# Slack calls waiting to be sent (bot.domain.outbox). The claim query looks for the oldest pending row
 # of each ordering key, hence the (ordering_key, id) and (status, id) indexes.
 outbox = Table(
     "outbox",

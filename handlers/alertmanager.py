@@ -1,7 +1,7 @@
 """``POST /webhooks/alertmanager``: authenticate, validate, store in the inbox, acknowledge.
 
 The answer (202) means the delivery is committed; classification, incidents and the timeline
-follow moments later in the inbox processor (``bot.services.inbox``). Keeping the ack path
+follow moments later in the inbox processor (``bot.services.incidents.inbox``). Keeping the ack path
 to "check and store" lets a storm of notifications be acknowledged as fast as they arrive,
 before Alertmanager's webhook timeout could make it send them all again.
 """
@@ -15,7 +15,7 @@ import uuid
 
 from aiohttp import web
 
-from bot.domain import Delivery, Source
+from bot.domain.incident import Delivery, Source
 from handlers.alertmanager_schema import validate_alertmanager
 from handlers.auth import require_bearer
 from handlers.body_reader import read_body

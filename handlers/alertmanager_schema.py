@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from bot.domain import Alert, AlertGroup, AlertStatus
+from bot.domain.incident import Alert, AlertGroup, AlertStatus
 from bot.errors import BadRequest
 from bot.text import clean
 from handlers.body import as_utc, in_utc_range

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.domain import (
+from bot.domain.incident import (
     AlertEpisode,
     Incident,
     IncidentFilter,
@@ -15,7 +15,7 @@ from bot.domain import (
     TimelineEntry,
 )
 from bot.errors import BadRequest, NotFound
-from bot.services.incidents import list_incidents, show_incident
+from bot.services.incidents.queries import list_incidents, show_incident
 from handlers.auth import require_bearer
 from handlers.deps import DEPS
 

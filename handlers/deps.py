@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.clock import Clock
-from bot.policy import Policy
+from bot.policy.model import Policy
 from bot.ports import Inbox, Store
-from bot.services.remediation import Remediator
+from bot.services.remediation.remediator import Remediator
 from handlers.metrics import Metrics
 
 

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.errors import StorageUnavailable
 from bot.ports import InboxBacklog
-from bot.services.inbox_backlog import inbox_backlog
+from bot.services.incidents.inbox_backlog import inbox_backlog
 from handlers.deps import DEPS
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bot.ports import InboxBacklog
-from bot.services.inbox import Processed
+from bot.services.incidents.inbox import Processed
 
 
 class Metrics:

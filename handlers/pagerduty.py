@@ -7,9 +7,9 @@ import time
 
 from aiohttp import web
 
-from bot.domain import Delivery, Source
-from bot.services.deliveries import record_ignored
-from bot.services.ingest_pagerduty import ingest_pagerduty_event
+from bot.domain.incident import Delivery, Source
+from bot.services.incidents.deliveries import record_ignored
+from bot.services.incidents.ingest_pagerduty import ingest_pagerduty_event
 from handlers.auth import pagerduty_signatures, verify_pagerduty_signature
 from handlers.body_reader import read_body
 from handlers.deps import DEPS

@@ -8,7 +8,7 @@ from handlers.alertmanager import receive_alertmanager
 from handlers.api import get_incident, get_incidents
 from handlers.health import healthz, metrics, readyz
 from handlers.pagerduty import receive_pagerduty
-from handlers.slack_route import slack_events
+from handlers.slack.route import slack_events
 
 
 def add_routes(app: web.Application) -> None:

@@ -8,18 +8,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.actions_model import ActionRequest
 from bot.clock import FixedClock
-from bot.domain import Actor, IncidentStatus, Severity, TimelineEntry
-from bot.policy import Policy, SuggestedAction
+from bot.domain.action import ActionRequest
+from bot.domain.incident import Actor, IncidentStatus, Severity, TimelineEntry
+from bot.domain.remediation import DeploymentRef, RolloutProgress
+from bot.policy.model import Policy, SuggestedAction
 from bot.ports import Store
-from bot.remediation import DeploymentRef, RolloutProgress
-from bot.services.action_approve import ApprovalResult, approve_action
-from bot.services.action_deny import deny_action
-from bot.services.action_execute import execute_action
-from bot.services.action_reconcile import reconcile_actions
-from bot.services.action_request import RequestResult, request_action
-from bot.services.action_rules import slack_actor
+from bot.services.remediation.approve import ApprovalResult, approve_action
+from bot.services.remediation.deny import deny_action
+from bot.services.remediation.execute import execute_action
+from bot.services.remediation.reconcile import reconcile_actions
+from bot.services.remediation.request import RequestResult, request_action
+from bot.services.remediation.rules import slack_actor
 from tests.fakes.memory_cluster import MemoryCluster
 from tests.integration.store_builders import new_incident
 

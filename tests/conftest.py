@@ -124,8 +124,8 @@ async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
 # Core fixtures: the default policy and a clock tests move by hand.
 # ---------------------------------------------------------------------------------------------
 from bot.clock import FixedClock  # noqa: E402
-from bot.policy import Policy  # noqa: E402
-from bot.policy_file import DEFAULT_POLICY, load_policy  # noqa: E402
+from bot.policy.file import DEFAULT_POLICY, load_policy  # noqa: E402
+from bot.policy.model import Policy  # noqa: E402
 from tests.payloads.alertmanager import T0  # noqa: E402
 
 

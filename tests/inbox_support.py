@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock
-from bot.domain import AlertGroup, Delivery, DeliveryOutcome, Source
-from bot.policy import Policy
+from bot.domain.incident import AlertGroup, Delivery, DeliveryOutcome, Source
+from bot.policy.model import Policy
 from bot.ports import Store
-from bot.services.inbox import InboxProcessor, Processed
-from bot.services.ingest_alerts import AlertIngestResult
+from bot.services.incidents.inbox import InboxProcessor, Processed
+from bot.services.incidents.ingest_alertmanager import AlertIngestResult
 from handlers.alertmanager_schema import parse_alertmanager
 from tests.payloads.alertmanager import alert, webhook
 

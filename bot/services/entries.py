@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain import Incident
+from bot.domain.incident import Incident
 from bot.ports import UnitOfWork
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from bot.domain import TimelineEntry
+from bot.domain.incident import TimelineEntry
 
 Format = Callable[[str], str]
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from bot.domain import JSON, TimelineEntry
+from bot.domain.incident import JSON, TimelineEntry
 from bot.ports import (
     ActionRepository,
     AlertRepository,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Executable, Row, bindparam, select, update
 
-from bot.actions_model import (
+from bot.domain.action import (
     ActionRequest,
     NewAction,
     approvals_from_json,
@@ -18,8 +18,8 @@ from bot.actions_model import (
     snapshot_from_json,
     snapshot_to_json,
 )
+from bot.domain.remediation import ActionState, ActionVerb, DeploymentRef
 from bot.errors import Conflict
-from bot.remediation import ActionState, ActionVerb, DeploymentRef
 from db.repositories.base import Repository, upsert
 from db.tables import OPEN_ACTION_WHERE, actions
 

@@ -8,7 +8,7 @@ from functools import cache
 
 from sqlalchemy import Executable, bindparam, select, update
 
-from bot.domain import Alert, AlertEpisode, AlertStatus, Severity
+from bot.domain.incident import Alert, AlertEpisode, AlertStatus, Severity
 from db.repositories.base import Repository, upsert
 from db.rows import to_episode
 from db.tables import alert_episodes

@@ -8,7 +8,7 @@ from functools import cache
 
 from sqlalchemy import Executable, Integer, bindparam, func, insert, or_, select, text, update
 
-from bot.domain import Delivery, DeliveryOutcome, PendingDelivery, Source
+from bot.domain.incident import Delivery, DeliveryOutcome, PendingDelivery, Source
 from bot.ports import InboxBacklog
 from db.repositories.base import Repository, upsert
 from db.tables import PENDING_DELIVERY_WHERE, deliveries
@@ -18,7 +18,7 @@ INBOX_LOCK_KEY = 0x66697265  # "fire"
 _PENDING = DeliveryOutcome.PENDING.value
 
 # A pending inbox row, for every writer of one: this repository and the intake writers that
-# bypass SQLAlchemy for speed (db/sqlite_inbox.py, db/postgres_inbox.py).
+# bypass SQLAlchemy for speed (db/intake/sqlite.py, db/intake/postgres.py).
 INBOX_COLUMNS = (
     "source",
     "key",

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, Select, bindparam, select, update
 
-from bot.domain import Incident, IncidentFilter, IncidentStatus, NewIncident
+from bot.domain.incident import Incident, IncidentFilter, IncidentStatus, NewIncident
 from bot.errors import Conflict, NotFound
 from db.repositories.base import Repository, upsert
 from db.rows import to_incident

@@ -23,8 +23,8 @@ from sqlalchemy import (
     update,
 )
 
-from bot.domain import JSON
-from bot.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus
+from bot.domain.incident import JSON
+from bot.domain.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus
 from db.repositories.base import POSTGRESQL, Repository, upsert
 from db.tables import chat_refs, outbox
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
 
-from bot.domain import JSON, TimelineEntry
-from bot.timeline import GENESIS, next_entry
+from bot.domain.incident import JSON, TimelineEntry
+from bot.domain.timeline import GENESIS, next_entry
 from db.repositories.base import Repository
 from db.rows import to_entry
 from db.tables import timeline

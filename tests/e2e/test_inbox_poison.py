@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 
-from bot.domain import Delivery, Source
+from bot.domain.incident import Delivery, Source
 from db.store import SqlStore
 from db.tables import deliveries
 from tests.e2e.conftest import Processes

@@ -7,9 +7,9 @@ import dataclasses
 from collections.abc import Container, Sequence
 from datetime import UTC, datetime
 
-from bot.actions_model import OPEN_STATES, ActionRequest, NewAction
+from bot.domain.action import OPEN_STATES, ActionRequest, NewAction
+from bot.domain.remediation import ActionState, DeploymentRef
 from bot.errors import Conflict, IntegrityViolation
-from bot.remediation import ActionState, DeploymentRef
 
 
 @dataclasses.dataclass(slots=True)

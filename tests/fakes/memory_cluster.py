@@ -14,8 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
-from bot.remediation import (
+from bot.domain.remediation import (
     ChangeResult,
     DeploymentRef,
     Diagnosis,
@@ -23,6 +22,7 @@ from bot.remediation import (
     RolloutProgress,
     TargetSnapshot,
 )
+from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 Template = dict[str, Any]

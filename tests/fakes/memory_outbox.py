@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import JSON
+from bot.domain.incident import JSON
+from bot.domain.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus
 from bot.errors import IntegrityViolation
-from bot.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus
 
 
 def _aware(at: datetime) -> datetime:

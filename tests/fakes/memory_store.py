@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from bot.domain import (
+from bot.domain.incident import (
     JSON,
     Alert,
     AlertEpisode,
@@ -30,9 +30,9 @@ from bot.domain import (
     Source,
     TimelineEntry,
 )
+from bot.domain.timeline import GENESIS, next_entry
 from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.ports import InboxBacklog
-from bot.timeline import GENESIS, next_entry
 from tests.fakes.memory_actions import ActionTable, MemoryActions
 from tests.fakes.memory_outbox import MemoryOutbox, OutboxState
 

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from bot.app import PROCESSOR, create_app
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain import DeliveryOutcome
-from bot.policy import Policy
-from bot.services.inbox import Processed
-from bot.services.inbox_backlog import inbox_backlog
+from bot.domain.incident import DeliveryOutcome
+from bot.policy.model import Policy
+from bot.services.incidents.inbox import Processed
+from bot.services.incidents.inbox_backlog import inbox_backlog
 from db.store import SqlStore
 from db.tables import deliveries
 from handlers.deps import DEPS

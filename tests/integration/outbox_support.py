@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.clock import Clock, FixedClock
-from bot.integrations.slack_outbox import OutboxWorker
-from bot.integrations.slack_sender import SlackSender, make_client
-from bot.outbox import OutboundCall, OutboxMessage, OutboxStatus
+from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus
+from bot.integrations.outbox.worker import OutboxWorker
+from bot.integrations.slack.sender import SlackSender, make_client
 from bot.ports import Store
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.slack_testing import seeded_fake

@@ -13,7 +13,7 @@ import os
 import signal
 
 from bot.config import load_settings
-from bot.integrations.slack_outbox import build_outbox_worker
+from bot.integrations.outbox.worker import build_outbox_worker
 from db.store import SqlStore
 
 

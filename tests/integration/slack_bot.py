@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import create_app
 from bot.clock import Clock
 from bot.config import Settings
-from bot.policy import Policy
+from bot.policy.model import Policy
 from tests.fakes.slack_models import Channel, Message
 from tests.fakes.slack_server import FakeSlack, run_fake_slack
 from tests.fakes.slack_testing import ALICE, ONCALL, TOKEN, seeded_fake

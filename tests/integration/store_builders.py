@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from bot.domain import Alert, AlertStatus, Delivery, NewIncident, Severity, Source
+from bot.domain.incident import Alert, AlertStatus, Delivery, NewIncident, Severity, Source
 
 # Microseconds and a non-UTC offset on purpose: the round trip must keep the exact instant.
 T0 = datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=timezone(timedelta(hours=5, minutes=30)))

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.clock import FixedClock
-from bot.domain import Severity
+from bot.domain.incident import Severity
+from bot.domain.remediation import ActionState
+from bot.domain.timeline import verify_chain
 from bot.errors import Conflict
-from bot.policy import Policy
-from bot.remediation import ActionState
-from bot.timeline import verify_chain
+from bot.policy.model import Policy
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from tests.action_support import ALICE, APPROVERS, BOB, CAROL, LNN, Env

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.actions_model import Approval, NewAction
 from bot.clock import FixedClock
+from bot.domain.action import Approval, NewAction
+from bot.domain.remediation import ActionState, ActionVerb, DeploymentRef
+from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
-from bot.policy import Policy
+from bot.policy.model import Policy
 from bot.ports import Store
-from bot.remediation import ActionState, ActionVerb, DeploymentRef
-from bot.timeline import verify_chain
 from tests.action_support import ALICE, BOB, LNN, Env
 from tests.fakes.memory_cluster import MemoryCluster, SimulatedCrash
 from tests.integration.store_builders import T0, new_incident

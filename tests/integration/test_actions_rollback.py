@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from bot.domain.remediation import DeploymentRef
 from bot.errors import ClusterError, DryRunRejected, NotFound, TargetChanged
-from bot.remediation import DeploymentRef
 from tests.binaries import need
 from tests.fakes.kube_server import FakeKube
 from tests.integration.actions_kube import NAME, NS, Kube, kubectl, serve

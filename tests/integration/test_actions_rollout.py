@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.remediation import DeploymentRef
+from bot.domain.remediation import DeploymentRef
 from tests.binaries import need
 from tests.fakes.kube_server import FakeKube
 from tests.integration.actions_kube import NAME, NS, Kube, kubectl, serve

@@ -11,6 +11,7 @@ import pytest
 from actions.cluster import KubeCluster
 from actions.registry import perform
 from actions.scale import ATTEMPTS
+from bot.domain.remediation import ActionVerb, DeploymentRef
 from bot.errors import (
     BadRequest,
     ClusterError,
@@ -21,7 +22,6 @@ from bot.errors import (
     NotFound,
     TargetChanged,
 )
-from bot.remediation import ActionVerb, DeploymentRef
 from tests.fakes.kube_server import FakeKube
 from tests.integration.actions_kube import NAME, NS, Kube, serve
 

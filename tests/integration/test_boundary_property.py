@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.policy import Policy
+from bot.policy.model import Policy
 from tests.integration.bot_app import AM_TOKEN, PD_SECRET
 from tests.integration.slack_bot import SIGNING_SECRET
 from tests.integration.threaded_bot import KeepAliveClient, ThreadedBot, threaded_bot

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.policy import Policy
+from bot.policy.model import Policy
 from handlers.json_depth import MAX_JSON_DEPTH
 from tests.integration.bot_app import AM_AUTH, PD_SECRET, inbox_rows
 from tests.integration.slack_bot import MakeClient, SlackBot, sign, slack_bot

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.domain import Severity
-from bot.policy import Policy
+from bot.domain.incident import Severity
+from bot.policy.model import Policy
 from tests.binaries import need
 
 ROOT = Path(__file__).resolve().parents[2]

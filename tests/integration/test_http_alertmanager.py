@@ -23,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import PROCESSOR, create_app
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.domain import Delivery, Source
-from bot.policy import Policy
-from bot.services.inbox_backlog import inbox_backlog
+from bot.domain.incident import Delivery, Source
+from bot.policy.model import Policy
+from bot.services.incidents.inbox_backlog import inbox_backlog
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from handlers.deps import DEPS

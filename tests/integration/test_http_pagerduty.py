@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.policy import Policy
+from bot.policy.model import Policy
 from tests.integration.bot_app import API_AUTH, PD_OLD_SECRET, PD_SECRET, bot_app
 from tests.payloads.alertmanager import T0
 from tests.payloads.pagerduty import encode, incident_event, sign

@@ -1,7 +1,7 @@
 """The inbox on SQLite and PostgreSQL: group-committed intake, then exactly-once processing.
 
-Intake (``db.inbox.SqlInbox``) must never acknowledge what it did not store; processing
-(``bot.services.inbox.InboxProcessor``) must apply every stored delivery once, in arrival
+Intake (``db.intake.inbox.SqlInbox``) must never acknowledge what it did not store; processing
+(``bot.services.incidents.inbox.InboxProcessor``) must apply every stored delivery once, in arrival
 order, survive a crash in the middle of a batch, and keep a delivery that keeps failing
 without letting it block the others.
 """
@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.clock import FixedClock
-from bot.domain import AlertGroup, Delivery, DeliveryOutcome, IncidentFilter, Source
+from bot.domain.incident import AlertGroup, Delivery, DeliveryOutcome, IncidentFilter, Source
 from bot.errors import StorageUnavailable
-from bot.policy import Policy
-from bot.services.inbox import InboxProcessor, Processed, ProcessorTimings
-from bot.services.inbox_backlog import inbox_backlog
-from db.inbox import SqlInbox
+from bot.policy.model import Policy
+from bot.services.incidents.inbox import InboxProcessor, Processed, ProcessorTimings
+from bot.services.incidents.inbox_backlog import inbox_backlog
+from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.repositories.deliveries import INBOX_LOCK_KEY
 from db.store import SqlStore

@@ -8,21 +8,21 @@ from collections.abc import Sequence
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import IncidentStatus, Severity, Source, TimelineEntry
+from bot.domain.incident import IncidentStatus, Severity, Source, TimelineEntry
+from bot.domain.timeline import verify_chain
 from bot.errors import BadRequest, NotFound
-from bot.policy import Policy
+from bot.policy.model import Policy
 from bot.ports import Store, UnitOfWork
-from bot.services.declare import declare_incident
-from bot.services.incident_updates import (
+from bot.services.incidents.declare import declare_incident
+from bot.services.incidents.queries import show_incident
+from bot.services.incidents.updates import (
     acknowledge,
     add_note,
     assign_commander,
     resolve,
     set_severity,
 )
-from bot.services.incidents import show_incident
 from bot.services.publishing import PublishingStore
-from bot.timeline import verify_chain
 
 ALICE = "slack:U0ALICE001"
 

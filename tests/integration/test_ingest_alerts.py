@@ -7,13 +7,19 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import FixedClock
-from bot.domain import AlertStatus, DeliveryOutcome, IncidentFilter, IncidentStatus, Severity
-from bot.policy import Policy
+from bot.domain.incident import (
+    AlertStatus,
+    DeliveryOutcome,
+    IncidentFilter,
+    IncidentStatus,
+    Severity,
+)
+from bot.domain.timeline import verify_chain
+from bot.policy.model import Policy
 from bot.ports import Store
-from bot.services.inbox import NO_INCIDENT
-from bot.services.incidents import show_incident
-from bot.services.ingest_alerts import AlertIngestResult
-from bot.timeline import verify_chain
+from bot.services.incidents.inbox import NO_INCIDENT
+from bot.services.incidents.ingest_alertmanager import AlertIngestResult
+from bot.services.incidents.queries import show_incident
 from tests.inbox_support import deliver, process
 from tests.payloads.alertmanager import T0, alert, resolved, webhook
 

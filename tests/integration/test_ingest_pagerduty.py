@@ -10,12 +10,19 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import Delivery, DeliveryOutcome, IncidentFilter, IncidentStatus, Severity, Source
-from bot.policy import Policy
+from bot.domain.incident import (
+    Delivery,
+    DeliveryOutcome,
+    IncidentFilter,
+    IncidentStatus,
+    Severity,
+    Source,
+)
+from bot.domain.timeline import verify_chain
+from bot.policy.model import Policy
 from bot.ports import Store
-from bot.services.incidents import show_incident
-from bot.services.ingest_pagerduty import PagerDutyIngestResult, ingest_pagerduty_event
-from bot.timeline import verify_chain
+from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult, ingest_pagerduty_event
+from bot.services.incidents.queries import show_incident
 from handlers.pagerduty_schema import parse_pagerduty
 from tests.inbox_support import deliver
 from tests.payloads import alertmanager as am

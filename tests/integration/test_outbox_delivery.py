@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot import outbox_calls as calls
 from bot.clock import FixedClock
+from bot.domain import outbox_calls as calls
+from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, OutboxStatus
 from bot.errors import StorageUnavailable
-from bot.integrations.slack_outbox import OutboxWorker
-from bot.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, OutboxStatus
+from bot.integrations.outbox.worker import OutboxWorker
 from bot.ports import Store
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.slack_faults import RecordedRequest
@@ -222,7 +222,7 @@ async def test_a_rate_limited_method_waits_while_others_go_on(
 async def test_without_a_token_rows_are_logged_and_marked_unconfigured(
     store: Store, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.integrations.slack_sender import UnconfiguredSender
+    from bot.integrations.slack.sender import UnconfiguredSender
 
     worker = OutboxWorker(store, UnconfiguredSender(), clock, worker_id="w1")
     incident_id = await open_incident(store)

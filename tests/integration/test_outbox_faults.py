@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from bot.clock import SystemClock
-from bot.outbox import OutboxStatus
+from bot.domain.outbox import OutboxStatus
 from bot.ports import Store
 from db.migrate import upgrade_async
 from db.store import SqlStore

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
-from bot.domain import Delivery, Source
-from db.inbox import SqlInbox
+from bot.domain.incident import Delivery, Source
+from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from db.tables import deliveries

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.policy import Policy
+from bot.policy.model import Policy
 from db.migrate import upgrade_async
 from tests.integration.bot_app import AM_AUTH, bot_app, inbox_rows, process_inbox
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.policy import Policy
+from bot.policy.model import Policy
 from tests.fakes.kube_server import FakeKube, run_fake_kube
 from tests.fakes.kubeconfig import write_kubeconfig
 from tests.fakes.slack_models import Channel, Message

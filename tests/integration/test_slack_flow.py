@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.policy import Policy
+from bot.policy.model import Policy
 from tests.fakes.slack_models import Channel
 from tests.fakes.slack_testing import ALICE, BOB, CAROL
 from tests.integration.bot_app import API_AUTH

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.domain import IncidentFilter
+from bot.domain.incident import IncidentFilter
 from db.migrate import upgrade_async
 from db.store import SqlStore
 

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from bot.domain import Delivery, Source
+from bot.domain.incident import Delivery, Source
 from bot.errors import StorageUnavailable
 from db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
+from db.intake.sqlite import SqliteInboxWriter, sqlite_stamp
+from db.intake.sqlite_worker import BatchInserter, frame, read_frame, serve
 from db.migrate import upgrade_async
 from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
-from db.sqlite_inbox import SqliteInboxWriter, sqlite_stamp
-from db.sqlite_inbox_worker import BatchInserter, frame, read_frame, serve
 from db.store import SqlStore
 
 AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.sql import ClauseElement
 
-from bot.actions_model import NewAction
-from bot.domain import AlertStatus, DeliveryOutcome, Severity, Source
-from bot.outbox import OutboundCall
-from bot.remediation import ActionVerb, DeploymentRef
+from bot.domain.action import NewAction
+from bot.domain.incident import AlertStatus, DeliveryOutcome, Severity, Source
+from bot.domain.outbox import OutboundCall
+from bot.domain.remediation import ActionVerb, DeploymentRef
 from db.store import SqlStore
 from tests.integration.store_builders import T0, alert, at, delivery, new_incident
 

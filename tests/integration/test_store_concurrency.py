@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.domain import IncidentFilter
+from bot.domain.incident import IncidentFilter
 from bot.errors import Conflict
 from db.migrate import upgrade_async
 from db.store import SqlStore

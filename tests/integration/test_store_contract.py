@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.domain import (
+from bot.domain.incident import (
     AlertStatus,
     Delivery,
     DeliveryOutcome,
@@ -16,9 +16,9 @@ from bot.domain import (
     Severity,
     Source,
 )
+from bot.domain.timeline import GENESIS, verify_chain
 from bot.errors import Conflict, IntegrityViolation
 from bot.ports import InboxBacklog, Store
-from bot.timeline import GENESIS, verify_chain
 from tests.integration.store_builders import T0, alert, at, delivery, new_incident
 
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.errors import IntegrityViolation
-from bot.outbox import (
+from bot.domain.outbox import (
     CARD_CHANNEL,
     CARD_TS,
     CHANNEL,
@@ -17,6 +16,7 @@ from bot.outbox import (
     OutboxStatus,
     incident_key,
 )
+from bot.errors import IntegrityViolation
 from bot.ports import Store
 from db.migrate import upgrade_async
 from db.store import SqlStore

@@ -24,9 +24,9 @@ from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from bot.domain import AlertStatus, IncidentFilter, IncidentStatus
-from bot.policy import Policy
-from bot.timeline import verify_chain
+from bot.domain.incident import AlertStatus, IncidentFilter, IncidentStatus
+from bot.domain.timeline import verify_chain
+from bot.policy.model import Policy
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from db.tables import deliveries

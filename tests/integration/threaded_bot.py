@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from bot.app import create_app, make_runner
 from bot.config import Settings
-from bot.policy import Policy
+from bot.policy.model import Policy
 from db.store import SqlStore
 from db.tables import metadata
 from tests.fakes.slack_server import FakeSlack, run_fake_slack

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain import AlertGroup
+from bot.domain.incident import AlertGroup
 from handlers.alertmanager_schema import parse_alertmanager
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

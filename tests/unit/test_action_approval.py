@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import BOT, Severity
+from bot.domain.incident import BOT, Severity
+from bot.domain.remediation import ActionState, ActionVerb
 from bot.errors import BadRequest, Conflict, Forbidden, NotFound
-from bot.policy import Policy
-from bot.remediation import ActionState, ActionVerb
-from bot.services.action_approve import restart_stamp
-from bot.services.action_expire import expire_actions
+from bot.policy.model import Policy
+from bot.services.remediation.approve import restart_stamp
+from bot.services.remediation.expire import expire_actions
 from tests.action_support import (
     ALICE,
     BOB,

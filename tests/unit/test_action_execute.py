@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import Severity
+from bot.domain.incident import Severity
+from bot.domain.remediation import ActionState
+from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
-from bot.policy import Policy
-from bot.remediation import ActionState
-from bot.services.action_diagnose import diagnose_target
-from bot.services.action_execute import execute_action
-from bot.services.action_rules import slack_actor
-from bot.timeline import verify_chain
+from bot.policy.model import Policy
+from bot.services.remediation.diagnose import diagnose_target
+from bot.services.remediation.execute import execute_action
+from bot.services.remediation.rules import slack_actor
 from tests.action_support import ALICE, BOB, DEADLINE, LNN, TTL, Env
 from tests.fakes.memory_cluster import RESTARTED_AT, MemoryCluster
 from tests.fakes.memory_store import MemoryStore

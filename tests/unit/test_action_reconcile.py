@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.policy import Policy
-from bot.remediation import ActionState
+from bot.domain.remediation import ActionState
+from bot.policy.model import Policy
 from tests.action_support import LEASE, LNN, Env, with_action_options
 from tests.fakes.memory_cluster import MemoryCluster, SimulatedCrash
 from tests.fakes.memory_store import MemoryStore

@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from bot.domain import Actor, Severity
+from bot.domain.incident import Actor, Severity
+from bot.domain.remediation import ActionVerb, DeploymentRef
 from bot.errors import BadRequest, Forbidden
-from bot.policy import ActionBounds, Policy, Scenario, SuggestedAction
-from bot.remediation import ActionVerb, DeploymentRef
-from bot.services.action_rules import (
+from bot.policy.model import ActionBounds, Policy, Scenario, SuggestedAction
+from bot.services.remediation.rules import (
     check_arguments,
     is_dns1123_subdomain,
     may_approve,

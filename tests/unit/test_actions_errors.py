@@ -15,6 +15,7 @@ from actions.errors import api_message, from_exception, from_status
 from actions.registry import parse
 from actions.rollback import undo_patch
 from actions.targets import check_target
+from bot.domain.remediation import ActionVerb, DeploymentRef
 from bot.errors import (
     BadRequest,
     ClusterError,
@@ -24,7 +25,6 @@ from bot.errors import (
     NotFound,
     TargetChanged,
 )
-from bot.remediation import ActionVerb, DeploymentRef
 
 
 def status_body(code: int, message: str) -> bytes:

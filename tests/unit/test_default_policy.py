@@ -1,12 +1,12 @@
-"""The shipped default policy (policy/default.yaml) classifies as issue 2 requires."""
+"""The shipped default policy (bot/policy/default.yaml) classifies as issue 2 requires."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.domain import Severity
-from bot.policy import Policy
-from bot.policy_file import DEFAULT_POLICY, load_policy, parse_policy
+from bot.domain.incident import Severity
+from bot.policy.file import DEFAULT_POLICY, load_policy, parse_policy
+from bot.policy.model import Policy
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import AlertGroup, Delivery, DeliveryOutcome, Source
+from bot.domain.incident import AlertGroup, Delivery, DeliveryOutcome, Source
 from bot.errors import StorageUnavailable
-from bot.policy import Policy
-from bot.services.inbox import InboxProcessor, Processed, ProcessorTimings, retry_delay
-from bot.services.inbox_backlog import inbox_backlog
+from bot.policy.model import Policy
+from bot.services.incidents.inbox import InboxProcessor, Processed, ProcessorTimings, retry_delay
+from bot.services.incidents.inbox_backlog import inbox_backlog
 from handlers.alertmanager_schema import parse_alertmanager
 from tests.fakes.memory_store import MemoryStore
 from tests.inbox_support import parse_as_before, poison_payload

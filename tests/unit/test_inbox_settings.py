@@ -6,7 +6,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.services.inbox import ProcessorTimings
+from bot.services.incidents.inbox import ProcessorTimings
 
 NAMES = (
     "FIREBREAK_INBOX_RETRY_BASE",

@@ -1,4 +1,4 @@
-"""Alertmanager matcher semantics of ``bot.policy.Matcher``: the four operators, anchored
+"""Alertmanager matcher semantics of ``bot.policy.model.Matcher``: the four operators, anchored
 regular expressions, missing labels as "", and Alertmanager's quoting rules."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.policy import Matcher, MatchOp
+from bot.policy.model import Matcher, MatchOp
 
 # Label values as Alertmanager sees them: any text, including quotes, backslashes, newlines.
 label_values = st.text(max_size=40)

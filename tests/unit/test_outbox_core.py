@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot import outbox_calls as calls
-from bot.outbox import (
+from bot.domain import outbox_calls as calls
+from bot.domain.outbox import (
     CARD_CHANNEL,
     CARD_TS,
     CHANNEL,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PolicyError
-from bot.policy_file import load_policy, parse_policy
+from bot.policy.file import load_policy, parse_policy
 
 # A small valid policy; each test breaks one thing in it by replacing a unique snippet.
 VALID = """\

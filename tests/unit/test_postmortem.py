@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import (
+from bot.domain.incident import (
     AlertEpisode,
     AlertStatus,
     Incident,
@@ -20,10 +20,10 @@ from bot.domain import (
     Source,
     TimelineEntry,
 )
-from bot.integrations.slack_text import inert
-from bot.policy_file import DEFAULT_POLICY, load_policy
+from bot.integrations.slack.text import inert
+from bot.policy.file import DEFAULT_POLICY, load_policy
 from bot.services.entry_text import describe, human_duration
-from bot.services.postmortem import (
+from bot.services.incidents.postmortem import (
     NOT_ACKNOWLEDGED,
     NOT_RESOLVED,
     render_postmortem,

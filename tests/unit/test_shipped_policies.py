@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Severity
-from bot.policy import Policy
-from bot.policy_file import DEFAULT_POLICY, load_policy
+from bot.domain.incident import Severity
+from bot.policy.file import DEFAULT_POLICY, load_policy
+from bot.policy.model import Policy
 
 POLICY_DIR = DEFAULT_POLICY.parent
 SHIPPED = sorted(POLICY_DIR.rglob("*.yaml"))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain import (
+from bot.domain.incident import (
     AlertEpisode,
     AlertStatus,
     Incident,
@@ -23,9 +23,10 @@ from bot.domain import (
     Source,
     TimelineEntry,
 )
-from bot.integrations.slack_card import CardView, render_card, render_triage_post
-from bot.integrations.slack_kit import Message
-from bot.integrations.slack_messages import (
+from bot.domain.remediation import ActionState, RolloutProgress
+from bot.integrations.slack.card import CardView, render_card, render_triage_post
+from bot.integrations.slack.kit import Message
+from bot.integrations.slack.messages import (
     ApprovalView,
     ProgressView,
     progress_bar,
@@ -33,9 +34,8 @@ from bot.integrations.slack_messages import (
     render_progress,
     render_timeline_entry,
 )
-from bot.policy import ActionBounds, Scenario, SuggestedAction
-from bot.policy_file import DEFAULT_POLICY, load_policy
-from bot.remediation import ActionState, RolloutProgress
+from bot.policy.file import DEFAULT_POLICY, load_policy
+from bot.policy.model import ActionBounds, Scenario, SuggestedAction
 from tests.fakes.slack_blocks import parse_blocks
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import Incident, IncidentStatus, Severity, Source
-from bot.integrations.slack_channels import MAX_TOPIC, channel_name, channel_topic, slug
+from bot.domain.incident import Incident, IncidentStatus, Severity, Source
+from bot.integrations.slack.channels import MAX_TOPIC, channel_name, channel_topic, slug
 
 SLACK_NAME = re.compile(r"[a-z0-9_-]{1,80}")
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import Severity
+from bot.domain.incident import Severity
 from bot.errors import BadRequest, UsageError
-from handlers.slack_command import (
+from handlers.slack.command.parse import (
     HELP_TEXT,
     USAGE,
     Ack,

@@ -1,4 +1,4 @@
-"""Escaping, truncation and mentions of ``bot.integrations.slack_text``."""
+"""Escaping, truncation and mentions of ``bot.integrations.slack.text``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import BadRequest
-from bot.integrations.slack_text import (
+from bot.integrations.slack.text import (
     ELLIPSIS,
     TRUNCATED,
     date,

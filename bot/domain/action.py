@@ -1,0 +1,129 @@
+"""Action requests: a remediation someone asked for, as it moves through the approval state
+machine (``bot.domain.remediation.ActionState``). Frozen dataclasses, stdlib only, shared by the
+services, the SQL store and the in-memory fake."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain.remediation import (
+    ActionState,
+    ActionVerb,
+    DeploymentRef,
+    RolloutProgress,
+    TargetSnapshot,
+)
+
+# Actions a deployment can have at most one of per verb (the storm rule), and the state in
+# which a deployment can have at most one action of any verb.
+OPEN_STATES = frozenset({ActionState.REQUESTED, ActionState.APPROVED, ActionState.RUNNING})
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One approver's click: an actor string (``slack:U123``) and when."""
+
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewAction:
+    """The fields of an action request about to be stored (state ``requested``)."""
+
+    incident_id: int
+    verb: ActionVerb
+    target: DeploymentRef
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime
+    approvals_required: int = 1
+    replicas: int | None = None
+    to_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """A stored action request. ``version`` grows with every write; every write is a
+    compare-and-set on (``state``, ``version``), so a stale copy can never overwrite."""
+
+    id: int
+    incident_id: int
+    verb: ActionVerb
+    target: DeploymentRef
+    state: ActionState
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime
+    updated_at: datetime
+    approvals_required: int = 1
+    version: int = 1
+    replicas: int | None = None
+    to_revision: int | None = None
+    approvals: tuple[Approval, ...] = ()
+    # Fixed at the final approval: the target as approved, the restartedAt stamp a restart
+    # writes, and the revision a rollback returns to.
+    snapshot: TargetSnapshot | None = None
+    restarted_at: str | None = None
+    rollback_revision: int | None = None
+    # The executor holding the action while it runs; another may take over once the lease
+    # has lapsed (the holder crashed), never before.
+    owner: str | None = None
+    lease_until: datetime | None = None
+    # The target as read just before the apply call; set means "the apply may have landed".
+    apply_snapshot: TargetSnapshot | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    detail: str = ""
+
+    @property
+    def approved_by(self) -> tuple[str, ...]:
+        return tuple(approval.actor for approval in self.approvals)
+
+    def describe(self) -> str:
+        """``scale production/deploy/lnn-service to 6``: for messages and the timeline."""
+        text = f"{self.verb.value} {self.target}"
+        if self.verb is ActionVerb.SCALE and self.replicas is not None:
+            text += f" to {self.replicas}"
+        if self.verb is ActionVerb.ROLLBACK and self.to_revision is not None:
+            text += f" to revision {self.to_revision}"
+        return text
+
+
+# Called while a rollout is followed, with the action and each look at the rollout; the lead
+# wires it to the Slack thread message. Its failures never stop the action.
+ProgressCallback = Callable[[ActionRequest, RolloutProgress], Awaitable[None]]
+
+# Waits the given number of seconds between rollout polls. Injected so tests move a fake
+# clock instead of sleeping.
+Wait = Callable[[float], Awaitable[None]]
+
+
+def snapshot_to_json(snapshot: TargetSnapshot | None) -> dict[str, Any] | None:
+    return None if snapshot is None else dataclasses.asdict(snapshot)
+
+
+def snapshot_from_json(data: dict[str, Any] | None) -> TargetSnapshot | None:
+    if data is None:
+        return None
+    return TargetSnapshot(
+        resource_version=str(data["resource_version"]),
+        generation=int(data["generation"]),
+        replicas=int(data["replicas"]),
+        revision=int(data["revision"]),
+        paused=bool(data["paused"]),
+        restarted_at=data.get("restarted_at"),
+        template_hash=str(data["template_hash"]),
+    )
+
+
+def approvals_to_json(approvals: tuple[Approval, ...]) -> list[dict[str, str]]:
+    return [{"actor": a.actor, "at": a.at.isoformat()} for a in approvals]
+
+
+def approvals_from_json(data: list[dict[str, str]]) -> tuple[Approval, ...]:
+    return tuple(Approval(item["actor"], datetime.fromisoformat(item["at"])) for item in data)

@@ -1,0 +1,195 @@
+"""The outbox: Slack calls that change something, stored as rows before they are sent.
+
+A service adds an ``OutboundCall`` in the same transaction as the state change that caused it;
+a worker (``bot.integrations.outbox.worker``) sends the rows later, in order per
+``ordering_key``, and retries them until Slack confirms or refuses for good.
+
+Calls of one incident refer to things Slack creates on the way (the channel id, the card's
+``ts``). Those are *chat refs*: per incident a small name → value map. A call names the refs it
+needs in ``binds`` (argument → ref, filled at send time) and the refs it produces in ``saves``
+(ref → dotted path into Slack's answer, stored once the call succeeded). Refs are produced by
+earlier rows of the same ordering key, so services use one key per incident
+(``incident_key``); a row whose ref is still missing when its turn comes fails for good with
+``missing_ref:<name>`` rather than guessing.
+
+Stdlib only: this is core vocabulary shared by the store, the worker and the services.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.domain.incident import JSON
+
+# Ref names services and the worker agree on.
+CHANNEL = "channel"
+CARD_CHANNEL = "card_channel"
+CARD_TS = "card_ts"
+
+ChatRefs = Mapping[str, str]
+
+
+class OutboxStatus(enum.StrEnum):
+    """``pending`` until Slack confirms (``sent``) or refuses for good (``failed``);
+    ``unconfigured`` when the bot ran without a Slack token and only logged the call."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCONFIGURED = "unconfigured"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundCall:
+    """One Slack Web API call to make, e.g. ``chat.postMessage`` with its arguments.
+
+    ``binds`` maps an argument name to the chat ref whose value fills it at send time;
+    ``saves`` maps a ref name to the dotted path of the value to keep from Slack's answer.
+    """
+
+    ordering_key: str
+    method: str
+    args: JSON
+    incident_id: int | None = None
+    binds: Mapping[str, str] = field(default_factory=dict)
+    saves: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.ordering_key or not self.method:
+            raise ValueError("an outbound call needs an ordering key and a method")
+        if (self.binds or self.saves) and self.incident_id is None:
+            raise ValueError("binds and saves are chat refs of an incident: set incident_id")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A stored call and where it stands. ``attempts`` counts claims (sends begun);
+    ``finished_at`` is when it stopped being pending, ``sent_at`` when Slack confirmed it."""
+
+    id: int
+    call: OutboundCall
+    status: OutboxStatus
+    attempts: int
+    not_before: datetime
+    created_at: datetime
+    sent_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_error: str = ""
+    result: JSON | None = None
+
+
+class MissingRef(LookupError):
+    """A call needs a chat ref that no earlier call saved (its producer failed or never ran)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+# -- keys ----------------------------------------------------------------------------------------
+def incident_key(incident_id: int) -> str:
+    """The ordering key for everything about one incident (its channel, card, thread)."""
+    return f"incident:{incident_id}"
+
+
+def channel_key(channel: str) -> str:
+    """The ordering key for calls into a shared channel that belong to no incident."""
+    return f"channel:{channel}"
+
+
+# -- binds and saves ---------------------------------------------------------------------------
+def bind_args(call: OutboundCall, refs: ChatRefs) -> JSON:
+    """The call's arguments with every bound argument filled from ``refs``."""
+    args = dict(call.args)
+    for arg, ref in call.binds.items():
+        value = refs.get(ref)
+        if not value:
+            raise MissingRef(ref)
+        args[arg] = value
+    return args
+
+
+def lookup(answer: Mapping[str, Any], path: str) -> str | None:
+    """The string at a dotted path (``channel.id``) of a Slack answer, if there is one."""
+    node: object = answer
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, str) and node else None
+
+
+def extract_saves(
+    call: OutboundCall, answer: Mapping[str, Any]
+) -> tuple[dict[str, str], list[str]]:
+    """The refs to store from a successful answer, and the paths the answer lacked."""
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for ref, path in call.saves.items():
+        value = lookup(answer, path)
+        if value is None:
+            missing.append(path)
+        else:
+            found[ref] = value
+    return found, missing
+
+
+def summarize(answer: Mapping[str, Any]) -> JSON:
+    """What to keep of a successful answer: the channel and ``ts``, not the echoed message."""
+    summary: JSON = {}
+    channel = lookup(answer, "channel") or lookup(answer, "channel.id")
+    if channel:
+        summary["channel"] = channel
+    ts = lookup(answer, "ts")
+    if ts:
+        summary["ts"] = ts
+    return summary
+
+
+# -- timing --------------------------------------------------------------------------------------
+def backoff_delay(
+    attempts: int,
+    *,
+    base: float = 1.0,
+    cap: float = 300.0,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: doubling from ``base`` up to
+    ``cap``, then scaled by a random factor in [0.5, 1] so replicas do not retry in step."""
+    exponent = min(max(attempts - 1, 0), 62)
+    ceiling = min(cap, base * math.pow(2, exponent))
+    factor = 0.5 + 0.5 * (rng or random).random()
+    return ceiling * factor
+
+
+def parse_retry_after(
+    value: str | None, *, now: datetime, default: float = 30.0, cap: float = 3600.0
+) -> float:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Slack sends whole seconds; anything unreadable waits ``default``. Never below zero or
+    above ``cap`` (a broken header must not park a method for days).
+    """
+    if value is None or not value.strip():
+        return default
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return default
+        if when.tzinfo is None:
+            return default
+        seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds):
+        return default
+    return min(max(seconds, 0.0), cap)

@@ -1,0 +1,101 @@
+"""The outbox worker's writes: each outcome of a send recorded on its row, under its lease."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.domain.incident import JSON
+from bot.domain.outbox import OutboxMessage
+from bot.ports import Store, UnitOfWork
+from bot.services.transactions import in_transaction
+
+log = logging.getLogger("firebreak.outbox")
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A call Slack confirmed: what to record on its row and among the incident's refs."""
+
+    message: OutboxMessage
+    saves: dict[str, str]
+    summary: JSON
+    at: datetime
+
+
+class RowWriter:
+    """Short transactions (retried on ``Conflict``) on the rows ``worker_id`` holds."""
+
+    def __init__(self, store: Store, clock: Clock, worker_id: str) -> None:
+        self._store = store
+        self._clock = clock
+        self._worker = worker_id
+
+    async def _write(self, work: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
+        return await in_transaction(self._store, work)
+
+    async def refs(self, message: OutboxMessage) -> dict[str, str]:
+        incident_id = message.call.incident_id
+        if not message.call.binds or incident_id is None:
+            return {}
+        async with self._store.transaction() as uow:
+            return await uow.outbox.refs(incident_id)
+
+    async def sent(self, done: Confirmed) -> bool:
+        """Mark the row sent and store the refs it produced; ``False`` if it was finished
+        already (another worker sent it too: its refs stay)."""
+
+        async def work(uow: UnitOfWork) -> bool:
+            recorded = await uow.outbox.mark_sent(done.message.id, at=done.at, result=done.summary)
+            incident_id = done.message.call.incident_id
+            # Refs only from the send that counts: a late duplicate must not repoint the
+            # incident's card at its copy.
+            if recorded and done.saves and incident_id is not None:
+                await uow.outbox.save_refs(incident_id, done.saves)
+            return recorded
+
+        return await self._write(work)
+
+    async def reschedule(self, message: OutboxMessage, when: datetime, error: str) -> None:
+        await self._write(
+            lambda uow: uow.outbox.reschedule(
+                message.id, worker=self._worker, not_before=when, error=error
+            )
+        )
+
+    async def fail(self, message: OutboxMessage, error: str) -> None:
+        call = message.call
+        log.error(
+            "outbox: row %d (%s, key %s) failed for good: %s",
+            message.id,
+            call.method,
+            call.ordering_key,
+            error,
+        )
+        await self._write(
+            lambda uow: uow.outbox.mark_failed(
+                message.id, worker=self._worker, at=self._clock.now(), error=error
+            )
+        )
+
+
+def log_unconfigured(message: OutboxMessage) -> None:
+    """Say what would have been sent, for a bot running without a Slack token."""
+    call = message.call
+    log.info(
+        "Slack is not configured (SLACK_BOT_TOKEN); would call %s channel=%s: %s",
+        call.method,
+        call.args.get("channel") or call.binds.get("channel", "-"),
+        _gist(call.args),
+    )
+
+
+def _gist(args: JSON) -> str:
+    for key in ("text", "topic", "name", "users"):
+        value = args.get(key)
+        if value:
+            return str(value)[:200]
+    return "-"

@@ -1,0 +1,144 @@
+"""The Slack side of remediation: one thread message per action request under the incident
+card, posted with Approve/Deny when requested and updated in place as the action moves
+(approved, running with rollout progress, succeeded or failed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.domain.action import ActionRequest
+from bot.domain.incident import TimelineEntry
+from bot.domain.outbox import CARD_CHANNEL, CARD_TS, OutboundCall, incident_key
+from bot.domain.remediation import ActionState, ActionVerb, RolloutProgress
+from bot.errors import Forbidden
+from bot.integrations.slack.kit import Message
+from bot.integrations.slack.messages import (
+    ApprovalView,
+    ProgressView,
+    render_approval_request,
+    render_progress,
+)
+from bot.policy.model import ActionBounds, Policy
+from bot.ports import Store
+from bot.services.remediation.rules import rules_for
+
+WAITING = frozenset({ActionState.REQUESTED, ActionState.DENIED, ActionState.EXPIRED})
+
+
+def action_ref(action_id: int) -> str:
+    """The chat ref holding the ts of the action's thread message."""
+    return f"action_{action_id}_ts"
+
+
+def _slack_id(actor: str) -> str:
+    return actor.removeprefix("slack:")
+
+
+def _change(action: ActionRequest) -> str:
+    if action.verb is ActionVerb.SCALE:
+        before = action.snapshot.replicas if action.snapshot else None
+        return f"replicas {before if before is not None else '?'} → {action.replicas}"
+    if action.verb is ActionVerb.ROLLBACK:
+        revision = action.to_revision or action.rollback_revision
+        return f"to revision {revision}" if revision else "to the previous revision"
+    return "restart every pod, a few at a time"
+
+
+def _bounds(policy: Policy, action: ActionRequest) -> ActionBounds:
+    """The bounds the request was checked against (combined over scenarios, strictest wins),
+    so the approver sees the limits that are enforced."""
+    try:
+        rules = rules_for(policy, action.verb, action.target)
+    except Forbidden:  # the policy changed since the request: show no bounds rather than guess
+        return ActionBounds()
+    return ActionBounds(min_replicas=rules.min_replicas, max_replicas=rules.max_replicas)
+
+
+def render_action(
+    action: ActionRequest,
+    *,
+    policy: Policy,
+    now: datetime,
+    progress: RolloutProgress | None = None,
+) -> Message:
+    """The approval request while it waits (or was refused), the progress once approved."""
+    if action.state in WAITING:
+        view = ApprovalView(
+            request_id=action.id,
+            incident_id=action.incident_id,
+            requester=_slack_id(action.requested_by),
+            verb=action.verb.value,
+            target=str(action.target),
+            change=_change(action),
+            state=action.state,
+            bounds=_bounds(policy, action),
+            approvals_required=action.approvals_required,
+            approvals=tuple(_slack_id(a) for a in action.approved_by),
+            expires_at=action.expires_at,
+            reason=action.detail,
+        )
+        return render_approval_request(view, now=now)
+    return render_progress(
+        ProgressView(
+            request_id=action.id,
+            verb=action.verb.value,
+            target=str(action.target),
+            state=action.state,
+            progress=progress,
+            detail=action.detail,
+        )
+    )
+
+
+def post_action(action: ActionRequest, message: Message) -> OutboundCall:
+    """The first message of a request, in the incident card's thread; its ts is kept."""
+    return OutboundCall(
+        ordering_key=incident_key(action.incident_id),
+        method="chat.postMessage",
+        args=message.as_kwargs(),
+        incident_id=action.incident_id,
+        binds={"channel": CARD_CHANNEL, "thread_ts": CARD_TS},
+        saves={action_ref(action.id): "ts"},
+    )
+
+
+def update_action(action: ActionRequest, message: Message) -> OutboundCall:
+    return OutboundCall(
+        ordering_key=incident_key(action.incident_id),
+        method="chat.update",
+        args=message.as_kwargs(),
+        incident_id=action.incident_id,
+        binds={"channel": CARD_CHANNEL, "ts": action_ref(action.id)},
+    )
+
+
+def action_ids(entries: Sequence[TimelineEntry]) -> list[tuple[int, bool]]:
+    """``(action id, newly requested)`` for each action the entries are about, in order."""
+    seen: dict[int, bool] = {}
+    for entry in entries:
+        action_id = entry.body.get("action_id")
+        if not entry.kind.startswith("action.") or not isinstance(action_id, int):
+            continue
+        seen[action_id] = seen.get(action_id, False) or entry.kind == "action.requested"
+    return list(seen.items())
+
+
+class ActionProgress:
+    """The executor's progress callback: the action's thread message follows the rollout."""
+
+    def __init__(
+        self, *, store: Store, policy: Policy, clock: Clock, after_commit: Callable[[], None]
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._clock = clock
+        self._after_commit = after_commit
+
+    async def __call__(self, action: ActionRequest, progress: RolloutProgress) -> None:
+        now = self._clock.now()
+        message = render_action(action, policy=self._policy, now=now, progress=progress)
+        async with self._store.transaction() as uow:
+            await uow.outbox.add(update_action(action, message), at=now)
+        self._after_commit()

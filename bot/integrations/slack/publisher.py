@@ -1,0 +1,183 @@
+"""Which Slack calls each change needs, queued in the outbox inside the change's transaction.
+
+P0 and P1 incidents get a channel of their own (created, topic set, responders invited) and the
+card posted there; P2 incidents post the card to the triage channel. Later changes update the
+card in place and add one thread reply per transaction listing what happened, so an alert storm
+on one incident costs one card update and one reply per delivery, not one per alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from bot.clock import Clock
+from bot.domain import outbox_calls as calls
+from bot.domain.incident import Incident, Severity, TimelineEntry
+from bot.domain.outbox import CHANNEL, OutboundCall, incident_key
+from bot.integrations.slack.actions import action_ids, post_action, render_action, update_action
+from bot.integrations.slack.card import CardView, render_card, render_triage_post
+from bot.integrations.slack.channels import channel_name, channel_topic
+from bot.integrations.slack.messages import render_timeline_entry
+from bot.policy.model import Policy
+from bot.ports import UnitOfWork
+from bot.services.entry_text import COMMANDER_KINDS
+
+log = logging.getLogger(__name__)
+
+CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1})
+
+# Entries that change what the card shows.
+CARD_KINDS = frozenset(
+    {
+        "alert.firing",
+        "alert.resolved",
+        "severity.changed",
+        "incident.acknowledged",
+        "incident.triggered",
+        "incident.resolved",
+        "commander.assigned",
+    }
+)
+# Entries that are noise in a thread: a re-sent group, the raw PagerDuty event (its effect is
+# threaded as incident.*), someone reading the timeline.
+QUIET_KINDS = frozenset({"incident.opened", "alert.repeat", "command.viewed"})
+QUIET_PREFIXES = ("pagerduty.",)
+THREAD_LINES_MAX = 20
+
+
+def _threaded(entry: TimelineEntry) -> bool:
+    return entry.kind not in QUIET_KINDS and not entry.kind.startswith(QUIET_PREFIXES)
+
+
+class SlackPublisher:
+    """The ``Publisher`` port for Slack: renders and queues; the outbox worker sends."""
+
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        clock: Clock,
+        triage_channel: str,
+        responders: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._triage = triage_channel
+        self._responders = responders if responders is not None else policy.responders
+
+    def responders_for(self, service: str) -> list[str]:
+        """The service's responders, else the policy's ``default`` list (ids, deduplicated)."""
+        ids = self._responders.get(service) or self._responders.get("default") or ()
+        return list(dict.fromkeys(ids))
+
+    async def publish(
+        self, uow: UnitOfWork, incident_id: int, entries: Sequence[TimelineEntry]
+    ) -> None:
+        incident = await uow.incidents.get(incident_id)
+        if incident is None:
+            return
+        kinds = {entry.kind for entry in entries}
+        if "incident.opened" in kinds:
+            # Opened in this very transaction, so ``entries`` is its whole timeline.
+            await self._post_card(
+                uow,
+                incident,
+                new_channel=incident.severity in CHANNEL_SEVERITIES,
+                timeline=entries,
+            )
+            return
+        if (
+            "severity.changed" in kinds
+            and incident.severity in CHANNEL_SEVERITIES
+            and not await self._has_channel(uow, incident.id)
+        ):
+            # A P2 raised to P1/P0 gets its room now; the card moves there.
+            await self._post_card(uow, incident, new_channel=True)
+        elif kinds & CARD_KINDS or kinds & COMMANDER_KINDS:
+            card = render_card(await self._view(uow, incident))
+            await self._add(uow, calls.update_card(incident.id, text=card.text, blocks=card.blocks))
+        lines = [entry for entry in entries if _threaded(entry)]
+        if lines:
+            await self._thread(uow, incident, lines)
+        await self._actions(uow, entries)
+
+    async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
+        now = self._clock.now()
+        for action_id, new in action_ids(entries):
+            action = await uow.actions.get(action_id)
+            if action is None:
+                continue
+            message = render_action(action, policy=self._policy, now=now)
+            await self._add(
+                uow, post_action(action, message) if new else update_action(action, message)
+            )
+
+    async def _post_card(
+        self,
+        uow: UnitOfWork,
+        incident: Incident,
+        *,
+        new_channel: bool,
+        timeline: Sequence[TimelineEntry] | None = None,
+    ) -> None:
+        view = await self._view(uow, incident, timeline)
+        if not new_channel:
+            if not self._triage:
+                log.warning("incident #%d is P2 and SLACK_TRIAGE_CHANNEL is unset", incident.id)
+                return
+            post = render_triage_post(view)
+            await self._add(
+                uow,
+                calls.post_card(
+                    incident.id, text=post.text, blocks=post.blocks, channel=self._triage
+                ),
+            )
+            return
+        await self._add(uow, calls.create_channel(incident.id, channel_name(incident)))
+        await self._add(uow, calls.set_topic(incident.id, channel_topic(incident)))
+        responders = self.responders_for(incident.service)
+        if responders:
+            await self._add(uow, calls.invite(incident.id, responders))
+        card = render_card(view)
+        await self._add(uow, calls.post_card(incident.id, text=card.text, blocks=card.blocks))
+
+    async def _thread(
+        self, uow: UnitOfWork, incident: Incident, entries: Sequence[TimelineEntry]
+    ) -> None:
+        rendered = [render_timeline_entry(entry) for entry in entries[:THREAD_LINES_MAX]]
+        blocks = [block for message in rendered for block in message.blocks]
+        text = "\n".join(message.text for message in rendered)
+        if len(entries) > THREAD_LINES_MAX:
+            more = len(entries) - THREAD_LINES_MAX
+            text += f"\n… and {more} more (see /incident timeline {incident.id})"
+        await self._add(uow, calls.post_in_thread(incident.id, text=text, blocks=blocks[:50]))
+
+    async def _has_channel(self, uow: UnitOfWork, incident_id: int) -> bool:
+        if (await uow.outbox.refs(incident_id)).get(CHANNEL):
+            return True
+        queued = await uow.outbox.list(ordering_key=incident_key(incident_id))
+        return any(message.call.method == "conversations.create" for message in queued)
+
+    async def _view(
+        self,
+        uow: UnitOfWork,
+        incident: Incident,
+        timeline: Sequence[TimelineEntry] | None = None,
+    ) -> CardView:
+        commander: str | None = None
+        if timeline is None:
+            timeline = await uow.timeline.for_incident(incident.id)
+        for entry in timeline:
+            if entry.kind in COMMANDER_KINDS:
+                commander = str(entry.body.get("user") or entry.body.get("commander") or "")
+        return CardView(
+            incident=incident,
+            alerts=await uow.alerts.for_incident(incident.id),
+            scenario=self._policy.scenarios.get(incident.scenario),
+            commander=commander or None,
+            now=self._clock.now(),
+        )
+
+    async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:
+        await uow.outbox.add(call, at=self._clock.now())

@@ -1,0 +1,130 @@
+"""The policy file's schema (pydantic): shape and value checks with precise error locations.
+Cross-references (a rule naming a scenario that exists, matchers that parse) are checked in
+``bot.policy.file``, which also maps every problem back to a line of the file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bot.domain.incident import Severity
+
+# DNS-1123 label: what Kubernetes accepts for namespaces and deployment names.
+DNS1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LevelDoc(_Doc):
+    name: str = Field(min_length=1)
+    response_minutes: PositiveInt
+    escalation: str = ""
+    steps: list[str] = []
+
+
+class BoundsDoc(_Doc):
+    min: int = Field(ge=0)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoundsDoc:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class ActionDoc(_Doc):
+    verb: Literal["scale", "rollback", "restart", "diagnose"]
+    deployment: str = Field(pattern=DNS1123)
+    namespace: str = Field(pattern=DNS1123)
+    label: str = ""
+    # `bounds` comes before `replicas` so the replicas check can see it and its error points
+    # at the `replicas` line rather than at the whole action.
+    bounds: BoundsDoc | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    approvers: list[str] = []
+    approvals_required: int = Field(default=1, ge=1, le=3)
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_kube_system(cls, value: str) -> str:
+        if value == "kube-system":
+            raise ValueError("actions on kube-system are never allowed")
+        return value
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_in_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        bounds = info.data.get("bounds")
+        if value is not None and bounds is not None and not bounds.min <= value <= bounds.max:
+            raise ValueError(f"replicas {value} is outside bounds {bounds.min}-{bounds.max}")
+        return value
+
+    @model_validator(mode="after")
+    def _scale_is_bounded(self) -> ActionDoc:
+        if self.verb == "scale" and self.bounds is None:
+            raise ValueError("a scale action needs bounds (min and max replicas)")
+        return self
+
+
+class ScenarioDoc(_Doc):
+    title: str = Field(min_length=1)
+    summary: str = ""
+    triage: list[str] = []
+    mitigation: list[str] = []
+    actions: list[ActionDoc] = []
+
+
+class PagerDutyDoc(_Doc):
+    priority: str | None = None
+    urgency: Literal["high", "low"] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PagerDutyDoc:
+        if self.priority is None and self.urgency is None:
+            raise ValueError("give priority, urgency or both")
+        return self
+
+
+class RuleDoc(_Doc):
+    name: str = Field(min_length=1)
+    match: list[str] = []
+    pagerduty: PagerDutyDoc | None = None
+    severity: Severity
+    scenario: str
+    response_minutes: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RuleDoc:
+        if self.match and self.pagerduty is not None:
+            raise ValueError("a rule has either 'match' (alert labels) or 'pagerduty', not both")
+        if not self.match and self.pagerduty is None:
+            raise ValueError("a rule needs 'match' (alert labels) or 'pagerduty'")
+        return self
+
+
+class DefaultDoc(_Doc):
+    severity: Severity
+    scenario: str
+
+
+class PolicyDoc(_Doc):
+    version: Literal[1]
+    name: str = Field(min_length=1)
+    severities: dict[Severity, LevelDoc]
+    scenarios: dict[str, ScenarioDoc]
+    rules: list[RuleDoc]
+    default: DefaultDoc
+    service_labels: list[str] = ["service", "job", "app"]
+    responders: dict[str, list[str]] = {}

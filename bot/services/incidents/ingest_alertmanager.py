@@ -1,0 +1,230 @@
+"""Apply one Alertmanager notification taken from the inbox: attach its alerts to the group's
+open incident (opening one when new alerts fire), and resolve the incident when its last
+alert resolves. It runs in the inbox processor's transaction, which also settles the
+delivery, and is idempotent: a re-sent or concurrent duplicate changes nothing twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.domain.incident import (
+    Alert,
+    AlertEpisode,
+    AlertGroup,
+    AlertStatus,
+    Incident,
+    IncidentStatus,
+    NewIncident,
+    Source,
+)
+from bot.policy.model import Classification, Policy
+from bot.ports import UnitOfWork
+from bot.services.entries import record_opened
+
+ACTOR = "system:alertmanager"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertIngestResult:
+    """What one delivery changed, for the response and the metrics."""
+
+    incident_ids: tuple[int, ...]
+    opened: tuple[Incident, ...]
+    new_alerts: int
+    resolved_alerts: int
+    resolved_incidents: int
+
+
+def _title(group: AlertGroup, alert: Alert, verdict: Classification) -> str:
+    summary = group.common_annotations.get("summary") or alert.annotations.get("summary")
+    name = alert.name or "alert"
+    return f"{name}: {summary}" if summary else f"{name} ({verdict.scenario.title})"
+
+
+def _alert_body(alert: Alert, verdict: Classification | None = None) -> dict[str, object]:
+    body: dict[str, object] = {
+        "fingerprint": alert.fingerprint,
+        "alertname": alert.name,
+        "starts_at": alert.starts_at.isoformat(),
+        "labels": dict(alert.labels),
+    }
+    if alert.ends_at is not None and alert.status is AlertStatus.RESOLVED:
+        body["ends_at"] = alert.ends_at.isoformat()
+    if verdict is not None:
+        body["severity"] = verdict.severity.value
+        body["rule"] = verdict.rule
+    return body
+
+
+async def apply_alert_group(
+    uow: UnitOfWork, *, policy: Policy, now: datetime, group: AlertGroup
+) -> AlertIngestResult:
+    """Apply one notification in the caller's transaction (the inbox processor's)."""
+    verdicts = {a.fingerprint: policy.classify_labels(a.labels) for a in group.alerts}
+    known: dict[tuple[str, datetime], AlertEpisode] = {}
+    for alert in group.alerts:
+        episode = await uow.alerts.get(alert.fingerprint, alert.starts_at)
+        if episode is not None:
+            known[(alert.fingerprint, alert.starts_at)] = episode
+    new_firing = [
+        a
+        for a in group.alerts
+        if a.status is AlertStatus.FIRING and (a.fingerprint, a.starts_at) not in known
+    ]
+
+    opened: list[Incident] = []
+    incident: Incident | None
+    if new_firing:
+        worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
+        verdict = verdicts[worst.fingerprint]
+        incident, created = await uow.incidents.open_for_group(
+            NewIncident(
+                title=_title(group, worst, verdict),
+                severity=verdict.severity,
+                source=Source.ALERTMANAGER,
+                service=policy.service_of({**group.common_labels, **worst.labels}),
+                scenario=verdict.scenario.id,
+                response_minutes=verdict.response_minutes,
+                created_at=now,
+                group_key=group.group_key,
+                labels=dict(group.common_labels),
+            )
+        )
+        if created:
+            opened.append(incident)
+            await record_opened(
+                uow,
+                incident,
+                at=now,
+                actor=ACTOR,
+                rule=verdict.rule,
+                group_key=group.group_key,
+                receiver=group.receiver,
+            )
+    else:
+        incident = await uow.incidents.latest_for_group(group.group_key)
+        if incident is None:
+            return AlertIngestResult((), (), 0, 0, 0)
+
+    touched: dict[int, Incident] = {incident.id: incident}
+    changed: set[int] = set()
+    # Only an incident that saw a resolution can have gone quiet; one that just gained a
+    # firing alert cannot, and skipping the check spares a query per delivery in a storm.
+    resolving: set[int] = set()
+    new_alerts = resolved_alerts = 0
+    for alert in group.alerts:
+        episode = known.get((alert.fingerprint, alert.starts_at))
+        verdict = verdicts[alert.fingerprint]
+        if episode is None:
+            added = await uow.alerts.add(incident.id, alert, verdict.severity)
+            if added is None:  # a concurrent duplicate stored it first
+                continue
+            new_alerts += 1
+            changed.add(incident.id)
+            if alert.status is AlertStatus.RESOLVED:
+                resolving.add(incident.id)
+            kind = "alert.firing" if alert.status is AlertStatus.FIRING else "alert.resolved"
+            await uow.timeline.append(
+                incident.id, at=now, actor=ACTOR, kind=kind, body=_alert_body(alert, verdict)
+            )
+            if alert.status is AlertStatus.FIRING:
+                touched[incident.id] = await _maybe_upgrade(uow, touched[incident.id], verdict, now)
+        elif alert.status is AlertStatus.RESOLVED and episode.status is AlertStatus.FIRING:
+            owner = touched.get(episode.incident_id) or await uow.incidents.get(
+                episode.incident_id, for_update=True
+            )
+            if owner is None:
+                continue
+            touched[owner.id] = owner
+            if not await uow.alerts.resolve(episode.id, alert.ends_at or now):
+                continue  # a concurrent delivery resolved it first
+            resolved_alerts += 1
+            changed.add(owner.id)
+            resolving.add(owner.id)
+            await uow.timeline.append(
+                owner.id, at=now, actor=ACTOR, kind="alert.resolved", body=_alert_body(alert)
+            )
+
+    if group.truncated_alerts > 0:
+        await uow.timeline.append(
+            incident.id,
+            at=now,
+            actor=ACTOR,
+            kind="alerts.truncated",
+            body={"truncated_alerts": group.truncated_alerts, "received": len(group.alerts)},
+        )
+
+    resolved_incidents = 0
+    for inc_id in sorted(resolving):
+        if await _resolve_if_quiet(uow, touched[inc_id], now):
+            resolved_incidents += 1
+    if incident.id not in changed and incident.status.is_open:
+        await uow.timeline.append(
+            incident.id,
+            at=now,
+            actor=ACTOR,
+            kind="alert.repeat",
+            body={"alerts": len(group.alerts), "status": group.status.value},
+        )
+    return AlertIngestResult(
+        incident_ids=tuple(sorted(touched)),
+        opened=tuple(opened),
+        new_alerts=new_alerts,
+        resolved_alerts=resolved_alerts,
+        resolved_incidents=resolved_incidents,
+    )
+
+
+async def _maybe_upgrade(
+    uow: UnitOfWork, incident: Incident, verdict: Classification, now: datetime
+) -> Incident:
+    """Raise the incident to the worst severity of its alerts; never lower it automatically."""
+    if verdict.severity <= incident.severity:
+        return incident
+    upgraded = replace(
+        incident,
+        severity=verdict.severity,
+        scenario=verdict.scenario.id,
+        response_minutes=min(incident.response_minutes, verdict.response_minutes),
+        updated_at=now,
+    )
+    await uow.incidents.save(upgraded)
+    await uow.timeline.append(
+        incident.id,
+        at=now,
+        actor=ACTOR,
+        kind="severity.changed",
+        body={
+            "from": incident.severity.value,
+            "to": verdict.severity.value,
+            "scenario": verdict.scenario.id,
+            "rule": verdict.rule,
+        },
+    )
+    return upgraded
+
+
+async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) -> bool:
+    if not incident.status.is_open or incident.group_key is None:
+        return False
+    episodes = await uow.alerts.for_incident(incident.id)
+    if not episodes or any(e.status is AlertStatus.FIRING for e in episodes):
+        return False
+    await uow.incidents.save(
+        replace(
+            incident,
+            status=IncidentStatus.RESOLVED,
+            resolved_at=now,
+            updated_at=now,
+            status_changed_at=now,
+        )
+    )
+    await uow.timeline.append(
+        incident.id,
+        at=now,
+        actor=ACTOR,
+        kind="incident.resolved",
+        body={"reason": "all alerts resolved", "alerts": len(episodes)},
+    )
+    return True

@@ -1,0 +1,205 @@
+"""Ingest one PagerDuty v3 webhook event. Deliveries are deduplicated on the webhook id;
+status changes are ordered by the event's ``occurred_at`` so late or out-of-order events
+cannot undo newer ones."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.domain.incident import (
+    Delivery,
+    DeliveryOutcome,
+    Incident,
+    IncidentStatus,
+    NewIncident,
+    Source,
+)
+from bot.policy.model import Policy
+from bot.ports import Store, UnitOfWork
+from bot.services.entries import record_opened
+from bot.services.transactions import in_transaction
+
+ACTOR = "system:pagerduty"
+
+# The event types that change an incident, and the status each implies (None: no change).
+HANDLED: dict[str, IncidentStatus | None] = {
+    "incident.triggered": IncidentStatus.TRIGGERED,
+    "incident.acknowledged": IncidentStatus.ACKNOWLEDGED,
+    "incident.unacknowledged": IncidentStatus.TRIGGERED,
+    "incident.resolved": IncidentStatus.RESOLVED,
+    "incident.reopened": IncidentStatus.TRIGGERED,
+    "incident.priority_updated": None,
+    "incident.escalated": None,
+    "incident.reassigned": None,
+    "incident.annotated": None,
+}
+
+_OWN_DEDUP_KEY = re.compile(r"^firebreak-(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class PagerDutyIncident:
+    """The incident an event is about (a full object, or only a reference for annotations)."""
+
+    id: str
+    number: int | None = None
+    title: str = ""
+    status: str = ""
+    urgency: str | None = None
+    priority: str | None = None
+    service: str = ""
+    incident_key: str | None = None
+    html_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PagerDutyEvent:
+    """One v3 webhook event."""
+
+    id: str
+    event_type: str
+    occurred_at: datetime
+    incident: PagerDutyIncident | None
+    agent: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PagerDutyIngestResult:
+    outcome: DeliveryOutcome
+    incident_id: int | None = None
+    opened: Incident | None = None
+
+
+async def ingest_pagerduty_event(
+    *, store: Store, policy: Policy, clock: Clock, delivery: Delivery, event: PagerDutyEvent
+) -> PagerDutyIngestResult:
+    """Record the delivery and apply the event, atomically; a replay has no second effect."""
+
+    async def work(uow: UnitOfWork) -> PagerDutyIngestResult:
+        if not await uow.deliveries.record(delivery):
+            return PagerDutyIngestResult(DeliveryOutcome.DUPLICATE)
+        if event.event_type not in HANDLED or event.incident is None:
+            await uow.deliveries.set_outcome(
+                delivery.source, delivery.key, DeliveryOutcome.IGNORED, event.event_type
+            )
+            return PagerDutyIngestResult(DeliveryOutcome.IGNORED)
+        result = await _apply(uow, policy, clock.now(), event, event.incident)
+        await uow.deliveries.set_outcome(delivery.source, delivery.key, DeliveryOutcome.PROCESSED)
+        return result
+
+    return await in_transaction(store, work)
+
+
+async def _find_or_open(
+    uow: UnitOfWork, policy: Policy, now: datetime, pd: PagerDutyIncident
+) -> tuple[Incident, bool]:
+    own = _OWN_DEDUP_KEY.match(pd.incident_key or "")
+    if own:
+        linked = await uow.incidents.get(int(own.group(1)), for_update=True)
+        if linked is not None and linked.pagerduty_id in (None, pd.id):
+            if linked.pagerduty_id is None:
+                linked = replace(linked, pagerduty_id=pd.id, updated_at=now)
+                await uow.incidents.save(linked)
+                await uow.timeline.append(
+                    linked.id,
+                    at=now,
+                    actor=ACTOR,
+                    kind="pagerduty.linked",
+                    body={"pagerduty_id": pd.id, "number": pd.number, "url": pd.html_url},
+                )
+            return linked, False
+    verdict = policy.classify_pagerduty(pd.priority, pd.urgency)
+    incident, created = await uow.incidents.for_pagerduty(
+        NewIncident(
+            title=pd.title or f"PagerDuty incident {pd.number or pd.id}",
+            severity=verdict.severity,
+            source=Source.PAGERDUTY,
+            service=pd.service or "unknown",
+            scenario=verdict.scenario.id,
+            response_minutes=verdict.response_minutes,
+            created_at=now,
+            pagerduty_id=pd.id,
+        )
+    )
+    if created:
+        await record_opened(
+            uow,
+            incident,
+            at=now,
+            actor=ACTOR,
+            rule=verdict.rule,
+            pagerduty_id=pd.id,
+            priority=pd.priority,
+            urgency=pd.urgency,
+        )
+    return incident, created
+
+
+async def _apply(
+    uow: UnitOfWork, policy: Policy, now: datetime, event: PagerDutyEvent, pd: PagerDutyIncident
+) -> PagerDutyIngestResult:
+    incident, created = await _find_or_open(uow, policy, now, pd)
+    body: dict[str, object] = {
+        "event_id": event.id,
+        "occurred_at": event.occurred_at.isoformat(),
+        "agent": event.agent,
+    }
+    if pd.status:
+        body["status"] = pd.status
+    if event.note:
+        body["note"] = event.note
+    await uow.timeline.append(
+        incident.id, at=now, actor=ACTOR, kind=f"pagerduty.{event.event_type[9:]}", body=body
+    )
+
+    updated = incident
+    target = HANDLED[event.event_type]
+    newer = incident.status_changed_at is None or event.occurred_at >= incident.status_changed_at
+    if target is not None and newer:
+        if target is not incident.status:
+            updated = replace(
+                updated,
+                status=target,
+                acknowledged_at=event.occurred_at
+                if target is IncidentStatus.ACKNOWLEDGED
+                else updated.acknowledged_at,
+                resolved_at=event.occurred_at if target is IncidentStatus.RESOLVED else None,
+            )
+            await uow.timeline.append(
+                incident.id,
+                at=now,
+                actor=ACTOR,
+                kind=f"incident.{target.value}",
+                body={"from": incident.status.value, "occurred_at": event.occurred_at.isoformat()},
+            )
+        updated = replace(updated, status_changed_at=event.occurred_at)
+
+    # Priority is PagerDuty's word on severity for incidents it owns; for an incident born
+    # from alerts it may only raise the severity.
+    if pd.priority is not None or event.event_type == "incident.priority_updated":
+        verdict = policy.classify_pagerduty(pd.priority, pd.urgency)
+        owned = incident.source is Source.PAGERDUTY
+        if verdict.severity != updated.severity and (owned or verdict.severity > updated.severity):
+            await uow.timeline.append(
+                incident.id,
+                at=now,
+                actor=ACTOR,
+                kind="severity.changed",
+                body={
+                    "from": updated.severity.value,
+                    "to": verdict.severity.value,
+                    "priority": pd.priority,
+                    "rule": verdict.rule,
+                },
+            )
+            updated = replace(updated, severity=verdict.severity, scenario=verdict.scenario.id)
+
+    if updated != incident:
+        await uow.incidents.save(replace(updated, updated_at=now))
+    return PagerDutyIngestResult(
+        DeliveryOutcome.PROCESSED, incident.id, incident if created else None
+    )

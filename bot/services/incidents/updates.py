@@ -1,0 +1,133 @@
+"""What people do to an incident from Slack: acknowledge, resolve, change severity, name a
+commander, add a note, and the trace left by read-only commands. Each is one transaction that
+changes the incident (locked) and appends the timeline entry naming the actor."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+
+from bot.domain.incident import JSON, Incident, IncidentStatus, Severity
+from bot.errors import BadRequest, NotFound
+from bot.ports import Store, UnitOfWork
+from bot.services.transactions import in_transaction
+
+
+async def _locked(uow: UnitOfWork, incident_id: int) -> Incident:
+    incident = await uow.incidents.get(incident_id, for_update=True)
+    if incident is None:
+        raise NotFound(f"there is no incident #{incident_id}")
+    return incident
+
+
+async def _change(
+    store: Store,
+    incident_id: int,
+    change: Callable[[UnitOfWork, Incident], Awaitable[Incident]],
+) -> Incident:
+    async def work(uow: UnitOfWork) -> Incident:
+        return await change(uow, await _locked(uow, incident_id))
+
+    return await in_transaction(store, work)
+
+
+async def acknowledge(store: Store, incident_id: int, *, actor: str, at: datetime) -> Incident:
+    """Triggered → acknowledged. Acknowledging twice changes nothing and says so."""
+
+    async def change(uow: UnitOfWork, incident: Incident) -> Incident:
+        if incident.status is IncidentStatus.RESOLVED:
+            raise BadRequest(f"incident #{incident.id} is already resolved")
+        if incident.status is IncidentStatus.ACKNOWLEDGED:
+            raise BadRequest(f"incident #{incident.id} is already acknowledged")
+        acked = replace(
+            incident,
+            status=IncidentStatus.ACKNOWLEDGED,
+            acknowledged_at=at,
+            updated_at=at,
+            status_changed_at=at,
+        )
+        await uow.incidents.save(acked)
+        await uow.timeline.append(
+            incident.id, at=at, actor=actor, kind="incident.acknowledged", body={}
+        )
+        return acked
+
+    return await _change(store, incident_id, change)
+
+
+async def resolve(
+    store: Store, incident_id: int, *, actor: str, at: datetime, reason: str = ""
+) -> Incident:
+    """Close the incident by hand. Alerts still firing in its group open nothing new."""
+
+    async def change(uow: UnitOfWork, incident: Incident) -> Incident:
+        if incident.status is IncidentStatus.RESOLVED:
+            raise BadRequest(f"incident #{incident.id} is already resolved")
+        resolved = replace(
+            incident,
+            status=IncidentStatus.RESOLVED,
+            resolved_at=at,
+            updated_at=at,
+            status_changed_at=at,
+        )
+        await uow.incidents.save(resolved)
+        await uow.timeline.append(
+            incident.id,
+            at=at,
+            actor=actor,
+            kind="incident.resolved",
+            body={"reason": reason or "resolved by hand"},
+        )
+        return resolved
+
+    return await _change(store, incident_id, change)
+
+
+async def set_severity(
+    store: Store, incident_id: int, severity: Severity, *, actor: str, at: datetime
+) -> Incident:
+    """A person may raise or lower the severity (intake only ever raises it)."""
+
+    async def change(uow: UnitOfWork, incident: Incident) -> Incident:
+        if incident.severity is severity:
+            raise BadRequest(f"incident #{incident.id} already is {severity.value}")
+        changed = replace(incident, severity=severity, updated_at=at)
+        await uow.incidents.save(changed)
+        await uow.timeline.append(
+            incident.id,
+            at=at,
+            actor=actor,
+            kind="severity.changed",
+            body={"from": incident.severity.value, "to": severity.value, "rule": "manual"},
+        )
+        return changed
+
+    return await _change(store, incident_id, change)
+
+
+async def record(
+    store: Store, incident_id: int, *, actor: str, at: datetime, kind: str, body: JSON
+) -> Incident:
+    """Append one entry (a note, a new commander, a command that only read) to the timeline."""
+
+    async def change(uow: UnitOfWork, incident: Incident) -> Incident:
+        await uow.timeline.append(incident.id, at=at, actor=actor, kind=kind, body=body)
+        return incident
+
+    return await _change(store, incident_id, change)
+
+
+async def assign_commander(
+    store: Store, incident_id: int, user: str, *, actor: str, at: datetime
+) -> Incident:
+    """The incident commander is whoever the newest ``commander.assigned`` entry names."""
+    return await record(
+        store, incident_id, actor=actor, at=at, kind="commander.assigned", body={"user": user}
+    )
+
+
+async def add_note(
+    store: Store, incident_id: int, text: str, *, actor: str, at: datetime
+) -> Incident:
+    return await record(store, incident_id, actor=actor, at=at, kind="note", body={"text": text})

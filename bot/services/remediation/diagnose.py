@@ -1,0 +1,66 @@
+"""Diagnose a deployment: read-only, needs no approval, recorded on the timeline."""
+
+from __future__ import annotations
+
+from bot.clock import Clock
+from bot.domain.incident import Actor
+from bot.domain.remediation import ActionVerb, Diagnosis
+from bot.errors import NotFound
+from bot.policy.model import Policy
+from bot.ports import Cluster, Store, UnitOfWork
+from bot.services.remediation.rules import rules_for, validate_target
+from bot.services.transactions import in_transaction
+
+
+def summary(diagnosis: Diagnosis) -> dict[str, object]:
+    """The facts worth keeping on the timeline (the full diagnosis goes to the thread)."""
+    snap, progress = diagnosis.snapshot, diagnosis.progress
+    return {
+        "target": str(diagnosis.target),
+        "replicas": snap.replicas,
+        "revision": snap.revision,
+        "paused": snap.paused,
+        "updated": progress.updated,
+        "ready": progress.ready,
+        "available": progress.available,
+        "rollout": progress.message,
+        "pods": len(diagnosis.pods),
+        "pods_not_ready": sum(1 for pod in diagnosis.pods if not pod.ready),
+        "restarts": sum(pod.restarts for pod in diagnosis.pods),
+        "warnings": sum(1 for event in diagnosis.events if event.type == "Warning"),
+        "revisions": [revision for revision, _ in diagnosis.revisions],
+    }
+
+
+async def diagnose_target(
+    incident_id: int,
+    namespace: str,
+    deployment: str,
+    *,
+    actor: Actor,
+    store: Store,
+    cluster: Cluster,
+    clock: Clock,
+    policy: Policy,
+) -> Diagnosis:
+    """Read the deployment's state for an incident. Limited to targets the policy names
+    (reading other namespaces could leak what responders should not see)."""
+    target = validate_target(namespace, deployment)
+    rules_for(policy, ActionVerb.DIAGNOSE, target)
+    async with store.transaction() as uow:
+        if await uow.incidents.get(incident_id) is None:
+            raise NotFound(f"no incident {incident_id}")
+    diagnosis = await cluster.diagnose(target)
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.incidents.get(incident_id, for_update=True)
+        await uow.timeline.append(
+            incident_id,
+            at=clock.now(),
+            actor=str(actor),
+            kind="action.diagnosed",
+            body=summary(diagnosis),
+        )
+
+    await in_transaction(store, work)
+    return diagnosis

@@ -1,0 +1,150 @@
+"""After a restart: settle actions an executor left behind, by looking at the cluster,
+never by blindly applying again.
+
+A running action whose executor's lease has lapsed is taken over and then:
+
+* never got as far as applying (no apply mark) → the normal guarded path: compare with the
+  approval snapshot, dry run, apply;
+* was marked as applying and the change is visible (replicas at the target, the approved
+  ``restartedAt`` stamp, the rollback's revision gone from history with a newer revision
+  live) → follow the rollout to its end;
+* was marked as applying, the change is not visible and the spec has not moved since the
+  mark → the apply never landed: the guarded path again;
+* otherwise the target moved in a way that is not ours → failed, "needs a human".
+
+Approved actions nobody claimed (the process died between the approval and the claim) are
+executed through the same claim as a click, or expire when their window has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from bot.domain.action import ActionRequest, ProgressCallback, Wait
+from bot.domain.remediation import ActionState, ActionVerb, TargetSnapshot
+from bot.ports import Cluster, Store, UnitOfWork
+from bot.services.remediation import steps as action_steps
+from bot.services.remediation.execute import claim, new_owner
+from bot.services.remediation.run import CLUSTER_ERRORS, Runner, moved
+from bot.services.transactions import in_transaction
+
+
+async def reconcile_actions(
+    *,
+    store: Store,
+    cluster: Cluster,
+    clock: Clock,
+    rollout_deadline: float,
+    poll_interval: float,
+    lease_seconds: float,
+    wait: Wait = asyncio.sleep,
+    progress: ProgressCallback | None = None,
+) -> list[ActionRequest]:
+    """Settle every abandoned running action and every unclaimed approved one; returns them
+    in their final (or, if another replica holds one, current) state."""
+    owner = new_owner()
+    runner = Runner(
+        store=store,
+        cluster=cluster,
+        clock=clock,
+        wait=wait,
+        owner=owner,
+        rollout_deadline=rollout_deadline,
+        poll_interval=poll_interval,
+        lease_seconds=lease_seconds,
+        progress=progress,
+    )
+    async with store.transaction() as uow:
+        pending = await uow.actions.in_states(
+            frozenset({ActionState.RUNNING, ActionState.APPROVED})
+        )
+    settled: list[ActionRequest] = []
+    for action in pending:
+        now = clock.now()
+        if action.state is ActionState.APPROVED:
+            result = await in_transaction(
+                store,
+                functools.partial(
+                    claim,
+                    action_id=action.id,
+                    actor=action_steps.FIREBREAK,
+                    owner=owner,
+                    now=now,
+                    lease=lease_seconds,
+                ),
+            )
+            settled.append(await runner.run(result.action) if result.won else result.action)
+            continue
+        if action.lease_until is not None and action.lease_until > now:
+            continue  # its executor is alive (it renews the lease while it works)
+        taken = await in_transaction(
+            store,
+            functools.partial(_take_over, seen=action, owner=owner, now=now, lease=lease_seconds),
+        )
+        if taken is None:
+            continue
+        settled.append(await _settle(runner, taken))
+    return settled
+
+
+async def _take_over(
+    uow: UnitOfWork, *, seen: ActionRequest, owner: str, now: datetime, lease: float
+) -> ActionRequest | None:
+    action, _ = await action_steps.locked(uow, seen.id)
+    if action.version != seen.version or action.state is not ActionState.RUNNING:
+        return None
+    return await action_steps.transition(
+        uow,
+        action,
+        dataclasses.replace(action, owner=owner, lease_until=now + timedelta(seconds=lease)),
+        at=now,
+        actor=action_steps.FIREBREAK,
+        kind="action.reconciling",
+        applying=action.apply_snapshot is not None,
+    )
+
+
+async def _settle(runner: Runner, action: ActionRequest) -> ActionRequest:
+    if action.apply_snapshot is None:
+        return await runner.run(action)
+    try:
+        current = await runner.cluster.snapshot(action.target)
+        landed = await _landed(runner.cluster, action, action.apply_snapshot, current)
+    except CLUSTER_ERRORS as exc:
+        detail = f"needs a human: cannot read the target to reconcile ({exc})"
+        return await runner.finish(action, ActionState.FAILED, detail)
+    if landed:
+        await action_steps.note(
+            runner.store, action, at=runner.clock.now(), kind="action.reconciled", landed=True
+        )
+        return await runner.follow(action)
+    changes = moved(action.apply_snapshot, current)
+    if not changes:
+        return await runner.run(action)
+    detail = (
+        f"needs a human: the target moved while firebreak was down ({', '.join(changes)}) "
+        "and not as this action would have moved it"
+    )
+    return await runner.finish(action, ActionState.FAILED, detail)
+
+
+async def _landed(
+    cluster: Cluster, action: ActionRequest, before: TargetSnapshot, now: TargetSnapshot
+) -> bool:
+    """Whether the cluster shows this action's change."""
+    if action.verb is ActionVerb.SCALE:
+        return now.replicas == action.replicas
+    if action.verb is ActionVerb.RESTART:
+        return action.restarted_at is not None and now.restarted_at == action.restarted_at
+    if action.verb is ActionVerb.ROLLBACK:
+        if now.revision <= before.revision or now.template_hash == before.template_hash:
+            return False
+        # Rolling back to revision N re-labels N's ReplicaSet as the newest revision, so N
+        # leaves the history; a new deployment by someone else would leave N in place.
+        history = {revision for revision, _ in (await cluster.diagnose(action.target)).revisions}
+        return action.rollback_revision not in history
+    return False

@@ -1,0 +1,128 @@
+"""Request a remediation for an incident. Everything is validated before any approval is
+asked for; a storm of incidents suggesting the same action gets one open request."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.domain.action import ActionRequest, NewAction
+from bot.domain.incident import Actor
+from bot.domain.remediation import ActionState, ActionVerb
+from bot.errors import BadRequest, Conflict, NotFound
+from bot.policy.model import Policy
+from bot.ports import Store, UnitOfWork
+from bot.services.remediation import steps as action_steps
+from bot.services.remediation.rules import (
+    check_arguments,
+    required_approvals,
+    rules_for,
+    validate_target,
+)
+from bot.services.transactions import in_transaction
+
+
+@dataclass(frozen=True, slots=True)
+class RequestResult:
+    """The open request for the action. ``created`` is false when an open request for the
+    same verb on the same deployment already existed: the caller was joined to it (its
+    arguments, e.g. the replica count, are the first requester's)."""
+
+    action: ActionRequest
+    created: bool
+
+
+async def request_action(
+    incident_id: int,
+    verb: ActionVerb | str,
+    namespace: str,
+    deployment: str,
+    *,
+    requested_by: Actor,
+    store: Store,
+    policy: Policy,
+    clock: Clock,
+    approval_ttl: float,
+    replicas: object = None,
+    to_revision: object = None,
+) -> RequestResult:
+    """Validate and record a request; ``BadRequest``/``Forbidden`` before anything is stored.
+
+    ``replicas`` defaults to the policy's suggested count for a scale. Requests on resolved
+    incidents are refused (``Conflict``): remediation belongs to an incident being worked.
+    """
+    try:
+        verb = ActionVerb(verb)
+    except ValueError:
+        raise BadRequest(f"unknown action {verb!r}: use scale, rollback or restart") from None
+    if not verb.mutates:
+        raise BadRequest("diagnose is read-only and needs no approval: run it directly")
+    target = validate_target(namespace, deployment)
+    rules = rules_for(policy, verb, target)
+    replicas, to_revision = check_arguments(rules, replicas=replicas, to_revision=to_revision)
+
+    async def work(uow: UnitOfWork) -> RequestResult:
+        now = clock.now()
+        incident = await uow.incidents.get(incident_id, for_update=True)
+        if incident is None:
+            raise NotFound(f"no incident {incident_id}")
+        if not incident.status.is_open:
+            raise Conflict(f"incident {incident_id} is resolved; reopen it before remediating")
+        new = NewAction(
+            incident_id=incident_id,
+            verb=verb,
+            target=target,
+            requested_by=str(requested_by),
+            requested_at=now,
+            expires_at=now + timedelta(seconds=approval_ttl),
+            approvals_required=required_approvals(rules, incident.severity),
+            replicas=replicas,
+            to_revision=to_revision,
+        )
+        action, created = await uow.actions.open_or_existing(new)
+        lapsed = action.state in (ActionState.REQUESTED, ActionState.APPROVED)
+        if not created and lapsed and now >= action.expires_at:
+            # A lapsed request nobody swept yet must not swallow a fresh one.
+            await uow.incidents.get(action.incident_id, for_update=True)
+            if await action_steps.expire(uow, action, at=now) is None:
+                raise Conflict(f"action {action.id} changed meanwhile")
+            action, created = await uow.actions.open_or_existing(new)
+        if created:
+            await uow.timeline.append(
+                incident_id,
+                at=now,
+                actor=str(requested_by),
+                kind="action.requested",
+                body=action_steps.action_body(
+                    action,
+                    approvals_required=action.approvals_required,
+                    expires_at=action.expires_at.isoformat(),
+                ),
+            )
+            return RequestResult(action, True)
+        if (
+            action.state is ActionState.REQUESTED
+            and new.approvals_required > action.approvals_required
+        ):
+            # A P0 joining a request born on a P1 raises the bar for everyone.
+            raised = await uow.actions.update(
+                action,
+                dataclasses.replace(
+                    action, approvals_required=new.approvals_required, updated_at=now
+                ),
+            )
+            if raised is None:
+                raise Conflict(f"action {action.id} changed meanwhile")
+            action = raised
+        await uow.timeline.append(
+            incident_id,
+            at=now,
+            actor=str(requested_by),
+            kind="action.joined",
+            body=action_steps.action_body(action, owner_incident=action.incident_id),
+        )
+        return RequestResult(action, False)
+
+    return await in_transaction(store, work)

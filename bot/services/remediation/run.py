@@ -1,0 +1,223 @@
+"""Carry out a claimed (running) action: check the target against its approval snapshot,
+dry-run, record the intent to apply, apply, follow the rollout, and finish it. Shared by
+execution and crash reconciliation, so both take exactly the same guarded path."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.domain.action import ActionRequest, ProgressCallback, Wait, snapshot_to_json
+from bot.domain.remediation import (
+    ActionState,
+    ActionVerb,
+    ChangeResult,
+    RolloutProgress,
+    TargetSnapshot,
+)
+from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
+from bot.ports import Cluster, Store, UnitOfWork
+from bot.services.remediation import steps as action_steps
+from bot.services.transactions import in_transaction
+
+log = logging.getLogger(__name__)
+
+FRESH_APPROVAL = "request it again for a fresh approval"
+
+# What the Cluster port raises on purpose. NotFound (a deleted deployment) is not a
+# ClusterError in the exception tree, but here it is just another reason to stop.
+CLUSTER_ERRORS = (ClusterError, NotFound)
+
+# The spec fields that matter to an approval. resourceVersion alone also moves with every
+# status update (pods becoming ready), which would refuse any action on a busy deployment.
+_SPEC_FIELDS = ("generation", "replicas", "revision", "template_hash", "paused", "restarted_at")
+
+
+def moved(before: TargetSnapshot, now: TargetSnapshot) -> list[str]:
+    """What changed in the deployment's spec between two snapshots, e.g. ``replicas 3→4``."""
+    return [
+        f"{name} {getattr(before, name)}→{getattr(now, name)}"
+        for name in _SPEC_FIELDS
+        if getattr(before, name) != getattr(now, name)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Runner:
+    """What carrying out an action needs; ``owner`` is this executor's lease token."""
+
+    store: Store
+    cluster: Cluster
+    clock: Clock
+    wait: Wait
+    owner: str
+    rollout_deadline: float
+    poll_interval: float
+    lease_seconds: float
+    progress: ProgressCallback | None = None
+
+    async def run(self, action: ActionRequest) -> ActionRequest:
+        """From a running action whose change has not landed to its final state."""
+        assert action.snapshot is not None, "an approved action always has its snapshot"
+        try:
+            current = await self.cluster.snapshot(action.target)
+        except CLUSTER_ERRORS as exc:
+            return await self.finish(action, ActionState.FAILED, f"cannot read the target: {exc}")
+        changes = moved(action.snapshot, current)
+        if changes:
+            detail = f"target changed since approval ({', '.join(changes)}); {FRESH_APPROVAL}"
+            return await self.finish(action, ActionState.FAILED, detail)
+        try:
+            await self._change(action, current, dry_run=True)
+        except DryRunRejected as exc:
+            return await self.finish(action, ActionState.FAILED, f"dry run rejected: {exc}")
+        except TargetChanged as exc:
+            detail = f"target changed since approval ({exc}); {FRESH_APPROVAL}"
+            return await self.finish(action, ActionState.FAILED, detail)
+        except CLUSTER_ERRORS as exc:
+            return await self.finish(action, ActionState.FAILED, f"dry run failed: {exc}")
+        marked = await self._mark_applying(action, current)
+        if marked is None:
+            return await self._fresh(action)
+        try:
+            result = await self._change(marked, current, dry_run=False)
+        except TargetChanged as exc:
+            detail = f"target changed since approval ({exc}); {FRESH_APPROVAL}"
+            return await self.finish(marked, ActionState.FAILED, detail)
+        except ClusterUnavailable as exc:
+            detail = (
+                f"needs a human: the Kubernetes API failed while applying ({exc}); the change "
+                "may have landed, run diagnose before requesting it again"
+            )
+            return await self.finish(marked, ActionState.FAILED, detail)
+        except CLUSTER_ERRORS as exc:
+            return await self.finish(marked, ActionState.FAILED, f"apply refused: {exc}")
+        await action_steps.note(
+            self.store,
+            marked,
+            at=self.clock.now(),
+            kind="action.applied",
+            skipped=result.skipped,
+            detail=result.detail,
+            revision=result.revision,
+        )
+        return await self.follow(marked)
+
+    async def _change(
+        self, action: ActionRequest, current: TargetSnapshot, *, dry_run: bool
+    ) -> ChangeResult:
+        target = action.target
+        if action.verb is ActionVerb.SCALE:
+            assert action.replicas is not None
+            return await self.cluster.scale(target, replicas=action.replicas, dry_run=dry_run)
+        if action.verb is ActionVerb.ROLLBACK:
+            return await self.cluster.rollback(
+                target,
+                to_revision=action.rollback_revision,
+                expect_resource_version=current.resource_version,
+                dry_run=dry_run,
+            )
+        if action.verb is ActionVerb.RESTART:
+            assert action.restarted_at is not None
+            return await self.cluster.restart(
+                target,
+                restarted_at=action.restarted_at,
+                expect_resource_version=current.resource_version,
+                dry_run=dry_run,
+            )
+        raise ValueError(f"{action.verb} is not a change")
+
+    async def _mark_applying(
+        self, action: ActionRequest, current: TargetSnapshot
+    ) -> ActionRequest | None:
+        """Commit "about to apply" first, so a crash after it is reconciled by looking, not
+        by applying again. ``None`` if this executor lost the action."""
+
+        async def work(uow: UnitOfWork) -> ActionRequest | None:
+            return await uow.actions.update(
+                action, dataclasses.replace(action, apply_snapshot=current)
+            )
+
+        return await in_transaction(self.store, work)
+
+    async def follow(self, action: ActionRequest) -> ActionRequest:
+        """Poll the rollout until done, failed or past the deadline (bounded either way)."""
+        deadline = self.clock.now() + timedelta(seconds=self.rollout_deadline)
+        polls = math.ceil(self.rollout_deadline / self.poll_interval) + 1
+        last = "no answer from the Kubernetes API"
+        for _ in range(polls):
+            try:
+                progress = await self.cluster.rollout(action.target)
+            except NotFound as exc:
+                return await self.finish(action, ActionState.FAILED, f"target vanished: {exc}")
+            except ClusterUnavailable as exc:
+                last = f"Kubernetes API unavailable: {exc}"
+            else:
+                last = progress.message
+                await self._report(action, progress)
+                if progress.done:
+                    return await self.finish(action, ActionState.SUCCEEDED, progress.message)
+                if progress.failed:
+                    detail = f"rollout failed: {progress.message}; consider a rollback"
+                    return await self.finish(action, ActionState.FAILED, detail)
+            if self.clock.now() >= deadline:
+                break
+            if not await self._renew(action):
+                return await self._fresh(action)
+            await self.wait(self.poll_interval)
+        detail = (
+            f"rollout did not finish within {self.rollout_deadline:g} s ({last}); "
+            "consider a rollback"
+        )
+        return await self.finish(action, ActionState.FAILED, detail)
+
+    async def _report(self, action: ActionRequest, progress: RolloutProgress) -> None:
+        if self.progress is None:
+            return
+        try:
+            await self.progress(action, progress)
+        except Exception:
+            # The thread message is a view; failing to update it must not abandon a rollout
+            # half-way.
+            log.exception("progress callback failed for action %s", action.id)
+
+    async def _renew(self, action: ActionRequest) -> bool:
+        until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+
+        async def work(uow: UnitOfWork) -> bool:
+            return await uow.actions.renew_lease(action.id, owner=self.owner, until=until)
+
+        return await in_transaction(self.store, work)
+
+    async def finish(self, action: ActionRequest, state: ActionState, detail: str) -> ActionRequest:
+        """Move a running action to succeeded or failed, if this executor still holds it."""
+        now = self.clock.now()
+
+        async def work(uow: UnitOfWork) -> ActionRequest | None:
+            current, _ = await action_steps.locked(uow, action.id)
+            if current.version != action.version or current.owner != self.owner:
+                return None
+            kind = "action.succeeded" if state is ActionState.SUCCEEDED else "action.failed"
+            return await action_steps.transition(
+                uow,
+                current,
+                dataclasses.replace(current, state=state, finished_at=now, detail=detail),
+                at=now,
+                actor=action_steps.FIREBREAK,
+                kind=kind,
+                detail=detail,
+                snapshot=snapshot_to_json(current.apply_snapshot or current.snapshot),
+            )
+
+        done = await in_transaction(self.store, work)
+        return done if done is not None else await self._fresh(action)
+
+    async def _fresh(self, action: ActionRequest) -> ActionRequest:
+        """Another executor took over (our lease lapsed): report what it holds now."""
+        log.warning("lost action %s to another executor", action.id)
+        fresh, _ = await action_steps.read(self.store, action.id)
+        return fresh

@@ -1,0 +1,99 @@
+"""The building blocks every action use case shares: read an action, move it by
+compare-and-set with its timeline entry, and note facts on its incident's timeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from bot.domain.action import ActionRequest
+from bot.domain.incident import BOT, JSON, Incident
+from bot.domain.remediation import ActionState
+from bot.errors import NotFound
+from bot.ports import Store, UnitOfWork
+from bot.services.transactions import in_transaction
+
+FIREBREAK = str(BOT)
+
+
+def action_body(action: ActionRequest, **extra: object) -> JSON:
+    """What every action timeline entry carries, so each reads on its own."""
+    return {
+        "action_id": action.id,
+        "action": action.describe(),
+        "verb": action.verb.value,
+        "target": str(action.target),
+        "state": action.state.value,
+        **extra,
+    }
+
+
+async def locked(uow: UnitOfWork, action_id: int) -> tuple[ActionRequest, Incident]:
+    """The action, read again after locking its incident (which serialises timeline appends
+    and every change to the incident's actions on PostgreSQL)."""
+    first = await uow.actions.get(action_id)
+    if first is None:
+        raise NotFound(f"no action {action_id}")
+    incident = await uow.incidents.get(first.incident_id, for_update=True)
+    action = await uow.actions.get(action_id)
+    if incident is None or action is None:  # pragma: no cover - rows are never deleted
+        raise NotFound(f"no action {action_id}")
+    return action, incident
+
+
+async def read(store: Store, action_id: int) -> tuple[ActionRequest, Incident]:
+    """The action and its incident, in a short transaction of their own."""
+    async with store.transaction() as uow:
+        return await locked(uow, action_id)
+
+
+async def transition(
+    uow: UnitOfWork,
+    current: ActionRequest,
+    changed: ActionRequest,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    **body: object,
+) -> ActionRequest | None:
+    """Write ``changed`` by compare-and-set and record ``kind`` on the incident's timeline.
+
+    ``None`` when ``current`` is stale (someone else moved the action first); then nothing
+    is written. The caller must hold the incident lock (``locked``)."""
+    if current.state is not changed.state and not current.state.may_become(changed.state):
+        raise ValueError(f"an action cannot go from {current.state} to {changed.state}")
+    stored = await uow.actions.update(current, dataclasses.replace(changed, updated_at=at))
+    if stored is None:
+        return None
+    await uow.timeline.append(
+        stored.incident_id, at=at, actor=actor, kind=kind, body=action_body(stored, **body)
+    )
+    return stored
+
+
+async def note(
+    store: Store, action: ActionRequest, *, at: datetime, kind: str, **body: object
+) -> None:
+    """A timeline entry about ``action`` that changes no state (e.g. what the apply did)."""
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.incidents.get(action.incident_id, for_update=True)
+        await uow.timeline.append(
+            action.incident_id, at=at, actor=FIREBREAK, kind=kind, body=action_body(action, **body)
+        )
+
+    await in_transaction(store, work)
+
+
+async def expire(uow: UnitOfWork, action: ActionRequest, *, at: datetime) -> ActionRequest | None:
+    """Move a requested or approved action past its deadline to ``expired``."""
+    return await transition(
+        uow,
+        action,
+        dataclasses.replace(action, state=ActionState.EXPIRED, finished_at=at),
+        at=at,
+        actor=FIREBREAK,
+        kind="action.expired",
+        expired_at=action.expires_at.isoformat(),
+    )

@@ -1,0 +1,94 @@
+"""Button clicks on firebreak's messages (``block_actions``), one small function per button.
+
+Each returns the ephemeral reply for the person who clicked, or ``None`` when the updated card
+says enough. Errors propagate to the listener, which maps them to a reply in one place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from bot.errors import BadRequest
+from bot.services.incidents.updates import acknowledge, resolve
+from handlers.deps import Deps
+
+
+class Click:
+    """One parsed click: who, which button, and its JSON value."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        actions = body.get("actions") or []
+        if not actions or not isinstance(actions[0], Mapping):
+            raise BadRequest("a button click without an action")
+        action = actions[0]
+        self.action_id = str(action.get("action_id", ""))
+        try:
+            value = json.loads(str(action.get("value", "")))
+        except ValueError as exc:
+            raise BadRequest("this button carries no readable value") from exc
+        if not isinstance(value, dict):
+            raise BadRequest("this button carries no readable value")
+        self.value: dict[str, Any] = value
+        user = body.get("user") or {}
+        self.user = str(user.get("id", "")) if isinstance(user, Mapping) else ""
+        if not self.user:
+            raise BadRequest("a button click without a user")
+
+    @property
+    def actor(self) -> str:
+        return f"slack:{self.user}"
+
+    def number(self, key: str) -> int:
+        value = self.value.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BadRequest(f"this button names no valid {key}")
+        return value
+
+
+async def _ack(deps: Deps, click: Click) -> str | None:
+    await acknowledge(deps.store, click.number("incident"), actor=click.actor, at=deps.clock.now())
+    return None
+
+
+async def _resolve(deps: Deps, click: Click) -> str | None:
+    await resolve(
+        deps.store,
+        click.number("incident"),
+        actor=click.actor,
+        at=deps.clock.now(),
+        reason="resolved from the incident card",
+    )
+    return None
+
+
+async def _request_action(deps: Deps, click: Click) -> str | None:
+    index = click.value.get("action")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise BadRequest("this button names no suggested action")
+    return await deps.remediator.request_suggested(click.number("incident"), index, user=click.user)
+
+
+async def _approve(deps: Deps, click: Click) -> str | None:
+    return await deps.remediator.approve(click.number("action_request"), user=click.user)
+
+
+async def _deny(deps: Deps, click: Click) -> str | None:
+    return await deps.remediator.deny(click.number("action_request"), user=click.user)
+
+
+BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
+    "firebreak.ack": _ack,
+    "firebreak.resolve": _resolve,
+    "firebreak.request_action": _request_action,
+    "firebreak.approve": _approve,
+    "firebreak.deny": _deny,
+}
+
+
+async def run_button(deps: Deps, body: Mapping[str, Any]) -> str | None:
+    click = Click(body)
+    handler = BUTTONS.get(click.action_id)
+    if handler is None:
+        raise BadRequest(f"firebreak does not know the button {click.action_id!r}")
+    return await handler(deps, click)

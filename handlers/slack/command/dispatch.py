@@ -1,0 +1,219 @@
+"""Runs one parsed ``/incident`` command and returns the ephemeral reply (Slack mrkdwn).
+
+Every command about an incident lands on its timeline with the person who typed it: changes as
+their own entries, reads (show, timeline, postmortem) as ``command.viewed``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.domain.incident import Incident, IncidentFilter, TimelineEntry
+from bot.errors import BadRequest
+from bot.integrations.slack.text import escape, inert
+from bot.services.entry_text import describe
+from bot.services.incidents.declare import declare_incident
+from bot.services.incidents.lookup import incident_for
+from bot.services.incidents.postmortem import render_postmortem
+from bot.services.incidents.queries import list_incidents, show_incident
+from bot.services.incidents.updates import (
+    acknowledge,
+    add_note,
+    assign_commander,
+    record,
+    resolve,
+    set_severity,
+)
+from bot.services.remediation.remediator import requested_text
+from handlers.deps import Deps
+from handlers.slack.command.commands import (
+    Ack,
+    Command,
+    Declare,
+    Diagnose,
+    Help,
+    ListIncidents,
+    Note,
+    Postmortem,
+    Resolve,
+    Restart,
+    Rollback,
+    Scale,
+    SetCommander,
+    SetSeverity,
+    Show,
+    Timeline,
+)
+from handlers.slack.command.parse import HELP_TEXT, USAGE, parse_command
+
+LIST_MAX = 20
+TIMELINE_MAX = 40
+# Slack cuts message text at 40,000 characters; the postmortem beyond that is in the API.
+REPLY_MAX = 39_000
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """Who typed the command, and where."""
+
+    user: str
+    channel: str
+
+    @property
+    def actor(self) -> str:
+        return f"slack:{self.user}"
+
+
+def _line(incident: Incident) -> str:
+    return (
+        f"*#{incident.id}* {incident.severity.value} · {incident.status.value} · "
+        f"{escape(incident.service)} · {escape(incident.title)}"
+    )
+
+
+def _timeline_lines(entries: Sequence[TimelineEntry]) -> list[str]:
+    shown = entries[-TIMELINE_MAX:]
+    lines = [
+        f"`{e.seq:>3}` {e.at:%Y-%m-%d %H:%M:%S}Z · {escape(e.actor)} · {describe(e, text=escape)}"
+        for e in shown
+    ]
+    if len(entries) > len(shown):
+        lines.insert(0, f"_{len(entries) - len(shown)} earlier entries not shown_")
+    return lines
+
+
+async def _viewed(deps: Deps, incident_id: int, ctx: CommandContext, command: str) -> None:
+    await record(
+        deps.store,
+        incident_id,
+        actor=ctx.actor,
+        at=deps.clock.now(),
+        kind="command.viewed",
+        body={"command": command},
+    )
+
+
+async def run_command(deps: Deps, text: str, ctx: CommandContext) -> str:
+    """Parse and run; ``UsageError``/``BadRequest``/``NotFound`` propagate to the listener."""
+    return await execute(deps, parse_command(text), ctx)
+
+
+async def execute(deps: Deps, command: Command, ctx: CommandContext) -> str:
+    now = deps.clock.now()
+    store = deps.store
+    match command:
+        case Help(topic=topic):
+            return USAGE.get(topic, HELP_TEXT) if topic else HELP_TEXT
+        case ListIncidents(scope=scope):
+            found = await list_incidents(
+                store, IncidentFilter(open_only=scope == "open", limit=LIST_MAX)
+            )
+            if not found:
+                return "No open incidents." if scope == "open" else "No incidents yet."
+            return "\n".join(_line(i) for i in found)
+        case Show(incident_id=incident_id):
+            detail = await show_incident(store, incident_id)
+            await _viewed(deps, incident_id, ctx, "show")
+            firing = sum(1 for a in detail.alerts if a.status.value == "firing")
+            return (
+                f"{_line(detail.incident)}\nscenario {escape(detail.incident.scenario)}, "
+                f"{len(detail.alerts)} alerts ({firing} firing), "
+                f"{len(detail.timeline)} timeline entries"
+            )
+        case Declare(title=title, severity=severity, service=service):
+            incident = await declare_incident(
+                store,
+                deps.policy,
+                title=title,
+                actor=ctx.actor,
+                at=now,
+                severity=severity,
+                service=service,
+            )
+            return f"Declared {_line(incident)}"
+        case Ack(incident_id=given):
+            incident = await acknowledge(
+                store,
+                await incident_for(store, given, channel=ctx.channel),
+                actor=ctx.actor,
+                at=now,
+            )
+            return f"Acknowledged {_line(incident)}"
+        case Resolve(incident_id=given, reason=reason):
+            incident_id = await incident_for(store, given, channel=ctx.channel)
+            incident = await resolve(store, incident_id, actor=ctx.actor, at=now, reason=reason)
+            return f"Resolved {_line(incident)}"
+        case SetSeverity(severity=severity, incident_id=given):
+            incident_id = await incident_for(store, given, channel=ctx.channel)
+            incident = await set_severity(store, incident_id, severity, actor=ctx.actor, at=now)
+            return f"Severity set: {_line(incident)}"
+        case SetCommander(user_id=user, incident_id=given):
+            incident_id = await incident_for(store, given, channel=ctx.channel)
+            await assign_commander(store, incident_id, user, actor=ctx.actor, at=now)
+            return f"<@{user}> is the incident commander of #{incident_id}"
+        case Note(text=note, incident_id=given):
+            incident_id = await incident_for(store, given, channel=ctx.channel)
+            await add_note(store, incident_id, note, actor=ctx.actor, at=now)
+            return f"Noted on #{incident_id}."
+        case Timeline(incident_id=given):
+            incident_id = await incident_for(store, given, channel=ctx.channel)
+            detail = await show_incident(store, incident_id)
+            await _viewed(deps, incident_id, ctx, "timeline")
+            return "\n".join([_line(detail.incident), *_timeline_lines(detail.timeline)])
+        case Postmortem(incident_id=given):
+            incident_id = await incident_for(store, given, channel=ctx.channel)
+            detail = await show_incident(store, incident_id)
+            await _viewed(deps, incident_id, ctx, "postmortem")
+            document = render_postmortem(detail.incident, detail.alerts, detail.timeline, now=now)
+            return "```\n" + inert(document)[:REPLY_MAX] + "\n```"
+        case _:
+            return await execute_action_command(deps, command, ctx)
+
+
+async def execute_action_command(deps: Deps, command: Command, ctx: CommandContext) -> str:
+    """scale, rollback, restart, diagnose: typed in an incident's channel (or naming none,
+    they need one), each a request an approver must approve; diagnose runs at once."""
+    remediator = deps.remediator
+    namespace_default = _default_namespace(deps, command)
+    incident_id = await incident_for(deps.store, None, channel=ctx.channel)
+    match command:
+        case Scale(deployment=name, replicas=replicas, namespace=ns):
+            result = await remediator.request(
+                incident_id,
+                "scale",
+                ns or namespace_default,
+                name,
+                user=ctx.user,
+                replicas=replicas,
+            )
+        case Rollback(deployment=name, namespace=ns, to_revision=revision):
+            result = await remediator.request(
+                incident_id,
+                "rollback",
+                ns or namespace_default,
+                name,
+                user=ctx.user,
+                to_revision=revision,
+            )
+        case Restart(deployment=name, namespace=ns):
+            result = await remediator.request(
+                incident_id, "restart", ns or namespace_default, name, user=ctx.user
+            )
+        case Diagnose(deployment=name, namespace=ns):
+            diagnosis = await remediator.diagnose(
+                incident_id, ns or namespace_default, name, user=ctx.user
+            )
+            progress = diagnosis.progress
+            return (
+                f"`{escape(str(diagnosis.target))}`: {progress.available}/{progress.desired} "
+                f"available, revision {diagnosis.snapshot.revision}; details in the thread."
+            )
+        case _:
+            raise BadRequest(f"firebreak cannot run {type(command).__name__}")
+    return requested_text(result)
+
+
+def _default_namespace(deps: Deps, command: Command) -> str:
+    """The namespace the runbook's suggested actions use for this deployment."""
+    suggested = deps.policy.suggestions(getattr(command, "deployment", ""))
+    return suggested[0].namespace if suggested else "default"
