@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ from lnn_service.settings import DEFAULT_MODEL_DIR, Settings
 
 ADMIN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
-ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
+Client = TestClient[web.Request, web.Application]
+ClientFactory = Callable[[web.Application], Awaitable[Client]]
+ClientWith = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
@@ -43,3 +46,13 @@ async def client(
     aiohttp_client: ClientFactory, settings: Settings
 ) -> TestClient[web.Request, web.Application]:
     return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+def client_with(aiohttp_client: ClientFactory, settings: Settings) -> ClientWith:
+    """A client of a service whose settings differ from the fixture's by the given fields."""
+
+    async def make(**changes: object) -> Client:
+        return await aiohttp_client(create_app(replace(settings, **changes)))  # type: ignore[arg-type]
+
+    return make

@@ -17,7 +17,7 @@ from lnn_service import cfc
 from lnn_service.app import SERVICE
 from lnn_service.cfc import CfcWeights
 from lnn_service.settings import Settings
-from tests.lnn.conftest import AUTH
+from tests.lnn.conftest import AUTH, ClientWith
 
 Client = TestClient[web.Request, web.Application]
 SEED_INPUT = [0.1, -0.2, 0.8, 0.5]
@@ -221,29 +221,17 @@ async def test_drill_faults(client: Client) -> None:
     assert 'lnn_errors_total{kind="drill"} 2.0' in text  # inference + batch
 
 
-async def test_admin_disabled_without_a_token(aiohttp_client: object, settings: Settings) -> None:
-    from dataclasses import replace
-
-    from lnn_service.app import create_app
-
-    factory = aiohttp_client
-    assert callable(factory)
-    no_token: Client = await factory(create_app(replace(settings, admin_token=None)))
+async def test_admin_disabled_without_a_token(client_with: ClientWith) -> None:
+    no_token = await client_with(admin_token=None)
     resp = await no_token.post("/admin/model", json={"rollback": True}, headers=AUTH)
     assert resp.status == 401
     assert "LNN_ADMIN_TOKEN" in (await resp.json())["error"]
 
 
 async def test_large_batches_run_on_the_batch_lane_with_the_same_answer(
-    aiohttp_client: object, settings: Settings
+    client_with: ClientWith, settings: Settings
 ) -> None:
-    from dataclasses import replace
-
-    from lnn_service.app import create_app
-
-    factory = aiohttp_client
-    assert callable(factory)
-    lane: Client = await factory(create_app(replace(settings, batch_offload_rows=4)))
+    lane = await client_with(batch_offload_rows=4)
     assert lane.app[SERVICE].require_model().wide_session is not None
     rows = np.random.default_rng(5).uniform(-0.2, 0.2, (50, 4)).astype(np.float32)
     resp = await lane.post(
@@ -279,16 +267,8 @@ async def test_any_body_gets_an_answer_never_a_crash(
     assert (await client.get("/ready")).status == 200
 
 
-async def test_admin_changes_are_refused_with_several_workers(
-    aiohttp_client: object, settings: Settings
-) -> None:
-    from dataclasses import replace
-
-    from lnn_service.app import create_app
-
-    factory = aiohttp_client
-    assert callable(factory)
-    wide: Client = await factory(create_app(replace(settings, workers=2)))
+async def test_admin_changes_are_refused_with_several_workers(client_with: ClientWith) -> None:
+    wide = await client_with(workers=2)
     resp = await wide.post("/admin/model", json={"version": "cartpole-v2"}, headers=AUTH)
     assert resp.status == 409
     assert "LNN_WORKERS=1" in (await resp.json())["error"]
