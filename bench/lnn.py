@@ -158,43 +158,38 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
             if workers == 1:
-                rows.append(
-                    http_rows(
-                        f"{label}: batch JSON x{args.json_rows}, 4 conns",
-                        f"{url}/inference/batch",
-                        json_batch,
-                        JSON_TYPE,
-                        4,
-                        args.seconds,
-                        args.json_rows,
-                        proc.pid,
-                    )
-                )
-                rows.append(
-                    http_rows(
-                        f"{label}: batch binary x{args.batch_rows}, 4 conns",
-                        f"{url}/inference/batch",
+                # (what, body, content type, rows per request, extra headers)
+                batches: list[tuple[str, bytes, str, int, dict[str, str] | None]] = [
+                    (f"batch JSON x{args.json_rows}", json_batch, JSON_TYPE, args.json_rows, None),
+                    (
+                        f"batch binary x{args.batch_rows}",
                         batch.tobytes(),
                         BINARY_TYPE,
-                        4,
-                        args.seconds,
                         args.batch_rows,
-                        proc.pid,
-                    )
-                )
-                rows.append(
-                    http_rows(
-                        f"{label}: batch binary x{args.batch_rows}, outputs only, 4 conns",
-                        f"{url}/inference/batch",
+                        None,
+                    ),
+                    (
+                        f"batch binary x{args.batch_rows}, outputs only",
                         batch.tobytes(),
                         BINARY_TYPE,
-                        4,
-                        args.seconds,
                         args.batch_rows,
-                        proc.pid,
-                        headers={"X-LNN-Return-State": "0"},
+                        {"X-LNN-Return-State": "0"},
+                    ),
+                ]
+                for what, body, content_type, per_request, headers in batches:
+                    rows.append(
+                        http_rows(
+                            f"{label}: {what}, 4 conns",
+                            f"{url}/inference/batch",
+                            body,
+                            content_type,
+                            4,
+                            args.seconds,
+                            per_request,
+                            proc.pid,
+                            headers=headers,
+                        )
                     )
-                )
 
     service_rows(1, conns)
     if args.workers > 1:
