@@ -24,7 +24,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 LOOPBACK = "127.0.0.1"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for loopback-only servers
 POSTGRES_ENVS = ("FIREBREAK_BENCH_POSTGRES_URL", "FIREBREAK_TEST_POSTGRES_URL")
@@ -190,7 +190,7 @@ def progress(server: Server) -> Progress:
 
 
 def noop_argv() -> list[str]:
-    return [sys.executable, "-m", "bench.ingest_noop"]
+    return [sys.executable, "-m", "bench.ingest.noop"]
 
 
 def noop_env() -> dict[str, str]:

@@ -3,7 +3,7 @@
 It runs as its own process on uvloop, like ``firebreak serve``, so both pay the same HTTP
 parsing, event-loop and socket costs, and the difference between them is what ingestion adds.
 
-    python -m bench.ingest_noop --port 8099
+    python -m bench.ingest.noop --port 8099
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 -- Closed-loop Alertmanager deliveries for bench.ingest, scenario (b):
 --
---   wrk -t1 -c64 -d5s --latency -s bench/ingest_wrk.lua URL -- PREFIX TOKEN TEMPLATE
+--   wrk -t1 -c64 -d5s --latency -s bench/ingest/wrk.lua URL -- PREFIX TOKEN TEMPLATE
 --
--- TEMPLATE is bench.ingest_load.BODY_TEMPLATE, passed in rather than copied here so both
+-- TEMPLATE is bench.ingest.load.BODY_TEMPLATE, passed in rather than copied here so both
 -- scenarios send the same body shape. Every request gets its own id, PREFIX-THREAD-N, as
 -- group key, labels and fingerprint: each delivery is a new group and opens one incident,
 -- and a repeated key would silently turn an insert into a cheaper no-op.

@@ -1,6 +1,6 @@
 """Open-loop load generator for ``bench.ingest``: Alertmanager deliveries on a fixed schedule.
 
-    python -m bench.ingest_load --port P --token T --prefix run1-sqlite-a --rate 200 --duration 10
+    python -m bench.ingest.load --port P --token T --prefix run1-sqlite-a --rate 200 --duration 10
 
 It runs in a process of its own, on uvloop, with raw asyncio protocols and requests built
 before the clock starts, because the previous in-process aiohttp client was itself the
@@ -38,7 +38,7 @@ from typing import cast
 import uvloop
 
 # One firing alert in a group of its own: ``%s`` is the delivery id, five times (group key,
-# group label, common label, alert label, fingerprint). ``bench/ingest_wrk.lua`` receives this
+# group label, common label, alert label, fingerprint). ``bench/ingest/wrk.lua`` receives this
 # same string as an argument, so both scenarios send byte-for-byte the same shape.
 BODY_TEMPLATE = (
     '{"version":"4","groupKey":"{}:{bench=\\"%s\\"}","truncatedAlerts":0,"status":"firing",'
@@ -340,7 +340,7 @@ async def generate(args: argparse.Namespace) -> dict[str, object]:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.ingest_load", description=__doc__.split("\n\n")[0]
+        prog="python -m bench.ingest.load", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
