@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade_async
 from db.store import SqlStore
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.memory.store import MemoryStore
 
 POSTGRES_ENV = "FIREBREAK_TEST_POSTGRES_URL"
 
@@ -126,7 +126,7 @@ async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
 from bot.clock import FixedClock  # noqa: E402
 from bot.policy.file import DEFAULT_POLICY, load_policy  # noqa: E402
 from bot.policy.model import Policy  # noqa: E402
-from tests.payloads.alertmanager import T0  # noqa: E402
+from tests.support.payloads.alertmanager import T0  # noqa: E402
 
 
 @pytest.fixture(scope="session")

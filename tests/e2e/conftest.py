@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.processes import (
+from tests.support.processes import (
     Cluster,
     Service,
     start_alertmanager,

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import (
+from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     AlertSpec,
     Cluster,

@@ -14,9 +14,9 @@ import pytest
 
 from bench.procfs import peak_rss_mb
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import ALERTMANAGER_TOKEN, firebreak_env
-from tests.payloads.pagerduty import sign
-from tests.raw_http import RawResponse, stream_request
+from tests.support.payloads.pagerduty import sign
+from tests.support.processes import ALERTMANAGER_TOKEN, firebreak_env
+from tests.support.raw_http import RawResponse, stream_request
 
 pytestmark = pytest.mark.slow
 

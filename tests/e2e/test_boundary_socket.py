@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import Service, firebreak_env, scrape_metric
-from tests.integration.slack_bot import sign
-from tests.raw_http import send_in_parts, split_at
+from tests.support.processes import Service, firebreak_env, scrape_metric
+from tests.support.raw_http import send_in_parts, split_at
+from tests.support.slack_bot import sign
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,10 @@ from bot.domain.incident import Delivery, Source
 from db.store import SqlStore
 from db.tables import deliveries
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import (
+from tests.support.bot_app import inbox_rows
+from tests.support.inbox import poison_payload
+from tests.support.payloads.alertmanager import alert, body, webhook
+from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     Service,
     firebreak_db_upgrade,
@@ -32,9 +35,6 @@ from tests.e2e.processes import (
     poll_until,
     scrape_metric,
 )
-from tests.inbox_support import poison_payload
-from tests.integration.bot_app import inbox_rows
-from tests.payloads.alertmanager import alert, body, webhook
 
 pytestmark = [pytest.mark.slow]
 

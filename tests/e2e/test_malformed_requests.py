@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import firebreak_env
+from tests.support.processes import firebreak_env
 
 pytestmark = pytest.mark.slow
 

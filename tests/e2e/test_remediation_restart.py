@@ -12,13 +12,13 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import ALERTMANAGER_TOKEN, FirebreakApi, firebreak_env, poll_until
-from tests.fakes.kube_server import FakeKube, run_fake_kube
-from tests.fakes.kubeconfig import write_kubeconfig
-from tests.fakes.slack_server import run_fake_slack
-from tests.fakes.slack_testing import ALICE, BOB, TOKEN, seeded_fake
-from tests.integration.slack_bot import block_actions_body, sign
-from tests.payloads.alertmanager import alert, webhook
+from tests.fakes.kube.kubeconfig import write_kubeconfig
+from tests.fakes.kube.server import FakeKube, run_fake_kube
+from tests.fakes.slack.server import run_fake_slack
+from tests.fakes.slack.testing import ALICE, BOB, TOKEN, seeded_fake
+from tests.support.payloads.alertmanager import alert, webhook
+from tests.support.processes import ALERTMANAGER_TOKEN, FirebreakApi, firebreak_env, poll_until
+from tests.support.slack_bot import block_actions_body, sign
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import (
+from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     FirebreakApi,
     Service,

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import ALERTMANAGER_TOKEN, firebreak_env, poll_until
-from tests.fakes.slack_server import run_fake_slack
-from tests.fakes.slack_testing import TOKEN, seeded_fake
-from tests.payloads.alertmanager import alert, webhook
+from tests.fakes.slack.server import run_fake_slack
+from tests.fakes.slack.testing import TOKEN, seeded_fake
+from tests.support.payloads.alertmanager import alert, webhook
+from tests.support.processes import ALERTMANAGER_TOKEN, firebreak_env, poll_until
 
 pytestmark = pytest.mark.slow
 

@@ -11,16 +11,16 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
-from tests.e2e.processes import (
+from tests.support.payloads.alertmanager import alert, body, webhook
+from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     Service,
     firebreak_db_upgrade,
     firebreak_env,
     scrape_metric,
 )
-from tests.e2e.slow_clients import assert_cut_within_bound, open_slow, paced, trickle
-from tests.payloads.alertmanager import alert, body, webhook
-from tests.raw_http import base_address
+from tests.support.raw_http import base_address
+from tests.support.slow_clients import assert_cut_within_bound, open_slow, paced, trickle
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from bot.errors import Conflict
 from bot.policy.model import Policy
 from db.migrate import upgrade_async
 from db.store import SqlStore
-from tests.action_support import ALICE, APPROVERS, BOB, CAROL, LNN, Env
-from tests.fakes.memory_cluster import MemoryCluster
+from tests.fakes.memory.cluster import MemoryCluster
+from tests.support.actions import ALICE, APPROVERS, BOB, CAROL, LNN, Env
 
 CLICKS = 100
 

@@ -15,9 +15,9 @@ from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Store
-from tests.action_support import ALICE, BOB, LNN, Env
-from tests.fakes.memory_cluster import MemoryCluster, SimulatedCrash
-from tests.integration.store_builders import T0, new_incident
+from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
+from tests.support.actions import ALICE, BOB, LNN, Env
+from tests.support.store_builders import T0, new_incident
 
 OTHER = DeploymentRef("production", "other")
 

@@ -12,9 +12,9 @@ import pytest
 
 from bot.domain.remediation import DeploymentRef
 from bot.errors import ClusterError, DryRunRejected, NotFound, TargetChanged
-from tests.binaries import need
-from tests.fakes.kube_server import FakeKube
-from tests.integration.actions_kube import NAME, NS, Kube, kubectl, serve
+from tests.fakes.kube.server import FakeKube
+from tests.support.binaries import need
+from tests.support.kube_cluster import NAME, NS, Kube, kubectl, serve
 
 TARGET = DeploymentRef(NS, NAME)
 

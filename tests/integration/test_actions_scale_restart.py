@@ -22,8 +22,8 @@ from bot.errors import (
     NotFound,
     TargetChanged,
 )
-from tests.fakes.kube_server import FakeKube
-from tests.integration.actions_kube import NAME, NS, Kube, serve
+from tests.fakes.kube.server import FakeKube
+from tests.support.kube_cluster import NAME, NS, Kube, serve
 
 TARGET = DeploymentRef(NS, NAME)
 STAMP = "2025-03-01T12:00:00Z"

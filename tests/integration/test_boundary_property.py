@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.policy.model import Policy
-from tests.integration.bot_app import AM_TOKEN, PD_SECRET
-from tests.integration.slack_bot import SIGNING_SECRET
-from tests.integration.threaded_bot import KeepAliveClient, ThreadedBot, threaded_bot
-from tests.payloads.alertmanager import T0, alert, webhook
-from tests.payloads.pagerduty import encode, incident_event
-from tests.raw_http import blocking_request, request_head, split_at
+from tests.support.bot_app import AM_TOKEN, PD_SECRET
+from tests.support.payloads.alertmanager import T0, alert, webhook
+from tests.support.payloads.pagerduty import encode, incident_event
+from tests.support.raw_http import blocking_request, request_head, split_at
+from tests.support.slack_bot import SIGNING_SECRET
+from tests.support.threaded_bot import KeepAliveClient, ThreadedBot, threaded_bot
 
 FORGERIES_PER_ROUTE = 10_000
 SIGNED_REQUESTS = 1_000

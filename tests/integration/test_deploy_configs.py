@@ -12,7 +12,7 @@ import yaml
 
 from bot.domain.incident import Severity
 from bot.policy.model import Policy
-from tests.binaries import need
+from tests.support.binaries import need
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "lnn-rules.yaml"

@@ -11,9 +11,9 @@ import pytest
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.rest import ApiException
 
-from tests.fakes.kube_server import FakeKube, run_fake_kube
-from tests.fakes.kube_testing import ManualClock
-from tests.fakes.kubeconfig import write_kubeconfig
+from tests.fakes.kube.kubeconfig import write_kubeconfig
+from tests.fakes.kube.server import FakeKube, run_fake_kube
+from tests.fakes.kube.testing import ManualClock
 
 NS, NAME = "prod", "lnn-service"
 

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fakes.kube_server import FAKE_KUBE_TOKEN, FakeKube, run_fake_kube
-from tests.fakes.kube_testing import ManualClock
+from tests.fakes.kube.server import FAKE_KUBE_TOKEN, FakeKube, run_fake_kube
+from tests.fakes.kube.testing import ManualClock
 
 NS, NAME = "prod", "lnn-service"
 DEPLOY = f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}"

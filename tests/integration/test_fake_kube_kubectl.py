@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.binaries import need
-from tests.fakes.kube_objects import CHANGE_CAUSE, RESTARTED_AT, parse_timestamp, revision
-from tests.fakes.kube_server import DEFAULT_IMAGE, FakeKube, run_fake_kube
-from tests.fakes.kube_testing import Kubectl, ManualClock
-from tests.fakes.kubeconfig import write_kubeconfig
+from tests.fakes.kube.kubeconfig import write_kubeconfig
+from tests.fakes.kube.objects import CHANGE_CAUSE, RESTARTED_AT, parse_timestamp, revision
+from tests.fakes.kube.server import DEFAULT_IMAGE, FakeKube, run_fake_kube
+from tests.fakes.kube.testing import Kubectl, ManualClock
+from tests.support.binaries import need
 
 pytestmark = pytest.mark.binary
 

@@ -15,9 +15,9 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_requests import signed_form_request
-from tests.fakes.slack_server import FakeSlack, run_fake_slack
-from tests.fakes.slack_testing import (
+from tests.fakes.slack.requests import signed_form_request
+from tests.fakes.slack.server import FakeSlack, run_fake_slack
+from tests.fakes.slack.testing import (
     ALICE,
     BOB,
     CAROL,

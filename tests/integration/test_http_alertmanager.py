@@ -29,7 +29,7 @@ from bot.services.incidents.inbox_backlog import inbox_backlog
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from handlers.deps import DEPS
-from tests.integration.bot_app import (
+from tests.support.bot_app import (
     AM_AUTH,
     AM_TOKEN,
     API_AUTH,
@@ -39,7 +39,7 @@ from tests.integration.bot_app import (
     inbox_rows,
     process_inbox,
 )
-from tests.payloads.alertmanager import T0, alert, resolved, webhook
+from tests.support.payloads.alertmanager import T0, alert, resolved, webhook
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]

@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.policy.model import Policy
-from tests.integration.bot_app import API_AUTH, PD_OLD_SECRET, PD_SECRET, bot_app
-from tests.payloads.alertmanager import T0
-from tests.payloads.pagerduty import encode, incident_event, sign
+from tests.support.bot_app import API_AUTH, PD_OLD_SECRET, PD_SECRET, bot_app
+from tests.support.payloads.alertmanager import T0
+from tests.support.payloads.pagerduty import encode, incident_event, sign
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]

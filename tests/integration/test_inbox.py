@@ -28,8 +28,8 @@ from db.repositories.deliveries import INBOX_LOCK_KEY
 from db.store import SqlStore
 from db.tables import deliveries
 from handlers.alertmanager_schema import parse_alertmanager
-from tests.inbox_support import parse_as_before, poison_payload
-from tests.payloads.alertmanager import T0, alert, body, webhook
+from tests.support.inbox import parse_as_before, poison_payload
+from tests.support.payloads.alertmanager import T0, alert, body, webhook
 
 _keys = itertools.count()
 

@@ -20,8 +20,8 @@ from bot.ports import Store
 from bot.services.incidents.inbox import NO_INCIDENT
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult
 from bot.services.incidents.queries import show_incident
-from tests.inbox_support import deliver, process
-from tests.payloads.alertmanager import T0, alert, resolved, webhook
+from tests.support.inbox import deliver, process
+from tests.support.payloads.alertmanager import T0, alert, resolved, webhook
 
 
 async def send(

@@ -24,9 +24,9 @@ from bot.ports import Store
 from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult, ingest_pagerduty_event
 from bot.services.incidents.queries import show_incident
 from handlers.pagerduty_schema import parse_pagerduty
-from tests.inbox_support import deliver
-from tests.payloads import alertmanager as am
-from tests.payloads.pagerduty import annotation_event, encode, incident_event
+from tests.support.inbox import deliver
+from tests.support.payloads import alertmanager as am
+from tests.support.payloads.pagerduty import annotation_event, encode, incident_event
 
 
 async def send(

@@ -14,11 +14,11 @@ from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, Outb
 from bot.errors import StorageUnavailable
 from bot.integrations.outbox.worker import OutboxWorker
 from bot.ports import Store
-from tests.fakes.memory_store import MemoryStore
-from tests.fakes.slack_faults import RecordedRequest
-from tests.fakes.slack_server import FakeSlack, run_fake_slack
-from tests.fakes.slack_testing import ALICE, BOB, CAROL
-from tests.integration.outbox_support import (
+from tests.fakes.memory.store import MemoryStore
+from tests.fakes.slack.faults import RecordedRequest
+from tests.fakes.slack.server import FakeSlack, run_fake_slack
+from tests.fakes.slack.testing import ALICE, BOB, CAROL
+from tests.support.outbox import (
     enqueue,
     fake_on,
     make_worker,

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_server import FakeSlack, run_fake_slack
-from tests.fakes.slack_testing import ALICE, TOKEN, error_code, seeded_fake, slack_error
+from tests.fakes.slack.server import FakeSlack, run_fake_slack
+from tests.fakes.slack.testing import ALICE, TOKEN, error_code, seeded_fake, slack_error
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from bot.domain.outbox import OutboxStatus
 from bot.ports import Store
 from db.migrate import upgrade_async
 from db.store import SqlStore
-from tests.e2e.processes import spawn, stop_process, tail
-from tests.fakes.slack_server import FakeSlack, run_fake_slack
-from tests.fakes.slack_testing import seeded_fake
-from tests.integration.outbox_support import (
+from tests.fakes.slack.server import FakeSlack, run_fake_slack
+from tests.fakes.slack.testing import seeded_fake
+from tests.support.outbox import (
     TOKEN,
     enqueue,
     make_worker,
@@ -25,6 +24,7 @@ from tests.integration.outbox_support import (
     rows,
     wait_until,
 )
+from tests.support.processes import spawn, stop_process, tail
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNELS = ("alpha", "bravo", "charlie")
@@ -121,7 +121,7 @@ async def test_a_killed_worker_process_resumes_after_restart(
                 "PATH": "/usr/bin:/bin",
                 "PYTHONUNBUFFERED": "1",
             }
-            argv = [sys.executable, "-m", "tests.integration.outbox_worker_process"]
+            argv = [sys.executable, "-m", "tests.support.outbox_worker_process"]
             await enqueue_posts(store, channels)
             # Slack confirms five calls, then is down: the worker is retrying, and no call
             # has succeeded without the worker hearing of it.

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bot.policy.model import Policy
 from db.migrate import upgrade_async
-from tests.integration.bot_app import AM_AUTH, bot_app, inbox_rows, process_inbox
+from tests.support.bot_app import AM_AUTH, bot_app, inbox_rows, process_inbox
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]

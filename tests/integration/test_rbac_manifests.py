@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.binaries import need
+from tests.support.binaries import need
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "firebreak"

@@ -17,12 +17,12 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.policy.model import Policy
-from tests.fakes.kube_server import FakeKube, run_fake_kube
-from tests.fakes.kubeconfig import write_kubeconfig
-from tests.fakes.slack_models import Channel, Message
-from tests.fakes.slack_testing import ALICE, BOB, CAROL, ONCALL
-from tests.integration.slack_bot import MakeClient, SlackBot, eventually, slack_bot
-from tests.payloads.alertmanager import alert, webhook
+from tests.fakes.kube.kubeconfig import write_kubeconfig
+from tests.fakes.kube.server import FakeKube, run_fake_kube
+from tests.fakes.slack.models import Channel, Message
+from tests.fakes.slack.testing import ALICE, BOB, CAROL, ONCALL
+from tests.support.payloads.alertmanager import alert, webhook
+from tests.support.slack_bot import MakeClient, SlackBot, eventually, slack_bot
 
 NS, NAME = "production", "lnn-service"
 LATENCY = alert("LNNHighLatency", "critical", service="lnn-service")

@@ -20,7 +20,7 @@ from bot.domain.incident import AlertStatus, DeliveryOutcome, Severity, Source
 from bot.domain.outbox import OutboundCall
 from bot.domain.remediation import ActionVerb, DeploymentRef
 from db.store import SqlStore
-from tests.integration.store_builders import T0, alert, at, delivery, new_incident
+from tests.support.store_builders import T0, alert, at, delivery, new_incident
 
 
 @pytest.fixture

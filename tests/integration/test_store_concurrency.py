@@ -10,7 +10,7 @@ from bot.domain.incident import IncidentFilter
 from bot.errors import Conflict
 from db.migrate import upgrade_async
 from db.store import SqlStore
-from tests.integration.store_builders import new_incident
+from tests.support.store_builders import new_incident
 
 RACERS = 25
 

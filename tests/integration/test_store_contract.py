@@ -19,7 +19,7 @@ from bot.domain.incident import (
 from bot.domain.timeline import GENESIS, verify_chain
 from bot.errors import Conflict, IntegrityViolation
 from bot.ports import InboxBacklog, Store
-from tests.integration.store_builders import T0, alert, at, delivery, new_incident
+from tests.support.store_builders import T0, alert, at, delivery, new_incident
 
 
 class Boom(Exception):

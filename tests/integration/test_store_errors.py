@@ -12,7 +12,7 @@ from bot.errors import Conflict, IntegrityViolation, StorageUnavailable
 from db.errors import translate
 from db.migrate import upgrade_async
 from db.store import SqlStore
-from tests.integration.store_builders import new_incident
+from tests.support.store_builders import new_incident
 
 
 def _closed_port() -> int:

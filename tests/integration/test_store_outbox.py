@@ -20,7 +20,7 @@ from bot.errors import IntegrityViolation
 from bot.ports import Store
 from db.migrate import upgrade_async
 from db.store import SqlStore
-from tests.integration.store_builders import T0, at, new_incident
+from tests.support.store_builders import T0, at, new_incident
 
 A, B = "A", "B"
 

@@ -20,7 +20,7 @@ from db.errors import translated
 from db.migrate import alembic_config, upgrade_async
 from db.store import SqlStore
 from db.tables import incidents, metadata, timeline
-from tests.integration.store_builders import T0, new_incident
+from tests.support.store_builders import T0, new_incident
 
 
 async def test_sqlite_runs_with_wal_full_sync_busy_timeout_and_foreign_keys(

@@ -30,8 +30,8 @@ from bot.policy.model import Policy
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from db.tables import deliveries
-from tests.integration.bot_app import AM_AUTH, bot_app, process_inbox
-from tests.payloads.alertmanager import alert, webhook
+from tests.support.bot_app import AM_AUTH, bot_app, process_inbox
+from tests.support.payloads.alertmanager import alert, webhook
 
 pytestmark = pytest.mark.slow
 

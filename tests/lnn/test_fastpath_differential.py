@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from lnn_service.fastpath import MAX_BODY, MAX_HEAD, _inspect
 from lnn_service.service import Service
 from lnn_service.settings import Settings
-from tests.lnn.http_reference import FastReading, H11Reading, fast_read, h11_read
+from tests.support.http_reference import FastReading, H11Reading, fast_read, h11_read
 
 VALID = b'{"input": [0.1, -0.2, 0.8, 0.5]}'
 WRONG = b'{"input": [1, 2]}'

@@ -11,10 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.processes import Service, scrape_metric
-from tests.e2e.slow_clients import assert_cut_within_bound, open_slow, paced, trickle
-from tests.lnn.lnn_process import lnn_serve
-from tests.raw_http import base_address
+from tests.support.lnn_process import lnn_serve
+from tests.support.processes import Service, scrape_metric
+from tests.support.raw_http import base_address
+from tests.support.slow_clients import assert_cut_within_bound, open_slow, paced, trickle
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,9 @@ from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.services.remediation.approve import restart_stamp
 from bot.services.remediation.expire import expire_actions
-from tests.action_support import (
+from tests.fakes.memory.cluster import MemoryCluster
+from tests.fakes.memory.store import MemoryStore
+from tests.support.actions import (
     ALICE,
     BOB,
     CAROL,
@@ -25,8 +27,6 @@ from tests.action_support import (
     Env,
     with_action_options,
 )
-from tests.fakes.memory_cluster import MemoryCluster
-from tests.fakes.memory_store import MemoryStore
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from bot.clock import FixedClock
 from bot.domain.remediation import ActionState
 from bot.policy.model import Policy
-from tests.action_support import LEASE, LNN, Env, with_action_options
-from tests.fakes.memory_cluster import MemoryCluster, SimulatedCrash
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
+from tests.fakes.memory.store import MemoryStore
+from tests.support.actions import LEASE, LNN, Env, with_action_options
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from bot.services.remediation.rules import (
     slack_actor,
     validate_target,
 )
-from tests.action_support import ALICE, BOB, CAROL, ONCALL, FakeDirectory, with_action_options
+from tests.fakes.slack.directory import FakeDirectory
+from tests.support.actions import ALICE, BOB, CAROL, ONCALL, with_action_options
 
 LNN = DeploymentRef("production", "lnn-service")
 

@@ -16,9 +16,9 @@ from bot.policy.model import Policy
 from bot.services.incidents.inbox import InboxProcessor, Processed, ProcessorTimings, retry_delay
 from bot.services.incidents.inbox_backlog import inbox_backlog
 from handlers.alertmanager_schema import parse_alertmanager
-from tests.fakes.memory_store import MemoryStore
-from tests.inbox_support import parse_as_before, poison_payload
-from tests.payloads.alertmanager import alert, body, webhook
+from tests.fakes.memory.store import MemoryStore
+from tests.support.inbox import parse_as_before, poison_payload
+from tests.support.payloads.alertmanager import alert, body, webhook
 
 _keys = itertools.count()
 

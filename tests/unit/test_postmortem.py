@@ -30,9 +30,9 @@ from bot.services.incidents.postmortem import (
     time_to_acknowledge,
     time_to_resolve,
 )
-from tests.fakes.memory_store import MemoryStore
-from tests.inbox_support import deliver as deliver_to_inbox
-from tests.payloads.alertmanager import alert, resolved, webhook
+from tests.fakes.memory.store import MemoryStore
+from tests.support.inbox import deliver as deliver_to_inbox
+from tests.support.payloads.alertmanager import alert, resolved, webhook
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
 """The incident card and the messages around it, each cross-checked with the fake Slack's
-Block Kit validator (``tests/fakes/slack_blocks.py``) and Slack's rule that ``action_id``
+Block Kit validator (``tests/fakes/slack/blocks.py``) and Slack's rule that ``action_id``
 is unique within an actions block."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from bot.integrations.slack.messages import (
 )
 from bot.policy.file import DEFAULT_POLICY, load_policy
 from bot.policy.model import ActionBounds, Scenario, SuggestedAction
-from tests.fakes.slack_blocks import parse_blocks
+from tests.fakes.slack.blocks import parse_blocks
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ATTACKS = ["<!channel>", "<@U123>", "<https://evil|Approve>"]

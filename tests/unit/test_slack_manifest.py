@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fakes.slack_server import METHODS as FAKE_METHODS
+from tests.fakes.slack.server import METHODS as FAKE_METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "deploy" / "slack-app-manifest.yaml"

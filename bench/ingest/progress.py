@@ -1,0 +1,101 @@
+"""Waiting for firebreak to finish what it acknowledged: its opened-incidents counter and
+inbox backlog, scraped from ``/metrics``."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+from bench.ingest.generators import Load
+from bench.ingest.servers import Progress, Server, progress
+
+POLL_INTERVAL_S = 0.05
+PROGRESS_EVERY_S = 15.0
+# After catching up, the counter must hold still this long (and the inbox be empty) before
+# the next scenario starts, so that one scenario's tail is not charged to the next.
+SETTLE_QUIET_S = 0.5
+SETTLE_TIMEOUT_S = 30.0
+
+
+def poll(server: Server) -> Progress | None:
+    """The server's progress, or ``None`` when one scrape fails (a busy loop may be slow)."""
+    server.ensure_alive()
+    try:
+        return progress(server)
+    except (OSError, TimeoutError):
+        return None
+
+
+def wait_for_count(server: Server, expected: int, timeout_s: float) -> tuple[float, int]:
+    """Poll until the opened counter reaches ``expected``; return when it did (or the
+    deadline) and the last count seen.
+
+    The time is taken after the answer that showed the count, so the catch-up is never
+    dated earlier than it happened."""
+    deadline = time.monotonic() + timeout_s
+    next_report = time.monotonic() + PROGRESS_EVERY_S
+    seen = 0
+    while True:
+        state = poll(server)
+        now = time.monotonic()
+        if state is not None:
+            seen = state.opened
+            if seen >= expected:
+                return now, seen
+        if now >= deadline:
+            return now, seen
+        if now >= next_report:
+            # A long silent wait looks like a hang; say what is happening.
+            print(f"  {server.name}: {seen} of {expected} processed", file=sys.stderr, flush=True)
+            next_report = now + PROGRESS_EVERY_S
+        time.sleep(POLL_INTERVAL_S)
+
+
+def settle(server: Server) -> int:
+    """Wait until the inbox is empty and the counter holds still; return the count.
+
+    Requests wrk abandoned at its deadline may still be stored and processed after the
+    acknowledged ones are done."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        state = poll(server)
+        if state is not None:
+            if state.opened != last or state.pending:
+                last, since = state.opened, time.monotonic()
+            elif time.monotonic() - since >= SETTLE_QUIET_S:
+                break
+        time.sleep(POLL_INTERVAL_S)
+    return last
+
+
+@dataclass
+class Ledger:
+    """Deliveries one firebreak target has acknowledged, and how many more it may have got."""
+
+    acked: int = 0
+    unanswered: int = 0
+
+    def processed_per_s(
+        self, server: Server, load: Load, timeout_s: float, notes: list[str], label: str
+    ) -> float:
+        """Deliveries of ``load`` per second from its start until all acknowledged so far are
+        processed (on a timeout: the progress made, with a note)."""
+        before = self.acked
+        self.acked += load.acked
+        self.unanswered += load.unanswered
+        reached, seen = wait_for_count(server, self.acked, timeout_s)
+        elapsed = reached - load.started
+        if seen < self.acked:
+            notes.append(
+                f"{label}: processing had not caught up after {timeout_s:g} s "
+                f"({seen} of {self.acked} incidents opened)"
+            )
+            return max(0, seen - before) / elapsed
+        final = settle(server)
+        if final > self.acked + self.unanswered:
+            limit = self.acked + self.unanswered
+            notes.append(f"{label}: {final} incidents opened for at most {limit} deliveries")
+        return load.acked / elapsed if elapsed > 0 else math.nan

@@ -1,0 +1,114 @@
+"""The report: the main table, the details table and the verdicts on the targets."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+
+from bench.ingest.options import Options
+from bench.ingest.targets import NOOP, Row
+
+TARGET_P99_MS = 50.0
+TARGET_RATE = 200.0
+TARGET_CEILING_SHARE = 0.5
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    return "–" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def table(rows: Sequence[Row]) -> Iterator[str]:
+    yield (
+        "| target | scenario | requests | acks/s | processed/s | ack p50 ms | ack p99 ms "
+        "| errors | peak RSS MB |"
+    )
+    yield "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for r in rows:
+        processed = "–" if r.processed_per_s is None else fmt(r.processed_per_s)
+        if r.notes and r.processed_per_s is not None:
+            processed += " *"
+        yield (
+            f"| {r.target} | {r.scenario} | {r.load.requests} | {fmt(r.load.acks_per_s)} "
+            f"| {processed} | {fmt(r.load.p50_ms, 1)} | {fmt(r.load.p99_ms, 1)} "
+            f"| {r.load.errors} | {fmt(r.peak_rss_mb)} |"
+        )
+
+
+def details(rows: Sequence[Row]) -> Iterator[str]:
+    """Numbers that explain the main table: where the CPU went and what the answers were."""
+    yield (
+        "| target | scenario | ack max ms | server CPU % | load generator CPU % "
+        "| answers and notes |"
+    )
+    yield "| --- | --- | ---: | ---: | ---: | --- |"
+    for r in rows:
+        gen_share = r.load.generator_cpu_s / r.load.generator_wall_s
+        notes = "; ".join((r.load.detail, *(f"* {n}" for n in r.notes)))
+        yield (
+            f"| {r.target} | {r.scenario} | {fmt(r.load.max_ms, 1)} "
+            f"| {fmt(100 * r.server_cpu_share)} | {fmt(100 * gen_share)} | {notes} |"
+        )
+
+
+def ceiling(rows: Sequence[Row]) -> tuple[float, list[float]]:
+    runs = [
+        r.load.acks_per_s
+        for r in rows
+        if r.target.startswith(NOOP) and r.scenario.startswith("(b)")
+    ]
+    valid = [v for v in runs if not math.isnan(v)]
+    return (max(valid) if valid else math.nan), runs
+
+
+def verdicts(rows: Sequence[Row], o: Options) -> Iterator[str]:
+    best, runs = ceiling(rows)
+    shown = ", ".join(f"{fmt(v)}" for v in runs)
+    yield f"- no-op closed-loop ceiling: {fmt(best)} acks/s (runs before and after: {shown})"
+    if o.rate != TARGET_RATE:
+        yield f"- note: the p99 target is set at {TARGET_RATE:g}/s; this run offered {o.rate:g}/s"
+    for r in rows:
+        if r.processed_per_s is None:
+            continue
+        if r.scenario.startswith("(a)"):
+            ok = r.load.p99_ms < TARGET_P99_MS and r.load.errors == 0
+            yield (
+                f"- {r.target}: ack p99 at {o.rate:g}/s < {TARGET_P99_MS:g} ms: "
+                f"{'met' if ok else 'not met'} ({fmt(r.load.p99_ms, 1)} ms, "
+                f"{r.load.errors} errors)"
+            )
+        else:
+            share = r.load.acks_per_s / best if best > 0 else math.nan
+            ok = share >= TARGET_CEILING_SHARE
+            yield (
+                f"- {r.target}: closed-loop acks/s ≥ {TARGET_CEILING_SHARE:.0%} of no-op: "
+                f"{'met' if ok else 'not met'} ({fmt(100 * share, 1)} %: "
+                f"{fmt(r.load.acks_per_s)} of {fmt(best)}; {r.load.errors} errors)"
+            )
+            processed_share = r.processed_per_s / best if best > 0 else math.nan
+            yield (
+                f"- {r.target}: processed/s in (b), for comparison only: "
+                f"{fmt(r.processed_per_s)} ({fmt(100 * processed_share, 1)} % of no-op)"
+            )
+
+
+def cpu_list(cpus: frozenset[int] | None) -> str:
+    return "any" if cpus is None else ",".join(map(str, sorted(cpus)))
+
+
+def report(rows: Sequence[Row], failures: Sequence[str], o: Options) -> None:
+    print(
+        f"# ingest benchmark: {os.cpu_count()} CPUs, loopback, single-alert deliveries; "
+        f"(a) {o.rate:g}/s for {o.duration_s:g} s over {o.connections} connections, "
+        f"(b) wrk -t1 -c{o.concurrency} for {round(o.closed_duration_s)} s; load generators "
+        f"on CPU {cpu_list(o.generator_cpus)}, no-op on CPU {cpu_list(o.noop_cpus)}, "
+        "firebreak on any"
+    )
+    print()
+    print("\n".join(table(rows)))
+    print()
+    print("\n".join(details(rows)))
+    print()
+    print("\n".join(verdicts(rows, o)))
+    for failure in failures:
+        print(f"\nFAILED {failure}")
