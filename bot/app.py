@@ -28,6 +28,7 @@ from bot.policy.model import Policy
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.publishing import PublishingStore
 from bot.services.remediation.remediator import Remediator, Timings
+from bot.services.remediation.sweeper import sweeper as remediation_sweeper
 from db.engine import make_engine
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
@@ -78,7 +79,7 @@ def create_app(
         publisher = SlackPublisher(
             policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
         )
-        store = PublishingStore(sql, publisher, after_commit=worker.poke)
+        store = PublishingStore(sql, publisher, after_commit=worker.wake)
         cluster = await _cluster(settings)
         token = _secret(settings.slack_bot_token)
         remediator = Remediator(
@@ -95,13 +96,14 @@ def create_app(
                 action_lease=settings.action_lease,
             ),
             progress=ActionProgress(
-                store=sql, policy=policy, clock=the_clock, after_commit=worker.poke
+                store=sql, policy=policy, clock=the_clock, after_commit=worker.wake
             ),
         )
+        sweeper = remediation_sweeper(remediator, the_clock)
         metrics = Metrics()
         # Intake commits deliveries and wakes the processor; the processor, in turn, steps
         # aside while an alert storm is arriving (see bot.services.incidents.inbox).
-        inbox = SqlInbox(sql, on_commit=lambda: processor.poke())
+        inbox = SqlInbox(sql, on_commit=lambda: processor.wake())
         processor = InboxProcessor(
             store=store,
             policy=policy,
@@ -129,11 +131,12 @@ def create_app(
             ready_max_inbox_age=settings.ready_max_inbox_age,
         )
         await worker.start()
-        await remediator.start()
+        await sweeper.start()
         await processor.start()
         yield
         await inbox.close()
         await processor.stop()
+        await sweeper.stop()
         await remediator.stop()
         await worker.stop()
         await cluster.close()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import email.utils
 import enum
 import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,21 +153,6 @@ def summarize(answer: Mapping[str, Any]) -> JSON:
 
 
 # -- timing --------------------------------------------------------------------------------------
-def backoff_delay(
-    attempts: int,
-    *,
-    base: float = 1.0,
-    cap: float = 300.0,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to wait after the ``attempts``-th failed try: doubling from ``base`` up to
-    ``cap``, then scaled by a random factor in [0.5, 1] so replicas do not retry in step."""
-    exponent = min(max(attempts - 1, 0), 62)
-    ceiling = min(cap, base * math.pow(2, exponent))
-    factor = 0.5 + 0.5 * (rng or random).random()
-    return ceiling * factor
-
-
 def parse_retry_after(
     value: str | None, *, now: datetime, default: float = 30.0, cap: float = 3600.0
 ) -> float:

@@ -112,7 +112,7 @@ async def test_the_background_loop_processes_what_it_is_poked_about(
     await work.start()
     try:
         await enqueue(store, clock, 3)
-        work.poke()
+        work.wake()
         # An hour's poll: only the poke can bring these three through in time.
         async with asyncio.timeout(10):
             while len(seen) < 3:
@@ -137,7 +137,7 @@ async def test_stop_right_after_a_poke_returns(policy: Policy, clock: FixedClock
         await work.start()
         for _ in range(50):  # let the loop find nothing to do and park on its wake event
             await asyncio.sleep(0)
-        work.poke()
+        work.wake()
         for _ in range(turns):
             await asyncio.sleep(0)
         async with asyncio.timeout(2):

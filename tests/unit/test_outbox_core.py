@@ -15,7 +15,6 @@ from bot.domain.outbox import (
     CHANNEL,
     MissingRef,
     OutboundCall,
-    backoff_delay,
     bind_args,
     extract_saves,
     incident_key,
@@ -23,6 +22,7 @@ from bot.domain.outbox import (
     parse_retry_after,
     summarize,
 )
+from bot.workers import backoff_delay
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -34,7 +34,6 @@ import random
 import secrets
 import socket
 from collections import defaultdict
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,7 +42,6 @@ from bot.config import Settings
 from bot.domain.outbox import (
     MissingRef,
     OutboxMessage,
-    backoff_delay,
     bind_args,
     extract_saves,
     summarize,
@@ -59,6 +57,7 @@ from bot.integrations.slack.sender import (
     make_client,
 )
 from bot.ports import Store
+from bot.workers import Pacing, Worker, backoff_delay
 
 log = logging.getLogger("firebreak.outbox")
 
@@ -106,60 +105,39 @@ class OutboxWorker:
         self._paused: dict[str, datetime] = {}
         self._confirmed: dict[int, Confirmed] = {}
         self._rows = RowWriter(store, clock, self.worker_id)
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self.worker = Worker(
+            f"outbox {self.worker_id}",
+            self._round,
+            clock=clock,
+            pacing=Pacing(
+                poll=poll_interval,
+                backoff_base=poll_interval,
+                backoff_cap=30.0,
+                stop_timeout=stop_timeout,
+            ),
+            transient=(FirebreakError,),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._run(), name=f"outbox {self.worker_id}")
+        await self.worker.start()
 
     async def stop(self) -> None:
         """Finish the sends in flight (up to ``stop_timeout``), then stop. Rows cut off by
         the timeout keep their lease and are taken up again after it expires."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
-        except TimeoutError:
-            log.warning("outbox: sends still in flight after %.1fs, cancelling", self.stop_timeout)
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        await self.worker.stop()
 
-    def poke(self) -> None:
+    def wake(self) -> None:
         """New rows were committed: look now instead of at the next poll."""
-        self._wake.set()
+        self.worker.wake()
 
     def paused_until(self, method: str) -> datetime | None:
         """When a rate-limited method may be called again (``None`` if it is not paused)."""
         until = self._paused.get(method)
         return until if until is not None and until > self.clock.now() else None
 
-    async def _run(self) -> None:
-        storage_failures = 0
-        while not self._stopping:
-            self._wake.clear()
-            wait = self.poll_interval
-            try:
-                handled = await self.run_once()
-                storage_failures = 0
-            except FirebreakError as exc:
-                storage_failures += 1
-                handled = 0
-                wait = backoff_delay(storage_failures, base=self.poll_interval, cap=30.0)
-                log.warning("outbox: storage unavailable (%s); next look in %.1fs", exc, wait)
-            except Exception:
-                handled = 0
-                log.exception("outbox: unexpected error; next look in %.1fs", wait)
-            if handled == 0 and not self._stopping:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+    async def _round(self) -> bool:
+        return await self.run_once() > 0
 
     # -- one round ---------------------------------------------------------------------------
     async def run_once(self) -> int:
