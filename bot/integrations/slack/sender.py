@@ -105,6 +105,10 @@ class SlackSender:
         self._client = client
         self._clock = clock
 
+    @property
+    def client(self) -> AsyncWebClient:
+        return self._client
+
     async def send(self, method: str, args: JSON) -> SendResult:
         try:
             if method == "conversations.create":
