@@ -248,7 +248,7 @@ async def _tune_gc(_app: web.Application) -> None:
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Run the bot until SIGINT/SIGTERM."""
     app = create_app(settings)
-    # After the storage context on purpose: on_startup runs the cleanup contexts first.
+    # After the cleanup contexts on purpose: on_startup runs them first.
     app.on_startup.append(_tune_gc)
     log.info(
         "firebreak serving on http://%s:%d (database %s)",

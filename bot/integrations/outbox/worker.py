@@ -87,13 +87,11 @@ class OutboxWorker:
         self.senders = dict(senders)
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
-        self.poll_interval = poll_interval
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_attempts = max_attempts
-        self.stop_timeout = stop_timeout
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(concurrency)
         # One call per method of a target at a time: a 429 must stop the method's next call
