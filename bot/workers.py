@@ -92,6 +92,7 @@ class Worker:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name=self.name)
+            self._task.add_done_callback(self._ended)
 
     async def stop(self) -> None:
         """Let the round in flight finish (up to ``pacing.stop_timeout``), then stop."""
@@ -113,6 +114,13 @@ class Worker:
                 )
         task.cancel()
         await asyncio.wait([task])
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # The loop catches every Exception of a round; only something that bypasses that
+        # (a BaseException, a bug in the loop itself) ends it while not stopping: say so.
+        if self._stopping or task.cancelled():
+            return
+        log.critical("%s: the loop ended and no longer runs", self.name, exc_info=task.exception())
 
     async def drain(self, *, max_rounds: int = 10_000) -> int:
         """Run steps now until one finds nothing more; the number of rounds that did work."""

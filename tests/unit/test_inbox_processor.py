@@ -1,5 +1,5 @@
 """The inbox processor's pacing against the in-memory store: it gives way to a busy intake
-without ever stopping, and its background loop wakes when woken."""
+without ever stopping, and its background loop runs when woken."""
 
 from __future__ import annotations
 
