@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import outbox_calls as calls
 from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, SLACK, OutboundCall, OutboxStatus
 from bot.errors import StorageUnavailable
 from bot.integrations.outbox.worker import OutboxWorker
+from bot.integrations.slack import calls
 from bot.ports import Store
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.slack_faults import RecordedRequest

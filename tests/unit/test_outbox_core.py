@@ -8,7 +8,6 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.domain import outbox_calls as calls
 from bot.domain.outbox import (
     CARD_CHANNEL,
     CARD_TS,
@@ -22,6 +21,7 @@ from bot.domain.outbox import (
     parse_retry_after,
     summarize,
 )
+from bot.integrations.slack import calls
 from bot.workers import backoff_delay
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
