@@ -172,18 +172,6 @@ def extract_saves(
     return found, missing
 
 
-def summarize(answer: Mapping[str, Any]) -> JSON:
-    """What to keep of a successful answer: the channel and ``ts``, not the echoed message."""
-    summary: JSON = {}
-    channel = lookup(answer, "channel") or lookup(answer, "channel.id")
-    if channel:
-        summary["channel"] = channel
-    ts = lookup(answer, "ts")
-    if ts:
-        summary["ts"] = ts
-    return summary
-
-
 # -- timing --------------------------------------------------------------------------------------
 def parse_retry_after(
     value: str | None, *, now: datetime, default: float = 30.0, cap: float = 3600.0

@@ -19,9 +19,9 @@ from bot.domain.outbox import (
     incident_key,
     lookup,
     parse_retry_after,
-    summarize,
 )
 from bot.integrations.slack import calls
+from bot.integrations.slack.sender import summarize
 from bot.workers import backoff_delay
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -32,8 +32,8 @@ from bot.domain.outbox import (
     OutboundCall,
     Outcome,
     SendResult,
+    lookup,
     parse_retry_after,
-    summarize,
 )
 
 log = logging.getLogger("firebreak.outbox")
@@ -224,6 +224,18 @@ class SlackSender:
         if (isinstance(status, int) and status >= 500) or code in TRANSIENT_ERRORS:
             return SendResult(Outcome.RETRY, method, error=f"HTTP {status}: {code or error}")
         return SendResult(Outcome.FAILED, method, error=code or f"HTTP {status}")
+
+
+def summarize(answer: Mapping[str, Any]) -> JSON:
+    """What to keep of a successful Slack answer: the channel and ``ts``, not the echoed message."""
+    summary: JSON = {}
+    channel = lookup(answer, "channel") or lookup(answer, "channel.id")
+    if channel:
+        summary["channel"] = channel
+    ts = lookup(answer, "ts")
+    if ts:
+        summary["ts"] = ts
+    return summary
 
 
 def _error_code(error: SlackApiError) -> str:
