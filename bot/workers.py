@@ -43,6 +43,14 @@ class Pacing:
     stop_timeout: float = 0.0
 
 
+def backoff_ceiling(attempts: int, *, base: float, cap: float) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: doubling from ``base`` up to
+    ``cap``. The one retry schedule of the bot: failed rounds and outbox rows jittered
+    (``backoff_delay``), inbox deliveries as is (their time is stored with them)."""
+    exponent = min(max(attempts - 1, 0), 62)
+    return float(min(cap, base * math.pow(2, exponent)))
+
+
 def backoff_delay(
     attempts: int,
     *,
@@ -50,13 +58,10 @@ def backoff_delay(
     cap: float = 300.0,
     rng: random.Random | None = None,
 ) -> float:
-    """Seconds to wait after the ``attempts``-th failed try: doubling from ``base`` up to
-    ``cap``, then scaled by a random factor in [0.5, 1] so replicas do not retry in step.
-    Every retry schedule of the bot (a failed round, an outbox row) uses this one."""
-    exponent = min(max(attempts - 1, 0), 62)
-    ceiling = min(cap, base * math.pow(2, exponent))
+    """``backoff_ceiling`` scaled by a random factor in [0.5, 1], so replicas do not retry
+    in step."""
     factor = 0.5 + 0.5 * (rng or random).random()
-    return ceiling * factor
+    return backoff_ceiling(attempts, base=base, cap=cap) * factor
 
 
 class Worker:

@@ -35,7 +35,7 @@ from bot.ports import Inbox, Store, UnitOfWork
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult, apply_alert_group
 from bot.services.transactions import in_transaction
 from bot.text import clean
-from bot.workers import Pacing, Worker
+from bot.workers import Pacing, Worker, backoff_ceiling
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def describe_error(error: BaseException) -> str:
 
 def retry_delay(attempts: int, timings: ProcessorTimings) -> float:
     """Exponential backoff after ``attempts`` failed tries, capped."""
-    return float(min(timings.retry_cap, timings.retry_base * 2 ** max(0, attempts - 1)))
+    return backoff_ceiling(attempts, base=timings.retry_base, cap=timings.retry_cap)
 
 
 class InboxProcessor:
