@@ -12,22 +12,27 @@ from collections.abc import AsyncIterator
 import uvloop
 from aiohttp import web
 from pydantic import SecretStr
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 
 from actions.cluster import KubeCluster
 from actions.unconfigured import UnconfiguredCluster
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.integrations.outbox.worker import build_outbox_worker
+from bot.domain.outbox import SLACK
+from bot.integrations.outbox.worker import OutboxWorker
 from bot.integrations.slack.actions import ActionProgress
 from bot.integrations.slack.directory import SlackDirectory
 from bot.integrations.slack.publisher import SlackPublisher
-from bot.integrations.slack.sender import make_client
+from bot.integrations.slack.sender import SlackSender, UnconfiguredSender, make_client
 from bot.policy.file import load_policy
 from bot.policy.model import Policy
+from bot.ports import Sender
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.publishing import PublishingStore
 from bot.services.remediation.remediator import Remediator, Timings
+from bot.services.remediation.sweeper import sweeper as remediation_sweeper
+from bot.workers import Worker
 from db.engine import make_engine
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
@@ -45,12 +50,37 @@ from httpguard.refusals import RefusalLog
 
 log = logging.getLogger("firebreak")
 
+# What the app holds while it runs, one key per resource; each is set by its own cleanup
+# context below, in the order they depend on each other, so shutdown (aiohttp runs the
+# contexts' cleanups in reverse) stops every user of a resource before the resource.
+SQL = web.AppKey("sql_store", SqlStore)
+OUTBOX = web.AppKey("outbox_worker", OutboxWorker)
+STORE = web.AppKey("store", PublishingStore)
+CLUSTER: web.AppKey[KubeCluster | UnconfiguredCluster] = web.AppKey("cluster")
+REMEDIATOR = web.AppKey("remediator", Remediator)
+SWEEPER = web.AppKey("remediation_sweeper", Worker)
+INBOX = web.AppKey("inbox", SqlInbox)
 # The inbox processor of a running app: tests drain it to see a delivery's effects at once.
 PROCESSOR = web.AppKey("inbox_processor", InboxProcessor)
 
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def outbox_senders(settings: Settings, slack: AsyncWebClient, clock: Clock) -> dict[str, Sender]:
+    """The outbox's sender per target: a new target is a sender module and a line here."""
+    return {
+        SLACK: slack_sender(settings, slack, clock),
+    }
+
+
+def slack_sender(settings: Settings, slack: AsyncWebClient, clock: Clock) -> Sender:
+    """Real Slack with ``SLACK_BOT_TOKEN``, else log-only."""
+    if settings.slack_bot_token is None:
+        log.warning("SLACK_BOT_TOKEN is unset: Slack calls are logged and marked unconfigured")
+        return UnconfiguredSender()
+    return SlackSender(slack, clock=clock)
 
 
 def create_app(
@@ -60,33 +90,52 @@ def create_app(
     policy = policy if policy is not None else load_policy(settings.policy)
     the_clock = clock or SystemClock()
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    token = _secret(settings.slack_bot_token)
+    # One Slack client for the outbox's sender, the approvers' directory and Bolt. Without
+    # a token it is never used to send, but Bolt still needs one to answer commands.
+    slack = make_client(token or "", settings.slack_api_url)
+    metrics = Metrics()
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         if settings.is_sqlite:
             # The embedded default must work with no extra step; PostgreSQL deployments run
             # `firebreak db upgrade` once, not from every replica.
             await upgrade_async(settings.database_url)
-        engine = make_engine(settings.database_url)
-        sql = SqlStore(engine)
-        worker = build_outbox_worker(
-            settings,
-            sql,
-            clock=the_clock,
+        app[SQL] = SqlStore(make_engine(settings.database_url))
+        yield
+        await app[SQL].close()
+
+    async def outbox(app: web.Application) -> AsyncIterator[None]:
+        app[OUTBOX] = OutboxWorker(
+            app[SQL],
+            outbox_senders(settings, slack, the_clock),
+            the_clock,
             lease_seconds=settings.outbox_lease_seconds,
             poll_interval=settings.outbox_poll_seconds,
         )
+        await app[OUTBOX].start()
+        yield
+        await app[OUTBOX].stop()
+
+    async def publishing(app: web.Application) -> AsyncIterator[None]:
         publisher = SlackPublisher(
             policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
         )
-        store = PublishingStore(sql, publisher, after_commit=worker.poke)
-        cluster = await _cluster(settings)
-        token = _secret(settings.slack_bot_token)
-        remediator = Remediator(
-            store=store,
-            cluster=cluster,
+        app[STORE] = PublishingStore(app[SQL], publisher, after_commit=app[OUTBOX].wake)
+        yield
+
+    async def cluster(app: web.Application) -> AsyncIterator[None]:
+        app[CLUSTER] = await _cluster(settings)
+        yield
+        await app[CLUSTER].close()
+
+    async def remediation(app: web.Application) -> AsyncIterator[None]:
+        app[REMEDIATOR] = Remediator(
+            store=app[STORE],
+            cluster=app[CLUSTER],
             clock=the_clock,
             policy=policy,
-            directory=SlackDirectory(make_client(token, settings.slack_api_url) if token else None),
+            directory=SlackDirectory(slack if token else None),
             approvers=settings.approvers,
             timings=Timings(
                 approval_ttl=settings.approval_ttl,
@@ -95,28 +144,47 @@ def create_app(
                 action_lease=settings.action_lease,
             ),
             progress=ActionProgress(
-                store=sql, policy=policy, clock=the_clock, after_commit=worker.poke
+                store=app[SQL], policy=policy, clock=the_clock, after_commit=app[OUTBOX].wake
             ),
         )
-        metrics = Metrics()
-        # Intake commits deliveries and wakes the processor; the processor, in turn, steps
-        # aside while an alert storm is arriving (see bot.services.incidents.inbox).
-        inbox = SqlInbox(sql, on_commit=lambda: processor.poke())
+        yield
+        await app[REMEDIATOR].stop()
+
+    async def sweeper(app: web.Application) -> AsyncIterator[None]:
+        app[SWEEPER] = remediation_sweeper(app[REMEDIATOR], the_clock)
+        await app[SWEEPER].start()
+        yield
+        await app[SWEEPER].stop()
+
+    async def intake(app: web.Application) -> AsyncIterator[None]:
+        app[INBOX] = SqlInbox(app[SQL])
+        yield
+        await app[INBOX].close()
+
+    async def processing(app: web.Application) -> AsyncIterator[None]:
+        # The processor steps aside while an alert storm is arriving (intake's busy state,
+        # see bot.services.incidents.inbox), and intake's commits wake it.
         processor = InboxProcessor(
-            store=store,
+            store=app[STORE],
             policy=policy,
             clock=the_clock,
             parse=parse_alertmanager,
-            intake=inbox,
+            intake=app[INBOX],
             on_processed=lambda done: metrics.observe_processed(done, the_clock.now()),
             timings=ProcessorTimings(
                 retry_base=settings.inbox_retry_base, max_attempts=settings.inbox_max_attempts
             ),
         )
+        app[INBOX].wake_on_commit(processor.wake)
         app[PROCESSOR] = processor
+        await processor.start()
+        yield
+        await processor.stop()
+
+    async def handlers(app: web.Application) -> AsyncIterator[None]:
         app[DEPS] = Deps(
-            store=store,
-            inbox=inbox,
+            store=app[STORE],
+            inbox=app[INBOX],
             policy=policy,
             clock=the_clock,
             metrics=metrics,
@@ -125,31 +193,18 @@ def create_app(
             pagerduty_secrets=tuple(
                 s.get_secret_value() for s in settings.pagerduty_webhook_secrets
             ),
-            remediator=remediator,
+            remediator=app[REMEDIATOR],
             ready_max_inbox_age=settings.ready_max_inbox_age,
         )
-        await worker.start()
-        await remediator.start()
-        await processor.start()
         yield
-        await inbox.close()
-        await processor.stop()
-        await remediator.stop()
-        await worker.stop()
-        await cluster.close()
-        await sql.close()
 
-    app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.extend(
+        [storage, outbox, publishing, cluster, remediation, sweeper, intake, processing, handlers]
+    )
     add_routes(app)
     if settings.slack_signing_secret is not None:
-        token = _secret(settings.slack_bot_token)
         signing_secret = settings.slack_signing_secret.get_secret_value()
-        bolt = build_bolt_app(
-            app,
-            signing_secret=signing_secret,
-            client=make_client(token or "", settings.slack_api_url),
-            bot_token=token,
-        )
+        bolt = build_bolt_app(app, signing_secret=signing_secret, client=slack, bot_token=token)
         mount_slack(app, bolt, signing_secret)
     _warn_unconfigured(settings)
     return app
@@ -193,7 +248,7 @@ async def _tune_gc(_app: web.Application) -> None:
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Run the bot until SIGINT/SIGTERM."""
     app = create_app(settings)
-    # After the storage context on purpose: on_startup runs the cleanup contexts first.
+    # After the cleanup contexts on purpose: on_startup runs them first.
     app.on_startup.append(_tune_gc)
     log.info(
         "firebreak serving on http://%s:%d (database %s)",

@@ -24,7 +24,7 @@ from bot.domain.incident import (
     Source,
     TimelineEntry,
 )
-from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus
+from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus, SendResult
 from bot.domain.remediation import (
     ActionState,
     ChangeResult,
@@ -159,8 +159,26 @@ class DeliveryRepository(Protocol):
         ...
 
 
+class Sender(Protocol):
+    """Performs the outbox calls of one target (Slack, a pager, mail) and says what each
+    answer means for its row; retrying, pacing and ordering are the outbox worker's."""
+
+    @property
+    def configured(self) -> bool:
+        """``False`` when the target's settings are missing: nothing is sent."""
+        ...
+
+    async def send(self, method: str, args: JSON) -> SendResult:
+        """Make one call; connection errors and refusals come back as outcomes, not raised."""
+        ...
+
+    def skip(self, call: OutboundCall) -> str:
+        """Unconfigured only: log what would have been sent; the reason kept on its row."""
+        ...
+
+
 class OutboxRepository(Protocol):
-    """Slack calls waiting to be sent (``bot.domain.outbox``), and the chat refs they produce.
+    """Calls waiting to be sent (``bot.domain.outbox``), and the chat refs they produce.
 
     Services only ``add``, inside the transaction of the change that caused the call. The
     worker claims rows with a lease: only the oldest unsent row of an ordering key is ever
@@ -190,7 +208,7 @@ class OutboxRepository(Protocol):
         ...
 
     async def mark_sent(self, message_id: int, *, at: datetime, result: JSON) -> bool:
-        """Record Slack's confirmation; ``False`` if the row was no longer pending."""
+        """Record the target's confirmation; ``False`` if the row was no longer pending."""
         ...
 
     async def reschedule(
@@ -203,8 +221,11 @@ class OutboxRepository(Protocol):
         """Give up on the row for good; ``False`` if ``worker`` lost the lease."""
         ...
 
-    async def mark_unconfigured(self, message_id: int, *, worker: str, at: datetime) -> bool:
-        """The call was only logged (no Slack token); ``False`` if ``worker`` lost the lease."""
+    async def mark_unconfigured(
+        self, message_id: int, *, worker: str, at: datetime, reason: str = "not configured"
+    ) -> bool:
+        """The call was only logged (its target is not configured: ``reason``); ``False``
+        if ``worker`` lost the lease."""
         ...
 
     async def get(self, message_id: int) -> OutboxMessage | None: ...

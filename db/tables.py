@@ -129,7 +129,7 @@ Index(
     postgresql_where=PENDING_DELIVERY_WHERE,
 )
 
-# Slack calls waiting to be sent (bot.domain.outbox). The claim query looks for the oldest pending row
+# Calls waiting to be sent by the sender of their target (bot.domain.outbox). The claim query looks for the oldest pending row
 # of each ordering key, hence the (ordering_key, id) and (status, id) indexes.
 outbox = Table(
     "outbox",
@@ -151,6 +151,7 @@ outbox = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=False),
     Column("result", JSON, nullable=True),
+    Column("target", String(32), nullable=False, server_default="slack"),
 )
 Index("ix_outbox_ordering_key_id", outbox.c.ordering_key, outbox.c.id)
 Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)

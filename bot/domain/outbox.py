@@ -1,8 +1,10 @@
-"""The outbox: Slack calls that change something, stored as rows before they are sent.
+"""The outbox: calls to the outside (Slack today; a pager and mail next) that change
+something, stored as rows before they are sent.
 
 A service adds an ``OutboundCall`` in the same transaction as the state change that caused it;
-a worker (``bot.integrations.outbox.worker``) sends the rows later, in order per
-``ordering_key``, and retries them until Slack confirms or refuses for good.
+a worker (``bot.integrations.outbox.worker``) hands the rows later to the ``Sender`` of their
+``target`` (``bot.ports``), in order per ``ordering_key``, and retries them until the target
+confirms or refuses for good.
 
 Calls of one incident refer to things Slack creates on the way (the channel id, the card's
 ``ts``). Those are *chat refs*: per incident a small name → value map. A call names the refs it
@@ -20,13 +22,15 @@ from __future__ import annotations
 import email.utils
 import enum
 import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.domain.incident import JSON
+
+# Targets: each names a ``Sender`` the app registers (bot.app).
+SLACK = "slack"
 
 # Ref names services and the worker agree on.
 CHANNEL = "channel"
@@ -37,8 +41,8 @@ ChatRefs = Mapping[str, str]
 
 
 class OutboxStatus(enum.StrEnum):
-    """``pending`` until Slack confirms (``sent``) or refuses for good (``failed``);
-    ``unconfigured`` when the bot ran without a Slack token and only logged the call."""
+    """``pending`` until the target confirms (``sent``) or refuses for good (``failed``);
+    ``unconfigured`` when the bot ran without the target's settings and only logged the call."""
 
     PENDING = "pending"
     SENT = "sent"
@@ -48,10 +52,11 @@ class OutboxStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OutboundCall:
-    """One Slack Web API call to make, e.g. ``chat.postMessage`` with its arguments.
+    """One call to make through the sender of ``target``, e.g. Slack's ``chat.postMessage``
+    with its arguments.
 
     ``binds`` maps an argument name to the chat ref whose value fills it at send time;
-    ``saves`` maps a ref name to the dotted path of the value to keep from Slack's answer.
+    ``saves`` maps a ref name to the dotted path of the value to keep from the answer.
     """
 
     ordering_key: str
@@ -60,10 +65,11 @@ class OutboundCall:
     incident_id: int | None = None
     binds: Mapping[str, str] = field(default_factory=dict)
     saves: Mapping[str, str] = field(default_factory=dict)
+    target: str = SLACK
 
     def __post_init__(self) -> None:
-        if not self.ordering_key or not self.method:
-            raise ValueError("an outbound call needs an ordering key and a method")
+        if not self.ordering_key or not self.method or not self.target:
+            raise ValueError("an outbound call needs an ordering key, a method and a target")
         if (self.binds or self.saves) and self.incident_id is None:
             raise ValueError("binds and saves are chat refs of an incident: set incident_id")
 
@@ -83,6 +89,31 @@ class OutboxMessage:
     finished_at: datetime | None = None
     last_error: str = ""
     result: JSON | None = None
+
+
+class Outcome(enum.Enum):
+    """What a target's answer means for the row: ``SENT`` (done), ``RATE_LIMITED`` (the
+    method waits ``retry_after`` seconds, the row with it), ``RETRY`` (after a backoff, up
+    to the worker's attempts), ``FAILED`` (for good: sending again would fail again)."""
+
+    SENT = "sent"
+    RATE_LIMITED = "rate_limited"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """How one call went. ``method`` is the method that answered (for a 429 it may be a
+    helper call the sender made on the way); ``kept`` is what to record of the answer on
+    the row; ``answer`` is where ``saves`` are looked up."""
+
+    outcome: Outcome
+    method: str
+    answer: JSON = field(default_factory=dict)
+    kept: JSON = field(default_factory=dict)
+    error: str = ""
+    retry_after: float = 0.0
 
 
 class MissingRef(LookupError):
@@ -141,34 +172,7 @@ def extract_saves(
     return found, missing
 
 
-def summarize(answer: Mapping[str, Any]) -> JSON:
-    """What to keep of a successful answer: the channel and ``ts``, not the echoed message."""
-    summary: JSON = {}
-    channel = lookup(answer, "channel") or lookup(answer, "channel.id")
-    if channel:
-        summary["channel"] = channel
-    ts = lookup(answer, "ts")
-    if ts:
-        summary["ts"] = ts
-    return summary
-
-
 # -- timing --------------------------------------------------------------------------------------
-def backoff_delay(
-    attempts: int,
-    *,
-    base: float = 1.0,
-    cap: float = 300.0,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to wait after the ``attempts``-th failed try: doubling from ``base`` up to
-    ``cap``, then scaled by a random factor in [0.5, 1] so replicas do not retry in step."""
-    exponent = min(max(attempts - 1, 0), 62)
-    ceiling = min(cap, base * math.pow(2, exponent))
-    factor = 0.5 + 0.5 * (rng or random).random()
-    return ceiling * factor
-
-
 def parse_retry_after(
     value: str | None, *, now: datetime, default: float = 30.0, cap: float = 3600.0
 ) -> float:

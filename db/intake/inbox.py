@@ -92,6 +92,10 @@ class SqlInbox:
             self._window = window
         self._arrived += 1
 
+    def wake_on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each commit of deliveries (the app wakes the processor)."""
+        self._on_commit = callback
+
     def busy(self) -> bool:
         """Whether an alert storm is arriving (see ``STORM_RATE``)."""
         if len(self._waiting) >= PRESSURE:

@@ -1,4 +1,4 @@
-"""The Slack outbox and the chat refs of incidents."""
+"""The outbox (calls waiting for the sender of their target) and the chat refs of incidents."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def _to_message(row: Row[Any]) -> OutboxMessage:
             incident_id=row.incident_id,
             binds=dict(row.binds),
             saves=dict(row.saves),
+            target=row.target,
         ),
         status=OutboxStatus(row.status),
         attempts=row.attempts,
@@ -105,7 +106,7 @@ _CLAIM = (
     )
     .returning(*outbox.c)
 )
-# Whoever holds the lease: Slack confirmed it, so it must never go out again.
+# Whoever holds the lease: the target confirmed it, so it must never go out again.
 _MARK_SENT = _finish(
     leased=False,
     status=OutboxStatus.SENT.value,
@@ -127,7 +128,7 @@ _MARK_UNCONFIGURED = _finish(
     leased=True,
     status=OutboxStatus.UNCONFIGURED.value,
     finished_at=bindparam("at"),
-    last_error="SLACK_BOT_TOKEN is not set",
+    last_error=bindparam("reason"),
 )
 _GET = select(outbox).where(outbox.c.id == bindparam("message_id"))
 _REFS = select(chat_refs.c.name, chat_refs.c.value).where(
@@ -159,6 +160,7 @@ class SqlOutboxRepository(Repository):
             "incident_id": call.incident_id,
             "binds": dict(call.binds),
             "saves": dict(call.saves),
+            "target": call.target,
             "status": PENDING,
             "attempts": 0,
             "not_before": at,
@@ -208,8 +210,10 @@ class SqlOutboxRepository(Repository):
         params = {"message_id": message_id, "worker": worker, "at": at, "error": error}
         return await self._finish(_MARK_FAILED, params)
 
-    async def mark_unconfigured(self, message_id: int, *, worker: str, at: datetime) -> bool:
-        params = {"message_id": message_id, "worker": worker, "at": at}
+    async def mark_unconfigured(
+        self, message_id: int, *, worker: str, at: datetime, reason: str = "not configured"
+    ) -> bool:
+        params = {"message_id": message_id, "worker": worker, "at": at, "reason": reason}
         return await self._finish(_MARK_UNCONFIGURED, params)
 
     async def _finish(self, statement: Update, params: Mapping[str, Any]) -> bool:

@@ -348,9 +348,9 @@ async def test_a_poison_delivery_fails_after_its_attempts_and_holds_up_no_other(
                 await asyncio.sleep(0.01)
 
     await work.start()
-    inbox = SqlInbox(sql, on_commit=work.poke)
+    inbox = SqlInbox(sql, on_commit=work.wake)
     try:
-        work.poke()
+        work.wake()
         await settled("poison", DeliveryOutcome.PENDING, 10)
         good = delivery("good")
         sent = asyncio.get_running_loop().time()
@@ -359,7 +359,7 @@ async def test_a_poison_delivery_fails_after_its_attempts_and_holds_up_no_other(
         # The bound: a good delivery behind the poison is processed within a second.
         assert asyncio.get_running_loop().time() - sent < 1.0
         clock.advance(10)
-        work.poke()
+        work.wake()
         await settled("poison", DeliveryOutcome.FAILED, 10)
     finally:
         await inbox.close()

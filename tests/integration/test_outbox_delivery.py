@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain import outbox_calls as calls
-from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, OutboxStatus
+from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, SLACK, OutboundCall, OutboxStatus
 from bot.errors import StorageUnavailable
 from bot.integrations.outbox.worker import OutboxWorker
+from bot.integrations.slack import calls
 from bot.ports import Store
 from tests.fakes.memory.store import MemoryStore
 from tests.fakes.slack.faults import RecordedRequest
@@ -224,7 +224,7 @@ async def test_without_a_token_rows_are_logged_and_marked_unconfigured(
 ) -> None:
     from bot.integrations.slack.sender import UnconfiguredSender
 
-    worker = OutboxWorker(store, UnconfiguredSender(), clock, worker_id="w1")
+    worker = OutboxWorker(store, {SLACK: UnconfiguredSender()}, clock, worker_id="w1")
     incident_id = await open_incident(store)
     await enqueue(store, clock, *incident_flow(incident_id))
     with caplog.at_level(logging.INFO, logger="firebreak.outbox"):

@@ -63,7 +63,7 @@ async def test_503_then_429_then_recovery(store: Store) -> None:
         await worker.start()
         try:
             await enqueue_posts(store, channels)
-            worker.poke()
+            worker.wake()
             await wait_until(lambda: all_sent(store))
         finally:
             await worker.stop()

@@ -237,3 +237,31 @@ async def test_concurrent_claims_on_postgres_never_share_a_row(postgres_url: str
     for key in range(8):
         mine = [t for t in sent_order if int(t[1:]) % 8 == key]
         assert mine == sorted(mine, key=lambda t: int(t[1:])), f"key k{key} out of order"
+
+
+async def test_a_row_keeps_its_target_and_shares_its_key_with_other_targets(
+    store: Store,
+) -> None:
+    page = OutboundCall(ordering_key=A, method="enqueue", args={"summary": "p1"}, target="pager")
+    await add(store, post(A, "a1"), page)
+    (head,) = await claim(store)
+    assert head.call.target == "slack"  # the default: every row before targets was Slack's
+    async with store.transaction() as uow:
+        assert await uow.outbox.mark_sent(head.id, at=at(1), result={})
+    (paged,) = await claim(store, now=1)
+    assert (paged.call.target, paged.call.method, paged.call.args) == (
+        "pager",
+        "enqueue",
+        {"summary": "p1"},
+    )
+
+
+async def test_an_unconfigured_row_keeps_the_reason_its_sender_gave(store: Store) -> None:
+    await add(store, post(A, "a1"))
+    (head,) = await claim(store)
+    async with store.transaction() as uow:
+        reason = "SLACK_BOT_TOKEN is not set"
+        assert await uow.outbox.mark_unconfigured(head.id, worker="w1", at=at(1), reason=reason)
+        done = await uow.outbox.get(head.id)
+    assert done is not None
+    assert (done.status, done.last_error) == (OutboxStatus.UNCONFIGURED, reason)

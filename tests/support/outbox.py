@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.clock import Clock, FixedClock
-from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus
+from bot.domain.outbox import SLACK, OutboundCall, OutboxMessage, OutboxStatus
 from bot.integrations.outbox.worker import OutboxWorker
 from bot.integrations.slack.sender import SlackSender, make_client
 from bot.ports import Store
@@ -30,7 +30,7 @@ def make_worker(store: Store, url: str, clock: Clock, **options: Any) -> OutboxW
     sender = SlackSender(make_client(TOKEN, url, timeout=5), clock=clock)
     options.setdefault("worker_id", "w1")
     options.setdefault("rng", random.Random(7))
-    return OutboxWorker(store, sender, clock, **options)
+    return OutboxWorker(store, {SLACK: sender}, clock, **options)
 
 
 async def open_incident(store: Store, group_key: str = "g1") -> int:

@@ -12,17 +12,24 @@ import logging
 import os
 import signal
 
+from bot.app import outbox_senders
+from bot.clock import SystemClock
 from bot.config import load_settings
-from bot.integrations.outbox.worker import build_outbox_worker
+from bot.integrations.outbox.worker import OutboxWorker
+from bot.integrations.slack.sender import make_client
 from db.store import SqlStore
 
 
 async def main() -> None:
     settings = load_settings()
     store = SqlStore.from_url(settings.database_url)
-    worker = build_outbox_worker(
-        settings,
+    clock = SystemClock()
+    token = settings.slack_bot_token
+    slack = make_client(token.get_secret_value() if token else "", settings.slack_api_url)
+    worker = OutboxWorker(
         store,
+        outbox_senders(settings, slack, clock),
+        clock,
         poll_interval=0.05,
         lease_seconds=float(os.environ.get("OUTBOX_TEST_LEASE_SECONDS", "60")),
         backoff_base=0.05,

@@ -1,5 +1,5 @@
 """The inbox processor's pacing against the in-memory store: it gives way to a busy intake
-without ever stopping, and its background loop wakes on a poke."""
+without ever stopping, and its background loop runs when woken."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ async def test_intake_going_quiet_ends_the_wait_at_once(policy: Policy, clock: F
     assert await asyncio.wait_for(sizing, 5) == 8
 
 
-async def test_the_background_loop_processes_what_it_is_poked_about(
+async def test_the_background_loop_processes_what_it_is_woken_for(
     policy: Policy, clock: FixedClock
 ) -> None:
     store, intake, seen = MemoryStore(), ScriptedIntake(), list[Processed]()
@@ -112,8 +112,8 @@ async def test_the_background_loop_processes_what_it_is_poked_about(
     await work.start()
     try:
         await enqueue(store, clock, 3)
-        work.poke()
-        # An hour's poll: only the poke can bring these three through in time.
+        work.wake()
+        # An hour's poll: only the wake can bring these three through in time.
         async with asyncio.timeout(10):
             while len(seen) < 3:
                 await asyncio.sleep(0)
@@ -128,16 +128,16 @@ def test_retry_delay_doubles_up_to_its_cap() -> None:
     assert [retry_delay(n, timings) for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 10, 10]
 
 
-async def test_stop_right_after_a_poke_returns(policy: Policy, clock: FixedClock) -> None:
+async def test_stop_right_after_a_wake_returns(policy: Policy, clock: FixedClock) -> None:
     # On Python 3.11 a cancellation landing as ``wait_for`` finishes could be swallowed
-    # (gh-86296) and left ``stop`` waiting for ever; the app pokes then stops on shutdown.
+    # (gh-86296) and left ``stop`` waiting for ever; the app wakes then stops on shutdown.
     for turns in range(4):
         # An hour's poll: a lost cancellation would leave the loop waiting on it.
         work = make(MemoryStore(), policy, clock, ScriptedIntake(), [], poll=3600.0)
         await work.start()
         for _ in range(50):  # let the loop find nothing to do and park on its wake event
             await asyncio.sleep(0)
-        work.poke()
+        work.wake()
         for _ in range(turns):
             await asyncio.sleep(0)
         async with asyncio.timeout(2):

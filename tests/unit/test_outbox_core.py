@@ -8,21 +8,21 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.domain import outbox_calls as calls
 from bot.domain.outbox import (
     CARD_CHANNEL,
     CARD_TS,
     CHANNEL,
     MissingRef,
     OutboundCall,
-    backoff_delay,
     bind_args,
     extract_saves,
     incident_key,
     lookup,
     parse_retry_after,
-    summarize,
 )
+from bot.integrations.slack import calls
+from bot.integrations.slack.sender import summarize
+from bot.workers import backoff_delay
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

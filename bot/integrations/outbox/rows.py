@@ -18,7 +18,7 @@ log = logging.getLogger("firebreak.outbox")
 
 @dataclass(frozen=True, slots=True)
 class Confirmed:
-    """A call Slack confirmed: what to record on its row and among the incident's refs."""
+    """A call its target confirmed: what to record on its row and among the incident's refs."""
 
     message: OutboxMessage
     saves: dict[str, str]
@@ -80,22 +80,3 @@ class RowWriter:
                 message.id, worker=self._worker, at=self._clock.now(), error=error
             )
         )
-
-
-def log_unconfigured(message: OutboxMessage) -> None:
-    """Say what would have been sent, for a bot running without a Slack token."""
-    call = message.call
-    log.info(
-        "Slack is not configured (SLACK_BOT_TOKEN); would call %s channel=%s: %s",
-        call.method,
-        call.args.get("channel") or call.binds.get("channel", "-"),
-        _gist(call.args),
-    )
-
-
-def _gist(args: JSON) -> str:
-    for key in ("text", "topic", "name", "users"):
-        value = args.get(key)
-        if value:
-            return str(value)[:200]
-    return "-"

@@ -1,19 +1,22 @@
-"""The outbox worker: sends pending Slack calls in order per ordering key, and keeps at it.
+"""The outbox worker: hands pending calls to the sender of their target, in order per
+ordering key, and keeps at it. It knows nothing of any target: a ``Sender`` (``bot.ports``)
+per target name makes the call and says what the answer means (``bot.domain.outbox.Outcome``);
+the app registers them (``bot.app``).
 
 What happens to a row:
 
 * It is claimed with a lease (``lease_seconds``, longer than any one send can take) so two
   replicas never send it at once; a worker that dies leaves the lease to expire and another
   worker (or itself, restarted) takes the row up again.
-* Slack confirms: the row is marked sent in the same transaction that stores the chat refs
+* The target confirms: the row is marked sent in the same transaction that stores the chat refs
   it produced; it is never sent again. Should that write fail, the worker keeps the result
   in memory and writes it before sending anything else, rather than sending twice.
-* Connection errors, timeouts and 5xx: retried after an exponential backoff with jitter
+* ``RETRY`` (connection errors, timeouts, 5xx): retried after an exponential backoff with jitter
   (``backoff_base`` doubling up to ``backoff_cap``); after ``max_attempts`` claims the row
   fails.
-* HTTP 429: the *method* pauses until ``Retry-After`` has passed, in this worker; other
-  methods go on. The row waits with it.
-* Any other Slack error (``channel_not_found``, ``invalid_auth``, ``msg_too_long``, ...):
+* ``RATE_LIMITED`` (HTTP 429): the target's *method* pauses until ``Retry-After`` has
+  passed, in this worker; other methods go on. The row waits with it.
+* ``FAILED`` (for Slack: ``channel_not_found``, ``invalid_auth``, ``msg_too_long``, ...):
   the row fails for good, logged at ERROR with its error code. Later rows of the same key
   are *not* held back: a card update or a timeline note is still worth having in the
   channel when one message was refused, and an incident channel frozen by one bad message
@@ -21,8 +24,9 @@ What happens to a row:
   should have produced (e.g. posts into a channel that was never created) fail in turn with
   ``missing_ref:<name>``, each logged.
 
-Without a Slack token (``UnconfiguredSender``) every row is logged (method, channel, text)
-and marked ``unconfigured``.
+A target whose sender is not configured (Slack without a token) has every row logged by
+its sender and marked ``unconfigured``; a row naming a target nobody registered fails for
+good with ``unknown_target:<name>``.
 """
 
 from __future__ import annotations
@@ -34,31 +38,23 @@ import random
 import secrets
 import socket
 from collections import defaultdict
-from contextlib import suppress
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.clock import Clock
 from bot.domain.outbox import (
+    SLACK,
     MissingRef,
     OutboxMessage,
-    backoff_delay,
+    Outcome,
+    SendResult,
     bind_args,
     extract_saves,
-    summarize,
 )
 from bot.errors import FirebreakError
-from bot.integrations.outbox.rows import Confirmed, RowWriter, log_unconfigured
-from bot.integrations.slack.sender import (
-    Outcome,
-    Sender,
-    SendResult,
-    SlackSender,
-    UnconfiguredSender,
-    make_client,
-)
-from bot.ports import Store
+from bot.integrations.outbox.rows import Confirmed, RowWriter
+from bot.ports import Sender, Store, UnitOfWork
+from bot.workers import Pacing, Worker, backoff_delay
 
 log = logging.getLogger("firebreak.outbox")
 
@@ -73,7 +69,7 @@ class OutboxWorker:
     def __init__(
         self,
         store: Store,
-        sender: Sender,
+        senders: Mapping[str, Sender],
         clock: Clock,
         *,
         worker_id: str | None = None,
@@ -88,85 +84,64 @@ class OutboxWorker:
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
-        self.sender = sender
+        self.senders = dict(senders)
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
-        self.poll_interval = poll_interval
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_attempts = max_attempts
-        self.stop_timeout = stop_timeout
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(concurrency)
-        # One call per method at a time: a 429 must stop the method's next call before it
-        # leaves, not after a burst of parallel ones has already hit the limit.
-        self._method_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._paused: dict[str, datetime] = {}
+        # One call per method of a target at a time: a 429 must stop the method's next call
+        # before it leaves, not after a burst of parallel ones has already hit the limit.
+        self._method_locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._paused: dict[tuple[str, str], datetime] = {}
         self._confirmed: dict[int, Confirmed] = {}
         self._rows = RowWriter(store, clock, self.worker_id)
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self.worker = Worker(
+            f"outbox {self.worker_id}",
+            self._round,
+            clock=clock,
+            pacing=Pacing(
+                poll=poll_interval,
+                backoff_base=poll_interval,
+                backoff_cap=30.0,
+                stop_timeout=stop_timeout,
+            ),
+            transient=(FirebreakError,),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._run(), name=f"outbox {self.worker_id}")
+        await self.worker.start()
 
     async def stop(self) -> None:
         """Finish the sends in flight (up to ``stop_timeout``), then stop. Rows cut off by
         the timeout keep their lease and are taken up again after it expires."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
-        except TimeoutError:
-            log.warning("outbox: sends still in flight after %.1fs, cancelling", self.stop_timeout)
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        await self.worker.stop()
 
-    def poke(self) -> None:
+    def wake(self) -> None:
         """New rows were committed: look now instead of at the next poll."""
-        self._wake.set()
+        self.worker.wake()
 
-    def paused_until(self, method: str) -> datetime | None:
+    def paused_until(self, method: str, target: str = SLACK) -> datetime | None:
         """When a rate-limited method may be called again (``None`` if it is not paused)."""
-        until = self._paused.get(method)
+        until = self._paused.get((target, method))
         return until if until is not None and until > self.clock.now() else None
 
-    async def _run(self) -> None:
-        storage_failures = 0
-        while not self._stopping:
-            self._wake.clear()
-            wait = self.poll_interval
-            try:
-                handled = await self.run_once()
-                storage_failures = 0
-            except FirebreakError as exc:
-                storage_failures += 1
-                handled = 0
-                wait = backoff_delay(storage_failures, base=self.poll_interval, cap=30.0)
-                log.warning("outbox: storage unavailable (%s); next look in %.1fs", exc, wait)
-            except Exception:
-                handled = 0
-                log.exception("outbox: unexpected error; next look in %.1fs", wait)
-            if handled == 0 and not self._stopping:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+    async def _round(self) -> bool:
+        return await self.run_once() > 0
 
     # -- one round ---------------------------------------------------------------------------
     async def run_once(self) -> int:
         """Claim the ready rows (one per ordering key) and deliver them; the number claimed."""
         await self._record_confirmed()
         now = self.clock.now()
-        paused = [method for method, until in self._paused.items() if until > now]
+        # The claim filters on the method name alone; a row of another target whose method
+        # has the same name waits a round at worst (``_deliver`` checks the pair).
+        paused = sorted({method for (_, method), until in self._paused.items() if until > now})
         async with self.store.transaction() as uow:
             batch = await uow.outbox.claim(
                 worker=self.worker_id,
@@ -175,15 +150,30 @@ class OutboxWorker:
                 limit=self.batch_size,
                 paused_methods=paused,
             )
-            if not self.sender.configured:
-                # Nothing will be sent: log the round and record it in the claim's own
-                # transaction (one commit per round, not one per row, in an alert storm).
-                for message in batch:
-                    log_unconfigured(message)
-                    await uow.outbox.mark_unconfigured(message.id, worker=self.worker_id, at=now)
-                return len(batch)
-        await asyncio.gather(*(self._guarded(message) for message in batch))
+            sendable = await self._settle_unsendable(uow, batch, now)
+        await asyncio.gather(*(self._guarded(message) for message in sendable))
         return len(batch)
+
+    async def _settle_unsendable(
+        self, uow: UnitOfWork, batch: Sequence[OutboxMessage], now: datetime
+    ) -> list[OutboxMessage]:
+        """Record the rows nobody will send in the claim's own transaction (one commit per
+        round, not one per row, in an alert storm); the rest, to send."""
+        sendable: list[OutboxMessage] = []
+        for message in batch:
+            sender = self.senders.get(message.call.target)
+            if sender is None:
+                error = f"unknown_target:{message.call.target}"
+                log.error("outbox: row %d failed for good: %s", message.id, error)
+                await uow.outbox.mark_failed(message.id, worker=self.worker_id, at=now, error=error)
+            elif not sender.configured:
+                reason = sender.skip(message.call)
+                await uow.outbox.mark_unconfigured(
+                    message.id, worker=self.worker_id, at=now, reason=reason
+                )
+            else:
+                sendable.append(message)
+        return sendable
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """``run_once`` until nothing is ready; the number of rows handled."""
@@ -214,8 +204,8 @@ class OutboxWorker:
         if message.id in self._confirmed:
             await self._record(message.id)
             return
-        async with self._method_locks[call.method]:
-            until = self.paused_until(call.method)
+        async with self._method_locks[call.target, call.method]:
+            until = self.paused_until(call.method, call.target)
             if until is not None:
                 await self._rows.reschedule(message, until, "ratelimited: method paused")
                 return
@@ -224,7 +214,7 @@ class OutboxWorker:
             except MissingRef as missing:
                 await self._rows.fail(message, f"missing_ref:{missing.name}")
                 return
-            result = await self.sender.send(call.method, args)
+            result = await self.senders[call.target].send(call.method, args)
             await self._settle(message, result)
 
     async def _settle(self, message: OutboxMessage, result: SendResult) -> None:
@@ -233,11 +223,12 @@ class OutboxWorker:
             saves, missing = extract_saves(message.call, result.answer)
             if missing:
                 log.warning("outbox: row %d answer lacks %s", message.id, ", ".join(missing))
-            self._confirmed[message.id] = Confirmed(message, saves, summarize(result.answer), now)
+            self._confirmed[message.id] = Confirmed(message, saves, result.kept, now)
             await self._record(message.id)
         elif result.outcome is Outcome.RATE_LIMITED:
             until = now + timedelta(seconds=result.retry_after)
-            self._paused[result.method] = max(until, self._paused.get(result.method, until))
+            paused = (message.call.target, result.method)
+            self._paused[paused] = max(until, self._paused.get(paused, until))
             log.info("outbox: %s rate limited for %.0fs", result.method, result.retry_after)
             await self._rows.reschedule(message, until, f"ratelimited: {result.method}")
         elif result.outcome is Outcome.RETRY and message.attempts < self.max_attempts:
@@ -265,18 +256,3 @@ class OutboxWorker:
         if not await self._rows.sent(done):
             log.warning("outbox: row %d was finished elsewhere; sent again", message_id)
         self._confirmed.pop(message_id, None)
-
-
-def build_outbox_worker(
-    settings: Settings, store: Store, *, clock: Clock | None = None, **options: Any
-) -> OutboxWorker:
-    """The worker the app runs: real Slack with ``SLACK_BOT_TOKEN``, else log-only."""
-    clock = clock or SystemClock()
-    sender: Sender
-    if settings.slack_bot_token is None:
-        log.warning("SLACK_BOT_TOKEN is unset: Slack calls are logged and marked unconfigured")
-        sender = UnconfiguredSender()
-    else:
-        token = settings.slack_bot_token.get_secret_value()
-        sender = SlackSender(make_client(token, settings.slack_api_url), clock=clock)
-    return OutboxWorker(store, sender, clock, **options)

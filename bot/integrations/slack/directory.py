@@ -19,6 +19,10 @@ class SlackDirectory:
     def __init__(self, client: AsyncWebClient | None) -> None:
         self._client = client
 
+    @property
+    def client(self) -> AsyncWebClient | None:
+        return self._client
+
     async def group_members(self, group_id: str) -> frozenset[str]:
         if self._client is None:
             return frozenset()

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from bot.clock import Clock
-from bot.domain import outbox_calls as calls
 from bot.domain.incident import Incident, Severity, TimelineEntry
 from bot.domain.outbox import CHANNEL, OutboundCall, incident_key
+from bot.integrations.slack import calls
 from bot.integrations.slack.actions import action_ids, post_action, render_action, update_action
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.channels import channel_name, channel_topic

@@ -1,4 +1,5 @@
-"""One Slack Web API call for the outbox worker, and what its answer means for the row.
+"""The outbox's sender for target ``slack``: one Slack Web API call, and what its answer
+means for the row (``bot.ports.Sender``).
 
 The real ``slack_sdk`` client is used with its retry handlers switched off: retrying is the
 outbox's job (it persists the schedule, so a restart keeps it), and slack_sdk 3.47's async
@@ -16,12 +17,10 @@ Answers are sorted into four outcomes:
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -29,7 +28,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.domain.incident import JSON
-from bot.domain.outbox import parse_retry_after
+from bot.domain.outbox import (
+    OutboundCall,
+    Outcome,
+    SendResult,
+    lookup,
+    parse_retry_after,
+)
 
 log = logging.getLogger("firebreak.outbox")
 
@@ -43,43 +48,30 @@ BENIGN_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
 _METHOD_NAME = re.compile(r"[a-z]+(\.[a-zA-Z]+)+")
 
 
-class Outcome(enum.Enum):
-    SENT = "sent"
-    RATE_LIMITED = "rate_limited"
-    RETRY = "retry"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """How one call went. ``method`` is the Slack method that answered (for a 429 it may be
-    a helper call such as ``conversations.list``); ``retry_after`` is in seconds."""
-
-    outcome: Outcome
-    method: str
-    answer: JSON = field(default_factory=dict)
-    error: str = ""
-    retry_after: float = 0.0
-
-
-class Sender(Protocol):
-    """What the outbox worker needs from a chat adapter."""
-
-    @property
-    def configured(self) -> bool:
-        """``False`` when there is no workspace: the worker only logs the calls."""
-        ...
-
-    async def send(self, method: str, args: JSON) -> SendResult: ...
-
-
 class UnconfiguredSender:
-    """The sender without ``SLACK_BOT_TOKEN``: nothing is ever sent."""
+    """The sender without ``SLACK_BOT_TOKEN``: nothing is ever sent, every call is logged."""
 
     configured = False
 
     async def send(self, method: str, args: JSON) -> SendResult:
         return SendResult(Outcome.FAILED, method, error="not_configured")
+
+    def skip(self, call: OutboundCall) -> str:
+        log.info(
+            "Slack is not configured (SLACK_BOT_TOKEN); would call %s channel=%s: %s",
+            call.method,
+            call.args.get("channel") or call.binds.get("channel", "-"),
+            _gist(call.args),
+        )
+        return "SLACK_BOT_TOKEN is not set"
+
+
+def _gist(args: JSON) -> str:
+    for key in ("text", "topic", "name", "users"):
+        value = args.get(key)
+        if value:
+            return str(value)[:200]
+    return "-"
 
 
 def make_client(token: str, base_url: str, *, timeout: int = TIMEOUT_S) -> AsyncWebClient:
@@ -113,6 +105,10 @@ class SlackSender:
         self._client = client
         self._clock = clock
 
+    @property
+    def client(self) -> AsyncWebClient:
+        return self._client
+
     async def send(self, method: str, args: JSON) -> SendResult:
         try:
             if method == "conversations.create":
@@ -125,7 +121,10 @@ class SlackSender:
             return self._classify(failed.method, failed.error)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return SendResult(Outcome.RETRY, method, error=f"connection: {exc!r}")
-        return SendResult(Outcome.SENT, method, answer=answer)
+        return SendResult(Outcome.SENT, method, answer=answer, kept=summarize(answer))
+
+    def skip(self, call: OutboundCall) -> str:
+        return ""  # configured: the worker never skips a Slack call
 
     async def _api(self, method: str, args: JSON) -> JSON:
         """Call through slack_sdk's typed method when there is one (its encoding rules),
@@ -225,6 +224,18 @@ class SlackSender:
         if (isinstance(status, int) and status >= 500) or code in TRANSIENT_ERRORS:
             return SendResult(Outcome.RETRY, method, error=f"HTTP {status}: {code or error}")
         return SendResult(Outcome.FAILED, method, error=code or f"HTTP {status}")
+
+
+def summarize(answer: Mapping[str, Any]) -> JSON:
+    """What to keep of a successful Slack answer: the channel and ``ts``, not the echoed message."""
+    summary: JSON = {}
+    channel = lookup(answer, "channel") or lookup(answer, "channel.id")
+    if channel:
+        summary["channel"] = channel
+    ts = lookup(answer, "ts")
+    if ts:
+        summary["ts"] = ts
+    return summary
 
 
 def _error_code(error: SlackApiError) -> str:

@@ -35,6 +35,7 @@ from bot.ports import Inbox, Store, UnitOfWork
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult, apply_alert_group
 from bot.services.transactions import in_transaction
 from bot.text import clean
+from bot.workers import Pacing, Worker, backoff_ceiling
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def describe_error(error: BaseException) -> str:
 
 def retry_delay(attempts: int, timings: ProcessorTimings) -> float:
     """Exponential backoff after ``attempts`` failed tries, capped."""
-    return float(min(timings.retry_cap, timings.retry_base * 2 ** max(0, attempts - 1)))
+    return backoff_ceiling(attempts, base=timings.retry_base, cap=timings.retry_cap)
 
 
 class InboxProcessor:
@@ -98,30 +99,33 @@ class InboxProcessor:
         self._intake = intake
         self._on_processed = on_processed
         self.timings = timings or ProcessorTimings()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        # Stopping cancels the batch in flight: its transaction rolls back, and what it
+        # held stays pending for the next process.
+        self.worker = Worker(
+            "inbox-processor",
+            self._round,
+            clock=clock,
+            pacing=Pacing(
+                poll=self.timings.poll,
+                backoff_base=self.timings.unavailable_backoff,
+                backoff_cap=self.timings.unavailable_backoff,
+            ),
+            transient=(StorageUnavailable,),
+        )
 
-    def poke(self) -> None:
+    def wake(self) -> None:
         """New deliveries were committed: look now instead of at the next poll."""
-        self._wake.set()
+        self.worker.wake()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="inbox-processor")
+        await self.worker.start()
 
     async def stop(self) -> None:
-        """Stop after the current batch's transaction; what is left stays pending."""
-        if self._task is None:
-            return
-        # The flag as well as the cancellation: on Python 3.11 a cancellation that arrives
-        # as a wait is finishing can be lost (gh-86296), and the loop must end regardless.
-        self._stopping = True
-        self._wake.set()
-        self._task.cancel()
-        # asyncio.wait, not a suppressed CancelledError: a caller's own cancellation (a
-        # shutdown timeout) must still reach the caller.
-        await asyncio.wait([self._task])
-        self._task = None
+        """Stop; what is left stays pending."""
+        await self.worker.stop()
+
+    async def _round(self) -> bool:
+        return bool(await self.run_once(await self.batch_size()))
 
     async def drain(self, *, max_rounds: int = 10_000) -> list[Processed]:
         """Process every due delivery now (tests, and callers that must see the effects).
@@ -279,19 +283,3 @@ class InboxProcessor:
             async with asyncio.timeout(self.timings.max_defer):
                 await intake.settled()
         return self.timings.busy_batch if intake.busy() else self.timings.batch
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                while await self.run_once(await self.batch_size()):
-                    continue
-            except StorageUnavailable as exc:
-                log.warning("inbox processing paused, the database is unavailable: %s", exc)
-                await asyncio.sleep(self.timings.unavailable_backoff)
-                continue
-            except Exception:
-                log.exception("inbox processing failed; retrying at the next poll")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.timings.poll):
-                    await self._wake.wait()

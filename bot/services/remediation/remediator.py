@@ -34,7 +34,8 @@ STOP_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True, slots=True)
 class Timings:
-    """Seconds: request lifetime, rollout deadline and poll, executor lease, expiry sweep."""
+    """Seconds: request lifetime, rollout deadline and poll, executor lease, expiry sweep
+    (the sweeper's period, at most half a lease)."""
 
     approval_ttl: float = 600
     rollout_deadline: float = 600
@@ -161,13 +162,14 @@ class Remediator:
         )
 
     # -- background work -----------------------------------------------------------------
-    async def start(self) -> None:
-        """Reconcile what a previous process left running now and again periodically (a dead
-        replica's lease may still be live at start-up), and expire stale requests."""
-        self._spawn(self._sweep_forever(), "sweep actions")
+    async def sweep(self) -> None:
+        """Reconcile what a crashed process left running and expire stale requests, once
+        (``bot.services.remediation.sweeper`` runs this periodically)."""
+        await self._reconcile()
+        await expire_actions(store=self.store, clock=self.clock)
 
     async def stop(self) -> None:
-        """Cancel the background tasks. An action cut off mid-run stays ``running`` and is
+        """Cancel the executions in flight. An action cut off mid-run stays ``running`` and is
         reconciled against the cluster by the next process, never re-applied blindly."""
         tasks = list(self._tasks)
         for task in tasks:
@@ -222,18 +224,6 @@ class Remediator:
         )
         for action in settled:
             log.info("reconciled action %d: %s", action.id, action.state.value)
-
-    async def _sweep_forever(self) -> None:
-        # Half a lease: an action abandoned by a crashed replica is taken up soon after its
-        # lease lapses, never before (reconcile leaves live leases alone).
-        interval = min(self.timings.expiry_sweep, self.timings.action_lease / 2)
-        while True:
-            try:
-                await self._reconcile()
-                await expire_actions(store=self.store, clock=self.clock)
-            except Exception:
-                log.exception("sweeping actions failed; trying again later")
-            await asyncio.sleep(interval)
 
 
 def requested_text(result: RequestResult) -> str:

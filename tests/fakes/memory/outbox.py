@@ -137,13 +137,15 @@ class MemoryOutbox:
             message_id, worker, status=OutboxStatus.FAILED, finished_at=_aware(at), last_error=error
         )
 
-    async def mark_unconfigured(self, message_id: int, *, worker: str, at: datetime) -> bool:
+    async def mark_unconfigured(
+        self, message_id: int, *, worker: str, at: datetime, reason: str = "not configured"
+    ) -> bool:
         return self._finish(
             message_id,
             worker,
             status=OutboxStatus.UNCONFIGURED,
             finished_at=_aware(at),
-            last_error="SLACK_BOT_TOKEN is not set",
+            last_error=reason,
         )
 
     async def get(self, message_id: int) -> OutboxMessage | None:

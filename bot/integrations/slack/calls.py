@@ -1,4 +1,5 @@
-"""Builders of the outbox calls an incident needs, with their binds and saves wired.
+"""Builders of the Slack outbox calls (target ``slack``) an incident needs, with their binds
+and saves wired.
 
 Every call of an incident shares the ordering key ``incident:<id>``, so they leave in the
 order they were added: create the channel, set its topic, invite, post the card, then

@@ -1,0 +1,53 @@
+"""The composition root: one Slack client shared by everyone who talks to Slack, and every
+background worker running while the app serves and stopped once it has shut down."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.app import OUTBOX, PROCESSOR, REMEDIATOR, SWEEPER, create_app
+from bot.config import Settings
+from bot.domain.outbox import SLACK
+from bot.integrations.slack.directory import SlackDirectory
+from bot.integrations.slack.sender import SlackSender
+from bot.policy.model import Policy
+from handlers.slack.route import SLACK as SLACK_ENDPOINT
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+def settings(sqlite_url: str) -> Settings:
+    return Settings(
+        database_url=sqlite_url,
+        slack_bot_token="xoxb-test-0001",
+        slack_signing_secret="signing-secret",
+        slack_api_url="http://127.0.0.1:9/api/",
+    )
+
+
+async def test_sender_directory_and_bolt_share_one_slack_client(
+    aiohttp_client: MakeClient, sqlite_url: str, policy: Policy
+) -> None:
+    client = await aiohttp_client(create_app(settings(sqlite_url), policy=policy))
+    app = client.app
+    sender = app[OUTBOX].senders[SLACK]
+    directory = app[REMEDIATOR].directory
+    assert isinstance(sender, SlackSender)
+    assert isinstance(directory, SlackDirectory)
+    assert sender.client is directory.client
+    assert sender.client is app[SLACK_ENDPOINT].bolt.client
+
+
+async def test_workers_run_while_serving_and_stop_on_shutdown(
+    aiohttp_client: MakeClient, sqlite_url: str, policy: Policy
+) -> None:
+    client = await aiohttp_client(create_app(settings(sqlite_url), policy=policy))
+    app = client.app
+    workers = [app[OUTBOX].worker, app[PROCESSOR].worker, app[SWEEPER]]
+    assert [w.running for w in workers] == [True, True, True]
+    await client.close()
+    assert [w.running for w in workers] == [False, False, False]
