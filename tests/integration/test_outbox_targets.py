@@ -26,7 +26,7 @@ from bot.domain.outbox import (
 from bot.integrations.outbox.worker import OutboxWorker
 from bot.integrations.slack.sender import UnconfiguredSender
 from bot.ports import Sender, Store
-from tests.integration.outbox_support import enqueue, rows
+from tests.support.outbox import enqueue, rows
 
 HOOK = "hook"
 A, B = "key:A", "key:B"
