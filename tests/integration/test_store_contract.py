@@ -123,12 +123,16 @@ async def test_get_and_save_round_trip_every_mutable_field(store: Store) -> None
         acknowledged_at=at(5),
         status_changed_at=at(4),
         labels={"team": "ml"},
+        commander="U0BOSS",
+        acknowledged_by="slack:U0ACK",
+        resolved_by="system:alertmanager",
     )
     async with store.transaction() as uow:
         locked = await uow.incidents.get(incident.id, for_update=True)
         await uow.incidents.save(changed)
     async with store.transaction() as uow:
         reread = await uow.incidents.get(incident.id)
+    assert (incident.commander, incident.acknowledged_by, incident.resolved_by) == (None,) * 3
     assert missing is None
     assert locked == incident
     assert reread == changed
