@@ -2,9 +2,9 @@
 and the Slack thread messages.
 
 ``describe`` matches on the typed body (``bot.domain.events``). Entry bodies come from
-senders and users, so it takes two formatters: ``text`` for
-untrusted strings (Slack passes its escaper, Markdown the identity) and ``user`` for Slack
-user ids (Slack turns trusted ids into mentions). Bodies are decoded leniently: a missing key
+senders and users, so it takes two formatters: ``text`` for untrusted strings (Slack passes
+its escaper, Markdown the identity) and ``user`` for Slack user ids (Slack turns trusted ids
+into mentions). Bodies are decoded leniently: a missing key
 gives a shorter line, never an error, because old entries outlive the code that wrote them.
 """
 

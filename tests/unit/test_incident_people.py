@@ -15,6 +15,7 @@ from bot.domain.outbox import incident_key
 from bot.integrations.slack.publisher import SlackPublisher
 from bot.policy.file import DEFAULT_POLICY, load_policy
 from bot.services.incidents.updates import acknowledge, assign_commander, resolve
+from handlers.api import incident_json
 from tests.fakes.memory_store import MemoryStore
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -52,6 +53,12 @@ async def test_the_use_cases_keep_who_on_the_incident() -> None:
         "slack:U0RES",
     )
     assert kinds == ["commander.assigned", "incident.acknowledged", "incident.resolved"]
+    shown = incident_json(incident)
+    assert (shown["commander"], shown["acknowledged_by"], shown["resolved_by"]) == (
+        "U0BOSS",
+        "slack:U0ACK",
+        "slack:U0RES",
+    )
 
 
 async def test_the_card_shows_the_commander_the_incident_keeps() -> None:
