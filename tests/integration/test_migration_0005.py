@@ -7,12 +7,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from alembic import command
+from sqlalchemy import insert, inspect
+from sqlalchemy.engine import Connection
 
 from bot.domain.incident import JSON, TimelineEntry
 from bot.domain.timeline import GENESIS, next_entry, verify_chain
 from bot.services.entry_text import describe
-from db.migrate import upgrade_async
+from db.engine import make_engine
+from db.migrate import alembic_config, upgrade_async
 from db.store import SqlStore
 from db.tables import incidents, timeline
 from tests.integration.store_builders import T0
@@ -171,3 +174,25 @@ async def test_0005_fills_in_the_people_and_old_entries_still_verify_and_render(
     assert (reopened.commander, reopened.resolved_by) == ("U0BOSS", None)
     verify_chain(entries)
     assert [describe(entry) for entry in entries] == [line for *_, line in OLD_ENTRIES]
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def test_0005_downgrades_to_0004_and_upgrades_again(database_url: str) -> None:
+    await upgrade_async(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, "0004")
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("incidents")}
+            )
+    finally:
+        await engine.dispose()
+    assert not columns & {"commander", "acknowledged_by", "resolved_by"}
+    await upgrade_async(database_url)
