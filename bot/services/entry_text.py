@@ -134,7 +134,7 @@ def _line(event: Event, show: Show, user: Format) -> str:
         case CommanderAssigned():
             return f"Commander: {user(show(event.user))}" if event.user else "Commander cleared"
         case CommandViewed():
-            return f"Viewed the {show(event.command) or 'incident'}"
+            return f"Ran /incident {show(event.command) or 'show'}"
         case ParticipantJoined():
             return f"{user(show(event.user))} joined the channel"
         case PagerDutyLinked():
