@@ -45,6 +45,10 @@ class IntegrityViolation(FirebreakError):
     """Stored data contradicts itself, e.g. a broken timeline hash chain."""
 
 
+class UnknownEventKind(IntegrityViolation):
+    """A timeline entry of a kind that is not in ``bot.domain.events.EventKind`` was written."""
+
+
 class Forbidden(FirebreakError):
     """The caller is known but not allowed to do this (not an approver, own request, kube-system).
 

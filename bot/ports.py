@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain.action import ActionRequest, NewAction
+from bot.domain.events import Event
 from bot.domain.incident import (
     JSON,
     Alert,
@@ -85,9 +86,10 @@ class AlertRepository(Protocol):
 
 class TimelineRepository(Protocol):
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+        self, incident_id: int, *, at: datetime, actor: str, event: Event
     ) -> TimelineEntry:
-        """Append the next entry, numbered and hash-chained after the incident's last one.
+        """Append ``event`` as the next entry, numbered and hash-chained after the incident's
+        last one (stored as ``bot.domain.events.encode`` gives it).
 
         Callers hold the incident's row lock, which serialises appends per incident.
         """

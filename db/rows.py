@@ -35,6 +35,9 @@ def to_incident(row: Row[Any]) -> Incident:
         resolved_at=row.resolved_at,
         status_changed_at=row.status_changed_at,
         labels=dict(row.labels),
+        commander=row.commander,
+        acknowledged_by=row.acknowledged_by,
+        resolved_by=row.resolved_by,
     )
 
 

@@ -51,6 +51,10 @@ incidents = Table(
     Column("acknowledged_at", UTCDateTime, nullable=True),
     Column("resolved_at", UTCDateTime, nullable=True),
     Column("status_changed_at", UTCDateTime, nullable=True),
+    # Who holds the incident (migration 0005).
+    Column("commander", Text, nullable=True),
+    Column("acknowledged_by", Text, nullable=True),
+    Column("resolved_by", Text, nullable=True),
 )
 
 # Rows an open incident must be unique among; also the ON CONFLICT target's predicate.

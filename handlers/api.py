@@ -42,6 +42,9 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "updated_at": _time(incident.updated_at),
         "acknowledged_at": _time(incident.acknowledged_at),
         "resolved_at": _time(incident.resolved_at),
+        "commander": incident.commander,
+        "acknowledged_by": incident.acknowledged_by,
+        "resolved_by": incident.resolved_by,
     }
 
 

@@ -177,6 +177,12 @@ class Incident:
     # occurred_at of the newest PagerDuty event applied to the status, to order late events.
     status_changed_at: datetime | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Who holds the incident and who last acknowledged and resolved it (actor strings, e.g.
+    # ``slack:U123``; the commander is a Slack user id), kept by the use cases that record
+    # them so readers need not replay the timeline.
+    commander: str | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -8,8 +8,9 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from bot.domain.events.kinds import known_kind
 from bot.domain.incident import JSON, TimelineEntry
-from bot.errors import IntegrityViolation
+from bot.errors import IntegrityViolation, UnknownEventKind
 
 GENESIS = "0" * 64
 
@@ -76,7 +77,10 @@ def next_entry(
     starts a chain.
 
     The body is normalised as a JSON column gives it back (``default=str`` for anything JSON
-    cannot hold), so the hash covers exactly what a reader will see."""
+    cannot hold), so the hash covers exactly what a reader will see. A ``kind`` outside the
+    timeline vocabulary raises ``UnknownEventKind``: readers would not know what it means."""
+    if known_kind(kind) is None:
+        raise UnknownEventKind(f"incident {incident_id}: {kind!r} is not a timeline kind")
     seq = prev_seq + 1
     at = at.astimezone(UTC)
     stored: JSON = json.loads(json.dumps(body, default=str))

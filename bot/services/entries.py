@@ -4,25 +4,40 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.events import IncidentOpened
 from bot.domain.incident import Incident
 from bot.ports import UnitOfWork
 
 
 async def record_opened(
-    uow: UnitOfWork, incident: Incident, *, at: datetime, actor: str, rule: str, **context: object
+    uow: UnitOfWork,
+    incident: Incident,
+    *,
+    at: datetime,
+    actor: str,
+    rule: str,
+    group_key: str | None = None,
+    receiver: str | None = None,
+    pagerduty_id: str | None = None,
+    priority: str | None = None,
+    urgency: str | None = None,
 ) -> None:
-    """The first entry of every incident: what it is and which policy rule classified it."""
+    """The first entry of every incident: what it is, which policy rule classified it, and
+    where it came from (an Alertmanager group, a PagerDuty incident)."""
     await uow.timeline.append(
         incident.id,
         at=at,
         actor=actor,
-        kind="incident.opened",
-        body={
-            "title": incident.title,
-            "severity": incident.severity.value,
-            "scenario": incident.scenario,
-            "rule": rule,
-            "response_minutes": incident.response_minutes,
-            **context,
-        },
+        event=IncidentOpened(
+            title=incident.title,
+            severity=incident.severity.value,
+            scenario=incident.scenario,
+            rule=rule,
+            response_minutes=incident.response_minutes,
+            group_key=group_key,
+            receiver=receiver,
+            pagerduty_id=pagerduty_id,
+            priority=priority,
+            urgency=urgency,
+        ),
     )

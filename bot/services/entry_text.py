@@ -1,9 +1,10 @@
 """Readable one-liners for timeline entries and durations, shared by the postmortem (Markdown)
 and the Slack thread messages.
 
-Entry bodies come from senders and users, so ``describe`` takes two formatters: ``text`` for
-untrusted strings (Slack passes its escaper, Markdown the identity) and ``user`` for Slack
-user ids (Slack turns trusted ids into mentions). Bodies are read leniently: a missing key
+``describe`` matches on the typed body (``bot.domain.events``). Entry bodies come from
+senders and users, so it takes two formatters: ``text`` for untrusted strings (Slack passes
+its escaper, Markdown the identity) and ``user`` for Slack user ids (Slack turns trusted ids
+into mentions). Bodies are decoded leniently: a missing key
 gives a shorter line, never an error, because old entries outlive the code that wrote them.
 """
 
@@ -12,17 +13,36 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
+from bot.domain.events import (
+    AboutAction,
+    ActionApplied,
+    ActionApproval,
+    ActionDenied,
+    ActionDiagnosed,
+    ActionFinished,
+    ActionRefused,
+    AlertChanged,
+    AlertRepeat,
+    AlertsTruncated,
+    CommanderAssigned,
+    CommandViewed,
+    Event,
+    EventKind,
+    IncidentOpened,
+    Note,
+    PagerDutyLinked,
+    PagerDutyReceived,
+    ParticipantJoined,
+    SeverityChanged,
+    StatusChanged,
+    decode,
+)
 from bot.domain.incident import TimelineEntry
 
 Format = Callable[[str], str]
+# A body value as text, through the caller's ``text`` formatter ("" when absent).
+Show = Callable[[object], str]
 
-# Kinds written by the Slack command and the approvals flow; the ingest kinds are in
-# bot/services/ingest_*.py.
-NOTE_KINDS = frozenset({"note", "incident.note"})
-COMMANDER_KINDS = frozenset(
-    {"commander.assigned", "commander", "commander.set", "incident.commander"}
-)
-ACTION_PREFIX = "action."
 GENERIC_MAX = 300
 
 
@@ -47,15 +67,6 @@ def human_duration(delta: timedelta) -> str:
     return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 s"
 
 
-def _get(body: Mapping[str, object], *keys: str) -> str:
-    """The first present, non-empty value among ``keys``, as text ("" if none)."""
-    for key in keys:
-        value = body.get(key)
-        if value is not None and value != "":
-            return str(value)
-    return ""
-
-
 def _generic(kind: str, body: Mapping[str, object], text: Format) -> str:
     pairs = ", ".join(f"{k}={v}" for k, v in sorted(body.items(), key=lambda kv: kv[0]))
     line = f"{kind}: {pairs}" if pairs else kind
@@ -64,79 +75,89 @@ def _generic(kind: str, body: Mapping[str, object], text: Format) -> str:
     return text(line)
 
 
-def _target(body: Mapping[str, object]) -> str:
-    target = _get(body, "target")
-    if target:
-        return target
-    name = _get(body, "deployment", "name")
-    namespace = _get(body, "namespace")
-    if name and namespace:
-        return f"{namespace}/deploy/{name}"
-    return f"deploy/{name}" if name else ""
-
-
-def _action(kind: str, body: Mapping[str, object], user: Format) -> str:
-    state = kind[len(ACTION_PREFIX) :] or "update"
-    verb = _get(body, "verb") or "action"
-    ident = _get(body, "request_id", "action_request", "id")
-    target = _target(body)
-    what = verb + (f" {target}" if target else "")
-    extra = [f"replicas {r}" for r in [_get(body, "replicas")] if r]
-    extra += [f"to revision {r}" for r in [_get(body, "to_revision")] if r]
-    detail = _get(body, "detail", "reason", "message", "error")
-    by = _get(body, "by", "approver", "user")
-    line = f"Action{f' #{ident}' if ident else ''} {state}: {what}"
-    if extra:
-        line += f" ({', '.join(extra)})"
+def _action(event: AboutAction, show: Show, user: Format) -> str:
+    state = event.kind.value.removeprefix("action.")
+    what = show(event.verb) or "action"
+    what += f" {show(event.target)}" if event.target else ""
+    extra = [f"replicas {show(event.replicas)}"] if event.replicas is not None else []
+    extra += [f"to revision {show(event.to_revision)}"] if event.to_revision is not None else []
+    line = f"Action{f' #{show(event.action_id)}' if event.action_id is not None else ''} {state}"
+    line += f": {what}" + (f" ({', '.join(extra)})" if extra else "")
+    by = event.by if isinstance(event, ActionApproval | ActionDenied) else ""
     if by:
-        line += f" by {user(by)}"
-    if detail:
-        line += f": {detail}"
+        line += f" by {user(show(by))}"
+    detail = ""
+    if isinstance(event, ActionApplied | ActionFinished):
+        detail = event.detail
+    elif isinstance(event, ActionDenied | ActionRefused):
+        detail = event.reason
+    return line + (f": {show(detail)}" if detail else "")
+
+
+def _diagnosed(event: ActionDiagnosed, show: Show) -> str:
+    line = f"Diagnosed {show(event.target) or 'a deployment'}"
+    if event.replicas is not None:
+        line += f": {show(event.ready)}/{show(event.replicas)} ready"
+        line += f", {show(event.restarts)} restarts, {show(event.warnings)} warnings"
     return line
 
 
+def _line(event: Event, show: Show, user: Format) -> str:
+    match event:
+        case IncidentOpened():
+            line = f"Opened as {show(event.severity) or '?'}: {show(event.title)}"
+            return line + (f" (rule {show(event.rule)})" if event.rule else "")
+        case StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED):
+            return "Acknowledged"
+        case StatusChanged(kind=EventKind.INCIDENT_TRIGGERED):
+            return "Back to triggered"
+        case StatusChanged():
+            return "Resolved" + (f": {show(event.reason)}" if event.reason else "")
+        case SeverityChanged():
+            line = f"Severity {show(event.previous) or '?'} → {show(event.to) or '?'}"
+            return line + (f" ({show(event.rule)})" if event.rule else "")
+        case AlertChanged():
+            state = "firing" if event.kind is EventKind.ALERT_FIRING else "resolved"
+            line = f"Alert {show(event.alertname) or 'alert'} {state}"
+            return line + (f" ({show(event.severity)})" if event.severity else "")
+        case AlertRepeat():
+            return (
+                f"Alert group re-sent ({show(event.alerts) or '?'} alerts, "
+                f"{show(event.status) or 'unknown'}); nothing new"
+            )
+        case AlertsTruncated():
+            return (
+                f"Alertmanager left out {show(event.truncated_alerts) or '?'} alerts of this group"
+            )
+        case Note():
+            return f"Note: {show(event.text)}"
+        case CommanderAssigned():
+            return f"Commander: {user(show(event.user))}" if event.user else "Commander cleared"
+        case CommandViewed():
+            return f"Ran /incident {show(event.command) or 'show'}"
+        case ParticipantJoined():
+            return f"{user(show(event.user))} joined the channel"
+        case PagerDutyLinked():
+            number = show(event.number) if event.number is not None else show(event.pagerduty_id)
+            return f"Linked to PagerDuty incident {number}"
+        case PagerDutyReceived():
+            line = f"PagerDuty: {event.kind.value.removeprefix('pagerduty.')}"
+            return line + (f": {show(event.note)}" if event.note else "")
+        case ActionDiagnosed():
+            return _diagnosed(event, show)
+        case _:
+            return _action(event, show, user)
+
+
 def describe(entry: TimelineEntry, *, text: Format = _same, user: Format = _same) -> str:
-    """One readable line for ``entry`` (without time or actor). Unknown kinds get a
-    generic ``kind: key=value`` line."""
-    kind = entry.kind
-    # Every body value passes through `text` once, here, so no branch can forget it.
-    body = {k: text(str(v)) for k, v in entry.body.items() if v is not None and v != ""}
-    line: str | None = None
-    if kind == "incident.opened":
-        line = f"Opened as {_get(body, 'severity') or '?'}: {_get(body, 'title')}"
-        rule = _get(body, "rule")
-        line += f" (rule {rule})" if rule else ""
-    elif kind in ("alert.firing", "alert.resolved"):
-        state = "firing" if kind == "alert.firing" else "resolved"
-        name = _get(body, "alertname") or "alert"
-        sev = _get(body, "severity")
-        line = f"Alert {name} {state}" + (f" ({sev})" if sev else "")
-    elif kind == "alert.repeat":
-        line = f"Alert group re-sent ({_get(body, 'alerts') or '?'} alerts, {_get(body, 'status') or 'unknown'}); nothing new"
-    elif kind == "alerts.truncated":
-        line = f"Alertmanager left out {_get(body, 'truncated_alerts') or '?'} alerts of this group"
-    elif kind == "severity.changed":
-        line = f"Severity {_get(body, 'from') or '?'} → {_get(body, 'to') or '?'}"
-        why = _get(body, "reason", "rule")
-        line += f" ({why})" if why else ""
-    elif kind == "incident.acknowledged":
-        line = "Acknowledged"
-    elif kind == "incident.triggered":
-        line = "Back to triggered"
-    elif kind == "incident.resolved":
-        reason = _get(body, "reason")
-        line = "Resolved" + (f": {reason}" if reason else "")
-    elif kind in NOTE_KINDS:
-        line = f"Note: {_get(body, 'text', 'note')}"
-    elif kind in COMMANDER_KINDS:
-        commander = _get(body, "commander", "user")
-        line = f"Commander: {user(commander)}" if commander else "Commander cleared"
-    elif kind == "pagerduty.linked":
-        line = f"Linked to PagerDuty incident {_get(body, 'number', 'pagerduty_id')}"
-    elif kind.startswith("pagerduty."):
-        line = f"PagerDuty: {text(kind[len('pagerduty.') :])}"
-        note = _get(body, "note")
-        line += f": {note}" if note else ""
-    elif kind.startswith(ACTION_PREFIX):
-        line = _action(kind, body, user)
-    return line if line is not None else _generic(kind, entry.body, text)
+    """One readable line for ``entry`` (without time or actor). A kind firebreak never wrote
+    gets a generic ``kind: key=value`` line."""
+    event = decode(entry.kind, entry.body)
+    if event is None:
+        return _generic(entry.kind, entry.body, text)
+
+    def show(value: object) -> str:
+        # Every body value is shown through here, so no branch can forget to escape it.
+        return "" if value is None or value == "" else text(str(value))
+
+    return _line(event, show, user)

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from bot.domain.incident import JSON, TimelineEntry
+from bot.domain.events import Event
+from bot.domain.incident import TimelineEntry
 from bot.ports import (
     ActionRepository,
     AlertRepository,
@@ -34,9 +35,9 @@ class _RecordingTimeline:
         self.appended: list[TimelineEntry] = []
 
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+        self, incident_id: int, *, at: datetime, actor: str, event: Event
     ) -> TimelineEntry:
-        entry = await self._inner.append(incident_id, at=at, actor=actor, kind=kind, body=body)
+        entry = await self._inner.append(incident_id, at=at, actor=actor, event=event)
         self.appended.append(entry)
         return entry
 

@@ -70,6 +70,9 @@ _SAVED = (
     "acknowledged_at",
     "resolved_at",
     "status_changed_at",
+    "commander",
+    "acknowledged_by",
+    "resolved_by",
 )
 _SAVE = (
     update(incidents)
@@ -158,6 +161,9 @@ class SqlIncidentRepository(Repository):
             "acknowledged_at": incident.acknowledged_at,
             "resolved_at": incident.resolved_at,
             "status_changed_at": incident.status_changed_at,
+            "commander": incident.commander,
+            "acknowledged_by": incident.acknowledged_by,
+            "resolved_by": incident.resolved_by,
         }
         if (await self._execute(_SAVE, params)).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")

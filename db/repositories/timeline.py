@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
 
+from bot.domain.events import Event, encode
 from bot.domain.incident import JSON, TimelineEntry
 from bot.domain.timeline import GENESIS, next_entry
 from db.repositories.base import Repository
@@ -29,8 +30,9 @@ _FOR_INCIDENT = (
 
 class SqlTimelineRepository(Repository):
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+        self, incident_id: int, *, at: datetime, actor: str, event: Event
     ) -> TimelineEntry:
+        kind, body = encode(event)
         if at.tzinfo is None:
             raise ValueError("timeline times must be timezone-aware")
         last = (await self._execute(_HEAD, {"incident_id": incident_id})).first()

@@ -7,6 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bot.domain.events import (
+    ActionFinished,
+    AlertRepeat,
+    EventKind,
+    Note,
+    StatusChanged,
+)
 from bot.domain.incident import (
     AlertStatus,
     Delivery,
@@ -116,12 +123,16 @@ async def test_get_and_save_round_trip_every_mutable_field(store: Store) -> None
         acknowledged_at=at(5),
         status_changed_at=at(4),
         labels={"team": "ml"},
+        commander="U0BOSS",
+        acknowledged_by="slack:U0ACK",
+        resolved_by="system:alertmanager",
     )
     async with store.transaction() as uow:
         locked = await uow.incidents.get(incident.id, for_update=True)
         await uow.incidents.save(changed)
     async with store.transaction() as uow:
         reread = await uow.incidents.get(incident.id)
+    assert (incident.commander, incident.acknowledged_by, incident.resolved_by) == (None,) * 3
     assert missing is None
     assert locked == incident
     assert reread == changed
@@ -146,7 +157,7 @@ async def test_timestamps_round_trip_as_aware_utc_with_microseconds(store: Store
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
         episode = await uow.alerts.add(incident.id, alert(ends_at=at(1)), Severity.P0)
-        await uow.timeline.append(incident.id, at=T0, actor="bot", kind="opened", body={})
+        await uow.timeline.append(incident.id, at=T0, actor="bot", event=Note(text="opened"))
     async with store.transaction() as uow:
         reread = await uow.incidents.get(incident.id)
         stored = await uow.alerts.get(alert().fingerprint, T0)
@@ -348,19 +359,25 @@ async def test_timeline_is_numbered_and_chained(store: Store) -> None:
         incident, _ = await uow.incidents.open_for_group(new_incident())
         other, _ = await uow.incidents.open_for_group(new_incident(group_key="other"))
         first = await uow.timeline.append(
-            incident.id, at=T0, actor="system:alertmanager", kind="opened", body={"n": 1}
+            incident.id, at=T0, actor="system:alertmanager", event=AlertRepeat(alerts=1, status="")
         )
-        await uow.timeline.append(other.id, at=T0, actor="bot", kind="opened", body={})
+        await uow.timeline.append(other.id, at=T0, actor="bot", event=Note(text=""))
     async with store.transaction() as uow:
         second = await uow.timeline.append(
-            incident.id, at=at(1), actor="slack:U123", kind="acknowledged", body={"by": "U123"}
+            incident.id,
+            at=at(1),
+            actor="slack:U123",
+            event=StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED),
         )
         third = await uow.timeline.append(
             incident.id,
             at=at(2),
             actor="bot",
-            kind="note",
-            body={"text": "ünïcode & <tags>", "nested": {"b": [1, 2.5, None], "a": True}},
+            event=ActionFinished(
+                kind=EventKind.ACTION_SUCCEEDED,
+                detail="ünïcode & <tags>",
+                snapshot={"b": [1, 2.5, None], "a": True},
+            ),
         )
     async with store.transaction() as uow:
         entries = await uow.timeline.for_incident(incident.id)
@@ -379,11 +396,11 @@ async def test_tampered_timeline_is_detected(store: Store) -> None:
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
         for n in range(3):
-            await uow.timeline.append(incident.id, at=at(n), actor="bot", kind="k", body={"n": n})
+            await uow.timeline.append(incident.id, at=at(n), actor="bot", event=Note(text=str(n)))
     async with store.transaction() as uow:
         entries = list(await uow.timeline.for_incident(incident.id))
     edited = [*entries]
-    edited[1] = dataclasses.replace(entries[1], body={"n": 99})
+    edited[1] = dataclasses.replace(entries[1], body={"text": "99"})
     with pytest.raises(IntegrityViolation, match="entry 2 was altered"):
         verify_chain(edited)
     with pytest.raises(IntegrityViolation, match="entry 2 is missing"):
@@ -394,14 +411,15 @@ async def test_tampered_timeline_is_detected(store: Store) -> None:
 
 
 async def test_timeline_entries_read_back_identical_to_what_append_returned(store: Store) -> None:
-    body = {"when": T0, "tuple": (1, 2)}
+    snapshot = {"when": T0, "tuple": (1, 2)}
+    event = ActionFinished(kind=EventKind.ACTION_FAILED, snapshot=snapshot)
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
-        appended = await uow.timeline.append(incident.id, at=T0, actor="bot", kind="k", body=body)
+        appended = await uow.timeline.append(incident.id, at=T0, actor="bot", event=event)
     async with store.transaction() as uow:
         (stored,) = await uow.timeline.for_incident(incident.id)
     assert stored == appended
-    assert stored.body == {"when": str(T0), "tuple": [1, 2]}
+    assert stored.body["snapshot"] == {"when": str(T0), "tuple": [1, 2]}
     verify_chain([stored])
 
 
@@ -413,7 +431,7 @@ async def test_an_exception_rolls_back_every_write(store: Store) -> None:
         async with store.transaction() as uow:
             incident, _ = await uow.incidents.open_for_group(new_incident())
             await uow.alerts.add(incident.id, alert(), Severity.P0)
-            await uow.timeline.append(kept.id, at=T0, actor="bot", kind="k", body={})
+            await uow.timeline.append(kept.id, at=T0, actor="bot", event=Note(text="k"))
             await uow.deliveries.record(delivery("rolled-back"))
             await uow.incidents.save(dataclasses.replace(kept, title="changed"))
             raise Boom

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
+from bot.domain.events import Note
 from bot.errors import IntegrityViolation
 from db.engine import SQLITE_BUSY_TIMEOUT_MS
 from db.errors import translated
@@ -63,7 +64,7 @@ async def test_sqlite_transactions_take_the_write_lock_up_front(sqlite_url: str)
 async def _timeline_row(store: SqlStore) -> int:
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
-        await uow.timeline.append(incident.id, at=T0, actor="bot", kind="opened", body={})
+        await uow.timeline.append(incident.id, at=T0, actor="bot", event=Note(text="opened"))
     return incident.id
 
 

@@ -11,6 +11,17 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
+from bot.domain.events import (
+    ActionApproval,
+    ActionEntry,
+    ActionFinished,
+    ActionRequested,
+    CommanderAssigned,
+    Event,
+    EventKind,
+    Note,
+    StatusChanged,
+)
 from bot.domain.incident import (
     AlertEpisode,
     AlertStatus,
@@ -64,13 +75,11 @@ async def deliver(store: MemoryStore, clock: FixedClock, key: str, payload: dict
     assert not stored.pending
 
 
-async def human_step(
-    store: MemoryStore, clock: FixedClock, kind: str, body: dict[str, object], actor: str
-) -> None:
+async def human_step(store: MemoryStore, clock: FixedClock, event: Event, actor: str) -> None:
     async with store.transaction() as uow:
         incident = await uow.incidents.get(1, for_update=True)
         assert incident is not None
-        if kind == "incident.acknowledged":
+        if event.kind is EventKind.INCIDENT_ACKNOWLEDGED:
             await uow.incidents.save(
                 replace(
                     incident,
@@ -79,7 +88,7 @@ async def human_step(
                     updated_at=clock.now(),
                 )
             )
-        await uow.timeline.append(1, at=clock.now(), actor=actor, kind=kind, body=body)
+        await uow.timeline.append(1, at=clock.now(), actor=actor, event=event)
 
 
 @pytest.fixture
@@ -89,15 +98,37 @@ async def scripted() -> tuple[Incident, list[AlertEpisode], list[TimelineEntry]]
     clock.advance(60)
     await deliver(store, clock, "d2", group(AlertStatus.FIRING))  # a repeat
     clock.advance(11 * 60 + 5)  # acknowledged 12 min 5 s after opening
-    await human_step(store, clock, "incident.acknowledged", {}, "slack:U0ALICE")
+    acked = StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED)
+    await human_step(store, clock, acked, "slack:U0ALICE")
     clock.advance(30)
-    await human_step(store, clock, "commander.set", {"commander": "U0BOB"}, "slack:U0ALICE")
-    await human_step(store, clock, "note", {"text": "p99 climbing @here"}, "slack:U0BOB")
+    await human_step(store, clock, CommanderAssigned(user="U0BOB"), "slack:U0ALICE")
+    await human_step(store, clock, Note(text="p99 climbing @here"), "slack:U0BOB")
     clock.advance(60)
-    action = {"request_id": 1, "verb": "scale", "target": "production/deploy/lnn-service"}
-    await human_step(store, clock, "action.requested", {**action, "replicas": 6}, "slack:U0BOB")
-    await human_step(store, clock, "action.approved", {**action, "by": "U0CAROL"}, "slack:U0CAROL")
-    await human_step(store, clock, "action.succeeded", action, "bot:firebreak")
+    facts = ActionEntry(action_id=1, verb="scale", target="production/deploy/lnn-service")
+    requested = replace(
+        ActionRequested(replicas=6, approvals_required=1, expires_at=""),
+        action_id=1,
+        verb="scale",
+        target="production/deploy/lnn-service",
+    )
+    await human_step(store, clock, requested, "slack:U0BOB")
+    approved = ActionApproval(
+        action_id=facts.action_id,
+        verb=facts.verb,
+        target=facts.target,
+        kind=EventKind.ACTION_APPROVED,
+        approvals=1,
+        approvals_required=1,
+        by="U0CAROL",
+    )
+    await human_step(store, clock, approved, "slack:U0CAROL")
+    succeeded = ActionFinished(
+        action_id=facts.action_id,
+        verb=facts.verb,
+        target=facts.target,
+        kind=EventKind.ACTION_SUCCEEDED,
+    )
+    await human_step(store, clock, succeeded, "bot:firebreak")
     clock.advance(20 * 60)
     await deliver(store, clock, "d3", group(AlertStatus.RESOLVED, ends_at=clock.now()))
     async with store.transaction() as uow:
@@ -121,7 +152,7 @@ async def test_postmortem_contains_every_entry_and_the_durations(
         "alert.firing",
         "alert.repeat",
         "incident.acknowledged",
-        "commander.set",
+        "commander.assigned",
         "note",
         "action.requested",
         "action.approved",

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest
+from bot.domain.events import ActionEntry, EventKind, decode
 from bot.domain.incident import TimelineEntry
 from bot.domain.outbox import CARD_CHANNEL, CARD_TS, OutboundCall, incident_key
 from bot.domain.remediation import ActionState, ActionVerb, RolloutProgress
@@ -118,10 +119,11 @@ def action_ids(entries: Sequence[TimelineEntry]) -> list[tuple[int, bool]]:
     """``(action id, newly requested)`` for each action the entries are about, in order."""
     seen: dict[int, bool] = {}
     for entry in entries:
-        action_id = entry.body.get("action_id")
-        if not entry.kind.startswith("action.") or not isinstance(action_id, int):
+        event = decode(entry.kind, entry.body)
+        if not isinstance(event, ActionEntry) or not isinstance(event.action_id, int):
             continue
-        seen[action_id] = seen.get(action_id, False) or entry.kind == "action.requested"
+        new = event.kind is EventKind.ACTION_REQUESTED
+        seen[event.action_id] = seen.get(event.action_id, False) or new
     return list(seen.items())
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from bot.clock import Clock
+from bot.domain.events import EventKind
 from bot.domain.incident import Incident, Severity, TimelineEntry
 from bot.domain.outbox import CHANNEL, OutboundCall, incident_key
 from bot.integrations.slack import calls
@@ -21,7 +22,6 @@ from bot.integrations.slack.channels import channel_name, channel_topic
 from bot.integrations.slack.messages import render_timeline_entry
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
-from bot.services.entry_text import COMMANDER_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +30,28 @@ CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1})
 # Entries that change what the card shows.
 CARD_KINDS = frozenset(
     {
-        "alert.firing",
-        "alert.resolved",
-        "severity.changed",
-        "incident.acknowledged",
-        "incident.triggered",
-        "incident.resolved",
-        "commander.assigned",
+        EventKind.ALERT_FIRING,
+        EventKind.ALERT_RESOLVED,
+        EventKind.SEVERITY_CHANGED,
+        EventKind.INCIDENT_ACKNOWLEDGED,
+        EventKind.INCIDENT_TRIGGERED,
+        EventKind.INCIDENT_RESOLVED,
+        EventKind.COMMANDER_ASSIGNED,
     }
 )
-# Entries that are noise in a thread: a re-sent group, the raw PagerDuty event (its effect is
-# threaded as incident.*), someone reading the timeline.
-QUIET_KINDS = frozenset({"incident.opened", "alert.repeat", "command.viewed"})
-QUIET_PREFIXES = ("pagerduty.",)
+# Entries not shown in the thread, as noise there: the opening (the card says it), a re-sent
+# group, someone reading the timeline, and every raw PagerDuty event (its effect is threaded
+# as incident.* or severity.changed). Every other kind gets a thread line.
+QUIET_KINDS = frozenset(
+    {EventKind.INCIDENT_OPENED, EventKind.ALERT_REPEAT, EventKind.COMMAND_VIEWED}
+    | {kind for kind in EventKind if kind.is_pagerduty}
+)
 THREAD_LINES_MAX = 20
 
 
-def _threaded(entry: TimelineEntry) -> bool:
-    return entry.kind not in QUIET_KINDS and not entry.kind.startswith(QUIET_PREFIXES)
+def threaded(entry: TimelineEntry) -> bool:
+    """Whether ``entry`` gets a line in the incident's thread."""
+    return entry.kind not in QUIET_KINDS
 
 
 class SlackPublisher:
@@ -78,26 +82,24 @@ class SlackPublisher:
         if incident is None:
             return
         kinds = {entry.kind for entry in entries}
-        if "incident.opened" in kinds:
-            # Opened in this very transaction, so ``entries`` is its whole timeline.
+        if EventKind.INCIDENT_OPENED in kinds:
             await self._post_card(
                 uow,
                 incident,
                 new_channel=incident.severity in CHANNEL_SEVERITIES,
-                timeline=entries,
             )
             return
         if (
-            "severity.changed" in kinds
+            EventKind.SEVERITY_CHANGED in kinds
             and incident.severity in CHANNEL_SEVERITIES
             and not await self._has_channel(uow, incident.id)
         ):
             # A P2 raised to P1/P0 gets its room now; the card moves there.
             await self._post_card(uow, incident, new_channel=True)
-        elif kinds & CARD_KINDS or kinds & COMMANDER_KINDS:
+        elif kinds & CARD_KINDS:
             card = render_card(await self._view(uow, incident))
             await self._add(uow, calls.update_card(incident.id, text=card.text, blocks=card.blocks))
-        lines = [entry for entry in entries if _threaded(entry)]
+        lines = [entry for entry in entries if threaded(entry)]
         if lines:
             await self._thread(uow, incident, lines)
         await self._actions(uow, entries)
@@ -119,9 +121,8 @@ class SlackPublisher:
         incident: Incident,
         *,
         new_channel: bool,
-        timeline: Sequence[TimelineEntry] | None = None,
     ) -> None:
-        view = await self._view(uow, incident, timeline)
+        view = await self._view(uow, incident)
         if not new_channel:
             if not self._triage:
                 log.warning("incident #%d is P2 and SLACK_TRIAGE_CHANNEL is unset", incident.id)
@@ -159,23 +160,12 @@ class SlackPublisher:
         queued = await uow.outbox.list(ordering_key=incident_key(incident_id))
         return any(message.call.method == "conversations.create" for message in queued)
 
-    async def _view(
-        self,
-        uow: UnitOfWork,
-        incident: Incident,
-        timeline: Sequence[TimelineEntry] | None = None,
-    ) -> CardView:
-        commander: str | None = None
-        if timeline is None:
-            timeline = await uow.timeline.for_incident(incident.id)
-        for entry in timeline:
-            if entry.kind in COMMANDER_KINDS:
-                commander = str(entry.body.get("user") or entry.body.get("commander") or "")
+    async def _view(self, uow: UnitOfWork, incident: Incident) -> CardView:
         return CardView(
             incident=incident,
             alerts=await uow.alerts.for_incident(incident.id),
             scenario=self._policy.scenarios.get(incident.scenario),
-            commander=commander or None,
+            commander=incident.commander,
             now=self._clock.now(),
         )
 

@@ -8,6 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.domain.events import (
+    AlertChanged,
+    AlertRepeat,
+    AlertsTruncated,
+    EventKind,
+    SeverityChanged,
+    StatusChanged,
+)
 from bot.domain.incident import (
     Alert,
     AlertEpisode,
@@ -42,19 +50,18 @@ def _title(group: AlertGroup, alert: Alert, verdict: Classification) -> str:
     return f"{name}: {summary}" if summary else f"{name} ({verdict.scenario.title})"
 
 
-def _alert_body(alert: Alert, verdict: Classification | None = None) -> dict[str, object]:
-    body: dict[str, object] = {
-        "fingerprint": alert.fingerprint,
-        "alertname": alert.name,
-        "starts_at": alert.starts_at.isoformat(),
-        "labels": dict(alert.labels),
-    }
-    if alert.ends_at is not None and alert.status is AlertStatus.RESOLVED:
-        body["ends_at"] = alert.ends_at.isoformat()
-    if verdict is not None:
-        body["severity"] = verdict.severity.value
-        body["rule"] = verdict.rule
-    return body
+def _alert_body(alert: Alert, verdict: Classification | None = None) -> AlertChanged:
+    resolved = alert.status is AlertStatus.RESOLVED
+    return AlertChanged(
+        kind=EventKind.ALERT_RESOLVED if resolved else EventKind.ALERT_FIRING,
+        fingerprint=alert.fingerprint,
+        alertname=alert.name,
+        starts_at=alert.starts_at.isoformat(),
+        labels=dict(alert.labels),
+        ends_at=alert.ends_at.isoformat() if alert.ends_at is not None and resolved else None,
+        severity=verdict.severity.value if verdict is not None else None,
+        rule=verdict.rule if verdict is not None else None,
+    )
 
 
 async def apply_alert_group(
@@ -124,9 +131,8 @@ async def apply_alert_group(
             changed.add(incident.id)
             if alert.status is AlertStatus.RESOLVED:
                 resolving.add(incident.id)
-            kind = "alert.firing" if alert.status is AlertStatus.FIRING else "alert.resolved"
             await uow.timeline.append(
-                incident.id, at=now, actor=ACTOR, kind=kind, body=_alert_body(alert, verdict)
+                incident.id, at=now, actor=ACTOR, event=_alert_body(alert, verdict)
             )
             if alert.status is AlertStatus.FIRING:
                 touched[incident.id] = await _maybe_upgrade(uow, touched[incident.id], verdict, now)
@@ -142,17 +148,16 @@ async def apply_alert_group(
             resolved_alerts += 1
             changed.add(owner.id)
             resolving.add(owner.id)
-            await uow.timeline.append(
-                owner.id, at=now, actor=ACTOR, kind="alert.resolved", body=_alert_body(alert)
-            )
+            await uow.timeline.append(owner.id, at=now, actor=ACTOR, event=_alert_body(alert))
 
     if group.truncated_alerts > 0:
         await uow.timeline.append(
             incident.id,
             at=now,
             actor=ACTOR,
-            kind="alerts.truncated",
-            body={"truncated_alerts": group.truncated_alerts, "received": len(group.alerts)},
+            event=AlertsTruncated(
+                truncated_alerts=group.truncated_alerts, received=len(group.alerts)
+            ),
         )
 
     resolved_incidents = 0
@@ -164,8 +169,7 @@ async def apply_alert_group(
             incident.id,
             at=now,
             actor=ACTOR,
-            kind="alert.repeat",
-            body={"alerts": len(group.alerts), "status": group.status.value},
+            event=AlertRepeat(alerts=len(group.alerts), status=group.status.value),
         )
     return AlertIngestResult(
         incident_ids=tuple(sorted(touched)),
@@ -194,13 +198,12 @@ async def _maybe_upgrade(
         incident.id,
         at=now,
         actor=ACTOR,
-        kind="severity.changed",
-        body={
-            "from": incident.severity.value,
-            "to": verdict.severity.value,
-            "scenario": verdict.scenario.id,
-            "rule": verdict.rule,
-        },
+        event=SeverityChanged(
+            previous=incident.severity.value,
+            to=verdict.severity.value,
+            scenario=verdict.scenario.id,
+            rule=verdict.rule,
+        ),
     )
     return upgraded
 
@@ -216,6 +219,7 @@ async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) 
             incident,
             status=IncidentStatus.RESOLVED,
             resolved_at=now,
+            resolved_by=ACTOR,
             updated_at=now,
             status_changed_at=now,
         )
@@ -224,7 +228,8 @@ async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) 
         incident.id,
         at=now,
         actor=ACTOR,
-        kind="incident.resolved",
-        body={"reason": "all alerts resolved", "alerts": len(episodes)},
+        event=StatusChanged(
+            kind=EventKind.INCIDENT_RESOLVED, reason="all alerts resolved", alerts=len(episodes)
+        ),
     )
     return True

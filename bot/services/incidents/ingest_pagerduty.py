@@ -9,6 +9,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.clock import Clock
+from bot.domain.events import (
+    EventKind,
+    PagerDutyLinked,
+    PagerDutyReceived,
+    SeverityChanged,
+    StatusChanged,
+)
 from bot.domain.incident import (
     Delivery,
     DeliveryOutcome,
@@ -108,8 +115,7 @@ async def _find_or_open(
                     linked.id,
                     at=now,
                     actor=ACTOR,
-                    kind="pagerduty.linked",
-                    body={"pagerduty_id": pd.id, "number": pd.number, "url": pd.html_url},
+                    event=PagerDutyLinked(pagerduty_id=pd.id, number=pd.number, url=pd.html_url),
                 )
             return linked, False
     verdict = policy.classify_pagerduty(pd.priority, pd.urgency)
@@ -143,18 +149,15 @@ async def _apply(
     uow: UnitOfWork, policy: Policy, now: datetime, event: PagerDutyEvent, pd: PagerDutyIncident
 ) -> PagerDutyIngestResult:
     incident, created = await _find_or_open(uow, policy, now, pd)
-    body: dict[str, object] = {
-        "event_id": event.id,
-        "occurred_at": event.occurred_at.isoformat(),
-        "agent": event.agent,
-    }
-    if pd.status:
-        body["status"] = pd.status
-    if event.note:
-        body["note"] = event.note
-    await uow.timeline.append(
-        incident.id, at=now, actor=ACTOR, kind=f"pagerduty.{event.event_type[9:]}", body=body
+    received = PagerDutyReceived(
+        kind=EventKind.for_pagerduty(event.event_type),
+        event_id=event.id,
+        occurred_at=event.occurred_at.isoformat(),
+        agent=event.agent,
+        status=pd.status or None,
+        note=event.note or None,
     )
+    await uow.timeline.append(incident.id, at=now, actor=ACTOR, event=received)
 
     updated = incident
     target = HANDLED[event.event_type]
@@ -167,14 +170,21 @@ async def _apply(
                 acknowledged_at=event.occurred_at
                 if target is IncidentStatus.ACKNOWLEDGED
                 else updated.acknowledged_at,
+                acknowledged_by=ACTOR
+                if target is IncidentStatus.ACKNOWLEDGED
+                else updated.acknowledged_by,
                 resolved_at=event.occurred_at if target is IncidentStatus.RESOLVED else None,
+                resolved_by=ACTOR if target is IncidentStatus.RESOLVED else None,
             )
             await uow.timeline.append(
                 incident.id,
                 at=now,
                 actor=ACTOR,
-                kind=f"incident.{target.value}",
-                body={"from": incident.status.value, "occurred_at": event.occurred_at.isoformat()},
+                event=StatusChanged(
+                    kind=EventKind.for_status(target.value),
+                    previous=incident.status.value,
+                    occurred_at=event.occurred_at.isoformat(),
+                ),
             )
         updated = replace(updated, status_changed_at=event.occurred_at)
 
@@ -188,13 +198,12 @@ async def _apply(
                 incident.id,
                 at=now,
                 actor=ACTOR,
-                kind="severity.changed",
-                body={
-                    "from": updated.severity.value,
-                    "to": verdict.severity.value,
-                    "priority": pd.priority,
-                    "rule": verdict.rule,
-                },
+                event=SeverityChanged(
+                    previous=updated.severity.value,
+                    to=verdict.severity.value,
+                    priority=pd.priority,
+                    rule=verdict.rule,
+                ),
             )
             updated = replace(updated, severity=verdict.severity, scenario=verdict.scenario.id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.events import ParticipantJoined
 from bot.domain.incident import Delivery, DeliveryOutcome, Source
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
@@ -30,8 +31,7 @@ async def record_participant(
             incident_id,
             at=at,
             actor=f"slack:{user}",
-            kind="participant.joined",
-            body={"user": user},
+            event=ParticipantJoined(user=user),
         )
         await uow.deliveries.set_outcome(Source.SLACK, event_id, DeliveryOutcome.PROCESSED)
         return True

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.events import EventKind, known_kind
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident, IncidentStatus, TimelineEntry
-from bot.services.entry_text import ACTION_PREFIX, describe, human_duration
+from bot.services.entry_text import describe, human_duration
 
 NOT_ACKNOWLEDGED = "not acknowledged"
 NOT_RESOLVED = "not resolved"
@@ -27,14 +28,14 @@ def _line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _first(entries: Iterable[TimelineEntry], kind: str) -> datetime | None:
+def _first(entries: Iterable[TimelineEntry], kind: EventKind) -> datetime | None:
     return next((e.at for e in entries if e.kind == kind), None)
 
 
 def acknowledged_at(incident: Incident, timeline: Sequence[TimelineEntry]) -> datetime | None:
     """When the incident was first acknowledged: the incident's own field, else the first
     ``incident.acknowledged`` entry."""
-    return incident.acknowledged_at or _first(timeline, "incident.acknowledged")
+    return incident.acknowledged_at or _first(timeline, EventKind.INCIDENT_ACKNOWLEDGED)
 
 
 def resolved_at(incident: Incident, timeline: Sequence[TimelineEntry]) -> datetime | None:
@@ -44,7 +45,7 @@ def resolved_at(incident: Incident, timeline: Sequence[TimelineEntry]) -> dateti
         return None
     if incident.resolved_at is not None:
         return incident.resolved_at
-    return next((e.at for e in reversed(timeline) if e.kind == "incident.resolved"), None)
+    return next((e.at for e in reversed(timeline) if e.kind == EventKind.INCIDENT_RESOLVED), None)
 
 
 def time_to_acknowledge(incident: Incident, timeline: Sequence[TimelineEntry]) -> str:
@@ -127,6 +128,11 @@ def _impact(
     return lines
 
 
+def _is_action(entry: TimelineEntry) -> bool:
+    kind = known_kind(entry.kind)
+    return kind is not None and kind.is_action
+
+
 def _entry(entry: TimelineEntry) -> str:
     return (
         f"- {_time(entry.at)} · #{entry.seq} · {_line(entry.actor)} · `{entry.kind}` — "
@@ -144,7 +150,7 @@ def render_postmortem(
     """The postmortem of ``incident`` as Markdown. ``timeline`` in sequence order; every
     entry appears once under "Timeline"."""
     ordered = sorted(timeline, key=lambda e: e.seq)
-    actions = [e for e in ordered if e.kind.startswith(ACTION_PREFIX)]
+    actions = [e for e in ordered if _is_action(e)]
     lines = [
         f"# Postmortem: incident #{incident.id}: {_line(incident.title)}",
         "",

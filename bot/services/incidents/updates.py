@@ -8,7 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
-from bot.domain.incident import JSON, Incident, IncidentStatus, Severity
+from bot.domain.events import (
+    CommanderAssigned,
+    Event,
+    EventKind,
+    Note,
+    SeverityChanged,
+    StatusChanged,
+)
+from bot.domain.incident import Incident, IncidentStatus, Severity
 from bot.errors import BadRequest, NotFound
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
@@ -44,12 +52,16 @@ async def acknowledge(store: Store, incident_id: int, *, actor: str, at: datetim
             incident,
             status=IncidentStatus.ACKNOWLEDGED,
             acknowledged_at=at,
+            acknowledged_by=actor,
             updated_at=at,
             status_changed_at=at,
         )
         await uow.incidents.save(acked)
         await uow.timeline.append(
-            incident.id, at=at, actor=actor, kind="incident.acknowledged", body={}
+            incident.id,
+            at=at,
+            actor=actor,
+            event=StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED),
         )
         return acked
 
@@ -68,6 +80,7 @@ async def resolve(
             incident,
             status=IncidentStatus.RESOLVED,
             resolved_at=at,
+            resolved_by=actor,
             updated_at=at,
             status_changed_at=at,
         )
@@ -76,8 +89,9 @@ async def resolve(
             incident.id,
             at=at,
             actor=actor,
-            kind="incident.resolved",
-            body={"reason": reason or "resolved by hand"},
+            event=StatusChanged(
+                kind=EventKind.INCIDENT_RESOLVED, reason=reason or "resolved by hand"
+            ),
         )
         return resolved
 
@@ -98,8 +112,9 @@ async def set_severity(
             incident.id,
             at=at,
             actor=actor,
-            kind="severity.changed",
-            body={"from": incident.severity.value, "to": severity.value, "rule": "manual"},
+            event=SeverityChanged(
+                previous=incident.severity.value, to=severity.value, rule="manual"
+            ),
         )
         return changed
 
@@ -107,12 +122,12 @@ async def set_severity(
 
 
 async def record(
-    store: Store, incident_id: int, *, actor: str, at: datetime, kind: str, body: JSON
+    store: Store, incident_id: int, *, actor: str, at: datetime, event: Event
 ) -> Incident:
-    """Append one entry (a note, a new commander, a command that only read) to the timeline."""
+    """Append one entry that changes nothing else (a note, a command that only read)."""
 
     async def change(uow: UnitOfWork, incident: Incident) -> Incident:
-        await uow.timeline.append(incident.id, at=at, actor=actor, kind=kind, body=body)
+        await uow.timeline.append(incident.id, at=at, actor=actor, event=event)
         return incident
 
     return await _change(store, incident_id, change)
@@ -121,13 +136,21 @@ async def record(
 async def assign_commander(
     store: Store, incident_id: int, user: str, *, actor: str, at: datetime
 ) -> Incident:
-    """The incident commander is whoever the newest ``commander.assigned`` entry names."""
-    return await record(
-        store, incident_id, actor=actor, at=at, kind="commander.assigned", body={"user": user}
-    )
+    """Make ``user`` (a Slack user id) the incident commander: kept on the incident, and
+    recorded as a ``commander.assigned`` entry."""
+
+    async def change(uow: UnitOfWork, incident: Incident) -> Incident:
+        commanded = replace(incident, commander=user, updated_at=at)
+        await uow.incidents.save(commanded)
+        await uow.timeline.append(
+            incident.id, at=at, actor=actor, event=CommanderAssigned(user=user)
+        )
+        return commanded
+
+    return await _change(store, incident_id, change)
 
 
 async def add_note(
     store: Store, incident_id: int, text: str, *, actor: str, at: datetime
 ) -> Incident:
-    return await record(store, incident_id, actor=actor, at=at, kind="note", body={"text": text})
+    return await record(store, incident_id, actor=actor, at=at, event=Note(text=text))

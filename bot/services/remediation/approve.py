@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, Approval, snapshot_to_json
+from bot.domain.events import ActionApproval, ActionRefused, EventKind, about
 from bot.domain.incident import Actor, Incident
 from bot.domain.remediation import ActionState, ActionVerb, TargetSnapshot
 from bot.errors import Conflict, Forbidden
@@ -52,8 +53,7 @@ async def refuse(
             action.incident_id,
             at=at,
             actor=str(actor),
-            kind="action.refused",
-            body=action_steps.action_body(action, attempted=attempted, reason=why),
+            event=about(ActionRefused(attempted=attempted, reason=why), action),
         )
 
     await in_transaction(store, work)
@@ -205,10 +205,13 @@ async def _record(
             changed,
             at=now,
             actor=str(approver),
-            kind="action.approved" if final else "action.approval",
-            approvals=len(approvals),
-            approvals_required=needed,
-            snapshot=snapshot_to_json(changed.snapshot),
+            event=ActionApproval(
+                kind=EventKind.ACTION_APPROVED if final else EventKind.ACTION_APPROVAL,
+                approvals=len(approvals),
+                approvals_required=needed,
+                snapshot=snapshot_to_json(changed.snapshot),
+                by=approver.id,
+            ),
         )
 
     return await in_transaction(store, work)

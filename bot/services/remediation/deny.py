@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest
+from bot.domain.events import ActionDenied
 from bot.domain.incident import Actor
 from bot.domain.remediation import ActionState
 from bot.errors import Conflict, Forbidden
@@ -58,8 +59,7 @@ async def deny_action(
             ),
             at=now,
             actor=str(actor),
-            kind="action.denied",
-            reason=reason,
+            event=ActionDenied(reason=reason, by=actor.id),
         )
         return (denied, True) if denied is not None else (current, False)
 

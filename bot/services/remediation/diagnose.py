@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.clock import Clock
+from bot.domain.events import ActionDiagnosed
 from bot.domain.incident import Actor
 from bot.domain.remediation import ActionVerb, Diagnosis
 from bot.errors import NotFound
@@ -12,24 +13,24 @@ from bot.services.remediation.rules import rules_for, validate_target
 from bot.services.transactions import in_transaction
 
 
-def summary(diagnosis: Diagnosis) -> dict[str, object]:
+def summary(diagnosis: Diagnosis) -> ActionDiagnosed:
     """The facts worth keeping on the timeline (the full diagnosis goes to the thread)."""
     snap, progress = diagnosis.snapshot, diagnosis.progress
-    return {
-        "target": str(diagnosis.target),
-        "replicas": snap.replicas,
-        "revision": snap.revision,
-        "paused": snap.paused,
-        "updated": progress.updated,
-        "ready": progress.ready,
-        "available": progress.available,
-        "rollout": progress.message,
-        "pods": len(diagnosis.pods),
-        "pods_not_ready": sum(1 for pod in diagnosis.pods if not pod.ready),
-        "restarts": sum(pod.restarts for pod in diagnosis.pods),
-        "warnings": sum(1 for event in diagnosis.events if event.type == "Warning"),
-        "revisions": [revision for revision, _ in diagnosis.revisions],
-    }
+    return ActionDiagnosed(
+        target=str(diagnosis.target),
+        replicas=snap.replicas,
+        revision=snap.revision,
+        paused=snap.paused,
+        updated=progress.updated,
+        ready=progress.ready,
+        available=progress.available,
+        rollout=progress.message,
+        pods=len(diagnosis.pods),
+        pods_not_ready=sum(1 for pod in diagnosis.pods if not pod.ready),
+        restarts=sum(pod.restarts for pod in diagnosis.pods),
+        warnings=sum(1 for event in diagnosis.events if event.type == "Warning"),
+        revisions=[revision for revision, _ in diagnosis.revisions],
+    )
 
 
 async def diagnose_target(
@@ -58,8 +59,7 @@ async def diagnose_target(
             incident_id,
             at=clock.now(),
             actor=str(actor),
-            kind="action.diagnosed",
-            body=summary(diagnosis),
+            event=summary(diagnosis),
         )
 
     await in_transaction(store, work)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ProgressCallback, Wait
+from bot.domain.events import ActionStarted
 from bot.domain.incident import Actor
 from bot.domain.remediation import ActionState
 from bot.errors import Conflict
@@ -60,8 +61,7 @@ async def claim(
         ),
         at=now,
         actor=actor,
-        kind="action.started",
-        approved_by=list(action.approved_by),
+        event=ActionStarted(approved_by=list(action.approved_by)),
     )
     return _Claim(claimed or action, won=claimed is not None)
 

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ProgressCallback, Wait
+from bot.domain.events import ActionReconciled, ActionReconciling
 from bot.domain.remediation import ActionState, ActionVerb, TargetSnapshot
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
@@ -103,8 +104,7 @@ async def _take_over(
         dataclasses.replace(action, owner=owner, lease_until=now + timedelta(seconds=lease)),
         at=now,
         actor=action_steps.FIREBREAK,
-        kind="action.reconciling",
-        applying=action.apply_snapshot is not None,
+        event=ActionReconciling(applying=action.apply_snapshot is not None),
     )
 
 
@@ -119,7 +119,7 @@ async def _settle(runner: Runner, action: ActionRequest) -> ActionRequest:
         return await runner.finish(action, ActionState.FAILED, detail)
     if landed:
         await action_steps.note(
-            runner.store, action, at=runner.clock.now(), kind="action.reconciled", landed=True
+            runner.store, action, at=runner.clock.now(), event=ActionReconciled(landed=True)
         )
         return await runner.follow(action)
     changes = moved(action.apply_snapshot, current)

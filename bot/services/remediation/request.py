@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, NewAction
+from bot.domain.events import ActionJoined, ActionRequested, about
 from bot.domain.incident import Actor
 from bot.domain.remediation import ActionState, ActionVerb
 from bot.errors import BadRequest, Conflict, NotFound
@@ -94,11 +95,12 @@ async def request_action(
                 incident_id,
                 at=now,
                 actor=str(requested_by),
-                kind="action.requested",
-                body=action_steps.action_body(
+                event=about(
+                    ActionRequested(
+                        approvals_required=action.approvals_required,
+                        expires_at=action.expires_at.isoformat(),
+                    ),
                     action,
-                    approvals_required=action.approvals_required,
-                    expires_at=action.expires_at.isoformat(),
                 ),
             )
             return RequestResult(action, True)
@@ -120,8 +122,7 @@ async def request_action(
             incident_id,
             at=now,
             actor=str(requested_by),
-            kind="action.joined",
-            body=action_steps.action_body(action, owner_incident=action.incident_id),
+            event=about(ActionJoined(owner_incident=action.incident_id), action),
         )
         return RequestResult(action, False)
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ProgressCallback, Wait, snapshot_to_json
+from bot.domain.events import ActionApplied, ActionFinished, EventKind
 from bot.domain.remediation import (
     ActionState,
     ActionVerb,
@@ -100,10 +101,9 @@ class Runner:
             self.store,
             marked,
             at=self.clock.now(),
-            kind="action.applied",
-            skipped=result.skipped,
-            detail=result.detail,
-            revision=result.revision,
+            event=ActionApplied(
+                skipped=result.skipped, detail=result.detail, revision=result.revision
+            ),
         )
         return await self.follow(marked)
 
@@ -201,16 +201,22 @@ class Runner:
             current, _ = await action_steps.locked(uow, action.id)
             if current.version != action.version or current.owner != self.owner:
                 return None
-            kind = "action.succeeded" if state is ActionState.SUCCEEDED else "action.failed"
+            kind = (
+                EventKind.ACTION_SUCCEEDED
+                if state is ActionState.SUCCEEDED
+                else EventKind.ACTION_FAILED
+            )
             return await action_steps.transition(
                 uow,
                 current,
                 dataclasses.replace(current, state=state, finished_at=now, detail=detail),
                 at=now,
                 actor=action_steps.FIREBREAK,
-                kind=kind,
-                detail=detail,
-                snapshot=snapshot_to_json(current.apply_snapshot or current.snapshot),
+                event=ActionFinished(
+                    kind=kind,
+                    detail=detail,
+                    snapshot=snapshot_to_json(current.apply_snapshot or current.snapshot),
+                ),
             )
 
         done = await in_transaction(self.store, work)

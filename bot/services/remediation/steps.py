@@ -7,25 +7,14 @@ import dataclasses
 from datetime import datetime
 
 from bot.domain.action import ActionRequest
-from bot.domain.incident import BOT, JSON, Incident
+from bot.domain.events import AboutAction, ActionExpired, about
+from bot.domain.incident import BOT, Incident
 from bot.domain.remediation import ActionState
 from bot.errors import NotFound
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
 
 FIREBREAK = str(BOT)
-
-
-def action_body(action: ActionRequest, **extra: object) -> JSON:
-    """What every action timeline entry carries, so each reads on its own."""
-    return {
-        "action_id": action.id,
-        "action": action.describe(),
-        "verb": action.verb.value,
-        "target": str(action.target),
-        "state": action.state.value,
-        **extra,
-    }
 
 
 async def locked(uow: UnitOfWork, action_id: int) -> tuple[ActionRequest, Incident]:
@@ -54,10 +43,10 @@ async def transition(
     *,
     at: datetime,
     actor: str,
-    kind: str,
-    **body: object,
+    event: AboutAction,
 ) -> ActionRequest | None:
-    """Write ``changed`` by compare-and-set and record ``kind`` on the incident's timeline.
+    """Write ``changed`` by compare-and-set and record ``event`` (its action facts filled in
+    from the stored action) on the incident's timeline.
 
     ``None`` when ``current`` is stale (someone else moved the action first); then nothing
     is written. The caller must hold the incident lock (``locked``)."""
@@ -66,21 +55,17 @@ async def transition(
     stored = await uow.actions.update(current, dataclasses.replace(changed, updated_at=at))
     if stored is None:
         return None
-    await uow.timeline.append(
-        stored.incident_id, at=at, actor=actor, kind=kind, body=action_body(stored, **body)
-    )
+    await uow.timeline.append(stored.incident_id, at=at, actor=actor, event=about(event, stored))
     return stored
 
 
-async def note(
-    store: Store, action: ActionRequest, *, at: datetime, kind: str, **body: object
-) -> None:
+async def note(store: Store, action: ActionRequest, *, at: datetime, event: AboutAction) -> None:
     """A timeline entry about ``action`` that changes no state (e.g. what the apply did)."""
 
     async def work(uow: UnitOfWork) -> None:
         await uow.incidents.get(action.incident_id, for_update=True)
         await uow.timeline.append(
-            action.incident_id, at=at, actor=FIREBREAK, kind=kind, body=action_body(action, **body)
+            action.incident_id, at=at, actor=FIREBREAK, event=about(event, action)
         )
 
     await in_transaction(store, work)
@@ -94,6 +79,5 @@ async def expire(uow: UnitOfWork, action: ActionRequest, *, at: datetime) -> Act
         dataclasses.replace(action, state=ActionState.EXPIRED, finished_at=at),
         at=at,
         actor=FIREBREAK,
-        kind="action.expired",
-        expired_at=action.expires_at.isoformat(),
+        event=ActionExpired(expired_at=action.expires_at.isoformat()),
     )

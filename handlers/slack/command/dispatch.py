@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.domain.events import CommandViewed
 from bot.domain.incident import Incident, IncidentFilter, TimelineEntry
 from bot.errors import BadRequest
 from bot.integrations.slack.text import escape, inert
@@ -88,8 +89,7 @@ async def _viewed(deps: Deps, incident_id: int, ctx: CommandContext, command: st
         incident_id,
         actor=ctx.actor,
         at=deps.clock.now(),
-        kind="command.viewed",
-        body={"command": command},
+        event=CommandViewed(command=command),
     )
 
 

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+from bot.domain.events import Event, encode
 from bot.domain.incident import (
-    JSON,
     Alert,
     AlertEpisode,
     AlertStatus,
@@ -250,8 +250,9 @@ class MemoryTimeline:
         self._state = state
 
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, kind: str, body: JSON
+        self, incident_id: int, *, at: datetime, actor: str, event: Event
     ) -> TimelineEntry:
+        kind, body = encode(event)
         if incident_id not in self._state.incidents:
             # What the foreign key makes the database say.
             raise IntegrityViolation(f"incident {incident_id} does not exist")

@@ -1,0 +1,198 @@
+"""Typed bodies of the remediation timeline entries.
+
+Every entry about one action carries the same facts (``ActionEntry``: its id, its one-line
+description, verb, target and state) so each reads on its own; the use case builds the body
+with what the step adds and ``about`` fills in the facts from the action it moved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from bot.domain.action import ActionRequest
+from bot.domain.events.bodies import check_kind
+from bot.domain.events.kinds import EventKind
+from bot.domain.incident import JSON
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionEntry:
+    """The facts every entry about one action carries (filled in by ``about``): its
+    id, its one-line description, verb, target, state, and the replicas or revision asked."""
+
+    action_id: int | None = None
+    action: str = ""
+    verb: str = ""
+    target: str = ""
+    state: str = ""
+    replicas: int | None = None
+    to_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRequested(ActionEntry):
+    """Someone asked for the action; it waits for ``approvals_required`` approvals."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_REQUESTED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_REQUESTED
+    approvals_required: int
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionJoined(ActionEntry):
+    """A second incident asked for an action already pending on ``owner_incident``."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_JOINED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_JOINED
+    owner_incident: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRefused(ActionEntry):
+    """Someone not allowed to tried to ``attempted`` (approve, deny) the action."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_REFUSED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_REFUSED
+    attempted: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionApproval(ActionEntry):
+    """One approval (``action.approval``) or the last one needed (``action.approved``, with the
+    target's ``snapshot`` at approval). ``by`` is the approver's id."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_APPROVAL, EventKind.ACTION_APPROVED)
+    kind: EventKind
+    approvals: int
+    approvals_required: int
+    snapshot: JSON | None = None
+    by: str = ""
+
+    def __post_init__(self) -> None:
+        check_kind(self, self.kind, self.KINDS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionDenied(ActionEntry):
+    """An approver or the requester turned the request down. ``by`` is their id."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_DENIED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_DENIED
+    reason: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionExpired(ActionEntry):
+    """Nobody approved or ran the action before ``expired_at``."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_EXPIRED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_EXPIRED
+    expired_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionStarted(ActionEntry):
+    """An executor claimed the approved action."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_STARTED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_STARTED
+    approved_by: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionApplied(ActionEntry):
+    """The change was sent to the cluster (or ``skipped``: already as asked)."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_APPLIED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_APPLIED
+    skipped: bool
+    detail: str
+    revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionReconciling(ActionEntry):
+    """A replica took over an action a dead one left running."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_RECONCILING,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_RECONCILING
+    applying: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionReconciled(ActionEntry):
+    """Reconciliation found the change had ``landed`` before the crash."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_RECONCILED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_RECONCILED
+    landed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionFinished(ActionEntry):
+    """The action succeeded or failed; ``detail`` says how, ``snapshot`` what the target was."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_SUCCEEDED, EventKind.ACTION_FAILED)
+    kind: EventKind
+    detail: str = ""
+    snapshot: JSON | None = None
+
+    def __post_init__(self) -> None:
+        check_kind(self, self.kind, self.KINDS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionDiagnosed:
+    """A read-only look at a deployment (no action row): the facts worth keeping."""
+
+    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_DIAGNOSED,)
+    kind: ClassVar[EventKind] = EventKind.ACTION_DIAGNOSED
+    target: str
+    replicas: int | None = None
+    revision: int | None = None
+    paused: bool = False
+    updated: int | None = None
+    ready: int | None = None
+    available: int | None = None
+    rollout: str = ""
+    pods: int = 0
+    pods_not_ready: int = 0
+    restarts: int = 0
+    warnings: int = 0
+    revisions: Sequence[int] = ()
+
+
+AboutAction = (
+    ActionRequested
+    | ActionJoined
+    | ActionRefused
+    | ActionApproval
+    | ActionDenied
+    | ActionExpired
+    | ActionStarted
+    | ActionApplied
+    | ActionReconciling
+    | ActionReconciled
+    | ActionFinished
+)
+A = TypeVar("A", bound=ActionEntry)
+
+
+def about(body: A, action: ActionRequest) -> A:
+    """``body`` with the facts of ``action`` (as the action is after the step)."""
+    return dataclasses.replace(
+        body,
+        action_id=action.id,
+        action=action.describe(),
+        verb=action.verb.value,
+        target=str(action.target),
+        state=action.state.value,
+        replicas=action.replicas,
+        to_revision=action.to_revision,
+    )

@@ -1,0 +1,85 @@
+"""Every kind of timeline entry firebreak writes, as stored in the ``kind`` column.
+
+The strings are the ones the timeline has always held, so entries written before the enum
+existed read back as the same kinds and their hashes still verify.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """The timeline vocabulary. Add a kind here, its body in ``bodies.py`` or ``actions.py``,
+    and its line in ``bot/services/entry_text.py``; ``tests/unit/test_events.py`` checks the rest."""
+
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_ACKNOWLEDGED = "incident.acknowledged"
+    INCIDENT_TRIGGERED = "incident.triggered"
+    INCIDENT_RESOLVED = "incident.resolved"
+    SEVERITY_CHANGED = "severity.changed"
+    ALERT_FIRING = "alert.firing"
+    ALERT_RESOLVED = "alert.resolved"
+    ALERT_REPEAT = "alert.repeat"
+    ALERTS_TRUNCATED = "alerts.truncated"
+    NOTE = "note"
+    COMMANDER_ASSIGNED = "commander.assigned"
+    COMMAND_VIEWED = "command.viewed"
+    PARTICIPANT_JOINED = "participant.joined"
+    PAGERDUTY_LINKED = "pagerduty.linked"
+    # One per PagerDuty v3 event type firebreak handles: the raw event, as received.
+    PAGERDUTY_TRIGGERED = "pagerduty.triggered"
+    PAGERDUTY_ACKNOWLEDGED = "pagerduty.acknowledged"
+    PAGERDUTY_UNACKNOWLEDGED = "pagerduty.unacknowledged"
+    PAGERDUTY_RESOLVED = "pagerduty.resolved"
+    PAGERDUTY_REOPENED = "pagerduty.reopened"
+    PAGERDUTY_PRIORITY_UPDATED = "pagerduty.priority_updated"
+    PAGERDUTY_ESCALATED = "pagerduty.escalated"
+    PAGERDUTY_REASSIGNED = "pagerduty.reassigned"
+    PAGERDUTY_ANNOTATED = "pagerduty.annotated"
+    ACTION_REQUESTED = "action.requested"
+    ACTION_JOINED = "action.joined"
+    ACTION_REFUSED = "action.refused"
+    ACTION_APPROVAL = "action.approval"
+    ACTION_APPROVED = "action.approved"
+    ACTION_DENIED = "action.denied"
+    ACTION_EXPIRED = "action.expired"
+    ACTION_STARTED = "action.started"
+    ACTION_APPLIED = "action.applied"
+    ACTION_RECONCILING = "action.reconciling"
+    ACTION_RECONCILED = "action.reconciled"
+    ACTION_SUCCEEDED = "action.succeeded"
+    ACTION_FAILED = "action.failed"
+    ACTION_DIAGNOSED = "action.diagnosed"
+
+    @property
+    def is_action(self) -> bool:
+        """About a remediation action (the postmortem's "Actions taken")."""
+        return self.value.startswith("action.")
+
+    @property
+    def is_pagerduty(self) -> bool:
+        return self.value.startswith("pagerduty.")
+
+    @classmethod
+    def for_pagerduty(cls, event_type: str) -> EventKind:
+        """``incident.acknowledged`` (a PagerDuty v3 event type) → ``pagerduty.acknowledged``;
+        ``ValueError`` for a type firebreak does not record."""
+        prefix = "incident."
+        if not event_type.startswith(prefix):
+            raise ValueError(f"not a PagerDuty incident event type: {event_type!r}")
+        return cls("pagerduty." + event_type[len(prefix) :])
+
+    @classmethod
+    def for_status(cls, status: str) -> EventKind:
+        """The entry recording an incident's move to ``status`` (triggered, acknowledged,
+        resolved)."""
+        return cls("incident." + status)
+
+
+def known_kind(kind: str) -> EventKind | None:
+    """The enum member for a stored kind, ``None`` for a string no version of firebreak wrote."""
+    try:
+        return EventKind(kind)
+    except ValueError:
+        return None
