@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.remediation import ActionVerb, ChangeResult, DeploymentRef
+from bot.domain.action import ActionVerb
+from bot.domain.deployment import ChangeResult
+from bot.domain.target import Target
 from bot.errors import BadRequest
 from bot.ports import Cluster
 
 Params = Mapping[str, Any]
-Runner = Callable[[Cluster, DeploymentRef, Params, str | None, bool], Awaitable[ChangeResult]]
+Runner = Callable[[Cluster, Target, Params, str | None, bool], Awaitable[ChangeResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +33,14 @@ class ActionSpec:
 
 
 async def _scale(
-    cluster: Cluster, target: DeploymentRef, params: Params, _rv: str | None, dry_run: bool
+    cluster: Cluster, target: Target, params: Params, _rv: str | None, dry_run: bool
 ) -> ChangeResult:
     # Absolute and retried on 409 by the actuator: no version precondition needed.
     return await cluster.scale(target, replicas=params["replicas"], dry_run=dry_run)
 
 
 async def _rollback(
-    cluster: Cluster, target: DeploymentRef, params: Params, rv: str | None, dry_run: bool
+    cluster: Cluster, target: Target, params: Params, rv: str | None, dry_run: bool
 ) -> ChangeResult:
     return await cluster.rollback(
         target,
@@ -49,7 +51,7 @@ async def _rollback(
 
 
 async def _restart(
-    cluster: Cluster, target: DeploymentRef, params: Params, rv: str | None, dry_run: bool
+    cluster: Cluster, target: Target, params: Params, rv: str | None, dry_run: bool
 ) -> ChangeResult:
     return await cluster.restart(
         target, restarted_at=params["restarted_at"], expect_resource_version=rv, dry_run=dry_run
@@ -99,7 +101,7 @@ def parse(verb: ActionVerb, params: Params) -> dict[str, Any]:
 async def perform(
     cluster: Cluster,
     verb: ActionVerb,
-    target: DeploymentRef,
+    target: Target,
     params: Params,
     *,
     expect_resource_version: str | None = None,

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain.action import ActionRequest, NewAction
+from bot.domain.action import ActionRequest, ActionState, NewAction
+from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
 from bot.domain.incident import (
     JSON,
     Alert,
@@ -25,14 +26,7 @@ from bot.domain.incident import (
     TimelineEntry,
 )
 from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus
-from bot.domain.remediation import (
-    ActionState,
-    ChangeResult,
-    DeploymentRef,
-    Diagnosis,
-    RolloutProgress,
-    TargetSnapshot,
-)
+from bot.domain.target import Target
 
 
 class IncidentRepository(Protocol):
@@ -297,17 +291,15 @@ class Cluster(Protocol):
     true and stops there; callers call it twice (dry run, then for real).
     """
 
-    async def snapshot(self, target: DeploymentRef) -> TargetSnapshot: ...
+    async def snapshot(self, target: Target) -> TargetSnapshot: ...
 
-    async def scale(
-        self, target: DeploymentRef, *, replicas: int, dry_run: bool = False
-    ) -> ChangeResult:
+    async def scale(self, target: Target, *, replicas: int, dry_run: bool = False) -> ChangeResult:
         """Set ``spec.replicas`` through the scale subresource (absolute; 409s retried)."""
         ...
 
     async def rollback(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         to_revision: int | None = None,
         expect_resource_version: str | None = None,
@@ -318,7 +310,7 @@ class Cluster(Protocol):
 
     async def restart(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         restarted_at: str,
         expect_resource_version: str | None = None,
@@ -327,11 +319,11 @@ class Cluster(Protocol):
         """Stamp ``kubectl.kubernetes.io/restartedAt``; skipped when it already has that value."""
         ...
 
-    async def rollout(self, target: DeploymentRef) -> RolloutProgress:
+    async def rollout(self, target: Target) -> RolloutProgress:
         """One look at the rollout, judged as ``kubectl rollout status`` does."""
         ...
 
-    async def diagnose(self, target: DeploymentRef) -> Diagnosis: ...
+    async def diagnose(self, target: Target) -> Diagnosis: ...
 
 
 class Publisher(Protocol):
@@ -366,7 +358,7 @@ class ActionRepository(Protocol):
         """Extend a running action's lease; ``False`` if ``owner`` no longer holds it."""
         ...
 
-    async def running_on(self, target: DeploymentRef) -> ActionRequest | None:
+    async def running_on(self, target: Target) -> ActionRequest | None:
         """The running action on a deployment, if any."""
         ...
 

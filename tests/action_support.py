@@ -10,8 +10,9 @@ from typing import Any
 
 from bot.clock import FixedClock
 from bot.domain.action import ActionRequest
+from bot.domain.deployment import RolloutProgress
 from bot.domain.incident import Actor, IncidentStatus, Severity, TimelineEntry
-from bot.domain.remediation import DeploymentRef, RolloutProgress
+from bot.domain.target import Target
 from bot.policy.model import Policy, SuggestedAction
 from bot.ports import Store
 from bot.services.remediation.approve import ApprovalResult, approve_action
@@ -29,7 +30,7 @@ ALICE, BOB, CAROL, MALLORY = "U0ALICE", "U0BOB", "W0CAROL", "U0MALLORY"
 ONCALL = "S0ONCALL"  # a Slack user group holding Carol
 APPROVERS = (ALICE, BOB, ONCALL)
 TTL = 600.0
-LNN = DeploymentRef(NAMESPACE, DEPLOYMENT)
+LNN = Target(NAMESPACE, DEPLOYMENT)
 DEADLINE = 60.0
 POLL = 2.0
 LEASE = 30.0

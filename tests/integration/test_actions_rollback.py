@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from bot.domain.remediation import DeploymentRef
+from bot.domain.target import Target
 from bot.errors import ClusterError, DryRunRejected, NotFound, TargetChanged
 from tests.binaries import need
 from tests.fakes.kube_server import FakeKube
 from tests.integration.actions_kube import NAME, NS, Kube, kubectl, serve
 
-TARGET = DeploymentRef(NS, NAME)
+TARGET = Target(NS, NAME)
 
 
 def with_history(*images: str, seed: int = 0) -> FakeKube:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.remediation import DeploymentRef
+from bot.domain.target import Target
 from tests.binaries import need
 from tests.fakes.kube_server import FakeKube
 from tests.integration.actions_kube import NAME, NS, Kube, kubectl, serve
 
-TARGET = DeploymentRef(NS, NAME)
+TARGET = Target(NS, NAME)
 MAX_STEPS = 50
 
 

@@ -11,7 +11,8 @@ import pytest
 from actions.cluster import KubeCluster
 from actions.registry import perform
 from actions.scale import ATTEMPTS
-from bot.domain.remediation import ActionVerb, DeploymentRef
+from bot.domain.action import ActionVerb
+from bot.domain.target import Target
 from bot.errors import (
     BadRequest,
     ClusterError,
@@ -25,7 +26,7 @@ from bot.errors import (
 from tests.fakes.kube_server import FakeKube
 from tests.integration.actions_kube import NAME, NS, Kube, serve
 
-TARGET = DeploymentRef(NS, NAME)
+TARGET = Target(NS, NAME)
 STAMP = "2025-03-01T12:00:00Z"
 
 
@@ -192,7 +193,7 @@ async def test_restart_of_a_paused_deployment_is_refused(kube: Kube) -> None:
 
 
 async def test_kube_system_is_refused_before_any_request(kube: Kube) -> None:
-    system = DeploymentRef("kube-system", "coredns")
+    system = Target("kube-system", "coredns")
     with pytest.raises(Forbidden):
         await kube.cluster.scale(system, replicas=1)
     with pytest.raises(Forbidden):
@@ -206,9 +207,9 @@ async def test_kube_system_is_refused_before_any_request(kube: Kube) -> None:
 
 async def test_a_missing_deployment_is_not_found(kube: Kube) -> None:
     with pytest.raises(NotFound):
-        await kube.cluster.snapshot(DeploymentRef(NS, "nope"))
+        await kube.cluster.snapshot(Target(NS, "nope"))
     with pytest.raises(NotFound):
-        await kube.cluster.scale(DeploymentRef(NS, "nope"), replicas=2)
+        await kube.cluster.scale(Target(NS, "nope"), replicas=2)
 
 
 async def test_server_errors_are_unavailable_and_a_later_call_works(kube: Kube) -> None:

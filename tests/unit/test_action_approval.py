@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
+from bot.domain.action import ActionState, ActionVerb
 from bot.domain.incident import BOT, Severity
-from bot.domain.remediation import ActionState, ActionVerb
 from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.services.remediation.approve import restart_stamp

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
+from bot.domain.action import ActionState
 from bot.domain.incident import Severity
-from bot.domain.remediation import ActionState
 from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy

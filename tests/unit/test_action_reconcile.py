@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain.remediation import ActionState
+from bot.domain.action import ActionState
 from bot.policy.model import Policy
 from tests.action_support import LEASE, LNN, Env, with_action_options
 from tests.fakes.memory_cluster import MemoryCluster, SimulatedCrash

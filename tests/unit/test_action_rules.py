@@ -6,22 +6,21 @@ import dataclasses
 
 import pytest
 
+from bot.domain.action import ActionVerb
 from bot.domain.incident import Actor, Severity
-from bot.domain.remediation import ActionVerb, DeploymentRef
+from bot.domain.target import Target, is_dns1123_subdomain
 from bot.errors import BadRequest, Forbidden
 from bot.policy.model import ActionBounds, Policy, Scenario, SuggestedAction
 from bot.services.remediation.rules import (
     check_arguments,
-    is_dns1123_subdomain,
     may_approve,
     required_approvals,
     rules_for,
     slack_actor,
-    validate_target,
 )
 from tests.action_support import ALICE, BOB, CAROL, ONCALL, FakeDirectory, with_action_options
 
-LNN = DeploymentRef("production", "lnn-service")
+LNN = Target("production", "lnn-service")
 
 
 @pytest.mark.parametrize(
@@ -41,27 +40,27 @@ LNN = DeploymentRef("production", "lnn-service")
 )
 def test_names_must_be_dns_1123(namespace: str, name: str) -> None:
     with pytest.raises(BadRequest):
-        validate_target(namespace, name)
+        Target.checked(namespace, name)
 
 
 def test_dotted_deployment_names_are_subdomains() -> None:
     assert is_dns1123_subdomain("lnn.service-v2")
-    assert validate_target("a" * 63, "x") == DeploymentRef("a" * 63, "x")
+    assert Target.checked("a" * 63, "x") == Target("a" * 63, "x")
 
 
 @pytest.mark.parametrize("namespace", ["kube-system", "kube-public", "kube-node-lease"])
 def test_system_namespaces_are_never_targets(namespace: str, policy: Policy) -> None:
     with pytest.raises(Forbidden, match="never"):
-        validate_target(namespace, "coredns")
+        Target.checked(namespace, "coredns")
     with pytest.raises(Forbidden, match="never"):
-        rules_for(policy, ActionVerb.SCALE, DeploymentRef(namespace, "lnn-service"))
+        rules_for(policy, ActionVerb.SCALE, Target(namespace, "lnn-service"))
 
 
 def test_only_targets_the_policy_names(policy: Policy) -> None:
     with pytest.raises(Forbidden, match="suggests no action"):
-        rules_for(policy, ActionVerb.RESTART, DeploymentRef("production", "payments"))
+        rules_for(policy, ActionVerb.RESTART, Target("production", "payments"))
     with pytest.raises(Forbidden, match="suggests no action"):
-        rules_for(policy, ActionVerb.RESTART, DeploymentRef("staging", "lnn-service"))
+        rules_for(policy, ActionVerb.RESTART, Target("staging", "lnn-service"))
     assert rules_for(policy, ActionVerb.DIAGNOSE, LNN).verb is ActionVerb.DIAGNOSE
 
 

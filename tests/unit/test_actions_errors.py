@@ -15,7 +15,8 @@ from actions.errors import api_message, from_exception, from_status
 from actions.registry import parse
 from actions.rollback import undo_patch
 from actions.targets import check_target
-from bot.domain.remediation import ActionVerb, DeploymentRef
+from bot.domain.action import ActionVerb
+from bot.domain.target import Target
 from bot.errors import (
     BadRequest,
     ClusterError,
@@ -81,7 +82,7 @@ def test_library_exceptions_are_translated() -> None:
 @pytest.mark.parametrize("namespace", ["kube-system", "kube-public", "kube-node-lease"])
 def test_system_namespaces_are_forbidden(namespace: str) -> None:
     with pytest.raises(Forbidden):
-        check_target(DeploymentRef(namespace, "coredns"))
+        check_target(Target(namespace, "coredns"))
 
 
 @pytest.mark.parametrize(
@@ -90,11 +91,11 @@ def test_system_namespaces_are_forbidden(namespace: str) -> None:
 )
 def test_names_kubernetes_would_reject_are_refused(namespace: str, name: str) -> None:
     with pytest.raises(BadRequest):
-        check_target(DeploymentRef(namespace, name))
+        check_target(Target(namespace, name))
 
 
 def test_valid_names_pass() -> None:
-    target = DeploymentRef("production", "lnn-service.v2")
+    target = Target("production", "lnn-service.v2")
     assert check_target(target) is target
 
 

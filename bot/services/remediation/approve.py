@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest, Approval, snapshot_to_json
+from bot.domain.action import ActionRequest, ActionState, ActionVerb, Approval, snapshot_to_json
+from bot.domain.deployment import TargetSnapshot
 from bot.domain.incident import Actor, Incident
-from bot.domain.remediation import ActionState, ActionVerb, TargetSnapshot
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Cluster, Directory, Store, UnitOfWork

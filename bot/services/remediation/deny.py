@@ -6,9 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest
+from bot.domain.action import ActionRequest, ActionState
 from bot.domain.incident import Actor
-from bot.domain.remediation import ActionState
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Directory, Store, UnitOfWork

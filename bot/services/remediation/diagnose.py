@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from bot.clock import Clock
+from bot.domain.action import ActionVerb
+from bot.domain.deployment import Diagnosis
 from bot.domain.incident import Actor
-from bot.domain.remediation import ActionVerb, Diagnosis
+from bot.domain.target import Target
 from bot.errors import NotFound
 from bot.policy.model import Policy
 from bot.ports import Cluster, Store, UnitOfWork
-from bot.services.remediation.rules import rules_for, validate_target
+from bot.services.remediation.rules import rules_for
 from bot.services.transactions import in_transaction
 
 
@@ -45,7 +47,7 @@ async def diagnose_target(
 ) -> Diagnosis:
     """Read the deployment's state for an incident. Limited to targets the policy names
     (reading other namespaces could leak what responders should not see)."""
-    target = validate_target(namespace, deployment)
+    target = Target.checked(namespace, deployment)
     rules_for(policy, ActionVerb.DIAGNOSE, target)
     async with store.transaction() as uow:
         if await uow.incidents.get(incident_id) is None:

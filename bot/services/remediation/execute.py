@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest, ProgressCallback, Wait
+from bot.domain.action import ActionRequest, ActionState, ProgressCallback, Wait
 from bot.domain.incident import Actor
-from bot.domain.remediation import ActionState
 from bot.errors import Conflict
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps

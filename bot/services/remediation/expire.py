@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest
-from bot.domain.remediation import ActionState
+from bot.domain.action import ActionRequest, ActionState
 from bot.ports import Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
 from bot.services.transactions import in_transaction

@@ -24,8 +24,8 @@ import functools
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest, ProgressCallback, Wait
-from bot.domain.remediation import ActionState, ActionVerb, TargetSnapshot
+from bot.domain.action import ActionRequest, ActionState, ActionVerb, ProgressCallback, Wait
+from bot.domain.deployment import TargetSnapshot
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
 from bot.services.remediation.execute import claim, new_owner

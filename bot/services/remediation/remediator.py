@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest, ProgressCallback
+from bot.domain.action import ActionRequest, ActionVerb, ProgressCallback
+from bot.domain.deployment import Diagnosis
 from bot.domain.incident import Actor
-from bot.domain.remediation import ActionVerb, Diagnosis
 from bot.errors import BadRequest
 from bot.policy.model import Policy
 from bot.ports import Cluster, Directory, Store

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest, NewAction
+from bot.domain.action import ActionRequest, ActionState, ActionVerb, NewAction
 from bot.domain.incident import Actor
-from bot.domain.remediation import ActionState, ActionVerb
+from bot.domain.target import Target
 from bot.errors import BadRequest, Conflict, NotFound
 from bot.policy.model import Policy
 from bot.ports import Store, UnitOfWork
@@ -19,7 +19,6 @@ from bot.services.remediation.rules import (
     check_arguments,
     required_approvals,
     rules_for,
-    validate_target,
 )
 from bot.services.transactions import in_transaction
 
@@ -59,7 +58,7 @@ async def request_action(
         raise BadRequest(f"unknown action {verb!r}: use scale, rollback or restart") from None
     if not verb.mutates:
         raise BadRequest("diagnose is read-only and needs no approval: run it directly")
-    target = validate_target(namespace, deployment)
+    target = Target.checked(namespace, deployment)
     rules = rules_for(policy, verb, target)
     replicas, to_revision = check_arguments(rules, replicas=replicas, to_revision=to_revision)
 

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest, ProgressCallback, Wait, snapshot_to_json
-from bot.domain.remediation import (
+from bot.domain.action import (
+    ActionRequest,
     ActionState,
     ActionVerb,
-    ChangeResult,
-    RolloutProgress,
-    TargetSnapshot,
+    ProgressCallback,
+    Wait,
+    snapshot_to_json,
 )
+from bot.domain.deployment import ChangeResult, RolloutProgress, TargetSnapshot
 from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps

@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from bot.domain.action import ActionRequest
+from bot.domain.action import ActionRequest, ActionState
 from bot.domain.incident import BOT, JSON, Incident
-from bot.domain.remediation import ActionState
 from bot.errors import NotFound
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
