@@ -47,6 +47,35 @@ def moved(before: TargetSnapshot, now: TargetSnapshot) -> list[str]:
     ]
 
 
+async def apply_change(
+    cluster: Cluster, action: ActionRequest, *, resource_version: str, dry_run: bool
+) -> ChangeResult:
+    """The one dispatch from an approved action's verb to the actuator's function.
+
+    ``resource_version`` is the target's as just read: a rollback and a restart are refused
+    (``TargetChanged``) if it moved; a scale is absolute and retried on conflict instead."""
+    target = action.target
+    if action.verb is ActionVerb.SCALE:
+        assert action.replicas is not None
+        return await cluster.scale(target, replicas=action.replicas, dry_run=dry_run)
+    if action.verb is ActionVerb.ROLLBACK:
+        return await cluster.rollback(
+            target,
+            to_revision=action.rollback_revision,
+            expect_resource_version=resource_version,
+            dry_run=dry_run,
+        )
+    if action.verb is ActionVerb.RESTART:
+        assert action.restarted_at is not None
+        return await cluster.restart(
+            target,
+            restarted_at=action.restarted_at,
+            expect_resource_version=resource_version,
+            dry_run=dry_run,
+        )
+    raise ValueError(f"{action.verb} is not a change")
+
+
 @dataclass(frozen=True, slots=True)
 class Runner:
     """What carrying out an action needs; ``owner`` is this executor's lease token."""
@@ -111,26 +140,9 @@ class Runner:
     async def _change(
         self, action: ActionRequest, current: TargetSnapshot, *, dry_run: bool
     ) -> ChangeResult:
-        target = action.target
-        if action.verb is ActionVerb.SCALE:
-            assert action.replicas is not None
-            return await self.cluster.scale(target, replicas=action.replicas, dry_run=dry_run)
-        if action.verb is ActionVerb.ROLLBACK:
-            return await self.cluster.rollback(
-                target,
-                to_revision=action.rollback_revision,
-                expect_resource_version=current.resource_version,
-                dry_run=dry_run,
-            )
-        if action.verb is ActionVerb.RESTART:
-            assert action.restarted_at is not None
-            return await self.cluster.restart(
-                target,
-                restarted_at=action.restarted_at,
-                expect_resource_version=current.resource_version,
-                dry_run=dry_run,
-            )
-        raise ValueError(f"{action.verb} is not a change")
+        return await apply_change(
+            self.cluster, action, resource_version=current.resource_version, dry_run=dry_run
+        )
 
     async def _mark_applying(
         self, action: ActionRequest, current: TargetSnapshot
