@@ -86,7 +86,9 @@ def create_app(
             cluster=cluster,
             clock=the_clock,
             policy=policy,
-            directory=SlackDirectory(make_client(token, settings.slack_api_url) if token else None),
+            directory=SlackDirectory.over_api(
+                make_client(token, settings.slack_api_url) if token else None
+            ),
             approvers=settings.approvers,
             timings=Timings(
                 approval_ttl=settings.approval_ttl,

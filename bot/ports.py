@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain.action import ActionRequest, ActionState, NewAction
+from bot.domain.actor import Actor
 from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
 from bot.domain.incident import (
     JSON,
@@ -372,8 +373,9 @@ class ActionRepository(Protocol):
 
 
 class Directory(Protocol):
-    """Who belongs to a Slack user group (``S…``); the Slack adapter implements it."""
+    """Whether an approver list admits an actor; the chat adapter implements it (for Slack:
+    user ids and user groups)."""
 
-    async def group_members(self, group_id: str) -> frozenset[str]:
-        """The user ids (``U…``/``W…``) in the group; empty for an unknown group."""
+    async def admits(self, actor: Actor, entries: Sequence[str]) -> bool:
+        """``True`` when one of ``entries`` names ``actor`` (directly or by a group)."""
         ...

@@ -10,9 +10,11 @@ from typing import Any
 
 from bot.clock import FixedClock
 from bot.domain.action import ActionRequest
+from bot.domain.actor import Actor
 from bot.domain.deployment import RolloutProgress
-from bot.domain.incident import Actor, IncidentStatus, Severity, TimelineEntry
+from bot.domain.incident import IncidentStatus, Severity, TimelineEntry
 from bot.domain.target import Target
+from bot.integrations.slack.directory import SlackDirectory
 from bot.policy.model import Policy, SuggestedAction
 from bot.ports import Store
 from bot.services.remediation.approve import ApprovalResult, approve_action
@@ -20,7 +22,7 @@ from bot.services.remediation.deny import deny_action
 from bot.services.remediation.execute import execute_action
 from bot.services.remediation.reconcile import reconcile_actions
 from bot.services.remediation.request import RequestResult, request_action
-from bot.services.remediation.rules import slack_actor
+from handlers.slack.actor import slack_actor
 from tests.fakes.memory_cluster import MemoryCluster
 from tests.integration.store_builders import new_incident
 
@@ -109,7 +111,7 @@ class Env:
             cluster=self.cluster,
             clock=self.clock,
             policy=self.policy,
-            directory=self.directory,
+            directory=SlackDirectory(self.directory),
             approvers=self.approvers,
             approval_ttl=TTL,
         )
@@ -121,7 +123,7 @@ class Env:
             store=self.store,
             clock=self.clock,
             policy=self.policy,
-            directory=self.directory,
+            directory=SlackDirectory(self.directory),
             approvers=self.approvers,
             reason=reason,
         )

@@ -9,7 +9,8 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.domain.action import ActionState, ActionVerb
-from bot.domain.incident import BOT, Severity
+from bot.domain.actor import BOT
+from bot.domain.incident import Severity
 from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.services.remediation.approve import restart_stamp

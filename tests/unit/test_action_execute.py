@@ -14,7 +14,7 @@ from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.services.remediation.diagnose import diagnose_target
 from bot.services.remediation.execute import execute_action
-from bot.services.remediation.rules import slack_actor
+from handlers.slack.actor import slack_actor
 from tests.action_support import ALICE, BOB, DEADLINE, LNN, TTL, Env
 from tests.fakes.memory_cluster import RESTARTED_AT, MemoryCluster
 from tests.fakes.memory_store import MemoryStore

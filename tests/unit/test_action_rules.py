@@ -7,17 +7,19 @@ import dataclasses
 import pytest
 
 from bot.domain.action import ActionVerb
-from bot.domain.incident import Actor, Severity
+from bot.domain.actor import Actor
+from bot.domain.incident import Severity
 from bot.domain.target import Target, is_dns1123_subdomain
 from bot.errors import BadRequest, Forbidden
+from bot.integrations.slack.directory import SlackDirectory
 from bot.policy.model import ActionBounds, Policy, Scenario, SuggestedAction
 from bot.services.remediation.rules import (
     check_arguments,
     may_approve,
     required_approvals,
     rules_for,
-    slack_actor,
 )
+from handlers.slack.actor import slack_actor
 from tests.action_support import ALICE, BOB, CAROL, ONCALL, FakeDirectory, with_action_options
 
 LNN = Target("production", "lnn-service")
@@ -133,19 +135,23 @@ def test_rollback_on_p0_needs_two_approvers(policy: Policy) -> None:
 async def test_deny_by_default_and_groups_resolve_through_the_directory(policy: Policy) -> None:
     rules = rules_for(policy, ActionVerb.SCALE, LNN)
     directory = FakeDirectory()
-    assert not await may_approve(slack_actor(ALICE), approvers=(), rules=rules, directory=directory)
+    assert not await may_approve(
+        slack_actor(ALICE), approvers=(), rules=rules, directory=SlackDirectory(directory)
+    )
     assert await may_approve(
-        slack_actor(ALICE), approvers=(ALICE,), rules=rules, directory=directory
+        slack_actor(ALICE), approvers=(ALICE,), rules=rules, directory=SlackDirectory(directory)
     )
     assert not await may_approve(
-        slack_actor(BOB), approvers=(ALICE,), rules=rules, directory=directory
+        slack_actor(BOB), approvers=(ALICE,), rules=rules, directory=SlackDirectory(directory)
     )
     assert await may_approve(
-        slack_actor(CAROL), approvers=(ONCALL,), rules=rules, directory=directory
+        slack_actor(CAROL), approvers=(ONCALL,), rules=rules, directory=SlackDirectory(directory)
     )
     assert directory.lookups == 1
     bot = Actor("bot", "firebreak")
-    assert not await may_approve(bot, approvers=("firebreak",), rules=rules, directory=directory)
+    assert not await may_approve(
+        bot, approvers=("firebreak",), rules=rules, directory=SlackDirectory(directory)
+    )
 
 
 async def test_the_policy_narrows_the_configured_approvers(policy: Policy) -> None:
@@ -154,13 +160,13 @@ async def test_the_policy_narrows_the_configured_approvers(policy: Policy) -> No
     directory = FakeDirectory()
     approvers = (ALICE, CAROL)
     assert await may_approve(
-        slack_actor(CAROL), approvers=approvers, rules=rules, directory=directory
+        slack_actor(CAROL), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )
     assert not await may_approve(
-        slack_actor(ALICE), approvers=approvers, rules=rules, directory=directory
+        slack_actor(ALICE), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )
     # Listed by the policy but not configured: still no.
     directory.groups[ONCALL] = frozenset({CAROL, BOB})
     assert not await may_approve(
-        slack_actor(BOB), approvers=approvers, rules=rules, directory=directory
+        slack_actor(BOB), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ActionState, ActionVerb, Approval, snapshot_to_json
+from bot.domain.actor import Actor
 from bot.domain.deployment import TargetSnapshot
-from bot.domain.incident import Actor, Incident
+from bot.domain.incident import Incident
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Cluster, Directory, Store, UnitOfWork

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ActionState
-from bot.domain.incident import Actor
+from bot.domain.actor import Actor
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Directory, Store, UnitOfWork

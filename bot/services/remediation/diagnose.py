@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.clock import Clock
 from bot.domain.action import ActionVerb
+from bot.domain.actor import Actor
 from bot.domain.deployment import Diagnosis
-from bot.domain.incident import Actor
 from bot.domain.target import Target
 from bot.errors import NotFound
 from bot.policy.model import Policy

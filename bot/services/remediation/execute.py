@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ActionState, ProgressCallback, Wait
-from bot.domain.incident import Actor
+from bot.domain.actor import Actor
 from bot.errors import Conflict
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps

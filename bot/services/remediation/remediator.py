@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ActionVerb, ProgressCallback
+from bot.domain.actor import Actor
 from bot.domain.deployment import Diagnosis
-from bot.domain.incident import Actor
 from bot.errors import BadRequest
 from bot.policy.model import Policy
 from bot.ports import Cluster, Directory, Store

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ActionState, ActionVerb, NewAction
-from bot.domain.incident import Actor
+from bot.domain.actor import Actor
 from bot.domain.target import Target
 from bot.errors import BadRequest, Conflict, NotFound
 from bot.policy.model import Policy

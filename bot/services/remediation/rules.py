@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.action import ActionVerb, check_revision, is_whole_number
-from bot.domain.incident import Actor, Severity
+from bot.domain.actor import Actor
+from bot.domain.incident import Severity
 from bot.domain.target import Target, check_target
 from bot.errors import BadRequest, Forbidden
 from bot.policy.model import Policy
@@ -105,34 +106,15 @@ def required_approvals(rules: ActionRules, severity: Severity) -> int:
     return max(rules.approvals_required, 2 if risky else 1)
 
 
-def _is_group(entry: str) -> bool:
-    return entry.startswith("S")
-
-
-async def _listed(user_id: str, entries: Sequence[str], directory: Directory) -> bool:
-    if user_id in entries:
-        return True
-    for entry in entries:
-        if _is_group(entry) and user_id in await directory.group_members(entry):
-            return True
-    return False
-
-
 async def may_approve(
     actor: Actor, *, approvers: Sequence[str], rules: ActionRules, directory: Directory
 ) -> bool:
-    """Deny by default: a Slack user listed in the settings' approvers (directly or through a
-    user group) and admitted by every ``approvers`` list the policy gives for the action."""
-    if actor.kind != "slack" or not actor.id:
-        return False
-    if not await _listed(actor.id, approvers, directory):
+    """Deny by default: admitted by the settings' approvers and by every ``approvers`` list
+    the policy gives for the action. What the entries mean (users, groups) is the
+    directory's business."""
+    if not await directory.admits(actor, approvers):
         return False
     for narrowing in rules.approver_lists:
-        if not await _listed(actor.id, narrowing, directory):
+        if not await directory.admits(actor, narrowing):
             return False
     return True
-
-
-def slack_actor(user_id: str) -> Actor:
-    """The actor for a Slack user id (``U…``/``W…``), as timeline entries name it."""
-    return Actor("slack", user_id)

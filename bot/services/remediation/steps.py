@@ -7,7 +7,8 @@ import dataclasses
 from datetime import datetime
 
 from bot.domain.action import ActionRequest, ActionState
-from bot.domain.incident import BOT, JSON, Incident
+from bot.domain.actor import BOT
+from bot.domain.incident import JSON, Incident
 from bot.errors import NotFound
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
