@@ -27,7 +27,8 @@ from bot.policy.file import load_policy
 from bot.policy.model import Policy
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.publishing import PublishingStore
-from bot.services.remediation.remediator import Remediator, Timings
+from bot.services.remediation.context import RemediationContext, Timings
+from bot.services.remediation.remediator import Remediator
 from db.engine import make_engine
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
@@ -82,23 +83,25 @@ def create_app(
         cluster = await _cluster(settings)
         token = _secret(settings.slack_bot_token)
         remediator = Remediator(
-            store=store,
-            cluster=cluster,
-            clock=the_clock,
-            policy=policy,
-            directory=SlackDirectory.over_api(
-                make_client(token, settings.slack_api_url) if token else None
-            ),
-            approvers=settings.approvers,
-            timings=Timings(
-                approval_ttl=settings.approval_ttl,
-                rollout_deadline=settings.rollout_deadline,
-                rollout_poll=settings.rollout_poll,
-                action_lease=settings.action_lease,
-            ),
-            progress=ActionProgress(
-                store=sql, policy=policy, clock=the_clock, after_commit=worker.poke
-            ),
+            RemediationContext(
+                store=store,
+                cluster=cluster,
+                clock=the_clock,
+                policy=policy,
+                directory=SlackDirectory.over_api(
+                    make_client(token, settings.slack_api_url) if token else None
+                ),
+                approvers=tuple(settings.approvers),
+                timings=Timings(
+                    approval_ttl=settings.approval_ttl,
+                    rollout_deadline=settings.rollout_deadline,
+                    rollout_poll=settings.rollout_poll,
+                    action_lease=settings.action_lease,
+                ),
+                progress=ActionProgress(
+                    store=sql, policy=policy, clock=the_clock, after_commit=worker.poke
+                ),
+            )
         )
         metrics = Metrics()
         # Intake commits deliveries and wakes the processor; the processor, in turn, steps

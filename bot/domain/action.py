@@ -168,10 +168,6 @@ class ActionRequest:
 # wires it to the Slack thread message. Its failures never stop the action.
 ProgressCallback = Callable[[ActionRequest, RolloutProgress], Awaitable[None]]
 
-# Waits the given number of seconds between rollout polls. Injected so tests move a fake
-# clock instead of sleeping.
-Wait = Callable[[float], Awaitable[None]]
-
 
 def snapshot_to_json(snapshot: TargetSnapshot | None) -> dict[str, Any] | None:
     return None if snapshot is None else dataclasses.asdict(snapshot)

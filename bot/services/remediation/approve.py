@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import Clock
 from bot.domain.action import ActionRequest, ActionState, ActionVerb, Approval, snapshot_to_json
 from bot.domain.actor import Actor
 from bot.domain.deployment import TargetSnapshot
@@ -19,6 +18,7 @@ from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Cluster, Directory, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import may_approve, required_approvals, rules_for
 from bot.services.transactions import in_transaction
 
@@ -121,26 +121,18 @@ def _closed(action: ActionRequest) -> Conflict:
 
 
 async def approve_action(
-    action_id: int,
-    *,
-    approver: Actor,
-    store: Store,
-    cluster: Cluster,
-    clock: Clock,
-    policy: Policy,
-    directory: Directory,
-    approvers: Sequence[str],
-    approval_ttl: float,
+    ctx: RemediationContext, action_id: int, *, approver: Actor
 ) -> ApprovalResult:
     """Count ``approver``'s approval; ``Forbidden`` (and a timeline entry) if not allowed.
 
     Raises ``Conflict`` when the request is closed (denied, expired, failed) or cannot be
     approved now; a click on an already approved or running action changes nothing."""
+    store, clock, policy = ctx.store, ctx.clock, ctx.policy
     for _ in range(ATTEMPTS):
         action, incident = await action_steps.read(store, action_id)
         now = clock.now()
         why = await _refusal(
-            action, approver, policy=policy, directory=directory, approvers=approvers
+            action, approver, policy=policy, directory=ctx.directory, approvers=ctx.approvers
         )
         if why is not None:
             raise await refuse(store, action, actor=approver, at=now, attempted="approve", why=why)
@@ -160,10 +152,10 @@ async def approve_action(
             action,
             incident,
             approver,
-            cluster=cluster,
+            cluster=ctx.cluster,
             now=now,
             policy=policy,
-            ttl=approval_ttl,
+            ttl=ctx.timings.approval_ttl,
         )
         if stored is not None:
             ready = stored.state is ActionState.APPROVED

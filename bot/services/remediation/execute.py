@@ -3,19 +3,18 @@ the claim approved → running is a compare-and-set, and only its winner touches
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.clock import Clock
-from bot.domain.action import ActionRequest, ActionState, ProgressCallback, Wait
+from bot.domain.action import ActionRequest, ActionState
 from bot.domain.actor import Actor
 from bot.errors import Conflict
-from bot.ports import Cluster, Store, UnitOfWork
+from bot.ports import UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.run import Runner
 from bot.services.transactions import in_transaction
 
@@ -65,31 +64,24 @@ async def claim(
     return _Claim(claimed or action, won=claimed is not None)
 
 
-async def execute_action(
-    action_id: int,
-    *,
-    actor: Actor,
-    store: Store,
-    cluster: Cluster,
-    clock: Clock,
-    rollout_deadline: float,
-    poll_interval: float,
-    lease_seconds: float,
-    wait: Wait = asyncio.sleep,
-    progress: ProgressCallback | None = None,
-) -> ActionRequest:
+async def execute_action(ctx: RemediationContext, action_id: int, *, actor: Actor) -> ActionRequest:
     """Run an approved action to succeeded or failed and return it.
 
     When the action is not (or no longer) approved, returns it as it is and does nothing:
     another click or replica has it. ``Conflict`` when another action is running on the same
-    deployment (this one stays approved until it expires). ``wait`` pauses between rollout
-    polls; tests pass one that moves their clock."""
+    deployment (this one stays approved until it expires). Rollout polls wait on the
+    context's clock, so a test clock moves time instead of sleeping."""
     owner = new_owner()
-    now = clock.now()
+    now = ctx.clock.now()
     result = await in_transaction(
-        store,
+        ctx.store,
         functools.partial(
-            claim, action_id=action_id, actor=str(actor), owner=owner, now=now, lease=lease_seconds
+            claim,
+            action_id=action_id,
+            actor=str(actor),
+            owner=owner,
+            now=now,
+            lease=ctx.timings.action_lease,
         ),
     )
     if result.busy is not None:
@@ -99,15 +91,4 @@ async def execute_action(
         )
     if not result.won:
         return result.action
-    runner = Runner(
-        store=store,
-        cluster=cluster,
-        clock=clock,
-        wait=wait,
-        owner=owner,
-        rollout_deadline=rollout_deadline,
-        poll_interval=poll_interval,
-        lease_seconds=lease_seconds,
-        progress=progress,
-    )
-    return await runner.run(result.action)
+    return await Runner(ctx, owner).run(result.action)

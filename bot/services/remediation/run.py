@@ -15,14 +15,13 @@ from bot.domain.action import (
     ActionRequest,
     ActionState,
     ActionVerb,
-    ProgressCallback,
-    Wait,
     snapshot_to_json,
 )
 from bot.domain.deployment import ChangeResult, RolloutProgress, TargetSnapshot
 from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.context import RemediationContext
 from bot.services.transactions import in_transaction
 
 log = logging.getLogger(__name__)
@@ -78,17 +77,22 @@ async def apply_change(
 
 @dataclass(frozen=True, slots=True)
 class Runner:
-    """What carrying out an action needs; ``owner`` is this executor's lease token."""
+    """Carries out actions for one executor; ``owner`` is its lease token."""
 
-    store: Store
-    cluster: Cluster
-    clock: Clock
-    wait: Wait
+    ctx: RemediationContext
     owner: str
-    rollout_deadline: float
-    poll_interval: float
-    lease_seconds: float
-    progress: ProgressCallback | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def cluster(self) -> Cluster:
+        return self.ctx.cluster
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
 
     async def run(self, action: ActionRequest) -> ActionRequest:
         """From a running action whose change has not landed to its final state."""
@@ -159,8 +163,8 @@ class Runner:
 
     async def follow(self, action: ActionRequest) -> ActionRequest:
         """Poll the rollout until done, failed or past the deadline (bounded either way)."""
-        deadline = self.clock.now() + timedelta(seconds=self.rollout_deadline)
-        polls = math.ceil(self.rollout_deadline / self.poll_interval) + 1
+        deadline = self.clock.now() + timedelta(seconds=self.ctx.timings.rollout_deadline)
+        polls = math.ceil(self.ctx.timings.rollout_deadline / self.ctx.timings.rollout_poll) + 1
         last = "no answer from the Kubernetes API"
         for _ in range(polls):
             try:
@@ -181,25 +185,25 @@ class Runner:
                 break
             if not await self._renew(action):
                 return await self._fresh(action)
-            await self.wait(self.poll_interval)
+            await self.clock.sleep(self.ctx.timings.rollout_poll)
         detail = (
-            f"rollout did not finish within {self.rollout_deadline:g} s ({last}); "
+            f"rollout did not finish within {self.ctx.timings.rollout_deadline:g} s ({last}); "
             "consider a rollback"
         )
         return await self.finish(action, ActionState.FAILED, detail)
 
     async def _report(self, action: ActionRequest, progress: RolloutProgress) -> None:
-        if self.progress is None:
+        if self.ctx.progress is None:
             return
         try:
-            await self.progress(action, progress)
+            await self.ctx.progress(action, progress)
         except Exception:
             # The thread message is a view; failing to update it must not abandon a rollout
             # half-way.
             log.exception("progress callback failed for action %s", action.id)
 
     async def _renew(self, action: ActionRequest) -> bool:
-        until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        until = self.clock.now() + timedelta(seconds=self.ctx.timings.action_lease)
 
         async def work(uow: UnitOfWork) -> bool:
             return await uow.actions.renew_lease(action.id, owner=self.owner, until=until)
