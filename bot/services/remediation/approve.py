@@ -42,25 +42,6 @@ def restart_stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def refuse(
-    store: Store, action: ActionRequest, *, actor: Actor, at: datetime, attempted: str, why: str
-) -> Forbidden:
-    """Record a refused click on the timeline (committed on its own) and return the error."""
-
-    async def work(uow: UnitOfWork) -> None:
-        await uow.incidents.get(action.incident_id, for_update=True)
-        await uow.timeline.append(
-            action.incident_id,
-            at=at,
-            actor=str(actor),
-            kind="action.refused",
-            body=action_steps.action_body(action, attempted=attempted, reason=why),
-        )
-
-    await in_transaction(store, work)
-    return Forbidden(why)
-
-
 async def _refusal(
     action: ActionRequest,
     actor: Actor,
@@ -135,7 +116,9 @@ async def approve_action(
             action, approver, policy=policy, directory=ctx.directory, approvers=ctx.approvers
         )
         if why is not None:
-            raise await refuse(store, action, actor=approver, at=now, attempted="approve", why=why)
+            raise await action_steps.refuse(
+                store, action, actor=approver, at=now, attempted="approve", why=why
+            )
         if action.state in (ActionState.APPROVED, ActionState.RUNNING, ActionState.SUCCEEDED):
             return ApprovalResult(
                 action, False, action.state is ActionState.APPROVED, f"already {action.state}"

@@ -9,7 +9,6 @@ from bot.domain.actor import Actor
 from bot.errors import Conflict, Forbidden
 from bot.ports import UnitOfWork
 from bot.services.remediation import steps as action_steps
-from bot.services.remediation.approve import refuse
 from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import may_approve, rules_for
 from bot.services.transactions import in_transaction
@@ -34,7 +33,9 @@ async def deny_action(
             allowed = False
         if not allowed:
             why = f"you are not an approver for {action.describe()}"
-            raise await refuse(store, action, actor=actor, at=now, attempted="deny", why=why)
+            raise await action_steps.refuse(
+                store, action, actor=actor, at=now, attempted="deny", why=why
+            )
 
     async def work(uow: UnitOfWork) -> tuple[ActionRequest, bool]:
         current, _ = await action_steps.locked(uow, action_id)

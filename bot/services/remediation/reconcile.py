@@ -27,7 +27,6 @@ from bot.domain.deployment import TargetSnapshot
 from bot.ports import Cluster, UnitOfWork
 from bot.services.remediation import steps as action_steps
 from bot.services.remediation.context import RemediationContext
-from bot.services.remediation.execute import claim, new_owner
 from bot.services.remediation.run import CLUSTER_ERRORS, Runner, moved
 from bot.services.transactions import in_transaction
 
@@ -36,7 +35,7 @@ async def reconcile_actions(ctx: RemediationContext) -> list[ActionRequest]:
     """Settle every abandoned running action and every unclaimed approved one; returns them
     in their final (or, if another replica holds one, current) state."""
     store, clock, lease_seconds = ctx.store, ctx.clock, ctx.timings.action_lease
-    owner = new_owner()
+    owner = action_steps.new_owner()
     runner = Runner(ctx, owner)
     async with store.transaction() as uow:
         pending = await uow.actions.in_states(
@@ -49,7 +48,7 @@ async def reconcile_actions(ctx: RemediationContext) -> list[ActionRequest]:
             result = await in_transaction(
                 store,
                 functools.partial(
-                    claim,
+                    action_steps.claim,
                     action_id=action.id,
                     actor=action_steps.FIREBREAK,
                     owner=owner,
