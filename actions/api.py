@@ -16,7 +16,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from actions.errors import from_exception, from_status
 from actions.objects import JsonObject, items, mapping
-from bot.domain.remediation import DeploymentRef
+from bot.domain.target import Target
 from bot.errors import ClusterError
 
 JSON_PATCH = "application/json-patch+json"
@@ -45,14 +45,14 @@ class KubeApi:
             options["dry_run"] = DRY_RUN_ALL
         return options
 
-    async def deployment(self, target: DeploymentRef) -> JsonObject:
+    async def deployment(self, target: Target) -> JsonObject:
         call = self._apps.read_namespaced_deployment(
             target.name, target.namespace, **self._options()
         )
         return await _json(call, what=f"get {target}")
 
     async def patch_deployment(
-        self, target: DeploymentRef, body: JsonObject | list[JsonObject], *, dry_run: bool
+        self, target: Target, body: JsonObject | list[JsonObject], *, dry_run: bool
     ) -> JsonObject:
         """A JSON patch when ``body`` is a list, a strategic merge patch when it is a dict."""
         content_type = JSON_PATCH if isinstance(body, list) else STRATEGIC_MERGE_PATCH
@@ -65,9 +65,7 @@ class KubeApi:
         )
         return await _json(call, what=f"patch {target}", dry_run=dry_run)
 
-    async def patch_scale(
-        self, target: DeploymentRef, body: JsonObject, *, dry_run: bool
-    ) -> JsonObject:
+    async def patch_scale(self, target: Target, body: JsonObject, *, dry_run: bool) -> JsonObject:
         """A JSON merge patch of the scale subresource, as ``kubectl scale`` sends it."""
         call = self._apps.patch_namespaced_deployment_scale(
             target.name,

@@ -26,13 +26,8 @@ from actions.rollout import judge
 from actions.scale import ATTEMPTS, scale
 from actions.snapshot import snapshot_of
 from actions.targets import check_target
-from bot.domain.remediation import (
-    ChangeResult,
-    DeploymentRef,
-    Diagnosis,
-    RolloutProgress,
-    TargetSnapshot,
-)
+from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
+from bot.domain.target import Target
 from bot.errors import ConfigError
 
 
@@ -103,12 +98,10 @@ class KubeCluster:
     ) -> None:
         await self.close()
 
-    async def snapshot(self, target: DeploymentRef) -> TargetSnapshot:
+    async def snapshot(self, target: Target) -> TargetSnapshot:
         return snapshot_of(await self._api.deployment(check_target(target)))
 
-    async def scale(
-        self, target: DeploymentRef, *, replicas: int, dry_run: bool = False
-    ) -> ChangeResult:
+    async def scale(self, target: Target, *, replicas: int, dry_run: bool = False) -> ChangeResult:
         return await scale(
             self._api,
             check_target(target),
@@ -119,7 +112,7 @@ class KubeCluster:
 
     async def rollback(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         to_revision: int | None = None,
         expect_resource_version: str | None = None,
@@ -135,7 +128,7 @@ class KubeCluster:
 
     async def restart(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         restarted_at: str,
         expect_resource_version: str | None = None,
@@ -149,8 +142,8 @@ class KubeCluster:
             dry_run=dry_run,
         )
 
-    async def rollout(self, target: DeploymentRef) -> RolloutProgress:
+    async def rollout(self, target: Target) -> RolloutProgress:
         return judge(await self._api.deployment(check_target(target)))
 
-    async def diagnose(self, target: DeploymentRef) -> Diagnosis:
+    async def diagnose(self, target: Target) -> Diagnosis:
         return await diagnose(self._api, check_target(target))

@@ -11,15 +11,14 @@ from actions.history import owned, revisions
 from actions.objects import JsonObject, integer, is_controlled_by, mapping, text
 from actions.rollout import judge
 from actions.snapshot import snapshot_of
-from bot.domain.remediation import DeploymentRef, Diagnosis, EventSummary, PodSummary
+from bot.domain.deployment import Diagnosis, EventSummary, PodSummary
+from bot.domain.target import Target
 
 RECENT_EVENTS = 20
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 
-async def diagnose(
-    api: KubeApi, target: DeploymentRef, *, events: int = RECENT_EVENTS
-) -> Diagnosis:
+async def diagnose(api: KubeApi, target: Target, *, events: int = RECENT_EVENTS) -> Diagnosis:
     deployment = await api.deployment(target)
     selector = label_selector(deployment)
     replicasets = owned(

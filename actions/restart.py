@@ -10,13 +10,14 @@ from __future__ import annotations
 from actions.api import KubeApi
 from actions.objects import RESTARTED_AT_ANNOTATION, mapping, text
 from actions.templates import pod_template
-from bot.domain.remediation import ChangeResult, DeploymentRef
+from bot.domain.deployment import ChangeResult
+from bot.domain.target import Target
 from bot.errors import BadRequest, ClusterError, TargetChanged
 
 
 async def restart(
     api: KubeApi,
-    target: DeploymentRef,
+    target: Target,
     *,
     restarted_at: str,
     expect_resource_version: str | None,

@@ -15,7 +15,8 @@ from actions.api import KubeApi, label_selector
 from actions.history import owned, pick
 from actions.objects import JsonObject, mapping, revision_of, text
 from actions.templates import equal_ignoring_hash, pod_template, without_hash
-from bot.domain.remediation import ChangeResult, DeploymentRef
+from bot.domain.deployment import ChangeResult
+from bot.domain.target import Target
 from bot.errors import ClusterError, TargetChanged
 
 # Kept from the deployment, never copied from the ReplicaSet (kubectl's list).
@@ -33,7 +34,7 @@ ANNOTATIONS_TO_SKIP = frozenset(
 
 async def rollback(
     api: KubeApi,
-    target: DeploymentRef,
+    target: Target,
     *,
     to_revision: int | None,
     expect_resource_version: str | None,

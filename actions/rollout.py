@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.objects import JsonObject, desired_replicas, integer, mapping, text
-from bot.domain.remediation import RolloutProgress
+from bot.domain.deployment import RolloutProgress
 
 # The Progressing condition's reason once spec.progressDeadlineSeconds has passed.
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from actions.api import KubeApi
 from actions.objects import desired_replicas, text
-from bot.domain.remediation import ChangeResult, DeploymentRef
-from bot.errors import BadRequest, TargetChanged
+from bot.domain.action import check_replicas
+from bot.domain.deployment import ChangeResult
+from bot.domain.target import Target
+from bot.errors import TargetChanged
 
 ATTEMPTS = 5
 
 
 async def scale(
-    api: KubeApi, target: DeploymentRef, *, replicas: int, dry_run: bool, attempts: int = ATTEMPTS
+    api: KubeApi, target: Target, *, replicas: int, dry_run: bool, attempts: int = ATTEMPTS
 ) -> ChangeResult:
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-        raise BadRequest(f"replicas must be a whole number of at least 0, not {replicas!r}")
+    check_replicas(replicas)  # the last-line guard: the same rule the request passed
     last: TargetChanged | None = None
     for _ in range(attempts):
         deployment = await api.deployment(target)

@@ -12,7 +12,7 @@ from actions.objects import (
     text,
 )
 from actions.templates import pod_template, template_digest
-from bot.domain.remediation import TargetSnapshot
+from bot.domain.deployment import TargetSnapshot
 from bot.errors import ClusterError
 
 

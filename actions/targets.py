@@ -1,28 +1,14 @@
-"""The actuator's own guard on targets, behind the policy's checks in the core: a bug or a
-permissive policy must still never reach the cluster's system namespaces."""
+"""The actuator's own guard on targets: every call re-checks its target with the core's one
+validation (``bot.domain.target``), so a bug or a permissive policy upstream still never
+reaches the cluster's system namespaces or sends it a name it would refuse."""
 
 from __future__ import annotations
 
-import re
-
-from bot.domain.remediation import DeploymentRef
-from bot.errors import BadRequest, Forbidden
-
-# kube-system never; the other two hold no workloads firebreak could mean.
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
-
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+from bot.domain import target as targets
+from bot.domain.target import Target
 
 
-def check_target(target: DeploymentRef) -> DeploymentRef:
+def check_target(target: Target) -> Target:
     """``target`` when the actuator may touch it; ``Forbidden`` for a system namespace,
-    ``BadRequest`` for names Kubernetes would not accept (namespace: DNS-1123 label,
-    deployment: DNS-1123 subdomain)."""
-    if target.namespace in SYSTEM_NAMESPACES:
-        raise Forbidden(f"namespace {target.namespace} is never touched by firebreak")
-    if len(target.namespace) > 63 or not _LABEL.fullmatch(target.namespace):
-        raise BadRequest(f"{target.namespace!r} is not a valid namespace name (DNS-1123 label)")
-    if len(target.name) > 253 or not _SUBDOMAIN.fullmatch(target.name):
-        raise BadRequest(f"{target.name!r} is not a valid deployment name (DNS-1123 subdomain)")
-    return target
+    ``BadRequest`` for names Kubernetes would not accept."""
+    return targets.check_target(target)

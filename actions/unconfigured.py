@@ -3,13 +3,8 @@ says so, and nothing pretends to have acted."""
 
 from __future__ import annotations
 
-from bot.domain.remediation import (
-    ChangeResult,
-    DeploymentRef,
-    Diagnosis,
-    RolloutProgress,
-    TargetSnapshot,
-)
+from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
+from bot.domain.target import Target
 from bot.errors import ClusterUnavailable
 
 MESSAGE = "Kubernetes is not configured for firebreak (set KUBECONFIG or run it in a pod)"
@@ -21,17 +16,15 @@ class UnconfiguredCluster:
     def __init__(self, reason: str = MESSAGE) -> None:
         self.reason = reason
 
-    async def snapshot(self, target: DeploymentRef) -> TargetSnapshot:
+    async def snapshot(self, target: Target) -> TargetSnapshot:
         raise ClusterUnavailable(self.reason)
 
-    async def scale(
-        self, target: DeploymentRef, *, replicas: int, dry_run: bool = False
-    ) -> ChangeResult:
+    async def scale(self, target: Target, *, replicas: int, dry_run: bool = False) -> ChangeResult:
         raise ClusterUnavailable(self.reason)
 
     async def rollback(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         to_revision: int | None = None,
         expect_resource_version: str | None = None,
@@ -41,7 +34,7 @@ class UnconfiguredCluster:
 
     async def restart(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         restarted_at: str,
         expect_resource_version: str | None = None,
@@ -49,10 +42,10 @@ class UnconfiguredCluster:
     ) -> ChangeResult:
         raise ClusterUnavailable(self.reason)
 
-    async def rollout(self, target: DeploymentRef) -> RolloutProgress:
+    async def rollout(self, target: Target) -> RolloutProgress:
         raise ClusterUnavailable(self.reason)
 
-    async def diagnose(self, target: DeploymentRef) -> Diagnosis:
+    async def diagnose(self, target: Target) -> Diagnosis:
         raise ClusterUnavailable(self.reason)
 
     async def close(self) -> None:

@@ -30,7 +30,8 @@ from bot.policy.model import Policy
 from bot.ports import Sender
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.publishing import PublishingStore
-from bot.services.remediation.remediator import Remediator, Timings
+from bot.services.remediation.context import RemediationContext, Timings
+from bot.services.remediation.remediator import Remediator
 from bot.services.remediation.sweeper import sweeper as remediation_sweeper
 from bot.workers import Worker
 from db.engine import make_engine
@@ -131,21 +132,23 @@ def create_app(
 
     async def remediation(app: web.Application) -> AsyncIterator[None]:
         app[REMEDIATOR] = Remediator(
-            store=app[STORE],
-            cluster=app[CLUSTER],
-            clock=the_clock,
-            policy=policy,
-            directory=SlackDirectory(slack if token else None),
-            approvers=settings.approvers,
-            timings=Timings(
-                approval_ttl=settings.approval_ttl,
-                rollout_deadline=settings.rollout_deadline,
-                rollout_poll=settings.rollout_poll,
-                action_lease=settings.action_lease,
-            ),
-            progress=ActionProgress(
-                store=app[SQL], policy=policy, clock=the_clock, after_commit=app[OUTBOX].wake
-            ),
+            RemediationContext(
+                store=app[STORE],
+                cluster=app[CLUSTER],
+                clock=the_clock,
+                policy=policy,
+                directory=SlackDirectory.over_api(slack if token else None),
+                approvers=tuple(settings.approvers),
+                timings=Timings(
+                    approval_ttl=settings.approval_ttl,
+                    rollout_deadline=settings.rollout_deadline,
+                    rollout_poll=settings.rollout_poll,
+                    action_lease=settings.action_lease,
+                ),
+                progress=ActionProgress(
+                    store=app[SQL], policy=policy, clock=the_clock, after_commit=app[OUTBOX].wake
+                ),
+            )
         )
         yield
         await app[REMEDIATOR].stop()

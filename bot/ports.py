@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain.action import ActionRequest, NewAction
+from bot.domain.action import ActionRequest, ActionState, NewAction
+from bot.domain.actor import Actor
+from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
 from bot.domain.events import Event
 from bot.domain.incident import (
     JSON,
@@ -26,14 +28,7 @@ from bot.domain.incident import (
     TimelineEntry,
 )
 from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus, SendResult
-from bot.domain.remediation import (
-    ActionState,
-    ChangeResult,
-    DeploymentRef,
-    Diagnosis,
-    RolloutProgress,
-    TargetSnapshot,
-)
+from bot.domain.target import Target
 
 
 class IncidentRepository(Protocol):
@@ -320,17 +315,15 @@ class Cluster(Protocol):
     true and stops there; callers call it twice (dry run, then for real).
     """
 
-    async def snapshot(self, target: DeploymentRef) -> TargetSnapshot: ...
+    async def snapshot(self, target: Target) -> TargetSnapshot: ...
 
-    async def scale(
-        self, target: DeploymentRef, *, replicas: int, dry_run: bool = False
-    ) -> ChangeResult:
+    async def scale(self, target: Target, *, replicas: int, dry_run: bool = False) -> ChangeResult:
         """Set ``spec.replicas`` through the scale subresource (absolute; 409s retried)."""
         ...
 
     async def rollback(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         to_revision: int | None = None,
         expect_resource_version: str | None = None,
@@ -341,7 +334,7 @@ class Cluster(Protocol):
 
     async def restart(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         restarted_at: str,
         expect_resource_version: str | None = None,
@@ -350,11 +343,11 @@ class Cluster(Protocol):
         """Stamp ``kubectl.kubernetes.io/restartedAt``; skipped when it already has that value."""
         ...
 
-    async def rollout(self, target: DeploymentRef) -> RolloutProgress:
+    async def rollout(self, target: Target) -> RolloutProgress:
         """One look at the rollout, judged as ``kubectl rollout status`` does."""
         ...
 
-    async def diagnose(self, target: DeploymentRef) -> Diagnosis: ...
+    async def diagnose(self, target: Target) -> Diagnosis: ...
 
 
 class Publisher(Protocol):
@@ -389,7 +382,7 @@ class ActionRepository(Protocol):
         """Extend a running action's lease; ``False`` if ``owner`` no longer holds it."""
         ...
 
-    async def running_on(self, target: DeploymentRef) -> ActionRequest | None:
+    async def running_on(self, target: Target) -> ActionRequest | None:
         """The running action on a deployment, if any."""
         ...
 
@@ -403,8 +396,9 @@ class ActionRepository(Protocol):
 
 
 class Directory(Protocol):
-    """Who belongs to a Slack user group (``S…``); the Slack adapter implements it."""
+    """Whether an approver list admits an actor; the chat adapter implements it (for Slack:
+    user ids and user groups)."""
 
-    async def group_members(self, group_id: str) -> frozenset[str]:
-        """The user ids (``U…``/``W…``) in the group; empty for an unknown group."""
+    async def admits(self, actor: Actor, entries: Sequence[str]) -> bool:
+        """``True`` when one of ``entries`` names ``actor`` (directly or by a group)."""
         ...

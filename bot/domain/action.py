@@ -1,22 +1,92 @@
-"""Action requests: a remediation someone asked for, as it moves through the approval state
-machine (``bot.domain.remediation.ActionState``). Frozen dataclasses, stdlib only, shared by the
-services, the SQL store and the in-memory fake."""
+"""Actions: a remediation someone asked for (verb, target, arguments), as it moves through the
+approval state machine. Frozen dataclasses, stdlib only, shared by the use cases in
+``bot/services/remediation/``, the SQL store and the in-memory fake. The target is
+``bot.domain.target``; what the cluster reports about it is ``bot.domain.deployment``."""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
-from bot.domain.remediation import (
-    ActionState,
-    ActionVerb,
-    DeploymentRef,
-    RolloutProgress,
-    TargetSnapshot,
+from bot.domain.deployment import RolloutProgress, TargetSnapshot
+from bot.domain.target import Target
+from bot.errors import BadRequest
+
+
+class ActionVerb(enum.StrEnum):
+    """One module per verb in ``actions/``. ``diagnose`` is read-only and needs no approval."""
+
+    SCALE = "scale"
+    ROLLBACK = "rollback"
+    RESTART = "restart"
+    DIAGNOSE = "diagnose"
+
+    @property
+    def mutates(self) -> bool:
+        return self is not ActionVerb.DIAGNOSE
+
+
+class ActionState(enum.StrEnum):
+    """requested → approved → running → succeeded | failed, or denied | expired."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+    def may_become(self, new: ActionState) -> bool:
+        return new in TRANSITIONS[self]
+
+
+_FINAL = frozenset(
+    {ActionState.SUCCEEDED, ActionState.FAILED, ActionState.DENIED, ActionState.EXPIRED}
 )
+
+TRANSITIONS: dict[ActionState, frozenset[ActionState]] = {
+    ActionState.REQUESTED: frozenset(
+        {ActionState.APPROVED, ActionState.DENIED, ActionState.EXPIRED}
+    ),
+    # An approved action whose target moved before it ran fails ("target changed since
+    # approval") and asks for a fresh request; it never silently runs on a different state.
+    ActionState.APPROVED: frozenset({ActionState.RUNNING, ActionState.FAILED, ActionState.EXPIRED}),
+    ActionState.RUNNING: frozenset({ActionState.SUCCEEDED, ActionState.FAILED}),
+    ActionState.SUCCEEDED: frozenset(),
+    ActionState.FAILED: frozenset(),
+    ActionState.DENIED: frozenset(),
+    ActionState.EXPIRED: frozenset(),
+}
+
+
+def is_whole_number(value: object) -> TypeGuard[int]:
+    """An ``int`` that is not a ``bool``."""
+    # bool is an int in Python; "scale to True" is a bug, not a count.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_replicas(value: object) -> int:
+    """A replica count: a whole number of at least 0, or ``BadRequest``."""
+    if not is_whole_number(value) or value < 0:
+        raise BadRequest(f"replicas must be a whole number of at least 0, got {value!r}")
+    return value
+
+
+def check_revision(value: object) -> int:
+    """A revision to roll back to: a positive whole number, or ``BadRequest``."""
+    if not is_whole_number(value) or value < 1:
+        raise BadRequest(f"to_revision must be a positive whole number, got {value!r}")
+    return value
+
 
 # Actions a deployment can have at most one of per verb (the storm rule), and the state in
 # which a deployment can have at most one action of any verb.
@@ -37,7 +107,7 @@ class NewAction:
 
     incident_id: int
     verb: ActionVerb
-    target: DeploymentRef
+    target: Target
     requested_by: str
     requested_at: datetime
     expires_at: datetime
@@ -54,7 +124,7 @@ class ActionRequest:
     id: int
     incident_id: int
     verb: ActionVerb
-    target: DeploymentRef
+    target: Target
     state: ActionState
     requested_by: str
     requested_at: datetime
@@ -97,10 +167,6 @@ class ActionRequest:
 # Called while a rollout is followed, with the action and each look at the rollout; the lead
 # wires it to the Slack thread message. Its failures never stop the action.
 ProgressCallback = Callable[[ActionRequest, RolloutProgress], Awaitable[None]]
-
-# Waits the given number of seconds between rollout polls. Injected so tests move a fake
-# clock instead of sleeping.
-Wait = Callable[[float], Awaitable[None]]
 
 
 def snapshot_to_json(snapshot: TargetSnapshot | None) -> dict[str, Any] | None:

@@ -85,26 +85,6 @@ class DeliveryOutcome(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Actor:
-    """Who caused a timeline entry: ``system:alertmanager``, ``slack:U123``, ``bot``."""
-
-    kind: str
-    id: str
-    name: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.id}" if self.id else self.kind
-
-    @staticmethod
-    def parse(text: str) -> Actor:
-        kind, _, ident = text.partition(":")
-        return Actor(kind=kind, id=ident)
-
-
-BOT = Actor("bot", "firebreak")
-
-
-@dataclass(frozen=True, slots=True)
 class Alert:
     """One alert as a sender reported it (not yet stored)."""
 

@@ -21,7 +21,7 @@ from bot.policy.model import (
     SeverityLevel,
     SuggestedAction,
 )
-from bot.policy.schema import DNS1123, PolicyDoc
+from bot.policy.schema import PolicyDoc
 
 Path_ = tuple[str | int, ...]
 # One problem: (line, where, what). Kept apart until the end so the list can be sorted by line.
@@ -120,14 +120,6 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
                 if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
             )
             what = str(err["msg"]).removeprefix("Value error, ")
-            if (
-                err["type"] == "string_pattern_mismatch"
-                and (err.get("ctx") or {}).get("pattern") == DNS1123
-            ):
-                what = (
-                    f"{err['input']!r} is not a DNS-1123 name (lowercase letters, digits and"
-                    " '-', at most 63, starting and ending with a letter or digit)"
-                )
             problems.append((_line(lines, loc), _where(loc), what))
         raise PolicyError(source, _format(problems)) from exc
     if problems:

@@ -17,9 +17,8 @@ from pydantic import (
 )
 
 from bot.domain.incident import Severity
-
-# DNS-1123 label: what Kubernetes accepts for namespaces and deployment names.
-DNS1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+from bot.domain.target import TargetKind, check_name, check_namespace
+from bot.errors import BadRequest, Forbidden
 
 
 class _Doc(BaseModel):
@@ -46,8 +45,8 @@ class BoundsDoc(_Doc):
 
 class ActionDoc(_Doc):
     verb: Literal["scale", "rollback", "restart", "diagnose"]
-    deployment: str = Field(pattern=DNS1123)
-    namespace: str = Field(pattern=DNS1123)
+    deployment: str
+    namespace: str
     label: str = ""
     # `bounds` comes before `replicas` so the replicas check can see it and its error points
     # at the `replicas` line rather than at the whole action.
@@ -56,12 +55,30 @@ class ActionDoc(_Doc):
     approvers: list[str] = []
     approvals_required: int = Field(default=1, ge=1, le=3)
 
+    # Targets are checked by the core's one rule (bot.domain.target), so the policy cannot
+    # name a target that Slack, the request use case or the actuator would refuse.
+    @field_validator("deployment")
+    @classmethod
+    def _deployment_name(cls, value: str) -> str:
+        try:
+            return check_name(value, TargetKind.DEPLOYMENT)
+        except BadRequest as exc:
+            raise ValueError(f"{exc} (lowercase letters, digits, '-' and '.')") from None
+
     @field_validator("namespace")
     @classmethod
-    def _not_kube_system(cls, value: str) -> str:
-        if value == "kube-system":
-            raise ValueError("actions on kube-system are never allowed")
-        return value
+    def _namespace(cls, value: str) -> str:
+        try:
+            return check_namespace(value)
+        except BadRequest as exc:
+            raise ValueError(
+                f"{exc} (lowercase letters, digits and '-', at most 63, starting and ending"
+                " with a letter or digit)"
+            ) from None
+        except Forbidden:
+            raise ValueError(
+                f"actions on {value} are never allowed (a kube-* system namespace)"
+            ) from None
 
     @field_validator("replicas")
     @classmethod

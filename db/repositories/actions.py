@@ -12,13 +12,15 @@ from sqlalchemy import Executable, Row, bindparam, select, update
 
 from bot.domain.action import (
     ActionRequest,
+    ActionState,
+    ActionVerb,
     NewAction,
     approvals_from_json,
     approvals_to_json,
     snapshot_from_json,
     snapshot_to_json,
 )
-from bot.domain.remediation import ActionState, ActionVerb, DeploymentRef
+from bot.domain.target import Target
 from bot.errors import Conflict
 from db.repositories.base import Repository, upsert
 from db.tables import OPEN_ACTION_WHERE, actions
@@ -31,7 +33,7 @@ def to_action(row: Row[Any]) -> ActionRequest:
         id=row.id,
         incident_id=row.incident_id,
         verb=ActionVerb(row.verb),
-        target=DeploymentRef(row.namespace, row.deployment),
+        target=Target(row.namespace, row.deployment),
         state=ActionState(row.state),
         requested_by=row.requested_by,
         requested_at=row.requested_at,
@@ -198,7 +200,7 @@ class SqlActionRepository(Repository):
         result = await self._execute(_RENEW_LEASE, params)
         return bool(result.rowcount == 1)
 
-    async def running_on(self, target: DeploymentRef) -> ActionRequest | None:
+    async def running_on(self, target: Target) -> ActionRequest | None:
         params = {"namespace": target.namespace, "deployment": target.name}
         row = (await self._execute(_RUNNING_ON, params)).first()
         return None if row is None else to_action(row)

@@ -9,9 +9,12 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from bot.domain.actor import Actor
 from bot.errors import BadRequest
 from bot.services.incidents.updates import acknowledge, resolve
 from handlers.deps import Deps
+from handlers.slack.actor import slack_actor
+from handlers.slack.replies import approval_text, denied_text, suggested_text
 
 
 class Click:
@@ -36,8 +39,14 @@ class Click:
             raise BadRequest("a button click without a user")
 
     @property
+    def who(self) -> Actor:
+        """The clicker as the core names actors."""
+        return slack_actor(self.user)
+
+    @property
     def actor(self) -> str:
-        return f"slack:{self.user}"
+        """The clicker as the timeline stores actors."""
+        return str(self.who)
 
     def number(self, key: str) -> int:
         value = self.value.get(key)
@@ -66,15 +75,20 @@ async def _request_action(deps: Deps, click: Click) -> str | None:
     index = click.value.get("action")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise BadRequest("this button names no suggested action")
-    return await deps.remediator.request_suggested(click.number("incident"), index, user=click.user)
+    result = await deps.remediator.request_suggested(
+        click.number("incident"), index, actor=click.who
+    )
+    return suggested_text(result)
 
 
 async def _approve(deps: Deps, click: Click) -> str | None:
-    return await deps.remediator.approve(click.number("action_request"), user=click.user)
+    return approval_text(
+        await deps.remediator.approve(click.number("action_request"), actor=click.who)
+    )
 
 
 async def _deny(deps: Deps, click: Click) -> str | None:
-    return await deps.remediator.deny(click.number("action_request"), user=click.user)
+    return denied_text(await deps.remediator.deny(click.number("action_request"), actor=click.who))
 
 
 BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {

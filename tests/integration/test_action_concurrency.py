@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.clock import FixedClock
+from bot.domain.action import ActionState
 from bot.domain.incident import Severity
-from bot.domain.remediation import ActionState
 from bot.domain.timeline import verify_chain
 from bot.errors import Conflict
 from bot.policy.model import Policy

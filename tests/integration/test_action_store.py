@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain.action import Approval, NewAction
-from bot.domain.remediation import ActionState, ActionVerb, DeploymentRef
+from bot.domain.action import ActionState, ActionVerb, Approval, NewAction
+from bot.domain.target import Target
 from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
@@ -19,7 +19,7 @@ from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
 from tests.support.actions import ALICE, BOB, LNN, Env
 from tests.support.store_builders import T0, new_incident
 
-OTHER = DeploymentRef("production", "other")
+OTHER = Target("production", "other")
 
 
 async def _incident(store: Store, key: str = "g") -> int:

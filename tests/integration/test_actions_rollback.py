@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from bot.domain.remediation import DeploymentRef
+from bot.domain.target import Target
 from bot.errors import ClusterError, DryRunRejected, NotFound, TargetChanged
 from tests.fakes.kube.server import FakeKube
 from tests.support.binaries import need
 from tests.support.kube_cluster import NAME, NS, Kube, kubectl, serve
 
-TARGET = DeploymentRef(NS, NAME)
+TARGET = Target(NS, NAME)
 
 
 def with_history(*images: str, seed: int = 0) -> FakeKube:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.remediation import DeploymentRef
+from bot.domain.target import Target
 from tests.fakes.kube.server import FakeKube
 from tests.support.binaries import need
 from tests.support.kube_cluster import NAME, NS, Kube, kubectl, serve
 
-TARGET = DeploymentRef(NS, NAME)
+TARGET = Target(NS, NAME)
 MAX_STEPS = 50
 
 

@@ -4,14 +4,16 @@ subresource (with 409 retries), the idempotent rolling restart, dry runs, and th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from actions.cluster import KubeCluster
-from actions.registry import perform
 from actions.scale import ATTEMPTS
-from bot.domain.remediation import ActionVerb, DeploymentRef
+from bot.domain.action import ActionRequest, ActionState, ActionVerb
+from bot.domain.target import Target
 from bot.errors import (
     BadRequest,
     ClusterError,
@@ -22,10 +24,11 @@ from bot.errors import (
     NotFound,
     TargetChanged,
 )
+from bot.services.remediation.run import apply_change
 from tests.fakes.kube.server import FakeKube
 from tests.support.kube_cluster import NAME, NS, Kube, serve
 
-TARGET = DeploymentRef(NS, NAME)
+TARGET = Target(NS, NAME)
 STAMP = "2025-03-01T12:00:00Z"
 
 
@@ -192,7 +195,7 @@ async def test_restart_of_a_paused_deployment_is_refused(kube: Kube) -> None:
 
 
 async def test_kube_system_is_refused_before_any_request(kube: Kube) -> None:
-    system = DeploymentRef("kube-system", "coredns")
+    system = Target("kube-system", "coredns")
     with pytest.raises(Forbidden):
         await kube.cluster.scale(system, replicas=1)
     with pytest.raises(Forbidden):
@@ -206,9 +209,9 @@ async def test_kube_system_is_refused_before_any_request(kube: Kube) -> None:
 
 async def test_a_missing_deployment_is_not_found(kube: Kube) -> None:
     with pytest.raises(NotFound):
-        await kube.cluster.snapshot(DeploymentRef(NS, "nope"))
+        await kube.cluster.snapshot(Target(NS, "nope"))
     with pytest.raises(NotFound):
-        await kube.cluster.scale(DeploymentRef(NS, "nope"), replicas=2)
+        await kube.cluster.scale(Target(NS, "nope"), replicas=2)
 
 
 async def test_server_errors_are_unavailable_and_a_later_call_works(kube: Kube) -> None:
@@ -232,23 +235,45 @@ async def test_an_unreachable_api_is_unavailable(tmp_path: Path) -> None:
             await cluster.snapshot(TARGET)
 
 
-async def test_registry_runs_a_stored_request_on_the_cluster(kube: Kube) -> None:
-    params = {"replicas": 4}
-    dry = await perform(kube.cluster, ActionVerb.SCALE, TARGET, params, dry_run=True)
-    done = await perform(kube.cluster, ActionVerb.SCALE, TARGET, params)
+def approved(verb: ActionVerb, **fields: Any) -> ActionRequest:
+    at = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    return ActionRequest(
+        id=1,
+        incident_id=1,
+        verb=verb,
+        target=TARGET,
+        state=ActionState.RUNNING,
+        requested_by="slack:U1",
+        requested_at=at,
+        expires_at=at,
+        updated_at=at,
+        **fields,
+    )
+
+
+async def test_the_one_dispatch_runs_a_stored_request_on_the_cluster(kube: Kube) -> None:
+    snap = await kube.cluster.snapshot(TARGET)
+    scale = approved(ActionVerb.SCALE, replicas=4)
+    rv = snap.resource_version
+    dry = await apply_change(kube.cluster, scale, resource_version=rv, dry_run=True)
+    done = await apply_change(kube.cluster, scale, resource_version=rv, dry_run=False)
     assert (dry.skipped, done.skipped) == (False, False)
     assert kube.fake.deployment(NS, NAME)["spec"]["replicas"] == 4
     snap = await kube.cluster.snapshot(TARGET)
-    restarted = await perform(
+    restarted = await apply_change(
         kube.cluster,
-        ActionVerb.RESTART,
-        TARGET,
-        {"restarted_at": STAMP},
-        expect_resource_version=snap.resource_version,
+        approved(ActionVerb.RESTART, restarted_at=STAMP),
+        resource_version=snap.resource_version,
+        dry_run=False,
     )
     assert not restarted.skipped
     with pytest.raises(BadRequest):
-        await perform(kube.cluster, ActionVerb.SCALE, TARGET, {"replicas": "4"})
+        await apply_change(
+            kube.cluster,
+            approved(ActionVerb.SCALE, replicas=-1),
+            resource_version=snap.resource_version,
+            dry_run=False,
+        )
     assert [w.dry_run for w in kube.writes()] == [True, False, False]
 
 

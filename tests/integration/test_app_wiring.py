@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import OUTBOX, PROCESSOR, REMEDIATOR, SWEEPER, create_app
 from bot.config import Settings
 from bot.domain.outbox import SLACK
-from bot.integrations.slack.directory import SlackDirectory
+from bot.integrations.slack.directory import SlackDirectory, SlackUserGroups
 from bot.integrations.slack.sender import SlackSender
 from bot.policy.model import Policy
 from handlers.slack.route import SLACK as SLACK_ENDPOINT
@@ -35,10 +35,11 @@ async def test_sender_directory_and_bolt_share_one_slack_client(
     client = await aiohttp_client(create_app(settings(sqlite_url), policy=policy))
     app = client.app
     sender = app[OUTBOX].senders[SLACK]
-    directory = app[REMEDIATOR].directory
+    directory = app[REMEDIATOR].ctx.directory
     assert isinstance(sender, SlackSender)
     assert isinstance(directory, SlackDirectory)
-    assert sender.client is directory.client
+    assert isinstance(directory.groups, SlackUserGroups)
+    assert sender.client is directory.groups.client
     assert sender.client is app[SLACK_ENDPOINT].bolt.client
 
 

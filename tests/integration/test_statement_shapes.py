@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.sql import ClauseElement
 
-from bot.domain.action import NewAction
+from bot.domain.action import ActionVerb, NewAction
 from bot.domain.events import Note
 from bot.domain.incident import AlertStatus, DeliveryOutcome, Severity, Source
 from bot.domain.outbox import OutboundCall
-from bot.domain.remediation import ActionVerb, DeploymentRef
+from bot.domain.target import Target
 from db.store import SqlStore
 from tests.support.store_builders import T0, alert, at, delivery, new_incident
 
@@ -83,7 +83,7 @@ async def test_conflicts_on_partial_unique_indexes_survive_the_generic_plan(
     sql: SqlStore,
 ) -> None:
     # One transaction: one connection, so one prepared statement executed again and again.
-    target = DeploymentRef("production", "lnn-service")
+    target = Target("production", "lnn-service")
     async with sql.transaction() as uow:
         first, _ = await uow.incidents.open_for_group(new_incident())
         requested = NewAction(

@@ -6,20 +6,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.clock import FixedClock
 from bot.domain.action import ActionRequest
-from bot.domain.incident import Actor, IncidentStatus, Severity, TimelineEntry
-from bot.domain.remediation import DeploymentRef, RolloutProgress
+from bot.domain.actor import Actor
+from bot.domain.deployment import RolloutProgress
+from bot.domain.incident import IncidentStatus, Severity, TimelineEntry
+from bot.domain.target import Target
+from bot.integrations.slack.directory import SlackDirectory
 from bot.policy.model import Policy, SuggestedAction
 from bot.ports import Store
 from bot.services.remediation.approve import ApprovalResult, approve_action
+from bot.services.remediation.context import RemediationContext, Timings
 from bot.services.remediation.deny import deny_action
 from bot.services.remediation.execute import execute_action
 from bot.services.remediation.reconcile import reconcile_actions
 from bot.services.remediation.request import RequestResult, request_action
-from bot.services.remediation.rules import slack_actor
+from handlers.slack.actor import slack_actor
 from tests.fakes.memory.cluster import MemoryCluster
 from tests.fakes.slack.directory import CAROL as CAROL
 from tests.fakes.slack.directory import ONCALL as ONCALL
@@ -31,7 +36,7 @@ DEPLOYMENT = "lnn-service"
 ALICE, BOB, MALLORY = "U0ALICE", "U0BOB", "U0MALLORY"
 APPROVERS = (ALICE, BOB, ONCALL)
 TTL = 600.0
-LNN = DeploymentRef(NAMESPACE, DEPLOYMENT)
+LNN = Target(NAMESPACE, DEPLOYMENT)
 DEADLINE = 60.0
 POLL = 2.0
 LEASE = 30.0
@@ -72,48 +77,43 @@ class Env:
                 await uow.incidents.save(dataclasses.replace(incident, status=status))
         return incident.id
 
+    @property
+    def ctx(self) -> RemediationContext:
+        """The services' context: sleeping on its clock is ``wait`` (time moves, no sleep)."""
+        return RemediationContext(
+            store=self.store,
+            cluster=self.cluster,
+            clock=_EnvClock(self),
+            policy=self.policy,
+            directory=SlackDirectory(self.directory),
+            approvers=tuple(self.approvers),
+            timings=Timings(
+                approval_ttl=TTL, rollout_deadline=DEADLINE, rollout_poll=POLL, action_lease=LEASE
+            ),
+            progress=self._record,
+        )
+
     async def request(
         self, incident_id: int, verb: str = "scale", *, by: str = MALLORY, **kwargs: Any
     ) -> RequestResult:
         namespace = kwargs.pop("namespace", NAMESPACE)
         deployment = kwargs.pop("deployment", DEPLOYMENT)
         return await request_action(
+            self.ctx,
             incident_id,
             verb,
             namespace,
             deployment,
             requested_by=slack_actor(by),
-            store=self.store,
-            policy=self.policy,
-            clock=self.clock,
-            approval_ttl=TTL,
             **kwargs,
         )
 
     async def approve(self, action_id: int, by: str | Actor = ALICE) -> ApprovalResult:
-        return await approve_action(
-            action_id,
-            approver=by if isinstance(by, Actor) else slack_actor(by),
-            store=self.store,
-            cluster=self.cluster,
-            clock=self.clock,
-            policy=self.policy,
-            directory=self.directory,
-            approvers=self.approvers,
-            approval_ttl=TTL,
-        )
+        approver = by if isinstance(by, Actor) else slack_actor(by)
+        return await approve_action(self.ctx, action_id, approver=approver)
 
     async def deny(self, action_id: int, by: str = ALICE, reason: str = "") -> ActionRequest:
-        return await deny_action(
-            action_id,
-            actor=slack_actor(by),
-            store=self.store,
-            clock=self.clock,
-            policy=self.policy,
-            directory=self.directory,
-            approvers=self.approvers,
-            reason=reason,
-        )
+        return await deny_action(self.ctx, action_id, actor=slack_actor(by), reason=reason)
 
     async def wait(self, seconds: float) -> None:
         """Time passes and the rollout moves one pod: no real sleeping."""
@@ -124,30 +124,10 @@ class Env:
         self.progress.append(progress)
 
     async def execute(self, action_id: int, by: str = ALICE) -> ActionRequest:
-        return await execute_action(
-            action_id,
-            actor=slack_actor(by),
-            store=self.store,
-            cluster=self.cluster,
-            clock=self.clock,
-            rollout_deadline=DEADLINE,
-            poll_interval=POLL,
-            lease_seconds=LEASE,
-            wait=self.wait,
-            progress=self._record,
-        )
+        return await execute_action(self.ctx, action_id, actor=slack_actor(by))
 
     async def reconcile(self) -> list[ActionRequest]:
-        return await reconcile_actions(
-            store=self.store,
-            cluster=self.cluster,
-            clock=self.clock,
-            rollout_deadline=DEADLINE,
-            poll_interval=POLL,
-            lease_seconds=LEASE,
-            wait=self.wait,
-            progress=self._record,
-        )
+        return await reconcile_actions(self.ctx)
 
     async def action(self, action_id: int) -> ActionRequest:
         async with self.store.transaction() as uow:
@@ -161,3 +141,17 @@ class Env:
 
     async def kinds(self, incident_id: int) -> list[str]:
         return [e.kind for e in await self.timeline(incident_id) if e.kind.startswith("action.")]
+
+
+@dataclass(frozen=True)
+class _EnvClock:
+    """The test clock as the services see it: reading it reads ``env.clock``; sleeping on it
+    is ``env.wait`` (the clock jumps and the fake rollout moves one pod)."""
+
+    env: Env
+
+    def now(self) -> datetime:
+        return self.env.clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.env.wait(seconds)

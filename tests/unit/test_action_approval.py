@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain.incident import BOT, Severity
-from bot.domain.remediation import ActionState, ActionVerb
+from bot.domain.action import ActionState, ActionVerb
+from bot.domain.actor import BOT
+from bot.domain.incident import Severity
 from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.services.remediation.approve import restart_stamp
@@ -273,13 +274,13 @@ async def test_expire_sweeps_requests_and_unused_approvals(env: Env) -> None:
     env.clock.advance(TTL / 2)
     approved = (await env.request(incident, "restart")).action
     await env.approve(approved.id)
-    assert await expire_actions(store=env.store, clock=env.clock) == []
+    assert await expire_actions(env.ctx) == []
     env.clock.advance(TTL / 2)
-    assert [a.id for a in await expire_actions(store=env.store, clock=env.clock)] == [waiting.id]
+    assert [a.id for a in await expire_actions(env.ctx)] == [waiting.id]
     env.clock.advance(TTL / 2)
-    swept = await expire_actions(store=env.store, clock=env.clock)
+    swept = await expire_actions(env.ctx)
     assert [(a.id, a.state) for a in swept] == [(approved.id, ActionState.EXPIRED)]
-    assert await expire_actions(store=env.store, clock=env.clock) == []
+    assert await expire_actions(env.ctx) == []
 
 
 async def test_approvers_and_the_requester_may_deny(env: Env) -> None:

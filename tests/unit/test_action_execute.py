@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from bot.clock import FixedClock
+from bot.domain.action import ActionState
 from bot.domain.incident import Severity
-from bot.domain.remediation import ActionState
 from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.services.remediation.diagnose import diagnose_target
 from bot.services.remediation.execute import execute_action
-from bot.services.remediation.rules import slack_actor
+from handlers.slack.actor import slack_actor
 from tests.fakes.memory.cluster import RESTARTED_AT, MemoryCluster
 from tests.fakes.memory.store import MemoryStore
 from tests.support.actions import ALICE, BOB, DEADLINE, LNN, TTL, Env
@@ -174,18 +175,8 @@ async def test_a_failing_progress_callback_does_not_stop_the_rollout(
     async def broken(*_: object) -> None:
         raise RuntimeError("slack is down")
 
-    done = await execute_action(
-        action_id,
-        actor=slack_actor(ALICE),
-        store=env.store,
-        cluster=env.cluster,
-        clock=env.clock,
-        rollout_deadline=DEADLINE,
-        poll_interval=2,
-        lease_seconds=30,
-        wait=env.wait,
-        progress=broken,
-    )
+    ctx = dataclasses.replace(env.ctx, progress=broken)
+    done = await execute_action(ctx, action_id, actor=slack_actor(ALICE))
     assert done.state is ActionState.SUCCEEDED
     assert "progress callback failed" in caplog.text
 
@@ -225,14 +216,7 @@ async def test_one_running_action_per_deployment(env: Env) -> None:
 async def test_diagnose_is_read_only_and_recorded(env: Env) -> None:
     incident = await env.incident()
     diagnosis = await diagnose_target(
-        incident,
-        "production",
-        "lnn-service",
-        actor=slack_actor(ALICE),
-        store=env.store,
-        cluster=env.cluster,
-        clock=env.clock,
-        policy=env.policy,
+        env.ctx, incident, "production", "lnn-service", actor=slack_actor(ALICE)
     )
     assert diagnosis.snapshot.replicas == 3
     assert env.cluster.applied == []
@@ -241,16 +225,7 @@ async def test_diagnose_is_read_only_and_recorded(env: Env) -> None:
     assert entry.body["revisions"] == [1, 2]
     assert entry.body["ready"] == 3
     with pytest.raises(Forbidden):
-        await diagnose_target(
-            incident,
-            "kube-system",
-            "coredns",
-            actor=slack_actor(ALICE),
-            store=env.store,
-            cluster=env.cluster,
-            clock=env.clock,
-            policy=env.policy,
-        )
+        await diagnose_target(env.ctx, incident, "kube-system", "coredns", actor=slack_actor(ALICE))
 
 
 async def test_a_deleted_deployment_fails_the_action(env: Env) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
-from bot.domain.remediation import ActionState
+from bot.domain.action import ActionState
 from bot.policy.model import Policy
 from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
 from tests.fakes.memory.store import MemoryStore

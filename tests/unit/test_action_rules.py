@@ -6,23 +6,24 @@ import dataclasses
 
 import pytest
 
-from bot.domain.incident import Actor, Severity
-from bot.domain.remediation import ActionVerb, DeploymentRef
+from bot.domain.action import ActionVerb
+from bot.domain.actor import Actor
+from bot.domain.incident import Severity
+from bot.domain.target import Target, is_dns1123_subdomain
 from bot.errors import BadRequest, Forbidden
+from bot.integrations.slack.directory import SlackDirectory
 from bot.policy.model import ActionBounds, Policy, Scenario, SuggestedAction
 from bot.services.remediation.rules import (
     check_arguments,
-    is_dns1123_subdomain,
     may_approve,
     required_approvals,
     rules_for,
-    slack_actor,
-    validate_target,
 )
+from handlers.slack.actor import slack_actor
 from tests.fakes.slack.directory import FakeDirectory
 from tests.support.actions import ALICE, BOB, CAROL, ONCALL, with_action_options
 
-LNN = DeploymentRef("production", "lnn-service")
+LNN = Target("production", "lnn-service")
 
 
 @pytest.mark.parametrize(
@@ -42,27 +43,27 @@ LNN = DeploymentRef("production", "lnn-service")
 )
 def test_names_must_be_dns_1123(namespace: str, name: str) -> None:
     with pytest.raises(BadRequest):
-        validate_target(namespace, name)
+        Target.checked(namespace, name)
 
 
 def test_dotted_deployment_names_are_subdomains() -> None:
     assert is_dns1123_subdomain("lnn.service-v2")
-    assert validate_target("a" * 63, "x") == DeploymentRef("a" * 63, "x")
+    assert Target.checked("a" * 63, "x") == Target("a" * 63, "x")
 
 
 @pytest.mark.parametrize("namespace", ["kube-system", "kube-public", "kube-node-lease"])
 def test_system_namespaces_are_never_targets(namespace: str, policy: Policy) -> None:
     with pytest.raises(Forbidden, match="never"):
-        validate_target(namespace, "coredns")
+        Target.checked(namespace, "coredns")
     with pytest.raises(Forbidden, match="never"):
-        rules_for(policy, ActionVerb.SCALE, DeploymentRef(namespace, "lnn-service"))
+        rules_for(policy, ActionVerb.SCALE, Target(namespace, "lnn-service"))
 
 
 def test_only_targets_the_policy_names(policy: Policy) -> None:
     with pytest.raises(Forbidden, match="suggests no action"):
-        rules_for(policy, ActionVerb.RESTART, DeploymentRef("production", "payments"))
+        rules_for(policy, ActionVerb.RESTART, Target("production", "payments"))
     with pytest.raises(Forbidden, match="suggests no action"):
-        rules_for(policy, ActionVerb.RESTART, DeploymentRef("staging", "lnn-service"))
+        rules_for(policy, ActionVerb.RESTART, Target("staging", "lnn-service"))
     assert rules_for(policy, ActionVerb.DIAGNOSE, LNN).verb is ActionVerb.DIAGNOSE
 
 
@@ -135,19 +136,23 @@ def test_rollback_on_p0_needs_two_approvers(policy: Policy) -> None:
 async def test_deny_by_default_and_groups_resolve_through_the_directory(policy: Policy) -> None:
     rules = rules_for(policy, ActionVerb.SCALE, LNN)
     directory = FakeDirectory()
-    assert not await may_approve(slack_actor(ALICE), approvers=(), rules=rules, directory=directory)
+    assert not await may_approve(
+        slack_actor(ALICE), approvers=(), rules=rules, directory=SlackDirectory(directory)
+    )
     assert await may_approve(
-        slack_actor(ALICE), approvers=(ALICE,), rules=rules, directory=directory
+        slack_actor(ALICE), approvers=(ALICE,), rules=rules, directory=SlackDirectory(directory)
     )
     assert not await may_approve(
-        slack_actor(BOB), approvers=(ALICE,), rules=rules, directory=directory
+        slack_actor(BOB), approvers=(ALICE,), rules=rules, directory=SlackDirectory(directory)
     )
     assert await may_approve(
-        slack_actor(CAROL), approvers=(ONCALL,), rules=rules, directory=directory
+        slack_actor(CAROL), approvers=(ONCALL,), rules=rules, directory=SlackDirectory(directory)
     )
     assert directory.lookups == 1
     bot = Actor("bot", "firebreak")
-    assert not await may_approve(bot, approvers=("firebreak",), rules=rules, directory=directory)
+    assert not await may_approve(
+        bot, approvers=("firebreak",), rules=rules, directory=SlackDirectory(directory)
+    )
 
 
 async def test_the_policy_narrows_the_configured_approvers(policy: Policy) -> None:
@@ -156,13 +161,13 @@ async def test_the_policy_narrows_the_configured_approvers(policy: Policy) -> No
     directory = FakeDirectory()
     approvers = (ALICE, CAROL)
     assert await may_approve(
-        slack_actor(CAROL), approvers=approvers, rules=rules, directory=directory
+        slack_actor(CAROL), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )
     assert not await may_approve(
-        slack_actor(ALICE), approvers=approvers, rules=rules, directory=directory
+        slack_actor(ALICE), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )
     # Listed by the policy but not configured: still no.
     directory.groups[ONCALL] = frozenset({CAROL, BOB})
     assert not await may_approve(
-        slack_actor(BOB), approvers=approvers, rules=rules, directory=directory
+        slack_actor(BOB), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )

@@ -14,6 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain.action import ActionState
+from bot.domain.deployment import RolloutProgress
 from bot.domain.incident import (
     AlertEpisode,
     AlertStatus,
@@ -23,7 +25,6 @@ from bot.domain.incident import (
     Source,
     TimelineEntry,
 )
-from bot.domain.remediation import ActionState, RolloutProgress
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.kit import Message
 from bot.integrations.slack.messages import (

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest
+from bot.domain.action import ActionRequest, ActionState, ActionVerb
+from bot.domain.deployment import RolloutProgress
 from bot.domain.events import ActionEntry, EventKind, decode
 from bot.domain.incident import TimelineEntry
 from bot.domain.outbox import CARD_CHANNEL, CARD_TS, OutboundCall, incident_key
-from bot.domain.remediation import ActionState, ActionVerb, RolloutProgress
 from bot.errors import Forbidden
 from bot.integrations.slack.kit import Message
 from bot.integrations.slack.messages import (

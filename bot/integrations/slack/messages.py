@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.domain.action import ActionState
+from bot.domain.deployment import RolloutProgress
 from bot.domain.incident import TimelineEntry
-from bot.domain.remediation import ActionState, RolloutProgress
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
 from bot.integrations.slack.text import date, escape, inert, is_group_id, is_user_id, mention, who

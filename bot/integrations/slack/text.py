@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from bot.domain.actor import SLACK, Actor
 from bot.errors import BadRequest
 
 TRUNCATED = "… (truncated)"
@@ -97,9 +98,9 @@ def mention(slack_id: str) -> str:
 def who(actor: str) -> str:
     """A timeline actor for display: ``slack:U123`` becomes a mention, anything else is
     shown escaped (``system:alertmanager``, ``bot:firebreak``)."""
-    kind, _, ident = actor.partition(":")
-    if kind == "slack" and (is_user_id(ident) or is_group_id(ident)):
-        return mention(ident)
+    parsed = Actor.parse(actor)
+    if parsed.source == SLACK and (is_user_id(parsed.id) or is_group_id(parsed.id)):
+        return mention(parsed.id)
     if is_user_id(actor) or is_group_id(actor):
         return mention(actor)
     return escape(actor)

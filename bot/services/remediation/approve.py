@@ -10,15 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import Clock
-from bot.domain.action import ActionRequest, Approval, snapshot_to_json
-from bot.domain.events import ActionApproval, ActionRefused, EventKind, about
-from bot.domain.incident import Actor, Incident
-from bot.domain.remediation import ActionState, ActionVerb, TargetSnapshot
+from bot.domain.action import ActionRequest, ActionState, ActionVerb, Approval, snapshot_to_json
+from bot.domain.actor import Actor
+from bot.domain.deployment import TargetSnapshot
+from bot.domain.events import ActionApproval, EventKind
+from bot.domain.incident import Incident
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Cluster, Directory, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import may_approve, required_approvals, rules_for
 from bot.services.transactions import in_transaction
 
@@ -40,24 +41,6 @@ class ApprovalResult:
 def restart_stamp(at: datetime) -> str:
     """The ``kubectl.kubernetes.io/restartedAt`` value, RFC 3339 in UTC as kubectl writes it."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def refuse(
-    store: Store, action: ActionRequest, *, actor: Actor, at: datetime, attempted: str, why: str
-) -> Forbidden:
-    """Record a refused click on the timeline (committed on its own) and return the error."""
-
-    async def work(uow: UnitOfWork) -> None:
-        await uow.incidents.get(action.incident_id, for_update=True)
-        await uow.timeline.append(
-            action.incident_id,
-            at=at,
-            actor=str(actor),
-            event=about(ActionRefused(attempted=attempted, reason=why), action),
-        )
-
-    await in_transaction(store, work)
-    return Forbidden(why)
 
 
 async def _refusal(
@@ -120,29 +103,23 @@ def _closed(action: ActionRequest) -> Conflict:
 
 
 async def approve_action(
-    action_id: int,
-    *,
-    approver: Actor,
-    store: Store,
-    cluster: Cluster,
-    clock: Clock,
-    policy: Policy,
-    directory: Directory,
-    approvers: Sequence[str],
-    approval_ttl: float,
+    ctx: RemediationContext, action_id: int, *, approver: Actor
 ) -> ApprovalResult:
     """Count ``approver``'s approval; ``Forbidden`` (and a timeline entry) if not allowed.
 
     Raises ``Conflict`` when the request is closed (denied, expired, failed) or cannot be
     approved now; a click on an already approved or running action changes nothing."""
+    store, clock, policy = ctx.store, ctx.clock, ctx.policy
     for _ in range(ATTEMPTS):
         action, incident = await action_steps.read(store, action_id)
         now = clock.now()
         why = await _refusal(
-            action, approver, policy=policy, directory=directory, approvers=approvers
+            action, approver, policy=policy, directory=ctx.directory, approvers=ctx.approvers
         )
         if why is not None:
-            raise await refuse(store, action, actor=approver, at=now, attempted="approve", why=why)
+            raise await action_steps.refuse(
+                store, action, actor=approver, at=now, attempted="approve", why=why
+            )
         if action.state in (ActionState.APPROVED, ActionState.RUNNING, ActionState.SUCCEEDED):
             return ApprovalResult(
                 action, False, action.state is ActionState.APPROVED, f"already {action.state}"
@@ -159,10 +136,10 @@ async def approve_action(
             action,
             incident,
             approver,
-            cluster=cluster,
+            cluster=ctx.cluster,
             now=now,
             policy=policy,
-            ttl=approval_ttl,
+            ttl=ctx.timings.approval_ttl,
         )
         if stored is not None:
             ready = stored.state is ActionState.APPROVED

@@ -3,49 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
-from bot.clock import Clock
-from bot.domain.action import ActionRequest
+from bot.domain.action import ActionRequest, ActionState
+from bot.domain.actor import Actor
 from bot.domain.events import ActionDenied
-from bot.domain.incident import Actor
-from bot.domain.remediation import ActionState
 from bot.errors import Conflict, Forbidden
-from bot.policy.model import Policy
-from bot.ports import Directory, Store, UnitOfWork
+from bot.ports import UnitOfWork
 from bot.services.remediation import steps as action_steps
-from bot.services.remediation.approve import refuse
+from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import may_approve, rules_for
 from bot.services.transactions import in_transaction
 
 
 async def deny_action(
-    action_id: int,
-    *,
-    actor: Actor,
-    store: Store,
-    clock: Clock,
-    policy: Policy,
-    directory: Directory,
-    approvers: Sequence[str],
-    reason: str = "",
+    ctx: RemediationContext, action_id: int, *, actor: Actor, reason: str = ""
 ) -> ActionRequest:
     """Move a requested action to ``denied``. Allowed for whoever may approve it and for its
     requester; anyone else gets ``Forbidden`` and a timeline entry. ``Conflict`` when the
     action is no longer waiting for approval."""
+    store = ctx.store
     action, _ = await action_steps.read(store, action_id)
-    now = clock.now()
+    now = ctx.clock.now()
     if str(actor) != action.requested_by:
         try:
-            rules = rules_for(policy, action.verb, action.target)
+            rules = rules_for(ctx.policy, action.verb, action.target)
             allowed = await may_approve(
-                actor, approvers=approvers, rules=rules, directory=directory
+                actor, approvers=ctx.approvers, rules=rules, directory=ctx.directory
             )
         except Forbidden:
             allowed = False
         if not allowed:
             why = f"you are not an approver for {action.describe()}"
-            raise await refuse(store, action, actor=actor, at=now, attempted="deny", why=why)
+            raise await action_steps.refuse(
+                store, action, actor=actor, at=now, attempted="deny", why=why
+            )
 
     async def work(uow: UnitOfWork) -> tuple[ActionRequest, bool]:
         current, _ = await action_steps.locked(uow, action_id)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from bot.clock import Clock
+from bot.domain.action import ActionVerb
+from bot.domain.actor import Actor
+from bot.domain.deployment import Diagnosis
 from bot.domain.events import ActionDiagnosed
-from bot.domain.incident import Actor
-from bot.domain.remediation import ActionVerb, Diagnosis
+from bot.domain.target import Target
 from bot.errors import NotFound
-from bot.policy.model import Policy
-from bot.ports import Cluster, Store, UnitOfWork
-from bot.services.remediation.rules import rules_for, validate_target
+from bot.ports import UnitOfWork
+from bot.services.remediation.context import RemediationContext
+from bot.services.remediation.rules import rules_for
 from bot.services.transactions import in_transaction
 
 
@@ -34,24 +35,17 @@ def summary(diagnosis: Diagnosis) -> ActionDiagnosed:
 
 
 async def diagnose_target(
-    incident_id: int,
-    namespace: str,
-    deployment: str,
-    *,
-    actor: Actor,
-    store: Store,
-    cluster: Cluster,
-    clock: Clock,
-    policy: Policy,
+    ctx: RemediationContext, incident_id: int, namespace: str, deployment: str, *, actor: Actor
 ) -> Diagnosis:
     """Read the deployment's state for an incident. Limited to targets the policy names
     (reading other namespaces could leak what responders should not see)."""
-    target = validate_target(namespace, deployment)
-    rules_for(policy, ActionVerb.DIAGNOSE, target)
+    store, clock = ctx.store, ctx.clock
+    target = Target.checked(namespace, deployment)
+    rules_for(ctx.policy, ActionVerb.DIAGNOSE, target)
     async with store.transaction() as uow:
         if await uow.incidents.get(incident_id) is None:
             raise NotFound(f"no incident {incident_id}")
-    diagnosis = await cluster.diagnose(target)
+    diagnosis = await ctx.cluster.diagnose(target)
 
     async def work(uow: UnitOfWork) -> None:
         await uow.incidents.get(incident_id, for_update=True)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from bot.clock import Clock
-from bot.domain.action import ActionRequest
-from bot.domain.remediation import ActionState
-from bot.ports import Store, UnitOfWork
+from bot.domain.action import ActionRequest, ActionState
+from bot.ports import UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.context import RemediationContext
 from bot.services.transactions import in_transaction
 
 _WAITING = frozenset({ActionState.REQUESTED, ActionState.APPROVED})
 
 
-async def expire_actions(*, store: Store, clock: Clock) -> list[ActionRequest]:
+async def expire_actions(ctx: RemediationContext) -> list[ActionRequest]:
     """Move every requested or approved action past its ``expires_at`` to ``expired``, each
     with a timeline entry by firebreak. Safe to run on every replica at once."""
-    now = clock.now()
+    store, now = ctx.store, ctx.clock.now()
     async with store.transaction() as uow:
         due = [a for a in await uow.actions.in_states(_WAITING) if now >= a.expires_at]
     expired: list[ActionRequest] = []

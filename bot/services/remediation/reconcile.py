@@ -18,47 +18,26 @@ executed through the same claim as a click, or expire when their window has pass
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 from datetime import datetime, timedelta
 
-from bot.clock import Clock
-from bot.domain.action import ActionRequest, ProgressCallback, Wait
+from bot.domain.action import ActionRequest, ActionState, ActionVerb
+from bot.domain.deployment import TargetSnapshot
 from bot.domain.events import ActionReconciled, ActionReconciling
-from bot.domain.remediation import ActionState, ActionVerb, TargetSnapshot
-from bot.ports import Cluster, Store, UnitOfWork
+from bot.ports import Cluster, UnitOfWork
 from bot.services.remediation import steps as action_steps
-from bot.services.remediation.execute import claim, new_owner
+from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.run import CLUSTER_ERRORS, Runner, moved
 from bot.services.transactions import in_transaction
 
 
-async def reconcile_actions(
-    *,
-    store: Store,
-    cluster: Cluster,
-    clock: Clock,
-    rollout_deadline: float,
-    poll_interval: float,
-    lease_seconds: float,
-    wait: Wait = asyncio.sleep,
-    progress: ProgressCallback | None = None,
-) -> list[ActionRequest]:
+async def reconcile_actions(ctx: RemediationContext) -> list[ActionRequest]:
     """Settle every abandoned running action and every unclaimed approved one; returns them
     in their final (or, if another replica holds one, current) state."""
-    owner = new_owner()
-    runner = Runner(
-        store=store,
-        cluster=cluster,
-        clock=clock,
-        wait=wait,
-        owner=owner,
-        rollout_deadline=rollout_deadline,
-        poll_interval=poll_interval,
-        lease_seconds=lease_seconds,
-        progress=progress,
-    )
+    store, clock, lease_seconds = ctx.store, ctx.clock, ctx.timings.action_lease
+    owner = action_steps.new_owner()
+    runner = Runner(ctx, owner)
     async with store.transaction() as uow:
         pending = await uow.actions.in_states(
             frozenset({ActionState.RUNNING, ActionState.APPROVED})
@@ -70,7 +49,7 @@ async def reconcile_actions(
             result = await in_transaction(
                 store,
                 functools.partial(
-                    claim,
+                    action_steps.claim,
                     action_id=action.id,
                     actor=action_steps.FIREBREAK,
                     owner=owner,

@@ -1,26 +1,25 @@
-"""Remediation as people drive it from Slack: request, approve, deny, diagnose, and the
-background work an approval starts (execution, following the rollout), plus the start-up
-reconciliation of actions a crashed process left running and the expiry of stale requests.
+"""The entry point the adapters call for remediation: request, approve, deny, diagnose, and
+the background work an approval starts (execution, following the rollout), plus the
+start-up reconciliation of actions a crashed process left running and the expiry of stale
+requests.
 
-The use cases themselves are the ``action_*`` modules; this class holds what they share (the
-cluster, the approvers, the timings) and the tasks that outlive a Slack request.
+The use cases themselves are the other modules of this package; they share one
+``RemediationContext``. This class holds it and the tasks that outlive a request. It knows
+nothing of Slack: adapters pass an ``Actor`` and word the replies themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable
 
-from bot.clock import Clock
-from bot.domain.action import ActionRequest, ProgressCallback
-from bot.domain.incident import Actor
-from bot.domain.remediation import ActionVerb, Diagnosis
+from bot.domain.action import ActionRequest, ActionVerb
+from bot.domain.actor import BOT, Actor
+from bot.domain.deployment import Diagnosis
 from bot.errors import BadRequest
-from bot.policy.model import Policy
-from bot.ports import Cluster, Directory, Store
-from bot.services.remediation.approve import approve_action
+from bot.services.remediation.approve import ApprovalResult, approve_action
+from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.deny import deny_action
 from bot.services.remediation.diagnose import diagnose_target
 from bot.services.remediation.execute import execute_action
@@ -32,41 +31,11 @@ log = logging.getLogger("firebreak.remediation")
 STOP_TIMEOUT_S = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Timings:
-    """Seconds: request lifetime, rollout deadline and poll, executor lease, expiry sweep
-    (the sweeper's period, at most half a lease)."""
-
-    approval_ttl: float = 600
-    rollout_deadline: float = 600
-    rollout_poll: float = 2.0
-    action_lease: float = 60
-    expiry_sweep: float = 30
-
-
 class Remediator:
     """Requests, approvals and the tasks they start; one per process."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        cluster: Cluster,
-        clock: Clock,
-        policy: Policy,
-        directory: Directory,
-        approvers: Sequence[str],
-        timings: Timings = Timings(),
-        progress: ProgressCallback | None = None,
-    ) -> None:
-        self.store = store
-        self.cluster = cluster
-        self.clock = clock
-        self.policy = policy
-        self.directory = directory
-        self.approvers = tuple(approvers)
-        self.timings = timings
-        self.progress = progress
+    def __init__(self, ctx: RemediationContext) -> None:
+        self.ctx = ctx
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- what people do ------------------------------------------------------------------
@@ -77,96 +46,67 @@ class Remediator:
         namespace: str,
         deployment: str,
         *,
-        user: str,
+        actor: Actor,
         replicas: object = None,
         to_revision: object = None,
     ) -> RequestResult:
         return await request_action(
+            self.ctx,
             incident_id,
             verb,
             namespace,
             deployment,
-            requested_by=Actor("slack", user),
-            store=self.store,
-            policy=self.policy,
-            clock=self.clock,
-            approval_ttl=self.timings.approval_ttl,
+            requested_by=actor,
             replicas=replicas,
             to_revision=to_revision,
         )
 
-    async def request_suggested(self, incident_id: int, index: int, *, user: str) -> str:
-        """A button on the card: the scenario's suggested action number ``index``."""
-        async with self.store.transaction() as uow:
+    async def request_suggested(
+        self, incident_id: int, index: int, *, actor: Actor
+    ) -> RequestResult | Diagnosis:
+        """A button on the card: the scenario's suggested action number ``index``. A
+        suggested diagnose runs at once (its ``Diagnosis`` is returned); anything else is
+        requested."""
+        async with self.ctx.store.transaction() as uow:
             incident = await uow.incidents.get(incident_id)
-        scenario = self.policy.scenarios.get(incident.scenario) if incident else None
+        scenario = self.ctx.policy.scenarios.get(incident.scenario) if incident else None
         if scenario is None or not 0 <= index < len(scenario.actions):
             raise BadRequest("this button's action is no longer in the runbook")
         suggested = scenario.actions[index]
         if suggested.verb == ActionVerb.DIAGNOSE.value:
-            await self.diagnose(incident_id, suggested.namespace, suggested.deployment, user=user)
-            return (
-                f"Diagnosing {suggested.namespace}/deploy/{suggested.deployment}; see the thread."
+            return await self.diagnose(
+                incident_id, suggested.namespace, suggested.deployment, actor=actor
             )
-        result = await self.request(
+        return await self.request(
             incident_id,
             suggested.verb,
             suggested.namespace,
             suggested.deployment,
-            user=user,
+            actor=actor,
             replicas=suggested.replicas,
         )
-        return requested_text(result)
 
-    async def approve(self, action_id: int, *, user: str) -> str:
-        result = await approve_action(
-            action_id,
-            approver=Actor("slack", user),
-            store=self.store,
-            cluster=self.cluster,
-            clock=self.clock,
-            policy=self.policy,
-            directory=self.directory,
-            approvers=self.approvers,
-            approval_ttl=self.timings.approval_ttl,
-        )
+    async def approve(self, action_id: int, *, actor: Actor) -> ApprovalResult:
+        """Count the approval; the final one starts the execution in the background."""
+        result = await approve_action(self.ctx, action_id, approver=actor)
         if result.ready:
             self._spawn(self._execute(action_id), f"execute action {action_id}")
-        return result.message
+        return result
 
-    async def deny(self, action_id: int, *, user: str, reason: str = "") -> str:
-        action = await deny_action(
-            action_id,
-            actor=Actor("slack", user),
-            store=self.store,
-            clock=self.clock,
-            policy=self.policy,
-            directory=self.directory,
-            approvers=self.approvers,
-            reason=reason,
-        )
-        return f"Denied: {action.describe()}"
+    async def deny(self, action_id: int, *, actor: Actor, reason: str = "") -> ActionRequest:
+        return await deny_action(self.ctx, action_id, actor=actor, reason=reason)
 
     async def diagnose(
-        self, incident_id: int, namespace: str, deployment: str, *, user: str
+        self, incident_id: int, namespace: str, deployment: str, *, actor: Actor
     ) -> Diagnosis:
-        return await diagnose_target(
-            incident_id,
-            namespace,
-            deployment,
-            actor=Actor("slack", user),
-            store=self.store,
-            cluster=self.cluster,
-            clock=self.clock,
-            policy=self.policy,
-        )
+        return await diagnose_target(self.ctx, incident_id, namespace, deployment, actor=actor)
 
     # -- background work -----------------------------------------------------------------
     async def sweep(self) -> None:
         """Reconcile what a crashed process left running and expire stale requests, once
         (``bot.services.remediation.sweeper`` runs this periodically)."""
         await self._reconcile()
-        await expire_actions(store=self.store, clock=self.clock)
+        await expire_actions(self.ctx)
 
     async def stop(self) -> None:
         """Cancel the executions in flight. An action cut off mid-run stays ``running`` and is
@@ -199,39 +139,10 @@ class Remediator:
             log.exception("%s failed", name)
 
     async def _execute(self, action_id: int) -> None:
-        action: ActionRequest = await execute_action(
-            action_id,
-            actor=Actor("bot", "firebreak"),
-            store=self.store,
-            cluster=self.cluster,
-            clock=self.clock,
-            rollout_deadline=self.timings.rollout_deadline,
-            poll_interval=self.timings.rollout_poll,
-            lease_seconds=self.timings.action_lease,
-            progress=self.progress,
-        )
+        action: ActionRequest = await execute_action(self.ctx, action_id, actor=BOT)
         log.info("action %d ended %s", action.id, action.state.value)
 
     async def _reconcile(self) -> None:
-        settled = await reconcile_actions(
-            store=self.store,
-            cluster=self.cluster,
-            clock=self.clock,
-            rollout_deadline=self.timings.rollout_deadline,
-            poll_interval=self.timings.rollout_poll,
-            lease_seconds=self.timings.action_lease,
-            progress=self.progress,
-        )
+        settled = await reconcile_actions(self.ctx)
         for action in settled:
             log.info("reconciled action %d: %s", action.id, action.state.value)
-
-
-def requested_text(result: RequestResult) -> str:
-    """The reply to whoever asked for an action."""
-    action = result.action
-    if result.created:
-        return f"Requested {action.describe()} (#{action.id}); an approver must approve it."
-    return (
-        f"{action.describe()} is already requested (#{action.id}, {action.state.value}); "
-        "your request joins it."
-    )

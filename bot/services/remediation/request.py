@@ -7,20 +7,18 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.clock import Clock
-from bot.domain.action import ActionRequest, NewAction
+from bot.domain.action import ActionRequest, ActionState, ActionVerb, NewAction
+from bot.domain.actor import Actor
 from bot.domain.events import ActionJoined, ActionRequested, about
-from bot.domain.incident import Actor
-from bot.domain.remediation import ActionState, ActionVerb
+from bot.domain.target import Target
 from bot.errors import BadRequest, Conflict, NotFound
-from bot.policy.model import Policy
-from bot.ports import Store, UnitOfWork
+from bot.ports import UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import (
     check_arguments,
     required_approvals,
     rules_for,
-    validate_target,
 )
 from bot.services.transactions import in_transaction
 
@@ -36,16 +34,13 @@ class RequestResult:
 
 
 async def request_action(
+    ctx: RemediationContext,
     incident_id: int,
     verb: ActionVerb | str,
     namespace: str,
     deployment: str,
     *,
     requested_by: Actor,
-    store: Store,
-    policy: Policy,
-    clock: Clock,
-    approval_ttl: float,
     replicas: object = None,
     to_revision: object = None,
 ) -> RequestResult:
@@ -60,7 +55,9 @@ async def request_action(
         raise BadRequest(f"unknown action {verb!r}: use scale, rollback or restart") from None
     if not verb.mutates:
         raise BadRequest("diagnose is read-only and needs no approval: run it directly")
-    target = validate_target(namespace, deployment)
+    store, policy, clock = ctx.store, ctx.policy, ctx.clock
+    approval_ttl = ctx.timings.approval_ttl
+    target = Target.checked(namespace, deployment)
     rules = rules_for(policy, verb, target)
     replicas, to_revision = check_arguments(rules, replicas=replicas, to_revision=to_revision)
 

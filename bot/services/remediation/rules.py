@@ -12,51 +12,22 @@ deployment, and responders should not have to reclassify first. So:
 * when several scenarios suggest the same verb on the same target, their limits combine
   strictly: the narrowest replica bounds, the most approvals, and every ``approvers`` list
   must admit the approver;
-* ``kube-system`` (and the other ``kube-*`` system namespaces) never, whatever the policy says.
+* ``kube-system`` (and the other ``kube-*`` system namespaces) never, whatever the policy says
+  (``bot.domain.target`` is the one place that decides what a valid target is).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.domain.incident import Actor, Severity
-from bot.domain.remediation import ActionVerb, DeploymentRef
+from bot.domain.action import ActionVerb, check_revision, is_whole_number
+from bot.domain.actor import Actor
+from bot.domain.incident import Severity
+from bot.domain.target import Target, check_target
 from bot.errors import BadRequest, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Directory
-
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_LABEL_MAX = 63
-_SUBDOMAIN_MAX = 253
-
-
-def is_dns1123_label(name: str) -> bool:
-    """A namespace name: lowercase alphanumerics and ``-``, at most 63 characters."""
-    return len(name) <= _LABEL_MAX and _LABEL.fullmatch(name) is not None
-
-
-def is_dns1123_subdomain(name: str) -> bool:
-    """A deployment name: dot-separated DNS-1123 labels, at most 253 characters."""
-    return 0 < len(name) <= _SUBDOMAIN_MAX and all(
-        is_dns1123_label(part) for part in name.split(".")
-    )
-
-
-def is_protected_namespace(namespace: str) -> bool:
-    return namespace == "kube-system" or namespace.startswith("kube-")
-
-
-def validate_target(namespace: str, name: str) -> DeploymentRef:
-    """A well-formed target outside the system namespaces, or ``BadRequest``/``Forbidden``."""
-    if not is_dns1123_label(namespace):
-        raise BadRequest(f"namespace {namespace!r} is not a DNS-1123 label")
-    if not is_dns1123_subdomain(name):
-        raise BadRequest(f"deployment name {name!r} is not a DNS-1123 subdomain")
-    if is_protected_namespace(namespace):
-        raise Forbidden(f"firebreak never acts on the system namespace {namespace}")
-    return DeploymentRef(namespace, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +35,7 @@ class ActionRules:
     """The policy's limits for one verb on one target, combined over every scenario."""
 
     verb: ActionVerb
-    target: DeploymentRef
+    target: Target
     min_replicas: int | None = None
     max_replicas: int | None = None
     default_replicas: int | None = None
@@ -72,10 +43,9 @@ class ActionRules:
     approvals_required: int = 1
 
 
-def rules_for(policy: Policy, verb: ActionVerb, target: DeploymentRef) -> ActionRules:
+def rules_for(policy: Policy, verb: ActionVerb, target: Target) -> ActionRules:
     """The combined limits, or ``Forbidden`` when the policy does not allow ``verb`` there."""
-    if is_protected_namespace(target.namespace):
-        raise Forbidden(f"firebreak never acts on the system namespace {target.namespace}")
+    check_target(target)
     named = policy.suggestions(target.name, target.namespace)
     if not named:
         raise Forbidden(f"the runbook policy suggests no action on {target}")
@@ -114,8 +84,7 @@ def check_arguments(
     if verb is ActionVerb.SCALE:
         if replicas is None:
             replicas = rules.default_replicas
-        # bool is an int in Python; "scale to True" is a bug, not a count.
-        if not isinstance(replicas, int) or isinstance(replicas, bool):
+        if not is_whole_number(replicas):
             raise BadRequest(f"replicas must be a whole number, got {replicas!r}")
         low, high = rules.min_replicas, rules.max_replicas
         if low is None or high is None:
@@ -127,9 +96,7 @@ def check_arguments(
             )
         return replicas, None
     if verb is ActionVerb.ROLLBACK and to_revision is not None:
-        if not isinstance(to_revision, int) or isinstance(to_revision, bool) or to_revision < 1:
-            raise BadRequest(f"to_revision must be a positive whole number, got {to_revision!r}")
-        return None, to_revision
+        return None, check_revision(to_revision)
     return None, None
 
 
@@ -139,34 +106,15 @@ def required_approvals(rules: ActionRules, severity: Severity) -> int:
     return max(rules.approvals_required, 2 if risky else 1)
 
 
-def _is_group(entry: str) -> bool:
-    return entry.startswith("S")
-
-
-async def _listed(user_id: str, entries: Sequence[str], directory: Directory) -> bool:
-    if user_id in entries:
-        return True
-    for entry in entries:
-        if _is_group(entry) and user_id in await directory.group_members(entry):
-            return True
-    return False
-
-
 async def may_approve(
     actor: Actor, *, approvers: Sequence[str], rules: ActionRules, directory: Directory
 ) -> bool:
-    """Deny by default: a Slack user listed in the settings' approvers (directly or through a
-    user group) and admitted by every ``approvers`` list the policy gives for the action."""
-    if actor.kind != "slack" or not actor.id:
-        return False
-    if not await _listed(actor.id, approvers, directory):
+    """Deny by default: admitted by the settings' approvers and by every ``approvers`` list
+    the policy gives for the action. What the entries mean (users, groups) is the
+    directory's business."""
+    if not await directory.admits(actor, approvers):
         return False
     for narrowing in rules.approver_lists:
-        if not await _listed(actor.id, narrowing, directory):
+        if not await directory.admits(actor, narrowing):
             return False
     return True
-
-
-def slack_actor(user_id: str) -> Actor:
-    """The actor for a Slack user id (``U…``/``W…``), as timeline entries name it."""
-    return Actor("slack", user_id)

@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.domain.action import ActionRequest, ProgressCallback, Wait, snapshot_to_json
-from bot.domain.events import ActionApplied, ActionFinished, EventKind
-from bot.domain.remediation import (
+from bot.domain.action import (
+    ActionRequest,
     ActionState,
     ActionVerb,
-    ChangeResult,
-    RolloutProgress,
-    TargetSnapshot,
+    snapshot_to_json,
 )
+from bot.domain.deployment import ChangeResult, RolloutProgress, TargetSnapshot
+from bot.domain.events import ActionApplied, ActionFinished, EventKind
 from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.context import RemediationContext
 from bot.services.transactions import in_transaction
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,53 @@ def moved(before: TargetSnapshot, now: TargetSnapshot) -> list[str]:
     ]
 
 
+async def apply_change(
+    cluster: Cluster, action: ActionRequest, *, resource_version: str, dry_run: bool
+) -> ChangeResult:
+    """The one dispatch from an approved action's verb to the actuator's function.
+
+    ``resource_version`` is the target's as just read: a rollback and a restart are refused
+    (``TargetChanged``) if it moved; a scale is absolute and retried on conflict instead."""
+    target = action.target
+    if action.verb is ActionVerb.SCALE:
+        assert action.replicas is not None
+        return await cluster.scale(target, replicas=action.replicas, dry_run=dry_run)
+    if action.verb is ActionVerb.ROLLBACK:
+        return await cluster.rollback(
+            target,
+            to_revision=action.rollback_revision,
+            expect_resource_version=resource_version,
+            dry_run=dry_run,
+        )
+    if action.verb is ActionVerb.RESTART:
+        assert action.restarted_at is not None
+        return await cluster.restart(
+            target,
+            restarted_at=action.restarted_at,
+            expect_resource_version=resource_version,
+            dry_run=dry_run,
+        )
+    raise ValueError(f"{action.verb} is not a change")
+
+
 @dataclass(frozen=True, slots=True)
 class Runner:
-    """What carrying out an action needs; ``owner`` is this executor's lease token."""
+    """Carries out actions for one executor; ``owner`` is its lease token."""
 
-    store: Store
-    cluster: Cluster
-    clock: Clock
-    wait: Wait
+    ctx: RemediationContext
     owner: str
-    rollout_deadline: float
-    poll_interval: float
-    lease_seconds: float
-    progress: ProgressCallback | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def cluster(self) -> Cluster:
+        return self.ctx.cluster
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
 
     async def run(self, action: ActionRequest) -> ActionRequest:
         """From a running action whose change has not landed to its final state."""
@@ -110,26 +144,9 @@ class Runner:
     async def _change(
         self, action: ActionRequest, current: TargetSnapshot, *, dry_run: bool
     ) -> ChangeResult:
-        target = action.target
-        if action.verb is ActionVerb.SCALE:
-            assert action.replicas is not None
-            return await self.cluster.scale(target, replicas=action.replicas, dry_run=dry_run)
-        if action.verb is ActionVerb.ROLLBACK:
-            return await self.cluster.rollback(
-                target,
-                to_revision=action.rollback_revision,
-                expect_resource_version=current.resource_version,
-                dry_run=dry_run,
-            )
-        if action.verb is ActionVerb.RESTART:
-            assert action.restarted_at is not None
-            return await self.cluster.restart(
-                target,
-                restarted_at=action.restarted_at,
-                expect_resource_version=current.resource_version,
-                dry_run=dry_run,
-            )
-        raise ValueError(f"{action.verb} is not a change")
+        return await apply_change(
+            self.cluster, action, resource_version=current.resource_version, dry_run=dry_run
+        )
 
     async def _mark_applying(
         self, action: ActionRequest, current: TargetSnapshot
@@ -146,8 +163,8 @@ class Runner:
 
     async def follow(self, action: ActionRequest) -> ActionRequest:
         """Poll the rollout until done, failed or past the deadline (bounded either way)."""
-        deadline = self.clock.now() + timedelta(seconds=self.rollout_deadline)
-        polls = math.ceil(self.rollout_deadline / self.poll_interval) + 1
+        deadline = self.clock.now() + timedelta(seconds=self.ctx.timings.rollout_deadline)
+        polls = math.ceil(self.ctx.timings.rollout_deadline / self.ctx.timings.rollout_poll) + 1
         last = "no answer from the Kubernetes API"
         for _ in range(polls):
             try:
@@ -168,25 +185,25 @@ class Runner:
                 break
             if not await self._renew(action):
                 return await self._fresh(action)
-            await self.wait(self.poll_interval)
+            await self.clock.sleep(self.ctx.timings.rollout_poll)
         detail = (
-            f"rollout did not finish within {self.rollout_deadline:g} s ({last}); "
+            f"rollout did not finish within {self.ctx.timings.rollout_deadline:g} s ({last}); "
             "consider a rollback"
         )
         return await self.finish(action, ActionState.FAILED, detail)
 
     async def _report(self, action: ActionRequest, progress: RolloutProgress) -> None:
-        if self.progress is None:
+        if self.ctx.progress is None:
             return
         try:
-            await self.progress(action, progress)
+            await self.ctx.progress(action, progress)
         except Exception:
             # The thread message is a view; failing to update it must not abandon a rollout
             # half-way.
             log.exception("progress callback failed for action %s", action.id)
 
     async def _renew(self, action: ActionRequest) -> bool:
-        until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        until = self.clock.now() + timedelta(seconds=self.ctx.timings.action_lease)
 
         async def work(uow: UnitOfWork) -> bool:
             return await uow.actions.renew_lease(action.id, owner=self.owner, until=until)

@@ -1,16 +1,19 @@
-"""The building blocks every action use case shares: read an action, move it by
-compare-and-set with its timeline entry, and note facts on its incident's timeline."""
+"""The building blocks the action use cases share (they import this module, never each
+other): read an action, move it by compare-and-set with its timeline entry, note facts and
+refused clicks on its incident's timeline, claim an approved action for one executor."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from bot.domain.action import ActionRequest
-from bot.domain.events import AboutAction, ActionExpired, about
-from bot.domain.incident import BOT, Incident
-from bot.domain.remediation import ActionState
-from bot.errors import NotFound
+from bot.domain.action import ActionRequest, ActionState
+from bot.domain.actor import BOT, Actor
+from bot.domain.events import AboutAction, ActionExpired, ActionRefused, ActionStarted, about
+from bot.domain.incident import Incident
+from bot.errors import Forbidden, NotFound
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
 
@@ -81,3 +84,65 @@ async def expire(uow: UnitOfWork, action: ActionRequest, *, at: datetime) -> Act
         actor=FIREBREAK,
         event=ActionExpired(expired_at=action.expires_at.isoformat()),
     )
+
+
+async def refuse(
+    store: Store, action: ActionRequest, *, actor: Actor, at: datetime, attempted: str, why: str
+) -> Forbidden:
+    """Record a refused click on the timeline (committed on its own) and return the error."""
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.incidents.get(action.incident_id, for_update=True)
+        await uow.timeline.append(
+            action.incident_id,
+            at=at,
+            actor=str(actor),
+            event=about(ActionRefused(attempted=attempted, reason=why), action),
+        )
+
+    await in_transaction(store, work)
+    return Forbidden(why)
+
+
+def new_owner() -> str:
+    """A token naming one executor's hold on a running action."""
+    return secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    action: ActionRequest
+    won: bool
+    busy: ActionRequest | None = None
+
+
+async def claim(
+    uow: UnitOfWork, *, action_id: int, actor: str, owner: str, now: datetime, lease: float
+) -> _Claim:
+    """approved → running by compare-and-set, unless expired or the deployment is busy."""
+    action, _ = await locked(uow, action_id)
+    if action.state is not ActionState.APPROVED:
+        return _Claim(action, won=False)
+    if now >= action.expires_at:
+        expired = await expire(uow, action, at=now)
+        return _Claim(expired or action, won=False)
+    running = await uow.actions.running_on(action.target)
+    if running is not None and running.id != action.id:
+        return _Claim(action, won=False, busy=running)
+    # The unique index on running actions per deployment backs this check against another
+    # replica claiming a different action on the same deployment right now.
+    claimed = await transition(
+        uow,
+        action,
+        dataclasses.replace(
+            action,
+            state=ActionState.RUNNING,
+            owner=owner,
+            lease_until=now + timedelta(seconds=lease),
+            started_at=now,
+        ),
+        at=now,
+        actor=actor,
+        event=ActionStarted(approved_by=list(action.approved_by)),
+    )
+    return _Claim(claimed or action, won=claimed is not None)

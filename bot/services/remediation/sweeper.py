@@ -12,7 +12,7 @@ def sweeper(remediator: Remediator, clock: Clock) -> Worker:
     """The sweeper of ``remediator``. Every half lease at most: an action abandoned by a
     crashed replica is taken up soon after its lease lapses, never before (reconcile leaves
     live leases alone); a dead replica's lease may still be live at start-up."""
-    timings = remediator.timings
+    timings = remediator.ctx.timings
     interval = min(timings.expiry_sweep, timings.action_lease / 2)
 
     async def step() -> bool:

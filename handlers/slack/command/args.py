@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from bot.domain.incident import Severity
-from bot.errors import UsageError
+from bot.domain.target import TargetKind, check_name, check_namespace
+from bot.errors import BadRequest, Forbidden, UsageError
 from handlers.slack.command.words import Word
 
 USAGE: dict[str, str] = {
@@ -43,8 +44,6 @@ ID = re.compile(r"(?:#|inc-?)?([0-9]{1,12})", re.IGNORECASE)
 EXPLICIT_ID = re.compile(r"(?:#|inc-?)([0-9]{1,12})", re.IGNORECASE)
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 BARE_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DEPLOY_KINDS = ("deploy", "deployment", "deployments", "deployment.apps", "deployments.apps")
 NAMESPACE = {"-n": "namespace", "--namespace": "namespace"}
 # Subcommands whose argument is free text: only their first word is read as a word.
@@ -114,16 +113,25 @@ def deployment(sub: str, word: Word) -> str:
     kind, slash, name = word.text.partition("/")
     if not slash or kind.lower() not in _DEPLOY_KINDS:
         raise fail(sub, f"`{word.text}` is not a deployment (write deploy/NAME).")
-    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
-        raise fail(sub, f"`{name}` is not a valid deployment name (lower case, digits, - and .).")
-    return name
+    try:
+        return check_name(name, TargetKind.DEPLOYMENT)
+    except BadRequest:
+        raise fail(
+            sub, f"`{name}` is not a valid deployment name (lower case, digits, - and .)."
+        ) from None
 
 
 def namespace(sub: str, opts: dict[str, str]) -> str | None:
+    """The ``-n`` namespace, checked by the core's one rule (``bot.domain.target``)."""
     namespace = opts.get("namespace")
-    if namespace is not None and not _DNS_LABEL.fullmatch(namespace):
-        raise fail(sub, f"`{namespace}` is not a valid namespace name.")
-    return namespace
+    if namespace is None:
+        return None
+    try:
+        return check_namespace(namespace)
+    except BadRequest:
+        raise fail(sub, f"`{namespace}` is not a valid namespace name.") from None
+    except Forbidden:
+        raise fail(sub, f"firebreak never acts on the system namespace `{namespace}`.") from None
 
 
 def count(sub: str, text: str, what: str) -> int:

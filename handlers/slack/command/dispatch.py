@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.domain.actor import Actor
 from bot.domain.events import CommandViewed
 from bot.domain.incident import Incident, IncidentFilter, TimelineEntry
 from bot.errors import BadRequest
@@ -25,8 +26,8 @@ from bot.services.incidents.updates import (
     resolve,
     set_severity,
 )
-from bot.services.remediation.remediator import requested_text
 from handlers.deps import Deps
+from handlers.slack.actor import slack_actor
 from handlers.slack.command.commands import (
     Ack,
     Command,
@@ -46,6 +47,7 @@ from handlers.slack.command.commands import (
     Timeline,
 )
 from handlers.slack.command.parse import HELP_TEXT, USAGE, parse_command
+from handlers.slack.replies import requested_text
 
 LIST_MAX = 20
 TIMELINE_MAX = 40
@@ -61,8 +63,14 @@ class CommandContext:
     channel: str
 
     @property
+    def who(self) -> Actor:
+        """The user as the core names actors."""
+        return slack_actor(self.user)
+
+    @property
     def actor(self) -> str:
-        return f"slack:{self.user}"
+        """The user as the timeline stores actors."""
+        return str(self.who)
 
 
 def _line(incident: Incident) -> str:
@@ -183,7 +191,7 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
                 "scale",
                 ns or namespace_default,
                 name,
-                user=ctx.user,
+                actor=ctx.who,
                 replicas=replicas,
             )
         case Rollback(deployment=name, namespace=ns, to_revision=revision):
@@ -192,16 +200,16 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
                 "rollback",
                 ns or namespace_default,
                 name,
-                user=ctx.user,
+                actor=ctx.who,
                 to_revision=revision,
             )
         case Restart(deployment=name, namespace=ns):
             result = await remediator.request(
-                incident_id, "restart", ns or namespace_default, name, user=ctx.user
+                incident_id, "restart", ns or namespace_default, name, actor=ctx.who
             )
         case Diagnose(deployment=name, namespace=ns):
             diagnosis = await remediator.diagnose(
-                incident_id, ns or namespace_default, name, user=ctx.user
+                incident_id, ns or namespace_default, name, actor=ctx.who
             )
             progress = diagnosis.progress
             return (

@@ -7,8 +7,8 @@ import dataclasses
 from collections.abc import Container, Sequence
 from datetime import UTC, datetime
 
-from bot.domain.action import OPEN_STATES, ActionRequest, NewAction
-from bot.domain.remediation import ActionState, DeploymentRef
+from bot.domain.action import OPEN_STATES, ActionRequest, ActionState, NewAction
+from bot.domain.target import Target
 from bot.errors import Conflict, IntegrityViolation
 
 
@@ -97,7 +97,7 @@ class MemoryActions:
         self._table.rows[action_id] = dataclasses.replace(stored, lease_until=_utc(until))
         return True
 
-    async def running_on(self, target: DeploymentRef) -> ActionRequest | None:
+    async def running_on(self, target: Target) -> ActionRequest | None:
         for row in self._table.rows.values():
             if row.target == target and row.state is ActionState.RUNNING:
                 return row

@@ -14,14 +14,14 @@ import hashlib
 import json
 from typing import Any
 
-from bot.domain.remediation import (
+from bot.domain.deployment import (
     ChangeResult,
-    DeploymentRef,
     Diagnosis,
     PodSummary,
     RolloutProgress,
     TargetSnapshot,
 )
+from bot.domain.target import Target
 from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -42,7 +42,7 @@ def digest(template: Template) -> str:
 
 @dataclasses.dataclass
 class FakeDeployment:
-    ref: DeploymentRef
+    ref: Target
     replicas: int
     template: Template
     history: dict[int, Template]
@@ -119,9 +119,9 @@ class MemoryCluster:
     """The Cluster port in memory. ``applied`` lists every call that changed a deployment."""
 
     def __init__(self) -> None:
-        self.deployments: dict[DeploymentRef, FakeDeployment] = {}
+        self.deployments: dict[Target, FakeDeployment] = {}
         self.calls: list[str] = []
-        self.applied: list[tuple[str, DeploymentRef, str]] = []
+        self.applied: list[tuple[str, Target, str]] = []
         # Fault switches.
         self.unavailable = False
         self.reject_dry_run: str | None = None
@@ -136,9 +136,9 @@ class MemoryCluster:
 
     def add(
         self, namespace: str, name: str, *, replicas: int = 3, images: tuple[str, ...] = ("v1",)
-    ) -> DeploymentRef:
+    ) -> Target:
         """A settled deployment whose history holds one revision per image, oldest first."""
-        ref = DeploymentRef(namespace, name)
+        ref = Target(namespace, name)
         history = {i + 1: template_of(image) for i, image in enumerate(images)}
         self.deployments[ref] = FakeDeployment(
             ref=ref,
@@ -151,7 +151,7 @@ class MemoryCluster:
         )
         return ref
 
-    def get(self, ref: DeploymentRef) -> FakeDeployment:
+    def get(self, ref: Target) -> FakeDeployment:
         return self.deployments[ref]
 
     def advance(self, steps: int = 1) -> None:
@@ -170,19 +170,19 @@ class MemoryCluster:
     def settle(self) -> None:
         self.advance(max([d.replicas for d in self.deployments.values()], default=0) + 1)
 
-    def scale_by_someone_else(self, ref: DeploymentRef, replicas: int) -> None:
+    def scale_by_someone_else(self, ref: Target, replicas: int) -> None:
         dep = self.get(ref)
         dep.replicas = replicas
         dep.updated = min(dep.updated, replicas)
         dep.available = min(dep.available, replicas)
         dep.change_spec()
 
-    def deploy_by_someone_else(self, ref: DeploymentRef, image: str) -> None:
+    def deploy_by_someone_else(self, ref: Target, image: str) -> None:
         self.get(ref).set_template(template_of(image))
 
     # -- the port ---------------------------------------------------------------------------
 
-    def _find(self, ref: DeploymentRef, call: str) -> FakeDeployment:
+    def _find(self, ref: Target, call: str) -> FakeDeployment:
         self.calls.append(f"{call} {ref}")
         if self.unavailable:
             raise ClusterUnavailable("connection refused")
@@ -211,12 +211,10 @@ class MemoryCluster:
         if self.unavailable_after_apply:
             raise ClusterUnavailable("connection reset while reading the response")
 
-    async def snapshot(self, target: DeploymentRef) -> TargetSnapshot:
+    async def snapshot(self, target: Target) -> TargetSnapshot:
         return self._find(target, "snapshot").snapshot()
 
-    async def scale(
-        self, target: DeploymentRef, *, replicas: int, dry_run: bool = False
-    ) -> ChangeResult:
+    async def scale(self, target: Target, *, replicas: int, dry_run: bool = False) -> ChangeResult:
         dep = self._find(target, f"scale{' dry-run' if dry_run else ''}")
         self._before_change(dep, None, dry_run=dry_run)
         if dep.replicas == replicas:
@@ -232,7 +230,7 @@ class MemoryCluster:
 
     async def rollback(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         to_revision: int | None = None,
         expect_resource_version: str | None = None,
@@ -255,7 +253,7 @@ class MemoryCluster:
 
     async def restart(
         self,
-        target: DeploymentRef,
+        target: Target,
         *,
         restarted_at: str,
         expect_resource_version: str | None = None,
@@ -273,10 +271,10 @@ class MemoryCluster:
         self._after_change("restart", dep, restarted_at)
         return ChangeResult(False, f"restarted at {restarted_at}", revision=revision)
 
-    async def rollout(self, target: DeploymentRef) -> RolloutProgress:
+    async def rollout(self, target: Target) -> RolloutProgress:
         return self._find(target, "rollout").progress(failed=self.rollout_fails)
 
-    async def diagnose(self, target: DeploymentRef) -> Diagnosis:
+    async def diagnose(self, target: Target) -> Diagnosis:
         dep = self._find(target, "diagnose")
         pods = tuple(
             PodSummary(f"{dep.ref.name}-{i}", "Running", i < dep.available, 0)
