@@ -17,6 +17,7 @@ from bot.domain.incident import (
     NewIncident,
     Source,
 )
+from bot.domain.pagerduty import PagerDutyEvent, PagerDutyIncident
 from bot.policy.model import Policy
 from bot.ports import Store, UnitOfWork
 from bot.services.entries import record_opened
@@ -38,33 +39,6 @@ HANDLED: dict[str, IncidentStatus | None] = {
 }
 
 _OWN_DEDUP_KEY = re.compile(r"^firebreak-(\d+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class PagerDutyIncident:
-    """The incident an event is about (a full object, or only a reference for annotations)."""
-
-    id: str
-    number: int | None = None
-    title: str = ""
-    status: str = ""
-    urgency: str | None = None
-    priority: str | None = None
-    service: str = ""
-    incident_key: str | None = None
-    html_url: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PagerDutyEvent:
-    """One v3 webhook event."""
-
-    id: str
-    event_type: str
-    occurred_at: datetime
-    incident: PagerDutyIncident | None
-    agent: str = ""
-    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
