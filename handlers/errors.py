@@ -22,7 +22,7 @@ from bot.errors import (
     StorageUnavailable,
     UnsupportedEncoding,
 )
-from bot.integrations.slack.text import escape
+from bot.text import escape
 from handlers.deps import DEPS
 from handlers.refusals import log_refusal
 from httpguard.text import printable

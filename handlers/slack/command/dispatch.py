@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from bot.domain.incident import Incident, IncidentFilter, TimelineEntry
 from bot.errors import BadRequest
-from bot.integrations.slack.text import escape, inert
 from bot.services.entry_text import describe
 from bot.services.incidents.declare import declare_incident
 from bot.services.incidents.lookup import incident_for
@@ -25,6 +24,7 @@ from bot.services.incidents.updates import (
     set_severity,
 )
 from bot.services.remediation.remediator import requested_text
+from bot.text import escape, inert
 from handlers.deps import Deps
 from handlers.slack.command.commands import (
     Ack,
