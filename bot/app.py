@@ -36,6 +36,7 @@ from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
 from handlers.metrics import Metrics
+from handlers.pagerduty_schema import parse_pagerduty
 from handlers.routes import add_routes
 from handlers.slack.app import build_bolt_app
 from handlers.slack.route import mount_slack
@@ -107,6 +108,7 @@ def create_app(
             policy=policy,
             clock=the_clock,
             parse=parse_alertmanager,
+            parse_pagerduty=parse_pagerduty,
             intake=inbox,
             on_processed=lambda done: metrics.observe_processed(done, the_clock.now()),
             timings=ProcessorTimings(

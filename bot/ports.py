@@ -127,10 +127,17 @@ class DeliveryRepository(Protocol):
         """Store received deliveries as ``PENDING`` inbox rows (keys are fresh and unique)."""
         ...
 
+    async def enqueue_once(self, delivery: Delivery) -> bool:
+        """Store ``delivery`` as a ``PENDING`` inbox row unless its (source, key) is stored
+        already (a redelivery): ``False`` then, and nothing is written. The unique key decides,
+        so two concurrent deliveries of one key store one row."""
+        ...
+
     async def take_pending(
-        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+        self, *, source: Source | None = None, now: datetime, limit: int, wait: bool = False
     ) -> Sequence[PendingDelivery]:
-        """The oldest pending deliveries of ``source`` that are due (``not_before <= now``).
+        """The oldest pending deliveries that are due (``not_before <= now``), of ``source``
+        or, without one, of every source in arrival order.
 
         Only one transaction at a time gets any: on PostgreSQL the call takes a transaction
         advisory lock and returns nothing when another replica holds it (or, with ``wait``,
@@ -262,6 +269,13 @@ class Inbox(Protocol):
         """Return only once ``delivery`` is committed as a pending inbox row.
 
         Raises ``StorageUnavailable`` when it could not be stored (the sender retries)."""
+        ...
+
+    async def accept_once(self, delivery: Delivery) -> bool:
+        """Like ``accept`` for a delivery the sender identifies (PagerDuty's ``X-Webhook-Id``):
+        ``False``, with nothing stored, when its (source, key) is stored already.
+
+        Returns only once the row (or the one it duplicates) is committed."""
         ...
 
     def busy(self) -> bool:

@@ -94,6 +94,5 @@ class Metrics:
         self.inbox_lag_seconds.labels(source).observe(
             max(0.0, (now - delivery.received_at).total_seconds())
         )
-        if processed.result is not None:
-            for incident in processed.result.opened:
-                self.incidents_opened.labels(incident.severity.value, source).inc()
+        for incident in processed.opened:
+            self.incidents_opened.labels(incident.severity.value, source).inc()

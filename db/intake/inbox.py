@@ -71,6 +71,7 @@ class SqlInbox:
         max_batch: int = MAX_BATCH,
         max_waiting: int = MAX_WAITING,
     ) -> None:
+        self._store = store
         self._writer = batch_writer_for(store)
         self._on_commit = on_commit
         self._max_batch = max_batch
@@ -122,6 +123,20 @@ class SqlInbox:
             self._flushers.add(asyncio.create_task(self._flush(), name="inbox-writer"))
         # A sender that hangs up cancels only its own future; the commit goes on for the rest.
         await done
+
+    async def accept_once(self, delivery: Delivery) -> bool:
+        """Store ``delivery`` unless its key is stored already, in a transaction of its own.
+
+        Not group-committed: the batch writers' ``COPY`` and multi-row INSERT fail a whole
+        batch on one duplicate key, while deliveries with the sender's own id (PagerDuty's)
+        are few and are exactly the ones that may come twice. The unique (source, key)
+        decides; a concurrent redelivery waits for the first one's commit, then stores nothing.
+        """
+        async with self._store.transaction() as uow:
+            stored = await uow.deliveries.enqueue_once(delivery)
+        if stored and self._on_commit is not None:
+            self._on_commit()
+        return stored
 
     async def close(self) -> None:
         """Let the writers finish what is queued, then release their connection."""

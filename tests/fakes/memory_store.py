@@ -306,8 +306,14 @@ class MemoryDeliveries:
         for delivery in deliveries:
             self._insert(delivery, outcome=DeliveryOutcome.PENDING)
 
+    async def enqueue_once(self, delivery: Delivery) -> bool:
+        if (delivery.source, delivery.key) in self._state.deliveries:
+            return False
+        self._insert(delivery, outcome=DeliveryOutcome.PENDING)
+        return True
+
     async def take_pending(
-        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+        self, *, source: Source | None = None, now: datetime, limit: int, wait: bool = False
     ) -> Sequence[PendingDelivery]:
         # The store's lock already gives one transaction at a time, so ``wait`` changes nothing.
         now = _aware(now)
@@ -316,7 +322,7 @@ class MemoryDeliveries:
                 stored
                 for stored in self._state.deliveries.values()
                 if stored.pending
-                and stored.delivery.source is source
+                and source in (None, stored.delivery.source)
                 and (stored.not_before is None or stored.not_before <= now)
             ),
             key=lambda stored: stored.id,
