@@ -19,6 +19,7 @@ from actions.unconfigured import UnconfiguredCluster
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.integrations.outbox.worker import build_outbox_worker
+from bot.integrations.prometheus import PrometheusMetrics
 from bot.integrations.slack.actions import ActionProgress
 from bot.integrations.slack.directory import SlackDirectory
 from bot.integrations.slack.publisher import SlackPublisher
@@ -35,7 +36,6 @@ from db.store import SqlStore
 from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
-from handlers.metrics import Metrics
 from handlers.pagerduty_schema import parse_pagerduty
 from handlers.routes import add_routes
 from handlers.slack.app import build_bolt_app
@@ -99,7 +99,7 @@ def create_app(
                 store=sql, policy=policy, clock=the_clock, after_commit=worker.poke
             ),
         )
-        metrics = Metrics()
+        metrics = PrometheusMetrics()
         # Intake commits deliveries and wakes the processor; the processor, in turn, steps
         # aside while an alert storm is arriving (see bot.services.incidents.inbox).
         inbox = SqlInbox(sql, on_commit=lambda: processor.poke())
@@ -224,10 +224,12 @@ async def _serve(app: web.Application, settings: Settings, host: str, port: int)
     await runner.setup()
     server = runner.server
     assert server is not None
-    cut = app[DEPS].metrics.connections_cut
+    metrics = app[DEPS].metrics
     limits = Limits(settings.header_timeout, settings.body_min_rate, settings.body_grace)
     loop = asyncio.get_running_loop()
-    guards = Guards(server, Sweeper(loop, limits), lambda reason: cut.labels(reason.value).inc())
+    guards = Guards(
+        server, Sweeper(loop, limits), lambda reason: metrics.connection_cut(reason.value)
+    )
     listener = await loop.create_server(guards, host, port, reuse_address=True, backlog=1024)
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

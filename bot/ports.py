@@ -399,3 +399,34 @@ class Directory(Protocol):
     async def group_members(self, group_id: str) -> frozenset[str]:
         """The user ids (``U…``/``W…``) in the group; empty for an unknown group."""
         ...
+
+
+class Metrics(Protocol):
+    """What the bot counts, as the handlers and the composition root report it. The adapter
+    (``bot.integrations.prometheus``) keeps the Prometheus objects, so handlers count without
+    importing prometheus_client or an adapter."""
+
+    def delivery(self, source: str, outcome: str) -> None:
+        """One webhook delivery received from ``source`` and what became of it at receipt
+        (``rejected``, ``unavailable``, ``duplicate``, ``ignored``)."""
+        ...
+
+    def accepted(self, source: str, seconds: float) -> None:
+        """One delivery stored in the inbox and acknowledged ``seconds`` after its receipt."""
+        ...
+
+    def auth_failure(self, source: str) -> None:
+        """One request refused for a missing or wrong token or signature."""
+        ...
+
+    def connection_cut(self, reason: str) -> None:
+        """One connection closed for a request head or body arriving too slowly."""
+        ...
+
+    def observe_backlog(self, backlog: InboxBacklog | None, now: datetime) -> None:
+        """Set the inbox gauges from the database's count (``None``: it could not be read)."""
+        ...
+
+    def exposition(self) -> tuple[bytes, str]:
+        """Every metric in the text format a scrape reads, and that format's content type."""
+        ...

@@ -48,15 +48,14 @@ async def receive_pagerduty(request: web.Request) -> web.Response:
     )
     if event is None:
         outcome = await record_ignored(deps.store, delivery, "not a v3 event envelope")
-        deps.metrics.deliveries.labels("pagerduty", outcome.value).inc()
+        deps.metrics.delivery("pagerduty", outcome.value)
         return web.json_response({"status": outcome.value}, status=202)
     if not applies(event):
         outcome = await record_ignored(deps.store, delivery, event.event_type)
-        deps.metrics.deliveries.labels("pagerduty", outcome.value).inc()
+        deps.metrics.delivery("pagerduty", outcome.value)
         return web.json_response({"status": outcome.value})
     if not await deps.inbox.accept_once(delivery):
-        deps.metrics.deliveries.labels("pagerduty", "duplicate").inc()
+        deps.metrics.delivery("pagerduty", "duplicate")
         return web.json_response({"status": "duplicate"})
-    deps.metrics.deliveries.labels("pagerduty", "accepted").inc()
-    deps.metrics.ingest_seconds.labels("pagerduty").observe(time.perf_counter() - started)
+    deps.metrics.accepted("pagerduty", time.perf_counter() - started)
     return web.json_response({"status": "accepted", "delivery": delivery.key}, status=202)
