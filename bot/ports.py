@@ -167,7 +167,8 @@ class DeliveryRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    """Slack calls waiting to be sent (``bot.domain.outbox``), and the chat refs they produce.
+    """Slack calls waiting to be sent (``bot.domain.outbox``); the refs they produce are kept by
+    ``ChatRefRepository``.
 
     Services only ``add``, inside the transaction of the change that caused the call. The
     worker claims rows with a lease: only the oldest unsent row of an ordering key is ever
@@ -226,6 +227,12 @@ class OutboxRepository(Protocol):
         """Oldest first."""
         ...
 
+
+class ChatRefRepository(Protocol):
+    """What the chat calls of an incident returned and later calls refer to (its channel id,
+    its card's channel and ``ts``: the names in ``bot.domain.outbox``), and the reverse
+    lookup of an incident by its channel."""
+
     async def refs(self, incident_id: int) -> dict[str, str]:
         """The incident's chat refs (channel id, card channel and ts), empty if none yet."""
         ...
@@ -257,6 +264,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def chat_refs(self) -> ChatRefRepository: ...
 
     @property
     def actions(self) -> ActionRepository: ...
@@ -415,7 +425,7 @@ class Metrics(Protocol):
         """One delivery stored in the inbox and acknowledged ``seconds`` after its receipt."""
         ...
 
-    def auth_failure(self, source: str) -> None:
+    def refused_auth(self, source: str) -> None:
         """One request refused for a missing or wrong token or signature."""
         ...
 

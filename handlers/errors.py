@@ -66,7 +66,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log_refusal(request, 401, str(exc))
         deps = request.app.get(DEPS)
         if deps is not None:
-            deps.metrics.auth_failure(_source(request) or "api")
+            deps.metrics.refused_auth(_source(request) or "api")
         return _error(request, 401, str(exc))
     except PayloadTooLarge as exc:
         return _refuse(request, 413, exc, "rejected")

@@ -99,7 +99,7 @@ class PrometheusMetrics:
         count.inc()
         latency.observe(seconds)
 
-    def auth_failure(self, source: str) -> None:
+    def refused_auth(self, source: str) -> None:
         self.auth_failures.labels(source).inc()
 
     def connection_cut(self, reason: str) -> None:

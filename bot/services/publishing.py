@@ -16,6 +16,7 @@ from bot.domain.incident import JSON, TimelineEntry
 from bot.ports import (
     ActionRepository,
     AlertRepository,
+    ChatRefRepository,
     DeliveryRepository,
     IncidentRepository,
     OutboxRepository,
@@ -70,6 +71,10 @@ class RecordingUnitOfWork:
     @property
     def outbox(self) -> OutboxRepository:
         return self.inner.outbox
+
+    @property
+    def chat_refs(self) -> ChatRefRepository:
+        return self.inner.chat_refs
 
     @property
     def actions(self) -> ActionRepository:

@@ -34,7 +34,7 @@ from bot.domain.timeline import GENESIS, next_entry
 from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.ports import InboxBacklog
 from tests.fakes.memory_actions import ActionTable, MemoryActions
-from tests.fakes.memory_outbox import MemoryOutbox, OutboxState
+from tests.fakes.memory_outbox import MemoryChatRefs, MemoryOutbox, OutboxState
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -386,6 +386,9 @@ class MemoryUnitOfWork:
         self.timeline = MemoryTimeline(state)
         self.deliveries = MemoryDeliveries(state)
         self.outbox = MemoryOutbox(state.outbox, lambda incident_id: incident_id in state.incidents)
+        self.chat_refs = MemoryChatRefs(
+            state.outbox, lambda incident_id: incident_id in state.incidents
+        )
         self.actions = MemoryActions(state.actions, state.incidents)
 
 
