@@ -137,7 +137,7 @@ class DeliveryRepository(Protocol):
         self, *, source: Source | None = None, now: datetime, limit: int, wait: bool = False
     ) -> Sequence[PendingDelivery]:
         """The oldest pending deliveries that are due (``not_before <= now``), of ``source``
-        or, without one, of every source in arrival order.
+        or, without one, of every source in ``INBOX_SOURCES``, in arrival order.
 
         Only one transaction at a time gets any: on PostgreSQL the call takes a transaction
         advisory lock and returns nothing when another replica holds it (or, with ``wait``,

@@ -118,10 +118,9 @@ deliveries = Table(
     UniqueConstraint("source", "key"),
 )
 
-# The inbox's scans: pending rows only, in arrival order. A literal predicate, for the same
-# asyncpg generic-plan reason as OPEN_GROUP_WHERE. The processor takes every source in one
-# order through the (id) index (migration 0007: PagerDuty deliveries joined the inbox); the
-# backlog's first arrival per source reads the (source, id) one.
+# The inbox processor's scan: pending rows only, in arrival order (per source; taking every
+# source merges the per-source scans). A literal predicate, for the same asyncpg generic-plan
+# reason as OPEN_GROUP_WHERE.
 PENDING_DELIVERY_WHERE = deliveries.c.outcome == literal_column("'pending'")
 Index(
     "ix_deliveries_pending",
@@ -130,13 +129,6 @@ Index(
     sqlite_where=PENDING_DELIVERY_WHERE,
     postgresql_where=PENDING_DELIVERY_WHERE,
 )
-Index(
-    "ix_deliveries_pending_arrival",
-    deliveries.c.id,
-    sqlite_where=PENDING_DELIVERY_WHERE,
-    postgresql_where=PENDING_DELIVERY_WHERE,
-)
-
 
 # Slack calls waiting to be sent (bot.domain.outbox). The claim query looks for the oldest pending row
 # of each ordering key, hence the (ordering_key, id) and (status, id) indexes.

@@ -5,10 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Executable, Integer, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Executable,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 
-from bot.domain.incident import Delivery, DeliveryOutcome, PendingDelivery, Source
+from bot.domain.incident import INBOX_SOURCES, Delivery, DeliveryOutcome, PendingDelivery, Source
 from bot.ports import InboxBacklog
 from db.repositories.base import Repository, upsert
 from db.tables import PENDING_DELIVERY_WHERE, deliveries
@@ -54,7 +67,7 @@ _SET_OUTCOME = (
 _ENQUEUE = insert(deliveries)
 _INBOX_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=INBOX_LOCK_KEY)
 _INBOX_LOCK_WAIT = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=INBOX_LOCK_KEY)
-_TAKE_ANY_PENDING = (
+_DUE = (
     select(_c.id, _c.source, _c.key, _c.received_at, _c.body, _c.event_type, _c.attempts)
     .where(
         PENDING_DELIVERY_WHERE,
@@ -63,7 +76,19 @@ _TAKE_ANY_PENDING = (
     .order_by(_c.id)
     .limit(bindparam("limit", type_=Integer))
 )
-_TAKE_PENDING = _TAKE_ANY_PENDING.where(_c.source == bindparam("source"))
+_TAKE_PENDING = _DUE.where(_c.source == bindparam("source"))
+
+
+def _take_any_pending() -> Select[Any]:
+    # Every source in arrival order, as the first ``limit`` of each source (each read through
+    # the partial (source, id) index) merged: the same index intake already maintains, rather
+    # than a second one on (id) that every stored delivery would pay for.
+    firsts = [_DUE.where(_c.source == source.value).subquery() for source in INBOX_SOURCES]
+    merged = union_all(*(select(first) for first in firsts)).subquery()
+    return select(merged).order_by(merged.c.id).limit(bindparam("limit", type_=Integer))
+
+
+_TAKE_ANY_PENDING = _take_any_pending()
 _FINISH = (
     update(deliveries)
     .where(_c.id == bindparam("delivery_id"), PENDING_DELIVERY_WHERE)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from bot.domain.incident import (
+    INBOX_SOURCES,
     JSON,
     Alert,
     AlertEpisode,
@@ -322,7 +323,7 @@ class MemoryDeliveries:
                 stored
                 for stored in self._state.deliveries.values()
                 if stored.pending
-                and source in (None, stored.delivery.source)
+                and stored.delivery.source in ((source,) if source else INBOX_SOURCES)
                 and (stored.not_before is None or stored.not_before <= now)
             ),
             key=lambda stored: stored.id,
