@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.domain.incident import Delivery, Source
 from bot.services.incidents.deliveries import record_ignored
+from bot.services.incidents.inbox import NOT_AN_EVENT
 from bot.services.incidents.ingest_pagerduty import applies
 from handlers.auth import pagerduty_signatures, verify_pagerduty_signature
 from handlers.body_reader import read_body
@@ -47,7 +48,7 @@ async def receive_pagerduty(request: web.Request) -> web.Response:
         event_type=event.event_type if event else "unreadable",
     )
     if event is None:
-        outcome = await record_ignored(deps.store, delivery, "not a v3 event envelope")
+        outcome = await record_ignored(deps.store, delivery, NOT_AN_EVENT)
         deps.metrics.delivery("pagerduty", outcome.value)
         return web.json_response({"status": outcome.value}, status=202)
     if not applies(event):

@@ -107,6 +107,7 @@ class SqlInbox:
         are few and are exactly the ones that may come twice. The unique (source, key)
         decides; a concurrent redelivery waits for the first one's commit, then stores nothing.
         """
+        self._pressure.arrived()
         async with self._store.transaction() as uow:
             stored = await uow.deliveries.enqueue_once(delivery)
         if stored and self._on_commit is not None:
