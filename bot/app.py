@@ -21,6 +21,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain.outbox import SLACK
 from bot.integrations.outbox.worker import OutboxWorker
+from bot.integrations.prometheus import PrometheusMetrics
 from bot.integrations.slack.actions import ActionProgress
 from bot.integrations.slack.directory import SlackDirectory
 from bot.integrations.slack.publisher import SlackPublisher
@@ -41,7 +42,7 @@ from db.store import SqlStore
 from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
-from handlers.metrics import Metrics
+from handlers.pagerduty_schema import parse_pagerduty
 from handlers.routes import add_routes
 from handlers.slack.app import build_bolt_app
 from handlers.slack.route import mount_slack
@@ -95,7 +96,7 @@ def create_app(
     # One Slack client for the outbox's sender, the approvers' directory and Bolt. Without
     # a token it is never used to send, but Bolt still needs one to answer commands.
     slack = make_client(token or "", settings.slack_api_url)
-    metrics = Metrics()
+    metrics = PrometheusMetrics()
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         if settings.is_sqlite:
@@ -172,6 +173,7 @@ def create_app(
             policy=policy,
             clock=the_clock,
             parse=parse_alertmanager,
+            parse_pagerduty=parse_pagerduty,
             intake=app[INBOX],
             on_processed=lambda done: metrics.observe_processed(done, the_clock.now()),
             timings=ProcessorTimings(
@@ -280,10 +282,12 @@ async def _serve(app: web.Application, settings: Settings, host: str, port: int)
     await runner.setup()
     server = runner.server
     assert server is not None
-    cut = app[DEPS].metrics.connections_cut
+    metrics = app[DEPS].metrics
     limits = Limits(settings.header_timeout, settings.body_min_rate, settings.body_grace)
     loop = asyncio.get_running_loop()
-    guards = Guards(server, Sweeper(loop, limits), lambda reason: cut.labels(reason.value).inc())
+    guards = Guards(
+        server, Sweeper(loop, limits), lambda reason: metrics.connection_cut(reason.value)
+    )
     listener = await loop.create_server(guards, host, port, reuse_address=True, backlog=1024)
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -124,10 +124,17 @@ class DeliveryRepository(Protocol):
         """Store received deliveries as ``PENDING`` inbox rows (keys are fresh and unique)."""
         ...
 
+    async def enqueue_once(self, delivery: Delivery) -> bool:
+        """Store ``delivery`` as a ``PENDING`` inbox row unless its (source, key) is stored
+        already (a redelivery): ``False`` then, and nothing is written. The unique key decides,
+        so two concurrent deliveries of one key store one row."""
+        ...
+
     async def take_pending(
-        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+        self, *, source: Source | None = None, now: datetime, limit: int, wait: bool = False
     ) -> Sequence[PendingDelivery]:
-        """The oldest pending deliveries of ``source`` that are due (``not_before <= now``).
+        """The oldest pending deliveries that are due (``not_before <= now``), of ``source``
+        or, without one, of every source in ``INBOX_SOURCES``, in arrival order.
 
         Only one transaction at a time gets any: on PostgreSQL the call takes a transaction
         advisory lock and returns nothing when another replica holds it (or, with ``wait``,
@@ -175,7 +182,8 @@ class Sender(Protocol):
 
 
 class OutboxRepository(Protocol):
-    """Calls waiting to be sent (``bot.domain.outbox``), and the chat refs they produce.
+    """Calls waiting to be sent (``bot.domain.outbox``); the chat refs they produce are kept by
+    ``ChatRefRepository``.
 
     Services only ``add``, inside the transaction of the change that caused the call. The
     worker claims rows with a lease: only the oldest unsent row of an ordering key is ever
@@ -237,6 +245,12 @@ class OutboxRepository(Protocol):
         """Oldest first."""
         ...
 
+
+class ChatRefRepository(Protocol):
+    """What the chat calls of an incident returned and later calls refer to (its channel id,
+    its card's channel and ``ts``: the names in ``bot.domain.outbox``), and the reverse
+    lookup of an incident by its channel."""
+
     async def refs(self, incident_id: int) -> dict[str, str]:
         """The incident's chat refs (channel id, card channel and ts), empty if none yet."""
         ...
@@ -270,6 +284,9 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepository: ...
 
     @property
+    def chat_refs(self) -> ChatRefRepository: ...
+
+    @property
     def actions(self) -> ActionRepository: ...
 
 
@@ -280,6 +297,13 @@ class Inbox(Protocol):
         """Return only once ``delivery`` is committed as a pending inbox row.
 
         Raises ``StorageUnavailable`` when it could not be stored (the sender retries)."""
+        ...
+
+    async def accept_once(self, delivery: Delivery) -> bool:
+        """Like ``accept`` for a delivery the sender identifies (PagerDuty's ``X-Webhook-Id``):
+        ``False``, with nothing stored, when its (source, key) is stored already.
+
+        Returns only once the row (or the one it duplicates) is committed."""
         ...
 
     def busy(self) -> bool:
@@ -401,4 +425,35 @@ class Directory(Protocol):
 
     async def admits(self, actor: Actor, entries: Sequence[str]) -> bool:
         """``True`` when one of ``entries`` names ``actor`` (directly or by a group)."""
+        ...
+
+
+class Metrics(Protocol):
+    """What the bot counts, as the handlers and the composition root report it. The adapter
+    (``bot.integrations.prometheus``) keeps the Prometheus objects, so handlers count without
+    importing prometheus_client or an adapter."""
+
+    def delivery(self, source: str, outcome: str) -> None:
+        """One webhook delivery received from ``source`` and what became of it at receipt
+        (``rejected``, ``unavailable``, ``duplicate``, ``ignored``)."""
+        ...
+
+    def accepted(self, source: str, seconds: float) -> None:
+        """One delivery stored in the inbox and acknowledged ``seconds`` after its receipt."""
+        ...
+
+    def refused_auth(self, source: str) -> None:
+        """One request refused for a missing or wrong token or signature."""
+        ...
+
+    def connection_cut(self, reason: str) -> None:
+        """One connection closed for a request head or body arriving too slowly."""
+        ...
+
+    def observe_backlog(self, backlog: InboxBacklog | None, now: datetime) -> None:
+        """Set the inbox gauges from the database's count (``None``: it could not be read)."""
+        ...
+
+    def exposition(self) -> tuple[bytes, str]:
+        """Every metric in the text format a scrape reads, and that format's content type."""
         ...

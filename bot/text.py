@@ -1,8 +1,17 @@
-"""Untrusted text made storable: no NUL (PostgreSQL text refuses it) and no lone surrogates
-(UTF-8 cannot encode them). Intake cleans what senders wrote; the core cleans error texts it
-keeps on a row."""
+"""Untrusted text made safe. Storable (``clean``): no NUL (PostgreSQL text refuses it) and no
+lone surrogates (UTF-8 cannot encode them); intake cleans what senders wrote, the core cleans
+error texts it keeps on a row. Inert in chat markup (``escape``, ``inert``): Slack's control
+sequences (``<!channel>``, ``<@U123>``) arrive as characters; both the Slack adapters
+(``bot.integrations.slack``, ``handlers.slack``) and the error replies use them."""
 
 from __future__ import annotations
+
+import re
+
+# Bare words Slack may still turn into broadcasts when a message is posted with link_names
+# or parse=full; a zero-width space after the `@` keeps them readable but inert.
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_ZWSP = "\u200b"
 
 
 def clean(text: str) -> str:
@@ -14,3 +23,15 @@ def clean(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "replace").decode("utf-8")
     return text
+
+
+def escape(text: str) -> str:
+    """Replace ``&``, ``<`` and ``>`` by their entities, as Slack asks for any text it parses."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def inert(text: str) -> str:
+    """``escape`` plus bare ``@channel``/``@here``/``@everyone`` defused.
+
+    Use it for long free text the bot relays, e.g. a postmortem posted to a channel."""
+    return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), escape(text))

@@ -14,6 +14,7 @@ from db.errors import translated
 from db.repositories import (
     SqlActionRepository,
     SqlAlertRepository,
+    SqlChatRefRepository,
     SqlDeliveryRepository,
     SqlIncidentRepository,
     SqlOutboxRepository,
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
         self.timeline = SqlTimelineRepository(conn)
         self.deliveries = SqlDeliveryRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
+        self.chat_refs = SqlChatRefRepository(conn)
         self.actions = SqlActionRepository(conn)
 
 

@@ -122,8 +122,9 @@ deliveries = Table(
     UniqueConstraint("source", "key"),
 )
 
-# The inbox processor's scan: pending rows only, in arrival order. A literal predicate, for
-# the same asyncpg generic-plan reason as OPEN_GROUP_WHERE.
+# The inbox processor's scan: pending rows only, in arrival order (per source; taking every
+# source merges the per-source scans). A literal predicate, for the same asyncpg generic-plan
+# reason as OPEN_GROUP_WHERE.
 PENDING_DELIVERY_WHERE = deliveries.c.outcome == literal_column("'pending'")
 Index(
     "ix_deliveries_pending",

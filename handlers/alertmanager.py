@@ -62,8 +62,7 @@ async def receive_alertmanager(request: web.Request) -> web.Response:
             event_type=doc.status,
         )
     )
-    deps.metrics.accepted.inc()
-    deps.metrics.ack_seconds.observe(time.perf_counter() - started)
+    deps.metrics.accepted("alertmanager", time.perf_counter() - started)
     # The key is hex digits and a dash: nothing in it needs JSON escaping.
     return web.Response(
         status=202,

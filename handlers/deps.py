@@ -8,9 +8,8 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.policy.model import Policy
-from bot.ports import Inbox, Store
+from bot.ports import Inbox, Metrics, Store
 from bot.services.remediation.remediator import Remediator
-from handlers.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from bot.errors import (
     StorageUnavailable,
     UnsupportedEncoding,
 )
-from bot.integrations.slack.text import escape
+from bot.text import escape
 from handlers.deps import DEPS
 from handlers.refusals import log_refusal
 from httpguard.text import printable
@@ -43,7 +43,7 @@ def _error(request: web.Request, status: int, message: str, outcome: str = "") -
     source = _source(request) if request.path.startswith("/webhooks/") else ""
     deps = request.app.get(DEPS)
     if outcome and source and deps is not None:
-        deps.metrics.deliveries.labels(source, outcome).inc()
+        deps.metrics.delivery(source, outcome)
     return web.json_response({"error": message}, status=status)
 
 
@@ -66,7 +66,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log_refusal(request, 401, str(exc))
         deps = request.app.get(DEPS)
         if deps is not None:
-            deps.metrics.auth_failures.labels(_source(request) or "api").inc()
+            deps.metrics.refused_auth(_source(request) or "api")
         return _error(request, 401, str(exc))
     except PayloadTooLarge as exc:
         return _refuse(request, 413, exc, "rejected")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.errors import StorageUnavailable
 from bot.ports import InboxBacklog
@@ -51,5 +50,5 @@ async def metrics(request: web.Request) -> web.Response:
         log.warning("the inbox gauges could not be read: %s", exc)
         backlog = None
     deps.metrics.observe_backlog(backlog, deps.clock.now())
-    body = generate_latest(deps.metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body, content_type = deps.metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})

@@ -1,4 +1,12 @@
-"""``POST /webhooks/pagerduty``: verify the signature, deduplicate on the webhook id, ingest."""
+"""``POST /webhooks/pagerduty``: verify the signature, parse, store in the inbox deduplicated on
+the webhook id, acknowledge.
+
+Like the Alertmanager webhook, the answer (202) means the delivery is committed; the inbox
+processor applies it moments later (``bot.services.incidents.inbox``), so PagerDuty and
+Alertmanager take one ingest path. A redelivery of a stored webhook id is acknowledged (200,
+``duplicate``) and not stored again. Events that change no incident, and bodies that are no
+v3 envelope, are kept as ignored at once: there is nothing for the processor to do.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,8 @@ from aiohttp import web
 
 from bot.domain.incident import Delivery, Source
 from bot.services.incidents.deliveries import record_ignored
-from bot.services.incidents.ingest_pagerduty import ingest_pagerduty_event
+from bot.services.incidents.inbox import NOT_AN_EVENT
+from bot.services.incidents.ingest_pagerduty import applies
 from handlers.auth import pagerduty_signatures, verify_pagerduty_signature
 from handlers.body_reader import read_body
 from handlers.deps import DEPS
@@ -39,14 +48,15 @@ async def receive_pagerduty(request: web.Request) -> web.Response:
         event_type=event.event_type if event else "unreadable",
     )
     if event is None:
-        outcome = await record_ignored(deps.store, delivery, "not a v3 event envelope")
-        deps.metrics.deliveries.labels("pagerduty", outcome.value).inc()
+        outcome = await record_ignored(deps.store, delivery, NOT_AN_EVENT)
+        deps.metrics.delivery("pagerduty", outcome.value)
         return web.json_response({"status": outcome.value}, status=202)
-    result = await ingest_pagerduty_event(
-        store=deps.store, policy=deps.policy, clock=deps.clock, delivery=delivery, event=event
-    )
-    deps.metrics.deliveries.labels("pagerduty", result.outcome.value).inc()
-    if result.opened is not None:
-        deps.metrics.incidents_opened.labels(result.opened.severity.value, "pagerduty").inc()
-    deps.metrics.ingest_seconds.labels("pagerduty").observe(time.perf_counter() - started)
-    return web.json_response({"status": result.outcome.value, "incident": result.incident_id})
+    if not applies(event):
+        outcome = await record_ignored(deps.store, delivery, event.event_type)
+        deps.metrics.delivery("pagerduty", outcome.value)
+        return web.json_response({"status": outcome.value})
+    if not await deps.inbox.accept_once(delivery):
+        deps.metrics.delivery("pagerduty", "duplicate")
+        return web.json_response({"status": "duplicate"})
+    deps.metrics.accepted("pagerduty", time.perf_counter() - started)
+    return web.json_response({"status": "accepted", "delivery": delivery.key}, status=202)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from bot.services.incidents.ingest_pagerduty import PagerDutyEvent, PagerDutyIncident
+from bot.domain.pagerduty import PagerDutyEvent, PagerDutyIncident
 from bot.text import clean
 from handlers.body import Lenient, as_utc, in_utc_range, load_json
 from handlers.text import bounded_key

@@ -69,6 +69,10 @@ class Source(enum.StrEnum):
     MANUAL = "manual"
 
 
+# The sources whose deliveries are stored pending and applied by the inbox processor.
+INBOX_SOURCES = (Source.ALERTMANAGER, Source.PAGERDUTY)
+
+
 class AlertStatus(enum.StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"

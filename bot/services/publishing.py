@@ -17,6 +17,7 @@ from bot.domain.incident import TimelineEntry
 from bot.ports import (
     ActionRepository,
     AlertRepository,
+    ChatRefRepository,
     DeliveryRepository,
     IncidentRepository,
     OutboxRepository,
@@ -71,6 +72,10 @@ class RecordingUnitOfWork:
     @property
     def outbox(self) -> OutboxRepository:
         return self.inner.outbox
+
+    @property
+    def chat_refs(self) -> ChatRefRepository:
+        return self.inner.chat_refs
 
     @property
     def actions(self) -> ActionRepository:

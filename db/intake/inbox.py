@@ -19,6 +19,7 @@ from typing import Protocol
 
 from bot.domain.incident import Delivery
 from bot.errors import StorageUnavailable
+from bot.services.incidents.intake_pressure import IntakePressure
 from db.intake.postgres import PostgresInboxWriter
 from db.intake.sqlite import SqliteInboxWriter
 from db.store import SqlStore
@@ -26,14 +27,6 @@ from db.store import SqlStore
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
-# Intake is "under pressure" (an alert storm) while deliveries arrive faster than
-# STORM_RATE a second, measured over the last one or two PRESSURE_WINDOWs, or while
-# PRESSURE of them wait for a commit. Arrivals are counted as they come in, not as commits
-# go out: a processor that hogged the database would otherwise make commits small and so
-# make intake look calm. Below that rate (200/s, say) processing runs freely.
-STORM_RATE = 300
-PRESSURE_WINDOW = 0.1
-PRESSURE = 4
 # Beyond this many deliveries waiting for a commit, new ones are refused at once with a 503
 # rather than queued: the database is not keeping up, and the sender will retry.
 MAX_WAITING = 8192
@@ -70,7 +63,9 @@ class SqlInbox:
         on_commit: Callable[[], None] | None = None,
         max_batch: int = MAX_BATCH,
         max_waiting: int = MAX_WAITING,
+        pressure: IntakePressure | None = None,
     ) -> None:
+        self._store = store
         self._writer = batch_writer_for(store)
         self._on_commit = on_commit
         self._max_batch = max_batch
@@ -79,39 +74,20 @@ class SqlInbox:
         self._flushers: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
-        # Arrivals per PRESSURE_WINDOW: the current window's count and the previous one's.
-        self._window = 0
-        self._arrived = 0
-        self._arrived_before = 0
-
-    def _count_arrival(self) -> None:
-        window = int(asyncio.get_running_loop().time() / PRESSURE_WINDOW)
-        if window != self._window:
-            self._arrived_before = self._arrived if window == self._window + 1 else 0
-            self._arrived = 0
-            self._window = window
-        self._arrived += 1
+        # Whether a storm is arriving is the service's call (its thresholds, its batch
+        # sizes); intake only reports each arrival and how many deliveries wait.
+        self._pressure = pressure or IntakePressure()
 
     def wake_on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after each commit of deliveries (the app wakes the processor)."""
         self._on_commit = callback
 
     def busy(self) -> bool:
-        """Whether an alert storm is arriving (see ``STORM_RATE``)."""
-        if len(self._waiting) >= PRESSURE:
-            return True
-        window = int(asyncio.get_running_loop().time() / PRESSURE_WINDOW)
-        recent = 0
-        if window == self._window:
-            recent = self._arrived + self._arrived_before
-        elif window == self._window + 1:
-            recent = self._arrived
-        return recent >= STORM_RATE * PRESSURE_WINDOW * 2
+        """Whether an alert storm is arriving (``bot.services.incidents.intake_pressure``)."""
+        return self._pressure.busy(len(self._waiting))
 
     async def settled(self) -> None:
-        # A rate fades with time rather than with an event, so look again each window.
-        while self.busy():  # noqa: ASYNC110
-            await asyncio.sleep(PRESSURE_WINDOW)
+        await self._pressure.settled(lambda: len(self._waiting))
 
     async def accept(self, delivery: Delivery) -> None:
         if len(self._waiting) >= self._max_waiting:
@@ -119,13 +95,28 @@ class SqlInbox:
                 f"{len(self._waiting)} deliveries are already waiting for the database"
             )
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._count_arrival()
+        self._pressure.arrived()
         self._waiting.append((delivery, done))
         if len(self._flushers) < self._writer.concurrency:
             self._idle.clear()
             self._flushers.add(asyncio.create_task(self._flush(), name="inbox-writer"))
         # A sender that hangs up cancels only its own future; the commit goes on for the rest.
         await done
+
+    async def accept_once(self, delivery: Delivery) -> bool:
+        """Store ``delivery`` unless its key is stored already, in a transaction of its own.
+
+        Not group-committed: the batch writers' ``COPY`` and multi-row INSERT fail a whole
+        batch on one duplicate key, while deliveries with the sender's own id (PagerDuty's)
+        are few and are exactly the ones that may come twice. The unique (source, key)
+        decides; a concurrent redelivery waits for the first one's commit, then stores nothing.
+        """
+        self._pressure.arrived()
+        async with self._store.transaction() as uow:
+            stored = await uow.deliveries.enqueue_once(delivery)
+        if stored and self._on_commit is not None:
+            self._on_commit()
+        return stored
 
     async def close(self) -> None:
         """Let the writers finish what is queued, then release their connection."""

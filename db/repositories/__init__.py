@@ -2,6 +2,7 @@
 
 from db.repositories.actions import SqlActionRepository
 from db.repositories.alerts import SqlAlertRepository
+from db.repositories.chat_refs import SqlChatRefRepository
 from db.repositories.deliveries import SqlDeliveryRepository
 from db.repositories.incidents import SqlIncidentRepository
 from db.repositories.outbox import SqlOutboxRepository
@@ -10,6 +11,7 @@ from db.repositories.timeline import SqlTimelineRepository
 __all__ = [
     "SqlActionRepository",
     "SqlAlertRepository",
+    "SqlChatRefRepository",
     "SqlDeliveryRepository",
     "SqlIncidentRepository",
     "SqlOutboxRepository",

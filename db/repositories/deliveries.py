@@ -5,10 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Executable, Integer, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Executable,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 
-from bot.domain.incident import Delivery, DeliveryOutcome, PendingDelivery, Source
+from bot.domain.incident import INBOX_SOURCES, Delivery, DeliveryOutcome, PendingDelivery, Source
 from bot.ports import InboxBacklog
 from db.repositories.base import Repository, upsert
 from db.tables import PENDING_DELIVERY_WHERE, deliveries
@@ -54,16 +67,28 @@ _SET_OUTCOME = (
 _ENQUEUE = insert(deliveries)
 _INBOX_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=INBOX_LOCK_KEY)
 _INBOX_LOCK_WAIT = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=INBOX_LOCK_KEY)
-_TAKE_PENDING = (
+_DUE = (
     select(_c.id, _c.source, _c.key, _c.received_at, _c.body, _c.event_type, _c.attempts)
     .where(
         PENDING_DELIVERY_WHERE,
-        _c.source == bindparam("source"),
         or_(_c.not_before.is_(None), _c.not_before <= bindparam("now")),
     )
     .order_by(_c.id)
     .limit(bindparam("limit", type_=Integer))
 )
+_TAKE_PENDING = _DUE.where(_c.source == bindparam("source"))
+
+
+def _take_any_pending() -> Select[Any]:
+    # Every source in arrival order, as the first ``limit`` of each source (each read through
+    # the partial (source, id) index) merged: the same index intake already maintains, rather
+    # than a second one on (id) that every stored delivery would pay for.
+    firsts = [_DUE.where(_c.source == source.value).subquery() for source in INBOX_SOURCES]
+    merged = union_all(*(select(first) for first in firsts)).subquery()
+    return select(merged).order_by(merged.c.id).limit(bindparam("limit", type_=Integer))
+
+
+_TAKE_ANY_PENDING = _take_any_pending()
 _FINISH = (
     update(deliveries)
     .where(_c.id == bindparam("delivery_id"), PENDING_DELIVERY_WHERE)
@@ -78,8 +103,8 @@ _DEFER = (
     .returning(_c.attempts)
 )
 _COUNT_PENDING = select(func.count()).select_from(deliveries).where(PENDING_DELIVERY_WHERE)
-# Both read through the partial index of pending rows (source, id): the count without
-# touching the table, the first arrival (lowest id) with one probe per source.
+# Both read through a partial index of pending rows: the count without touching the table,
+# the first arrival (lowest id) with one probe per source (on (source, id)).
 _FIRST_PENDING = (
     select(_c.received_at)
     .where(PENDING_DELIVERY_WHERE, _c.source == bindparam("source"))
@@ -128,8 +153,13 @@ class SqlDeliveryRepository(Repository):
         # One executemany: the whole intake batch costs one round trip and one commit.
         await self._execute_many(_ENQUEUE, rows)
 
+    async def enqueue_once(self, delivery: Delivery) -> bool:
+        row = dict(zip(INBOX_COLUMNS, inbox_row(delivery, delivery.received_at), strict=True))
+        # The same INSERT ... ON CONFLICT DO NOTHING as ``record``, with the row pending.
+        return (await self._execute(_record(self._dialect), row)).first() is not None
+
     async def take_pending(
-        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+        self, *, source: Source | None = None, now: datetime, limit: int, wait: bool = False
     ) -> Sequence[PendingDelivery]:
         if self._postgres and wait:
             await self._execute(_INBOX_LOCK_WAIT)
@@ -137,7 +167,11 @@ class SqlDeliveryRepository(Repository):
             got = await self._execute(_INBOX_LOCK)
             if not got.scalar_one():
                 return []
-        params = {"source": source.value, "now": now, "limit": limit}
+        params: dict[str, object] = {"now": now, "limit": limit}
+        query = _TAKE_ANY_PENDING
+        if source is not None:
+            params["source"] = source.value
+            query = _TAKE_PENDING
         return [
             PendingDelivery(
                 id=row.id,
@@ -150,7 +184,7 @@ class SqlDeliveryRepository(Repository):
                 ),
                 attempts=row.attempts,
             )
-            for row in await self._execute(_TAKE_PENDING, params)
+            for row in await self._execute(query, params)
         ]
 
     async def finish(self, delivery_id: int, outcome: DeliveryOutcome, detail: str = "") -> bool:

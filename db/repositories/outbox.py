@@ -1,4 +1,5 @@
-"""The outbox (calls waiting for the sender of their target) and the chat refs of incidents."""
+"""The outbox: calls waiting for the sender of their target (the chat refs they produce are in
+``db.repositories.chat_refs``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Executable,
     Integer,
     Row,
     Select,
@@ -24,9 +24,9 @@ from sqlalchemy import (
 )
 
 from bot.domain.incident import JSON
-from bot.domain.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus
-from db.repositories.base import POSTGRESQL, Repository, upsert
-from db.tables import chat_refs, outbox
+from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus
+from db.repositories.base import POSTGRESQL, Repository
+from db.tables import outbox
 
 PENDING = OutboxStatus.PENDING.value
 
@@ -131,24 +131,6 @@ _MARK_UNCONFIGURED = _finish(
     last_error=bindparam("reason"),
 )
 _GET = select(outbox).where(outbox.c.id == bindparam("message_id"))
-_REFS = select(chat_refs.c.name, chat_refs.c.value).where(
-    chat_refs.c.incident_id == bindparam("incident_id")
-)
-_INCIDENT_FOR_CHANNEL = (
-    select(chat_refs.c.incident_id)
-    .where(chat_refs.c.name == CHANNEL, chat_refs.c.value == bindparam("channel_id"))
-    .order_by(chat_refs.c.incident_id.desc())
-    .limit(1)
-)
-
-
-@cache
-def _save_ref(dialect: str) -> Executable:
-    insert_ = upsert(dialect, chat_refs)
-    return insert_.on_conflict_do_update(
-        index_elements=[chat_refs.c.incident_id, chat_refs.c.name],
-        set_={"value": insert_.excluded.value},
-    )
 
 
 class SqlOutboxRepository(Repository):
@@ -240,18 +222,3 @@ class SqlOutboxRepository(Repository):
             conditions.append(outbox.c.ordering_key == ordering_key)
         query = select(outbox).where(*conditions).order_by(outbox.c.id).limit(limit)
         return [_to_message(row) for row in await self._execute(query)]
-
-    async def refs(self, incident_id: int) -> dict[str, str]:
-        rows = await self._execute(_REFS, {"incident_id": incident_id})
-        return {row.name: row.value for row in rows}
-
-    async def save_refs(self, incident_id: int, refs: Mapping[str, str]) -> None:
-        statement = _save_ref(self._dialect)
-        for name, value in refs.items():
-            await self._execute(
-                statement, {"incident_id": incident_id, "name": name, "value": value}
-            )
-
-    async def incident_for_channel(self, channel_id: str) -> int | None:
-        row = (await self._execute(_INCIDENT_FOR_CHANNEL, {"channel_id": channel_id})).first()
-        return None if row is None else int(row.incident_id)

@@ -1,7 +1,11 @@
-"""``/webhooks/pagerduty`` over real HTTP: the signature matrix, replays and ignored events."""
+"""``/webhooks/pagerduty`` over real HTTP on 127.0.0.1: the signature matrix, replays and
+ignored events. An accepted event is acknowledged with 202 once stored in the inbox and
+applied by the inbox processor (``process_inbox`` waits for it); any 2xx is success for
+PagerDuty's v3 webhooks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,7 +15,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.policy.model import Policy
-from tests.support.bot_app import API_AUTH, PD_OLD_SECRET, PD_SECRET, bot_app
+from tests.support.bot_app import (
+    API_AUTH,
+    PD_OLD_SECRET,
+    PD_SECRET,
+    bot_app,
+    inbox_rows,
+    process_inbox,
+)
 from tests.support.payloads.alertmanager import T0
 from tests.support.payloads.pagerduty import encode, incident_event, sign
 
@@ -22,6 +33,11 @@ MakeClient = Callable[[web.Application], Awaitable[Client]]
 @pytest.fixture
 async def client(aiohttp_client: MakeClient, sqlite_url: str, policy: Policy) -> Client:
     return await aiohttp_client(bot_app(sqlite_url, policy))
+
+
+async def incidents_after_processing(client: Client) -> int:
+    await process_inbox(client.app)
+    return await incident_count(client)
 
 
 async def post_pd(client: Client, body: bytes, signature: str | None, webhook_id: str) -> Any:
@@ -42,10 +58,10 @@ BODY = encode(incident_event("incident.triggered", T0))
 @pytest.mark.parametrize(
     ("body", "signature", "status"),
     [
-        (BODY, sign(BODY, PD_SECRET), 200),
+        (BODY, sign(BODY, PD_SECRET), 202),
         # During a rotation PagerDuty sends one v1= value per secret; one match suffices.
-        (BODY, sign(BODY, "retired-secret", PD_OLD_SECRET), 200),
-        (BODY, sign(BODY, PD_OLD_SECRET), 200),
+        (BODY, sign(BODY, "retired-secret", PD_OLD_SECRET), 202),
+        (BODY, sign(BODY, PD_OLD_SECRET), 202),
         (BODY.replace(b"on fire", b"on ice!"), sign(BODY, PD_SECRET), 401),
         (BODY, sign(BODY, "wrong-secret"), 401),
         (BODY, None, 401),
@@ -68,15 +84,18 @@ async def test_signature_matrix(
 ) -> None:
     resp = await post_pd(client, body, signature, "wh-1")
     assert resp.status == status
-    assert await incident_count(client) == (1 if status == 200 else 0)
+    assert await incidents_after_processing(client) == (1 if status == 202 else 0)
 
 
 async def test_replayed_delivery_has_no_second_effect(client: Client) -> None:
     first = await post_pd(client, BODY, sign(BODY, PD_SECRET), "wh-1")
+    await process_inbox(client.app)
     again = await post_pd(client, BODY, sign(BODY, PD_SECRET), "wh-1")
-    assert (await first.json())["status"] == "processed"
+    assert first.status == 202
+    assert (await first.json()) == {"status": "accepted", "delivery": "wh-1"}
     assert again.status == 200
     assert (await again.json())["status"] == "duplicate"
+    await process_inbox(client.app)
     detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
     assert len(detail["timeline"]) == 2
 
@@ -113,8 +132,8 @@ async def test_an_event_time_with_no_utc_value_is_400_naming_it(
     assert await incident_count(client) == 0
     # A correct resend under the same webhook id is not taken for a replay of the refused one.
     good = encode(incident_event("incident.triggered", T0))
-    assert (await post_pd(client, good, sign(good, PD_SECRET), "wh-range")).status == 200
-    assert await incident_count(client) == 1
+    assert (await post_pd(client, good, sign(good, PD_SECRET), "wh-range")).status == 202
+    assert await incidents_after_processing(client) == 1
 
 
 async def test_all_lifecycle_orders_end_resolved_over_http(client: Client) -> None:
@@ -127,8 +146,47 @@ async def test_all_lifecycle_orders_end_resolved_over_http(client: Client) -> No
     ]
     for n, event in enumerate(events):
         body = encode(event)
-        assert (await post_pd(client, body, sign(body, PD_SECRET), f"wh-{n}")).status == 200
+        assert (await post_pd(client, body, sign(body, PD_SECRET), f"wh-{n}")).status == 202
+    await process_inbox(client.app)
     detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
     assert detail["status"] == "resolved"
     text = await (await client.get("/metrics")).text()
-    assert 'firebreak_deliveries_total{outcome="processed",source="pagerduty"} 3.0' in text
+    assert 'firebreak_deliveries_total{outcome="accepted",source="pagerduty"} 3.0' in text
+    assert 'firebreak_inbox_processed_total{outcome="processed",source="pagerduty"} 3.0' in text
+
+
+async def test_an_event_is_acknowledged_then_applied_by_the_inbox_processor(
+    client: Client, sqlite_url: str
+) -> None:
+    resp = await post_pd(client, BODY, sign(BODY, PD_SECRET), "wh-inbox")
+    assert resp.status == 202
+    assert (await resp.json())["status"] == "accepted"
+    # Stored before the acknowledgement: the row exists whether or not it is processed yet.
+    assert [row.key for row in await inbox_rows(sqlite_url)] == ["wh-inbox"]
+    await process_inbox(client.app)
+    assert [(row.key, row.outcome) for row in await inbox_rows(sqlite_url)] == [
+        ("wh-inbox", "processed")
+    ]
+    detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
+    assert detail["source"] == "pagerduty"
+    assert [e["kind"] for e in detail["timeline"]] == ["incident.opened", "pagerduty.triggered"]
+    text = await (await client.get("/metrics")).text()
+    assert 'firebreak_incidents_opened_total{severity="P1",source="pagerduty"} 1.0' in text
+
+
+async def test_concurrent_deliveries_of_one_webhook_id_store_one_delivery(
+    client: Client, sqlite_url: str
+) -> None:
+    signature = sign(BODY, PD_SECRET)
+    answers = await asyncio.gather(
+        *(post_pd(client, BODY, signature, "wh-twice") for _ in range(2))
+    )
+    assert sorted(resp.status for resp in answers) == [200, 202]
+    assert sorted([(await resp.json())["status"] for resp in answers]) == [
+        "accepted",
+        "duplicate",
+    ]
+    assert [row.key for row in await inbox_rows(sqlite_url)] == ["wh-twice"]
+    assert await incidents_after_processing(client) == 1
+    detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
+    assert len(detail["timeline"]) == 2

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 
 from bot.clock import FixedClock
 from bot.domain.incident import AlertGroup, Delivery, DeliveryOutcome, IncidentFilter, Source
+from bot.domain.pagerduty import PagerDutyEvent
 from bot.errors import StorageUnavailable
 from bot.policy.model import Policy
 from bot.services.incidents.inbox import InboxProcessor, Processed, ProcessorTimings
@@ -28,8 +29,10 @@ from db.repositories.deliveries import INBOX_LOCK_KEY
 from db.store import SqlStore
 from db.tables import deliveries
 from handlers.alertmanager_schema import parse_alertmanager
+from handlers.pagerduty_schema import parse_pagerduty
 from tests.support.inbox import parse_as_before, poison_payload
 from tests.support.payloads.alertmanager import T0, alert, body, webhook
+from tests.support.payloads.pagerduty import encode, incident_event
 
 _keys = itertools.count()
 
@@ -388,3 +391,58 @@ async def test_an_error_text_neither_database_could_store_is_kept_readable(
     outcome, attempts, detail = await stored_failure(sql, odd.key)
     assert (outcome, attempts) == ("pending", 1)
     assert detail == "RuntimeError: label a\ufffdb, label ?"
+
+
+async def test_a_pagerduty_delivery_whose_apply_fails_is_held_back_alone(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    inbox = SqlInbox(sql)
+    raw = {name: encode(incident_event("incident.triggered", T0)) for name in ("poison", "fine")}
+    assert await inbox.accept_once(Delivery(Source.PAGERDUTY, "wh-poison", T0, raw["poison"]))
+    (alerts,) = await accepted(sql, delivery("alerts"))
+    assert await inbox.accept_once(Delivery(Source.PAGERDUTY, "wh-fine", T0, b" " + raw["fine"]))
+    await inbox.close()
+
+    def bug_on_poison(body: bytes) -> PagerDutyEvent | None:
+        if not body.startswith(b" "):
+            raise RuntimeError("a bug in processing")
+        return parse_pagerduty(body)
+
+    work = InboxProcessor(
+        store=sql,
+        policy=policy,
+        clock=clock,
+        parse=parse_alertmanager,
+        parse_pagerduty=bug_on_poison,
+        timings=ProcessorTimings(max_attempts=2, retry_base=30.0),
+    )
+    first = await work.drain()
+    assert [(p.pending.delivery.key, p.outcome) for p in first] == [
+        ("wh-poison", DeliveryOutcome.PENDING),
+        (alerts.key, DeliveryOutcome.PROCESSED),
+        ("wh-fine", DeliveryOutcome.PROCESSED),
+    ]
+    assert "a bug in processing" in first[0].detail
+    assert await incident_count(sql) == 2
+    clock.advance(31)
+    (second,) = await work.drain()
+    assert (second.pending.delivery.key, second.outcome) == ("wh-poison", DeliveryOutcome.FAILED)
+    assert await stored_outcomes(sql) == [
+        ("wh-poison", "failed"),
+        (alerts.key, "processed"),
+        ("wh-fine", "processed"),
+    ]
+
+
+async def test_concurrent_deliveries_of_one_webhook_id_store_one_row(
+    sql: SqlStore, clock: FixedClock
+) -> None:
+    inbox = SqlInbox(sql)
+    raw = encode(incident_event("incident.triggered", T0))
+    sent = [Delivery(Source.PAGERDUTY, "wh-1", clock.now(), raw) for _ in range(4)]
+    stored = await asyncio.gather(*(inbox.accept_once(d) for d in sent))
+    other = await inbox.accept_once(Delivery(Source.PAGERDUTY, "wh-2", clock.now(), raw))
+    await inbox.close()
+    assert sorted(stored) == [False, False, False, True]
+    assert other
+    assert await stored_outcomes(sql) == [("wh-1", "pending"), ("wh-2", "pending")]

@@ -1,4 +1,4 @@
-"""The PagerDuty ingest use case on every store backend."""
+"""The PagerDuty ingest use case on every store backend, through the inbox as the bot runs it."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from bot.domain.incident import (
 from bot.domain.timeline import verify_chain
 from bot.policy.model import Policy
 from bot.ports import Store
-from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult, ingest_pagerduty_event
+from bot.services.incidents.inbox import InboxProcessor
+from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult
 from bot.services.incidents.queries import show_incident
+from handlers.alertmanager_schema import parse_alertmanager
 from handlers.pagerduty_schema import parse_pagerduty
 from tests.support.inbox import deliver
 from tests.support.payloads import alertmanager as am
@@ -32,13 +34,27 @@ from tests.support.payloads.pagerduty import annotation_event, encode, incident_
 async def send(
     store: Store, policy: Policy, clock: FixedClock, payload: dict[str, Any], key: str = ""
 ) -> PagerDutyIngestResult:
+    """Deliver ``payload`` the way the running bot does: stored in the inbox unless its key is
+    stored already (a replay: ``DUPLICATE``), then applied by the inbox processor."""
     raw = encode(payload)
     event = parse_pagerduty(raw)
     assert event is not None
     delivery = Delivery(Source.PAGERDUTY, key or uuid.uuid4().hex, clock.now(), raw)
-    return await ingest_pagerduty_event(
-        store=store, policy=policy, clock=clock, delivery=delivery, event=event
+    async with store.transaction() as uow:
+        if not await uow.deliveries.enqueue_once(delivery):
+            return PagerDutyIngestResult(DeliveryOutcome.DUPLICATE)
+    work = InboxProcessor(
+        store=store,
+        policy=policy,
+        clock=clock,
+        parse=parse_alertmanager,
+        parse_pagerduty=parse_pagerduty,
     )
+    (processed,) = await work.drain()
+    assert processed.pending.delivery == delivery
+    assert processed.pagerduty is not None, processed
+    assert processed.outcome is processed.pagerduty.outcome
+    return processed.pagerduty
 
 
 @pytest.mark.parametrize(

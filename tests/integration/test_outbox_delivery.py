@@ -70,8 +70,8 @@ async def test_an_incident_channel_is_built_with_binds_and_saves(
     assert (card.text, [e.text for e in card.edits]) == ("card v2", ["card v1"])
     assert (note.text, note.thread_ts) == ("acknowledged by alice", card.ts)
     async with store.transaction() as uow:
-        refs = await uow.outbox.refs(incident_id)
-        owner = await uow.outbox.incident_for_channel(channel.id)
+        refs = await uow.chat_refs.refs(incident_id)
+        owner = await uow.chat_refs.incident_for_channel(channel.id)
     assert refs == {CHANNEL: channel.id, CARD_CHANNEL: channel.id, CARD_TS: card.ts}
     assert owner == incident_id
     sent = await rows(store)
@@ -105,7 +105,7 @@ async def test_name_taken_finds_and_joins_the_existing_channel(
     assert fake.channel(existing.id).members[:2] == [CAROL, fake.workspace.bot_user.id]
     assert [m.text for m in fake.messages(existing.id)] == ["card v1"]
     async with store.transaction() as uow:
-        assert (await uow.outbox.refs(incident_id))[CHANNEL] == existing.id
+        assert (await uow.chat_refs.refs(incident_id))[CHANNEL] == existing.id
     assert {m.status for m in await rows(store)} == {OutboxStatus.SENT}
 
 

@@ -51,7 +51,7 @@ async def _one_delivery(sql: SqlStore, n: int) -> None:
         assert await uow.incidents.get(incident.id) is not None
         assert await uow.alerts.resolve(episode.id, at(n + 2))
         await uow.timeline.for_incident(incident.id)
-        await uow.outbox.refs(incident.id)
+        await uow.chat_refs.refs(incident.id)
         call = OutboundCall(f"incident:{incident.id}", "chat.postMessage", {"text": "hi"})
         await uow.outbox.add(call, at=at(n))
         assert await uow.deliveries.finish(pending.id, DeliveryOutcome.PROCESSED)

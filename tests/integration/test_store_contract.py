@@ -501,3 +501,35 @@ async def test_list_filters_and_orders_newest_first(store: Store) -> None:
 
 async def test_ping_answers(store: Store) -> None:
     await store.ping()
+
+
+async def test_enqueue_once_stores_a_key_once_and_pending(store: Store) -> None:
+    async with store.transaction() as uow:
+        first = await uow.deliveries.enqueue_once(delivery("wh-1"))
+        again = await uow.deliveries.enqueue_once(delivery("wh-1"))
+    async with store.transaction() as uow:
+        later = await uow.deliveries.enqueue_once(delivery("wh-1"))
+        recorded = await uow.deliveries.record(delivery("wh-1"))
+        other_source = await uow.deliveries.enqueue_once(
+            delivery("wh-1", source=Source.ALERTMANAGER)
+        )
+        assert await uow.deliveries.count_pending() == 2
+    assert (first, again, later, recorded, other_source) == (True, False, False, False, True)
+
+
+async def test_the_inbox_hands_out_every_source_in_arrival_order(store: Store) -> None:
+    async with store.transaction() as uow:
+        await uow.deliveries.enqueue([delivery("am-0", source=Source.ALERTMANAGER)])
+        assert await uow.deliveries.enqueue_once(delivery("pd-0"))
+        await uow.deliveries.enqueue([delivery("am-1", source=Source.ALERTMANAGER)])
+        assert await uow.deliveries.record(delivery("recorded"))  # no outcome: not pending
+    async with store.transaction() as uow:
+        every = await uow.deliveries.take_pending(now=T0, limit=10)
+        first_two = await uow.deliveries.take_pending(now=T0, limit=2)
+    assert [p.delivery.key for p in every] == ["am-0", "pd-0", "am-1"]
+    assert [p.delivery.source for p in every] == [
+        Source.ALERTMANAGER,
+        Source.PAGERDUTY,
+        Source.ALERTMANAGER,
+    ]
+    assert first_two == every[:2]

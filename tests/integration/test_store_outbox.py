@@ -178,21 +178,21 @@ async def test_chat_refs_merge_and_find_the_incident_of_a_channel(store: Store) 
     async with store.transaction() as uow:
         first, _ = await uow.incidents.open_for_group(new_incident())
         second, _ = await uow.incidents.open_for_group(new_incident(group_key="other"))
-        assert await uow.outbox.refs(first.id) == {}
-        await uow.outbox.save_refs(first.id, {CHANNEL: "C1"})
-        await uow.outbox.save_refs(first.id, {CARD_CHANNEL: "C1", CARD_TS: "1.1"})
-        await uow.outbox.save_refs(first.id, {CARD_TS: "1.2"})
+        assert await uow.chat_refs.refs(first.id) == {}
+        await uow.chat_refs.save_refs(first.id, {CHANNEL: "C1"})
+        await uow.chat_refs.save_refs(first.id, {CARD_CHANNEL: "C1", CARD_TS: "1.1"})
+        await uow.chat_refs.save_refs(first.id, {CARD_TS: "1.2"})
         # A P2 card in the shared triage channel is no incident's own channel.
-        await uow.outbox.save_refs(second.id, {CARD_CHANNEL: "CTRIAGE", CARD_TS: "2.1"})
+        await uow.chat_refs.save_refs(second.id, {CARD_CHANNEL: "CTRIAGE", CARD_TS: "2.1"})
     async with store.transaction() as uow:
-        assert await uow.outbox.refs(first.id) == {
+        assert await uow.chat_refs.refs(first.id) == {
             CHANNEL: "C1",
             CARD_CHANNEL: "C1",
             CARD_TS: "1.2",
         }
-        assert await uow.outbox.incident_for_channel("C1") == first.id
-        assert await uow.outbox.incident_for_channel("CTRIAGE") is None
-        assert await uow.outbox.incident_for_channel("C404") is None
+        assert await uow.chat_refs.incident_for_channel("C1") == first.id
+        assert await uow.chat_refs.incident_for_channel("CTRIAGE") is None
+        assert await uow.chat_refs.incident_for_channel("C404") is None
 
 
 async def test_rows_and_refs_need_an_existing_incident(store: Store) -> None:
@@ -201,7 +201,7 @@ async def test_rows_and_refs_need_an_existing_incident(store: Store) -> None:
             await uow.outbox.add(post(A, "x", incident_id=404), at=T0)
     with pytest.raises(IntegrityViolation):
         async with store.transaction() as uow:
-            await uow.outbox.save_refs(404, {CHANNEL: "C1"})
+            await uow.chat_refs.save_refs(404, {CHANNEL: "C1"})
 
 
 @pytest.mark.postgres

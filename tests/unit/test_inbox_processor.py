@@ -34,6 +34,10 @@ class ScriptedIntake:
     async def accept(self, delivery: Delivery) -> None:
         self.accepted.append(delivery)
 
+    async def accept_once(self, delivery: Delivery) -> bool:
+        self.accepted.append(delivery)
+        return True
+
     def busy(self) -> bool:
         return not self.quiet.is_set()
 

@@ -42,7 +42,7 @@ class RowWriter:
         if not message.call.binds or incident_id is None:
             return {}
         async with self._store.transaction() as uow:
-            return await uow.outbox.refs(incident_id)
+            return await uow.chat_refs.refs(incident_id)
 
     async def sent(self, done: Confirmed) -> bool:
         """Mark the row sent and store the refs it produced; ``False`` if it was finished
@@ -54,7 +54,7 @@ class RowWriter:
             # Refs only from the send that counts: a late duplicate must not repoint the
             # incident's card at its copy.
             if recorded and done.saves and incident_id is not None:
-                await uow.outbox.save_refs(incident_id, done.saves)
+                await uow.chat_refs.save_refs(incident_id, done.saves)
             return recorded
 
         return await self._write(work)

@@ -155,7 +155,7 @@ class SlackPublisher:
         await self._add(uow, calls.post_in_thread(incident.id, text=text, blocks=blocks[:50]))
 
     async def _has_channel(self, uow: UnitOfWork, incident_id: int) -> bool:
-        if (await uow.outbox.refs(incident_id)).get(CHANNEL):
+        if (await uow.chat_refs.refs(incident_id)).get(CHANNEL):
             return True
         queued = await uow.outbox.list(ordering_key=incident_key(incident_id))
         return any(message.call.method == "conversations.create" for message in queued)

@@ -15,30 +15,18 @@ from datetime import UTC, datetime
 from bot.domain.actor import SLACK, Actor
 from bot.errors import BadRequest
 
+# Defined in the core, so the inbound Slack adapter (handlers/slack) escapes its replies
+# without importing this outbound adapter.
+from bot.text import escape as escape
+from bot.text import inert as inert
+
 TRUNCATED = "… (truncated)"
 ELLIPSIS = "…"
-
-# Bare words Slack may still turn into broadcasts when a message is posted with link_names
-# or parse=full; a zero-width space after the `@` keeps them readable but inert.
-_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
-_ZWSP = "\u200b"
 
 # Users are U… (or W… on Enterprise Grid), user groups S…; Slack ids are upper-case
 # letters and digits.
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
-
-
-def escape(text: str) -> str:
-    """Replace ``&``, ``<`` and ``>`` by their entities, as Slack asks for any text it parses."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def inert(text: str) -> str:
-    """``escape`` plus bare ``@channel``/``@here``/``@everyone`` defused.
-
-    Use it for long free text the bot relays, e.g. a postmortem posted to a channel."""
-    return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), escape(text))
 
 
 def truncate(text: str, limit: int, *, marker: str = TRUNCATED) -> str:

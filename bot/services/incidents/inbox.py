@@ -1,4 +1,5 @@
-"""The inbox processor: turns acknowledged Alertmanager deliveries into incidents.
+"""The inbox processor: turns acknowledged deliveries (Alertmanager's and PagerDuty's) into
+incidents, each applied by its source's use case.
 
 Intake stores each delivery and acknowledges it at once (ARCHITECTURE rule 1: persist, then
 acknowledge; slow work after). This processor takes the pending deliveries in arrival order,
@@ -28,11 +29,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.domain.incident import AlertGroup, DeliveryOutcome, PendingDelivery, Source
+from bot.domain.incident import AlertGroup, DeliveryOutcome, Incident, PendingDelivery, Source
+from bot.domain.pagerduty import PagerDutyEvent
 from bot.errors import BadRequest, StorageUnavailable
 from bot.policy.model import Policy
 from bot.ports import Inbox, Store, UnitOfWork
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult, apply_alert_group
+from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult, apply_pagerduty_event
 from bot.services.transactions import in_transaction
 from bot.text import clean
 from bot.workers import Pacing, Worker, backoff_ceiling
@@ -40,16 +43,28 @@ from bot.workers import Pacing, Worker, backoff_ceiling
 log = logging.getLogger(__name__)
 
 NO_INCIDENT = "resolved alerts of a group with no incident"
+NOT_AN_EVENT = "not a v3 event envelope"
 
 
 @dataclass(frozen=True, slots=True)
 class Processed:
-    """What became of one inbox delivery. ``PENDING`` means it failed and will be retried."""
+    """What became of one inbox delivery. ``PENDING`` means it failed and will be retried.
+    ``result`` is what an Alertmanager delivery did, ``pagerduty`` what a PagerDuty one did."""
 
     pending: PendingDelivery
     outcome: DeliveryOutcome
     detail: str = ""
     result: AlertIngestResult | None = None
+    pagerduty: PagerDutyIngestResult | None = None
+
+    @property
+    def opened(self) -> tuple[Incident, ...]:
+        """The incidents this delivery opened, whatever its source."""
+        if self.result is not None:
+            return self.result.opened
+        if self.pagerduty is not None and self.pagerduty.opened is not None:
+            return (self.pagerduty.opened,)
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +94,10 @@ def retry_delay(attempts: int, timings: ProcessorTimings) -> float:
 
 
 class InboxProcessor:
-    """Processes the Alertmanager inbox; ``start`` runs it in the background, ``drain`` now."""
+    """Processes the inbox; ``start`` runs it in the background, ``drain`` now.
+
+    Without ``parse_pagerduty`` it takes only Alertmanager deliveries and leaves PagerDuty's
+    pending (a processor built for Alertmanager alone, as some tests do)."""
 
     def __init__(
         self,
@@ -88,6 +106,7 @@ class InboxProcessor:
         policy: Policy,
         clock: Clock,
         parse: Callable[[bytes], AlertGroup],
+        parse_pagerduty: Callable[[bytes], PagerDutyEvent | None] | None = None,
         intake: Inbox | None = None,
         on_processed: Callable[[Processed], None] | None = None,
         timings: ProcessorTimings | None = None,
@@ -96,6 +115,8 @@ class InboxProcessor:
         self._policy = policy
         self._clock = clock
         self._parse = parse
+        self._parse_pagerduty = parse_pagerduty
+        self._sources = None if parse_pagerduty is not None else Source.ALERTMANAGER
         self._intake = intake
         self._on_processed = on_processed
         self.timings = timings or ProcessorTimings()
@@ -168,7 +189,7 @@ class InboxProcessor:
 
         async def work(uow: UnitOfWork) -> list[Processed]:
             held[:] = await uow.deliveries.take_pending(
-                source=Source.ALERTMANAGER, now=now, limit=limit, wait=wait_turn
+                source=self._sources, now=now, limit=limit, wait=wait_turn
             )
             # A transaction holds SQLite's only write lock, and intake's commits wait for it:
             # stop early once it has run for a while, and leave the rest for the next one.
@@ -183,14 +204,13 @@ class InboxProcessor:
         return await in_transaction(self._store, work)
 
     async def _apply(self, uow: UnitOfWork, pending: PendingDelivery) -> Processed:
+        """Apply one delivery by its source, and settle it in the same transaction."""
+        if pending.delivery.source is Source.PAGERDUTY:
+            return await self._apply_pagerduty(uow, pending)
         try:
             group = self._parse(pending.delivery.body)
         except BadRequest as exc:
-            # Intake validated this body with the same parser, so only a parser that changed
-            # between acceptance and processing (an upgrade) lands here. Keep it for a person.
-            detail = f"cannot be parsed any more: {exc}"
-            await uow.deliveries.finish(pending.id, DeliveryOutcome.FAILED, detail)
-            return Processed(pending, DeliveryOutcome.FAILED, detail)
+            return await self._unparsable(uow, pending, exc)
         result = await apply_alert_group(
             uow, policy=self._policy, now=self._clock.now(), group=group
         )
@@ -198,6 +218,31 @@ class InboxProcessor:
         detail = "" if result.incident_ids else NO_INCIDENT
         await uow.deliveries.finish(pending.id, outcome, detail)
         return Processed(pending, outcome, detail, result)
+
+    async def _apply_pagerduty(self, uow: UnitOfWork, pending: PendingDelivery) -> Processed:
+        assert self._parse_pagerduty is not None  # only then are PagerDuty deliveries taken
+        try:
+            event = self._parse_pagerduty(pending.delivery.body)
+        except BadRequest as exc:
+            return await self._unparsable(uow, pending, exc)
+        if event is None:
+            await uow.deliveries.finish(pending.id, DeliveryOutcome.IGNORED, NOT_AN_EVENT)
+            return Processed(pending, DeliveryOutcome.IGNORED, NOT_AN_EVENT)
+        result = await apply_pagerduty_event(
+            uow, policy=self._policy, now=self._clock.now(), event=event
+        )
+        detail = event.event_type if result.outcome is DeliveryOutcome.IGNORED else ""
+        await uow.deliveries.finish(pending.id, result.outcome, detail)
+        return Processed(pending, result.outcome, detail, pagerduty=result)
+
+    async def _unparsable(
+        self, uow: UnitOfWork, pending: PendingDelivery, error: BadRequest
+    ) -> Processed:
+        # Intake validated this body with the same parser, so only a parser that changed
+        # between acceptance and processing (an upgrade) lands here. Keep it for a person.
+        detail = f"cannot be parsed any more: {error}"
+        await uow.deliveries.finish(pending.id, DeliveryOutcome.FAILED, detail)
+        return Processed(pending, DeliveryOutcome.FAILED, detail)
 
     async def _isolate(self, count: int) -> list[Processed]:
         done: list[Processed] = []

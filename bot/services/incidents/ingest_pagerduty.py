@@ -1,6 +1,7 @@
-"""Ingest one PagerDuty v3 webhook event. Deliveries are deduplicated on the webhook id;
-status changes are ordered by the event's ``occurred_at`` so late or out-of-order events
-cannot undo newer ones."""
+"""Apply one PagerDuty v3 webhook event. Intake stores the delivery in the inbox,
+deduplicated on the webhook id (``handlers.pagerduty``); the inbox processor applies it here
+(``bot.services.incidents.inbox``). Status changes are ordered by the event's ``occurred_at``
+so late or out-of-order events cannot undo newer ones."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.clock import Clock
 from bot.domain.events import (
     EventKind,
     PagerDutyLinked,
@@ -17,17 +17,16 @@ from bot.domain.events import (
     StatusChanged,
 )
 from bot.domain.incident import (
-    Delivery,
     DeliveryOutcome,
     Incident,
     IncidentStatus,
     NewIncident,
     Source,
 )
+from bot.domain.pagerduty import PagerDutyEvent, PagerDutyIncident
 from bot.policy.model import Policy
-from bot.ports import Store, UnitOfWork
+from bot.ports import UnitOfWork
 from bot.services.entries import record_opened
-from bot.services.transactions import in_transaction
 
 ACTOR = "system:pagerduty"
 
@@ -48,57 +47,27 @@ _OWN_DEDUP_KEY = re.compile(r"^firebreak-(\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
-class PagerDutyIncident:
-    """The incident an event is about (a full object, or only a reference for annotations)."""
-
-    id: str
-    number: int | None = None
-    title: str = ""
-    status: str = ""
-    urgency: str | None = None
-    priority: str | None = None
-    service: str = ""
-    incident_key: str | None = None
-    html_url: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PagerDutyEvent:
-    """One v3 webhook event."""
-
-    id: str
-    event_type: str
-    occurred_at: datetime
-    incident: PagerDutyIncident | None
-    agent: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class PagerDutyIngestResult:
+    """What applying one event did: its delivery's outcome, the incident, and the incident
+    if the event opened it."""
+
     outcome: DeliveryOutcome
     incident_id: int | None = None
     opened: Incident | None = None
 
 
-async def ingest_pagerduty_event(
-    *, store: Store, policy: Policy, clock: Clock, delivery: Delivery, event: PagerDutyEvent
+def applies(event: PagerDutyEvent) -> bool:
+    """Whether ``event`` changes an incident; any other event is kept only as ignored."""
+    return event.event_type in HANDLED and event.incident is not None
+
+
+async def apply_pagerduty_event(
+    uow: UnitOfWork, *, policy: Policy, now: datetime, event: PagerDutyEvent
 ) -> PagerDutyIngestResult:
-    """Record the delivery and apply the event, atomically; a replay has no second effect."""
-
-    async def work(uow: UnitOfWork) -> PagerDutyIngestResult:
-        if not await uow.deliveries.record(delivery):
-            return PagerDutyIngestResult(DeliveryOutcome.DUPLICATE)
-        if event.event_type not in HANDLED or event.incident is None:
-            await uow.deliveries.set_outcome(
-                delivery.source, delivery.key, DeliveryOutcome.IGNORED, event.event_type
-            )
-            return PagerDutyIngestResult(DeliveryOutcome.IGNORED)
-        result = await _apply(uow, policy, clock.now(), event, event.incident)
-        await uow.deliveries.set_outcome(delivery.source, delivery.key, DeliveryOutcome.PROCESSED)
-        return result
-
-    return await in_transaction(store, work)
+    """Apply ``event`` in the caller's transaction (the one that settles its delivery)."""
+    if event.incident is None or event.event_type not in HANDLED:
+        return PagerDutyIngestResult(DeliveryOutcome.IGNORED)
+    return await _apply(uow, policy, now, event, event.incident)
 
 
 async def _find_or_open(

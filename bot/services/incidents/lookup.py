@@ -11,7 +11,7 @@ async def incident_for(store: Store, incident_id: int | None, *, channel: str) -
     if incident_id is not None:
         return incident_id
     async with store.transaction() as uow:
-        found = await uow.outbox.incident_for_channel(channel) if channel else None
+        found = await uow.chat_refs.incident_for_channel(channel) if channel else None
     if found is None:
         raise BadRequest(
             "this is not an incident channel: add the incident id, e.g. `/incident ack 42`"

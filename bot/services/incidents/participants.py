@@ -20,7 +20,7 @@ async def record_participant(
     async def work(uow: UnitOfWork) -> bool:
         if not await uow.deliveries.record(Delivery(Source.SLACK, event_id, at, raw, EVENT_TYPE)):
             return False
-        incident_id = await uow.outbox.incident_for_channel(channel)
+        incident_id = await uow.chat_refs.incident_for_channel(channel)
         if incident_id is None or not user:
             await uow.deliveries.set_outcome(
                 Source.SLACK, event_id, DeliveryOutcome.IGNORED, "not an incident channel"

@@ -12,7 +12,6 @@ from bot.domain.actor import Actor
 from bot.domain.events import CommandViewed
 from bot.domain.incident import Incident, IncidentFilter, TimelineEntry
 from bot.errors import BadRequest
-from bot.integrations.slack.text import escape, inert
 from bot.services.entry_text import describe
 from bot.services.incidents.declare import declare_incident
 from bot.services.incidents.lookup import incident_for
@@ -26,6 +25,7 @@ from bot.services.incidents.updates import (
     resolve,
     set_severity,
 )
+from bot.text import escape, inert
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
 from handlers.slack.command.commands import (

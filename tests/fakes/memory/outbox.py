@@ -170,12 +170,21 @@ class MemoryOutbox:
         ]
         return found[:limit]
 
+
+class MemoryChatRefs:
+    """The ``chat_refs`` table: refs by incident (which must exist), newest owner of a channel."""
+
+    def __init__(self, state: OutboxState, incident_exists: Callable[[int], bool]) -> None:
+        self._state = state
+        self._incident_exists = incident_exists
+
     async def refs(self, incident_id: int) -> dict[str, str]:
         return dict(self._state.refs.get(incident_id, {}))
 
     async def save_refs(self, incident_id: int, refs: Mapping[str, str]) -> None:
         if refs:
-            self._check_incident(incident_id)
+            if not self._incident_exists(incident_id):
+                raise IntegrityViolation(f"incident {incident_id} does not exist")
             self._state.refs.setdefault(incident_id, {}).update(refs)
 
     async def incident_for_channel(self, channel_id: str) -> int | None:

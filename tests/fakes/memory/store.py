@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from bot.domain.events import Event, encode
 from bot.domain.incident import (
+    INBOX_SOURCES,
     Alert,
     AlertEpisode,
     AlertStatus,
@@ -34,7 +35,7 @@ from bot.domain.timeline import GENESIS, next_entry
 from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.ports import InboxBacklog
 from tests.fakes.memory.actions import ActionTable, MemoryActions
-from tests.fakes.memory.outbox import MemoryOutbox, OutboxState
+from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, OutboxState
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -307,8 +308,14 @@ class MemoryDeliveries:
         for delivery in deliveries:
             self._insert(delivery, outcome=DeliveryOutcome.PENDING)
 
+    async def enqueue_once(self, delivery: Delivery) -> bool:
+        if (delivery.source, delivery.key) in self._state.deliveries:
+            return False
+        self._insert(delivery, outcome=DeliveryOutcome.PENDING)
+        return True
+
     async def take_pending(
-        self, *, source: Source, now: datetime, limit: int, wait: bool = False
+        self, *, source: Source | None = None, now: datetime, limit: int, wait: bool = False
     ) -> Sequence[PendingDelivery]:
         # The store's lock already gives one transaction at a time, so ``wait`` changes nothing.
         now = _aware(now)
@@ -317,7 +324,7 @@ class MemoryDeliveries:
                 stored
                 for stored in self._state.deliveries.values()
                 if stored.pending
-                and stored.delivery.source is source
+                and stored.delivery.source in ((source,) if source else INBOX_SOURCES)
                 and (stored.not_before is None or stored.not_before <= now)
             ),
             key=lambda stored: stored.id,
@@ -381,6 +388,9 @@ class MemoryUnitOfWork:
         self.timeline = MemoryTimeline(state)
         self.deliveries = MemoryDeliveries(state)
         self.outbox = MemoryOutbox(state.outbox, lambda incident_id: incident_id in state.incidents)
+        self.chat_refs = MemoryChatRefs(
+            state.outbox, lambda incident_id: incident_id in state.incidents
+        )
         self.actions = MemoryActions(state.actions, state.incidents)
 
 

@@ -1,17 +1,26 @@
-"""The bot's Prometheus metrics, on a registry of its own so several apps (tests) coexist."""
+"""The bot's Prometheus metrics (``bot.ports.Metrics`` over prometheus_client), on a registry of
+its own so several apps (tests) coexist."""
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
+from bot.domain.incident import Source
 from bot.ports import InboxBacklog
 from bot.services.incidents.inbox import Processed
 
 
-class Metrics:
+class PrometheusMetrics:
     """Deliveries by source and outcome, incidents opened by severity, ingest latency, and
     the inbox: what waits to be processed, what became of it, and how long it waited."""
 
@@ -74,8 +83,30 @@ class Metrics:
             registry=self.registry,
         )
         # The Alertmanager ack path runs per delivery in a storm: bind its children once.
-        self.accepted = self.deliveries.labels("alertmanager", "accepted")
-        self.ack_seconds = self.ingest_seconds.labels("alertmanager")
+        self._accepted = {
+            source.value: (
+                self.deliveries.labels(source.value, "accepted"),
+                self.ingest_seconds.labels(source.value),
+            )
+            for source in Source
+        }
+
+    def delivery(self, source: str, outcome: str) -> None:
+        self.deliveries.labels(source, outcome).inc()
+
+    def accepted(self, source: str, seconds: float) -> None:
+        count, latency = self._accepted[source]
+        count.inc()
+        latency.observe(seconds)
+
+    def refused_auth(self, source: str) -> None:
+        self.auth_failures.labels(source).inc()
+
+    def connection_cut(self, reason: str) -> None:
+        self.connections_cut.labels(reason).inc()
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def observe_backlog(self, backlog: InboxBacklog | None, now: datetime) -> None:
         """Set the inbox gauges from the database's count (``None``: it could not be read)."""
@@ -94,6 +125,5 @@ class Metrics:
         self.inbox_lag_seconds.labels(source).observe(
             max(0.0, (now - delivery.received_at).total_seconds())
         )
-        if processed.result is not None:
-            for incident in processed.result.opened:
-                self.incidents_opened.labels(incident.severity.value, source).inc()
+        for incident in processed.opened:
+            self.incidents_opened.labels(incident.severity.value, source).inc()
