@@ -2,7 +2,7 @@
 
 aiosqlite runs every call on a thread of its own and hands the result back through the
 event loop: for one delivery's dozens of statements that hand-off, not SQLite, was the cost
-(the loop sat idle in ``epoll`` most of the time while the inbox drained at ~150/s). SQLite
+(the loop sat idle in ``epoll`` most of the time; docs/ingest-benchmark.md, step 6). SQLite
 statements inside a transaction are in-memory B-tree work that takes microseconds, so here
 they run directly on the calling thread. The calls that can block are the ones that wait
 for another process or for the disk: ``BEGIN IMMEDIATE`` (the write lock, up to the busy
