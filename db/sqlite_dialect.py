@@ -14,6 +14,7 @@ SQLAlchemy is outside the range this was written against.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -24,6 +25,7 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.util import await_
 
 from db.sqlite_driver import IsolationLevel, LoopConnection
@@ -64,9 +66,22 @@ class AdaptedLoopConnection(AsyncAdapt_dbapi_connection):
             super().commit()
 
     def terminate(self) -> None:
-        """Close without waiting: the pool gave up on the connection, or the garbage
-        collector is reclaiming it outside any greenlet."""
-        self.loop_connection.stop()
+        """The pool gave up on the connection: close it, waiting for the close if called
+        inside SQLAlchemy's greenlet, and without waiting otherwise (the garbage collector
+        reclaiming it) or if the wait fails or is cancelled."""
+        try:
+            await_(self._close_shielded())
+        except MissingGreenlet:
+            self.loop_connection.stop()
+        except asyncio.CancelledError:
+            self.loop_connection.stop()
+            raise
+        except (TimeoutError, OSError, sqlite3.Error):
+            # The connection is being discarded either way; the close is queued instead.
+            self.loop_connection.stop()
+
+    async def _close_shielded(self) -> None:
+        await asyncio.shield(self.loop_connection.close())
 
 
 class LoopDBAPI(AsyncAdapt_dbapi_module):

@@ -204,7 +204,14 @@ class LoopConnection:
             self._thread.shutdown(wait=False)
 
     def stop(self) -> None:
-        """Forced termination (the pool gave up on the connection): close without waiting."""
+        """Forced termination (the pool gave up on the connection): close without waiting.
+
+        The close is queued on the connection's own thread rather than run here: that thread
+        may be inside a call on this connection (a commit, a lock wait), and closing a sqlite3
+        connection from one thread while another uses it can crash the interpreter.
+        """
+        if not self._open:
+            return  # close() or an earlier stop() already queued the close
         self._open = False
+        self._thread.submit(self._sqlite.close)
         self._thread.shutdown(wait=False)
-        self._sqlite.close()
