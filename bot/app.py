@@ -242,8 +242,8 @@ async def _tune_gc(_app: web.Application) -> None:
 
     Everything loaded at start-up (SQLAlchemy metadata, Bolt, the Kubernetes client) is
     frozen out of collection, and young collections run less often: in an alert storm the
-    collector otherwise kept scanning that heap, pausing every request for tens of
-    milliseconds (bench.ingest's closed-loop ack p99: ~65 ms before, ~7-14 ms after).
+    collector otherwise kept scanning that long-lived heap and paused the acknowledgements
+    waiting behind it (docs/ingest-benchmark.md, "How it got here", has the figures).
     """
     gc.collect()
     gc.freeze()

@@ -1,52 +1,91 @@
-"""The ``firebreak`` command line: serve the bot, migrate the database, check a policy, and
-hand ``lnn ...`` to the model service."""
+"""The ``firebreak`` command line: one argparse tree for serving the bot, migrating the
+database, checking a policy and running the LNN model service (``firebreak lnn ...``)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
+from importlib import metadata
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from bot.errors import ConfigError, PolicyError
+from bot.logs import LEVELS, configure_logging
 
 
-def _parser() -> argparse.ArgumentParser:
+def _version() -> str:
+    try:
+        return metadata.version("firebreak")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; ``lnn`` takes its subcommands from the LNN service's CLI."""
+    from lnn_service.cli import add_commands as add_lnn_commands
+
     parser = argparse.ArgumentParser(prog="firebreak", description="ChatOps incident bot")
+    parser.add_argument("--version", action="version", version=f"firebreak {_version()}")
     parser.add_argument(
-        "--env-file", help="read settings from this file as well as the environment"
+        "--env-file",
+        metavar="PATH",
+        help="read settings from this file as well as the environment, which wins where both "
+        "set one (for every command, lnn included)",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LEVELS,
+        default="INFO",
+        help="the least severe level logged (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or one JSON object per record with time, level, logger and message "
+        "(default: %(default)s)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the bot's HTTP server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve = sub.add_parser(
+        "serve",
+        help="run the bot's HTTP server",
+        description="Run the bot's HTTP server (webhooks, Slack, API, health) until SIGINT or "
+        "SIGTERM. Everything else is read from the settings (see the README).",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="TCP port to listen on (default: %(default)s)"
+    )
 
     db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="apply database migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    db_sub.add_parser("upgrade", help="apply database migrations (FIREBREAK_DATABASE_URL)")
 
     policy = sub.add_parser("policy", help="runbook policies")
-    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
     check = policy_sub.add_parser("check", help="validate a policy file")
-    check.add_argument("file")
+    check.add_argument(
+        "file", nargs="?", help="the policy file (default: the policy shipped with firebreak)"
+    )
 
-    sub.add_parser("lnn", help="the LNN model service (firebreak lnn serve --help)", add_help=False)
+    lnn = sub.add_parser("lnn", help="the LNN model service", description="The LNN model service")
+    add_lnn_commands(lnn)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args_list = sys.argv[1:] if argv is None else argv
-    # `lnn` owns its own arguments; hand them over untouched.
-    if "lnn" in args_list[:3]:
-        from lnn_service.cli import run
-
-        return run(args_list[args_list.index("lnn") + 1 :])
-    args = _parser().parse_args(args_list)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    """The console script; returns the exit status."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(args.log_level, args.log_format)
     try:
         if args.command == "policy":
             return _policy_check(args.file)
+        if args.command == "lnn":
+            return _lnn(args)
         from bot.config import load_settings
 
         settings = load_settings(args.env_file)
@@ -65,17 +104,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _policy_check(path: str) -> int:
-    from bot.policy.file import load_policy
+def _lnn(args: argparse.Namespace) -> int:
+    import os
 
+    from dotenv import dotenv_values
+
+    from lnn_service.cli import execute
+
+    env = dict(os.environ)
+    if args.env_file is not None:
+        # As for the bot's settings: the environment wins over the file.
+        from_file = dotenv_values(args.env_file)
+        env = {k: v for k, v in from_file.items() if v is not None} | env
+    return execute(args, env)
+
+
+def _policy_check(path: str | None) -> int:
+    from bot.policy.file import DEFAULT_POLICY, load_policy
+
+    source: Path | Traversable = DEFAULT_POLICY if path is None else Path(path)
     try:
-        policy = load_policy(path)
+        policy = load_policy(source)
     except PolicyError as exc:
         print(f"{exc.source}: {len(exc.problems)} problem(s)", file=sys.stderr)
         for problem in exc.problems:
             print(f"{exc.source}:{problem.removeprefix('line ')}", file=sys.stderr)
         return 1
     print(
-        f"{path}: ok: {policy.name!r}, {len(policy.rules)} rules, {len(policy.scenarios)} scenarios"
+        f"{source}: ok: {policy.name!r}, {len(policy.rules)} rules, {len(policy.scenarios)} scenarios"
     )
     return 0

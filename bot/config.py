@@ -3,6 +3,9 @@ env file), then passed down. Nothing reads the environment at import time."""
 
 from __future__ import annotations
 
+import logging
+import os
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated
 
@@ -12,9 +15,28 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.errors import ConfigError
 from bot.policy.file import DEFAULT_POLICY
 
+log = logging.getLogger(__name__)
+
+# Durations are named for their unit (issue 14). The old names are still read, the new one
+# winning when both are set, and ``load_settings`` logs which to rename.
+RENAMED = {
+    "FIREBREAK_HEADER_TIMEOUT": "FIREBREAK_HEADER_TIMEOUT_SECONDS",
+    "FIREBREAK_BODY_GRACE": "FIREBREAK_BODY_GRACE_SECONDS",
+    "FIREBREAK_APPROVAL_TTL": "FIREBREAK_APPROVAL_TTL_SECONDS",
+    "FIREBREAK_ROLLOUT_DEADLINE": "FIREBREAK_ROLLOUT_DEADLINE_SECONDS",
+    "FIREBREAK_ROLLOUT_POLL": "FIREBREAK_ROLLOUT_POLL_SECONDS",
+    "FIREBREAK_ACTION_LEASE": "FIREBREAK_ACTION_LEASE_SECONDS",
+    "FIREBREAK_INBOX_RETRY_BASE": "FIREBREAK_INBOX_RETRY_BASE_SECONDS",
+    "FIREBREAK_READY_MAX_INBOX_AGE": "FIREBREAK_READY_MAX_INBOX_AGE_SECONDS",
+}
+_OLD_NAME = {new: old for old, new in RENAMED.items()}
+
 
 def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
+    names = [name, name.lower()]
+    if name in _OLD_NAME:
+        names += [_OLD_NAME[name], _OLD_NAME[name].lower()]
+    return AliasChoices(*names)
 
 
 def _split(value: object) -> object:
@@ -26,12 +48,15 @@ def _split(value: object) -> object:
 class Settings(BaseSettings):
     """Every setting firebreak reads. Each maps to the environment variable in its alias."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", populate_by_name=True, arbitrary_types_allowed=True
+    )
 
     database_url: str = Field(
         "sqlite+aiosqlite:///./firebreak.db", validation_alias=_env("FIREBREAK_DATABASE_URL")
     )
-    policy: Path = Field(DEFAULT_POLICY, validation_alias=_env("FIREBREAK_POLICY"))
+    # A file named in the environment, else the policy shipped as package data.
+    policy: Traversable = Field(DEFAULT_POLICY, validation_alias=_env("FIREBREAK_POLICY"))
     alertmanager_token: SecretStr | None = Field(
         None, validation_alias=_env("FIREBREAK_ALERTMANAGER_TOKEN")
     )
@@ -73,13 +98,13 @@ class Settings(BaseSettings):
     # first byte (of the accept, for a connection's first request), and a body at this many
     # bytes a second after a grace period; slower connections are closed and counted.
     header_timeout: float = Field(
-        5.0, gt=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_HEADER_TIMEOUT")
+        5.0, gt=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_HEADER_TIMEOUT_SECONDS")
     )
     body_min_rate: float = Field(
         1024.0, gt=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_BODY_MIN_RATE")
     )
     body_grace: float = Field(
-        5.0, ge=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_BODY_GRACE")
+        5.0, ge=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_BODY_GRACE_SECONDS")
     )
 
     # How long a replica owns an outbox row it is sending. Longer than a Slack call can take
@@ -93,31 +118,38 @@ class Settings(BaseSettings):
     )
     # Remediation (issue 4): an approval request lapses after this many seconds, and so does
     # an approval not acted on in as long again; a rollout must finish within its deadline.
-    approval_ttl: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_APPROVAL_TTL"))
-    rollout_deadline: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_DEADLINE"))
-    rollout_poll: float = Field(2.0, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_POLL"))
+    approval_ttl: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_APPROVAL_TTL_SECONDS"))
+    rollout_deadline: int = Field(
+        600, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_DEADLINE_SECONDS")
+    )
+    rollout_poll: float = Field(2.0, gt=0, validation_alias=_env("FIREBREAK_ROLLOUT_POLL_SECONDS"))
     # How long an executor holds a running action without renewing; after that, a restarted
     # replica may reconcile it.
-    action_lease: int = Field(60, gt=0, validation_alias=_env("FIREBREAK_ACTION_LEASE"))
+    action_lease: int = Field(60, gt=0, validation_alias=_env("FIREBREAK_ACTION_LEASE_SECONDS"))
     # The Alertmanager inbox (issue 13): a delivery whose processing fails is retried after
-    # INBOX_RETRY_BASE seconds, doubling each time, and kept as failed after
+    # INBOX_RETRY_BASE_SECONDS, doubling each time, and kept as failed after
     # INBOX_MAX_ATTEMPTS; /readyz reports "degraded" once the first-arrived pending delivery
-    # has waited longer than READY_MAX_INBOX_AGE seconds. The defaults give up on a poison
+    # has waited longer than READY_MAX_INBOX_AGE_SECONDS. The defaults give up on a poison
     # delivery within about two minutes, well inside the readiness bound.
     inbox_retry_base: float = Field(
-        1.0, gt=0, le=300, validation_alias=_env("FIREBREAK_INBOX_RETRY_BASE")
+        1.0, gt=0, le=300, validation_alias=_env("FIREBREAK_INBOX_RETRY_BASE_SECONDS")
     )
     inbox_max_attempts: int = Field(
         8, ge=1, le=100, validation_alias=_env("FIREBREAK_INBOX_MAX_ATTEMPTS")
     )
     ready_max_inbox_age: float = Field(
-        300.0, gt=0, validation_alias=_env("FIREBREAK_READY_MAX_INBOX_AGE")
+        300.0, gt=0, validation_alias=_env("FIREBREAK_READY_MAX_INBOX_AGE_SECONDS")
     )
 
     @field_validator("approvers", "pagerduty_webhook_secrets", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy_path(cls, value: object) -> object:
+        return Path(value) if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -139,7 +171,20 @@ def load_settings(env_file: str | Path | None = None) -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(_env_file=env_file)
+        settings = Settings(_env_file=env_file)
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid settings: " + "; ".join(lines)) from exc
+    for old in deprecated_names(env_file):
+        log.warning("setting %s is deprecated: rename it to %s", old, RENAMED[old])
+    return settings
+
+
+def deprecated_names(env_file: str | Path | None = None) -> list[str]:
+    """The old setting names set in the environment or in ``env_file``, sorted."""
+    from dotenv import dotenv_values
+
+    present = {name.upper() for name in os.environ}
+    if env_file is not None:
+        present |= {name.upper() for name in dotenv_values(env_file)}
+    return sorted(old for old in RENAMED if old in present)

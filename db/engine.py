@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import ConfigError
-from db.sqlite_driver import LoopConnection
+from db import sqlite_dialect
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Every SQLite connection firebreak opens runs these first (outside any transaction).
@@ -38,7 +38,12 @@ def make_engine(url: str) -> AsyncEngine:
     if backend == "sqlite":
         if parsed.get_driver_name() != "aiosqlite":
             raise ConfigError(f"SQLite URLs must use the aiosqlite driver: {parsed!r}")
-        engine = create_async_engine(parsed, async_creator=_sqlite_connector(parsed.database))
+        # The URL names aiosqlite (the setting users write); the engine runs on firebreak's
+        # own driver and dialect, registered as `sqlite+firebreak`: see db.sqlite_dialect.
+        engine = create_async_engine(
+            parsed.set(drivername=f"sqlite+{sqlite_dialect.DRIVER}"),
+            creator=_sqlite_creator(parsed.database),
+        )
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
@@ -55,19 +60,14 @@ def make_engine(url: str) -> AsyncEngine:
     raise ConfigError(f"unsupported database URL (use SQLite or PostgreSQL): {parsed!r}")
 
 
-def _sqlite_connector(database: str | None) -> Callable[[], Awaitable[Any]]:
+def _sqlite_creator(database: str | None) -> Callable[[], Any]:
     if not database or database == ":memory:":
         raise ConfigError("firebreak needs a SQLite database file, not an in-memory database")
-    path = database
-
-    async def connect() -> Any:
-        # Statements run on the event loop, waits for locks and fsyncs on a thread: see
-        # db.sqlite_driver for why aiosqlite's own connection is not used.
-        return await LoopConnection.open(
-            path, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, pragmas=SQLITE_PRAGMAS
-        )
-
-    return connect
+    # Statements run on the event loop, waits for locks and fsyncs on a thread: see
+    # db.sqlite_driver for why aiosqlite's own connection is not used.
+    return sqlite_dialect.creator(
+        database, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, pragmas=SQLITE_PRAGMAS
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -1,18 +1,19 @@
-"""A SQLite connection for SQLAlchemy's aiosqlite dialect that runs statements on the loop.
+"""firebreak's SQLite driver: an asyncio connection that runs statements on the event loop.
 
 aiosqlite runs every call on a thread of its own and hands the result back through the
 event loop: for one delivery's dozens of statements that hand-off, not SQLite, was the cost
-(the loop sat idle in ``epoll`` most of the time while the inbox drained at ~150/s). SQLite
+(the loop sat idle in ``epoll`` most of the time; docs/ingest-benchmark.md, step 6). SQLite
 statements inside a transaction are in-memory B-tree work that takes microseconds, so here
 they run directly on the calling thread. The calls that can block are the ones that wait
 for another process or for the disk: ``BEGIN IMMEDIATE`` (the write lock, up to the busy
 timeout), ``COMMIT`` (the WAL fsync, ``synchronous=FULL``) and ``ROLLBACK``. Those go to a
 worker thread, so the event loop never waits on a lock or a disk.
 
-The object imitates the slice of ``aiosqlite.Connection`` that SQLAlchemy's adapter uses
-(``cursor``, ``commit``, ``rollback``, ``close``, ``stop``, ``create_function`` and the
-``isolation_level`` hand-off through ``_tx``); ``tests/integration/test_store_*`` run the
-whole storage contract over it.
+The connection and cursor have the asyncio DB-API shape SQLAlchemy adapts for every async
+driver (``cursor``, ``execute``, ``fetch*``, ``commit``, ``rollback``, ``close``: coroutines);
+``db.sqlite_dialect`` is the dialect that adapts them, so no library's private attributes are
+involved on either side. ``tests/integration/test_store_*`` run the whole storage contract
+over it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
+# What sqlite3 accepts (None: no implicit transactions, as firebreak runs it).
+IsolationLevel = Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"] | None
 # Statements that may wait on another connection's lock or on the disk.
 _BLOCKING_PREFIXES = ("BEGIN", "COMMIT", "END", "ROLLBACK")
 
@@ -73,11 +76,11 @@ def connect(path: str, *, busy_timeout: float, pragmas: Sequence[str]) -> sqlite
 
 
 class LoopCursor:
-    """An aiosqlite-style cursor over a stdlib cursor; see the module docstring."""
+    """An asyncio cursor over a stdlib cursor; see the module docstring."""
 
     def __init__(self, owner: LoopConnection) -> None:
         self._owner = owner
-        self._cursor = owner._conn.cursor()
+        self._cursor = owner._sqlite.cursor()
 
     async def __aenter__(self) -> LoopCursor:
         return self
@@ -132,28 +135,13 @@ class LoopCursor:
         self._cursor.arraysize = value
 
 
-class _Immediate:
-    """What SQLAlchemy's adapter expects at ``connection._tx``: a queue of (future, call)
-    pairs run by the driver. Here the call runs at once."""
-
-    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
-        future, call = item
-        try:
-            result = call()
-        except Exception as exc:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
-
-
 class LoopConnection:
-    """An aiosqlite-style connection over a stdlib connection; see the module docstring."""
+    """An asyncio connection over a stdlib connection; see the module docstring."""
 
     def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
-        self._conn = conn
-        self._connection: sqlite3.Connection | None = conn  # aiosqlite's "still open" flag
+        self._sqlite = conn
+        self._open = True
         self._thread = thread
-        self._tx = _Immediate()
 
     @classmethod
     async def open(
@@ -175,7 +163,7 @@ class LoopConnection:
         """Run a call that may block (locks, fsync) on this connection's thread."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
 
-    def cursor(self) -> LoopCursor:
+    def cursor(self, *_args: Any, **_kwargs: Any) -> LoopCursor:
         return LoopCursor(self)
 
     async def execute(self, operation: str, parameters: Sequence[Any] = ()) -> LoopCursor:
@@ -183,29 +171,47 @@ class LoopConnection:
         return await cursor.execute(operation, parameters)
 
     async def commit(self) -> None:
-        await self.off_loop(self._conn.commit)
+        await self.off_loop(self._sqlite.commit)
 
     async def rollback(self) -> None:
-        await self.off_loop(self._conn.rollback)
+        await self.off_loop(self._sqlite.rollback)
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self._conn.create_function(*args, **kwargs)
+        self._sqlite.create_function(*args, **kwargs)
 
     @property
     def isolation_level(self) -> str | None:
-        return self._conn.isolation_level
+        return self._sqlite.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: IsolationLevel) -> None:
+        # Set on the calling thread: connections are opened with check_same_thread=False,
+        # and firebreak sets it once, right after connecting, outside any transaction.
+        self._sqlite.isolation_level = value
+
+    @property
+    def is_open(self) -> bool:
+        """False once ``close`` or ``stop`` was called."""
+        return self._open
 
     async def close(self) -> None:
-        if self._connection is None:
+        if not self._open:
             return
-        self._connection = None
+        self._open = False
         try:
-            await self.off_loop(self._conn.close)
+            await self.off_loop(self._sqlite.close)
         finally:
             self._thread.shutdown(wait=False)
 
     def stop(self) -> None:
-        """Forced termination (the pool gave up on the connection): close without waiting."""
-        self._connection = None
+        """Forced termination (the pool gave up on the connection): close without waiting.
+
+        The close is queued on the connection's own thread rather than run here: that thread
+        may be inside a call on this connection (a commit, a lock wait), and closing a sqlite3
+        connection from one thread while another uses it can crash the interpreter.
+        """
+        if not self._open:
+            return  # close() or an earlier stop() already queued the close
+        self._open = False
+        self._thread.submit(self._sqlite.close)
         self._thread.shutdown(wait=False)
-        self._conn.close()

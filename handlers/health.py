@@ -35,7 +35,7 @@ async def readyz(request: web.Request) -> web.Response:
     if age > bound:
         reason = (
             f"the oldest pending inbox delivery has waited {age:.0f} s, "
-            f"longer than FIREBREAK_READY_MAX_INBOX_AGE ({bound:g} s)"
+            f"longer than FIREBREAK_READY_MAX_INBOX_AGE_SECONDS ({bound:g} s)"
         )
         return web.json_response({"status": "degraded", "reason": reason, "inbox": inbox})
     return web.json_response({"status": "ready", "inbox": inbox})

@@ -1,4 +1,4 @@
-"""``python -m lnn_service serve ...`` until ``firebreak lnn`` is wired in."""
+"""``python -m lnn_service serve ...``: the same commands as ``firebreak lnn``, without the bot."""
 
 import sys
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -11,6 +12,15 @@ from httpguard.clock import Limits
 from lnn_service.errors import LnnError
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models"
+
+log = logging.getLogger(__name__)
+
+# Durations are named for their unit (issue 14). The old names are still read, the new one
+# winning when both are set, with a warning naming the new one.
+RENAMED = {
+    "LNN_HEADER_TIMEOUT": "LNN_HEADER_TIMEOUT_SECONDS",
+    "LNN_BODY_GRACE": "LNN_BODY_GRACE_SECONDS",
+}
 
 
 class SettingsError(LnnError):
@@ -30,7 +40,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _renamed(env: Mapping[str, str], name: str) -> str:
+    """``name``, or the old name it replaces when only that one is set."""
+    old = next((o for o, new in RENAMED.items() if new == name), None)
+    if old is not None and env.get(old) not in (None, "") and env.get(name) in (None, ""):
+        return old
+    return name
+
+
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    name = _renamed(env, name)
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -79,6 +98,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        for old in sorted(RENAMED):
+            if env.get(old) not in (None, ""):
+                log.warning("setting %s is deprecated: rename it to %s", old, RENAMED[old])
         token = env.get("LNN_ADMIN_TOKEN") or None
         return cls(
             host=env.get("LNN_HOST", cls.host),
@@ -93,9 +115,9 @@ class Settings:
             batch_offload_rows=_int(env, "LNN_BATCH_OFFLOAD_ROWS", cls.batch_offload_rows),
             workers=_int(env, "LNN_WORKERS", cls.workers),
             fast_path=_bool(env, "LNN_FAST_PATH", cls.fast_path),
-            header_timeout=_float(env, "LNN_HEADER_TIMEOUT", cls.header_timeout, 0.001),
+            header_timeout=_float(env, "LNN_HEADER_TIMEOUT_SECONDS", cls.header_timeout, 0.001),
             body_min_rate=_float(env, "LNN_BODY_MIN_RATE", cls.body_min_rate, 0.001),
-            body_grace=_float(env, "LNN_BODY_GRACE", cls.body_grace, 0.0),
+            body_grace=_float(env, "LNN_BODY_GRACE_SECONDS", cls.body_grace, 0.0),
         )
 
     @property

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -224,9 +226,13 @@ def _build(doc: PolicyDoc) -> Policy:
     )
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Read and validate a policy file; ``PolicyError`` if it cannot be used."""
-    p = Path(path)
+def load_policy(path: str | Path | Traversable) -> Policy:
+    """Read and validate a policy file; ``PolicyError`` if it cannot be used.
+
+    ``path`` may also be a package resource (``DEFAULT_POLICY``), which need not be a file
+    on disk.
+    """
+    p = Path(path) if isinstance(path, str) else path
     try:
         raw = p.read_bytes()
     except OSError as exc:
@@ -240,4 +246,6 @@ def load_policy(path: str | Path) -> Policy:
     return parse_policy(text, str(p))
 
 
-DEFAULT_POLICY = Path(__file__).resolve().parent / "default.yaml"
+# The policy shipped with firebreak, read as package data so that it is found wherever the
+# package is installed (a wheel in site-packages, a zip, an editable checkout).
+DEFAULT_POLICY: Traversable = resources.files("bot.policy").joinpath("default.yaml")

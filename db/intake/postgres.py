@@ -27,10 +27,10 @@ from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
 class PostgresInboxWriter:
     """Commits batches of deliveries to PostgreSQL, each on a connection of the writer's own."""
 
-    # One batch in flight, like SQLite: batches then grow with the load (32 at a time under
-    # 64 concurrent senders) and PostgreSQL's per-statement and per-commit cost is shared by
-    # more rows. Measured with bench.ingest's closed loop on 2 cores, five runs each: 1 in
-    # flight 15.0-15.8k acks/s, 2 in flight 13.9-14.8k, 4 in flight 12.3-14.1k.
+    # One batch in flight, like SQLite: batches then grow with the load and PostgreSQL's
+    # per-statement and per-commit cost is shared by more rows. Where the database server
+    # shares the cores with the bot, bigger batches beat parallel ones (docs/ingest-benchmark.md,
+    # step 9, has the closed-loop figures for 1, 2 and 4 in flight).
     concurrency = 1
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -5,9 +5,10 @@ Through SQLAlchemy and aiosqlite one batch cost half a dozen hand-offs between t
 and aiosqlite's thread (begin, execute, commit, the pool's reset), each paying for the GIL.
 A dedicated thread over the stdlib driver cut that to one call, but the thread still needed
 the GIL around every SQLite call, and during an alert storm the event loop holds it almost
-all the time: a batch of 32 waited ~0.9 ms for the GIL before it started and ~1 ms more to
+all the time: a batch waited about as long for the GIL before it started as it then took to
 insert and commit, and intake's closed-loop rate is the batch size over that cycle. The
-worker process has a GIL of its own; the bot pays one pipe write and one read a batch.
+worker process has a GIL of its own; the bot pays one pipe write and one read a batch
+(docs/ingest-benchmark.md, step 8, has the figures).
 
 The worker's connection has the same PRAGMAs as the engine's (WAL, ``synchronous=FULL``),
 and each exchange happens under the store's writer turn, so it never races this process's

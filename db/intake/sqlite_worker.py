@@ -5,9 +5,9 @@
 ``db.intake.sqlite.SqliteInboxWriter`` starts it and is its only client. Why a process: a
 thread of the bot's own process needs the GIL before and after every SQLite call, and during
 an alert storm the event loop holds it almost all the time, answering acknowledgements; the
-thread's batch waited longer for the GIL than for the disk (bench.ingest measured ~0.9 ms of
-a 2.2 ms commit cycle). This process has a GIL of its own, so a batch costs the bot only a
-pipe write and a pipe read.
+thread's batch spent a large share of its commit cycle waiting for the GIL (figures in
+docs/ingest-benchmark.md, step 8). This process has a GIL of its own, so a batch costs the
+bot only a pipe write and a pipe read.
 
 The protocol is one request, then one reply, in turn: each frame is an 8-byte big-endian
 length and a msgpack document. A request is a list of rows (the values of

@@ -378,7 +378,7 @@ async def test_readiness_and_the_inbox_gauges_read_the_database(
     assert answer["status"] == "degraded"
     assert answer["reason"] == (
         "the oldest pending inbox delivery has waited 61 s, "
-        "longer than FIREBREAK_READY_MAX_INBOX_AGE (60 s)"
+        "longer than FIREBREAK_READY_MAX_INBOX_AGE_SECONDS (60 s)"
     )
     assert answer["inbox"] == {"pending": 1, "oldest_pending_seconds": 61.0}
     assert await metric(client, "firebreak_inbox_oldest_pending_seconds") == 61

@@ -1,4 +1,4 @@
-"""Every policy shipped under policy/ passes ``firebreak policy check``, run as the console
+"""Every policy shipped in bot/policy/ passes ``firebreak policy check``, run as the console
 script runs it (a fresh interpreter). Files are found by glob, as in
 tests/unit/test_shipped_policies.py, so a new policy is checked without editing this test."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.policy.file import DEFAULT_POLICY
+import bot.policy
 
-POLICY_DIR = DEFAULT_POLICY.parent
+POLICY_DIR = Path(bot.policy.__file__).resolve().parent
 SHIPPED = sorted(POLICY_DIR.rglob("*.yaml"))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -64,3 +66,29 @@ async def test_statements_and_pragmas_through_the_driver(tmp_path: Path) -> None
             assert await uow.incidents.list(IncidentFilter()) == []
     finally:
         await store.close()
+
+
+def test_the_driver_is_firebreak_s_own_and_aiosqlite_is_not_needed(tmp_path: Path) -> None:
+    # In a fresh interpreter: other tests of this process import aiosqlite themselves.
+    script = f"""
+import asyncio, sys
+from db.migrate import upgrade
+from db.store import SqlStore
+from bot.domain.incident import IncidentFilter
+url = "sqlite+aiosqlite:///{tmp_path / "firebreak.db"}"
+upgrade(url)
+async def main():
+    store = SqlStore.from_url(url)
+    try:
+        assert store.engine.dialect.driver == "firebreak", store.engine.dialect.driver
+        async with store.transaction() as uow:
+            assert await uow.incidents.list(IncidentFilter()) == []
+    finally:
+        await store.close()
+asyncio.run(main())
+assert "aiosqlite" not in sys.modules, "aiosqlite was imported"
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr

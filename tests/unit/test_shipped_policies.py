@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+import bot.policy
 from bot.domain.incident import Severity
-from bot.policy.file import DEFAULT_POLICY, load_policy
+from bot.policy.file import load_policy
 from bot.policy.model import Policy
 
-POLICY_DIR = DEFAULT_POLICY.parent
+# The package's directory in this checkout (the wheel test covers an installed copy).
+POLICY_DIR = Path(bot.policy.__file__).resolve().parent
 SHIPPED = sorted(POLICY_DIR.rglob("*.yaml"))
 
 
