@@ -10,11 +10,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.domain.actor import Actor
+from bot.domain.controls import ACTION_REQUEST, INCIDENT, SUGGESTION, Control
 from bot.errors import BadRequest
 from bot.services.incidents.updates import acknowledge, resolve
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
 from handlers.slack.replies import approval_text, denied_text, suggested_text
+
+CONTROL_IDS = frozenset(c.value for c in Control)
 
 
 class Click:
@@ -56,14 +59,14 @@ class Click:
 
 
 async def _ack(deps: Deps, click: Click) -> str | None:
-    await acknowledge(deps.store, click.number("incident"), actor=click.actor, at=deps.clock.now())
+    await acknowledge(deps.store, click.number(INCIDENT), actor=click.actor, at=deps.clock.now())
     return None
 
 
 async def _resolve(deps: Deps, click: Click) -> str | None:
     await resolve(
         deps.store,
-        click.number("incident"),
+        click.number(INCIDENT),
         actor=click.actor,
         at=deps.clock.now(),
         reason="resolved from the incident card",
@@ -72,37 +75,35 @@ async def _resolve(deps: Deps, click: Click) -> str | None:
 
 
 async def _request_action(deps: Deps, click: Click) -> str | None:
-    index = click.value.get("action")
+    index = click.value.get(SUGGESTION)
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise BadRequest("this button names no suggested action")
-    result = await deps.remediator.request_suggested(
-        click.number("incident"), index, actor=click.who
-    )
+    result = await deps.remediator.request_suggested(click.number(INCIDENT), index, actor=click.who)
     return suggested_text(result)
 
 
 async def _approve(deps: Deps, click: Click) -> str | None:
     return approval_text(
-        await deps.remediator.approve(click.number("action_request"), actor=click.who)
+        await deps.remediator.approve(click.number(ACTION_REQUEST), actor=click.who)
     )
 
 
 async def _deny(deps: Deps, click: Click) -> str | None:
-    return denied_text(await deps.remediator.deny(click.number("action_request"), actor=click.who))
+    return denied_text(await deps.remediator.deny(click.number(ACTION_REQUEST), actor=click.who))
 
 
-BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
-    "firebreak.ack": _ack,
-    "firebreak.resolve": _resolve,
-    "firebreak.request_action": _request_action,
-    "firebreak.approve": _approve,
-    "firebreak.deny": _deny,
+BUTTONS: dict[Control, Callable[[Deps, Click], Awaitable[str | None]]] = {
+    Control.ACK: _ack,
+    Control.RESOLVE: _resolve,
+    Control.REQUEST_ACTION: _request_action,
+    Control.APPROVE: _approve,
+    Control.DENY: _deny,
 }
 
 
 async def run_button(deps: Deps, body: Mapping[str, Any]) -> str | None:
     click = Click(body)
-    handler = BUTTONS.get(click.action_id)
+    handler = BUTTONS.get(Control(click.action_id)) if click.action_id in CONTROL_IDS else None
     if handler is None:
         raise BadRequest(f"firebreak does not know the button {click.action_id!r}")
     return await handler(deps, click)

@@ -4,10 +4,8 @@
 suggested action) or, once the incident is resolved, the same facts without any button. The
 P2 triage-channel post is the same card (``render_triage_post``).
 
-Button contract with the listeners (keep in step with the Bolt app):
-- ``firebreak.ack`` / ``firebreak.resolve``, value ``{"incident": <id>}``;
-- ``firebreak.request_action``, value ``{"action": <index into scenario.actions>, "incident": <id>}``.
-Slack requires ``action_id`` to be unique within an actions block, so every suggested action
+The buttons' ids and value keys are ``bot.domain.controls``, which the click handlers
+(``handlers.slack.buttons``) read too. Slack requires ``action_id`` to be unique within an actions block, so every suggested action
 gets its own actions block (``block_id`` ``firebreak.action.<index>``) and keeps the same id.
 """
 
@@ -17,16 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.controls import INCIDENT, SUGGESTION, Control
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident, IncidentStatus, Severity
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
 from bot.integrations.slack.text import date, escape, inert, is_user_id, mention, plain, truncate
 from bot.policy.model import Scenario, SuggestedAction
 from bot.services.entry_text import human_duration
-
-ACK = "firebreak.ack"
-RESOLVE = "firebreak.resolve"
-REQUEST_ACTION = "firebreak.request_action"
 
 MAX_ALERTS = 10
 MAX_ACTION_BUTTONS = 20
@@ -156,14 +151,16 @@ def _scenario(scenario: Scenario) -> list[Block]:
 
 
 def _incident_buttons(incident: Incident) -> Block:
-    value = kit.button_value({"incident": incident.id})
+    value = kit.button_value({INCIDENT: incident.id})
     elements: list[Block] = []
     if incident.status is IncidentStatus.TRIGGERED:
-        elements.append(kit.button("Acknowledge", action_id=ACK, value=value, style="primary"))
+        elements.append(
+            kit.button("Acknowledge", action_id=Control.ACK, value=value, style="primary")
+        )
     elements.append(
         kit.button(
             "Resolve",
-            action_id=RESOLVE,
+            action_id=Control.RESOLVE,
             value=value,
             confirmation=kit.confirm(
                 f"Resolve incident #{incident.id}?",
@@ -186,8 +183,8 @@ def _action_buttons(incident: Incident, scenario: Scenario, budget: int) -> list
             [
                 kit.button(
                     plain(action_label(action), kit.BUTTON_TEXT_MAX),
-                    action_id=REQUEST_ACTION,
-                    value=kit.button_value({"incident": incident.id, "action": index}),
+                    action_id=Control.REQUEST_ACTION,
+                    value=kit.button_value({INCIDENT: incident.id, SUGGESTION: index}),
                 )
             ],
             block_id=f"firebreak.action.{index}",

@@ -1,7 +1,7 @@
 """Messages around the card: approval requests, action progress, timeline lines in the thread.
 
-Approval buttons: ``firebreak.approve`` / ``firebreak.deny`` with value
-``{"action_request": <id>}``. They show only while the request waits for approvers.
+Approval buttons (``Control.APPROVE`` and ``Control.DENY`` of ``bot.domain.controls``, whose
+value names the action request) show only while the request waits for approvers.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.domain.action import ActionState
+from bot.domain.controls import ACTION_REQUEST, Control
 from bot.domain.deployment import RolloutProgress
 from bot.domain.incident import TimelineEntry
 from bot.integrations.slack import kit
@@ -17,9 +18,6 @@ from bot.integrations.slack.kit import Block, Message
 from bot.integrations.slack.text import date, escape, inert, is_group_id, is_user_id, mention, who
 from bot.policy.model import ActionBounds
 from bot.services.entry_text import describe, human_duration
-
-APPROVE = "firebreak.approve"
-DENY = "firebreak.deny"
 
 STATE_ICONS = {
     ActionState.REQUESTED: ":raised_hand:",
@@ -99,13 +97,13 @@ def render_approval_request(view: ApprovalView, *, now: datetime) -> Message:
     if view.reason:
         blocks.append(kit.section(f"*Reason:* {inert(view.reason)}"))
     if view.state is ActionState.REQUESTED:
-        value = kit.button_value({"action_request": view.request_id})
+        value = kit.button_value({ACTION_REQUEST: view.request_id})
         blocks.append(
             kit.actions(
                 [
                     kit.button(
                         "Approve",
-                        action_id=APPROVE,
+                        action_id=Control.APPROVE,
                         value=value,
                         style="primary",
                         confirmation=kit.confirm(
@@ -114,7 +112,7 @@ def render_approval_request(view: ApprovalView, *, now: datetime) -> Message:
                             yes="Approve",
                         ),
                     ),
-                    kit.button("Deny", action_id=DENY, value=value, style="danger"),
+                    kit.button("Deny", action_id=Control.DENY, value=value, style="danger"),
                 ],
                 block_id="firebreak.approval",
             )
