@@ -30,11 +30,12 @@ from bot.policy.file import load_policy
 from bot.policy.model import Policy
 from bot.ports import Sender
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
+from bot.services.incidents.intake_pressure import IntakePressure, StormPacing
 from bot.services.publishing import PublishingStore
 from bot.services.remediation.context import RemediationContext, Timings
-from bot.services.remediation.remediator import Remediator
+from bot.services.remediation.remediator import STOP_TIMEOUT_S, Remediator
 from bot.services.remediation.sweeper import sweeper as remediation_sweeper
-from bot.workers import Worker
+from bot.workers import TaskSet, Worker
 from db.engine import make_engine
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
@@ -59,6 +60,9 @@ SQL = web.AppKey("sql_store", SqlStore)
 OUTBOX = web.AppKey("outbox_worker", OutboxWorker)
 STORE = web.AppKey("store", PublishingStore)
 CLUSTER: web.AppKey[KubeCluster | UnconfiguredCluster] = web.AppKey("cluster")
+# The one-off tasks: executions an approval starts, and Slack's work after its ack.
+EXECUTIONS = web.AppKey("executions", TaskSet)
+SLACK_WORK = web.AppKey("slack_work", TaskSet)
 REMEDIATOR = web.AppKey("remediator", Remediator)
 SWEEPER = web.AppKey("remediation_sweeper", Worker)
 INBOX = web.AppKey("inbox", SqlInbox)
@@ -131,6 +135,12 @@ def create_app(
         yield
         await app[CLUSTER].close()
 
+    async def executions(app: web.Application) -> AsyncIterator[None]:
+        # After the cluster and the store, so they are stopped (cancelled, awaited) first.
+        app[EXECUTIONS] = TaskSet("executions", stop_timeout=STOP_TIMEOUT_S)
+        yield
+        await app[EXECUTIONS].stop()
+
     async def remediation(app: web.Application) -> AsyncIterator[None]:
         app[REMEDIATOR] = Remediator(
             RemediationContext(
@@ -149,10 +159,10 @@ def create_app(
                 progress=ActionProgress(
                     store=app[SQL], policy=policy, clock=the_clock, after_commit=app[OUTBOX].wake
                 ),
-            )
+            ),
+            executions=app[EXECUTIONS],
         )
         yield
-        await app[REMEDIATOR].stop()
 
     async def sweeper(app: web.Application) -> AsyncIterator[None]:
         app[SWEEPER] = remediation_sweeper(app[REMEDIATOR], the_clock)
@@ -161,7 +171,10 @@ def create_app(
         await app[SWEEPER].stop()
 
     async def intake(app: web.Application) -> AsyncIterator[None]:
-        app[INBOX] = SqlInbox(app[SQL])
+        # Whether a storm is arriving is the service's call (its thresholds set the
+        # processor's batch sizes); intake only reports arrivals to it. No setting tunes the
+        # pacing yet: the defaults are the ones the ingest benchmark was run with.
+        app[INBOX] = SqlInbox(app[SQL], pressure=IntakePressure(StormPacing()))
         yield
         await app[INBOX].close()
 
@@ -203,13 +216,36 @@ def create_app(
         )
         yield
 
+    # Built here, not in its context: Bolt is built with the routes, before start-up.
+    slack_work = TaskSet("slack")
+
+    async def slack_tasks(app: web.Application) -> AsyncIterator[None]:
+        # Last, so stopped first: Slack's work uses the store, the remediator and the inbox.
+        app[SLACK_WORK] = slack_work
+        yield
+        await slack_work.stop()
+
     app.cleanup_ctx.extend(
-        [storage, outbox, publishing, cluster, remediation, sweeper, intake, processing, handlers]
+        [
+            storage,
+            outbox,
+            publishing,
+            cluster,
+            executions,
+            remediation,
+            sweeper,
+            intake,
+            processing,
+            handlers,
+            slack_tasks,
+        ]
     )
     add_routes(app)
     if settings.slack_signing_secret is not None:
         signing_secret = settings.slack_signing_secret.get_secret_value()
-        bolt = build_bolt_app(app, signing_secret=signing_secret, client=slack, bot_token=token)
+        bolt = build_bolt_app(
+            app, signing_secret=signing_secret, client=slack, bot_token=token, tasks=slack_work
+        )
         mount_slack(app, bolt, signing_secret)
     _warn_unconfigured(settings)
     return app

@@ -5,6 +5,11 @@ may be ready) driven by ``Worker``: ``start``, ``stop``, ``wake`` (new work was 
 look now instead of at the next poll) and ``drain`` (run steps now until nothing is left).
 Its waits go through the injected ``Clock``, so tests move time instead of waiting.
 
+One-off background work (an execution an approval starts, the answer Slack waits for after
+its acknowledgement) is a ``TaskSet``: each task named, a failure logged once with its name
+and traceback, all of them cancelled and awaited on ``stop``. Nothing else in ``bot/`` or
+``handlers/`` starts a task (``tests/unit/test_task_spawning.py`` checks).
+
 Supervision lives here, in one place: a step that raises is logged (``transient`` errors,
 such as the database being unreachable, as one WARNING line; anything else with its
 traceback) and the loop carries on after a backoff. It does not stop the app: every worker
@@ -20,14 +25,16 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bot.clock import Clock
 
 log = logging.getLogger("firebreak.workers")
 
 Step = Callable[[], Awaitable[bool]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +179,75 @@ class Worker:
             for waiting in (woken, slept):
                 waiting.cancel()
             await asyncio.wait([woken, slept])
+
+
+class TaskSetStopped(RuntimeError):
+    """``TaskSet.spawn`` after ``stop``: the app is shutting down and what the task would use
+    (the store, the cluster) is being closed. A bug in the caller's ordering, not a state a
+    request can be in: requests finish before the app's cleanup runs."""
+
+
+class TaskSet:
+    """One-off tasks that outlive the call that started them; see the module docstring.
+
+    A task that raises is logged here, once, with its name and traceback (nobody else may be
+    waiting for it), and does not disturb the others. ``stop`` cancels what is running and
+    waits up to ``stop_timeout`` seconds for it to end; after it, ``spawn`` refuses."""
+
+    def __init__(self, name: str, *, stop_timeout: float = 10.0) -> None:
+        self.name = name
+        self.stop_timeout = stop_timeout
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = False
+
+    @property
+    def in_flight(self) -> int:
+        """How many tasks are running."""
+        return len(self._tasks)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def spawn(self, work: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        """Run ``work`` in the background as a task called ``name``."""
+        if self._stopped:
+            work.close()  # never started: close it, so Python does not warn it was not awaited
+            raise TaskSetStopped(f"{self.name} is stopped: {name} was not started")
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+        return task
+
+    async def idle(self) -> None:
+        """Wait until no task is running (tests and graceful drains)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def stop(self) -> None:
+        """Refuse new tasks, cancel the running ones and wait for them to end."""
+        self._stopped = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        # asyncio.wait, not wait_for: a caller's own cancellation must reach the caller.
+        _, pending = await asyncio.wait(tasks, timeout=self.stop_timeout)
+        if pending:
+            log.warning(
+                "%s: %d task(s) still running %.1fs after being cancelled: %s",
+                self.name,
+                len(pending),
+                self.stop_timeout,
+                ", ".join(sorted(task.get_name() for task in pending)),
+            )
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        # Reading the exception here also keeps asyncio from logging it a second time.
+        error = task.exception()
+        if error is not None:
+            log.error("%s: %s failed", self.name, task.get_name(), exc_info=error)

@@ -66,12 +66,14 @@ def parse(argv: Sequence[str] | None) -> Options:
 def placement(*, pin: bool) -> tuple[frozenset[int] | None, frozenset[int] | None]:
     """Keep the load generator off the no-op server's core.
 
-    Measured here: with both free, the scheduler often puts wrk's thread on the no-op
-    server's core (they wake each other over loopback), and the ceiling swings between about
-    25,000 and 35,000 req/s from run to run. The no-op is single-threaded, so giving it every
-    core but the generator's takes nothing from it. firebreak stays free to use every core
-    (its database threads and PostgreSQL need them); if it shares the generator's, that only
-    counts against it."""
+    With both free, the scheduler often puts wrk's thread on the no-op server's core (they
+    wake each other over loopback), and the ceiling swings from run to run. The no-op is
+    single-threaded, so giving it every core but the generator's takes nothing from it.
+    firebreak stays free to use every core (its database threads and PostgreSQL need them);
+    if it shares the generator's, that only counts against it."""
+    # The figures behind this (how far the ceiling swung unpinned) are dated in
+    # docs/ingest-benchmark.md, "Figures that code comments used to quote": a figure is only
+    # as good as the day it was measured, and a comment would not say which day.
     cpus = sorted(os.sched_getaffinity(0))
     if not pin or len(cpus) < 2:
         return None, None

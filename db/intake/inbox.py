@@ -54,16 +54,17 @@ def batch_writer_for(store: SqlStore) -> BatchWriter:
 
 
 class SqlInbox:
-    """Implements ``bot.ports.Inbox`` with group commit over a ``SqlStore``."""
+    """Implements ``bot.ports.Inbox`` with group commit over a ``SqlStore``; ``pressure``
+    decides whether a storm is arriving (``Inbox.busy``)."""
 
     def __init__(
         self,
         store: SqlStore,
         *,
+        pressure: IntakePressure,
         on_commit: Callable[[], None] | None = None,
         max_batch: int = MAX_BATCH,
         max_waiting: int = MAX_WAITING,
-        pressure: IntakePressure | None = None,
     ) -> None:
         self._store = store
         self._writer = batch_writer_for(store)
@@ -75,8 +76,9 @@ class SqlInbox:
         self._idle = asyncio.Event()
         self._idle.set()
         # Whether a storm is arriving is the service's call (its thresholds, its batch
-        # sizes); intake only reports each arrival and how many deliveries wait.
-        self._pressure = pressure or IntakePressure()
+        # sizes), so the composition root builds the gauge; intake only reports each
+        # arrival and how many deliveries wait.
+        self._pressure = pressure
 
     def wake_on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after each commit of deliveries (the app wakes the processor)."""

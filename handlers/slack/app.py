@@ -1,6 +1,10 @@
 """The Bolt app: one listener per kind of Slack request, each acknowledging within Slack's
 3 seconds. Work that can finish inside a shorter budget answers in the acknowledgement itself
-(an ephemeral reply); anything slower acknowledges first and answers through ``respond``."""
+(an ephemeral reply); anything slower acknowledges first and answers through ``respond``.
+
+Bolt runs each listener in a task of its own that nobody awaits once the acknowledgement is
+sent, so whatever a listener does after it runs in the app's ``TaskSet`` instead: named, its
+failures logged, and cancelled on shutdown before the store and the remediator it uses."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.workers import TaskSet
 from handlers.deps import DEPS, Deps
 from handlers.errors import slack_reply_for
 from handlers.slack.buttons import run_button
@@ -30,16 +35,28 @@ log = logging.getLogger(__name__)
 INLINE_BUDGET_SECONDS = 2.0
 
 
-async def _reply_in_time(work: Awaitable[str], ack: AsyncAck, respond: AsyncRespond) -> None:
-    task = asyncio.ensure_future(_safely(work))
+async def _reply_in_time(
+    tasks: TaskSet, work: Awaitable[str], ack: AsyncAck, respond: AsyncRespond
+) -> None:
+    task = tasks.spawn(_safely(work), "slack command")
     try:
         text = await asyncio.wait_for(asyncio.shield(task), INLINE_BUDGET_SECONDS)
     except TimeoutError:
         await ack(text=":hourglass_flowing_sand: Working on it…", response_type="ephemeral")
-        late = await task
-        await respond(text=late or "Done.", response_type="ephemeral", replace_original=False)
+        tasks.spawn(_answer_late(task, respond), "slack command reply")
         return
     await ack(text=text or "Done.", response_type="ephemeral")
+
+
+async def _answer_late(work: Awaitable[str | None], respond: AsyncRespond) -> None:
+    late = await work
+    await respond(text=late or "Done.", response_type="ephemeral", replace_original=False)
+
+
+async def _answer(work: Awaitable[str | None], respond: AsyncRespond) -> None:
+    reply = await _safely(work)
+    if reply:
+        await respond(text=reply, response_type="ephemeral", replace_original=False)
 
 
 async def _safely(work: Awaitable[str | None]) -> str | None:
@@ -55,9 +72,11 @@ def build_bolt_app(
     signing_secret: str,
     client: AsyncWebClient,
     bot_token: str | None,
+    tasks: TaskSet,
 ) -> AsyncApp:
     """The Bolt app. Requests reach it through ``handlers.slack.route``, which verifies them
-    with the same ``signing_secret`` (5-minute window) first."""
+    with the same ``signing_secret`` (5-minute window) first. The work after an
+    acknowledgement runs in ``tasks``, which the composition root stops."""
 
     def deps() -> Deps:
         return app[DEPS]
@@ -86,18 +105,17 @@ def build_bolt_app(
             user=str(command.get("user_id", "")),
             channel=str(command.get("channel_id", "")),
         )
-        await _reply_in_time(run_command(deps(), str(command.get("text", "")), ctx), ack, respond)
+        work = run_command(deps(), str(command.get("text", "")), ctx)
+        await _reply_in_time(tasks, work, ack, respond)
 
     @bolt.action(re.compile(r"^firebreak\."))
     async def button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        reply = await _safely(run_button(deps(), body))
-        if reply:
-            await respond(text=reply, response_type="ephemeral", replace_original=False)
+        tasks.spawn(_answer(run_button(deps(), body), respond), "slack button")
 
     @bolt.event("member_joined_channel")
     async def member_joined(body: dict[str, Any]) -> None:
-        await _log_failure(on_member_joined(deps(), body))
+        tasks.spawn(_log_failure(on_member_joined(deps(), body)), "slack member_joined_channel")
 
     return bolt
 

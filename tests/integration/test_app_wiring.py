@@ -3,12 +3,13 @@ background worker running while the app serves and stopped once it has shut down
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.app import OUTBOX, PROCESSOR, REMEDIATOR, SWEEPER, create_app
+from bot.app import EXECUTIONS, OUTBOX, PROCESSOR, REMEDIATOR, SLACK_WORK, SWEEPER, create_app
 from bot.config import Settings
 from bot.domain.outbox import SLACK
 from bot.integrations.slack.directory import SlackDirectory, SlackUserGroups
@@ -52,3 +53,34 @@ async def test_workers_run_while_serving_and_stop_on_shutdown(
     assert [w.running for w in workers] == [True, True, True]
     await client.close()
     assert [w.running for w in workers] == [False, False, False]
+
+
+async def test_one_off_tasks_stop_first_and_in_order_on_shutdown(
+    aiohttp_client: MakeClient, sqlite_url: str, policy: Policy
+) -> None:
+    client = await aiohttp_client(create_app(settings(sqlite_url), policy=policy))
+    app = client.app
+    assert app[REMEDIATOR].executions is app[EXECUTIONS]
+    seen: dict[str, dict[str, bool]] = {}
+
+    async def cut_off(name: str) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            # What is still there when this task is cancelled.
+            seen[name] = {
+                "executions": not app[EXECUTIONS].stopped,
+                "processor": app[PROCESSOR].worker.running,
+                "outbox": app[OUTBOX].worker.running,
+            }
+
+    app[EXECUTIONS].spawn(cut_off("execution"), "execute action 1")
+    app[SLACK_WORK].spawn(cut_off("slack"), "slack button")
+    await asyncio.sleep(0)
+    await client.close()
+    # Slack's work may approve (start executions) and reads the inbox: it stops before both.
+    assert seen["slack"] == {"executions": True, "processor": True, "outbox": True}
+    # An execution reports progress through the outbox: it stops before the outbox does.
+    assert seen["execution"] == {"executions": False, "processor": False, "outbox": True}
+    assert app[EXECUTIONS].stopped
+    assert app[SLACK_WORK].stopped

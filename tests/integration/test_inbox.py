@@ -23,6 +23,7 @@ from bot.errors import StorageUnavailable
 from bot.policy.model import Policy
 from bot.services.incidents.inbox import InboxProcessor, Processed, ProcessorTimings
 from bot.services.incidents.inbox_backlog import inbox_backlog
+from bot.services.incidents.intake_pressure import IntakePressure
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.repositories.deliveries import INBOX_LOCK_KEY
@@ -49,7 +50,7 @@ def sql(sql_store: SqlStore) -> SqlStore:
 
 async def accepted(store: SqlStore, *sent: Delivery) -> list[Delivery]:
     """Take ``sent`` through intake one after the other, as separate senders would."""
-    inbox = SqlInbox(store)
+    inbox = SqlInbox(store, pressure=IntakePressure())
     for d in sent:
         await inbox.accept(d)
     await inbox.close()
@@ -87,7 +88,7 @@ async def test_concurrent_accepts_share_commits_and_all_land_pending(sql: SqlSto
         nonlocal commits
         commits += 1
 
-    inbox = SqlInbox(sql, on_commit=committed)
+    inbox = SqlInbox(sql, pressure=IntakePressure(), on_commit=committed)
     sent = [delivery(f"g{i}") for i in range(300)]
     await asyncio.gather(*(inbox.accept(d) for d in sent))
     await inbox.close()
@@ -102,7 +103,7 @@ async def test_concurrent_accepts_share_commits_and_all_land_pending(sql: SqlSto
 async def test_received_at_reads_back_as_the_same_instant(sql: SqlStore, clock: FixedClock) -> None:
     # The SQLite writer formats timestamps itself; they must read back like the engine's own.
     at = datetime(2026, 11, 22, 5, 6, 7, 89, tzinfo=timezone(timedelta(hours=-5)))
-    inbox = SqlInbox(sql)
+    inbox = SqlInbox(sql, pressure=IntakePressure())
     await inbox.accept(delivery("g", at=at))
     await inbox.close()
     async with sql.transaction() as uow:
@@ -146,7 +147,7 @@ async def _refuse_inserts(store: SqlStore, refuse: bool) -> None:
 async def test_a_refused_commit_fails_every_waiting_delivery_and_stores_none(
     sql: SqlStore,
 ) -> None:
-    inbox = SqlInbox(sql)
+    inbox = SqlInbox(sql, pressure=IntakePressure())
     await _refuse_inserts(sql, True)
     results = await asyncio.gather(
         *(inbox.accept(delivery(f"g{i}")) for i in range(20)), return_exceptions=True
@@ -164,7 +165,7 @@ async def test_a_refused_commit_fails_every_waiting_delivery_and_stores_none(
 async def test_a_full_queue_refuses_at_once(sqlite_url: str) -> None:
     await upgrade_async(sqlite_url)
     store = SqlStore.from_url(sqlite_url)
-    inbox = SqlInbox(store, max_waiting=5)
+    inbox = SqlInbox(store, pressure=IntakePressure(), max_waiting=5)
     try:
         # Holding the writer's turn keeps the first commit from finishing, so deliveries queue.
         async with store.writer_turn():
@@ -200,7 +201,7 @@ async def test_two_processors_on_one_database_share_the_work_without_overlap(
     await upgrade_async(database_url)
     one, two = SqlStore.from_url(database_url), SqlStore.from_url(database_url)
     try:
-        inbox = SqlInbox(one)
+        inbox = SqlInbox(one, pressure=IntakePressure())
         sent = [delivery(f"g{i % 30}") for i in range(90)]  # each group three times
         await asyncio.gather(*(inbox.accept(d) for d in sent))
         await inbox.close()
@@ -351,7 +352,7 @@ async def test_a_poison_delivery_fails_after_its_attempts_and_holds_up_no_other(
                 await asyncio.sleep(0.01)
 
     await work.start()
-    inbox = SqlInbox(sql, on_commit=work.wake)
+    inbox = SqlInbox(sql, pressure=IntakePressure(), on_commit=work.wake)
     try:
         work.wake()
         await settled("poison", DeliveryOutcome.PENDING, 10)
@@ -396,7 +397,7 @@ async def test_an_error_text_neither_database_could_store_is_kept_readable(
 async def test_a_pagerduty_delivery_whose_apply_fails_is_held_back_alone(
     sql: SqlStore, policy: Policy, clock: FixedClock
 ) -> None:
-    inbox = SqlInbox(sql)
+    inbox = SqlInbox(sql, pressure=IntakePressure())
     raw = {name: encode(incident_event("incident.triggered", T0)) for name in ("poison", "fine")}
     assert await inbox.accept_once(Delivery(Source.PAGERDUTY, "wh-poison", T0, raw["poison"]))
     (alerts,) = await accepted(sql, delivery("alerts"))
@@ -437,7 +438,7 @@ async def test_a_pagerduty_delivery_whose_apply_fails_is_held_back_alone(
 async def test_concurrent_deliveries_of_one_webhook_id_store_one_row(
     sql: SqlStore, clock: FixedClock
 ) -> None:
-    inbox = SqlInbox(sql)
+    inbox = SqlInbox(sql, pressure=IntakePressure())
     raw = encode(incident_event("incident.triggered", T0))
     sent = [Delivery(Source.PAGERDUTY, "wh-1", clock.now(), raw) for _ in range(4)]
     stored = await asyncio.gather(*(inbox.accept_once(d) for d in sent))

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.domain.incident import Delivery, Source
+from bot.services.incidents.intake_pressure import IntakePressure
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
 from db.store import SqlStore
@@ -54,7 +55,7 @@ async def terminate_other_backends(store: SqlStore) -> int:
 
 
 async def test_a_connection_the_server_dropped_is_replaced_before_use(store: SqlStore) -> None:
-    inbox = SqlInbox(store)
+    inbox = SqlInbox(store, pressure=IntakePressure())
     try:
         await inbox.accept(delivery("before"))
         assert await terminate_other_backends(store) >= 1

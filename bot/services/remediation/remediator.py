@@ -10,9 +10,7 @@ nothing of Slack: adapters pass an ``Actor`` and word the replies themselves.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable
 
 from bot.domain.action import ActionRequest, ActionVerb
 from bot.domain.actor import BOT, Actor
@@ -26,6 +24,7 @@ from bot.services.remediation.execute import execute_action
 from bot.services.remediation.expire import expire_actions
 from bot.services.remediation.reconcile import reconcile_actions
 from bot.services.remediation.request import RequestResult, request_action
+from bot.workers import TaskSet
 
 log = logging.getLogger("firebreak.remediation")
 STOP_TIMEOUT_S = 10.0
@@ -34,9 +33,15 @@ STOP_TIMEOUT_S = 10.0
 class Remediator:
     """Requests, approvals and the tasks they start; one per process."""
 
-    def __init__(self, ctx: RemediationContext) -> None:
+    def __init__(self, ctx: RemediationContext, *, executions: TaskSet | None = None) -> None:
         self.ctx = ctx
-        self._tasks: set[asyncio.Task[None]] = set()
+        # The composition root owns the executions and stops them (before the cluster and
+        # the store they use); a remediator built alone, as in tests, has its own.
+        self.executions = (
+            executions
+            if executions is not None
+            else TaskSet("executions", stop_timeout=STOP_TIMEOUT_S)
+        )
 
     # -- what people do ------------------------------------------------------------------
     async def request(
@@ -90,7 +95,7 @@ class Remediator:
         """Count the approval; the final one starts the execution in the background."""
         result = await approve_action(self.ctx, action_id, approver=actor)
         if result.ready:
-            self._spawn(self._execute(action_id), f"execute action {action_id}")
+            self.executions.spawn(self._execute(action_id), f"execute action {action_id}")
         return result
 
     async def deny(self, action_id: int, *, actor: Actor, reason: str = "") -> ActionRequest:
@@ -111,32 +116,11 @@ class Remediator:
     async def stop(self) -> None:
         """Cancel the executions in flight. An action cut off mid-run stays ``running`` and is
         reconciled against the cluster by the next process, never re-applied blindly."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        await self.executions.stop()
 
     async def idle(self) -> None:
         """Wait until no execution is in flight (tests and graceful drains)."""
-        running = [t for t in self._tasks if t.get_name().startswith("execute")]
-        if running:
-            await asyncio.wait(running)
-
-    def _spawn(self, work: Awaitable[None], name: str) -> None:
-        task = asyncio.ensure_future(self._logged(work, name))
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _logged(work: Awaitable[None], name: str) -> None:
-        try:
-            await work
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s failed", name)
+        await self.executions.idle()
 
     async def _execute(self, action_id: int) -> None:
         action: ActionRequest = await execute_action(self.ctx, action_id, actor=BOT)
