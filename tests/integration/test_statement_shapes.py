@@ -21,6 +21,7 @@ from bot.domain.incident import AlertStatus, DeliveryOutcome, Severity, Source
 from bot.domain.outbox import OutboundCall
 from bot.domain.target import Target
 from db.store import SqlStore
+from handlers.slack.actor import slack_actor
 from tests.support.store_builders import T0, alert, at, delivery, new_incident
 
 
@@ -90,7 +91,7 @@ async def test_conflicts_on_partial_unique_indexes_survive_the_generic_plan(
             incident_id=first.id,
             verb=ActionVerb.SCALE,
             target=target,
-            requested_by="slack:U1",
+            requested_by=slack_actor("U1"),
             requested_at=T0,
             expires_at=at(600),
             replicas=3,

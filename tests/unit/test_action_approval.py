@@ -15,6 +15,7 @@ from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.services.remediation.approve import restart_stamp
 from bot.services.remediation.expire import expire_actions
+from handlers.slack.actor import slack_actor
 from tests.fakes.memory.cluster import MemoryCluster
 from tests.fakes.memory.store import MemoryStore
 from tests.support.actions import (
@@ -48,7 +49,7 @@ async def test_a_request_is_recorded_with_its_requester(env: Env) -> None:
         LNN,
         6,
     )
-    assert action.requested_by == f"slack:{MALLORY}"
+    assert action.requested_by == slack_actor(MALLORY)
     assert (action.expires_at - env.clock.now()).total_seconds() == TTL
     entries = await env.timeline(incident)
     assert entries[-1].kind == "action.requested"
@@ -125,7 +126,7 @@ async def test_one_approver_approves_and_the_snapshot_is_recorded(env: Env) -> N
     assert (result.changed, result.ready) == (True, True)
     approved = result.action
     assert approved.state is ActionState.APPROVED
-    assert approved.approved_by == (f"slack:{ALICE}",)
+    assert approved.approved_by == (slack_actor(ALICE),)
     assert approved.snapshot == env.cluster.get(LNN).snapshot()
     entry = (await env.timeline(incident))[-1]
     assert (entry.kind, entry.actor) == ("action.approved", f"slack:{ALICE}")
@@ -220,7 +221,7 @@ async def test_a_p0_rollback_needs_two_distinct_approvers(env: Env) -> None:
     assert "1 more approver" in again.message
     second = await env.approve(action.id, BOB)
     assert (second.ready, second.action.state) == (True, ActionState.APPROVED)
-    assert second.action.approved_by == (f"slack:{ALICE}", f"slack:{BOB}")
+    assert second.action.approved_by == (slack_actor(ALICE), slack_actor(BOB))
     assert await env.kinds(incident) == ["action.requested", "action.approval", "action.approved"]
 
 
@@ -306,4 +307,4 @@ async def test_clicks_after_approval_change_nothing(env: Env) -> None:
     await env.approve(action.id, ALICE)
     late = await env.approve(action.id, BOB)
     assert (late.changed, late.ready, late.message) == (False, True, "already approved")
-    assert (await env.action(action.id)).approved_by == (f"slack:{ALICE}",)
+    assert (await env.action(action.id)).approved_by == (slack_actor(ALICE),)

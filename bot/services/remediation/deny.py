@@ -24,7 +24,7 @@ async def deny_action(
     store = ctx.store
     action, _ = await action_steps.read(store, action_id)
     now = ctx.clock.now()
-    if str(actor) != action.requested_by:
+    if actor != action.requested_by:
         try:
             rules = rules_for(ctx.policy, action.verb, action.target)
             allowed = await may_approve(

@@ -72,7 +72,7 @@ async def request_action(
             incident_id=incident_id,
             verb=verb,
             target=target,
-            requested_by=str(requested_by),
+            requested_by=requested_by,
             requested_at=now,
             expires_at=now + timedelta(seconds=approval_ttl),
             approvals_required=required_approvals(rules, incident.severity),

@@ -143,6 +143,6 @@ async def claim(
         ),
         at=now,
         actor=actor,
-        event=ActionStarted(approved_by=list(action.approved_by)),
+        event=ActionStarted(approved_by=[str(a) for a in action.approved_by]),
     )
     return _Claim(claimed or action, won=claimed is not None)
