@@ -39,14 +39,9 @@ class Click:
             raise BadRequest("a button click without a user")
 
     @property
-    def who(self) -> Actor:
+    def actor(self) -> Actor:
         """The clicker as the core names actors."""
         return slack_actor(self.user)
-
-    @property
-    def actor(self) -> str:
-        """The clicker as the timeline stores actors."""
-        return str(self.who)
 
     def number(self, key: str) -> int:
         value = self.value.get(key)
@@ -76,19 +71,21 @@ async def _request_action(deps: Deps, click: Click) -> str | None:
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise BadRequest("this button names no suggested action")
     result = await deps.remediator.request_suggested(
-        click.number("incident"), index, actor=click.who
+        click.number("incident"), index, actor=click.actor
     )
     return suggested_text(result)
 
 
 async def _approve(deps: Deps, click: Click) -> str | None:
     return approval_text(
-        await deps.remediator.approve(click.number("action_request"), actor=click.who)
+        await deps.remediator.approve(click.number("action_request"), actor=click.actor)
     )
 
 
 async def _deny(deps: Deps, click: Click) -> str | None:
-    return denied_text(await deps.remediator.deny(click.number("action_request"), actor=click.who))
+    return denied_text(
+        await deps.remediator.deny(click.number("action_request"), actor=click.actor)
+    )
 
 
 BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {

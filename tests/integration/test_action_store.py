@@ -181,7 +181,7 @@ async def test_the_whole_flow_leaves_a_chained_timeline(env: Env) -> None:
     assert env.cluster.applied == [("scale", LNN, "6")]
     entries = await env.timeline(incident)
     verify_chain(entries)
-    assert [(e.kind, e.actor) for e in entries if e.kind.startswith("action.")] == [
+    assert [(e.kind, str(e.actor)) for e in entries if e.kind.startswith("action.")] == [
         ("action.requested", "slack:U0MALLORY"),
         ("action.approved", f"slack:{ALICE}"),
         ("action.started", f"slack:{BOB}"),

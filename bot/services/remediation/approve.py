@@ -181,7 +181,7 @@ async def _record(
             action,
             changed,
             at=now,
-            actor=str(approver),
+            actor=approver,
             event=ActionApproval(
                 kind=EventKind.ACTION_APPROVED if final else EventKind.ACTION_APPROVAL,
                 approvals=len(approvals),

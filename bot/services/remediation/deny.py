@@ -49,7 +49,7 @@ async def deny_action(
                 current, state=ActionState.DENIED, finished_at=now, detail=reason or "denied"
             ),
             at=now,
-            actor=str(actor),
+            actor=actor,
             event=ActionDenied(reason=reason, by=actor.id),
         )
         return (denied, True) if denied is not None else (current, False)

@@ -91,7 +91,7 @@ async def request_action(
             await uow.timeline.append(
                 incident_id,
                 at=now,
-                actor=str(requested_by),
+                actor=requested_by,
                 event=about(
                     ActionRequested(
                         approvals_required=action.approvals_required,
@@ -118,7 +118,7 @@ async def request_action(
         await uow.timeline.append(
             incident_id,
             at=now,
-            actor=str(requested_by),
+            actor=requested_by,
             event=about(ActionJoined(owner_incident=action.incident_id), action),
         )
         return RequestResult(action, False)
