@@ -4,16 +4,18 @@ before and after actors were typed."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import timedelta
 
 from sqlalchemy import insert, select, update
 
-from bot.domain.action import ActionVerb, NewAction
+from bot.domain.action import ActionVerb, Approval, NewAction
 from bot.domain.actor import BOT, Actor
 from bot.domain.events import Note
 from bot.domain.timeline import GENESIS, canonical_time, verify_chain
+from bot.ports import Store
 from db.store import SqlStore
 from db.tables import actions, timeline
 from handlers.slack.actor import slack_actor
@@ -119,3 +121,35 @@ async def test_an_action_row_keeps_the_old_text_and_reads_back_as_actors(
     assert again is not None
     assert again.requested_by == slack_actor(ALICE)
     assert again.approved_by == (slack_actor(BOB), Actor("system", "oncall-sync"))
+
+
+async def test_every_store_keeps_actors_without_their_display_names(store: Store) -> None:
+    async with store.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident())
+        action, _ = await uow.actions.open_or_existing(
+            NewAction(
+                incident_id=incident.id,
+                verb=ActionVerb.RESTART,
+                target=LNN,
+                requested_by=slack_actor(ALICE, "Alice"),
+                requested_at=T0,
+                expires_at=T0 + timedelta(minutes=10),
+            )
+        )
+        approved = dataclasses.replace(
+            action, approvals=(Approval(slack_actor(BOB, "Bob"), T0),), updated_at=T0
+        )
+        assert await uow.actions.update(action, approved) is not None
+        await uow.timeline.append(
+            incident.id, at=T0, actor=slack_actor(BOB, "Bob"), event=Note(text="n")
+        )
+    async with store.transaction() as uow:
+        again = await uow.actions.get(action.id)
+        (entry,) = await uow.timeline.for_incident(incident.id)
+    assert again is not None
+    shown = [again.requested_by, *again.approved_by, entry.actor]
+    assert [(a.source, a.id, a.display) for a in shown] == [
+        ("slack", ALICE, None),
+        ("slack", BOB, None),
+        ("slack", BOB, None),
+    ]
