@@ -81,7 +81,7 @@ class AlertRepository(Protocol):
 
 class TimelineRepository(Protocol):
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, event: Event
+        self, incident_id: int, *, at: datetime, actor: Actor, event: Event
     ) -> TimelineEntry:
         """Append ``event`` as the next entry, numbered and hash-chained after the incident's
         last one (stored as ``bot.domain.events.encode`` gives it).

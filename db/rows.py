@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from bot.domain.actor import Actor
 from bot.domain.incident import (
     AlertEpisode,
     AlertStatus,
@@ -61,7 +62,7 @@ def to_entry(row: Row[Any]) -> TimelineEntry:
         incident_id=row.incident_id,
         seq=row.seq,
         at=row.at,
-        actor=row.actor,
+        actor=Actor.parse(row.actor),
         kind=row.kind,
         body=row.body,
         prev_hash=row.prev_hash,

@@ -66,7 +66,7 @@ def _entry_json(entry: TimelineEntry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "at": _time(entry.at),
-        "actor": entry.actor,
+        "actor": str(entry.actor),
         "kind": entry.kind,
         "body": entry.body,
         "hash": entry.hash,

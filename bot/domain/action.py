@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
 
+from bot.domain.actor import Actor
 from bot.domain.deployment import RolloutProgress, TargetSnapshot
 from bot.domain.target import Target
 from bot.errors import BadRequest
@@ -95,9 +96,9 @@ OPEN_STATES = frozenset({ActionState.REQUESTED, ActionState.APPROVED, ActionStat
 
 @dataclass(frozen=True, slots=True)
 class Approval:
-    """One approver's click: an actor string (``slack:U123``) and when."""
+    """One approver's click: who and when."""
 
-    actor: str
+    actor: Actor
     at: datetime
 
 
@@ -108,7 +109,7 @@ class NewAction:
     incident_id: int
     verb: ActionVerb
     target: Target
-    requested_by: str
+    requested_by: Actor
     requested_at: datetime
     expires_at: datetime
     approvals_required: int = 1
@@ -126,7 +127,7 @@ class ActionRequest:
     verb: ActionVerb
     target: Target
     state: ActionState
-    requested_by: str
+    requested_by: Actor
     requested_at: datetime
     expires_at: datetime
     updated_at: datetime
@@ -151,7 +152,7 @@ class ActionRequest:
     detail: str = ""
 
     @property
-    def approved_by(self) -> tuple[str, ...]:
+    def approved_by(self) -> tuple[Actor, ...]:
         return tuple(approval.actor for approval in self.approvals)
 
     def describe(self) -> str:
@@ -188,8 +189,12 @@ def snapshot_from_json(data: dict[str, Any] | None) -> TargetSnapshot | None:
 
 
 def approvals_to_json(approvals: tuple[Approval, ...]) -> list[dict[str, str]]:
-    return [{"actor": a.actor, "at": a.at.isoformat()} for a in approvals]
+    """The stored form of approvals: each actor as its ``source:id`` text."""
+    return [{"actor": str(a.actor), "at": a.at.isoformat()} for a in approvals]
 
 
 def approvals_from_json(data: list[dict[str, str]]) -> tuple[Approval, ...]:
-    return tuple(Approval(item["actor"], datetime.fromisoformat(item["at"])) for item in data)
+    """Approvals as ``approvals_to_json`` (or any earlier version) stored them."""
+    return tuple(
+        Approval(Actor.parse(item["actor"]), datetime.fromisoformat(item["at"])) for item in data
+    )

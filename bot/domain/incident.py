@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain.actor import Actor
+
 JSON = dict[str, Any]
 
 
@@ -199,7 +201,7 @@ class TimelineEntry:
     incident_id: int
     seq: int
     at: datetime
-    actor: str
+    actor: Actor
     kind: str
     body: JSON
     prev_hash: str

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from bot.domain.actor import Actor
 from bot.domain.events.kinds import known_kind
 from bot.domain.incident import JSON, TimelineEntry
 from bot.errors import IntegrityViolation, UnknownEventKind
@@ -21,10 +22,12 @@ def canonical_time(at: datetime) -> str:
 
 
 def entry_hash(
-    *, prev_hash: str, incident_id: int, seq: int, at: datetime, actor: str, kind: str, body: JSON
+    *, prev_hash: str, incident_id: int, seq: int, at: datetime, actor: Actor, kind: str, body: JSON
 ) -> str:
+    """The entry's hash. The actor enters as its stored ``source:id`` text, so entries hash
+    the same whether they were written before actors were typed or after."""
     payload = json.dumps(
-        [prev_hash, incident_id, seq, canonical_time(at), actor, kind, body],
+        [prev_hash, incident_id, seq, canonical_time(at), str(actor), kind, body],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -69,7 +72,7 @@ def next_entry(
     prev_hash: str,
     incident_id: int,
     at: datetime,
-    actor: str,
+    actor: Actor,
     kind: str,
     body: JSON,
 ) -> TimelineEntry:

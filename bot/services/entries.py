@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.actor import Actor
 from bot.domain.events import IncidentOpened
 from bot.domain.incident import Incident
 from bot.ports import UnitOfWork
@@ -14,7 +15,7 @@ async def record_opened(
     incident: Incident,
     *,
     at: datetime,
-    actor: str,
+    actor: Actor,
     rule: str,
     group_key: str | None = None,
     receiver: str | None = None,

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+from bot.domain.actor import Actor
 from bot.domain.events import Event
 from bot.domain.incident import TimelineEntry
 from bot.ports import (
@@ -36,7 +37,7 @@ class _RecordingTimeline:
         self.appended: list[TimelineEntry] = []
 
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, event: Event
+        self, incident_id: int, *, at: datetime, actor: Actor, event: Event
     ) -> TimelineEntry:
         entry = await self._inner.append(incident_id, at=at, actor=actor, event=event)
         self.appended.append(entry)

@@ -20,6 +20,7 @@ from bot.domain.action import (
     snapshot_from_json,
     snapshot_to_json,
 )
+from bot.domain.actor import Actor
 from bot.domain.target import Target
 from bot.errors import Conflict
 from db.repositories.base import Repository, upsert
@@ -35,7 +36,7 @@ def to_action(row: Row[Any]) -> ActionRequest:
         verb=ActionVerb(row.verb),
         target=Target(row.namespace, row.deployment),
         state=ActionState(row.state),
-        requested_by=row.requested_by,
+        requested_by=Actor.parse(row.requested_by),
         requested_at=row.requested_at,
         expires_at=row.expires_at,
         updated_at=row.updated_at,
@@ -157,7 +158,7 @@ class SqlActionRepository(Repository):
             "deployment": new.target.name,
             "state": ActionState.REQUESTED.value,
             "version": 1,
-            "requested_by": new.requested_by,
+            "requested_by": str(new.requested_by),
             "requested_at": new.requested_at,
             "expires_at": new.expires_at,
             "updated_at": new.requested_at,

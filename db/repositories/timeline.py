@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
 
+from bot.domain.actor import Actor
 from bot.domain.events import Event, encode
 from bot.domain.incident import JSON, TimelineEntry
 from bot.domain.timeline import GENESIS, next_entry
@@ -30,7 +31,7 @@ _FOR_INCIDENT = (
 
 class SqlTimelineRepository(Repository):
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, event: Event
+        self, incident_id: int, *, at: datetime, actor: Actor, event: Event
     ) -> TimelineEntry:
         kind, body = encode(event)
         if at.tzinfo is None:
@@ -58,7 +59,7 @@ def _fields(entry: TimelineEntry) -> JSON:
         "incident_id": entry.incident_id,
         "seq": entry.seq,
         "at": entry.at,
-        "actor": entry.actor,
+        "actor": str(entry.actor),
         "kind": entry.kind,
         "body": entry.body,
         "prev_hash": entry.prev_hash,

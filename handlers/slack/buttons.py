@@ -42,14 +42,9 @@ class Click:
             raise BadRequest("a button click without a user")
 
     @property
-    def who(self) -> Actor:
+    def actor(self) -> Actor:
         """The clicker as the core names actors."""
         return slack_actor(self.user)
-
-    @property
-    def actor(self) -> str:
-        """The clicker as the timeline stores actors."""
-        return str(self.who)
 
     def number(self, key: str) -> int:
         value = self.value.get(key)
@@ -78,18 +73,20 @@ async def _request_action(deps: Deps, click: Click) -> str | None:
     index = click.value.get(SUGGESTION)
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise BadRequest("this button names no suggested action")
-    result = await deps.remediator.request_suggested(click.number(INCIDENT), index, actor=click.who)
+    result = await deps.remediator.request_suggested(
+        click.number(INCIDENT), index, actor=click.actor
+    )
     return suggested_text(result)
 
 
 async def _approve(deps: Deps, click: Click) -> str | None:
     return approval_text(
-        await deps.remediator.approve(click.number(ACTION_REQUEST), actor=click.who)
+        await deps.remediator.approve(click.number(ACTION_REQUEST), actor=click.actor)
     )
 
 
 async def _deny(deps: Deps, click: Click) -> str | None:
-    return denied_text(await deps.remediator.deny(click.number(ACTION_REQUEST), actor=click.who))
+    return denied_text(await deps.remediator.deny(click.number(ACTION_REQUEST), actor=click.actor))
 
 
 BUTTONS: dict[Control, Callable[[Deps, Click], Awaitable[str | None]]] = {

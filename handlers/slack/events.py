@@ -11,6 +11,7 @@ from typing import Any
 from bot.errors import BadRequest
 from bot.services.incidents.participants import record_participant
 from handlers.deps import Deps
+from handlers.slack.actor import slack_actor
 
 
 async def on_member_joined(deps: Deps, body: Mapping[str, Any]) -> None:
@@ -22,7 +23,7 @@ async def on_member_joined(deps: Deps, body: Mapping[str, Any]) -> None:
         deps.store,
         event_id=event_id,
         channel=str(event.get("channel", "")),
-        user=str(event.get("user", "")),
+        who=slack_actor(str(event.get("user", ""))),
         at=deps.clock.now(),
         raw=json.dumps(body, sort_keys=True).encode(),
     )

@@ -110,7 +110,7 @@ async def test_concurrent_p0_rollback_approvals_need_two_distinct_people(
     )
     final = await envs[0].action(action.id)
     assert final.state is ActionState.SUCCEEDED
-    assert sorted(final.approved_by) == sorted(f"slack:{u}" for u in (ALICE, BOB))
+    assert sorted(map(str, final.approved_by)) == sorted(f"slack:{u}" for u in (ALICE, BOB))
     assert states.count(ActionState.SUCCEEDED) >= 1
     assert [verb for verb, _, _ in envs[0].cluster.applied] == ["rollback"]
 

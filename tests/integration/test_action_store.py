@@ -15,6 +15,7 @@ from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Store
+from handlers.slack.actor import slack_actor
 from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
 from tests.support.actions import ALICE, BOB, LNN, Env
 from tests.support.store_builders import T0, new_incident
@@ -33,7 +34,7 @@ def _new(incident_id: int, verb: ActionVerb = ActionVerb.SCALE, **kw: object) ->
         "incident_id": incident_id,
         "verb": verb,
         "target": LNN,
-        "requested_by": f"slack:{ALICE}",
+        "requested_by": slack_actor(ALICE),
         "requested_at": T0,
         "expires_at": T0 + timedelta(minutes=10),
         "replicas": 6 if verb is ActionVerb.SCALE else None,
@@ -52,7 +53,7 @@ async def test_an_action_round_trips(store: Store) -> None:
     changed = dataclasses.replace(
         action,
         state=ActionState.APPROVED,
-        approvals=(Approval(f"slack:{BOB}", T0),),
+        approvals=(Approval(slack_actor(BOB), T0),),
         snapshot=snapshot,
         restarted_at="2026-11-22T10:00:00Z",
         rollback_revision=3,
@@ -68,7 +69,7 @@ async def test_an_action_round_trips(store: Store) -> None:
     assert stored.version == 2
     assert again == stored
     assert again.snapshot == snapshot
-    assert again.approvals == (Approval(f"slack:{BOB}", T0),)
+    assert again.approvals == (Approval(slack_actor(BOB), T0),)
     assert again.apply_snapshot is None
     assert again.requested_at == T0
 
@@ -180,7 +181,7 @@ async def test_the_whole_flow_leaves_a_chained_timeline(env: Env) -> None:
     assert env.cluster.applied == [("scale", LNN, "6")]
     entries = await env.timeline(incident)
     verify_chain(entries)
-    assert [(e.kind, e.actor) for e in entries if e.kind.startswith("action.")] == [
+    assert [(e.kind, str(e.actor)) for e in entries if e.kind.startswith("action.")] == [
         ("action.requested", "slack:U0MALLORY"),
         ("action.approved", f"slack:{ALICE}"),
         ("action.started", f"slack:{BOB}"),

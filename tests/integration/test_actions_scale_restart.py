@@ -25,6 +25,7 @@ from bot.errors import (
     TargetChanged,
 )
 from bot.services.remediation.run import apply_change
+from handlers.slack.actor import slack_actor
 from tests.fakes.kube.server import FakeKube
 from tests.support.kube_cluster import NAME, NS, Kube, serve
 
@@ -243,7 +244,7 @@ def approved(verb: ActionVerb, **fields: Any) -> ActionRequest:
         verb=verb,
         target=TARGET,
         state=ActionState.RUNNING,
-        requested_by="slack:U1",
+        requested_by=slack_actor("U1"),
         requested_at=at,
         expires_at=at,
         updated_at=at,

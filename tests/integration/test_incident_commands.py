@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot.clock import FixedClock
+from bot.domain.actor import Actor
 from bot.domain.incident import IncidentStatus, Severity, Source, TimelineEntry
 from bot.domain.timeline import verify_chain
 from bot.errors import BadRequest, NotFound
@@ -24,7 +25,7 @@ from bot.services.incidents.updates import (
 )
 from bot.services.publishing import PublishingStore
 
-ALICE = "slack:U0ALICE001"
+ALICE = Actor.parse("slack:U0ALICE001")
 
 
 async def test_declare_opens_a_p1_by_default_with_the_runbook_scenario(
@@ -58,12 +59,16 @@ async def test_lifecycle_lands_on_the_timeline_with_each_actor(
 ) -> None:
     incident = await declare_incident(store, policy, title="x", actor=ALICE, at=clock.now())
     clock.advance(180)
-    acked = await acknowledge(store, incident.id, actor="slack:U0BOB00001", at=clock.now())
+    acked = await acknowledge(
+        store, incident.id, actor=Actor.parse("slack:U0BOB00001"), at=clock.now()
+    )
     assert acked.status is IncidentStatus.ACKNOWLEDGED
     assert acked.acknowledged_at == clock.now()
     await set_severity(store, incident.id, Severity.P0, actor=ALICE, at=clock.now())
     await assign_commander(store, incident.id, "U0CAROL001", actor=ALICE, at=clock.now())
-    await add_note(store, incident.id, "rolled back 1.4", actor="slack:U0CAROL001", at=clock.now())
+    await add_note(
+        store, incident.id, "rolled back 1.4", actor=Actor.parse("slack:U0CAROL001"), at=clock.now()
+    )
     clock.advance(600)
     done = await resolve(store, incident.id, actor=ALICE, at=clock.now(), reason="fixed")
     assert done.status is IncidentStatus.RESOLVED
@@ -73,10 +78,10 @@ async def test_lifecycle_lands_on_the_timeline_with_each_actor(
     verify_chain(detail.timeline)
     assert [(e.kind, e.actor) for e in detail.timeline] == [
         ("incident.opened", ALICE),
-        ("incident.acknowledged", "slack:U0BOB00001"),
+        ("incident.acknowledged", Actor.parse("slack:U0BOB00001")),
         ("severity.changed", ALICE),
         ("commander.assigned", ALICE),
-        ("note", "slack:U0CAROL001"),
+        ("note", Actor.parse("slack:U0CAROL001")),
         ("incident.resolved", ALICE),
     ]
     assert detail.timeline[2].body == {"from": "P1", "to": "P0", "rule": "manual"}

@@ -11,6 +11,7 @@ from alembic import command
 from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Connection
 
+from bot.domain.actor import Actor
 from bot.domain.incident import JSON, TimelineEntry
 from bot.domain.timeline import GENESIS, next_entry, verify_chain
 from bot.services.entry_text import describe
@@ -120,7 +121,7 @@ def _old_timeline(incident_id: int) -> list[TimelineEntry]:
                 prev_hash=entries[-1].hash if entries else GENESIS,
                 incident_id=incident_id,
                 at=T0 + timedelta(seconds=n),
-                actor=actor,
+                actor=Actor.parse(actor),
                 kind=kind,
                 body=body,
             )
@@ -143,7 +144,7 @@ async def test_0005_fills_in_the_people_and_old_entries_still_verify_and_render(
                         incident_id=entry.incident_id,
                         seq=entry.seq,
                         at=entry.at,
-                        actor=entry.actor,
+                        actor=str(entry.actor),
                         kind=entry.kind,
                         body=entry.body,
                         prev_hash=entry.prev_hash,

@@ -16,11 +16,13 @@ from sqlalchemy import event
 from sqlalchemy.sql import ClauseElement
 
 from bot.domain.action import ActionVerb, NewAction
+from bot.domain.actor import Actor
 from bot.domain.events import Note
 from bot.domain.incident import AlertStatus, DeliveryOutcome, Severity, Source
 from bot.domain.outbox import OutboundCall
 from bot.domain.target import Target
 from db.store import SqlStore
+from handlers.slack.actor import slack_actor
 from tests.support.store_builders import T0, alert, at, delivery, new_incident
 
 
@@ -41,7 +43,9 @@ async def _one_delivery(sql: SqlStore, n: int) -> None:
         assert await uow.alerts.get(fired.fingerprint, fired.starts_at) is None
         incident, created = await uow.incidents.open_for_group(new_incident(group_key=f"g{n}"))
         assert created
-        await uow.timeline.append(incident.id, at=at(n), actor="t", event=Note(text=str(n)))
+        await uow.timeline.append(
+            incident.id, at=at(n), actor=Actor.parse("t"), event=Note(text=str(n))
+        )
         episode = await uow.alerts.add(incident.id, fired, Severity.P1)
         assert episode is not None
         await uow.alerts.for_incident(incident.id)
@@ -90,7 +94,7 @@ async def test_conflicts_on_partial_unique_indexes_survive_the_generic_plan(
             incident_id=first.id,
             verb=ActionVerb.SCALE,
             target=target,
-            requested_by="slack:U1",
+            requested_by=slack_actor("U1"),
             requested_at=T0,
             expires_at=at(600),
             replicas=3,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bot.domain.actor import Actor
 from bot.domain.events import (
     ActionFinished,
     AlertRepeat,
@@ -157,7 +158,9 @@ async def test_timestamps_round_trip_as_aware_utc_with_microseconds(store: Store
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
         episode = await uow.alerts.add(incident.id, alert(ends_at=at(1)), Severity.P0)
-        await uow.timeline.append(incident.id, at=T0, actor="bot", event=Note(text="opened"))
+        await uow.timeline.append(
+            incident.id, at=T0, actor=Actor.parse("bot"), event=Note(text="opened")
+        )
     async with store.transaction() as uow:
         reread = await uow.incidents.get(incident.id)
         stored = await uow.alerts.get(alert().fingerprint, T0)
@@ -359,20 +362,23 @@ async def test_timeline_is_numbered_and_chained(store: Store) -> None:
         incident, _ = await uow.incidents.open_for_group(new_incident())
         other, _ = await uow.incidents.open_for_group(new_incident(group_key="other"))
         first = await uow.timeline.append(
-            incident.id, at=T0, actor="system:alertmanager", event=AlertRepeat(alerts=1, status="")
+            incident.id,
+            at=T0,
+            actor=Actor.parse("system:alertmanager"),
+            event=AlertRepeat(alerts=1, status=""),
         )
-        await uow.timeline.append(other.id, at=T0, actor="bot", event=Note(text=""))
+        await uow.timeline.append(other.id, at=T0, actor=Actor.parse("bot"), event=Note(text=""))
     async with store.transaction() as uow:
         second = await uow.timeline.append(
             incident.id,
             at=at(1),
-            actor="slack:U123",
+            actor=Actor.parse("slack:U123"),
             event=StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED),
         )
         third = await uow.timeline.append(
             incident.id,
             at=at(2),
-            actor="bot",
+            actor=Actor.parse("bot"),
             event=ActionFinished(
                 kind=EventKind.ACTION_SUCCEEDED,
                 detail="ünïcode & <tags>",
@@ -396,7 +402,9 @@ async def test_tampered_timeline_is_detected(store: Store) -> None:
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
         for n in range(3):
-            await uow.timeline.append(incident.id, at=at(n), actor="bot", event=Note(text=str(n)))
+            await uow.timeline.append(
+                incident.id, at=at(n), actor=Actor.parse("bot"), event=Note(text=str(n))
+            )
     async with store.transaction() as uow:
         entries = list(await uow.timeline.for_incident(incident.id))
     edited = [*entries]
@@ -415,7 +423,9 @@ async def test_timeline_entries_read_back_identical_to_what_append_returned(stor
     event = ActionFinished(kind=EventKind.ACTION_FAILED, snapshot=snapshot)
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
-        appended = await uow.timeline.append(incident.id, at=T0, actor="bot", event=event)
+        appended = await uow.timeline.append(
+            incident.id, at=T0, actor=Actor.parse("bot"), event=event
+        )
     async with store.transaction() as uow:
         (stored,) = await uow.timeline.for_incident(incident.id)
     assert stored == appended
@@ -431,7 +441,9 @@ async def test_an_exception_rolls_back_every_write(store: Store) -> None:
         async with store.transaction() as uow:
             incident, _ = await uow.incidents.open_for_group(new_incident())
             await uow.alerts.add(incident.id, alert(), Severity.P0)
-            await uow.timeline.append(kept.id, at=T0, actor="bot", event=Note(text="k"))
+            await uow.timeline.append(
+                kept.id, at=T0, actor=Actor.parse("bot"), event=Note(text="k")
+            )
             await uow.deliveries.record(delivery("rolled-back"))
             await uow.incidents.save(dataclasses.replace(kept, title="changed"))
             raise Boom

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
+from bot.domain.actor import Actor
 from bot.domain.events import Note
 from bot.errors import IntegrityViolation
 from db.engine import SQLITE_BUSY_TIMEOUT_MS
@@ -64,7 +65,9 @@ async def test_sqlite_transactions_take_the_write_lock_up_front(sqlite_url: str)
 async def _timeline_row(store: SqlStore) -> int:
     async with store.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident())
-        await uow.timeline.append(incident.id, at=T0, actor="bot", event=Note(text="opened"))
+        await uow.timeline.append(
+            incident.id, at=T0, actor=Actor.parse("bot"), event=Note(text="opened")
+        )
     return incident.id
 
 
@@ -84,7 +87,7 @@ async def test_the_timeline_refuses_updates_and_deletes(
             await conn.execute(statement)
     async with sql_store.transaction() as uow:
         (entry,) = await uow.timeline.for_incident(incident_id)
-    assert entry.actor == "bot"
+    assert str(entry.actor) == "bot"
 
 
 async def test_a_refused_timeline_edit_surfaces_as_integrity_violation(sql_store: SqlStore) -> None:

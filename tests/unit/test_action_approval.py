@@ -9,12 +9,13 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.domain.action import ActionState, ActionVerb
-from bot.domain.actor import BOT
+from bot.domain.actor import BOT, Actor
 from bot.domain.incident import Severity
 from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.services.remediation.approve import restart_stamp
 from bot.services.remediation.expire import expire_actions
+from handlers.slack.actor import slack_actor
 from tests.fakes.memory.cluster import MemoryCluster
 from tests.fakes.memory.store import MemoryStore
 from tests.support.actions import (
@@ -48,11 +49,11 @@ async def test_a_request_is_recorded_with_its_requester(env: Env) -> None:
         LNN,
         6,
     )
-    assert action.requested_by == f"slack:{MALLORY}"
+    assert action.requested_by == slack_actor(MALLORY)
     assert (action.expires_at - env.clock.now()).total_seconds() == TTL
     entries = await env.timeline(incident)
     assert entries[-1].kind == "action.requested"
-    assert entries[-1].actor == f"slack:{MALLORY}"
+    assert entries[-1].actor == slack_actor(MALLORY)
     assert entries[-1].body["action"] == "scale production/deploy/lnn-service to 6"
 
 
@@ -125,10 +126,10 @@ async def test_one_approver_approves_and_the_snapshot_is_recorded(env: Env) -> N
     assert (result.changed, result.ready) == (True, True)
     approved = result.action
     assert approved.state is ActionState.APPROVED
-    assert approved.approved_by == (f"slack:{ALICE}",)
+    assert approved.approved_by == (slack_actor(ALICE),)
     assert approved.snapshot == env.cluster.get(LNN).snapshot()
     entry = (await env.timeline(incident))[-1]
-    assert (entry.kind, entry.actor) == ("action.approved", f"slack:{ALICE}")
+    assert (entry.kind, entry.actor) == ("action.approved", slack_actor(ALICE))
     assert entry.body["snapshot"]["resource_version"] == approved.snapshot.resource_version
     assert env.cluster.applied == []
 
@@ -170,7 +171,7 @@ async def test_unauthorized_click_is_refused_and_recorded(
     with pytest.raises(Forbidden, match="not an approver"):
         await env.approve(action.id, ALICE)
     entry = (await env.timeline(incident))[-1]
-    assert (entry.kind, entry.actor) == ("action.refused", f"slack:{ALICE}")
+    assert (entry.kind, entry.actor) == ("action.refused", slack_actor(ALICE))
     assert entry.body["attempted"] == "approve"
     assert (await env.action(action.id)).state is ActionState.REQUESTED
     assert env.cluster.calls == []
@@ -183,6 +184,27 @@ async def test_nobody_approves_their_own_request(env: Env) -> None:
         await env.approve(action.id, ALICE)
     assert (await env.timeline(incident))[-1].kind == "action.refused"
     assert (await env.approve(action.id, BOB)).ready
+
+
+async def test_a_display_name_makes_nobody_someone_else(env: Env) -> None:
+    # The request is stored without display names; clicks may carry one. Identity is the
+    # Slack user, so the requester stays the requester and a second click stays a repeat.
+    incident = await env.incident(Severity.P0)
+    action = (await env.request(incident, "rollback", by=ALICE)).action
+    with pytest.raises(Forbidden, match="someone else must approve"):
+        await env.approve(action.id, slack_actor(ALICE, "Alice A."))
+    first = await env.approve(action.id, slack_actor(BOB, "Bob"))
+    again = await env.approve(action.id, slack_actor(BOB, "Robert"))
+    assert (first.changed, again.changed, again.ready) == (True, False, False)
+    assert (await env.action(action.id)).approved_by == (slack_actor(BOB),)
+
+
+async def test_another_source_with_the_requesters_id_is_not_the_requester(env: Env) -> None:
+    incident = await env.incident()
+    action = (await env.request(incident, "scale", by=ALICE)).action
+    # Not "someone else must approve": it is a different actor, refused as a non-approver.
+    with pytest.raises(Forbidden, match="not an approver"):
+        await env.approve(action.id, Actor("system", ALICE))
 
 
 async def test_the_bot_cannot_approve(env: Env) -> None:
@@ -220,7 +242,7 @@ async def test_a_p0_rollback_needs_two_distinct_approvers(env: Env) -> None:
     assert "1 more approver" in again.message
     second = await env.approve(action.id, BOB)
     assert (second.ready, second.action.state) == (True, ActionState.APPROVED)
-    assert second.action.approved_by == (f"slack:{ALICE}", f"slack:{BOB}")
+    assert second.action.approved_by == (slack_actor(ALICE), slack_actor(BOB))
     assert await env.kinds(incident) == ["action.requested", "action.approval", "action.approved"]
 
 
@@ -252,7 +274,7 @@ async def test_a_lapsed_request_cannot_be_approved(env: Env) -> None:
         await env.approve(action.id, ALICE)
     stored = await env.action(action.id)
     assert stored.state is ActionState.EXPIRED
-    assert (await env.timeline(incident))[-1].actor == "bot:firebreak"
+    assert (await env.timeline(incident))[-1].actor == BOT
     assert env.cluster.calls == []
     with pytest.raises(Conflict, match="expired"):
         await env.approve(action.id, BOB)
@@ -306,4 +328,4 @@ async def test_clicks_after_approval_change_nothing(env: Env) -> None:
     await env.approve(action.id, ALICE)
     late = await env.approve(action.id, BOB)
     assert (late.changed, late.ready, late.message) == (False, True, "already approved")
-    assert (await env.action(action.id)).approved_by == (f"slack:{ALICE}",)
+    assert (await env.action(action.id)).approved_by == (slack_actor(ALICE),)

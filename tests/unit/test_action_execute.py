@@ -9,6 +9,7 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.domain.action import ActionState
+from bot.domain.actor import BOT
 from bot.domain.incident import Severity
 from bot.domain.timeline import verify_chain
 from bot.errors import Conflict, Forbidden
@@ -57,8 +58,8 @@ async def test_scale_dry_runs_applies_and_follows_the_rollout(env: Env) -> None:
     ]
     entries = await env.timeline(incident)
     started = next(e for e in entries if e.kind == "action.started")
-    assert started.actor == f"slack:{BOB}"
-    assert entries[-1].actor == "bot:firebreak"
+    assert started.actor == slack_actor(BOB)
+    assert entries[-1].actor == BOT
     verify_chain(entries)
 
 
@@ -221,7 +222,7 @@ async def test_diagnose_is_read_only_and_recorded(env: Env) -> None:
     assert diagnosis.snapshot.replicas == 3
     assert env.cluster.applied == []
     entry = (await env.timeline(incident))[-1]
-    assert (entry.kind, entry.actor) == ("action.diagnosed", f"slack:{ALICE}")
+    assert (entry.kind, entry.actor) == ("action.diagnosed", slack_actor(ALICE))
     assert entry.body["revisions"] == [1, 2]
     assert entry.body["ready"] == 3
     with pytest.raises(Forbidden):

@@ -10,6 +10,7 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.domain.action import ActionState
+from bot.domain.actor import BOT
 from bot.policy.model import Policy
 from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
 from tests.fakes.memory.store import MemoryStore
@@ -133,7 +134,7 @@ async def test_an_approved_action_nobody_claimed_is_executed(env: Env) -> None:
     assert settled.state is ActionState.SUCCEEDED
     assert len(env.cluster.applied) == 1
     started = [e for e in await env.timeline(incident) if e.kind == "action.started"]
-    assert started[0].actor == "bot:firebreak"
+    assert started[0].actor == BOT
 
 
 async def test_a_stale_executor_cannot_finish_what_was_taken_over(env: Env) -> None:

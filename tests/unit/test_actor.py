@@ -26,6 +26,12 @@ def test_stored_actor_strings_read_back(stored: str, actor: Actor) -> None:
     assert str(Actor.parse(stored)) == stored
 
 
+def test_actors_are_the_same_whatever_their_display_names() -> None:
+    assert slack_actor("U123", "Alice") == slack_actor("U123", "Al") == slack_actor("U123")
+    assert len({slack_actor("U123", "Alice"), slack_actor("U123")}) == 1
+    assert slack_actor("U123") != Actor("system", "U123")
+
+
 def test_the_display_name_is_never_stored() -> None:
     assert str(slack_actor("U123", "Alice")) == "slack:U123"
     assert Actor.parse(str(slack_actor("U123", "Alice"))) == slack_actor("U123")

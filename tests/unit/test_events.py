@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.actor import Actor
 from bot.domain.events import (
     BODY_FOR,
     BODY_TYPES,
@@ -55,7 +56,7 @@ def _entry(kind: EventKind, seq: int = 1) -> TimelineEntry:
         prev_hash=GENESIS,
         incident_id=1,
         at=T0,
-        actor="slack:U0N",
+        actor=Actor.parse("slack:U0N"),
         kind=stored_kind,
         body=body,
     )
@@ -157,7 +158,7 @@ def test_writing_an_unknown_kind_fails() -> None:
             prev_hash=GENESIS,
             incident_id=1,
             at=T0,
-            actor="slack:U0N",
+            actor=Actor.parse("slack:U0N"),
             kind="commander.set",
             body={"commander": "U0BOSS"},
         )
@@ -181,7 +182,7 @@ async def test_the_store_refuses_what_is_not_an_event() -> None:
             await uow.timeline.append(
                 incident.id,
                 at=T0,
-                actor="bot",
+                actor=Actor.parse("bot"),
                 event={"kind": "note", "text": "x"},  # type: ignore[arg-type]
             )
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.clock import FixedClock
+from bot.domain.actor import Actor
 from bot.domain.events import EventKind, StatusChanged
 from bot.domain.incident import NewIncident, Severity, Source
 from bot.domain.outbox import incident_key
@@ -40,9 +41,9 @@ async def _open(store: MemoryStore) -> int:
 async def test_the_use_cases_keep_who_on_the_incident() -> None:
     store = MemoryStore()
     incident_id = await _open(store)
-    await assign_commander(store, incident_id, "U0BOSS", actor="slack:U0A", at=T0)
-    await acknowledge(store, incident_id, actor="slack:U0ACK", at=T0)
-    await resolve(store, incident_id, actor="slack:U0RES", at=T0)
+    await assign_commander(store, incident_id, "U0BOSS", actor=Actor.parse("slack:U0A"), at=T0)
+    await acknowledge(store, incident_id, actor=Actor.parse("slack:U0ACK"), at=T0)
+    await resolve(store, incident_id, actor=Actor.parse("slack:U0RES"), at=T0)
     async with store.transaction() as uow:
         incident = await uow.incidents.get(incident_id)
         kinds = [entry.kind for entry in await uow.timeline.for_incident(incident_id)]
@@ -76,7 +77,7 @@ async def test_the_card_shows_the_commander_the_incident_keeps() -> None:
         entry = await uow.timeline.append(
             incident_id,
             at=T0,
-            actor="slack:U0ACK",
+            actor=Actor.parse("slack:U0ACK"),
             event=StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED),
         )
         await publisher.publish(uow, incident_id, [entry])

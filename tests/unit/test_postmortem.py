@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FixedClock
+from bot.domain.actor import Actor
 from bot.domain.events import (
     ActionApproval,
     ActionEntry,
@@ -88,7 +89,7 @@ async def human_step(store: MemoryStore, clock: FixedClock, event: Event, actor:
                     updated_at=clock.now(),
                 )
             )
-        await uow.timeline.append(1, at=clock.now(), actor=actor, event=event)
+        await uow.timeline.append(1, at=clock.now(), actor=Actor.parse(actor), event=event)
 
 
 @pytest.fixture
@@ -225,7 +226,7 @@ def test_durations_fall_back_to_the_timeline() -> None:
 
     def at(kind: str, minutes: int, seq: int) -> TimelineEntry:
         when = T0 + timedelta(minutes=minutes)
-        return TimelineEntry(5, seq, when, "bot", kind, {}, "", "")
+        return TimelineEntry(5, seq, when, Actor.parse("bot"), kind, {}, "", "")
 
     timeline = [
         at("incident.acknowledged", 2, 1),

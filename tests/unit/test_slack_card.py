@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.action import ActionState
+from bot.domain.actor import Actor
 from bot.domain.deployment import RolloutProgress
 from bot.domain.incident import (
     AlertEpisode,
@@ -316,7 +317,9 @@ def test_progress_bar_bounds() -> None:
 
 
 def entry(kind: str, body: dict[str, Any], actor: str = "system:alertmanager") -> TimelineEntry:
-    return TimelineEntry(42, 1, T0 + timedelta(seconds=5), actor, kind, body, "0" * 64, "1" * 64)
+    return TimelineEntry(
+        42, 1, T0 + timedelta(seconds=5), Actor.parse(actor), kind, body, "0" * 64, "1" * 64
+    )
 
 
 @pytest.mark.parametrize(

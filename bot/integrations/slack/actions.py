@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.domain.action import ActionRequest, ActionState, ActionVerb
+from bot.domain.actor import SLACK, Actor
 from bot.domain.deployment import RolloutProgress
 from bot.domain.events import ActionEntry, EventKind, decode
 from bot.domain.incident import TimelineEntry
@@ -33,8 +34,9 @@ def action_ref(action_id: int) -> str:
     return f"action_{action_id}_ts"
 
 
-def _slack_id(actor: str) -> str:
-    return actor.removeprefix("slack:")
+def _slack_id(actor: Actor) -> str:
+    """A Slack user's id, to mention; any other actor as its stored text."""
+    return actor.id if actor.source == SLACK and actor.id else str(actor)
 
 
 def _change(action: ActionRequest) -> str:

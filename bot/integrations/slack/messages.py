@@ -167,6 +167,6 @@ def render_timeline_entry(entry: TimelineEntry) -> Message:
     """A thread line for a timeline entry: time, actor, what happened."""
     at = entry.at.astimezone(UTC)
     line = describe(entry, text=inert, user=_person)
-    body = f"{date(at, layout='{time_secs}')} {who(entry.actor)} · {line}"
-    text = f"{at.strftime('%H:%M:%S')} {escape(entry.actor)} · {line}"
+    body = f"{date(at, layout='{time_secs}')} {who(str(entry.actor))} · {line}"
+    text = f"{at.strftime('%H:%M:%S')} {escape(str(entry.actor))} · {line}"
     return Message(text=kit.fallback(text), blocks=[kit.section(body)])

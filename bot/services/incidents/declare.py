@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.actor import Actor
 from bot.domain.incident import Incident, NewIncident, Severity, Source
 from bot.policy.model import Policy
 from bot.ports import Store, UnitOfWork
@@ -28,7 +29,7 @@ async def declare_incident(
     policy: Policy,
     *,
     title: str,
-    actor: str,
+    actor: Actor,
     at: datetime,
     severity: Severity | None = None,
     service: str | None = None,

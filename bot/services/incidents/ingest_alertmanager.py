@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.domain.actor import SYSTEM, Actor
 from bot.domain.events import (
     AlertChanged,
     AlertRepeat,
@@ -30,7 +31,7 @@ from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
 from bot.services.entries import record_opened
 
-ACTOR = "system:alertmanager"
+ACTOR = Actor(SYSTEM, "alertmanager")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +220,7 @@ async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) 
             incident,
             status=IncidentStatus.RESOLVED,
             resolved_at=now,
-            resolved_by=ACTOR,
+            resolved_by=str(ACTOR),
             updated_at=now,
             status_changed_at=now,
         )

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.domain.actor import SYSTEM, Actor
 from bot.domain.events import (
     EventKind,
     PagerDutyLinked,
@@ -28,7 +29,7 @@ from bot.policy.model import Policy
 from bot.ports import UnitOfWork
 from bot.services.entries import record_opened
 
-ACTOR = "system:pagerduty"
+ACTOR = Actor(SYSTEM, "pagerduty")
 
 # The event types that change an incident, and the status each implies (None: no change).
 HANDLED: dict[str, IncidentStatus | None] = {
@@ -139,11 +140,11 @@ async def _apply(
                 acknowledged_at=event.occurred_at
                 if target is IncidentStatus.ACKNOWLEDGED
                 else updated.acknowledged_at,
-                acknowledged_by=ACTOR
+                acknowledged_by=str(ACTOR)
                 if target is IncidentStatus.ACKNOWLEDGED
                 else updated.acknowledged_by,
                 resolved_at=event.occurred_at if target is IncidentStatus.RESOLVED else None,
-                resolved_by=ACTOR if target is IncidentStatus.RESOLVED else None,
+                resolved_by=str(ACTOR) if target is IncidentStatus.RESOLVED else None,
             )
             await uow.timeline.append(
                 incident.id,

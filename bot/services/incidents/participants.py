@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.actor import Actor
 from bot.domain.events import ParticipantJoined
 from bot.domain.incident import Delivery, DeliveryOutcome, Source
 from bot.ports import Store, UnitOfWork
@@ -13,15 +14,16 @@ EVENT_TYPE = "member_joined_channel"
 
 
 async def record_participant(
-    store: Store, *, event_id: str, channel: str, user: str, at: datetime, raw: bytes
+    store: Store, *, event_id: str, channel: str, who: Actor, at: datetime, raw: bytes
 ) -> bool:
-    """Record the join once per Slack ``event_id``; ``False`` for a duplicate delivery."""
+    """Record the join once per Slack ``event_id``; ``False`` for a duplicate delivery.
+    ``who`` is the chat user who joined (the Slack adapter builds it)."""
 
     async def work(uow: UnitOfWork) -> bool:
         if not await uow.deliveries.record(Delivery(Source.SLACK, event_id, at, raw, EVENT_TYPE)):
             return False
         incident_id = await uow.chat_refs.incident_for_channel(channel)
-        if incident_id is None or not user:
+        if incident_id is None or not who.id:
             await uow.deliveries.set_outcome(
                 Source.SLACK, event_id, DeliveryOutcome.IGNORED, "not an incident channel"
             )
@@ -30,8 +32,8 @@ async def record_participant(
         await uow.timeline.append(
             incident_id,
             at=at,
-            actor=f"slack:{user}",
-            event=ParticipantJoined(user=user),
+            actor=who,
+            event=ParticipantJoined(user=who.id),
         )
         await uow.deliveries.set_outcome(Source.SLACK, event_id, DeliveryOutcome.PROCESSED)
         return True

@@ -135,7 +135,7 @@ def _is_action(entry: TimelineEntry) -> bool:
 
 def _entry(entry: TimelineEntry) -> str:
     return (
-        f"- {_time(entry.at)} · #{entry.seq} · {_line(entry.actor)} · `{entry.kind}` — "
+        f"- {_time(entry.at)} · #{entry.seq} · {_line(str(entry.actor))} · `{entry.kind}` — "
         f"{_line(describe(entry))}"
     )
 

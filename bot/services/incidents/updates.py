@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
+from bot.domain.actor import Actor
 from bot.domain.events import (
     CommanderAssigned,
     Event,
@@ -40,7 +41,7 @@ async def _change(
     return await in_transaction(store, work)
 
 
-async def acknowledge(store: Store, incident_id: int, *, actor: str, at: datetime) -> Incident:
+async def acknowledge(store: Store, incident_id: int, *, actor: Actor, at: datetime) -> Incident:
     """Triggered → acknowledged. Acknowledging twice changes nothing and says so."""
 
     async def change(uow: UnitOfWork, incident: Incident) -> Incident:
@@ -52,7 +53,7 @@ async def acknowledge(store: Store, incident_id: int, *, actor: str, at: datetim
             incident,
             status=IncidentStatus.ACKNOWLEDGED,
             acknowledged_at=at,
-            acknowledged_by=actor,
+            acknowledged_by=str(actor),
             updated_at=at,
             status_changed_at=at,
         )
@@ -69,7 +70,7 @@ async def acknowledge(store: Store, incident_id: int, *, actor: str, at: datetim
 
 
 async def resolve(
-    store: Store, incident_id: int, *, actor: str, at: datetime, reason: str = ""
+    store: Store, incident_id: int, *, actor: Actor, at: datetime, reason: str = ""
 ) -> Incident:
     """Close the incident by hand. Alerts still firing in its group open nothing new."""
 
@@ -80,7 +81,7 @@ async def resolve(
             incident,
             status=IncidentStatus.RESOLVED,
             resolved_at=at,
-            resolved_by=actor,
+            resolved_by=str(actor),
             updated_at=at,
             status_changed_at=at,
         )
@@ -99,7 +100,7 @@ async def resolve(
 
 
 async def set_severity(
-    store: Store, incident_id: int, severity: Severity, *, actor: str, at: datetime
+    store: Store, incident_id: int, severity: Severity, *, actor: Actor, at: datetime
 ) -> Incident:
     """A person may raise or lower the severity (intake only ever raises it)."""
 
@@ -122,7 +123,7 @@ async def set_severity(
 
 
 async def record(
-    store: Store, incident_id: int, *, actor: str, at: datetime, event: Event
+    store: Store, incident_id: int, *, actor: Actor, at: datetime, event: Event
 ) -> Incident:
     """Append one entry that changes nothing else (a note, a command that only read)."""
 
@@ -134,7 +135,7 @@ async def record(
 
 
 async def assign_commander(
-    store: Store, incident_id: int, user: str, *, actor: str, at: datetime
+    store: Store, incident_id: int, user: str, *, actor: Actor, at: datetime
 ) -> Incident:
     """Make ``user`` (a Slack user id) the incident commander: kept on the incident, and
     recorded as a ``commander.assigned`` entry."""
@@ -151,6 +152,6 @@ async def assign_commander(
 
 
 async def add_note(
-    store: Store, incident_id: int, text: str, *, actor: str, at: datetime
+    store: Store, incident_id: int, text: str, *, actor: Actor, at: datetime
 ) -> Incident:
     return await record(store, incident_id, actor=actor, at=at, event=Note(text=text))

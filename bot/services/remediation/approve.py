@@ -51,7 +51,7 @@ async def _refusal(
     directory: Directory,
     approvers: Sequence[str],
 ) -> str | None:
-    if str(actor) == action.requested_by:
+    if actor == action.requested_by:
         return f"you requested {action.describe()}; someone else must approve it"
     try:
         rules = rules_for(policy, action.verb, action.target)
@@ -129,7 +129,7 @@ async def approve_action(
         if now >= action.expires_at:
             await in_transaction(store, functools.partial(_expire, action_id=action_id, now=now))
             raise Conflict(f"{action.describe()} expired unapproved; request it again")
-        if str(approver) in action.approved_by:
+        if approver in action.approved_by:
             return ApprovalResult(action, False, False, _waiting(action))
         stored = await _record(
             store,
@@ -168,7 +168,7 @@ async def _record(
         action.approvals_required,
         required_approvals(rules_for(policy, action.verb, action.target), incident.severity),
     )
-    approvals = (*action.approvals, Approval(str(approver), now))
+    approvals = (*action.approvals, Approval(approver, now))
     counted = dataclasses.replace(action, approvals_required=needed, approvals=approvals)
     final = len(approvals) >= needed
     changed = (
@@ -181,7 +181,7 @@ async def _record(
             action,
             changed,
             at=now,
-            actor=str(approver),
+            actor=approver,
             event=ActionApproval(
                 kind=EventKind.ACTION_APPROVED if final else EventKind.ACTION_APPROVAL,
                 approvals=len(approvals),

@@ -24,7 +24,7 @@ async def deny_action(
     store = ctx.store
     action, _ = await action_steps.read(store, action_id)
     now = ctx.clock.now()
-    if str(actor) != action.requested_by:
+    if actor != action.requested_by:
         try:
             rules = rules_for(ctx.policy, action.verb, action.target)
             allowed = await may_approve(
@@ -49,7 +49,7 @@ async def deny_action(
                 current, state=ActionState.DENIED, finished_at=now, detail=reason or "denied"
             ),
             at=now,
-            actor=str(actor),
+            actor=actor,
             event=ActionDenied(reason=reason, by=actor.id),
         )
         return (denied, True) if denied is not None else (current, False)

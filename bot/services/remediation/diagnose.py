@@ -52,7 +52,7 @@ async def diagnose_target(
         await uow.timeline.append(
             incident_id,
             at=clock.now(),
-            actor=str(actor),
+            actor=actor,
             event=summary(diagnosis),
         )
 

@@ -28,7 +28,7 @@ async def execute_action(ctx: RemediationContext, action_id: int, *, actor: Acto
         functools.partial(
             action_steps.claim,
             action_id=action_id,
-            actor=str(actor),
+            actor=actor,
             owner=owner,
             now=now,
             lease=ctx.timings.action_lease,

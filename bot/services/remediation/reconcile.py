@@ -23,6 +23,7 @@ import functools
 from datetime import datetime, timedelta
 
 from bot.domain.action import ActionRequest, ActionState, ActionVerb
+from bot.domain.actor import BOT
 from bot.domain.deployment import TargetSnapshot
 from bot.domain.events import ActionReconciled, ActionReconciling
 from bot.ports import Cluster, UnitOfWork
@@ -51,7 +52,7 @@ async def reconcile_actions(ctx: RemediationContext) -> list[ActionRequest]:
                 functools.partial(
                     action_steps.claim,
                     action_id=action.id,
-                    actor=action_steps.FIREBREAK,
+                    actor=BOT,
                     owner=owner,
                     now=now,
                     lease=lease_seconds,
@@ -82,7 +83,7 @@ async def _take_over(
         action,
         dataclasses.replace(action, owner=owner, lease_until=now + timedelta(seconds=lease)),
         at=now,
-        actor=action_steps.FIREBREAK,
+        actor=BOT,
         event=ActionReconciling(applying=action.apply_snapshot is not None),
     )
 

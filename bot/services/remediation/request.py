@@ -72,7 +72,7 @@ async def request_action(
             incident_id=incident_id,
             verb=verb,
             target=target,
-            requested_by=str(requested_by),
+            requested_by=requested_by,
             requested_at=now,
             expires_at=now + timedelta(seconds=approval_ttl),
             approvals_required=required_approvals(rules, incident.severity),
@@ -91,7 +91,7 @@ async def request_action(
             await uow.timeline.append(
                 incident_id,
                 at=now,
-                actor=str(requested_by),
+                actor=requested_by,
                 event=about(
                     ActionRequested(
                         approvals_required=action.approvals_required,
@@ -118,7 +118,7 @@ async def request_action(
         await uow.timeline.append(
             incident_id,
             at=now,
-            actor=str(requested_by),
+            actor=requested_by,
             event=about(ActionJoined(owner_incident=action.incident_id), action),
         )
         return RequestResult(action, False)

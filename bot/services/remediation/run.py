@@ -17,6 +17,7 @@ from bot.domain.action import (
     ActionVerb,
     snapshot_to_json,
 )
+from bot.domain.actor import BOT
 from bot.domain.deployment import ChangeResult, RolloutProgress, TargetSnapshot
 from bot.domain.events import ActionApplied, ActionFinished, EventKind
 from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
@@ -228,7 +229,7 @@ class Runner:
                 current,
                 dataclasses.replace(current, state=state, finished_at=now, detail=detail),
                 at=now,
-                actor=action_steps.FIREBREAK,
+                actor=BOT,
                 event=ActionFinished(
                     kind=kind,
                     detail=detail,

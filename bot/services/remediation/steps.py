@@ -17,8 +17,6 @@ from bot.errors import Forbidden, NotFound
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
 
-FIREBREAK = str(BOT)
-
 
 async def locked(uow: UnitOfWork, action_id: int) -> tuple[ActionRequest, Incident]:
     """The action, read again after locking its incident (which serialises timeline appends
@@ -45,7 +43,7 @@ async def transition(
     changed: ActionRequest,
     *,
     at: datetime,
-    actor: str,
+    actor: Actor,
     event: AboutAction,
 ) -> ActionRequest | None:
     """Write ``changed`` by compare-and-set and record ``event`` (its action facts filled in
@@ -67,9 +65,7 @@ async def note(store: Store, action: ActionRequest, *, at: datetime, event: Abou
 
     async def work(uow: UnitOfWork) -> None:
         await uow.incidents.get(action.incident_id, for_update=True)
-        await uow.timeline.append(
-            action.incident_id, at=at, actor=FIREBREAK, event=about(event, action)
-        )
+        await uow.timeline.append(action.incident_id, at=at, actor=BOT, event=about(event, action))
 
     await in_transaction(store, work)
 
@@ -81,7 +77,7 @@ async def expire(uow: UnitOfWork, action: ActionRequest, *, at: datetime) -> Act
         action,
         dataclasses.replace(action, state=ActionState.EXPIRED, finished_at=at),
         at=at,
-        actor=FIREBREAK,
+        actor=BOT,
         event=ActionExpired(expired_at=action.expires_at.isoformat()),
     )
 
@@ -96,7 +92,7 @@ async def refuse(
         await uow.timeline.append(
             action.incident_id,
             at=at,
-            actor=str(actor),
+            actor=actor,
             event=about(ActionRefused(attempted=attempted, reason=why), action),
         )
 
@@ -117,7 +113,7 @@ class _Claim:
 
 
 async def claim(
-    uow: UnitOfWork, *, action_id: int, actor: str, owner: str, now: datetime, lease: float
+    uow: UnitOfWork, *, action_id: int, actor: Actor, owner: str, now: datetime, lease: float
 ) -> _Claim:
     """approved → running by compare-and-set, unless expired or the deployment is busy."""
     action, _ = await locked(uow, action_id)
@@ -143,6 +139,6 @@ async def claim(
         ),
         at=now,
         actor=actor,
-        event=ActionStarted(approved_by=list(action.approved_by)),
+        event=ActionStarted(approved_by=[str(a) for a in action.approved_by]),
     )
     return _Claim(claimed or action, won=claimed is not None)

@@ -63,14 +63,9 @@ class CommandContext:
     channel: str
 
     @property
-    def who(self) -> Actor:
+    def actor(self) -> Actor:
         """The user as the core names actors."""
         return slack_actor(self.user)
-
-    @property
-    def actor(self) -> str:
-        """The user as the timeline stores actors."""
-        return str(self.who)
 
 
 def _line(incident: Incident) -> str:
@@ -83,7 +78,7 @@ def _line(incident: Incident) -> str:
 def _timeline_lines(entries: Sequence[TimelineEntry]) -> list[str]:
     shown = entries[-TIMELINE_MAX:]
     lines = [
-        f"`{e.seq:>3}` {e.at:%Y-%m-%d %H:%M:%S}Z · {escape(e.actor)} · {describe(e, text=escape)}"
+        f"`{e.seq:>3}` {e.at:%Y-%m-%d %H:%M:%S}Z · {escape(str(e.actor))} · {describe(e, text=escape)}"
         for e in shown
     ]
     if len(entries) > len(shown):
@@ -191,7 +186,7 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
                 "scale",
                 ns or namespace_default,
                 name,
-                actor=ctx.who,
+                actor=ctx.actor,
                 replicas=replicas,
             )
         case Rollback(deployment=name, namespace=ns, to_revision=revision):
@@ -200,16 +195,16 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
                 "rollback",
                 ns or namespace_default,
                 name,
-                actor=ctx.who,
+                actor=ctx.actor,
                 to_revision=revision,
             )
         case Restart(deployment=name, namespace=ns):
             result = await remediator.request(
-                incident_id, "restart", ns or namespace_default, name, actor=ctx.who
+                incident_id, "restart", ns or namespace_default, name, actor=ctx.actor
             )
         case Diagnose(deployment=name, namespace=ns):
             diagnosis = await remediator.diagnose(
-                incident_id, ns or namespace_default, name, actor=ctx.who
+                incident_id, ns or namespace_default, name, actor=ctx.actor
             )
             progress = diagnosis.progress
             return (

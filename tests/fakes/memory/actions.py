@@ -7,7 +7,15 @@ import dataclasses
 from collections.abc import Container, Sequence
 from datetime import UTC, datetime
 
-from bot.domain.action import OPEN_STATES, ActionRequest, ActionState, NewAction
+from bot.domain.action import (
+    OPEN_STATES,
+    ActionRequest,
+    ActionState,
+    NewAction,
+    approvals_from_json,
+    approvals_to_json,
+)
+from bot.domain.actor import Actor
 from bot.domain.target import Target
 from bot.errors import Conflict, IntegrityViolation
 
@@ -49,7 +57,8 @@ class MemoryActions:
             verb=new.verb,
             target=new.target,
             state=ActionState.REQUESTED,
-            requested_by=new.requested_by,
+            # Actors through their stored text, as the SQL store keeps them (no display name).
+            requested_by=Actor.parse(str(new.requested_by)),
             requested_at=requested_at,
             expires_at=_utc(new.expires_at) or requested_at,
             updated_at=requested_at,
@@ -80,6 +89,7 @@ class MemoryActions:
             replicas=stored.replicas,
             to_revision=stored.to_revision,
             version=stored.version + 1,
+            approvals=approvals_from_json(approvals_to_json(changed.approvals)),
             updated_at=_utc(changed.updated_at) or stored.updated_at,
             expires_at=_utc(changed.expires_at) or stored.expires_at,
             lease_until=_utc(changed.lease_until),

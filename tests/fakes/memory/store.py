@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+from bot.domain.actor import Actor
 from bot.domain.events import Event, encode
 from bot.domain.incident import (
     INBOX_SOURCES,
@@ -251,7 +252,7 @@ class MemoryTimeline:
         self._state = state
 
     async def append(
-        self, incident_id: int, *, at: datetime, actor: str, event: Event
+        self, incident_id: int, *, at: datetime, actor: Actor, event: Event
     ) -> TimelineEntry:
         kind, body = encode(event)
         if incident_id not in self._state.incidents:
@@ -263,7 +264,8 @@ class MemoryTimeline:
             prev_hash=entries[-1].hash if entries else GENESIS,
             incident_id=incident_id,
             at=_aware(at),
-            actor=actor,
+            # Through the stored text, as the SQL store does: a display name is never kept.
+            actor=Actor.parse(str(actor)),
             kind=kind,
             body=body,
         )
