@@ -28,7 +28,7 @@ from bot.domain.incident import (
 )
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
-from bot.services.entries import record_opened
+from bot.services.entries import record_opened, save_recorded
 
 ACTOR = "system:alertmanager"
 
@@ -193,19 +193,13 @@ async def _maybe_upgrade(
         response_minutes=min(incident.response_minutes, verdict.response_minutes),
         updated_at=now,
     )
-    await uow.incidents.save(upgraded)
-    await uow.timeline.append(
-        incident.id,
-        at=now,
-        actor=ACTOR,
-        event=SeverityChanged(
-            previous=incident.severity.value,
-            to=verdict.severity.value,
-            scenario=verdict.scenario.id,
-            rule=verdict.rule,
-        ),
+    event = SeverityChanged(
+        previous=incident.severity.value,
+        to=verdict.severity.value,
+        scenario=verdict.scenario.id,
+        rule=verdict.rule,
     )
-    return upgraded
+    return await save_recorded(uow, upgraded, at=now, actor=ACTOR, event=event)
 
 
 async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) -> bool:

@@ -19,6 +19,7 @@ from bot.domain.events import (
 from bot.domain.incident import Incident, IncidentStatus, Severity
 from bot.errors import BadRequest, NotFound
 from bot.ports import Store, UnitOfWork
+from bot.services.entries import save_recorded
 from bot.services.transactions import in_transaction
 
 
@@ -56,14 +57,8 @@ async def acknowledge(store: Store, incident_id: int, *, actor: str, at: datetim
             updated_at=at,
             status_changed_at=at,
         )
-        await uow.incidents.save(acked)
-        await uow.timeline.append(
-            incident.id,
-            at=at,
-            actor=actor,
-            event=StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED),
-        )
-        return acked
+        event = StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED)
+        return await save_recorded(uow, acked, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
@@ -84,16 +79,8 @@ async def resolve(
             updated_at=at,
             status_changed_at=at,
         )
-        await uow.incidents.save(resolved)
-        await uow.timeline.append(
-            incident.id,
-            at=at,
-            actor=actor,
-            event=StatusChanged(
-                kind=EventKind.INCIDENT_RESOLVED, reason=reason or "resolved by hand"
-            ),
-        )
-        return resolved
+        event = StatusChanged(kind=EventKind.INCIDENT_RESOLVED, reason=reason or "resolved by hand")
+        return await save_recorded(uow, resolved, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
@@ -107,16 +94,8 @@ async def set_severity(
         if incident.severity is severity:
             raise BadRequest(f"incident #{incident.id} already is {severity.value}")
         changed = replace(incident, severity=severity, updated_at=at)
-        await uow.incidents.save(changed)
-        await uow.timeline.append(
-            incident.id,
-            at=at,
-            actor=actor,
-            event=SeverityChanged(
-                previous=incident.severity.value, to=severity.value, rule="manual"
-            ),
-        )
-        return changed
+        event = SeverityChanged(previous=incident.severity.value, to=severity.value, rule="manual")
+        return await save_recorded(uow, changed, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
@@ -141,11 +120,8 @@ async def assign_commander(
 
     async def change(uow: UnitOfWork, incident: Incident) -> Incident:
         commanded = replace(incident, commander=user, updated_at=at)
-        await uow.incidents.save(commanded)
-        await uow.timeline.append(
-            incident.id, at=at, actor=actor, event=CommanderAssigned(user=user)
-        )
-        return commanded
+        event = CommanderAssigned(user=user)
+        return await save_recorded(uow, commanded, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
