@@ -208,22 +208,9 @@ async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) 
     episodes = await uow.alerts.for_incident(incident.id)
     if not episodes or any(e.status is AlertStatus.FIRING for e in episodes):
         return False
-    await uow.incidents.save(
-        replace(
-            incident,
-            status=IncidentStatus.RESOLVED,
-            resolved_at=now,
-            resolved_by=ACTOR,
-            updated_at=now,
-            status_changed_at=now,
-        )
+    resolved = incident.moved_to(IncidentStatus.RESOLVED, by=ACTOR, at=now)
+    event = StatusChanged(
+        kind=EventKind.INCIDENT_RESOLVED, reason="all alerts resolved", alerts=len(episodes)
     )
-    await uow.timeline.append(
-        incident.id,
-        at=now,
-        actor=ACTOR,
-        event=StatusChanged(
-            kind=EventKind.INCIDENT_RESOLVED, reason="all alerts resolved", alerts=len(episodes)
-        ),
-    )
+    await save_recorded(uow, resolved, at=now, actor=ACTOR, event=event)
     return True

@@ -49,14 +49,7 @@ async def acknowledge(store: Store, incident_id: int, *, actor: str, at: datetim
             raise BadRequest(f"incident #{incident.id} is already resolved")
         if incident.status is IncidentStatus.ACKNOWLEDGED:
             raise BadRequest(f"incident #{incident.id} is already acknowledged")
-        acked = replace(
-            incident,
-            status=IncidentStatus.ACKNOWLEDGED,
-            acknowledged_at=at,
-            acknowledged_by=actor,
-            updated_at=at,
-            status_changed_at=at,
-        )
+        acked = incident.moved_to(IncidentStatus.ACKNOWLEDGED, by=actor, at=at)
         event = StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED)
         return await save_recorded(uow, acked, at=at, actor=actor, event=event)
 
@@ -71,14 +64,7 @@ async def resolve(
     async def change(uow: UnitOfWork, incident: Incident) -> Incident:
         if incident.status is IncidentStatus.RESOLVED:
             raise BadRequest(f"incident #{incident.id} is already resolved")
-        resolved = replace(
-            incident,
-            status=IncidentStatus.RESOLVED,
-            resolved_at=at,
-            resolved_by=actor,
-            updated_at=at,
-            status_changed_at=at,
-        )
+        resolved = incident.moved_to(IncidentStatus.RESOLVED, by=actor, at=at)
         event = StatusChanged(kind=EventKind.INCIDENT_RESOLVED, reason=reason or "resolved by hand")
         return await save_recorded(uow, resolved, at=at, actor=actor, event=event)
 
