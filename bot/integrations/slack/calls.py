@@ -49,6 +49,13 @@ def _for_incident(
     )
 
 
+def _on_card(incident_id: int, method: str, args: JSON, *, ts_arg: str) -> OutboundCall:
+    # The card's channel and ts are known only once post_card's answer is saved.
+    return _for_incident(
+        incident_id, method, args, binds={"channel": CARD_CHANNEL, ts_arg: CARD_TS}
+    )
+
+
 def create_channel(incident_id: int, name: str, *, is_private: bool = False) -> OutboundCall:
     """``conversations.create``; saves the new (or already existing) channel's id."""
     args: dict[str, Any] = {"name": name}
@@ -92,24 +99,14 @@ def update_card(
     incident_id: int, *, text: str, blocks: Sequence[JSON] | None = None
 ) -> OutboundCall:
     """``chat.update`` of the card posted by ``post_card``."""
-    return _for_incident(
-        incident_id,
-        "chat.update",
-        _message(text, blocks),
-        binds={"channel": CARD_CHANNEL, "ts": CARD_TS},
-    )
+    return _on_card(incident_id, "chat.update", _message(text, blocks), ts_arg="ts")
 
 
 def post_in_thread(
     incident_id: int, *, text: str, blocks: Sequence[JSON] | None = None
 ) -> OutboundCall:
     """A note threaded under the card (timeline entries of note)."""
-    return _for_incident(
-        incident_id,
-        "chat.postMessage",
-        _message(text, blocks),
-        binds={"channel": CARD_CHANNEL, "thread_ts": CARD_TS},
-    )
+    return _on_card(incident_id, "chat.postMessage", _message(text, blocks), ts_arg="thread_ts")
 
 
 def post_to_channel(
