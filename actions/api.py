@@ -7,7 +7,7 @@ kubernetes_asyncio's generated methods build the requests (paths, query paramete
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -56,25 +56,32 @@ class KubeApi:
     ) -> JsonObject:
         """A JSON patch when ``body`` is a list, a strategic merge patch when it is a dict."""
         content_type = JSON_PATCH if isinstance(body, list) else STRATEGIC_MERGE_PATCH
-        call = self._apps.patch_namespaced_deployment(
+        patch = self._apps.patch_namespaced_deployment
+        return await self._patch(patch, target, body, content_type, "patch", dry_run=dry_run)
+
+    async def patch_scale(self, target: Target, body: JsonObject, *, dry_run: bool) -> JsonObject:
+        """A JSON merge patch of the scale subresource, as ``kubectl scale`` sends it."""
+        patch = self._apps.patch_namespaced_deployment_scale
+        return await self._patch(patch, target, body, MERGE_PATCH, "scale", dry_run=dry_run)
+
+    async def _patch(
+        self,
+        patch: Callable[..., Awaitable[Any]],
+        target: Target,
+        body: JsonObject | list[JsonObject],
+        content_type: str,
+        what: str,
+        *,
+        dry_run: bool,
+    ) -> JsonObject:
+        call = patch(
             target.name,
             target.namespace,
             body,
             _content_type=content_type,
             **self._options(dry_run=dry_run),
         )
-        return await _json(call, what=f"patch {target}", dry_run=dry_run)
-
-    async def patch_scale(self, target: Target, body: JsonObject, *, dry_run: bool) -> JsonObject:
-        """A JSON merge patch of the scale subresource, as ``kubectl scale`` sends it."""
-        call = self._apps.patch_namespaced_deployment_scale(
-            target.name,
-            target.namespace,
-            body,
-            _content_type=MERGE_PATCH,
-            **self._options(dry_run=dry_run),
-        )
-        return await _json(call, what=f"scale {target}", dry_run=dry_run)
+        return await _json(call, what=f"{what} {target}", dry_run=dry_run)
 
     async def replicasets(self, namespace: str, *, label_selector: str) -> list[JsonObject]:
         call = self._apps.list_namespaced_replica_set(

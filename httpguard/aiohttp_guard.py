@@ -20,7 +20,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
-from httpguard.clock import Cut, Sweeper, log_cut
+from httpguard.clock import Cut, Sweeper, cut
 
 
 class BodyTooSlow(web.HTTPRequestTimeout, TimeoutError):
@@ -91,15 +91,13 @@ class GuardedConnection(asyncio.Protocol):
         self.clock.stop()
 
     def _cut(self, reason: Cut) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        payload = self._payload
-        if payload is not None and not payload.is_eof():
-            payload.set_exception(BodyTooSlow())
-        log_cut(transport, reason)
-        self._on_cut(reason)
-        transport.abort()
+        def settle() -> None:
+            payload = self._payload
+            if payload is not None and not payload.is_eof():
+                payload.set_exception(BodyTooSlow())
+            self._on_cut(reason)
+
+        cut(self._transport, reason, settle)
 
 
 class Guards:

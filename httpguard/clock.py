@@ -141,3 +141,14 @@ def log_cut(transport: asyncio.BaseTransport, reason: Cut) -> None:
     peer = transport.get_extra_info("peername")
     where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
     log.info("closed a slow client %s: request %s too slow", where, reason.value)
+
+
+def cut(transport: asyncio.Transport | None, reason: Cut, settle: Callable[[], None]) -> None:
+    """Close a slow client's connection now: log the cut, let its owner ``settle`` (fail the
+    body being read, count the cut, forget the transport), then abort. A connection already
+    closing is left alone."""
+    if transport is None or transport.is_closing():
+        return
+    log_cut(transport, reason)
+    settle()
+    transport.abort()

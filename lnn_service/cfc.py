@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.floating]
 DEFAULT_DT = 0.02
+
+
+# The matrices and bias vectors of ``CfcWeights``, in the order they are saved.
+_ARRAYS = ("w_bb", "b_bb", "w_heads", "b_heads", "w_out", "b_out")
 
 
 @dataclass(frozen=True)
@@ -68,30 +73,15 @@ class CfcWeights:
         return gemm + biases + elementwise + 2 * self.n_out  # + clip to the limits
 
     def save(self, path: Path) -> None:
+        arrays = {name: getattr(self, name) for name in _ARRAYS}
         with path.open("wb") as fh:
-            np.savez(
-                fh,
-                w_bb=self.w_bb,
-                b_bb=self.b_bb,
-                w_heads=self.w_heads,
-                b_heads=self.b_heads,
-                w_out=self.w_out,
-                b_out=self.b_out,
-                out_limit=np.array(self.out_limit),
-            )
+            np.savez(fh, **arrays, out_limit=np.array(self.out_limit))
 
     @classmethod
     def load(cls, path: Path) -> CfcWeights:
         with np.load(path, allow_pickle=False) as data:
-            return cls(
-                w_bb=data["w_bb"],
-                b_bb=data["b_bb"],
-                w_heads=data["w_heads"],
-                b_heads=data["b_heads"],
-                w_out=data["w_out"],
-                b_out=data["b_out"],
-                out_limit=float(data["out_limit"]),
-            )
+            arrays: dict[str, Any] = {name: data[name] for name in _ARRAYS}
+            return cls(**arrays, out_limit=float(data["out_limit"]))
 
     @classmethod
     def random(

@@ -20,7 +20,7 @@ from typing import cast
 
 import orjson
 
-from httpguard.clock import Cut, Sweeper, log_cut
+from httpguard.clock import Cut, Sweeper, cut
 from lnn_service.batcher import Result
 from lnn_service.errors import BatchTooLarge, LnnError, NotReady
 from lnn_service.http_errors import REASONS, error_body, outcome_for, status_for
@@ -152,15 +152,13 @@ class FastProtocol(asyncio.Protocol):
         self._slots.clear()
 
     def _cut(self, reason: Cut) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        log_cut(transport, reason)
-        self._service.stats.connections_cut[reason.value] += 1
-        self._closing = True
-        self._transport = None
-        self._slots.clear()
-        transport.abort()
+        def settle() -> None:
+            self._service.stats.connections_cut[reason.value] += 1
+            self._closing = True
+            self._transport = None
+            self._slots.clear()
+
+        cut(self._transport, reason, settle)
 
     @property
     def unread(self) -> bytes:

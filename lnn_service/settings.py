@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from httpguard.clock import Limits
 from lnn_service.errors import LnnError
@@ -14,6 +15,7 @@ from lnn_service.errors import LnnError
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models"
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Durations are named for their unit (issue 14). The old names are still read, the new one
 # winning when both are set, with a warning naming the new one.
@@ -27,19 +29,6 @@ class SettingsError(LnnError):
     """An environment variable has an unusable value."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
 def _renamed(env: Mapping[str, str], name: str) -> str:
     """``name``, or the old name it replaces when only that one is set."""
     old = next((o for o, new in RENAMED.items() if new == name), None)
@@ -48,29 +37,49 @@ def _renamed(env: Mapping[str, str], name: str) -> str:
     return name
 
 
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    name = _renamed(env, name)
+def _read(env: Mapping[str, str], name: str, convert: Callable[[str], T], what: str) -> T | None:
+    """The value of ``name`` through ``convert``; ``None`` when it is unset or empty."""
     raw = env.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = float(raw)
+        return convert(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-    if not value >= minimum or value == float("inf"):
-        raise SettingsError(f"{name} must be a finite number of at least {minimum}, got {raw}")
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from exc
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    value = _read(env, name, int, "an integer")
+    if value is None:
+        return default
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    name = _renamed(env, name)
+    value = _read(env, name, float, "a number")
+    if value is None:
         return default
+    if not value >= minimum or value == float("inf"):
+        raise SettingsError(
+            f"{name} must be a finite number of at least {minimum}, got {env[name]}"
+        )
+    return value
+
+
+def _boolean(raw: str) -> bool:
     if raw.lower() in {"1", "true", "yes", "on"}:
         return True
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
-    raise SettingsError(f"{name} must be a boolean, got {raw!r}")
+    raise ValueError(raw)
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _read(env, name, _boolean, "a boolean")
+    return default if value is None else value
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from bench.ingest.options import Options
 from bench.ingest.targets import NOOP, Row
@@ -18,37 +18,51 @@ def fmt(value: float, digits: int = 0) -> str:
     return "–" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
-def table(rows: Sequence[Row]) -> Iterator[str]:
-    yield (
-        "| target | scenario | requests | acks/s | processed/s | ack p50 ms | ack p99 ms "
-        "| errors | peak RSS MB |"
-    )
-    yield "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+def _markdown(
+    header: str, rows: Sequence[Row], cells: Callable[[Row], Sequence[str]]
+) -> Iterator[str]:
+    """A Markdown table with a line per row: its target, its scenario, then its ``cells``.
+    ``header`` names the columns after those two (``a | b:``); a name ending in ``:`` (a
+    number) is right-aligned."""
+    columns = ["target", "scenario", *header.split(" | ")]
+    yield "| " + " | ".join(c.removesuffix(":") for c in columns) + " |"
+    yield "| " + " | ".join("---:" if c.endswith(":") else "---" for c in columns) + " |"
     for r in rows:
-        processed = "–" if r.processed_per_s is None else fmt(r.processed_per_s)
-        if r.notes and r.processed_per_s is not None:
-            processed += " *"
-        yield (
-            f"| {r.target} | {r.scenario} | {r.load.requests} | {fmt(r.load.acks_per_s)} "
-            f"| {processed} | {fmt(r.load.p50_ms, 1)} | {fmt(r.load.p99_ms, 1)} "
-            f"| {r.load.errors} | {fmt(r.peak_rss_mb)} |"
-        )
+        yield "| " + " | ".join((r.target, r.scenario, *cells(r))) + " |"
+
+
+def _main_cells(r: Row) -> Sequence[str]:
+    processed = "–" if r.processed_per_s is None else fmt(r.processed_per_s)
+    if r.notes and r.processed_per_s is not None:
+        processed += " *"
+    return [
+        str(r.load.requests),
+        fmt(r.load.acks_per_s),
+        processed,
+        fmt(r.load.p50_ms, 1),
+        fmt(r.load.p99_ms, 1),
+        str(r.load.errors),
+        fmt(r.peak_rss_mb),
+    ]
+
+
+def _detail_cells(r: Row) -> Sequence[str]:
+    gen_share = r.load.generator_cpu_s / r.load.generator_wall_s
+    notes = "; ".join((r.load.detail, *(f"* {n}" for n in r.notes)))
+    return [fmt(r.load.max_ms, 1), fmt(100 * r.server_cpu_share), fmt(100 * gen_share), notes]
+
+
+def table(rows: Sequence[Row]) -> Iterator[str]:
+    header = (
+        "requests: | acks/s: | processed/s: | ack p50 ms: | ack p99 ms: | errors: | peak RSS MB:"
+    )
+    return _markdown(header, rows, _main_cells)
 
 
 def details(rows: Sequence[Row]) -> Iterator[str]:
     """Numbers that explain the main table: where the CPU went and what the answers were."""
-    yield (
-        "| target | scenario | ack max ms | server CPU % | load generator CPU % "
-        "| answers and notes |"
-    )
-    yield "| --- | --- | ---: | ---: | ---: | --- |"
-    for r in rows:
-        gen_share = r.load.generator_cpu_s / r.load.generator_wall_s
-        notes = "; ".join((r.load.detail, *(f"* {n}" for n in r.notes)))
-        yield (
-            f"| {r.target} | {r.scenario} | {fmt(r.load.max_ms, 1)} "
-            f"| {fmt(100 * r.server_cpu_share)} | {fmt(100 * gen_share)} | {notes} |"
-        )
+    header = "ack max ms: | server CPU %: | load generator CPU %: | answers and notes"
+    return _markdown(header, rows, _detail_cells)
 
 
 def ceiling(rows: Sequence[Row]) -> tuple[float, list[float]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -174,6 +174,22 @@ class Incident:
     def dedup_key(self) -> str:
         """The key firebreak uses with PagerDuty so a PagerDuty incident can be matched back."""
         return f"firebreak-{self.id}"
+
+    def moved_to(self, status: IncidentStatus, *, by: Actor, at: datetime) -> Incident:
+        """This incident moved to ``status`` by ``by`` at ``at``; an acknowledgement or a
+        resolution also keeps who and when."""
+        acked = status is IncidentStatus.ACKNOWLEDGED
+        resolved = status is IncidentStatus.RESOLVED
+        return replace(
+            self,
+            status=status,
+            updated_at=at,
+            status_changed_at=at,
+            acknowledged_at=at if acked else self.acknowledged_at,
+            acknowledged_by=str(by) if acked else self.acknowledged_by,
+            resolved_at=at if resolved else self.resolved_at,
+            resolved_by=str(by) if resolved else self.resolved_by,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.actor import Actor
-from bot.domain.events import IncidentOpened
+from bot.domain.events import Event, IncidentOpened
 from bot.domain.incident import Incident
 from bot.ports import UnitOfWork
 
@@ -42,3 +42,13 @@ async def record_opened(
             urgency=urgency,
         ),
     )
+
+
+async def save_recorded(
+    uow: UnitOfWork, changed: Incident, *, at: datetime, actor: Actor, event: Event
+) -> Incident:
+    """Save ``changed`` and append the entry that says what changed, in the caller's
+    transaction; returns ``changed``."""
+    await uow.incidents.save(changed)
+    await uow.timeline.append(changed.id, at=at, actor=actor, event=event)
+    return changed

@@ -13,30 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from bot.domain.events import (
-    AboutAction,
-    ActionApplied,
-    ActionApproval,
-    ActionDenied,
-    ActionDiagnosed,
-    ActionFinished,
-    ActionRefused,
-    AlertChanged,
-    AlertRepeat,
-    AlertsTruncated,
-    CommanderAssigned,
-    CommandViewed,
-    Event,
-    EventKind,
-    IncidentOpened,
-    Note,
-    PagerDutyLinked,
-    PagerDutyReceived,
-    ParticipantJoined,
-    SeverityChanged,
-    StatusChanged,
-    decode,
-)
+from bot.domain import events as ev
 from bot.domain.incident import TimelineEntry
 
 Format = Callable[[str], str]
@@ -75,7 +52,7 @@ def _generic(kind: str, body: Mapping[str, object], text: Format) -> str:
     return text(line)
 
 
-def _action(event: AboutAction, show: Show, user: Format) -> str:
+def _action(event: ev.AboutAction, show: Show, user: Format) -> str:
     state = event.kind.value.removeprefix("action.")
     what = show(event.verb) or "action"
     what += f" {show(event.target)}" if event.target else ""
@@ -83,18 +60,18 @@ def _action(event: AboutAction, show: Show, user: Format) -> str:
     extra += [f"to revision {show(event.to_revision)}"] if event.to_revision is not None else []
     line = f"Action{f' #{show(event.action_id)}' if event.action_id is not None else ''} {state}"
     line += f": {what}" + (f" ({', '.join(extra)})" if extra else "")
-    by = event.by if isinstance(event, ActionApproval | ActionDenied) else ""
+    by = event.by if isinstance(event, ev.ActionApproval | ev.ActionDenied) else ""
     if by:
         line += f" by {user(show(by))}"
     detail = ""
-    if isinstance(event, ActionApplied | ActionFinished):
+    if isinstance(event, ev.ActionApplied | ev.ActionFinished):
         detail = event.detail
-    elif isinstance(event, ActionDenied | ActionRefused):
+    elif isinstance(event, ev.ActionDenied | ev.ActionRefused):
         detail = event.reason
     return line + (f": {show(detail)}" if detail else "")
 
 
-def _diagnosed(event: ActionDiagnosed, show: Show) -> str:
+def _diagnosed(event: ev.ActionDiagnosed, show: Show) -> str:
     line = f"Diagnosed {show(event.target) or 'a deployment'}"
     if event.replicas is not None:
         line += f": {show(event.ready)}/{show(event.replicas)} ready"
@@ -102,48 +79,48 @@ def _diagnosed(event: ActionDiagnosed, show: Show) -> str:
     return line
 
 
-def _line(event: Event, show: Show, user: Format) -> str:
+def _line(event: ev.Event, show: Show, user: Format) -> str:
     match event:
-        case IncidentOpened():
+        case ev.IncidentOpened():
             line = f"Opened as {show(event.severity) or '?'}: {show(event.title)}"
             return line + (f" (rule {show(event.rule)})" if event.rule else "")
-        case StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED):
+        case ev.StatusChanged(kind=ev.EventKind.INCIDENT_ACKNOWLEDGED):
             return "Acknowledged"
-        case StatusChanged(kind=EventKind.INCIDENT_TRIGGERED):
+        case ev.StatusChanged(kind=ev.EventKind.INCIDENT_TRIGGERED):
             return "Back to triggered"
-        case StatusChanged():
+        case ev.StatusChanged():
             return "Resolved" + (f": {show(event.reason)}" if event.reason else "")
-        case SeverityChanged():
+        case ev.SeverityChanged():
             line = f"Severity {show(event.previous) or '?'} → {show(event.to) or '?'}"
             return line + (f" ({show(event.rule)})" if event.rule else "")
-        case AlertChanged():
-            state = "firing" if event.kind is EventKind.ALERT_FIRING else "resolved"
+        case ev.AlertChanged():
+            state = "firing" if event.kind is ev.EventKind.ALERT_FIRING else "resolved"
             line = f"Alert {show(event.alertname) or 'alert'} {state}"
             return line + (f" ({show(event.severity)})" if event.severity else "")
-        case AlertRepeat():
+        case ev.AlertRepeat():
             return (
                 f"Alert group re-sent ({show(event.alerts) or '?'} alerts, "
                 f"{show(event.status) or 'unknown'}); nothing new"
             )
-        case AlertsTruncated():
+        case ev.AlertsTruncated():
             return (
                 f"Alertmanager left out {show(event.truncated_alerts) or '?'} alerts of this group"
             )
-        case Note():
+        case ev.Note():
             return f"Note: {show(event.text)}"
-        case CommanderAssigned():
+        case ev.CommanderAssigned():
             return f"Commander: {user(show(event.user))}" if event.user else "Commander cleared"
-        case CommandViewed():
+        case ev.CommandViewed():
             return f"Ran /incident {show(event.command) or 'show'}"
-        case ParticipantJoined():
+        case ev.ParticipantJoined():
             return f"{user(show(event.user))} joined the channel"
-        case PagerDutyLinked():
+        case ev.PagerDutyLinked():
             number = show(event.number) if event.number is not None else show(event.pagerduty_id)
             return f"Linked to PagerDuty incident {number}"
-        case PagerDutyReceived():
+        case ev.PagerDutyReceived():
             line = f"PagerDuty: {event.kind.value.removeprefix('pagerduty.')}"
             return line + (f": {show(event.note)}" if event.note else "")
-        case ActionDiagnosed():
+        case ev.ActionDiagnosed():
             return _diagnosed(event, show)
         case _:
             return _action(event, show, user)
@@ -152,7 +129,7 @@ def _line(event: Event, show: Show, user: Format) -> str:
 def describe(entry: TimelineEntry, *, text: Format = _same, user: Format = _same) -> str:
     """One readable line for ``entry`` (without time or actor). A kind firebreak never wrote
     gets a generic ``kind: key=value`` line."""
-    event = decode(entry.kind, entry.body)
+    event = ev.decode(entry.kind, entry.body)
     if event is None:
         return _generic(entry.kind, entry.body, text)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from bot.domain.action import ActionRequest
-from bot.domain.events.bodies import check_kind
+from bot.domain.events.body import Family, OneKind
 from bot.domain.events.kinds import EventKind
 from bot.domain.incident import JSON
 
@@ -33,126 +33,102 @@ class ActionEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRequested(ActionEntry):
+class ActionRequested(ActionEntry, OneKind, kind=EventKind.ACTION_REQUESTED):
     """Someone asked for the action; it waits for ``approvals_required`` approvals."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_REQUESTED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_REQUESTED
     approvals_required: int
     expires_at: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionJoined(ActionEntry):
+class ActionJoined(ActionEntry, OneKind, kind=EventKind.ACTION_JOINED):
     """A second incident asked for an action already pending on ``owner_incident``."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_JOINED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_JOINED
     owner_incident: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRefused(ActionEntry):
+class ActionRefused(ActionEntry, OneKind, kind=EventKind.ACTION_REFUSED):
     """Someone not allowed to tried to ``attempted`` (approve, deny) the action."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_REFUSED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_REFUSED
     attempted: str
     reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionApproval(ActionEntry):
+class ActionApproval(
+    ActionEntry, Family, kinds=(EventKind.ACTION_APPROVAL, EventKind.ACTION_APPROVED)
+):
     """One approval (``action.approval``) or the last one needed (``action.approved``, with the
     target's ``snapshot`` at approval). ``by`` is the approver's id."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_APPROVAL, EventKind.ACTION_APPROVED)
     kind: EventKind
     approvals: int
     approvals_required: int
     snapshot: JSON | None = None
     by: str = ""
 
-    def __post_init__(self) -> None:
-        check_kind(self, self.kind, self.KINDS)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionDenied(ActionEntry):
+class ActionDenied(ActionEntry, OneKind, kind=EventKind.ACTION_DENIED):
     """An approver or the requester turned the request down. ``by`` is their id."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_DENIED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_DENIED
     reason: str = ""
     by: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionExpired(ActionEntry):
+class ActionExpired(ActionEntry, OneKind, kind=EventKind.ACTION_EXPIRED):
     """Nobody approved or ran the action before ``expired_at``."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_EXPIRED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_EXPIRED
     expired_at: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionStarted(ActionEntry):
+class ActionStarted(ActionEntry, OneKind, kind=EventKind.ACTION_STARTED):
     """An executor claimed the approved action."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_STARTED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_STARTED
     approved_by: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionApplied(ActionEntry):
+class ActionApplied(ActionEntry, OneKind, kind=EventKind.ACTION_APPLIED):
     """The change was sent to the cluster (or ``skipped``: already as asked)."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_APPLIED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_APPLIED
     skipped: bool
     detail: str
     revision: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionReconciling(ActionEntry):
+class ActionReconciling(ActionEntry, OneKind, kind=EventKind.ACTION_RECONCILING):
     """A replica took over an action a dead one left running."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_RECONCILING,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_RECONCILING
     applying: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionReconciled(ActionEntry):
+class ActionReconciled(ActionEntry, OneKind, kind=EventKind.ACTION_RECONCILED):
     """Reconciliation found the change had ``landed`` before the crash."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_RECONCILED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_RECONCILED
     landed: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionFinished(ActionEntry):
+class ActionFinished(
+    ActionEntry, Family, kinds=(EventKind.ACTION_SUCCEEDED, EventKind.ACTION_FAILED)
+):
     """The action succeeded or failed; ``detail`` says how, ``snapshot`` what the target was."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_SUCCEEDED, EventKind.ACTION_FAILED)
     kind: EventKind
     detail: str = ""
     snapshot: JSON | None = None
 
-    def __post_init__(self) -> None:
-        check_kind(self, self.kind, self.KINDS)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionDiagnosed:
+class ActionDiagnosed(OneKind, kind=EventKind.ACTION_DIAGNOSED):
     """A read-only look at a deployment (no action row): the facts worth keeping."""
 
-    KINDS: ClassVar[tuple[EventKind, ...]] = (EventKind.ACTION_DIAGNOSED,)
-    kind: ClassVar[EventKind] = EventKind.ACTION_DIAGNOSED
     target: str
     replicas: int | None = None
     revision: int | None = None

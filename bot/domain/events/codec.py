@@ -12,80 +12,53 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, get_type_hints
 
-from bot.domain.events.actions import (
-    AboutAction,
-    ActionApplied,
-    ActionApproval,
-    ActionDenied,
-    ActionDiagnosed,
-    ActionExpired,
-    ActionFinished,
-    ActionJoined,
-    ActionReconciled,
-    ActionReconciling,
-    ActionRefused,
-    ActionRequested,
-    ActionStarted,
-)
-from bot.domain.events.bodies import (
-    AlertChanged,
-    AlertRepeat,
-    AlertsTruncated,
-    CommanderAssigned,
-    CommandViewed,
-    IncidentOpened,
-    Note,
-    PagerDutyLinked,
-    PagerDutyReceived,
-    ParticipantJoined,
-    SeverityChanged,
-    StatusChanged,
-)
+from bot.domain.events import actions as act
+from bot.domain.events import bodies as bod
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.incident import JSON
 
 Event = (
-    IncidentOpened
-    | StatusChanged
-    | SeverityChanged
-    | AlertChanged
-    | AlertRepeat
-    | AlertsTruncated
-    | Note
-    | CommanderAssigned
-    | CommandViewed
-    | ParticipantJoined
-    | PagerDutyLinked
-    | PagerDutyReceived
-    | AboutAction
-    | ActionDiagnosed
+    bod.IncidentOpened
+    | bod.StatusChanged
+    | bod.SeverityChanged
+    | bod.AlertChanged
+    | bod.AlertRepeat
+    | bod.AlertsTruncated
+    | bod.Note
+    | bod.CommanderAssigned
+    | bod.CommandViewed
+    | bod.ParticipantJoined
+    | bod.PagerDutyLinked
+    | bod.PagerDutyReceived
+    | act.AboutAction
+    | act.ActionDiagnosed
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
-    IncidentOpened,
-    StatusChanged,
-    SeverityChanged,
-    AlertChanged,
-    AlertRepeat,
-    AlertsTruncated,
-    Note,
-    CommanderAssigned,
-    CommandViewed,
-    ParticipantJoined,
-    PagerDutyLinked,
-    PagerDutyReceived,
-    ActionRequested,
-    ActionJoined,
-    ActionRefused,
-    ActionApproval,
-    ActionDenied,
-    ActionExpired,
-    ActionStarted,
-    ActionApplied,
-    ActionReconciling,
-    ActionReconciled,
-    ActionFinished,
-    ActionDiagnosed,
+    bod.IncidentOpened,
+    bod.StatusChanged,
+    bod.SeverityChanged,
+    bod.AlertChanged,
+    bod.AlertRepeat,
+    bod.AlertsTruncated,
+    bod.Note,
+    bod.CommanderAssigned,
+    bod.CommandViewed,
+    bod.ParticipantJoined,
+    bod.PagerDutyLinked,
+    bod.PagerDutyReceived,
+    act.ActionRequested,
+    act.ActionJoined,
+    act.ActionRefused,
+    act.ActionApproval,
+    act.ActionDenied,
+    act.ActionExpired,
+    act.ActionStarted,
+    act.ActionApplied,
+    act.ActionReconciling,
+    act.ActionReconciled,
+    act.ActionFinished,
+    act.ActionDiagnosed,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

@@ -8,7 +8,7 @@ update it and thread notes under it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.domain.incident import JSON
@@ -30,38 +30,50 @@ def _message(text: str, blocks: Sequence[JSON] | None) -> JSON:
     return args
 
 
+def _for_incident(
+    incident_id: int,
+    method: str,
+    args: JSON,
+    *,
+    binds: Mapping[str, str] | None = None,
+    saves: Mapping[str, str] | None = None,
+) -> OutboundCall:
+    # Every call of an incident leaves in order with its others (the ordering key).
+    return OutboundCall(
+        ordering_key=incident_key(incident_id),
+        method=method,
+        args=args,
+        incident_id=incident_id,
+        binds=binds or {},
+        saves=saves or {},
+    )
+
+
+def _on_card(incident_id: int, method: str, args: JSON, *, ts_arg: str) -> OutboundCall:
+    # The card's channel and ts are known only once post_card's answer is saved.
+    return _for_incident(
+        incident_id, method, args, binds={"channel": CARD_CHANNEL, ts_arg: CARD_TS}
+    )
+
+
 def create_channel(incident_id: int, name: str, *, is_private: bool = False) -> OutboundCall:
     """``conversations.create``; saves the new (or already existing) channel's id."""
     args: dict[str, Any] = {"name": name}
     if is_private:
         args["is_private"] = True
-    return OutboundCall(
-        ordering_key=incident_key(incident_id),
-        method="conversations.create",
-        args=args,
-        incident_id=incident_id,
-        saves={CHANNEL: "channel.id"},
-    )
+    return _for_incident(incident_id, "conversations.create", args, saves={CHANNEL: "channel.id"})
 
 
 def set_topic(incident_id: int, topic: str) -> OutboundCall:
-    return OutboundCall(
-        ordering_key=incident_key(incident_id),
-        method="conversations.setTopic",
-        args={"topic": topic},
-        incident_id=incident_id,
-        binds={"channel": CHANNEL},
+    return _for_incident(
+        incident_id, "conversations.setTopic", {"topic": topic}, binds={"channel": CHANNEL}
     )
 
 
 def invite(incident_id: int, users: Sequence[str]) -> OutboundCall:
     """``conversations.invite`` of Slack user ids (at most 1000; Slack's own limit)."""
-    return OutboundCall(
-        ordering_key=incident_key(incident_id),
-        method="conversations.invite",
-        args={"users": ",".join(users)},
-        incident_id=incident_id,
-        binds={"channel": CHANNEL},
+    return _for_incident(
+        incident_id, "conversations.invite", {"users": ",".join(users)}, binds={"channel": CHANNEL}
     )
 
 
@@ -74,11 +86,10 @@ def post_card(
 ) -> OutboundCall:
     """Post the incident card into the incident's channel, or into ``channel`` (the triage
     channel of a P2); saves where it landed so updates and thread notes can find it."""
-    return OutboundCall(
-        ordering_key=incident_key(incident_id),
-        method="chat.postMessage",
-        args=_message(text, blocks) | ({"channel": channel} if channel else {}),
-        incident_id=incident_id,
+    return _for_incident(
+        incident_id,
+        "chat.postMessage",
+        _message(text, blocks) | ({"channel": channel} if channel else {}),
         binds={} if channel else {"channel": CHANNEL},
         saves={CARD_CHANNEL: "channel", CARD_TS: "ts"},
     )
@@ -88,26 +99,14 @@ def update_card(
     incident_id: int, *, text: str, blocks: Sequence[JSON] | None = None
 ) -> OutboundCall:
     """``chat.update`` of the card posted by ``post_card``."""
-    return OutboundCall(
-        ordering_key=incident_key(incident_id),
-        method="chat.update",
-        args=_message(text, blocks),
-        incident_id=incident_id,
-        binds={"channel": CARD_CHANNEL, "ts": CARD_TS},
-    )
+    return _on_card(incident_id, "chat.update", _message(text, blocks), ts_arg="ts")
 
 
 def post_in_thread(
     incident_id: int, *, text: str, blocks: Sequence[JSON] | None = None
 ) -> OutboundCall:
     """A note threaded under the card (timeline entries of note)."""
-    return OutboundCall(
-        ordering_key=incident_key(incident_id),
-        method="chat.postMessage",
-        args=_message(text, blocks),
-        incident_id=incident_id,
-        binds={"channel": CARD_CHANNEL, "thread_ts": CARD_TS},
-    )
+    return _on_card(incident_id, "chat.postMessage", _message(text, blocks), ts_arg="thread_ts")
 
 
 def post_to_channel(

@@ -29,7 +29,7 @@ from bot.domain.incident import (
 )
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
-from bot.services.entries import record_opened
+from bot.services.entries import record_opened, save_recorded
 
 ACTOR = Actor(SYSTEM, "alertmanager")
 
@@ -194,19 +194,13 @@ async def _maybe_upgrade(
         response_minutes=min(incident.response_minutes, verdict.response_minutes),
         updated_at=now,
     )
-    await uow.incidents.save(upgraded)
-    await uow.timeline.append(
-        incident.id,
-        at=now,
-        actor=ACTOR,
-        event=SeverityChanged(
-            previous=incident.severity.value,
-            to=verdict.severity.value,
-            scenario=verdict.scenario.id,
-            rule=verdict.rule,
-        ),
+    event = SeverityChanged(
+        previous=incident.severity.value,
+        to=verdict.severity.value,
+        scenario=verdict.scenario.id,
+        rule=verdict.rule,
     )
-    return upgraded
+    return await save_recorded(uow, upgraded, at=now, actor=ACTOR, event=event)
 
 
 async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) -> bool:
@@ -215,22 +209,9 @@ async def _resolve_if_quiet(uow: UnitOfWork, incident: Incident, now: datetime) 
     episodes = await uow.alerts.for_incident(incident.id)
     if not episodes or any(e.status is AlertStatus.FIRING for e in episodes):
         return False
-    await uow.incidents.save(
-        replace(
-            incident,
-            status=IncidentStatus.RESOLVED,
-            resolved_at=now,
-            resolved_by=str(ACTOR),
-            updated_at=now,
-            status_changed_at=now,
-        )
+    resolved = incident.moved_to(IncidentStatus.RESOLVED, by=ACTOR, at=now)
+    event = StatusChanged(
+        kind=EventKind.INCIDENT_RESOLVED, reason="all alerts resolved", alerts=len(episodes)
     )
-    await uow.timeline.append(
-        incident.id,
-        at=now,
-        actor=ACTOR,
-        event=StatusChanged(
-            kind=EventKind.INCIDENT_RESOLVED, reason="all alerts resolved", alerts=len(episodes)
-        ),
-    )
+    await save_recorded(uow, resolved, at=now, actor=ACTOR, event=event)
     return True

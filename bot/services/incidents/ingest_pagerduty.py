@@ -27,7 +27,7 @@ from bot.domain.incident import (
 from bot.domain.pagerduty import PagerDutyEvent, PagerDutyIncident
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
-from bot.services.entries import record_opened
+from bot.services.entries import record_opened, save_recorded
 
 ACTOR = Actor(SYSTEM, "pagerduty")
 
@@ -79,13 +79,13 @@ async def _find_or_open(
         linked = await uow.incidents.get(int(own.group(1)), for_update=True)
         if linked is not None and linked.pagerduty_id in (None, pd.id):
             if linked.pagerduty_id is None:
-                linked = replace(linked, pagerduty_id=pd.id, updated_at=now)
-                await uow.incidents.save(linked)
-                await uow.timeline.append(
-                    linked.id,
+                event = PagerDutyLinked(pagerduty_id=pd.id, number=pd.number, url=pd.html_url)
+                linked = await save_recorded(
+                    uow,
+                    replace(linked, pagerduty_id=pd.id, updated_at=now),
                     at=now,
                     actor=ACTOR,
-                    event=PagerDutyLinked(pagerduty_id=pd.id, number=pd.number, url=pd.html_url),
+                    event=event,
                 )
             return linked, False
     verdict = policy.classify_pagerduty(pd.priority, pd.urgency)

@@ -20,6 +20,7 @@ from bot.domain.events import (
 from bot.domain.incident import Incident, IncidentStatus, Severity
 from bot.errors import BadRequest, NotFound
 from bot.ports import Store, UnitOfWork
+from bot.services.entries import save_recorded
 from bot.services.transactions import in_transaction
 
 
@@ -49,22 +50,9 @@ async def acknowledge(store: Store, incident_id: int, *, actor: Actor, at: datet
             raise BadRequest(f"incident #{incident.id} is already resolved")
         if incident.status is IncidentStatus.ACKNOWLEDGED:
             raise BadRequest(f"incident #{incident.id} is already acknowledged")
-        acked = replace(
-            incident,
-            status=IncidentStatus.ACKNOWLEDGED,
-            acknowledged_at=at,
-            acknowledged_by=str(actor),
-            updated_at=at,
-            status_changed_at=at,
-        )
-        await uow.incidents.save(acked)
-        await uow.timeline.append(
-            incident.id,
-            at=at,
-            actor=actor,
-            event=StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED),
-        )
-        return acked
+        acked = incident.moved_to(IncidentStatus.ACKNOWLEDGED, by=actor, at=at)
+        event = StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED)
+        return await save_recorded(uow, acked, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
@@ -77,24 +65,9 @@ async def resolve(
     async def change(uow: UnitOfWork, incident: Incident) -> Incident:
         if incident.status is IncidentStatus.RESOLVED:
             raise BadRequest(f"incident #{incident.id} is already resolved")
-        resolved = replace(
-            incident,
-            status=IncidentStatus.RESOLVED,
-            resolved_at=at,
-            resolved_by=str(actor),
-            updated_at=at,
-            status_changed_at=at,
-        )
-        await uow.incidents.save(resolved)
-        await uow.timeline.append(
-            incident.id,
-            at=at,
-            actor=actor,
-            event=StatusChanged(
-                kind=EventKind.INCIDENT_RESOLVED, reason=reason or "resolved by hand"
-            ),
-        )
-        return resolved
+        resolved = incident.moved_to(IncidentStatus.RESOLVED, by=actor, at=at)
+        event = StatusChanged(kind=EventKind.INCIDENT_RESOLVED, reason=reason or "resolved by hand")
+        return await save_recorded(uow, resolved, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
@@ -108,16 +81,8 @@ async def set_severity(
         if incident.severity is severity:
             raise BadRequest(f"incident #{incident.id} already is {severity.value}")
         changed = replace(incident, severity=severity, updated_at=at)
-        await uow.incidents.save(changed)
-        await uow.timeline.append(
-            incident.id,
-            at=at,
-            actor=actor,
-            event=SeverityChanged(
-                previous=incident.severity.value, to=severity.value, rule="manual"
-            ),
-        )
-        return changed
+        event = SeverityChanged(previous=incident.severity.value, to=severity.value, rule="manual")
+        return await save_recorded(uow, changed, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
@@ -142,11 +107,8 @@ async def assign_commander(
 
     async def change(uow: UnitOfWork, incident: Incident) -> Incident:
         commanded = replace(incident, commander=user, updated_at=at)
-        await uow.incidents.save(commanded)
-        await uow.timeline.append(
-            incident.id, at=at, actor=actor, event=CommanderAssigned(user=user)
-        )
-        return commanded
+        event = CommanderAssigned(user=user)
+        return await save_recorded(uow, commanded, at=at, actor=actor, event=event)
 
     return await _change(store, incident_id, change)
 
