@@ -39,8 +39,8 @@ HEAD = (
 async def start_bot(processes: Processes, database_url: str, tmp_path: Path) -> Service:
     env = firebreak_env(
         database_url,
-        FIREBREAK_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
-        FIREBREAK_BODY_GRACE=str(BODY_GRACE),
+        FIREBREAK_HEADER_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
+        FIREBREAK_BODY_GRACE_SECONDS=str(BODY_GRACE),
         FIREBREAK_BODY_MIN_RATE=str(BODY_MIN_RATE),
     )
     if database_url.startswith("postgresql"):

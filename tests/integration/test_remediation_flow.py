@@ -217,7 +217,7 @@ async def test_an_expired_request_cannot_be_approved(
             world = World(bot, kube)
             channel, _ = await world.incident_with_card()
             assert "Requested" in await bot.reply("restart deploy/lnn-service", channel=channel.id)
-            clock.advance(601)  # FIREBREAK_APPROVAL_TTL defaults to 10 minutes
+            clock.advance(601)  # FIREBREAK_APPROVAL_TTL_SECONDS defaults to 10 minutes
             await bot.click("firebreak.approve", {"action_request": 1}, user=BOB)
             assert "expired" in (await last_reply(bot, 1)).lower()
             assert kube.writes() == []

@@ -36,8 +36,8 @@ async def lnn(registry_dir: Path, tmp_path: Path) -> AsyncIterator[Service]:
     async with lnn_serve(
         registry_dir,
         tmp_path,
-        LNN_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
-        LNN_BODY_GRACE=str(BODY_GRACE),
+        LNN_HEADER_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
+        LNN_BODY_GRACE_SECONDS=str(BODY_GRACE),
         LNN_BODY_MIN_RATE=str(BODY_MIN_RATE),
     ) as service:
         yield service
@@ -119,7 +119,7 @@ async def test_without_the_fast_path_aiohttp_cuts_trickled_heads(
         registry_dir,
         tmp_path,
         LNN_FAST_PATH="false",
-        LNN_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
+        LNN_HEADER_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
     ) as service:
         limit = HEAD_TIMEOUT + SLACK
         slow = await open_slow(
