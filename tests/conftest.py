@@ -11,16 +11,17 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade_async
 from db.store import SqlStore
 from tests.fakes.memory.store import MemoryStore
+from tests.support.postgres import connect
 
 POSTGRES_ENV = "FIREBREAK_TEST_POSTGRES_URL"
 
@@ -50,14 +51,7 @@ def _run_outside_loop(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 async def _admin_execute(server_url: str, sql: str) -> None:
-    parsed = make_url(server_url)
-    conn = await asyncpg.connect(
-        user=parsed.username,
-        password=parsed.password,
-        host=parsed.host,
-        port=parsed.port,
-        database=parsed.database,
-    )
+    conn = await connect(server_url)
     try:
         await conn.execute(sql)
     finally:
@@ -87,6 +81,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@asynccontextmanager
+async def _migrated(url: str) -> AsyncIterator[SqlStore]:
+    await upgrade_async(url)
+    sql = SqlStore.from_url(url)
+    try:
+        yield sql
+    finally:
+        await sql.close()
+
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | SqlStore]:
     """A ready store on each backend; SQL ones are migrated first."""
@@ -96,23 +100,15 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | S
         await memory.close()
         return
     url: str = request.getfixturevalue(f"{request.param}_url")
-    await upgrade_async(url)
-    sql = SqlStore.from_url(url)
-    try:
+    async with _migrated(url) as sql:
         yield sql
-    finally:
-        await sql.close()
 
 
 @pytest.fixture
 async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
     """A migrated ``SqlStore`` on each SQL backend (no memory store)."""
-    await upgrade_async(database_url)
-    sql = SqlStore.from_url(database_url)
-    try:
+    async with _migrated(database_url) as sql:
         yield sql
-    finally:
-        await sql.close()
 
 
 # ---------------------------------------------------------------------------------------------

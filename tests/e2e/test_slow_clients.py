@@ -20,15 +20,20 @@ from tests.support.processes import (
     scrape_metric,
 )
 from tests.support.raw_http import base_address
-from tests.support.slow_clients import assert_cut_within_bound, open_slow, paced, trickle
+from tests.support.slow_clients import (
+    BODY_GRACE,
+    BODY_MIN_RATE,
+    SLACK,
+    SLOW_CONNECTIONS,
+    assert_cut_within_bound,
+    open_slow,
+    paced,
+    trickle,
+)
 
 pytestmark = pytest.mark.slow
 
 HEAD_TIMEOUT = 2.0
-BODY_GRACE = 1.0
-BODY_MIN_RATE = 1000.0
-SLACK = 3.0  # a slow, shared machine: the bound plus this is what the tests allow
-SLOW_CONNECTIONS = 200
 CUT = "firebreak_connections_cut_total"
 HEAD = (
     b"POST /webhooks/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\n"

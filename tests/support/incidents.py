@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.incident import Incident, IncidentStatus, NewIncident, Severity, Source
+from bot.domain.incident import Incident, IncidentStatus, Severity, Source
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -27,16 +27,3 @@ def incident(**changes: Any) -> Incident:
         labels={"alertname": "LNNHighLatency"},
     )
     return replace(base, **changes)
-
-
-def declared(created_at: datetime) -> NewIncident:
-    """A bare incident declared in Slack: no alert group, no labels."""
-    return NewIncident(
-        title="t",
-        severity=Severity.P1,
-        source=Source.SLACK,
-        service="s",
-        scenario="x",
-        response_minutes=15,
-        created_at=created_at,
-    )

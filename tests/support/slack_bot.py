@@ -174,6 +174,22 @@ async def eventually(check: Callable[[], T | None], *, timeout: float = 15.0) ->
         await asyncio.sleep(0.05)
 
 
+def slack_bot_settings(
+    database_url: str, slack_api_url: str, triage_channel: str, **extra: Any
+) -> Settings:
+    """The bot's settings against a fake Slack at ``slack_api_url``, with the test tokens."""
+    return Settings(
+        database_url=database_url,
+        alertmanager_token=AM_TOKEN,
+        api_token=API_TOKEN,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack_api_url,
+        slack_triage_channel=triage_channel,
+        **extra,
+    )
+
+
 @asynccontextmanager
 async def slack_bot(
     aiohttp_client: MakeClient,
@@ -186,16 +202,7 @@ async def slack_bot(
     fake = seeded_fake()
     triage = fake.workspace.add_channel("incident-triage")
     async with run_fake_slack(fake) as base_url:
-        settings = Settings(
-            database_url=database_url,
-            alertmanager_token=AM_TOKEN,
-            api_token=API_TOKEN,
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=base_url,
-            slack_triage_channel=triage.id,
-            **settings_extra,
-        )
+        settings = slack_bot_settings(database_url, base_url, triage.id, **settings_extra)
         with_responders = replace(policy, responders={"lnn-service": (ALICE, ONCALL)})
         client = await aiohttp_client(create_app(settings, policy=with_responders, clock=clock))
         hooks = base_url.removesuffix("/api/") + "/hooks"

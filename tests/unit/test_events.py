@@ -35,8 +35,8 @@ from bot.services.entry_text import describe
 from bot.services.incidents.ingest_pagerduty import HANDLED
 from bot.services.incidents.postmortem import render_postmortem
 from tests.fakes.memory.store import MemoryStore
-from tests.support.incidents import declared
 from tests.support.incidents import incident as support_incident
+from tests.support.store_builders import new_incident
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -153,7 +153,7 @@ def test_writing_an_unknown_kind_fails() -> None:
 async def test_the_store_refuses_what_is_not_an_event() -> None:
     store = MemoryStore()
     async with store.transaction() as uow:
-        incident = await uow.incidents.create(declared(T0))
+        incident = await uow.incidents.create(new_incident(created_at=T0))
         with pytest.raises(TypeError, match="not a timeline event body"):
             await uow.timeline.append(
                 incident.id,

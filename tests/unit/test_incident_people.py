@@ -16,14 +16,14 @@ from bot.policy.file import DEFAULT_POLICY, load_policy
 from bot.services.incidents.updates import acknowledge, assign_commander, resolve
 from handlers.api import incident_json
 from tests.fakes.memory.store import MemoryStore
-from tests.support.incidents import declared
+from tests.support.store_builders import new_incident
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 async def _open(store: MemoryStore) -> int:
     async with store.transaction() as uow:
-        incident = await uow.incidents.create(declared(T0))
+        incident = await uow.incidents.create(new_incident(created_at=T0))
     return incident.id
 
 
