@@ -11,17 +11,16 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from db.migrate import upgrade_async
 from db.store import SqlStore
 from tests.fakes.memory.store import MemoryStore
 from tests.support.postgres import connect
+from tests.support.sql_store import migrated_store
 
 POSTGRES_ENV = "FIREBREAK_TEST_POSTGRES_URL"
 
@@ -81,16 +80,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@asynccontextmanager
-async def _migrated(url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(url)
-    sql = SqlStore.from_url(url)
-    try:
-        yield sql
-    finally:
-        await sql.close()
-
-
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | SqlStore]:
     """A ready store on each backend; SQL ones are migrated first."""
@@ -100,14 +89,14 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | S
         await memory.close()
         return
     url: str = request.getfixturevalue(f"{request.param}_url")
-    async with _migrated(url) as sql:
+    async with migrated_store(url) as sql:
         yield sql
 
 
 @pytest.fixture
 async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
     """A migrated ``SqlStore`` on each SQL backend (no memory store)."""
-    async with _migrated(database_url) as sql:
+    async with migrated_store(database_url) as sql:
         yield sql
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import select, text
 
 from bot.domain.incident import Delivery, Source
 from db.intake.inbox import SqlInbox
-from db.migrate import upgrade_async
 from db.store import SqlStore
 from db.tables import deliveries
+from tests.support.sql_store import migrated_store
 
 pytestmark = pytest.mark.postgres
 
@@ -30,10 +30,8 @@ def delivery(key: str) -> Delivery:
 
 @pytest.fixture
 async def store(postgres_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(postgres_url)
-    store = SqlStore.from_url(postgres_url)
-    yield store
-    await store.close()
+    async with migrated_store(postgres_url) as store:
+        yield store
 
 
 async def stored_keys(store: SqlStore) -> list[str]:

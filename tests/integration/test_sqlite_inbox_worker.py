@@ -23,9 +23,9 @@ from bot.errors import StorageUnavailable
 from db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
 from db.intake.sqlite import SqliteInboxWriter, sqlite_stamp
 from db.intake.sqlite_worker import BatchInserter, frame, read_frame, serve
-from db.migrate import upgrade_async
 from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
 from db.store import SqlStore
+from tests.support.sql_store import migrated_store
 
 AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -36,10 +36,8 @@ def delivery(key: str) -> Delivery:
 
 @pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(sqlite_url)
-    store = SqlStore.from_url(sqlite_url)
-    yield store
-    await store.close()
+    async with migrated_store(sqlite_url) as store:
+        yield store
 
 
 @pytest.fixture
