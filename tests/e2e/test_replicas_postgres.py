@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
+from tests.support.payloads.alertmanager import KINDS
 from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     FirebreakApi,
@@ -34,12 +35,6 @@ GROUPS = 100
 # Each distinct delivery goes this many times to each replica.
 COPIES = 3
 CONCURRENCY = 48
-# alertname -> (severity label, expected incident severity), from the default policy.
-KINDS = [
-    ("LNNServiceDown", "critical", "P0"),
-    ("LNNHighLatency", "critical", "P1"),
-    ("LNNHighMemory", "warning", "P2"),
-]
 
 
 def _time(moment: datetime) -> str:

@@ -21,8 +21,9 @@ from tests.fakes.kube.kubeconfig import write_kubeconfig
 from tests.fakes.kube.server import FakeKube, run_fake_kube
 from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.testing import ALICE, BOB, CAROL, ONCALL
+from tests.support.bot_app import MakeClient
 from tests.support.payloads.alertmanager import alert, webhook
-from tests.support.slack_bot import MakeClient, SlackBot, eventually, slack_bot
+from tests.support.slack_bot import SlackBot, eventually, slack_bot
 
 NS, NAME = "production", "lnn-service"
 LATENCY = alert("LNNHighLatency", "critical", service="lnn-service")

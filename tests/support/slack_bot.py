@@ -8,14 +8,13 @@ import hmac
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse
 
 from bot.app import create_app
 from bot.clock import Clock
@@ -24,11 +23,17 @@ from bot.policy.model import Policy
 from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.server import FakeSlack, run_fake_slack
 from tests.fakes.slack.testing import ALICE, ONCALL, TOKEN, seeded_fake
-from tests.support.bot_app import AM_AUTH, AM_TOKEN, API_AUTH, API_TOKEN, process_inbox
+from tests.support.bot_app import (
+    AM_AUTH,
+    AM_TOKEN,
+    API_AUTH,
+    API_TOKEN,
+    Client,
+    MakeClient,
+    process_inbox,
+)
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
 T = TypeVar("T")
 
 

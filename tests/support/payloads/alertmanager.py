@@ -12,6 +12,13 @@ from handlers.alertmanager_schema import parse_alertmanager
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ZERO_TIME = "0001-01-01T00:00:00Z"
+# alertname -> (severity label, the default policy's severity), ordered most severe first:
+# the kinds the storm and replica tests mix.
+KINDS = [
+    ("LNNServiceDown", "critical", "P0"),
+    ("LNNHighLatency", "critical", "P1"),
+    ("LNNHighMemory", "warning", "P2"),
+]
 
 
 def alert(
