@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
 
-from bot.domain.incident import Delivery, Source
 from db.intake.inbox import SqlInbox
 from db.store import SqlStore
 from db.tables import deliveries
+from tests.support.payloads.alertmanager import delivery
 from tests.support.sql_store import migrated_store
 
 pytestmark = pytest.mark.postgres
-
-AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-
-def delivery(key: str) -> Delivery:
-    return Delivery(Source.ALERTMANAGER, key, AT, b'{"version": "4"}', "firing")
 
 
 @pytest.fixture
