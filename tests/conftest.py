@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from db.migrate import upgrade_async
 from db.store import SqlStore
 from tests.fakes.memory.store import MemoryStore
+from tests.support.postgres import connect
+from tests.support.sql_store import migrated_store
 
 POSTGRES_ENV = "FIREBREAK_TEST_POSTGRES_URL"
 
@@ -50,14 +50,7 @@ def _run_outside_loop(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 async def _admin_execute(server_url: str, sql: str) -> None:
-    parsed = make_url(server_url)
-    conn = await asyncpg.connect(
-        user=parsed.username,
-        password=parsed.password,
-        host=parsed.host,
-        port=parsed.port,
-        database=parsed.database,
-    )
+    conn = await connect(server_url)
     try:
         await conn.execute(sql)
     finally:
@@ -96,23 +89,15 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore | S
         await memory.close()
         return
     url: str = request.getfixturevalue(f"{request.param}_url")
-    await upgrade_async(url)
-    sql = SqlStore.from_url(url)
-    try:
+    async with migrated_store(url) as sql:
         yield sql
-    finally:
-        await sql.close()
 
 
 @pytest.fixture
 async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
     """A migrated ``SqlStore`` on each SQL backend (no memory store)."""
-    await upgrade_async(database_url)
-    sql = SqlStore.from_url(database_url)
-    try:
+    async with migrated_store(database_url) as sql:
         yield sql
-    finally:
-        await sql.close()
 
 
 # ---------------------------------------------------------------------------------------------

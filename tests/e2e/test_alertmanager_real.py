@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import Processes
+from tests.support.postgres import connect
 from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     AlertSpec,
@@ -290,10 +291,7 @@ async def test_resolving_the_alerts_resolves_the_incidents(
 
 async def _admin(postgres_url: str) -> asyncpg.Connection:
     """A connection to the server's maintenance database (not the one under test)."""
-    url = make_url(postgres_url)
-    return await asyncpg.connect(
-        user=url.username, password=url.password, host=url.host, port=url.port, database="postgres"
-    )
+    return await connect(postgres_url, database="postgres")
 
 
 @pytest.mark.postgres
@@ -410,14 +408,7 @@ async def test_a_bot_answering_503_for_a_while_gets_every_group_once_it_recovers
 
 async def inbox_rows(postgres_url: str) -> list[tuple[str, bytes]]:
     """(outcome, body) of every row in the bot's ``deliveries`` table."""
-    url = make_url(postgres_url)
-    conn = await asyncpg.connect(
-        user=url.username,
-        password=url.password,
-        host=url.host,
-        port=url.port,
-        database=url.database,
-    )
+    conn = await connect(postgres_url)
     try:
         rows = await conn.fetch("SELECT outcome, body FROM deliveries ORDER BY id")
     finally:

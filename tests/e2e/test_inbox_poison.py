@@ -112,7 +112,9 @@ async def test_a_poison_delivery_no_longer_wedges_the_inbox_and_the_inbox_tells_
     backend: str,
 ) -> None:
     database_url: str = request.getfixturevalue(f"{backend}_url")
-    env = firebreak_env(database_url, FIREBREAK_READY_MAX_INBOX_AGE=str(READY_MAX_INBOX_AGE_S))
+    env = firebreak_env(
+        database_url, FIREBREAK_READY_MAX_INBOX_AGE_SECONDS=str(READY_MAX_INBOX_AGE_S)
+    )
     if backend == "postgres":
         firebreak_db_upgrade(env, log_path=tmp_path / "db-upgrade.log", cwd=tmp_path)
 
@@ -163,7 +165,7 @@ async def test_a_poison_delivery_no_longer_wedges_the_inbox_and_the_inbox_tells_
     status, ready = await readyz(http, bot)
     assert status == 200
     assert ready["status"] == "degraded", ready
-    assert "FIREBREAK_READY_MAX_INBOX_AGE" in ready["reason"], ready
+    assert "FIREBREAK_READY_MAX_INBOX_AGE_SECONDS" in ready["reason"], ready
     assert ready["inbox"]["pending"] == 1
     assert ready["inbox"]["oldest_pending_seconds"] >= HELD_BACK_AGE_S
 

@@ -40,8 +40,8 @@ async def test_sigkill_while_an_approved_scale_runs_ends_it_once(
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=slack_url,
             FIREBREAK_APPROVERS=BOB,
-            FIREBREAK_ACTION_LEASE="2",
-            FIREBREAK_ROLLOUT_POLL="0.1",
+            FIREBREAK_ACTION_LEASE_SECONDS="2",
+            FIREBREAK_ROLLOUT_POLL_SECONDS="0.1",
             FIREBREAK_OUTBOX_POLL_SECONDS="0.2",
         )
         hooks = slack_url.removesuffix("/api/") + "/hooks"

@@ -12,12 +12,13 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
+from tests.support.payloads.alertmanager import KINDS
 from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     FirebreakApi,
@@ -34,12 +35,6 @@ GROUPS = 100
 # Each distinct delivery goes this many times to each replica.
 COPIES = 3
 CONCURRENCY = 48
-# alertname -> (severity label, expected incident severity), from the default policy.
-KINDS = [
-    ("LNNServiceDown", "critical", "P0"),
-    ("LNNHighLatency", "critical", "P1"),
-    ("LNNHighMemory", "warning", "P2"),
-]
 
 
 def _time(moment: datetime) -> str:
@@ -179,12 +174,28 @@ async def fire_everywhere(
     return groups, {i["group_key"]: i for i in incidents}
 
 
-async def test_two_replicas_receiving_the_same_deliveries_open_one_incident_per_group(
+class Opened(NamedTuple):
+    """Two replicas on one database, after every group opened its incident through both."""
+
+    replicas: list[Service]
+    api: FirebreakApi
+    groups: list[Group]
+    by_key: dict[str, dict[str, Any]]
+
+
+async def open_every_group(
     processes: Processes, http: aiohttp.ClientSession, postgres_url: str, tmp_path: Path
-) -> None:
+) -> Opened:
     replicas = await start_replicas(processes, postgres_url, tmp_path)
     api = FirebreakApi(http, replicas[0])
     groups, by_key = await fire_everywhere(http, replicas, api, processes)
+    return Opened(replicas, api, groups, by_key)
+
+
+async def test_two_replicas_receiving_the_same_deliveries_open_one_incident_per_group(
+    processes: Processes, http: aiohttp.ClientSession, postgres_url: str, tmp_path: Path
+) -> None:
+    replicas, api, groups, by_key = await open_every_group(processes, http, postgres_url, tmp_path)
     # Both replicas together report each incident opened exactly once.
     opened = [
         await scrape_metric(http, r.base_url, "firebreak_incidents_opened_total") for r in replicas
@@ -208,9 +219,7 @@ async def test_two_replicas_receiving_the_same_deliveries_open_one_incident_per_
 async def test_two_replicas_receiving_the_same_resolutions_resolve_each_incident_once(
     processes: Processes, http: aiohttp.ClientSession, postgres_url: str, tmp_path: Path
 ) -> None:
-    replicas = await start_replicas(processes, postgres_url, tmp_path)
-    api = FirebreakApi(http, replicas[0])
-    groups, by_key = await fire_everywhere(http, replicas, api, processes)
+    replicas, api, groups, by_key = await open_every_group(processes, http, postgres_url, tmp_path)
     firing_sends = sends(2 * GROUPS, replicas)  # fire_everywhere's two bodies per group
 
     # Every copy of every group's resolved delivery at once on both replicas: each incident

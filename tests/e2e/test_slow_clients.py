@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Processes
+from tests.support import slow_clients as bounds
 from tests.support.payloads.alertmanager import alert, body, webhook
 from tests.support.processes import (
     ALERTMANAGER_TOKEN,
@@ -25,10 +26,6 @@ from tests.support.slow_clients import assert_cut_within_bound, open_slow, paced
 pytestmark = pytest.mark.slow
 
 HEAD_TIMEOUT = 2.0
-BODY_GRACE = 1.0
-BODY_MIN_RATE = 1000.0
-SLACK = 3.0  # a slow, shared machine: the bound plus this is what the tests allow
-SLOW_CONNECTIONS = 200
 CUT = "firebreak_connections_cut_total"
 HEAD = (
     b"POST /webhooks/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -39,9 +36,9 @@ HEAD = (
 async def start_bot(processes: Processes, database_url: str, tmp_path: Path) -> Service:
     env = firebreak_env(
         database_url,
-        FIREBREAK_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
-        FIREBREAK_BODY_GRACE=str(BODY_GRACE),
-        FIREBREAK_BODY_MIN_RATE=str(BODY_MIN_RATE),
+        FIREBREAK_HEADER_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
+        FIREBREAK_BODY_GRACE_SECONDS=str(bounds.BODY_GRACE),
+        FIREBREAK_BODY_MIN_RATE=str(bounds.BODY_MIN_RATE),
     )
     if database_url.startswith("postgresql"):
         firebreak_db_upgrade(env, log_path=tmp_path / "upgrade.log", cwd=tmp_path)
@@ -67,14 +64,14 @@ async def test_trickled_heads_are_cut_while_deliveries_stay_fast(
             return response.status
 
     await deliver()  # the first delivery opens the keep-alive connection the rest reuse
-    limit = HEAD_TIMEOUT + SLACK
-    slow = await open_slow(SLOW_CONNECTIONS, port, HEAD, interval=1.0, limit_s=limit)
+    limit = HEAD_TIMEOUT + bounds.SLACK
+    slow = await open_slow(bounds.SLOW_CONNECTIONS, port, HEAD, interval=1.0, limit_s=limit)
     # Deliveries for as long as the slow connections are open, and a little after.
     latencies = await paced(deliver, count=int(10 * (limit + 1)), per_second=10)
     lifetimes = await asyncio.gather(*slow)
 
     assert_cut_within_bound(latencies, lifetimes, status=202, bound=HEAD_TIMEOUT, limit=limit)
-    assert await scrape_metric(http, base, CUT, reason="head") == SLOW_CONNECTIONS
+    assert await scrape_metric(http, base, CUT, reason="head") == bounds.SLOW_CONNECTIONS
     assert await scrape_metric(http, base, CUT, reason="body") == 0
 
 
@@ -90,7 +87,7 @@ async def test_a_trickled_body_is_cut_and_idle_keep_alive_is_not(
         b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
     )
     # 4 bytes a second, far under the floor: cut once the grace and what it sent run out.
-    limit = BODY_GRACE + SLACK
+    limit = bounds.BODY_GRACE + bounds.SLACK
     lifetime = await trickle(port, b"[" * 100, interval=0.25, limit_s=limit, prefix=head)
     assert lifetime < limit
     assert await scrape_metric(http, base, CUT, reason="body") == 1

@@ -46,7 +46,9 @@ def _store(url: str) -> SqlStore:
     return SqlStore(engine)
 
 
-def _envs(stores: list[SqlStore], clock: FixedClock, policy: Policy) -> list[Env]:
+@pytest.fixture
+def envs(stores: list[SqlStore], clock: FixedClock, policy: Policy) -> list[Env]:
+    """One bot replica per store, sharing one cluster with a deployment to act on."""
     cluster = MemoryCluster()
     cluster.add("production", "lnn-service", replicas=3, images=("v1", "v2"))
     return [Env(store, cluster, clock, policy) for store in stores]
@@ -60,10 +62,7 @@ async def _click(env: Env, action_id: int, approver: str) -> ActionState:
     return (await env.execute(action_id, approver)).state
 
 
-async def test_100_concurrent_clicks_execute_once(
-    stores: list[SqlStore], clock: FixedClock, policy: Policy
-) -> None:
-    envs = _envs(stores, clock, policy)
+async def test_100_concurrent_clicks_execute_once(envs: list[Env]) -> None:
     incident = await envs[0].incident()
     action = (await envs[0].request(incident, "scale", replicas=6)).action
     approvers = [ALICE, BOB, CAROL]
@@ -84,10 +83,7 @@ async def test_100_concurrent_clicks_execute_once(
     verify_chain(await envs[0].timeline(incident))
 
 
-async def test_100_concurrent_executions_of_an_approved_action_run_once(
-    stores: list[SqlStore], clock: FixedClock, policy: Policy
-) -> None:
-    envs = _envs(stores, clock, policy)
+async def test_100_concurrent_executions_of_an_approved_action_run_once(envs: list[Env]) -> None:
     incident = await envs[0].incident()
     action = (await envs[0].request(incident, "restart")).action
     await envs[0].approve(action.id, ALICE)
@@ -99,10 +95,7 @@ async def test_100_concurrent_executions_of_an_approved_action_run_once(
     assert (await envs[1].kinds(incident)).count("action.started") == 1
 
 
-async def test_concurrent_p0_rollback_approvals_need_two_distinct_people(
-    stores: list[SqlStore], clock: FixedClock, policy: Policy
-) -> None:
-    envs = _envs(stores, clock, policy)
+async def test_concurrent_p0_rollback_approvals_need_two_distinct_people(envs: list[Env]) -> None:
     incident = await envs[0].incident(Severity.P0)
     action = (await envs[0].request(incident, "rollback")).action
     states = await asyncio.gather(
@@ -115,10 +108,7 @@ async def test_concurrent_p0_rollback_approvals_need_two_distinct_people(
     assert [verb for verb, _, _ in envs[0].cluster.applied] == ["rollback"]
 
 
-async def test_a_storm_of_incidents_makes_one_request(
-    stores: list[SqlStore], clock: FixedClock, policy: Policy
-) -> None:
-    envs = _envs(stores, clock, policy)
+async def test_a_storm_of_incidents_makes_one_request(envs: list[Env]) -> None:
     incidents = [await envs[0].incident(key=f"storm-{i}") for i in range(20)]
     results = await asyncio.gather(
         *(envs[i % 2].request(inc, "scale", by=f"U{i:04}") for i, inc in enumerate(incidents))
@@ -130,10 +120,7 @@ async def test_a_storm_of_incidents_makes_one_request(
         assert kinds in (["action.requested"], ["action.joined"])
 
 
-async def test_two_actions_on_one_deployment_do_not_run_together(
-    stores: list[SqlStore], clock: FixedClock, policy: Policy
-) -> None:
-    envs = _envs(stores, clock, policy)
+async def test_two_actions_on_one_deployment_do_not_run_together(envs: list[Env]) -> None:
     incident = await envs[0].incident()
     scale = (await envs[0].request(incident, "scale")).action
     restart = (await envs[0].request(incident, "restart")).action

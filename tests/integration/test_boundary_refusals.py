@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.policy.model import Policy
 from handlers.json_depth import MAX_JSON_DEPTH
-from tests.support.bot_app import AM_AUTH, PD_SECRET, inbox_rows
+from tests.support.bot_app import AM_AUTH, PD_SECRET, MakeClient, inbox_rows
 from tests.support.payloads.alertmanager import T0, alert, webhook
 from tests.support.payloads.pagerduty import encode, incident_event
 from tests.support.payloads.pagerduty import sign as pd_sign
 from tests.support.raw_http import send_in_parts
-from tests.support.slack_bot import MakeClient, SlackBot, sign, slack_bot
+from tests.support.slack_bot import SlackBot, sign, slack_bot
 
 
 @pytest.fixture

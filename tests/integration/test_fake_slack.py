@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 import aiohttp
@@ -26,24 +26,12 @@ from tests.fakes.slack.testing import (
     Scene,
     build_scene,
     error_code,
-    seeded_fake,
     slack_error,
     snapshot,
 )
 
 DIVIDER = {"type": "divider"}
 _error, _code = slack_error, error_code
-
-
-@pytest.fixture
-def fake() -> FakeSlack:
-    return seeded_fake()
-
-
-@pytest.fixture
-async def slack_url(fake: FakeSlack) -> AsyncIterator[str]:
-    async with run_fake_slack(fake) as url:
-        yield url
 
 
 @pytest.fixture

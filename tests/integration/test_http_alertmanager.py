@@ -11,13 +11,11 @@ import io
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import PROCESSOR, create_app
@@ -34,15 +32,15 @@ from tests.support.bot_app import (
     AM_TOKEN,
     API_AUTH,
     API_TOKEN,
+    Client,
     InboxRow,
+    MakeClient,
     bot_app,
     inbox_rows,
     process_inbox,
 )
 from tests.support.payloads.alertmanager import T0, alert, resolved, webhook
 
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
 AM = "alertmanager"
 
 

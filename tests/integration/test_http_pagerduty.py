@@ -7,27 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from bot.policy.model import Policy
 from tests.support.bot_app import (
     API_AUTH,
     PD_OLD_SECRET,
     PD_SECRET,
+    Client,
+    MakeClient,
     bot_app,
     inbox_rows,
     process_inbox,
 )
 from tests.support.payloads.alertmanager import T0
 from tests.support.payloads.pagerduty import encode, incident_event, sign
-
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 
 @pytest.fixture

@@ -21,12 +21,10 @@ from bot.domain.incident import (
 from bot.domain.timeline import verify_chain
 from bot.policy.model import Policy
 from bot.ports import Store
-from bot.services.incidents.inbox import InboxProcessor
 from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult
 from bot.services.incidents.queries import show_incident
-from handlers.alertmanager_schema import parse_alertmanager
 from handlers.pagerduty_schema import parse_pagerduty
-from tests.support.inbox import deliver
+from tests.support.inbox import deliver, processor
 from tests.support.payloads import alertmanager as am
 from tests.support.payloads.pagerduty import annotation_event, encode, incident_event
 
@@ -43,13 +41,7 @@ async def send(
     async with store.transaction() as uow:
         if not await uow.deliveries.enqueue_once(delivery):
             return PagerDutyIngestResult(DeliveryOutcome.DUPLICATE)
-    work = InboxProcessor(
-        store=store,
-        policy=policy,
-        clock=clock,
-        parse=parse_alertmanager,
-        parse_pagerduty=parse_pagerduty,
-    )
+    work = processor(store, policy, clock, pagerduty=True)
     (processed,) = await work.drain()
     assert processed.pending.delivery == delivery
     assert processed.pagerduty is not None, processed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -33,12 +32,6 @@ NAME = "inc-20261122-0042-lnn-high-latency"
 @pytest.fixture
 def fake(clock: FixedClock) -> FakeSlack:
     return fake_on(clock)
-
-
-@pytest.fixture
-async def slack_url(fake: FakeSlack) -> AsyncIterator[str]:
-    async with run_fake_slack(fake) as url:
-        yield url
 
 
 @pytest.fixture

@@ -3,24 +3,16 @@ that starts after a given number of successful calls."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack.server import FakeSlack, run_fake_slack
-from tests.fakes.slack.testing import ALICE, TOKEN, error_code, seeded_fake, slack_error
+from tests.fakes.slack.server import FakeSlack
+from tests.fakes.slack.testing import ALICE, TOKEN, error_code, slack_error
 
 
 @pytest.fixture
-def fake() -> FakeSlack:
-    return seeded_fake()
-
-
-@pytest.fixture
-async def client(fake: FakeSlack) -> AsyncIterator[AsyncWebClient]:
-    async with run_fake_slack(fake) as url:
-        yield AsyncWebClient(token=TOKEN, base_url=url, retry_handlers=[])
+def client(slack_url: str) -> AsyncWebClient:
+    return AsyncWebClient(token=TOKEN, base_url=slack_url, retry_handlers=[])
 
 
 async def test_conversations_list_pages_with_a_cursor(

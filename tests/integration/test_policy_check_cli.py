@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.errors import PolicyError
 from bot.policy.file import load_policy, parse_policy
+from tests.support.policy_cli import Result, check
 
 # A small valid policy; each test breaks one thing in it by replacing a unique snippet.
 VALID = """\
@@ -52,33 +50,6 @@ default:
 """
 
 
-@dataclass(frozen=True)
-class Result:
-    path: str
-    code: int
-    stdout: str
-    stderr: list[str]
-
-
-def check(path: Path) -> Result:
-    """Run the installed CLI entry point in a fresh interpreter, as the console script does."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from bot.cli import main; raise SystemExit(main())",
-            "policy",
-            "check",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return Result(str(path), proc.returncode, proc.stdout, proc.stderr.splitlines())
-
-
 def check_text(tmp_path: Path, text: str) -> Result:
     path = tmp_path / "policy.yaml"
     path.write_text(text, encoding="utf-8")
@@ -116,12 +87,6 @@ def test_valid_policy_passes(tmp_path: Path) -> None:
     assert result.stderr == []
 
 
-def test_bad_yaml(tmp_path: Path) -> None:
-    text = broken("    title: Down\n", "    title: Down: again\n")
-    result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "Down: again"), "(yaml)", "not valid YAML")
-
-
 def test_unclosed_flow_mapping_is_bad_yaml_with_a_line(tmp_path: Path) -> None:
     text = broken("{min: 3, max: 10}", "{min: 3, max: 10")
     result = check_text(tmp_path, text)
@@ -131,149 +96,188 @@ def test_unclosed_flow_mapping_is_bad_yaml_with_a_line(tmp_path: Path) -> None:
     assert problem.startswith(f"{result.path}:{line_of(text, 'max: 10') + 1}: (yaml): ")
 
 
-def test_unknown_severity(tmp_path: Path) -> None:
-    text = broken(
+# One broken snippet each: (replace this, with this, the line holding this, where, what).
+BROKEN = [
+    pytest.param(
+        "    title: Down\n",
+        "    title: Down: again\n",
+        "Down: again",
+        "(yaml)",
+        "not valid YAML",
+        id="bad-yaml",
+    ),
+    pytest.param(
         "    severity: P0\n    scenario: down\n  - name: pd",
         "    severity: P5\n    scenario: down\n  - name: pd",
-    )
-    result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "severity: P5"), "rules.0.severity", "'P0', 'P1' or 'P2'")
-
-
-def test_unknown_severity_level_key(tmp_path: Path) -> None:
-    text = broken(
+        "severity: P5",
+        "rules.0.severity",
+        "'P0', 'P1' or 'P2'",
+        id="unknown-severity",
+    ),
+    pytest.param(
         "    name: Low\n    response_minutes: 240\n",
         "    name: Low\n    response_minutes: 240\n  P3:\n    name: Lower\n    response_minutes: 999\n",
-    )
-    result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "P3:"), "severities.P3", "'P0', 'P1' or 'P2'")
-
-
-def test_unknown_scenario_in_a_rule(tmp_path: Path) -> None:
-    text = broken(
+        "P3:",
+        "severities.P3",
+        "'P0', 'P1' or 'P2'",
+        id="unknown-severity-level-key",
+    ),
+    pytest.param(
         "    severity: P0\n    scenario: down\n  - name: pd",
         "    severity: P0\n    scenario: up\n  - name: pd",
-    )
-    result = check_text(tmp_path, text)
-    assert_reported(
-        result, line_of(text, "scenario: up"), "rules.0.scenario", "unknown scenario 'up'"
-    )
-
-
-def test_unknown_scenario_in_the_default(tmp_path: Path) -> None:
-    text = broken("  severity: P2\n  scenario: down\n", "  severity: P2\n  scenario: sideways\n")
-    result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "sideways"), "default.scenario", "unknown scenario")
-
-
-def test_bad_matcher(tmp_path: Path) -> None:
-    text = broken("""'alertname="Down"'""", "'alertname'")
-    result = check_text(tmp_path, text)
+        "scenario: up",
+        "rules.0.scenario",
+        "unknown scenario 'up'",
+        id="unknown-scenario-in-a-rule",
+    ),
+    pytest.param(
+        "  severity: P2\n  scenario: down\n",
+        "  severity: P2\n  scenario: sideways\n",
+        "sideways",
+        "default.scenario",
+        "unknown scenario",
+        id="unknown-scenario-in-the-default",
+    ),
     # The item's own line, not the `match:` line above it.
-    assert_reported(result, line_of(text, "'alertname'"), "rules.0.match.0", "not a matcher")
-
-
-def test_bad_regex(tmp_path: Path) -> None:
-    text = broken("""'alertname="Down"'""", """'alertname=~"(Down"'""")
-    result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "(Down"), "rules.0.match.0", "bad regular expression")
-
-
-def test_duplicate_key(tmp_path: Path) -> None:
-    text = broken("    title: Down\n", "    title: Down\n    title: Again\n")
-    result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "title: Again"), "scenarios.down.title", "duplicate key")
-
-
-def test_scale_without_bounds(tmp_path: Path) -> None:
-    text = broken("        replicas: 5\n        bounds: {min: 3, max: 10}\n", "")
-    result = check_text(tmp_path, text)
-    assert_reported(
-        result, line_of(text, "verb: scale"), "scenarios.down.actions.0", "needs bounds"
-    )
-
-
-def test_replicas_outside_bounds(tmp_path: Path) -> None:
-    text = broken("replicas: 5", "replicas: 12")
-    result = check_text(tmp_path, text)
-    assert_reported(
-        result,
-        line_of(text, "replicas: 12"),
+    pytest.param(
+        """'alertname="Down"'""",
+        "'alertname'",
+        "'alertname'",
+        "rules.0.match.0",
+        "not a matcher",
+        id="bad-matcher",
+    ),
+    pytest.param(
+        """'alertname="Down"'""",
+        """'alertname=~"(Down"'""",
+        "(Down",
+        "rules.0.match.0",
+        "bad regular expression",
+        id="bad-regex",
+    ),
+    pytest.param(
+        "    title: Down\n",
+        "    title: Down\n    title: Again\n",
+        "title: Again",
+        "scenarios.down.title",
+        "duplicate key",
+        id="duplicate-key",
+    ),
+    pytest.param(
+        "        replicas: 5\n        bounds: {min: 3, max: 10}\n",
+        "",
+        "verb: scale",
+        "scenarios.down.actions.0",
+        "needs bounds",
+        id="scale-without-bounds",
+    ),
+    pytest.param(
+        "replicas: 5",
+        "replicas: 12",
+        "replicas: 12",
         "scenarios.down.actions.0.replicas",
         "outside bounds 3-10",
-    )
-
-
-def test_bounds_in_the_wrong_order(tmp_path: Path) -> None:
-    text = broken("{min: 3, max: 10}", "{min: 10, max: 3}")
-    result = check_text(tmp_path, text)
-    assert_reported(
-        result, line_of(text, "bounds:"), "scenarios.down.actions.0.bounds", "above max"
-    )
-
-
-def test_kube_system_namespace(tmp_path: Path) -> None:
-    text = broken("namespace: production", "namespace: kube-system")
-    result = check_text(tmp_path, text)
-    assert_reported(
-        result, line_of(text, "kube-system"), "scenarios.down.actions.0.namespace", "never allowed"
-    )
-
-
-@pytest.mark.parametrize("name", ["Api", "api_v2", "-api", "api-", "a" * 64, "api..v2"])
-def test_bad_dns_name(tmp_path: Path, name: str) -> None:
-    text = broken("deployment: api", f"deployment: {name}")
-    result = check_text(tmp_path, text)
-    assert_reported(
-        result, line_of(text, "deployment:"), "scenarios.down.actions.0.deployment", "DNS-1123"
-    )
-
-
-def test_longest_dns_name_is_accepted(tmp_path: Path) -> None:
-    text = broken("deployment: api", f"deployment: {'a' * 63}")
-    assert check_text(tmp_path, text).code == 0
-
-
-def test_deployment_names_are_dns_subdomains(tmp_path: Path) -> None:
-    # Kubernetes names Deployments with DNS-1123 subdomains; the policy agrees with Slack and
-    # the actuator (it used to refuse the dots as a DNS label would).
-    text = broken("deployment: api", "deployment: api.v2")
-    assert check_text(tmp_path, text).code == 0
-
-
-def test_every_kube_namespace_is_refused(tmp_path: Path) -> None:
-    text = broken("namespace: production", "namespace: kube-public")
-    result = check_text(tmp_path, text)
-    assert_reported(
-        result, line_of(text, "kube-public"), "scenarios.down.actions.0.namespace", "never allowed"
-    )
-
-
-def test_missing_severity_level(tmp_path: Path) -> None:
-    text = broken("  P1:\n    name: High\n    response_minutes: 60\n", "")
-    result = check_text(tmp_path, text)
+        id="replicas-outside-bounds",
+    ),
+    pytest.param(
+        "{min: 3, max: 10}",
+        "{min: 10, max: 3}",
+        "bounds:",
+        "scenarios.down.actions.0.bounds",
+        "above max",
+        id="bounds-in-the-wrong-order",
+    ),
+    *(
+        pytest.param(
+            "namespace: production",
+            f"namespace: {namespace}",
+            namespace,
+            "scenarios.down.actions.0.namespace",
+            "never allowed",
+            id=f"{namespace}-namespace",
+        )
+        for namespace in ("kube-system", "kube-public")
+    ),
+    *(
+        pytest.param(
+            "deployment: api",
+            f"deployment: {name}",
+            "deployment:",
+            "scenarios.down.actions.0.deployment",
+            "DNS-1123",
+            id=f"bad-dns-name-{name}",
+        )
+        for name in ("Api", "api_v2", "-api", "api-", "a" * 64, "api..v2")
+    ),
     # The `severities:` key line, not the first level below it.
-    assert_reported(result, line_of(text, "severities:"), "severities", "P1 is not defined")
+    pytest.param(
+        "  P1:\n    name: High\n    response_minutes: 60\n",
+        "",
+        "severities:",
+        "severities",
+        "P1 is not defined",
+        id="missing-severity-level",
+    ),
+    pytest.param(
+        "    pagerduty: {priority: P1}\n",
+        "    pagerduty: {priority: P1}\n    match: ['a=b']\n",
+        "name: pd",
+        "rules.1",
+        "not both",
+        id="rule-with-both-match-and-pagerduty",
+    ),
+    pytest.param(
+        "    pagerduty: {priority: P1}\n",
+        "",
+        "name: pd",
+        "rules.1",
+        "needs 'match'",
+        id="rule-with-neither-match-nor-pagerduty",
+    ),
+    pytest.param(
+        "    title: Down\n",
+        "",
+        "  down:",
+        "scenarios.down.title",
+        "Field required",
+        id="missing-field-points-at-its-parent",
+    ),
+]
 
 
-def test_rule_with_both_match_and_pagerduty(tmp_path: Path) -> None:
-    text = broken(
-        "    pagerduty: {priority: P1}\n", "    pagerduty: {priority: P1}\n    match: ['a=b']\n"
-    )
+@pytest.mark.parametrize(("old", "new", "needle", "where", "fragment"), BROKEN)
+def test_a_broken_policy_is_reported_at_its_line(
+    tmp_path: Path, old: str, new: str, needle: str, where: str, fragment: str
+) -> None:
+    text = broken(old, new)
     result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "name: pd"), "rules.1", "not both")
+    assert_reported(result, line_of(text, needle), where, fragment)
 
 
-def test_rule_with_neither_match_nor_pagerduty(tmp_path: Path) -> None:
-    text = broken("    pagerduty: {priority: P1}\n", "")
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a" * 63, id="longest-dns-name"),
+        # Kubernetes names Deployments with DNS-1123 subdomains; the policy agrees with Slack
+        # and the actuator (it used to refuse the dots as a DNS label would).
+        pytest.param("api.v2", id="dns-subdomain"),
+    ],
+)
+def test_deployment_names_that_are_accepted(tmp_path: Path, name: str) -> None:
+    text = broken("deployment: api", f"deployment: {name}")
+    assert check_text(tmp_path, text).code == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param("# a comment\n- just\n- a list\n", 2, id="a-list"),
+        pytest.param("", 1, id="empty"),
+    ],
+)
+def test_a_file_that_is_not_a_mapping(tmp_path: Path, text: str, line: int) -> None:
     result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "name: pd"), "rules.1", "needs 'match'")
-
-
-def test_missing_field_points_at_its_parent(tmp_path: Path) -> None:
-    text = broken("    title: Down\n", "")
-    result = check_text(tmp_path, text)
-    assert_reported(result, line_of(text, "  down:"), "scenarios.down.title", "Field required")
+    assert_reported(result, line, "(top level)", "must be a YAML mapping")
 
 
 def test_cross_references_are_reported_with_schema_errors(tmp_path: Path) -> None:
@@ -301,16 +305,6 @@ def test_problems_are_listed_in_line_order(tmp_path: Path) -> None:
         line_of(text, "kube-system"),
         line_of(text, "scenario: gone"),
     ]
-
-
-def test_not_a_mapping(tmp_path: Path) -> None:
-    result = check_text(tmp_path, "# a comment\n- just\n- a list\n")
-    assert_reported(result, 2, "(top level)", "must be a YAML mapping")
-
-
-def test_empty_file(tmp_path: Path) -> None:
-    result = check_text(tmp_path, "")
-    assert_reported(result, 1, "(top level)", "must be a YAML mapping")
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -8,33 +8,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
 
-from bot.domain.incident import Delivery, Source
 from bot.services.incidents.intake_pressure import IntakePressure
 from db.intake.inbox import SqlInbox
-from db.migrate import upgrade_async
 from db.store import SqlStore
 from db.tables import deliveries
+from tests.support.payloads.alertmanager import delivery
+from tests.support.sql_store import migrated_store
 
 pytestmark = pytest.mark.postgres
-
-AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-
-def delivery(key: str) -> Delivery:
-    return Delivery(Source.ALERTMANAGER, key, AT, b'{"version": "4"}', "firing")
 
 
 @pytest.fixture
 async def store(postgres_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(postgres_url)
-    store = SqlStore.from_url(postgres_url)
-    yield store
-    await store.close()
+    async with migrated_store(postgres_url) as store:
+        yield store
 
 
 async def stored_keys(store: SqlStore) -> list[str]:

@@ -6,22 +6,16 @@ it, so the 202 did not promise what processing cannot keep."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.policy.model import Policy
 from db.migrate import upgrade_async
-from tests.support.bot_app import AM_AUTH, bot_app, inbox_rows, process_inbox
-
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
+from tests.support.bot_app import AM_AUTH, Client, MakeClient, bot_app, inbox_rows, process_inbox
 
 label_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,20}", fullmatch=True)
 label_maps = st.dictionaries(label_names, st.text(max_size=40), max_size=6)

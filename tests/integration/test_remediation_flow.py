@@ -21,8 +21,9 @@ from tests.fakes.kube.kubeconfig import write_kubeconfig
 from tests.fakes.kube.server import FakeKube, run_fake_kube
 from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.testing import ALICE, BOB, CAROL, ONCALL
+from tests.support.bot_app import MakeClient
 from tests.support.payloads.alertmanager import alert, webhook
-from tests.support.slack_bot import MakeClient, SlackBot, eventually, slack_bot
+from tests.support.slack_bot import SlackBot, eventually, slack_bot
 
 NS, NAME = "production", "lnn-service"
 LATENCY = alert("LNNHighLatency", "critical", service="lnn-service")
@@ -217,7 +218,7 @@ async def test_an_expired_request_cannot_be_approved(
             world = World(bot, kube)
             channel, _ = await world.incident_with_card()
             assert "Requested" in await bot.reply("restart deploy/lnn-service", channel=channel.id)
-            clock.advance(601)  # FIREBREAK_APPROVAL_TTL defaults to 10 minutes
+            clock.advance(601)  # FIREBREAK_APPROVAL_TTL_SECONDS defaults to 10 minutes
             await bot.click("firebreak.approve", {"action_request": 1}, user=BOB)
             assert "expired" in (await last_reply(bot, 1)).lower()
             assert kube.writes() == []

@@ -4,13 +4,12 @@ tests/unit/test_shipped_policies.py, so a new policy is checked without editing 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import bot.policy
+from tests.support.policy_cli import check
 
 POLICY_DIR = Path(bot.policy.__file__).resolve().parent
 SHIPPED = sorted(POLICY_DIR.rglob("*.yaml"))
@@ -22,19 +21,6 @@ def policy_id(path: Path) -> str:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=policy_id)
 def test_policy_check_passes(path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from bot.cli import main; raise SystemExit(main())",
-            "policy",
-            "check",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"{path}: ok: ")
+    result = check(path)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith(f"{path}: ok: ")

@@ -14,9 +14,9 @@ import pytest
 from bot.policy.model import Policy
 from tests.fakes.slack.models import Channel
 from tests.fakes.slack.testing import ALICE, BOB, CAROL
-from tests.support.bot_app import API_AUTH
+from tests.support.bot_app import API_AUTH, MakeClient
 from tests.support.payloads.alertmanager import T0, alert, resolved, webhook
-from tests.support.slack_bot import MakeClient, SlackBot, eventually, slack_bot
+from tests.support.slack_bot import SlackBot, eventually, slack_bot
 
 LATENCY = alert("LNNHighLatency", "critical", service="lnn-service")
 

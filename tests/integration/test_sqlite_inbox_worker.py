@@ -13,33 +13,24 @@ import os
 import signal
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from bot.domain.incident import Delivery, Source
 from bot.errors import StorageUnavailable
 from db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
 from db.intake.sqlite import SqliteInboxWriter, sqlite_stamp
 from db.intake.sqlite_worker import BatchInserter, frame, read_frame, serve
-from db.migrate import upgrade_async
 from db.repositories.deliveries import INBOX_COLUMNS, inbox_row
 from db.store import SqlStore
-
-AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-
-def delivery(key: str) -> Delivery:
-    return Delivery(Source.ALERTMANAGER, key, AT, b'{"version": "4"}', "firing")
+from tests.support.payloads.alertmanager import T0, delivery
+from tests.support.sql_store import migrated_store
 
 
 @pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_async(sqlite_url)
-    store = SqlStore.from_url(sqlite_url)
-    yield store
-    await store.close()
+    async with migrated_store(sqlite_url) as store:
+        yield store
 
 
 @pytest.fixture
@@ -171,7 +162,7 @@ async def test_serve_answers_each_request_in_turn(store: SqlStore) -> None:
     encode = msgspec.msgpack.encode
 
     def rows(*keys: str) -> bytes:
-        return encode([inbox_row(delivery(k), sqlite_stamp(AT)) for k in keys])
+        return encode([inbox_row(delivery(k), sqlite_stamp(T0)) for k in keys])
 
     requests = io.BytesIO(frame(rows("x", "y")) + frame(rows("x")) + frame(rows("z")))
     replies = io.BytesIO()

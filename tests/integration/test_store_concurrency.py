@@ -10,6 +10,7 @@ from bot.domain.incident import IncidentFilter
 from bot.errors import Conflict
 from db.migrate import upgrade_async
 from db.store import SqlStore
+from tests.support.sql_store import migrated_store
 from tests.support.store_builders import new_incident
 
 RACERS = 25
@@ -38,40 +39,26 @@ def _assert_one_incident(results: list[tuple[int, bool]]) -> None:
 
 
 async def test_concurrent_tasks_on_sqlite_open_one_incident(sqlite_url: str) -> None:
-    await upgrade_async(sqlite_url)
-    store = SqlStore.from_url(sqlite_url)
-    try:
+    async with migrated_store(sqlite_url) as store:
         results = await _race([store], "storm")
         assert await _count(store) == 1
-    finally:
-        await store.close()
     _assert_one_incident(results)
 
 
 async def test_two_engines_on_one_sqlite_file_open_one_incident(sqlite_url: str) -> None:
     """Separate engines do not share the in-process lock: the file lock decides."""
-    await upgrade_async(sqlite_url)
-    stores = [SqlStore.from_url(sqlite_url), SqlStore.from_url(sqlite_url)]
-    try:
-        results = await _race(stores, "storm")
-        assert await _count(stores[0]) == 1
-    finally:
-        for store in stores:
-            await store.close()
+    async with migrated_store(sqlite_url) as one, migrated_store(sqlite_url) as two:
+        results = await _race([one, two], "storm")
+        assert await _count(one) == 1
     _assert_one_incident(results)
 
 
 @pytest.mark.postgres
 async def test_two_engines_on_postgres_open_one_incident(postgres_url: str) -> None:
-    await upgrade_async(postgres_url)
-    stores = [SqlStore.from_url(postgres_url), SqlStore.from_url(postgres_url)]
-    try:
-        results = await _race(stores, "storm")
-        other_key = await _race(stores, "another")
-        assert await _count(stores[1]) == 2
-    finally:
-        for store in stores:
-            await store.close()
+    async with migrated_store(postgres_url) as one, migrated_store(postgres_url) as two:
+        results = await _race([one, two], "storm")
+        other_key = await _race([one, two], "another")
+        assert await _count(two) == 2
     _assert_one_incident(results)
     _assert_one_incident(other_key)
 

@@ -19,6 +19,7 @@ from bot.domain.incident import (
     AlertStatus,
     Delivery,
     DeliveryOutcome,
+    Incident,
     IncidentFilter,
     IncidentStatus,
     Severity,
@@ -32,6 +33,16 @@ from tests.support.store_builders import T0, alert, at, delivery, new_incident
 
 class Boom(Exception):
     pass
+
+
+async def resolved_beside_an_open_one(store: Store) -> Incident:
+    """A resolved incident whose group has opened a new one since: it cannot be reopened."""
+    async with store.transaction() as uow:
+        first, _ = await uow.incidents.open_for_group(new_incident())
+        resolved = dataclasses.replace(first, status=IncidentStatus.RESOLVED)
+        await uow.incidents.save(resolved)
+        await uow.incidents.open_for_group(new_incident())
+    return resolved
 
 
 async def test_open_for_group_is_idempotent(store: Store) -> None:
@@ -81,11 +92,7 @@ async def test_groups_are_kept_apart(store: Store) -> None:
 
 
 async def test_reopening_beside_an_open_incident_of_the_group_conflicts(store: Store) -> None:
-    async with store.transaction() as uow:
-        first, _ = await uow.incidents.open_for_group(new_incident())
-        resolved = dataclasses.replace(first, status=IncidentStatus.RESOLVED)
-        await uow.incidents.save(resolved)
-        await uow.incidents.open_for_group(new_incident())
+    resolved = await resolved_beside_an_open_one(store)
     with pytest.raises(Conflict):
         async with store.transaction() as uow:
             await uow.incidents.save(dataclasses.replace(resolved, status=IncidentStatus.TRIGGERED))
@@ -462,11 +469,7 @@ async def test_an_exception_rolls_back_every_write(store: Store) -> None:
 
 
 async def test_a_conflict_rolls_back_the_transaction(store: Store) -> None:
-    async with store.transaction() as uow:
-        first, _ = await uow.incidents.open_for_group(new_incident())
-        resolved = dataclasses.replace(first, status=IncidentStatus.RESOLVED)
-        await uow.incidents.save(resolved)
-        await uow.incidents.open_for_group(new_incident())
+    resolved = await resolved_beside_an_open_one(store)
 
     async def record_then_conflict() -> None:
         async with store.transaction() as uow:

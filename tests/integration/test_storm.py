@@ -31,7 +31,7 @@ from db.migrate import upgrade_async
 from db.store import SqlStore
 from db.tables import deliveries
 from tests.support.bot_app import AM_AUTH, bot_app, process_inbox
-from tests.support.payloads.alertmanager import alert, webhook
+from tests.support.payloads.alertmanager import KINDS, alert, webhook
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +46,6 @@ CONCURRENCY = 32
 # must still finish, so a hang fails instead of running into pytest's timeout.
 REQUEST_TIMEOUT_S = 60.0
 STORM_TIMEOUT_S = 240.0
-# alertname -> (severity label, the default policy's severity), ordered most severe first.
-KINDS = [
-    ("LNNServiceDown", "critical", "P0"),
-    ("LNNHighLatency", "critical", "P1"),
-    ("LNNHighMemory", "warning", "P2"),
-]
 
 MakeServer = Callable[[web.Application], Awaitable[TestServer]]
 

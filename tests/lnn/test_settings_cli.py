@@ -21,9 +21,9 @@ def test_defaults_and_environment() -> None:
             "LNN_MODEL_VERSION": "cartpole-v2",
             "LNN_FAST_PATH": "off",
             "LNN_WORKERS": "2",
-            "LNN_HEADER_TIMEOUT": "2.5",
+            "LNN_HEADER_TIMEOUT_SECONDS": "2.5",
             "LNN_BODY_MIN_RATE": "100",
-            "LNN_BODY_GRACE": "0",
+            "LNN_BODY_GRACE_SECONDS": "0",
         }
     )
     assert s.admin_token == "t"
@@ -44,11 +44,11 @@ def test_defaults_and_environment() -> None:
         ({"LNN_MAX_BATCH": "many"}, "LNN_MAX_BATCH must be an integer"),
         ({"LNN_MAX_BATCH": "0"}, "at least 1"),
         ({"LNN_FAST_PATH": "maybe"}, "LNN_FAST_PATH must be a boolean"),
-        ({"LNN_HEADER_TIMEOUT": "soon"}, "LNN_HEADER_TIMEOUT must be a number"),
-        ({"LNN_HEADER_TIMEOUT": "0"}, "LNN_HEADER_TIMEOUT must be a finite number"),
+        ({"LNN_HEADER_TIMEOUT_SECONDS": "soon"}, "LNN_HEADER_TIMEOUT_SECONDS must be a number"),
+        ({"LNN_HEADER_TIMEOUT_SECONDS": "0"}, "LNN_HEADER_TIMEOUT_SECONDS must be a finite number"),
         ({"LNN_BODY_MIN_RATE": "nan"}, "LNN_BODY_MIN_RATE must be a finite number"),
-        ({"LNN_BODY_GRACE": "inf"}, "LNN_BODY_GRACE must be a finite number"),
-        ({"LNN_BODY_GRACE": "-1"}, "LNN_BODY_GRACE must be a finite number"),
+        ({"LNN_BODY_GRACE_SECONDS": "inf"}, "LNN_BODY_GRACE_SECONDS must be a finite number"),
+        ({"LNN_BODY_GRACE_SECONDS": "-1"}, "LNN_BODY_GRACE_SECONDS must be a finite number"),
     ],
 )
 def test_bad_environment_is_reported(env: dict[str, str], message: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.support import slow_clients as bounds
 from tests.support.lnn_process import lnn_serve
 from tests.support.processes import Service, scrape_metric
 from tests.support.raw_http import base_address
@@ -19,10 +20,6 @@ from tests.support.slow_clients import assert_cut_within_bound, open_slow, paced
 pytestmark = pytest.mark.slow
 
 HEAD_TIMEOUT = 3.0
-BODY_GRACE = 1.0
-BODY_MIN_RATE = 1000.0
-SLACK = 3.0  # a slow, shared machine: the bound plus this is what the tests allow
-SLOW_CONNECTIONS = 200
 CUT = "lnn_connections_cut_total"
 BODY = b'{"input": [0.1, -0.2, 0.8, 0.5]}'
 INFERENCE = (
@@ -36,9 +33,9 @@ async def lnn(registry_dir: Path, tmp_path: Path) -> AsyncIterator[Service]:
     async with lnn_serve(
         registry_dir,
         tmp_path,
-        LNN_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
-        LNN_BODY_GRACE=str(BODY_GRACE),
-        LNN_BODY_MIN_RATE=str(BODY_MIN_RATE),
+        LNN_HEADER_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
+        LNN_BODY_GRACE_SECONDS=str(bounds.BODY_GRACE),
+        LNN_BODY_MIN_RATE=str(bounds.BODY_MIN_RATE),
     ) as service:
         yield service
 
@@ -58,14 +55,18 @@ async def test_trickled_heads_are_cut_while_inferences_stay_fast(
             return response.status
 
     await infer()  # opens the keep-alive connection the rest reuse
-    limit = HEAD_TIMEOUT + SLACK
+    limit = HEAD_TIMEOUT + bounds.SLACK
     slow = await open_slow(
-        SLOW_CONNECTIONS, base_address(lnn.base_url)[1], INFERENCE, interval=1.0, limit_s=limit
+        bounds.SLOW_CONNECTIONS,
+        base_address(lnn.base_url)[1],
+        INFERENCE,
+        interval=1.0,
+        limit_s=limit,
     )
     latencies = await paced(infer, count=int(20 * (limit + 1)), per_second=20)
     lifetimes = await asyncio.gather(*slow)
     assert_cut_within_bound(latencies, lifetimes, status=200, bound=HEAD_TIMEOUT, limit=limit)
-    assert await scrape_metric(http, lnn.base_url, CUT, reason="head") == SLOW_CONNECTIONS
+    assert await scrape_metric(http, lnn.base_url, CUT, reason="head") == bounds.SLOW_CONNECTIONS
 
 
 async def test_the_head_clock_survives_the_hand_over_to_aiohttp(
@@ -83,7 +84,7 @@ async def test_the_head_clock_survives_the_hand_over_to_aiohttp(
         base_address(lnn.base_url)[1],
         b"X-Slow: " + b"s" * 20,
         interval=1.0,
-        limit_s=HEAD_TIMEOUT + SLACK,
+        limit_s=HEAD_TIMEOUT + bounds.SLACK,
         prefix=early,
         first_delay=waited,
         then=late,
@@ -101,7 +102,7 @@ async def test_a_trickled_body_is_cut_on_either_path(
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 60000\r\n\r\n"
     ).encode()
-    limit = BODY_GRACE + SLACK
+    limit = bounds.BODY_GRACE + bounds.SLACK
     lifetime = await trickle(
         base_address(lnn.base_url)[1], b" " * 100, interval=0.25, limit_s=limit, prefix=head
     )
@@ -119,9 +120,9 @@ async def test_without_the_fast_path_aiohttp_cuts_trickled_heads(
         registry_dir,
         tmp_path,
         LNN_FAST_PATH="false",
-        LNN_HEADER_TIMEOUT=str(HEAD_TIMEOUT),
+        LNN_HEADER_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
     ) as service:
-        limit = HEAD_TIMEOUT + SLACK
+        limit = HEAD_TIMEOUT + bounds.SLACK
         slow = await open_slow(
             20, base_address(service.base_url)[1], INFERENCE, interval=1.0, limit_s=limit
         )

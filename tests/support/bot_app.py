@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.app import PROCESSOR, create_app
@@ -20,6 +22,10 @@ from bot.services.incidents.inbox_backlog import inbox_backlog
 from db.store import SqlStore
 from db.tables import deliveries
 from handlers.deps import DEPS
+
+# An in-process client of the bot app, and pytest-aiohttp's ``aiohttp_client`` that makes one.
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 AM_TOKEN = "am-token"
 API_TOKEN = "api-token"

@@ -21,6 +21,7 @@ from bot.ports import Store
 from bot.services.incidents.inbox import InboxProcessor, Processed
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult
 from handlers.alertmanager_schema import parse_alertmanager
+from handlers.pagerduty_schema import parse_pagerduty
 from tests.support.payloads.alertmanager import alert, webhook
 
 _keys = itertools.count(1)
@@ -50,9 +51,18 @@ async def enqueue(
     return delivery
 
 
-def processor(store: Store, policy: Policy, clock: Clock) -> InboxProcessor:
-    """The inbox processor the app runs, over ``store`` (no intake: nothing to step aside for)."""
-    return InboxProcessor(store=store, policy=policy, clock=clock, parse=parse_alertmanager)
+def processor(
+    store: Store, policy: Policy, clock: Clock, *, pagerduty: bool = False
+) -> InboxProcessor:
+    """The inbox processor the app runs, over ``store`` (no intake: nothing to step aside for);
+    it takes PagerDuty deliveries too when ``pagerduty`` is set, as the app's does."""
+    return InboxProcessor(
+        store=store,
+        policy=policy,
+        clock=clock,
+        parse=parse_alertmanager,
+        parse_pagerduty=parse_pagerduty if pagerduty else None,
+    )
 
 
 async def process(

@@ -8,14 +8,13 @@ import hmac
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse
 
 from bot.app import create_app
 from bot.clock import Clock
@@ -24,11 +23,17 @@ from bot.policy.model import Policy
 from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.server import FakeSlack, run_fake_slack
 from tests.fakes.slack.testing import ALICE, ONCALL, TOKEN, seeded_fake
-from tests.support.bot_app import AM_AUTH, AM_TOKEN, API_AUTH, API_TOKEN, process_inbox
+from tests.support.bot_app import (
+    AM_AUTH,
+    AM_TOKEN,
+    API_AUTH,
+    API_TOKEN,
+    Client,
+    MakeClient,
+    process_inbox,
+)
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
 T = TypeVar("T")
 
 
@@ -174,6 +179,22 @@ async def eventually(check: Callable[[], T | None], *, timeout: float = 15.0) ->
         await asyncio.sleep(0.05)
 
 
+def slack_bot_settings(
+    database_url: str, slack_api_url: str, triage_channel: str, **extra: Any
+) -> Settings:
+    """The bot's settings against a fake Slack at ``slack_api_url``, with the test tokens."""
+    return Settings(
+        database_url=database_url,
+        alertmanager_token=AM_TOKEN,
+        api_token=API_TOKEN,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack_api_url,
+        slack_triage_channel=triage_channel,
+        **extra,
+    )
+
+
 @asynccontextmanager
 async def slack_bot(
     aiohttp_client: MakeClient,
@@ -186,16 +207,7 @@ async def slack_bot(
     fake = seeded_fake()
     triage = fake.workspace.add_channel("incident-triage")
     async with run_fake_slack(fake) as base_url:
-        settings = Settings(
-            database_url=database_url,
-            alertmanager_token=AM_TOKEN,
-            api_token=API_TOKEN,
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=base_url,
-            slack_triage_channel=triage.id,
-            **settings_extra,
-        )
+        settings = slack_bot_settings(database_url, base_url, triage.id, **settings_extra)
         with_responders = replace(policy, responders={"lnn-service": (ALICE, ONCALL)})
         client = await aiohttp_client(create_app(settings, policy=with_responders, clock=clock))
         hooks = base_url.removesuffix("/api/") + "/hooks"

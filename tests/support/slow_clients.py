@@ -10,6 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 LOOPBACK = "127.0.0.1"
+# The body bounds both servers' slow-client tests configure, and how many slow connections
+# they open at once.
+BODY_GRACE = 1.0
+BODY_MIN_RATE = 1000.0
+SLOW_CONNECTIONS = 200
+SLACK = 3.0  # a slow, shared machine: the bound plus this is what the tests allow
 
 
 async def trickle(

@@ -16,14 +16,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app import create_app, make_runner
-from bot.config import Settings
 from bot.policy.model import Policy
 from db.store import SqlStore
 from db.tables import metadata
 from tests.fakes.slack.server import FakeSlack, run_fake_slack
-from tests.fakes.slack.testing import TOKEN, seeded_fake
-from tests.support.bot_app import AM_TOKEN, API_TOKEN, PD_SECRET
-from tests.support.slack_bot import SIGNING_SECRET
+from tests.fakes.slack.testing import seeded_fake
+from tests.support.bot_app import PD_SECRET
+from tests.support.slack_bot import slack_bot_settings
 
 T = TypeVar("T")
 START_TIMEOUT_S = 60.0
@@ -71,15 +70,8 @@ def threaded_bot(database_url: str, policy: Policy) -> Iterator[ThreadedBot]:
         fake = seeded_fake()
         triage = fake.workspace.add_channel("incident-triage")
         slack_url = await stack.enter_async_context(run_fake_slack(fake))
-        settings = Settings(
-            database_url=database_url,
-            alertmanager_token=AM_TOKEN,
-            api_token=API_TOKEN,
-            pagerduty_webhook_secrets=PD_SECRET,
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=slack_url,
-            slack_triage_channel=triage.id,
+        settings = slack_bot_settings(
+            database_url, slack_url, triage.id, pagerduty_webhook_secrets=PD_SECRET
         )
         runner = make_runner(create_app(settings, policy=policy))
         await runner.setup()

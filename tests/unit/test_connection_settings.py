@@ -9,7 +9,11 @@ from bot.errors import ConfigError
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FIREBREAK_HEADER_TIMEOUT", "FIREBREAK_BODY_MIN_RATE", "FIREBREAK_BODY_GRACE"):
+    for name in (
+        "FIREBREAK_HEADER_TIMEOUT_SECONDS",
+        "FIREBREAK_BODY_MIN_RATE",
+        "FIREBREAK_BODY_GRACE_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert (settings.header_timeout, settings.body_min_rate, settings.body_grace) == (
@@ -20,9 +24,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FIREBREAK_HEADER_TIMEOUT", "2.5")
+    monkeypatch.setenv("FIREBREAK_HEADER_TIMEOUT_SECONDS", "2.5")
     monkeypatch.setenv("FIREBREAK_BODY_MIN_RATE", "100")
-    monkeypatch.setenv("FIREBREAK_BODY_GRACE", "0")
+    monkeypatch.setenv("FIREBREAK_BODY_GRACE_SECONDS", "0")
     settings = load_settings()
     assert (settings.header_timeout, settings.body_min_rate, settings.body_grace) == (
         2.5,
@@ -34,11 +38,11 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("FIREBREAK_HEADER_TIMEOUT", "0"),
-        ("FIREBREAK_HEADER_TIMEOUT", "soon"),
+        ("FIREBREAK_HEADER_TIMEOUT_SECONDS", "0"),
+        ("FIREBREAK_HEADER_TIMEOUT_SECONDS", "soon"),
         ("FIREBREAK_BODY_MIN_RATE", "-1"),
-        ("FIREBREAK_BODY_GRACE", "-1"),
-        ("FIREBREAK_BODY_GRACE", "inf"),
+        ("FIREBREAK_BODY_GRACE_SECONDS", "-1"),
+        ("FIREBREAK_BODY_GRACE_SECONDS", "inf"),
         ("FIREBREAK_BODY_MIN_RATE", "nan"),
     ],
 )

@@ -25,11 +25,7 @@ from bot.domain.events import (
     encode,
 )
 from bot.domain.incident import (
-    Incident,
     IncidentStatus,
-    NewIncident,
-    Severity,
-    Source,
     TimelineEntry,
 )
 from bot.domain.timeline import GENESIS, next_entry
@@ -40,6 +36,8 @@ from bot.services.entry_text import describe
 from bot.services.incidents.ingest_pagerduty import HANDLED
 from bot.services.incidents.postmortem import render_postmortem
 from tests.fakes.memory.store import MemoryStore
+from tests.support.incidents import incident as support_incident
+from tests.support.store_builders import new_incident
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -132,18 +130,7 @@ def test_every_kind_has_a_line_and_a_thread_decision(kind: EventKind) -> None:
 
 
 def test_every_kind_has_a_postmortem_line() -> None:
-    incident = Incident(
-        id=1,
-        title="t",
-        severity=Severity.P1,
-        status=IncidentStatus.TRIGGERED,
-        source=Source.ALERTMANAGER,
-        service="s",
-        scenario="x",
-        response_minutes=15,
-        created_at=T0,
-        updated_at=T0,
-    )
+    incident = support_incident(id=1)
     timeline = [_entry(kind, seq) for seq, kind in enumerate(EventKind, start=1)]
     doc = render_postmortem(incident, [], timeline, now=T0)
     for entry in timeline:
@@ -167,17 +154,7 @@ def test_writing_an_unknown_kind_fails() -> None:
 async def test_the_store_refuses_what_is_not_an_event() -> None:
     store = MemoryStore()
     async with store.transaction() as uow:
-        incident = await uow.incidents.create(
-            NewIncident(
-                title="t",
-                severity=Severity.P1,
-                source=Source.SLACK,
-                service="s",
-                scenario="x",
-                response_minutes=15,
-                created_at=T0,
-            )
-        )
+        incident = await uow.incidents.create(new_incident(created_at=T0))
         with pytest.raises(TypeError, match="not a timeline event body"):
             await uow.timeline.append(
                 incident.id,

@@ -9,9 +9,9 @@ from bot.errors import ConfigError
 from bot.services.incidents.inbox import ProcessorTimings
 
 NAMES = (
-    "FIREBREAK_INBOX_RETRY_BASE",
+    "FIREBREAK_INBOX_RETRY_BASE_SECONDS",
     "FIREBREAK_INBOX_MAX_ATTEMPTS",
-    "FIREBREAK_READY_MAX_INBOX_AGE",
+    "FIREBREAK_READY_MAX_INBOX_AGE_SECONDS",
 )
 
 
@@ -38,9 +38,9 @@ def test_defaults_match_the_processor_and_give_up_within_the_readiness_bound() -
 
 
 def test_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FIREBREAK_INBOX_RETRY_BASE", "0.25")
+    monkeypatch.setenv("FIREBREAK_INBOX_RETRY_BASE_SECONDS", "0.25")
     monkeypatch.setenv("FIREBREAK_INBOX_MAX_ATTEMPTS", "3")
-    monkeypatch.setenv("FIREBREAK_READY_MAX_INBOX_AGE", "45")
+    monkeypatch.setenv("FIREBREAK_READY_MAX_INBOX_AGE_SECONDS", "45")
     settings = load_settings()
     assert (settings.inbox_retry_base, settings.inbox_max_attempts) == (0.25, 3)
     assert settings.ready_max_inbox_age == 45.0
@@ -49,9 +49,9 @@ def test_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("FIREBREAK_INBOX_RETRY_BASE", "0"),
+        ("FIREBREAK_INBOX_RETRY_BASE_SECONDS", "0"),
         ("FIREBREAK_INBOX_MAX_ATTEMPTS", "0"),
-        ("FIREBREAK_READY_MAX_INBOX_AGE", "-1"),
+        ("FIREBREAK_READY_MAX_INBOX_AGE_SECONDS", "-1"),
     ],
 )
 def test_nonsense_is_refused_at_start_up(

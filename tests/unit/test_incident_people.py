@@ -11,30 +11,20 @@ from datetime import UTC, datetime
 from bot.clock import FixedClock
 from bot.domain.actor import Actor
 from bot.domain.events import EventKind, StatusChanged
-from bot.domain.incident import NewIncident, Severity, Source
 from bot.domain.outbox import incident_key
 from bot.integrations.slack.publisher import SlackPublisher
 from bot.policy.file import DEFAULT_POLICY, load_policy
 from bot.services.incidents.updates import acknowledge, assign_commander, resolve
 from handlers.api import incident_json
 from tests.fakes.memory.store import MemoryStore
+from tests.support.store_builders import new_incident
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 async def _open(store: MemoryStore) -> int:
     async with store.transaction() as uow:
-        incident = await uow.incidents.create(
-            NewIncident(
-                title="t",
-                severity=Severity.P1,
-                source=Source.SLACK,
-                service="s",
-                scenario="x",
-                response_minutes=15,
-                created_at=T0,
-            )
-        )
+        incident = await uow.incidents.create(new_incident(created_at=T0))
     return incident.id
 
 

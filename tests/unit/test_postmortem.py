@@ -28,7 +28,6 @@ from bot.domain.incident import (
     AlertStatus,
     Incident,
     IncidentStatus,
-    Severity,
     Source,
     TimelineEntry,
 )
@@ -44,6 +43,7 @@ from bot.services.incidents.postmortem import (
 )
 from tests.fakes.memory.store import MemoryStore
 from tests.support.inbox import deliver as deliver_to_inbox
+from tests.support.incidents import incident as support_incident
 from tests.support.payloads.alertmanager import alert, resolved, webhook
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -211,18 +211,7 @@ async def test_open_incident_says_not_acknowledged_and_not_resolved() -> None:
 
 
 def test_durations_fall_back_to_the_timeline() -> None:
-    incident = Incident(
-        id=5,
-        title="t",
-        severity=Severity.P0,
-        status=IncidentStatus.RESOLVED,
-        source=Source.MANUAL,
-        service="s",
-        scenario="service-down",
-        response_minutes=15,
-        created_at=T0,
-        updated_at=T0,
-    )
+    incident = support_incident(id=5, status=IncidentStatus.RESOLVED)
 
     def at(kind: str, minutes: int, seq: int) -> TimelineEntry:
         when = T0 + timedelta(minutes=minutes)

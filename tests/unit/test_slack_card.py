@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,10 +20,8 @@ from bot.domain.deployment import RolloutProgress
 from bot.domain.incident import (
     AlertEpisode,
     AlertStatus,
-    Incident,
     IncidentStatus,
     Severity,
-    Source,
     TimelineEntry,
 )
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
@@ -39,26 +37,9 @@ from bot.integrations.slack.messages import (
 from bot.policy.file import DEFAULT_POLICY, load_policy
 from bot.policy.model import ActionBounds, Scenario, SuggestedAction
 from tests.fakes.slack.blocks import parse_blocks
+from tests.support.incidents import T0, incident
 
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ATTACKS = ["<!channel>", "<@U123>", "<https://evil|Approve>"]
-
-
-def incident(**changes: Any) -> Incident:
-    base = Incident(
-        id=42,
-        title="LNNHighLatency: p99 above 100 ms",
-        severity=Severity.P1,
-        status=IncidentStatus.TRIGGERED,
-        source=Source.ALERTMANAGER,
-        service="lnn-service",
-        scenario="high-latency",
-        response_minutes=60,
-        created_at=T0,
-        updated_at=T0,
-        labels={"alertname": "LNNHighLatency"},
-    )
-    return replace(base, **changes)
 
 
 def episode(n: int, **labels: str) -> AlertEpisode:

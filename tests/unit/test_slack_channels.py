@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.incident import Incident, IncidentStatus, Severity, Source
+from bot.domain.incident import Source
 from bot.integrations.slack.channels import MAX_TOPIC, channel_name, channel_topic, slug
+from tests.support.incidents import incident
 
 SLACK_NAME = re.compile(r"[a-z0-9_-]{1,80}")
-
-
-def incident(**changes: object) -> Incident:
-    base = Incident(
-        id=42,
-        title="LNNHighLatency: p99 above 100 ms",
-        severity=Severity.P1,
-        status=IncidentStatus.TRIGGERED,
-        source=Source.ALERTMANAGER,
-        service="lnn-service",
-        scenario="high-latency",
-        response_minutes=60,
-        created_at=datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
-        updated_at=datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
-        labels={"alertname": "LNNHighLatency"},
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def test_name_from_date_id_and_alertname() -> None:

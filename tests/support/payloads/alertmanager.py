@@ -7,11 +7,18 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.incident import AlertGroup
+from bot.domain.incident import AlertGroup, Delivery, Source
 from handlers.alertmanager_schema import parse_alertmanager
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ZERO_TIME = "0001-01-01T00:00:00Z"
+# alertname -> (severity label, the default policy's severity), ordered most severe first:
+# the kinds the storm and replica tests mix.
+KINDS = [
+    ("LNNServiceDown", "critical", "P0"),
+    ("LNNHighLatency", "critical", "P1"),
+    ("LNNHighMemory", "warning", "P2"),
+]
 
 
 def alert(
@@ -70,3 +77,8 @@ def body(payload: dict[str, Any]) -> bytes:
 
 def group(payload: dict[str, Any]) -> AlertGroup:
     return parse_alertmanager(body(payload))
+
+
+def delivery(key: str) -> Delivery:
+    """An Alertmanager delivery of a minimal body, received at ``T0``, as the inbox stores it."""
+    return Delivery(Source.ALERTMANAGER, key, T0, b'{"version": "4"}', "firing")
