@@ -69,7 +69,14 @@ _KIND_FIELD = "kind"
 _EMPTY: Mapping[object, object] = {str: "", int: 0, bool: False}
 
 
+# Types stored as they are; checked by exact type first because this runs for every field
+# of every entry, and an isinstance check against the Mapping ABC is the slow path.
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool})
+
+
 def _plain(value: object) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -77,16 +84,31 @@ def _plain(value: object) -> Any:
     return value
 
 
+# Each body type's stored fields as (attribute, JSON key), read once per type.
+_STORED: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _stored_fields(body_type: type) -> tuple[tuple[str, str], ...]:
+    fields = _STORED.get(body_type)
+    if fields is None:
+        fields = tuple(
+            (spec.name, spec.metadata.get("key", spec.name))
+            for spec in dataclasses.fields(body_type)
+            if spec.name != _KIND_FIELD
+        )
+        _STORED[body_type] = fields
+    return fields
+
+
 def encode(event: Event) -> tuple[EventKind, JSON]:
     """The stored kind and JSON body of ``event``; fields left ``None`` are not stored."""
     if not isinstance(event, BODY_TYPES):
         raise TypeError(f"{type(event).__name__} is not a timeline event body")
     body: JSON = {}
-    for spec in dataclasses.fields(event):
-        value = getattr(event, spec.name)
-        if spec.name == _KIND_FIELD or value is None:
-            continue
-        body[spec.metadata.get("key", spec.name)] = _plain(value)
+    for name, key in _stored_fields(type(event)):
+        value = getattr(event, name)
+        if value is not None:
+            body[key] = _plain(value)
     return event.kind, body
 
 
