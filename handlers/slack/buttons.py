@@ -17,8 +17,6 @@ from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
 from handlers.slack.replies import approval_text, denied_text, suggested_text
 
-CONTROL_IDS = frozenset(c.value for c in Control)
-
 
 class Click:
     """One parsed click: who, which button, and its JSON value."""
@@ -89,7 +87,8 @@ async def _deny(deps: Deps, click: Click) -> str | None:
     return denied_text(await deps.remediator.deny(click.number(ACTION_REQUEST), actor=click.actor))
 
 
-BUTTONS: dict[Control, Callable[[Deps, Click], Awaitable[str | None]]] = {
+# Keyed by Control, a StrEnum, so the action id a click carries looks its handler up as is.
+BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     Control.ACK: _ack,
     Control.RESOLVE: _resolve,
     Control.REQUEST_ACTION: _request_action,
@@ -100,7 +99,7 @@ BUTTONS: dict[Control, Callable[[Deps, Click], Awaitable[str | None]]] = {
 
 async def run_button(deps: Deps, body: Mapping[str, Any]) -> str | None:
     click = Click(body)
-    handler = BUTTONS.get(Control(click.action_id)) if click.action_id in CONTROL_IDS else None
+    handler = BUTTONS.get(click.action_id)
     if handler is None:
         raise BadRequest(f"firebreak does not know the button {click.action_id!r}")
     return await handler(deps, click)
