@@ -28,24 +28,7 @@ from bot.services.incidents.updates import (
 from bot.text import escape, inert
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
-from handlers.slack.command.commands import (
-    Ack,
-    Command,
-    Declare,
-    Diagnose,
-    Help,
-    ListIncidents,
-    Note,
-    Postmortem,
-    Resolve,
-    Restart,
-    Rollback,
-    Scale,
-    SetCommander,
-    SetSeverity,
-    Show,
-    Timeline,
-)
+from handlers.slack.command import commands as cmd
 from handlers.slack.command.parse import HELP_TEXT, USAGE, parse_command
 from handlers.slack.replies import requested_text
 
@@ -101,20 +84,20 @@ async def run_command(deps: Deps, text: str, ctx: CommandContext) -> str:
     return await execute(deps, parse_command(text), ctx)
 
 
-async def execute(deps: Deps, command: Command, ctx: CommandContext) -> str:
+async def execute(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
     now = deps.clock.now()
     store = deps.store
     match command:
-        case Help(topic=topic):
+        case cmd.Help(topic=topic):
             return USAGE.get(topic, HELP_TEXT) if topic else HELP_TEXT
-        case ListIncidents(scope=scope):
+        case cmd.ListIncidents(scope=scope):
             found = await list_incidents(
                 store, IncidentFilter(open_only=scope == "open", limit=LIST_MAX)
             )
             if not found:
                 return "No open incidents." if scope == "open" else "No incidents yet."
             return "\n".join(_line(i) for i in found)
-        case Show(incident_id=incident_id):
+        case cmd.Show(incident_id=incident_id):
             detail = await show_incident(store, incident_id)
             await _viewed(deps, incident_id, ctx, "show")
             firing = sum(1 for a in detail.alerts if a.status.value == "firing")
@@ -123,7 +106,7 @@ async def execute(deps: Deps, command: Command, ctx: CommandContext) -> str:
                 f"{len(detail.alerts)} alerts ({firing} firing), "
                 f"{len(detail.timeline)} timeline entries"
             )
-        case Declare(title=title, severity=severity, service=service):
+        case cmd.Declare(title=title, severity=severity, service=service):
             incident = await declare_incident(
                 store,
                 deps.policy,
@@ -134,7 +117,7 @@ async def execute(deps: Deps, command: Command, ctx: CommandContext) -> str:
                 service=service,
             )
             return f"Declared {_line(incident)}"
-        case Ack(incident_id=given):
+        case cmd.Ack(incident_id=given):
             incident = await acknowledge(
                 store,
                 await incident_for(store, given, channel=ctx.channel),
@@ -142,28 +125,28 @@ async def execute(deps: Deps, command: Command, ctx: CommandContext) -> str:
                 at=now,
             )
             return f"Acknowledged {_line(incident)}"
-        case Resolve(incident_id=given, reason=reason):
+        case cmd.Resolve(incident_id=given, reason=reason):
             incident_id = await incident_for(store, given, channel=ctx.channel)
             incident = await resolve(store, incident_id, actor=ctx.actor, at=now, reason=reason)
             return f"Resolved {_line(incident)}"
-        case SetSeverity(severity=severity, incident_id=given):
+        case cmd.SetSeverity(severity=severity, incident_id=given):
             incident_id = await incident_for(store, given, channel=ctx.channel)
             incident = await set_severity(store, incident_id, severity, actor=ctx.actor, at=now)
             return f"Severity set: {_line(incident)}"
-        case SetCommander(user_id=user, incident_id=given):
+        case cmd.SetCommander(user_id=user, incident_id=given):
             incident_id = await incident_for(store, given, channel=ctx.channel)
             await assign_commander(store, incident_id, user, actor=ctx.actor, at=now)
             return f"<@{user}> is the incident commander of #{incident_id}"
-        case Note(text=note, incident_id=given):
+        case cmd.Note(text=note, incident_id=given):
             incident_id = await incident_for(store, given, channel=ctx.channel)
             await add_note(store, incident_id, note, actor=ctx.actor, at=now)
             return f"Noted on #{incident_id}."
-        case Timeline(incident_id=given):
+        case cmd.Timeline(incident_id=given):
             incident_id = await incident_for(store, given, channel=ctx.channel)
             detail = await show_incident(store, incident_id)
             await _viewed(deps, incident_id, ctx, "timeline")
             return "\n".join([_line(detail.incident), *_timeline_lines(detail.timeline)])
-        case Postmortem(incident_id=given):
+        case cmd.Postmortem(incident_id=given):
             incident_id = await incident_for(store, given, channel=ctx.channel)
             detail = await show_incident(store, incident_id)
             await _viewed(deps, incident_id, ctx, "postmortem")
@@ -173,14 +156,14 @@ async def execute(deps: Deps, command: Command, ctx: CommandContext) -> str:
             return await execute_action_command(deps, command, ctx)
 
 
-async def execute_action_command(deps: Deps, command: Command, ctx: CommandContext) -> str:
+async def execute_action_command(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
     """scale, rollback, restart, diagnose: typed in an incident's channel (or naming none,
     they need one), each a request an approver must approve; diagnose runs at once."""
     remediator = deps.remediator
     namespace_default = _default_namespace(deps, command)
     incident_id = await incident_for(deps.store, None, channel=ctx.channel)
     match command:
-        case Scale(deployment=name, replicas=replicas, namespace=ns):
+        case cmd.Scale(deployment=name, replicas=replicas, namespace=ns):
             result = await remediator.request(
                 incident_id,
                 "scale",
@@ -189,7 +172,7 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
                 actor=ctx.actor,
                 replicas=replicas,
             )
-        case Rollback(deployment=name, namespace=ns, to_revision=revision):
+        case cmd.Rollback(deployment=name, namespace=ns, to_revision=revision):
             result = await remediator.request(
                 incident_id,
                 "rollback",
@@ -198,11 +181,11 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
                 actor=ctx.actor,
                 to_revision=revision,
             )
-        case Restart(deployment=name, namespace=ns):
+        case cmd.Restart(deployment=name, namespace=ns):
             result = await remediator.request(
                 incident_id, "restart", ns or namespace_default, name, actor=ctx.actor
             )
-        case Diagnose(deployment=name, namespace=ns):
+        case cmd.Diagnose(deployment=name, namespace=ns):
             diagnosis = await remediator.diagnose(
                 incident_id, ns or namespace_default, name, actor=ctx.actor
             )
@@ -216,7 +199,7 @@ async def execute_action_command(deps: Deps, command: Command, ctx: CommandConte
     return requested_text(result)
 
 
-def _default_namespace(deps: Deps, command: Command) -> str:
+def _default_namespace(deps: Deps, command: cmd.Command) -> str:
     """The namespace the runbook's suggested actions use for this deployment."""
     suggested = deps.policy.suggestions(getattr(command, "deployment", ""))
     return suggested[0].namespace if suggested else "default"
