@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select, update
 
-from bot.domain.action import ActionVerb, Approval, NewAction
+from bot.domain.action import ActionRequest, ActionVerb, Approval, NewAction
 from bot.domain.actor import BOT, Actor
 from bot.domain.events import Note
 from bot.domain.timeline import GENESIS, canonical_time, verify_chain
-from bot.ports import Store
+from bot.ports import Store, UnitOfWork
 from db.store import SqlStore
 from db.tables import actions, timeline
 from handlers.slack.actor import slack_actor
@@ -87,21 +87,27 @@ async def test_an_old_entry_reads_back_as_an_actor_and_the_chain_spans_old_and_n
     assert texts == ["slack:U0OLD", "slack:U0NEW", "bot:firebreak"]
 
 
+async def _restart_requested_by_alice(uow: UnitOfWork) -> ActionRequest:
+    """A restart request on a new incident, its requester carrying a display name."""
+    incident, _ = await uow.incidents.open_for_group(new_incident())
+    action, _ = await uow.actions.open_or_existing(
+        NewAction(
+            incident_id=incident.id,
+            verb=ActionVerb.RESTART,
+            target=LNN,
+            requested_by=slack_actor(ALICE, "Alice"),
+            requested_at=T0,
+            expires_at=T0 + timedelta(minutes=10),
+        )
+    )
+    return action
+
+
 async def test_an_action_row_keeps_the_old_text_and_reads_back_as_actors(
     sql_store: SqlStore,
 ) -> None:
     async with sql_store.transaction() as uow:
-        incident, _ = await uow.incidents.open_for_group(new_incident())
-        action, _ = await uow.actions.open_or_existing(
-            NewAction(
-                incident_id=incident.id,
-                verb=ActionVerb.RESTART,
-                target=LNN,
-                requested_by=slack_actor(ALICE, "Alice"),
-                requested_at=T0,
-                expires_at=T0 + timedelta(minutes=10),
-            )
-        )
+        action = await _restart_requested_by_alice(uow)
     # Approvals as the old code wrote them, actors as text, one of them not from Slack.
     approvals = [
         {"actor": f"slack:{BOB}", "at": T0.isoformat()},
@@ -125,27 +131,17 @@ async def test_an_action_row_keeps_the_old_text_and_reads_back_as_actors(
 
 async def test_every_store_keeps_actors_without_their_display_names(store: Store) -> None:
     async with store.transaction() as uow:
-        incident, _ = await uow.incidents.open_for_group(new_incident())
-        action, _ = await uow.actions.open_or_existing(
-            NewAction(
-                incident_id=incident.id,
-                verb=ActionVerb.RESTART,
-                target=LNN,
-                requested_by=slack_actor(ALICE, "Alice"),
-                requested_at=T0,
-                expires_at=T0 + timedelta(minutes=10),
-            )
-        )
+        action = await _restart_requested_by_alice(uow)
         approved = dataclasses.replace(
             action, approvals=(Approval(slack_actor(BOB, "Bob"), T0),), updated_at=T0
         )
         assert await uow.actions.update(action, approved) is not None
         await uow.timeline.append(
-            incident.id, at=T0, actor=slack_actor(BOB, "Bob"), event=Note(text="n")
+            action.incident_id, at=T0, actor=slack_actor(BOB, "Bob"), event=Note(text="n")
         )
     async with store.transaction() as uow:
         again = await uow.actions.get(action.id)
-        (entry,) = await uow.timeline.for_incident(incident.id)
+        (entry,) = await uow.timeline.for_incident(action.incident_id)
     assert again is not None
     shown = [again.requested_by, *again.approved_by, entry.actor]
     assert [(a.source, a.id, a.display) for a in shown] == [
