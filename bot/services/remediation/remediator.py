@@ -33,15 +33,12 @@ STOP_TIMEOUT_S = 10.0
 class Remediator:
     """Requests, approvals and the tasks they start; one per process."""
 
-    def __init__(self, ctx: RemediationContext, *, executions: TaskSet | None = None) -> None:
+    def __init__(self, ctx: RemediationContext, *, executions: TaskSet) -> None:
         self.ctx = ctx
-        # The composition root owns the executions and stops them (before the cluster and
-        # the store they use); a remediator built alone, as in tests, has its own.
-        self.executions = (
-            executions
-            if executions is not None
-            else TaskSet("executions", stop_timeout=STOP_TIMEOUT_S)
-        )
+        # The composition root owns the executions and stops them, before the cluster and
+        # the store they use. An execution cut off mid-run stays ``running`` and is
+        # reconciled against the cluster by the next process, never re-applied blindly.
+        self.executions = executions
 
     # -- what people do ------------------------------------------------------------------
     async def request(
@@ -112,15 +109,6 @@ class Remediator:
         (``bot.services.remediation.sweeper`` runs this periodically)."""
         await self._reconcile()
         await expire_actions(self.ctx)
-
-    async def stop(self) -> None:
-        """Cancel the executions in flight. An action cut off mid-run stays ``running`` and is
-        reconciled against the cluster by the next process, never re-applied blindly."""
-        await self.executions.stop()
-
-    async def idle(self) -> None:
-        """Wait until no execution is in flight (tests and graceful drains)."""
-        await self.executions.idle()
 
     async def _execute(self, action_id: int) -> None:
         action: ActionRequest = await execute_action(self.ctx, action_id, actor=BOT)
