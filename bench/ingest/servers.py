@@ -44,16 +44,16 @@ def free_port() -> int:
     return port
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it has not exited after ``STOP_TIMEOUT_S``."""
+def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after ``timeout``; always reaps the child."""
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=STOP_TIMEOUT_S)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
+        process.wait(timeout=timeout)
 
 
 def on_cpus(cpus: frozenset[int] | None) -> Callable[[], None] | None:

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,9 +25,13 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.ingest.servers import STOP_TIMEOUT_S, stop
+
+# SIGTERM, then SIGKILL: the benchmark stops its servers the same way, so one function serves both.
+stop_process = stop
+
 LOOPBACK = "127.0.0.1"
 VENV_BIN = Path(sys.executable).parent
-STOP_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 30.0
 LOG_TAIL_CHARS = 6000
 
@@ -95,17 +98,6 @@ class Service:
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM, then SIGKILL after ``timeout``; always reaps the child."""
         stop_process(self.process, timeout)
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=timeout)
 
 
 def spawn(
