@@ -13,6 +13,7 @@ from bot.domain.action import ActionRequest, ActionState, NewAction
 from bot.domain.actor import Actor
 from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
 from bot.domain.events import Event
+from bot.domain.health import OutboxHealth, RunningActions
 from bot.domain.incident import (
     JSON,
     Alert,
@@ -109,6 +110,18 @@ class InboxBacklog:
         if self.oldest_received_at is None:
             return 0.0
         return max(0.0, (now - self.oldest_received_at).total_seconds())
+
+
+class HealthRepository(Protocol):
+    """Read-only counts for firebreak's own gauges, taken at each scrape."""
+
+    async def outbox_health(self, *, now: datetime) -> OutboxHealth:
+        """The outbox's pending, retrying and failed calls; due means ``not_before <= now``."""
+        ...
+
+    async def running_actions(self, *, started_before: datetime) -> RunningActions:
+        """The running actions; those started before ``started_before`` are overdue."""
+        ...
 
 
 class DeliveryRepository(Protocol):
@@ -289,6 +302,9 @@ class UnitOfWork(Protocol):
     @property
     def actions(self) -> ActionRepository: ...
 
+    @property
+    def health(self) -> HealthRepository: ...
+
 
 class Inbox(Protocol):
     """Where acknowledged-to-be deliveries are stored before the sender gets its 2xx."""
@@ -452,6 +468,14 @@ class Metrics(Protocol):
 
     def observe_backlog(self, backlog: InboxBacklog | None, now: datetime) -> None:
         """Set the inbox gauges from the database's count (``None``: it could not be read)."""
+        ...
+
+    def observe_outbox(self, outbox: OutboxHealth | None, now: datetime) -> None:
+        """Set the outbox gauges from the database's count (``None``: it could not be read)."""
+        ...
+
+    def observe_actions(self, actions: RunningActions | None, now: datetime) -> None:
+        """Set the running-action gauges from the database (``None``: it could not be read)."""
         ...
 
     def exposition(self) -> tuple[bytes, str]:

@@ -16,6 +16,7 @@ from db.repositories import (
     SqlAlertRepository,
     SqlChatRefRepository,
     SqlDeliveryRepository,
+    SqlHealthRepository,
     SqlIncidentRepository,
     SqlOutboxRepository,
     SqlTimelineRepository,
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(conn)
         self.chat_refs = SqlChatRefRepository(conn)
         self.actions = SqlActionRepository(conn)
+        self.health = SqlHealthRepository(conn)
 
 
 class SqlStore:

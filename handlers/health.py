@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from bot.errors import StorageUnavailable
-from bot.ports import InboxBacklog
+from bot.services.health_gauges import HealthReadings, read_health
 from bot.services.incidents.inbox_backlog import inbox_backlog
 from handlers.deps import DEPS
 
@@ -42,13 +42,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """The counters, and the gauges read from the database now (NaN while it is down)."""
     deps = request.app[DEPS]
-    backlog: InboxBacklog | None
+    now = deps.clock.now()
+    readings: HealthReadings | None
     try:
-        backlog = await inbox_backlog(deps.store)
+        readings = await read_health(
+            deps.store, now=now, rollout_deadline=deps.remediator.ctx.timings.rollout_deadline
+        )
     except StorageUnavailable as exc:
-        log.warning("the inbox gauges could not be read: %s", exc)
-        backlog = None
-    deps.metrics.observe_backlog(backlog, deps.clock.now())
+        log.warning("the database gauges could not be read: %s", exc)
+        readings = None
+    deps.metrics.observe_backlog(readings.inbox if readings else None, now)
+    deps.metrics.observe_outbox(readings.outbox if readings else None, now)
+    deps.metrics.observe_actions(readings.actions if readings else None, now)
     body, content_type = deps.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": content_type})

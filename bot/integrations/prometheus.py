@@ -15,14 +15,16 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bot.domain.health import OutboxHealth, RunningActions
 from bot.domain.incident import Source
 from bot.ports import InboxBacklog
 from bot.services.incidents.inbox import Processed
 
 
 class PrometheusMetrics:
-    """Deliveries by source and outcome, incidents opened by severity, ingest latency, and
-    the inbox: what waits to be processed, what became of it, and how long it waited."""
+    """Deliveries by source and outcome, incidents opened by severity, ingest latency, the
+    inbox (what waits to be processed, what became of it, and how long it waited), and what
+    firebreak's own alert rules watch: the outbox and the running actions."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -76,6 +78,43 @@ class PrometheusMetrics:
             "How long the first-arrived pending delivery has waited since it was acknowledged.",
             registry=self.registry,
         )
+        # Read from the database at each scrape too (``observe_outbox``, ``observe_actions``),
+        # for firebreak's own alert rules (deploy/prometheus/firebreak-rules.yaml).
+        self.outbox_pending = Gauge(
+            "firebreak_outbox_pending",
+            "Outbox calls waiting to be sent (rate limited and retrying ones included).",
+            registry=self.registry,
+        )
+        self.outbox_retrying = Gauge(
+            "firebreak_outbox_retrying",
+            "Pending outbox calls whose last attempt failed (rate limits excluded).",
+            registry=self.registry,
+        )
+        self.outbox_failed = Gauge(
+            "firebreak_outbox_failed",
+            "Outbox calls given up on for good (every such row the database keeps).",
+            registry=self.registry,
+        )
+        self.outbox_oldest_due_seconds = Gauge(
+            "firebreak_outbox_oldest_due_seconds",
+            "How long the longest-due pending outbox call has been due.",
+            registry=self.registry,
+        )
+        self.actions_running = Gauge(
+            "firebreak_actions_running",
+            "Remediation actions running.",
+            registry=self.registry,
+        )
+        self.actions_overdue = Gauge(
+            "firebreak_actions_overdue",
+            "Remediation actions still running past FIREBREAK_ROLLOUT_DEADLINE_SECONDS.",
+            registry=self.registry,
+        )
+        self.actions_oldest_running_seconds = Gauge(
+            "firebreak_actions_oldest_running_seconds",
+            "How long the earliest running remediation action has run.",
+            registry=self.registry,
+        )
         self.connections_cut = Counter(
             "firebreak_connections_cut",
             "Connections closed for a request head or body arriving too slowly, by reason.",
@@ -116,6 +155,36 @@ class PrometheusMetrics:
             return
         self.inbox_pending.set(backlog.pending)
         self.inbox_oldest_pending_seconds.set(backlog.oldest_age(now))
+
+    def observe_outbox(self, outbox: OutboxHealth | None, now: datetime) -> None:
+        """Set the outbox gauges from the database's count (``None``: it could not be read)."""
+        if outbox is None:
+            for gauge in (
+                self.outbox_pending,
+                self.outbox_retrying,
+                self.outbox_failed,
+                self.outbox_oldest_due_seconds,
+            ):
+                gauge.set(math.nan)
+            return
+        self.outbox_pending.set(outbox.pending)
+        self.outbox_retrying.set(outbox.retrying)
+        self.outbox_failed.set(outbox.failed)
+        self.outbox_oldest_due_seconds.set(outbox.oldest_due_age(now))
+
+    def observe_actions(self, actions: RunningActions | None, now: datetime) -> None:
+        """Set the running-action gauges from the database (``None``: it could not be read)."""
+        if actions is None:
+            for gauge in (
+                self.actions_running,
+                self.actions_overdue,
+                self.actions_oldest_running_seconds,
+            ):
+                gauge.set(math.nan)
+            return
+        self.actions_running.set(actions.running)
+        self.actions_overdue.set(actions.overdue)
+        self.actions_oldest_running_seconds.set(actions.oldest_age(now))
 
     def observe_processed(self, processed: Processed, now: datetime) -> None:
         """Count one processed inbox delivery and the incidents it opened."""

@@ -20,6 +20,7 @@ from bot.ports import (
     AlertRepository,
     ChatRefRepository,
     DeliveryRepository,
+    HealthRepository,
     IncidentRepository,
     OutboxRepository,
     Publisher,
@@ -81,6 +82,10 @@ class RecordingUnitOfWork:
     @property
     def actions(self) -> ActionRepository:
         return self.inner.actions
+
+    @property
+    def health(self) -> HealthRepository:
+        return self.inner.health
 
 
 class PublishingStore:

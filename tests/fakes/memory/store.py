@@ -36,6 +36,7 @@ from bot.domain.timeline import GENESIS, next_entry
 from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.ports import InboxBacklog
 from tests.fakes.memory.actions import ActionTable, MemoryActions
+from tests.fakes.memory.health import MemoryHealth
 from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, OutboxState
 
 
@@ -394,6 +395,7 @@ class MemoryUnitOfWork:
             state.outbox, lambda incident_id: incident_id in state.incidents
         )
         self.actions = MemoryActions(state.actions, state.incidents)
+        self.health = MemoryHealth(state.outbox, state.actions)
 
 
 class MemoryStore:
