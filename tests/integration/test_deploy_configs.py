@@ -143,7 +143,7 @@ def test_every_lnn_alert_is_classified_as_the_runbook_says(policy: Policy) -> No
 
 def test_no_firebreak_alert_reads_as_the_lnn_service_down(policy: Policy) -> None:
     alerts = _alerts(FIREBREAK_RULES)
-    assert len(alerts) == 7
+    assert len(alerts) == 8
     for rule in alerts:
         labels = {"alertname": rule["alert"], **rule["labels"]}
         verdict = policy.classify_labels(labels)

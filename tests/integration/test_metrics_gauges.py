@@ -5,8 +5,11 @@ database at each scrape and NaN while it cannot be read."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import timedelta
+from pathlib import Path
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.clock import FixedClock
@@ -17,6 +20,7 @@ from db.store import SqlStore
 from tests.support.bot_app import Client, MakeClient, bot_app
 from tests.support.payloads.alertmanager import T0
 
+RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "firebreak-rules.yaml"
 GAUGES = (
     "firebreak_inbox_pending",
     "firebreak_inbox_oldest_pending_seconds",
@@ -89,3 +93,27 @@ async def test_every_database_gauge_is_nan_while_the_database_is_down(
     client = await aiohttp_client(bot_app("postgresql+asyncpg://postgres@127.0.0.1:9/none", policy))
     gauges = await scrape(client)
     assert [name for name in GAUGES if not math.isnan(gauges[name])] == []
+
+
+async def test_every_metric_firebreaks_rules_read_is_exposed(
+    aiohttp_client: MakeClient, database_url: str, policy: Policy
+) -> None:
+    await upgrade_async(database_url)
+    client = await aiohttp_client(bot_app(database_url, policy))
+    # A labelled counter has no sample until its first count: refuse one request.
+    assert (await client.post("/webhooks/alertmanager", data=b"{}")).status == 401
+    resp = await client.get("/metrics")
+    exposed = {
+        sample.name
+        for family in text_string_to_metric_families(await resp.text())
+        for sample in family.samples
+    }
+    doc = yaml.safe_load(RULES.read_text())
+    read = {
+        name
+        for group in doc["groups"]
+        for rule in group["rules"]
+        for name in re.findall(r"\bfirebreak_[a-z_]+", rule["expr"])
+    }
+    assert "firebreak_auth_failures_total" in read
+    assert read <= exposed, read - exposed
