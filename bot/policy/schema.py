@@ -4,9 +4,10 @@ Cross-references (a rule naming a scenario that exists, matchers that parse) are
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -141,8 +142,12 @@ class KubernetesDoc(_Doc):
     deployment's pod selector."""
 
     namespaces: list[str] = Field(min_length=1)
+    # After ``namespaces``, so its check can see them and its error points at its own line.
     default_namespace: str | None = None
-    selectors: dict[str, str] = {}
+    selectors: dict[
+        Annotated[str, AfterValidator(deployment_name)],
+        Annotated[str, AfterValidator(check_selector)],
+    ] = {}
 
     @field_validator("namespaces")
     @classmethod
@@ -153,22 +158,15 @@ class KubernetesDoc(_Doc):
             raise ValueError("a namespace is listed twice")
         return values
 
-    @field_validator("selectors")
+    @field_validator("default_namespace")
     @classmethod
-    def _selectors(cls, values: dict[str, str]) -> dict[str, str]:
-        for name, selector in values.items():
-            deployment_name(name)
-            check_selector(selector)
-        return values
-
-    @model_validator(mode="after")
-    def _default_is_allowed(self) -> KubernetesDoc:
-        if self.default_namespace is not None and self.default_namespace not in self.namespaces:
+    def _default_is_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        allowed = info.data.get("namespaces")
+        if value is not None and allowed is not None and value not in allowed:
             raise ValueError(
-                f"default_namespace {self.default_namespace} is not one of namespaces "
-                f"({', '.join(self.namespaces)})"
+                f"default_namespace {value} is not one of namespaces ({', '.join(allowed)})"
             )
-        return self
+        return value
 
 
 class PagerDutyDoc(_Doc):
