@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from bot.policy.kubernetes import LABEL_NAME
 
 # A label value may be substituted only if it is made of these (no spaces, quotes, `$`, `;`,
-# backticks or globbing characters): enough for hosts, versions, paths and selectors.
-SAFE_VALUE = re.compile(r"[A-Za-z0-9._:/=-]{1,128}", re.ASCII)
+# backticks or globbing characters): enough for hosts, versions, paths and selectors. It must
+# start with a letter or digit, so a value cannot become an option (`--server=…`) of the
+# command it is pasted into.
+SAFE_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/=-]{0,127}", re.ASCII)
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 

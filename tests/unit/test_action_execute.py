@@ -200,6 +200,9 @@ async def test_one_running_action_per_deployment(env: Env) -> None:
         # While the scale's rollout is followed, the restart must not start.
         with pytest.raises(Conflict, match="is running"):
             await env.execute(restart)
+        refused = (await env.timeline(incident))[-1]
+        assert (refused.kind, refused.body["attempted"]) == ("action.refused", "execute")
+        assert refused.body["action_id"] == restart
         env.cluster.stalled = False
         env.cluster.advance()
 

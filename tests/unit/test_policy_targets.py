@@ -69,7 +69,14 @@ def test_an_invalid_label_is_kept_so_the_request_is_refused_not_redirected() -> 
 
 def test_templates_fill_safe_values_and_leave_the_rest_visible() -> None:
     resolved = Resolved("prod", "lnn-service")
-    labels = {"instance": "pod-1:8090", "evil": "x; rm -rf /", "quote": "a'b", "pod": "$(id)"}
+    labels = {
+        "instance": "pod-1:8090",
+        "evil": "x; rm -rf /",
+        "quote": "a'b",
+        "pod": "$(id)",
+        "option": "--server=https://evil",
+        "long": "a" * 129,
+    }
     values = template_values(K8S, resolved, labels)
     assert values == {
         "instance": "pod-1:8090",
@@ -77,10 +84,11 @@ def test_templates_fill_safe_values_and_leave_the_rest_visible() -> None:
         "deployment": "lnn-service",
         "selector": "app=lnn",
     }
-    text = "-n {namespace} -l {selector} {instance} {evil} {quote} {pod} {{literal}} {unknown}"
+    text = "-n {namespace} -l {selector} {instance} {evil} {quote} {pod} {option} {long}"
     assert fill(text, values) == (
-        "-n prod -l app=lnn pod-1:8090 {evil} {quote} {pod} {literal} {unknown}"
+        "-n prod -l app=lnn pod-1:8090 {evil} {quote} {pod} {option} {long}"
     )
+    assert fill("{{literal}} {unknown}", values) == "{literal} {unknown}"
 
 
 def test_the_target_wins_over_a_label_of_the_same_name() -> None:

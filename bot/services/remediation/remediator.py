@@ -15,7 +15,7 @@ import logging
 from bot.domain.action import ActionRequest, ActionVerb
 from bot.domain.actor import BOT, Actor
 from bot.domain.deployment import Diagnosis
-from bot.errors import BadRequest, Conflict
+from bot.errors import BadRequest
 from bot.policy.targets import resolve_target
 from bot.services.incidents.queries import alert_labels
 from bot.services.remediation import steps as action_steps
@@ -132,21 +132,7 @@ class Remediator:
         await expire_actions(self.ctx)
 
     async def _execute(self, action_id: int) -> None:
-        try:
-            action: ActionRequest = await execute_action(self.ctx, action_id, actor=BOT)
-        except Conflict as exc:
-            # Another action runs on the deployment; this one stays approved until it
-            # expires. Nobody clicked anything now, so the thread is where people learn it.
-            waiting, _ = await action_steps.read(self.ctx.store, action_id)
-            await action_steps.refuse(
-                self.ctx.store,
-                waiting,
-                actor=BOT,
-                at=self.ctx.clock.now(),
-                attempted="execute",
-                why=str(exc),
-            )
-            raise
+        action: ActionRequest = await execute_action(self.ctx, action_id, actor=BOT)
         log.info("action %d ended %s", action.id, action.state.value)
 
     async def _reconcile(self) -> None:

@@ -25,7 +25,7 @@ USAGE: dict[str, str] = {
     "note": "/incident note [#ID] TEXT: add a note to the timeline",
     "timeline": "/incident timeline [ID]: the timeline",
     "postmortem": "/incident postmortem [ID]: the postmortem as Markdown",
-    "scale": "/incident scale deploy/NAME REPLICAS [-n NAMESPACE]: request a scale (needs approval)",
+    "scale": "/incident scale deploy/NAME REPLICAS [-n NAMESPACE]: request a scale (needs approval; NAMESPACE defaults to the incident's alerts')",
     "rollback": "/incident rollback deploy/NAME [--to-revision N] [-n NAMESPACE]: request a rollback (needs approval)",
     "restart": "/incident restart deploy/NAME [-n NAMESPACE]: request a rolling restart (needs approval)",
     "diagnose": "/incident diagnose deploy/NAME [-n NAMESPACE]: pods, rollout and events of a deployment",
