@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.domain.incident import Severity
 from bot.errors import PolicyError
+from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
 from bot.policy.model import (
     ActionBounds,
     Matcher,
@@ -23,11 +24,8 @@ from bot.policy.model import (
     SeverityLevel,
     SuggestedAction,
 )
-from bot.policy.schema import PolicyDoc
-
-Path_ = tuple[str | int, ...]
-# One problem: (line, where, what). Kept apart until the end so the list can be sorted by line.
-Problem = tuple[int, str, str]
+from bot.policy.scenario_checks import Path_, Problem, scenario_checks
+from bot.policy.schema import PolicyDoc, ScenarioDoc
 
 
 def _walk(root: yaml.Node) -> tuple[dict[Path_, int], list[Problem]]:
@@ -136,6 +134,7 @@ def _cross_check(data: dict[Any, Any], lines: dict[Path_, int]) -> Iterator[Prob
     def at(path: Path_, what: str) -> Problem:
         return (_line(lines, path), _where(path), what)
 
+    yield from scenario_checks(data, at)
     severities = data.get("severities")
     if isinstance(severities, dict):
         for sev in Severity:
@@ -173,6 +172,28 @@ def _cross_check(data: dict[Any, Any], lines: dict[Path_, int]) -> Iterator[Prob
                         yield at(("rules", i, "match", j), str(exc))
 
 
+def _kubernetes(doc: PolicyDoc) -> KubernetesPolicy:
+    """The section as written or, for a policy written before it existed, the namespaces
+    its actions name (so such a policy keeps acting where it did)."""
+    if doc.kubernetes is not None:
+        k = doc.kubernetes
+        return KubernetesPolicy(
+            namespaces=tuple(k.namespaces),
+            default_namespace=k.default_namespace or k.namespaces[0],
+            selectors=dict(k.selectors),
+        )
+    named = [a.namespace for s in doc.scenarios.values() for a in s.actions if a.namespace]
+    namespaces = tuple(dict.fromkeys(named))
+    return KubernetesPolicy(namespaces, namespaces[0] if namespaces else "")
+
+
+def _target_labels(scenario: ScenarioDoc) -> TargetLabels:
+    labels = scenario.target_labels
+    if labels is None:
+        return TargetLabels()
+    return TargetLabels(tuple(labels.namespace), tuple(labels.deployment))
+
+
 def _build(doc: PolicyDoc) -> Policy:
     scenarios = {
         sid: Scenario(
@@ -194,6 +215,7 @@ def _build(doc: PolicyDoc) -> Policy:
                 )
                 for a in s.actions
             ),
+            target_labels=_target_labels(s),
         )
         for sid, s in doc.scenarios.items()
     }
@@ -223,6 +245,7 @@ def _build(doc: PolicyDoc) -> Policy:
         default_scenario=doc.default.scenario,
         service_labels=tuple(doc.service_labels),
         responders={k: tuple(v) for k, v in doc.responders.items()},
+        kubernetes=_kubernetes(doc),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.incident import Severity
+from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
 
 
 class MatchOp(enum.StrEnum):
@@ -115,11 +116,14 @@ class ActionBounds:
 
 @dataclass(frozen=True, slots=True)
 class SuggestedAction:
-    """A remediation the runbook suggests for a scenario (requested from Slack, approved there)."""
+    """A remediation the runbook suggests for a scenario (requested from Slack, approved there).
+
+    ``deployment`` and ``namespace`` are fallbacks: the incident's alerts name the target when
+    they carry its labels (``bot.policy.targets``)."""
 
     verb: str
-    deployment: str
-    namespace: str
+    deployment: str | None = None
+    namespace: str | None = None
     label: str = ""
     replicas: int | None = None
     bounds: ActionBounds = ActionBounds()
@@ -129,7 +133,9 @@ class SuggestedAction:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A runbook scenario: what responders see on the incident card."""
+    """A runbook scenario: what responders see on the incident card. ``triage`` and
+    ``mitigation`` are templates (``bot.policy.templates``); ``target_labels`` says which
+    alert labels name the target of its actions."""
 
     id: str
     title: str
@@ -137,6 +143,7 @@ class Scenario:
     triage: tuple[str, ...] = ()
     mitigation: tuple[str, ...] = ()
     actions: tuple[SuggestedAction, ...] = ()
+    target_labels: TargetLabels = field(default_factory=TargetLabels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +213,7 @@ class Policy:
     default_scenario: str
     service_labels: tuple[str, ...] = ("service", "job", "app")
     responders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kubernetes: KubernetesPolicy = field(default_factory=KubernetesPolicy)
 
     def _verdict(
         self, severity: Severity, scenario_id: str, rule: str, minutes: int | None
@@ -233,14 +241,13 @@ class Policy:
                 return self._verdict(rule.severity, rule.scenario, rule.name, rule.response_minutes)
         return self._verdict(self.default_severity, self.default_scenario, "default", None)
 
-    def suggestions(self, deployment: str, namespace: str | None = None) -> list[SuggestedAction]:
-        """Every scenario's suggested actions on ``deployment`` (in ``namespace`` if given)."""
+    def suggestions(self, verb: str) -> list[SuggestedAction]:
+        """Every scenario's suggested ``verb`` actions, in the file's order."""
         return [
             action
             for scenario in self.scenarios.values()
             for action in scenario.actions
-            if action.deployment == deployment
-            and (namespace is None or action.namespace == namespace)
+            if action.verb == verb
         ]
 
     def service_of(self, labels: Mapping[str, str]) -> str:

@@ -4,9 +4,10 @@ Cross-references (a rule naming a scenario that exists, matchers that parse) are
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,10 +20,41 @@ from pydantic import (
 from bot.domain.incident import Severity
 from bot.domain.target import TargetKind, check_name, check_namespace
 from bot.errors import BadRequest, Forbidden
+from bot.policy.kubernetes import LABEL_NAME, check_selector
 
 
 class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def deployment_name(value: str) -> str:
+    """A deployment name by the core's one rule, with the rule spelled out on failure."""
+    try:
+        return check_name(value, TargetKind.DEPLOYMENT)
+    except BadRequest as exc:
+        raise ValueError(f"{exc} (lowercase letters, digits, '-' and '.')") from None
+
+
+def namespace_name(value: str) -> str:
+    """A namespace by the core's one rule (``kube-*`` never), with the rule spelled out."""
+    try:
+        return check_namespace(value)
+    except BadRequest as exc:
+        raise ValueError(
+            f"{exc} (lowercase letters, digits and '-', at most 63, starting and ending"
+            " with a letter or digit)"
+        ) from None
+    except Forbidden:
+        raise ValueError(
+            f"actions on {value} are never allowed (a kube-* system namespace)"
+        ) from None
+
+
+def _label_names(values: list[str]) -> list[str]:
+    for value in values:
+        if LABEL_NAME.fullmatch(value) is None:
+            raise ValueError(f"{value!r} is not a label name (letters, digits and '_')")
+    return values
 
 
 class LevelDoc(_Doc):
@@ -45,8 +77,9 @@ class BoundsDoc(_Doc):
 
 class ActionDoc(_Doc):
     verb: Literal["scale", "rollback", "restart", "diagnose"]
-    deployment: str
-    namespace: str
+    # Fallbacks for when the incident's alerts do not name the target (bot.policy.targets).
+    deployment: str | None = None
+    namespace: str | None = None
     label: str = ""
     # `bounds` comes before `replicas` so the replicas check can see it and its error points
     # at the `replicas` line rather than at the whole action.
@@ -59,26 +92,13 @@ class ActionDoc(_Doc):
     # name a target that Slack, the request use case or the actuator would refuse.
     @field_validator("deployment")
     @classmethod
-    def _deployment_name(cls, value: str) -> str:
-        try:
-            return check_name(value, TargetKind.DEPLOYMENT)
-        except BadRequest as exc:
-            raise ValueError(f"{exc} (lowercase letters, digits, '-' and '.')") from None
+    def _deployment_name(cls, value: str | None) -> str | None:
+        return None if value is None else deployment_name(value)
 
     @field_validator("namespace")
     @classmethod
-    def _namespace(cls, value: str) -> str:
-        try:
-            return check_namespace(value)
-        except BadRequest as exc:
-            raise ValueError(
-                f"{exc} (lowercase letters, digits and '-', at most 63, starting and ending"
-                " with a letter or digit)"
-            ) from None
-        except Forbidden:
-            raise ValueError(
-                f"actions on {value} are never allowed (a kube-* system namespace)"
-            ) from None
+    def _namespace(cls, value: str | None) -> str | None:
+        return None if value is None else namespace_name(value)
 
     @field_validator("replicas")
     @classmethod
@@ -95,12 +115,58 @@ class ActionDoc(_Doc):
         return self
 
 
+class TargetLabelsDoc(_Doc):
+    """Alert labels naming an action's target, first present wins."""
+
+    namespace: list[str] = Field(default=["namespace"], min_length=1)
+    deployment: list[str] = Field(default=["deployment"], min_length=1)
+
+    @field_validator("namespace", "deployment")
+    @classmethod
+    def _names(cls, values: list[str]) -> list[str]:
+        return _label_names(values)
+
+
 class ScenarioDoc(_Doc):
     title: str = Field(min_length=1)
     summary: str = ""
+    # Templates, checked in bot.policy.file (placeholders and braces, with their lines).
     triage: list[str] = []
     mitigation: list[str] = []
     actions: list[ActionDoc] = []
+    target_labels: TargetLabelsDoc | None = None
+
+
+class KubernetesDoc(_Doc):
+    """Where actions may act (the allow-list), where when nothing names a namespace, and each
+    deployment's pod selector."""
+
+    namespaces: list[str] = Field(min_length=1)
+    # After ``namespaces``, so its check can see them and its error points at its own line.
+    default_namespace: str | None = None
+    selectors: dict[
+        Annotated[str, AfterValidator(deployment_name)],
+        Annotated[str, AfterValidator(check_selector)],
+    ] = {}
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, values: list[str]) -> list[str]:
+        for value in values:
+            namespace_name(value)
+        if len(set(values)) != len(values):
+            raise ValueError("a namespace is listed twice")
+        return values
+
+    @field_validator("default_namespace")
+    @classmethod
+    def _default_is_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        allowed = info.data.get("namespaces")
+        if value is not None and allowed is not None and value not in allowed:
+            raise ValueError(
+                f"default_namespace {value} is not one of namespaces ({', '.join(allowed)})"
+            )
+        return value
 
 
 class PagerDutyDoc(_Doc):
@@ -145,3 +211,4 @@ class PolicyDoc(_Doc):
     default: DefaultDoc
     service_labels: list[str] = ["service", "job", "app"]
     responders: dict[str, list[str]] = {}
+    kubernetes: KubernetesDoc | None = None

@@ -79,6 +79,13 @@ def _diagnosed(event: ev.ActionDiagnosed, show: Show) -> str:
     return line
 
 
+def _request_refused(event: ev.ActionRequestRefused, show: Show) -> str:
+    what = show(event.verb) or "action"
+    what += f" {show(event.target)}" if event.target else ""
+    what += f" (replicas {show(event.replicas)})" if event.replicas is not None else ""
+    return f"Request refused: {what}" + (f": {show(event.reason)}" if event.reason else "")
+
+
 def _line(event: ev.Event, show: Show, user: Format) -> str:
     match event:
         case ev.IncidentOpened():
@@ -122,6 +129,8 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
             return line + (f": {show(event.note)}" if event.note else "")
         case ev.ActionDiagnosed():
             return _diagnosed(event, show)
+        case ev.ActionRequestRefused():
+            return _request_refused(event, show)
         case _:
             return _action(event, show, user)
 

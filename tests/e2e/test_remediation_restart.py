@@ -23,7 +23,7 @@ from tests.support.slack_bot import block_actions_body, sign
 pytestmark = pytest.mark.slow
 
 SECRET = "e2e-signing-secret"
-NS, NAME = "production", "lnn-service"
+NS, NAME = "firebreak", "lnn-service"
 
 
 async def test_sigkill_while_an_approved_scale_runs_ends_it_once(

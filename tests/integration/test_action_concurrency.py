@@ -50,7 +50,7 @@ def _store(url: str) -> SqlStore:
 def envs(stores: list[SqlStore], clock: FixedClock, policy: Policy) -> list[Env]:
     """One bot replica per store, sharing one cluster with a deployment to act on."""
     cluster = MemoryCluster()
-    cluster.add("production", "lnn-service", replicas=3, images=("v1", "v2"))
+    cluster.add("firebreak", "lnn-service", replicas=3, images=("v1", "v2"))
     return [Env(store, cluster, clock, policy) for store in stores]
 
 

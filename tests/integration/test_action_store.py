@@ -20,7 +20,7 @@ from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
 from tests.support.actions import ALICE, BOB, LNN, Env
 from tests.support.store_builders import T0, new_incident
 
-OTHER = Target("production", "other")
+OTHER = Target("firebreak", "other")
 
 
 async def _incident(store: Store, key: str = "g") -> int:
@@ -48,7 +48,7 @@ async def test_an_action_round_trips(store: Store) -> None:
     async with store.transaction() as uow:
         action, created = await uow.actions.open_or_existing(_new(incident))
     snap = MemoryCluster()
-    snap.add("production", "lnn-service")
+    snap.add("firebreak", "lnn-service")
     snapshot = await snap.snapshot(LNN)
     changed = dataclasses.replace(
         action,
@@ -168,7 +168,7 @@ async def test_only_the_owner_renews_a_lease(store: Store) -> None:
 @pytest.fixture
 def env(store: Store, clock: FixedClock, policy: Policy) -> Env:
     cluster = MemoryCluster()
-    cluster.add("production", "lnn-service", replicas=3, images=("v1", "v2"))
+    cluster.add("firebreak", "lnn-service", replicas=3, images=("v1", "v2"))
     return Env(store, cluster, clock, policy)
 
 

@@ -25,7 +25,7 @@ from tests.support.bot_app import MakeClient
 from tests.support.payloads.alertmanager import alert, webhook
 from tests.support.slack_bot import SlackBot, eventually, slack_bot
 
-NS, NAME = "production", "lnn-service"
+NS, NAME = "firebreak", "lnn-service"
 LATENCY = alert("LNNHighLatency", "critical", service="lnn-service")
 
 
@@ -102,7 +102,7 @@ async def test_card_button_to_approved_scale_followed_to_the_end(world: World) -
     channel, card = await world.incident_with_card()
     scale = button(card, "Scale to 6")
     await bot.click("firebreak.request_action", scale, user=ALICE, channel=channel.id)
-    assert "Requested scale production/deploy/lnn-service to 6" in await last_reply(bot, 1)
+    assert "Requested scale firebreak/deploy/lnn-service to 6" in await last_reply(bot, 1)
     request = await eventually(lambda: approval_message(channel, card))
     approve = json.loads(
         next(
@@ -156,12 +156,16 @@ async def test_out_of_bounds_forbidden_namespace_and_unknown_targets_are_refused
     assert "10" in await bot.reply("scale deploy/lnn-service 50", channel=channel.id)
     refused = await bot.reply("scale deploy/lnn-service 5 -n kube-system", channel=channel.id)
     assert "kube-system" in refused
-    other = await bot.reply("restart deploy/payments -n production", channel=channel.id)
-    assert "payments" in other
+    assert "allows: firebreak" in refused
+    other = await bot.reply("restart deploy/lnn-service -n payments", channel=channel.id)
+    assert "allows (firebreak), not in payments" in other
     assert "not an incident channel" in await bot.reply("scale deploy/lnn-service 5")
     assert world.writes() == []
     kinds = [kind for kind, _ in await world.kinds()]
     assert "action.requested" not in kinds
+    # Each refusal in the incident's channel is on its timeline (the last one, typed
+    # outside any incident channel, is not: no incident is known).
+    assert kinds.count("action.request_refused") == 3
 
 
 async def test_a_denied_request_never_reaches_kubernetes(world: World) -> None:

@@ -31,7 +31,7 @@ from tests.fakes.slack.directory import ONCALL as ONCALL
 from tests.fakes.slack.directory import FakeDirectory
 from tests.support.store_builders import new_incident
 
-NAMESPACE = "production"
+NAMESPACE = "firebreak"
 DEPLOYMENT = "lnn-service"
 ALICE, BOB, MALLORY = "U0ALICE", "U0BOB", "U0MALLORY"
 APPROVERS = (ALICE, BOB, ONCALL)

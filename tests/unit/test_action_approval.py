@@ -22,8 +22,10 @@ from tests.support.actions import (
     ALICE,
     BOB,
     CAROL,
+    DEPLOYMENT,
     LNN,
     MALLORY,
+    NAMESPACE,
     ONCALL,
     TTL,
     Env,
@@ -34,7 +36,7 @@ from tests.support.actions import (
 @pytest.fixture
 def env(clock: FixedClock, policy: Policy) -> Env:
     cluster = MemoryCluster()
-    cluster.add("production", "lnn-service", replicas=3, images=("v1", "v2"))
+    cluster.add("firebreak", "lnn-service", replicas=3, images=("v1", "v2"))
     return Env(MemoryStore(), cluster, clock, policy)
 
 
@@ -54,29 +56,34 @@ async def test_a_request_is_recorded_with_its_requester(env: Env) -> None:
     entries = await env.timeline(incident)
     assert entries[-1].kind == "action.requested"
     assert entries[-1].actor == slack_actor(MALLORY)
-    assert entries[-1].body["action"] == "scale production/deploy/lnn-service to 6"
+    assert entries[-1].body["action"] == "scale firebreak/deploy/lnn-service to 6"
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "text"),
     [
-        ({"namespace": "kube-system"}, Forbidden, "never"),
+        ({"namespace": "kube-system"}, Forbidden, r"never.*allows: firebreak"),
+        ({"namespace": "prod"}, Forbidden, r"allows \(firebreak\), not in prod"),
         ({"namespace": "Prod"}, BadRequest, "DNS-1123"),
-        ({"deployment": "payments"}, Forbidden, "suggests no action"),
         ({"replicas": 11}, Forbidden, "bounds"),
         ({"replicas": 2}, Forbidden, "bounds"),
         ({"replicas": "6"}, BadRequest, "whole number"),
     ],
 )
-async def test_invalid_requests_store_nothing(
+async def test_invalid_requests_store_no_action_only_their_refusal(
     env: Env, kwargs: dict[str, Any], error: type[Exception], text: str
 ) -> None:
     incident = await env.incident()
-    with pytest.raises(error, match=text):
+    with pytest.raises(error, match=text) as refused:
         await env.request(incident, "scale", **kwargs)
     async with env.store.transaction() as uow:
         assert await uow.actions.for_incident(incident) == []
-    assert await env.kinds(incident) == []
+    assert await env.kinds(incident) == ["action.request_refused"]
+    entry = (await env.timeline(incident))[-1]
+    assert entry.actor == slack_actor(MALLORY)
+    asked = f"{kwargs.get('namespace', NAMESPACE)}/deploy/{DEPLOYMENT}"
+    assert (entry.body["verb"], entry.body["target"]) == ("scale", asked)
+    assert entry.body["reason"] == str(refused.value)
     assert env.cluster.calls == []
 
 
@@ -154,11 +161,44 @@ async def test_rollback_resolves_its_revision_at_approval(env: Env) -> None:
 
 
 async def test_rollback_needs_an_earlier_revision(env: Env) -> None:
-    env.cluster.add("production", "lnn-service", images=("only",))
+    env.cluster.add("firebreak", "lnn-service", images=("only",))
     incident = await env.incident()
     action = (await env.request(incident, "rollback")).action
     with pytest.raises(Conflict, match="no earlier revision"):
         await env.approve(action.id)
+    # The failed approval is on the timeline; the request stays open.
+    entry = (await env.timeline(incident))[-1]
+    assert (entry.kind, entry.actor) == ("action.refused", slack_actor(ALICE))
+    assert entry.body["attempted"] == "approve"
+    assert "the approval failed" in entry.body["reason"]
+    assert "no earlier revision" in entry.body["reason"]
+    assert (await env.action(action.id)).state is ActionState.REQUESTED
+
+
+async def test_an_approval_on_a_missing_deployment_fails_on_the_timeline(env: Env) -> None:
+    incident = await env.incident()
+    action = (await env.request(incident, "scale", deployment="gone")).action
+    with pytest.raises(NotFound):
+        await env.approve(action.id)
+    entry = (await env.timeline(incident))[-1]
+    assert (entry.kind, entry.actor) == ("action.refused", slack_actor(ALICE))
+    assert entry.body["target"] == "firebreak/deploy/gone"
+    assert "the approval failed" in entry.body["reason"]
+    assert (await env.action(action.id)).state is ActionState.REQUESTED
+
+
+async def test_a_click_on_a_closed_request_is_recorded(env: Env) -> None:
+    incident = await env.incident()
+    action = (await env.request(incident, "restart")).action
+    await env.deny(action.id, CAROL)
+    with pytest.raises(Conflict, match="denied"):
+        await env.approve(action.id, BOB)
+    entry = (await env.timeline(incident))[-1]
+    assert (entry.kind, entry.actor, entry.body["attempted"]) == (
+        "action.refused",
+        slack_actor(BOB),
+        "approve",
+    )
 
 
 @pytest.mark.parametrize("approvers", [(), (BOB,)])

@@ -25,7 +25,7 @@ from tests.support.actions import ALICE, BOB, DEADLINE, LNN, TTL, Env
 @pytest.fixture
 def env(clock: FixedClock, policy: Policy) -> Env:
     cluster = MemoryCluster()
-    cluster.add("production", "lnn-service", replicas=3, images=("v1", "v2"))
+    cluster.add("firebreak", "lnn-service", replicas=3, images=("v1", "v2"))
     return Env(MemoryStore(), cluster, clock, policy)
 
 
@@ -200,6 +200,9 @@ async def test_one_running_action_per_deployment(env: Env) -> None:
         # While the scale's rollout is followed, the restart must not start.
         with pytest.raises(Conflict, match="is running"):
             await env.execute(restart)
+        refused = (await env.timeline(incident))[-1]
+        assert (refused.kind, refused.body["attempted"]) == ("action.refused", "execute")
+        assert refused.body["action_id"] == restart
         env.cluster.stalled = False
         env.cluster.advance()
 
@@ -217,7 +220,7 @@ async def test_one_running_action_per_deployment(env: Env) -> None:
 async def test_diagnose_is_read_only_and_recorded(env: Env) -> None:
     incident = await env.incident()
     diagnosis = await diagnose_target(
-        env.ctx, incident, "production", "lnn-service", actor=slack_actor(ALICE)
+        env.ctx, incident, "firebreak", "lnn-service", actor=slack_actor(ALICE)
     )
     assert diagnosis.snapshot.replicas == 3
     assert env.cluster.applied == []

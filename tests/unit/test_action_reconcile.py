@@ -20,7 +20,7 @@ from tests.support.actions import LEASE, LNN, Env, with_action_options
 @pytest.fixture
 def env(clock: FixedClock, policy: Policy) -> Env:
     cluster = MemoryCluster()
-    cluster.add("production", "lnn-service", replicas=3, images=("v1", "v2"))
+    cluster.add("firebreak", "lnn-service", replicas=3, images=("v1", "v2"))
     return Env(MemoryStore(), cluster, clock, policy)
 
 
@@ -165,7 +165,7 @@ async def test_a_stale_executor_cannot_finish_what_was_taken_over(env: Env) -> N
 async def test_a_deployment_deleted_while_down_needs_a_human(env: Env) -> None:
     await crashed(env, "restart", after_apply=True)
     second = await env.incident(key="other")
-    env.cluster.add("production", "lnn-service-canary")
+    env.cluster.add("firebreak", "lnn-service-canary")
     env.policy = with_action_options(env.policy, "scale", deployment="lnn-service-canary")
     other = (await env.request(second, "scale", deployment="lnn-service-canary")).action
     await env.approve(other.id)

@@ -23,14 +23,14 @@ from handlers.slack.actor import slack_actor
 from tests.fakes.slack.directory import FakeDirectory
 from tests.support.actions import ALICE, BOB, CAROL, ONCALL, with_action_options
 
-LNN = Target("production", "lnn-service")
+LNN = Target("firebreak", "lnn-service")
 
 
 @pytest.mark.parametrize(
     ("namespace", "name"),
     [
         ("Production", "lnn-service"),
-        ("production", "LNN"),
+        ("firebreak", "LNN"),
         ("-prod", "lnn"),
         ("prod-", "lnn"),
         ("prod", "lnn_service"),
@@ -55,25 +55,52 @@ def test_dotted_deployment_names_are_subdomains() -> None:
 def test_system_namespaces_are_never_targets(namespace: str, policy: Policy) -> None:
     with pytest.raises(Forbidden, match="never"):
         Target.checked(namespace, "coredns")
-    with pytest.raises(Forbidden, match="never"):
+    with pytest.raises(Forbidden, match=r"never.*allows: firebreak"):
         rules_for(policy, ActionVerb.SCALE, Target(namespace, "lnn-service"))
 
 
-def test_only_targets_the_policy_names(policy: Policy) -> None:
-    with pytest.raises(Forbidden, match="suggests no action"):
-        rules_for(policy, ActionVerb.RESTART, Target("production", "payments"))
-    with pytest.raises(Forbidden, match="suggests no action"):
+def test_only_namespaces_the_policy_allows(policy: Policy) -> None:
+    # Any deployment in an allowed namespace: the alert names which one is failing.
+    assert rules_for(policy, ActionVerb.RESTART, Target("firebreak", "payments")).target == Target(
+        "firebreak", "payments"
+    )
+    with pytest.raises(Forbidden, match=r"allows \(firebreak\), not in staging"):
         rules_for(policy, ActionVerb.RESTART, Target("staging", "lnn-service"))
+    with pytest.raises(Forbidden, match=r"allows \(firebreak\), not in prod"):
+        rules_for(policy, ActionVerb.DIAGNOSE, Target("prod", "lnn-service"))
     assert rules_for(policy, ActionVerb.DIAGNOSE, LNN).verb is ActionVerb.DIAGNOSE
 
 
-def test_a_verb_must_be_suggested_somewhere_for_the_target(policy: Policy) -> None:
-    only_restart = with_action_options(policy, "scale", deployment="other")
-    only_restart = with_action_options(only_restart, "rollback", deployment="other")
-    with pytest.raises(Forbidden, match="does not allow scale"):
-        rules_for(only_restart, ActionVerb.SCALE, LNN)
+def test_a_verb_must_be_suggested_somewhere(policy: Policy) -> None:
+    no_scale = dataclasses.replace(
+        policy,
+        scenarios={
+            key: dataclasses.replace(s, actions=tuple(a for a in s.actions if a.verb != "scale"))
+            for key, s in policy.scenarios.items()
+        },
+    )
+    with pytest.raises(Forbidden, match="suggests no scale"):
+        rules_for(no_scale, ActionVerb.SCALE, LNN)
     # A rollback suggested by "service down" is allowed whatever scenario asks.
     assert rules_for(policy, ActionVerb.ROLLBACK, LNN).approvals_required == 1
+
+
+def test_limits_come_from_the_suggestions_that_apply_to_the_deployment(policy: Policy) -> None:
+    def scale(deployment: str | None, low: int, high: int) -> SuggestedAction:
+        return SuggestedAction(verb="scale", deployment=deployment, bounds=ActionBounds(low, high))
+
+    only = Scenario(id="s", title="s", actions=(scale("api", 2, 4), scale(None, 3, 9)))
+    named = dataclasses.replace(policy, scenarios={"s": only})
+    api = rules_for(named, ActionVerb.SCALE, Target("firebreak", "api"))
+    assert (api.min_replicas, api.max_replicas) == (3, 4)  # "api"'s and the generic one
+    web = rules_for(named, ActionVerb.SCALE, Target("firebreak", "web"))
+    assert (web.min_replicas, web.max_replicas) == (3, 9)  # the generic one only
+    narrow = dataclasses.replace(
+        policy, scenarios={"s": Scenario(id="s", title="s", actions=(scale("api", 2, 4),))}
+    )
+    # None names "web": every scale suggestion's limits apply.
+    other = rules_for(narrow, ActionVerb.SCALE, Target("firebreak", "web"))
+    assert (other.min_replicas, other.max_replicas) == (2, 4)
 
 
 def test_scale_replicas_stay_within_the_seed_bounds(policy: Policy) -> None:
@@ -108,7 +135,7 @@ def test_several_suggestions_combine_strictly(policy: Policy) -> None:
     narrowed = SuggestedAction(
         verb="scale",
         deployment="lnn-service",
-        namespace="production",
+        namespace="firebreak",
         replicas=5,
         bounds=ActionBounds(4, 8),
         approvers=(ALICE,),

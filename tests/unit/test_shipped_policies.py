@@ -242,7 +242,7 @@ def test_invariants_of_every_shipped_policy(path: Path) -> None:
 
 def scale_actions(
     policy: Policy, scenario: str
-) -> list[tuple[str, str, int | None, int | None, int | None]]:
+) -> list[tuple[str | None, str | None, int | None, int | None, int | None]]:
     return [
         (a.deployment, a.namespace, a.replicas, a.bounds.min_replicas, a.bounds.max_replicas)
         for a in policy.scenarios[scenario].actions

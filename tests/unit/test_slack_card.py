@@ -83,9 +83,26 @@ def all_text(blocks: list[dict[str, Any]]) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
+def filled(step: str) -> str:
+    """A step of the default policy as the card shows it for an alert in ``prod``."""
+    for name, value in {
+        "{namespace}": "prod",
+        "{deployment}": "lnn-service",
+        "{selector}": "app.kubernetes.io/name=lnn-service",
+    }.items():
+        step = step.replace(name, value)
+    return step
+
+
 def test_open_card_shows_facts_alerts_steps_and_buttons(scenario: Scenario) -> None:
+    where = {"namespace": "prod", "deployment": "lnn-service"}
     view = CardView(
-        incident(), [episode(1), episode(2)], scenario, "U0COMMAND", T0 + timedelta(minutes=12)
+        incident(),
+        [episode(1, **where), episode(2, **where)],
+        scenario,
+        "U0COMMAND",
+        T0 + timedelta(minutes=12),
+        kubernetes=load_policy(DEFAULT_POLICY).kubernetes,
     )
     message = render_card(view)
     blocks = validated(message)
@@ -105,9 +122,11 @@ def test_open_card_shows_facts_alerts_steps_and_buttons(scenario: Scenario) -> N
     assert "pod-1" in text
     assert "pod-2" in text
     for i, step in enumerate(scenario.triage, 1):
-        assert f"{i}. {step}" in text
+        assert f"{i}. {filled(step)}" in text
     for i, step in enumerate(scenario.mitigation, 1):
-        assert f"{i}. {step}" in text
+        assert f"{i}. {filled(step)}" in text
+    assert "kubectl top pods -n prod -l app.kubernetes.io/name=lnn-service" in text
+    assert "On `prod/deploy/lnn-service`" in text
     found = buttons(blocks)
     assert [b["action_id"] for b in found[:2]] == ["firebreak.ack", "firebreak.resolve"]
     assert json.loads(found[0]["value"]) == {"incident": 42}

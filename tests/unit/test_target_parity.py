@@ -1,9 +1,12 @@
 """Every layer agrees on what a valid target is: the policy loader, the Slack ``/incident``
-parser, the request use case and the actuator's guard accept and refuse the same table of
-namespaces and deployment names. A layer growing its own rule makes this fail."""
+path (its parser checks the names' shape, the request it makes refuses system namespaces
+with the allow-list), the request use case and the actuator's guard accept and refuse the
+same table of namespaces and deployment names, given a policy that allows the namespace. A
+layer growing its own rule makes this fail."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -13,6 +16,7 @@ from bot.clock import FixedClock
 from bot.domain.target import Target
 from bot.errors import BadRequest, Forbidden, PolicyError, UsageError
 from bot.policy.file import parse_policy
+from bot.policy.kubernetes import KubernetesPolicy
 from bot.policy.model import Policy
 from handlers.slack.command.commands import Scale
 from handlers.slack.command.parse import parse_command
@@ -71,6 +75,8 @@ def policy_accepts(namespace: str, name: str) -> bool:
     text = f"""\
 version: 1
 name: parity
+kubernetes:
+  namespaces: [{json.dumps(namespace)}]
 severities:
   P0: {{name: Critical, response_minutes: 15}}
   P1: {{name: High, response_minutes: 60}}
@@ -100,7 +106,7 @@ default:
     return True
 
 
-def slack_accepts(namespace: str, name: str) -> bool:
+async def slack_accepts(env: Env, namespace: str, name: str) -> bool:
     # Quoted words reach the parser verbatim (spaces and all).
     try:
         command = parse_command(
@@ -109,7 +115,8 @@ def slack_accepts(namespace: str, name: str) -> bool:
     except UsageError:
         return False
     assert command == Scale(name, 5, namespace=namespace)
-    return True
+    assert command.namespace is not None
+    return await use_case_accepts(env, command.namespace, command.deployment)
 
 
 async def use_case_accepts(env: Env, namespace: str, name: str) -> bool:
@@ -138,11 +145,15 @@ async def test_every_layer_agrees_on_a_target(
     # The policy the use case reads names this very target (a policy file could not, for an
     # invalid one), so only the target rule can refuse it there.
     named = with_action_options(policy, "scale", namespace=namespace, deployment=name)
-    env = Env(MemoryStore(), MemoryCluster(), clock, named)
+    allowing = dataclasses.replace(named, kubernetes=KubernetesPolicy((namespace,), namespace))
+
+    def env() -> Env:
+        return Env(MemoryStore(), MemoryCluster(), clock, allowing)
+
     verdicts = {
         "policy": policy_accepts(namespace, name),
-        "slack": slack_accepts(namespace, name),
-        "use case": await use_case_accepts(env, namespace, name),
+        "slack": await slack_accepts(env(), namespace, name),
+        "use case": await use_case_accepts(env(), namespace, name),
         "actuator": actuator_accepts(namespace, name),
     }
     assert verdicts == dict.fromkeys(verdicts, valid)

@@ -16,6 +16,7 @@ from bot.domain.events.actions import (
     ActionReconciling,
     ActionRefused,
     ActionRequested,
+    ActionRequestRefused,
     ActionStarted,
     about,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "ActionReconciled",
     "ActionReconciling",
     "ActionRefused",
+    "ActionRequestRefused",
     "ActionRequested",
     "ActionStarted",
     "AlertChanged",

@@ -49,10 +49,23 @@ class ActionJoined(ActionEntry, OneKind, kind=EventKind.ACTION_JOINED):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActionRefused(ActionEntry, OneKind, kind=EventKind.ACTION_REFUSED):
-    """Someone not allowed to tried to ``attempted`` (approve, deny) the action."""
+    """An attempt to ``attempted`` (approve, deny, execute) the action was refused or failed:
+    the person is not allowed, the request is closed, or the cluster answered an error
+    (``reason`` says which). The action's state is unchanged."""
 
     attempted: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRequestRefused(OneKind, kind=EventKind.ACTION_REQUEST_REFUSED):
+    """A request (or a diagnose) refused or failed before any action existed: ``verb`` on
+    ``target`` (as asked, which may be an invalid name), and why."""
+
+    verb: str
+    target: str
+    reason: str
+    replicas: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,6 +32,7 @@ Event = (
     | bod.PagerDutyReceived
     | act.AboutAction
     | act.ActionDiagnosed
+    | act.ActionRequestRefused
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -59,6 +60,7 @@ BODY_TYPES: tuple[type[Event], ...] = (
     act.ActionReconciled,
     act.ActionFinished,
     act.ActionDiagnosed,
+    act.ActionRequestRefused,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

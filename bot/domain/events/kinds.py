@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     ACTION_REQUESTED = "action.requested"
     ACTION_JOINED = "action.joined"
     ACTION_REFUSED = "action.refused"
+    ACTION_REQUEST_REFUSED = "action.request_refused"
     ACTION_APPROVAL = "action.approval"
     ACTION_APPROVED = "action.approved"
     ACTION_DENIED = "action.denied"

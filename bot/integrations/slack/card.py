@@ -11,8 +11,8 @@ gets its own actions block (``block_id`` ``firebreak.action.<index>``) and keeps
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.controls import INCIDENT, SUGGESTION, Control
@@ -20,7 +20,10 @@ from bot.domain.incident import AlertEpisode, AlertStatus, Incident, IncidentSta
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
 from bot.integrations.slack.text import date, escape, inert, is_user_id, mention, plain, truncate
+from bot.policy.kubernetes import KubernetesPolicy
 from bot.policy.model import Scenario, SuggestedAction
+from bot.policy.targets import Resolved, resolve_target, scenario_target, template_values
+from bot.policy.templates import fill
 from bot.services.entry_text import human_duration
 
 MAX_ALERTS = 10
@@ -41,13 +44,20 @@ _SHOWN_LABELS = frozenset({"alertname", "severity"})
 @dataclass(frozen=True, slots=True)
 class CardView:
     """What the card shows. ``commander`` is a Slack user id (shown as a mention) or, if it
-    is not one, a name shown as text."""
+    is not one, a name shown as text. ``kubernetes`` (the policy's section) resolves the
+    actions' targets and fills the triage templates."""
 
     incident: Incident
     alerts: Sequence[AlertEpisode]
     scenario: Scenario | None
     commander: str | None
     now: datetime
+    kubernetes: KubernetesPolicy = field(default_factory=KubernetesPolicy)
+
+    @property
+    def labels(self) -> list[Mapping[str, str]]:
+        """The alerts' labels, earliest first: what names the actions' targets."""
+        return [alert.labels for alert in self.alerts]
 
 
 def action_label(action: SuggestedAction) -> str:
@@ -130,24 +140,52 @@ def _alerts(view: CardView) -> Block:
     return kit.section(body, block_id="firebreak.alerts")
 
 
-def _steps(title: str, steps: Sequence[str]) -> str:
-    numbered = "\n".join(f"{i}. {inert(' '.join(s.split()))}" for i, s in enumerate(steps, 1))
+def _steps(title: str, steps: Sequence[str], values: Mapping[str, str]) -> str:
+    numbered = "\n".join(
+        f"{i}. {inert(' '.join(fill(s, values).split()))}" for i, s in enumerate(steps, 1)
+    )
     return f"*{title}*\n{numbered}"
 
 
-def _scenario(scenario: Scenario) -> list[Block]:
+def _scenario(view: CardView, scenario: Scenario) -> list[Block]:
     blocks: list[Block] = []
     intro = f"*Scenario:* {inert(scenario.title)}"
     if scenario.summary:
         intro += f"\n{inert(scenario.summary)}"
     blocks.append(kit.section(intro))
+    # The steps are filled for the target the buttons act on, from the first alert's labels.
+    labels = view.labels
+    target = scenario_target(view.kubernetes, scenario, labels)
+    values = template_values(view.kubernetes, target, labels[0] if labels else {})
     if scenario.triage:
-        blocks.append(kit.section(_steps("Triage", scenario.triage), block_id="firebreak.triage"))
+        blocks.append(
+            kit.section(_steps("Triage", scenario.triage, values), block_id="firebreak.triage")
+        )
     if scenario.mitigation:
         blocks.append(
-            kit.section(_steps("Mitigation", scenario.mitigation), block_id="firebreak.mitigation")
+            kit.section(
+                _steps("Mitigation", scenario.mitigation, values), block_id="firebreak.mitigation"
+            )
         )
     return blocks
+
+
+def _code(text: str) -> str:
+    return "`" + inert(text).replace("`", "'") + "`"
+
+
+def _targets(view: CardView, scenario: Scenario) -> str:
+    """Where the suggested actions act, and which alert decided when alerts disagree."""
+    resolved: list[Resolved] = [
+        resolve_target(view.kubernetes, scenario, action, view.labels)
+        for action in scenario.actions
+    ]
+    shown = list(dict.fromkeys(_code(str(r)) for r in resolved))
+    line = f"On {', '.join(shown[:3])}" + (" …" if len(shown) > 3 else "")
+    notes = list(dict.fromkeys(r.note for r in resolved if r.note))
+    if notes:
+        line += f"\n:warning: {inert('; '.join(notes))}"
+    return truncate(line, LINE_MAX * 2)
 
 
 def _incident_buttons(incident: Incident) -> Block:
@@ -216,7 +254,7 @@ def render_card(view: CardView) -> Message:
         _alerts(view),
     ]
     if view.scenario is not None:
-        blocks += _scenario(view.scenario)
+        blocks += _scenario(view, view.scenario)
     footer = kit.context(
         f"Incident #{inc.id} · {inc.source.value} · updated {date(view.now)}"
         + (
@@ -228,7 +266,12 @@ def render_card(view: CardView) -> Message:
     if inc.status.is_open:
         blocks.append(_incident_buttons(inc))
         if view.scenario is not None and view.scenario.actions:
-            blocks.append(kit.section("*Suggested actions* (each one asks an approver first)"))
+            blocks.append(
+                kit.section(
+                    "*Suggested actions* (each one asks an approver first)\n"
+                    + _targets(view, view.scenario)
+                )
+            )
             budget = kit.MAX_BLOCKS - len(blocks) - 1  # the footer
             blocks += _action_buttons(inc, view.scenario, budget)
     blocks.append(footer)

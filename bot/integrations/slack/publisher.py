@@ -167,6 +167,7 @@ class SlackPublisher:
             scenario=self._policy.scenarios.get(incident.scenario),
             commander=incident.commander,
             now=self._clock.now(),
+            kubernetes=self._policy.kubernetes,
         )
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:

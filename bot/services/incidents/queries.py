@@ -1,8 +1,9 @@
-"""Read-side use cases: list incidents and show one with its alerts and timeline."""
+"""Read-side use cases: list incidents, show one with its alerts and timeline, and the labels
+of its alerts (what names the target of its actions, ``bot.policy.targets``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.domain.incident import AlertEpisode, Incident, IncidentFilter, TimelineEntry
@@ -33,3 +34,13 @@ async def show_incident(store: Store, incident_id: int) -> IncidentDetail:
             alerts=await uow.alerts.for_incident(incident_id),
             timeline=await uow.timeline.for_incident(incident_id),
         )
+
+
+async def alert_labels(store: Store, incident_id: int) -> tuple[Incident, list[Mapping[str, str]]]:
+    """The incident and its alerts' labels, earliest alert first; ``NotFound`` if none."""
+    async with store.transaction() as uow:
+        incident = await uow.incidents.get(incident_id)
+        if incident is None:
+            raise NotFound(f"no incident {incident_id}")
+        alerts = await uow.alerts.for_incident(incident_id)
+    return incident, [alert.labels for alert in alerts]

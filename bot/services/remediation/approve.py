@@ -15,7 +15,7 @@ from bot.domain.actor import Actor
 from bot.domain.deployment import TargetSnapshot
 from bot.domain.events import ActionApproval, EventKind
 from bot.domain.incident import Incident
-from bot.errors import Conflict, Forbidden
+from bot.errors import ClusterError, Conflict, FirebreakError, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.ports import Cluster, Directory, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
@@ -23,6 +23,9 @@ from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import may_approve, required_approvals, rules_for
 from bot.services.transactions import in_transaction
 
+# What reading the target at the final approval may raise (NotFound: the deployment is
+# gone; Conflict: a rollback has no revision to go back to).
+CLUSTER_ERRORS = (ClusterError, NotFound, Conflict)
 # Each lost compare-and-set means another approval landed; an action needs at most three.
 ATTEMPTS = 6
 
@@ -125,26 +128,47 @@ async def approve_action(
                 action, False, action.state is ActionState.APPROVED, f"already {action.state}"
             )
         if action.state is not ActionState.REQUESTED:
-            raise _closed(action)
+            raise await _failed(ctx, action, approver, _closed(action))
         if now >= action.expires_at:
             await in_transaction(store, functools.partial(_expire, action_id=action_id, now=now))
             raise Conflict(f"{action.describe()} expired unapproved; request it again")
         if approver in action.approved_by:
             return ApprovalResult(action, False, False, _waiting(action))
-        stored = await _record(
-            store,
-            action,
-            incident,
-            approver,
-            cluster=ctx.cluster,
-            now=now,
-            policy=policy,
-            ttl=ctx.timings.approval_ttl,
-        )
+        try:
+            stored = await _record(
+                store,
+                action,
+                incident,
+                approver,
+                cluster=ctx.cluster,
+                now=now,
+                policy=policy,
+                ttl=ctx.timings.approval_ttl,
+            )
+        except CLUSTER_ERRORS as exc:
+            # The last approval reads the target (its snapshot, a rollback's revision): the
+            # deployment may be gone or the API down. The request stays open.
+            raise await _failed(ctx, action, approver, exc) from exc
         if stored is not None:
             ready = stored.state is ActionState.APPROVED
             return ApprovalResult(stored, True, ready, "approved" if ready else _waiting(stored))
     raise Conflict(f"action {action_id} kept changing; try again")
+
+
+async def _failed(
+    ctx: RemediationContext, action: ActionRequest, approver: Actor, exc: FirebreakError
+) -> FirebreakError:
+    """Record on the timeline (committed on its own) that this approval did not count, and
+    return the error for the clicker."""
+    await action_steps.refuse(
+        ctx.store,
+        action,
+        actor=approver,
+        at=ctx.clock.now(),
+        attempted="approve",
+        why=f"the approval failed: {exc}",
+    )
+    return exc
 
 
 def _waiting(action: ActionRequest) -> str:

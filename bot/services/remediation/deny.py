@@ -56,7 +56,7 @@ async def deny_action(
 
     result, changed = await in_transaction(store, work)
     if not changed:
-        raise Conflict(
-            f"{action.describe()} is {result.state.value}; only a pending request can be denied"
-        )
+        why = f"{action.describe()} is {result.state.value}; only a pending request can be denied"
+        await action_steps.refuse(store, result, actor=actor, at=now, attempted="deny", why=why)
+        raise Conflict(why)
     return result

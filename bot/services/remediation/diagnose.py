@@ -7,8 +7,9 @@ from bot.domain.actor import Actor
 from bot.domain.deployment import Diagnosis
 from bot.domain.events import ActionDiagnosed
 from bot.domain.target import Target
-from bot.errors import NotFound
+from bot.errors import BadRequest, ClusterError, Forbidden, NotFound
 from bot.ports import UnitOfWork
+from bot.services.remediation import steps as action_steps
 from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import rules_for
 from bot.services.transactions import in_transaction
@@ -37,15 +38,27 @@ def summary(diagnosis: Diagnosis) -> ActionDiagnosed:
 async def diagnose_target(
     ctx: RemediationContext, incident_id: int, namespace: str, deployment: str, *, actor: Actor
 ) -> Diagnosis:
-    """Read the deployment's state for an incident. Limited to targets the policy names
-    (reading other namespaces could leak what responders should not see)."""
+    """Read the deployment's state for an incident. Limited to the policy's namespace
+    allow-list (reading other namespaces could leak what responders should not see). A
+    refusal or a failure to read is on the incident's timeline too."""
     store, clock = ctx.store, ctx.clock
-    target = Target.checked(namespace, deployment)
-    rules_for(ctx.policy, ActionVerb.DIAGNOSE, target)
     async with store.transaction() as uow:
         if await uow.incidents.get(incident_id) is None:
             raise NotFound(f"no incident {incident_id}")
-    diagnosis = await ctx.cluster.diagnose(target)
+    try:
+        target = rules_for(ctx.policy, ActionVerb.DIAGNOSE, Target(namespace, deployment)).target
+        diagnosis = await ctx.cluster.diagnose(target)
+    except (BadRequest, Forbidden, NotFound, ClusterError) as exc:
+        await action_steps.refuse_request(
+            store,
+            incident_id,
+            actor=actor,
+            at=clock.now(),
+            verb=ActionVerb.DIAGNOSE.value,
+            target=f"{namespace}/deploy/{deployment}",
+            why=str(exc),
+        )
+        raise
 
     async def work(uow: UnitOfWork) -> None:
         await uow.incidents.get(incident_id, for_update=True)

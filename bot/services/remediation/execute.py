@@ -35,10 +35,16 @@ async def execute_action(ctx: RemediationContext, action_id: int, *, actor: Acto
         ),
     )
     if result.busy is not None:
-        raise Conflict(
+        why = (
             f"{result.busy.describe()} (action {result.busy.id}) is running; "
             f"try again when it finishes"
         )
+        # The action stays approved until it expires; the thread is where people learn why
+        # it did not start (the execution runs after the click's reply was sent).
+        await action_steps.refuse(
+            ctx.store, result.action, actor=actor, at=now, attempted="execute", why=why
+        )
+        raise Conflict(why)
     if not result.won:
         return result.action
     return await Runner(ctx, owner).run(result.action)

@@ -16,6 +16,9 @@ from bot.domain.action import ActionRequest, ActionVerb
 from bot.domain.actor import BOT, Actor
 from bot.domain.deployment import Diagnosis
 from bot.errors import BadRequest
+from bot.policy.targets import resolve_target
+from bot.services.incidents.queries import alert_labels
+from bot.services.remediation import steps as action_steps
 from bot.services.remediation.approve import ApprovalResult, approve_action
 from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.deny import deny_action
@@ -66,24 +69,42 @@ class Remediator:
     async def request_suggested(
         self, incident_id: int, index: int, *, actor: Actor
     ) -> RequestResult | Diagnosis:
-        """A button on the card: the scenario's suggested action number ``index``. A
+        """A button on the card: the scenario's suggested action number ``index``, on the
+        target the incident's alerts name (``bot.policy.targets``, as the card shows it). A
         suggested diagnose runs at once (its ``Diagnosis`` is returned); anything else is
         requested."""
-        async with self.ctx.store.transaction() as uow:
-            incident = await uow.incidents.get(incident_id)
-        scenario = self.ctx.policy.scenarios.get(incident.scenario) if incident else None
+        policy = self.ctx.policy
+        incident, labels = await alert_labels(self.ctx.store, incident_id)
+        scenario = policy.scenarios.get(incident.scenario)
         if scenario is None or not 0 <= index < len(scenario.actions):
             raise BadRequest("this button's action is no longer in the runbook")
         suggested = scenario.actions[index]
+        target = resolve_target(policy.kubernetes, scenario, suggested, labels)
+        if target.namespace is None or target.deployment is None:
+            why = (
+                f"neither the incident's alerts nor the runbook name the "
+                f"{'deployment' if target.deployment is None else 'namespace'} to "
+                f"{suggested.verb}; use /incident {suggested.verb} deploy/NAME -n NAMESPACE"
+            )
+            await action_steps.refuse_request(
+                self.ctx.store,
+                incident_id,
+                actor=actor,
+                at=self.ctx.clock.now(),
+                verb=suggested.verb,
+                target=str(target),
+                why=why,
+            )
+            raise BadRequest(why)
         if suggested.verb == ActionVerb.DIAGNOSE.value:
             return await self.diagnose(
-                incident_id, suggested.namespace, suggested.deployment, actor=actor
+                incident_id, target.namespace, target.deployment, actor=actor
             )
         return await self.request(
             incident_id,
             suggested.verb,
-            suggested.namespace,
-            suggested.deployment,
+            target.namespace,
+            target.deployment,
             actor=actor,
             replicas=suggested.replicas,
         )

@@ -11,7 +11,7 @@ from bot.domain.action import ActionRequest, ActionState, ActionVerb, NewAction
 from bot.domain.actor import Actor
 from bot.domain.events import ActionJoined, ActionRequested, about
 from bot.domain.target import Target
-from bot.errors import BadRequest, Conflict, NotFound
+from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.ports import UnitOfWork
 from bot.services.remediation import steps as action_steps
 from bot.services.remediation.context import RemediationContext
@@ -48,7 +48,44 @@ async def request_action(
 
     ``replicas`` defaults to the policy's suggested count for a scale. Requests on resolved
     incidents are refused (``Conflict``): remediation belongs to an incident being worked.
-    """
+    Every refusal is also an ``action.request_refused`` entry on the incident's timeline
+    (and so a line in its thread), written after the refused transaction rolled back."""
+    try:
+        return await _request(
+            ctx,
+            incident_id,
+            verb,
+            namespace,
+            deployment,
+            requested_by=requested_by,
+            replicas=replicas,
+            to_revision=to_revision,
+        )
+    except (BadRequest, Forbidden, Conflict) as exc:
+        await action_steps.refuse_request(
+            ctx.store,
+            incident_id,
+            actor=requested_by,
+            at=ctx.clock.now(),
+            verb=str(verb),
+            target=f"{namespace}/deploy/{deployment}",
+            why=str(exc),
+            replicas=replicas,
+        )
+        raise
+
+
+async def _request(
+    ctx: RemediationContext,
+    incident_id: int,
+    verb: ActionVerb | str,
+    namespace: str,
+    deployment: str,
+    *,
+    requested_by: Actor,
+    replicas: object = None,
+    to_revision: object = None,
+) -> RequestResult:
     try:
         verb = ActionVerb(verb)
     except ValueError:
@@ -57,7 +94,8 @@ async def request_action(
         raise BadRequest("diagnose is read-only and needs no approval: run it directly")
     store, policy, clock = ctx.store, ctx.policy, ctx.clock
     approval_ttl = ctx.timings.approval_ttl
-    target = Target.checked(namespace, deployment)
+    # rules_for checks the names and the policy's namespace allow-list.
+    target = Target(namespace, deployment)
     rules = rules_for(policy, verb, target)
     replicas, to_revision = check_arguments(rules, replicas=replicas, to_revision=to_revision)
 

@@ -1,19 +1,21 @@
 """What may be asked for and who may approve it: target and argument validation against the
 runbook policy, and approver checks. Pure functions plus one ``Directory`` lookup.
 
-Which targets the policy allows. The policy's suggested actions are the allow-list, read
-across all of its scenarios, not only the incident's: an incident classified "high latency"
-may turn out to need the rollback the "service down" scenario suggests for the same
-deployment, and responders should not have to reclassify first. So:
+Which targets the policy allows:
 
-* a deployment is a target only if some scenario suggests an action on it (in its namespace);
-* a mutating verb is allowed on it only if some scenario suggests that verb on it;
-* ``diagnose`` (read-only) is allowed on every target the policy names;
-* when several scenarios suggest the same verb on the same target, their limits combine
-  strictly: the narrowest replica bounds, the most approvals, and every ``approvers`` list
-  must admit the approver;
-* ``kube-system`` (and the other ``kube-*`` system namespaces) never, whatever the policy says
-  (``bot.domain.target`` is the one place that decides what a valid target is).
+* the namespace must be in the policy's allow-list, ``kubernetes.namespaces``, and is never a
+  ``kube-*`` system namespace whatever the policy says (``bot.domain.target`` is the one
+  place that decides what a valid target is). A refusal names the allow-list;
+* any deployment in an allowed namespace may be a target: which deployment is failing comes
+  from the incident's alerts (``bot.policy.targets``), not from a list in the policy;
+* a mutating verb is allowed only if some scenario (any scenario, not only the incident's:
+  an incident classified "high latency" may turn out to need the rollback "service down"
+  suggests) suggests that verb;
+* its limits come from the suggestions of that verb that apply to the deployment: those
+  naming it, and those naming no deployment (they act on whatever the alert names); when
+  none applies, from all suggestions of the verb. They combine strictly: the narrowest
+  replica bounds, the most approvals, and every ``approvers`` list must admit the approver;
+* ``diagnose`` (read-only) is allowed on every deployment in an allowed namespace.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from bot.domain.action import ActionVerb, check_revision, is_whole_number
 from bot.domain.actor import Actor
 from bot.domain.incident import Severity
-from bot.domain.target import Target, check_target
+from bot.domain.target import Target, check_name, check_namespace
 from bot.errors import BadRequest, Forbidden
 from bot.policy.model import Policy
 from bot.ports import Directory
@@ -43,32 +45,47 @@ class ActionRules:
     approvals_required: int = 1
 
 
+def check_allowed(policy: Policy, target: Target) -> Target:
+    """``target`` when its names are valid and its namespace is in the policy's allow-list;
+    ``BadRequest`` for a bad name, ``Forbidden`` (naming the allow-list) otherwise."""
+    allowed = policy.kubernetes
+    try:
+        check_namespace(target.namespace)
+    except Forbidden as exc:
+        raise Forbidden(f"{exc} (the runbook policy allows: {allowed.allow_list()})") from None
+    if not allowed.allows(target.namespace):
+        raise Forbidden(
+            f"firebreak acts only in the namespaces the runbook policy allows "
+            f"({allowed.allow_list()}), not in {target.namespace}"
+        )
+    check_name(target.name, target.kind)
+    return target
+
+
 def rules_for(policy: Policy, verb: ActionVerb, target: Target) -> ActionRules:
     """The combined limits, or ``Forbidden`` when the policy does not allow ``verb`` there."""
-    check_target(target)
-    named = policy.suggestions(target.name, target.namespace)
-    if not named:
-        raise Forbidden(f"the runbook policy suggests no action on {target}")
+    check_allowed(policy, target)
     if verb is ActionVerb.DIAGNOSE:
         return ActionRules(verb, target)
-    same = [action for action in named if action.verb == verb.value]
+    same = policy.suggestions(verb.value)
     if not same:
-        allowed = sorted({action.verb for action in named})
+        allowed = sorted({a.verb for s in policy.scenarios.values() for a in s.actions})
         raise Forbidden(
-            f"the runbook policy does not allow {verb.value} on {target} "
-            f"(allowed: {', '.join(allowed)})"
+            f"the runbook policy suggests no {verb.value} on any deployment "
+            f"(it suggests: {', '.join(allowed) or 'nothing'})"
         )
-    mins = [a.bounds.min_replicas for a in same if a.bounds.min_replicas is not None]
-    maxes = [a.bounds.max_replicas for a in same if a.bounds.max_replicas is not None]
-    defaults = [a.replicas for a in same if a.replicas is not None]
+    applying = [a for a in same if a.deployment in (None, target.name)] or same
+    mins = [a.bounds.min_replicas for a in applying if a.bounds.min_replicas is not None]
+    maxes = [a.bounds.max_replicas for a in applying if a.bounds.max_replicas is not None]
+    defaults = [a.replicas for a in applying if a.replicas is not None]
     return ActionRules(
         verb=verb,
         target=target,
         min_replicas=max(mins) if mins else None,
         max_replicas=min(maxes) if maxes else None,
         default_replicas=defaults[0] if defaults else None,
-        approver_lists=tuple(a.approvers for a in same if a.approvers),
-        approvals_required=max(a.approvals_required for a in same),
+        approver_lists=tuple(a.approvers for a in applying if a.approvers),
+        approvals_required=max(a.approvals_required for a in applying),
     )
 
 

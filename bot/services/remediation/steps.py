@@ -11,7 +11,14 @@ from datetime import datetime, timedelta
 
 from bot.domain.action import ActionRequest, ActionState
 from bot.domain.actor import BOT, Actor
-from bot.domain.events import AboutAction, ActionExpired, ActionRefused, ActionStarted, about
+from bot.domain.events import (
+    AboutAction,
+    ActionExpired,
+    ActionRefused,
+    ActionRequestRefused,
+    ActionStarted,
+    about,
+)
 from bot.domain.incident import Incident
 from bot.errors import Forbidden, NotFound
 from bot.ports import Store, UnitOfWork
@@ -98,6 +105,44 @@ async def refuse(
 
     await in_transaction(store, work)
     return Forbidden(why)
+
+
+# Asked-for values end up in the entry as typed; bound what one refusal may store.
+_ASKED_MAX = 300
+
+
+async def refuse_request(
+    store: Store,
+    incident_id: int,
+    *,
+    actor: Actor,
+    at: datetime,
+    verb: str,
+    target: str,
+    why: str,
+    replicas: object = None,
+) -> None:
+    """Record a refused request (or diagnose) on the incident's timeline, committed on its
+    own after the refused transaction. Nothing is written when there is no such incident."""
+
+    async def work(uow: UnitOfWork) -> None:
+        if await uow.incidents.get(incident_id, for_update=True) is None:
+            return
+        await uow.timeline.append(
+            incident_id,
+            at=at,
+            actor=actor,
+            event=ActionRequestRefused(
+                verb=verb[:_ASKED_MAX],
+                target=target[:_ASKED_MAX],
+                reason=why[: _ASKED_MAX * 3],
+                replicas=replicas
+                if isinstance(replicas, int) and not isinstance(replicas, bool)
+                else None,
+            ),
+        )
+
+    await in_transaction(store, work)
 
 
 def new_owner() -> str:

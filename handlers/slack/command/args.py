@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from bot.domain.incident import Severity
-from bot.domain.target import TargetKind, check_name, check_namespace
-from bot.errors import BadRequest, Forbidden, UsageError
+from bot.domain.target import TargetKind, check_name, is_dns1123_label
+from bot.errors import BadRequest, UsageError
 from handlers.slack.command.words import Word
 
 USAGE: dict[str, str] = {
@@ -25,7 +25,7 @@ USAGE: dict[str, str] = {
     "note": "/incident note [#ID] TEXT: add a note to the timeline",
     "timeline": "/incident timeline [ID]: the timeline",
     "postmortem": "/incident postmortem [ID]: the postmortem as Markdown",
-    "scale": "/incident scale deploy/NAME REPLICAS [-n NAMESPACE]: request a scale (needs approval)",
+    "scale": "/incident scale deploy/NAME REPLICAS [-n NAMESPACE]: request a scale (needs approval; NAMESPACE defaults to the incident's alerts')",
     "rollback": "/incident rollback deploy/NAME [--to-revision N] [-n NAMESPACE]: request a rollback (needs approval)",
     "restart": "/incident restart deploy/NAME [-n NAMESPACE]: request a rolling restart (needs approval)",
     "diagnose": "/incident diagnose deploy/NAME [-n NAMESPACE]: pods, rollout and events of a deployment",
@@ -122,16 +122,15 @@ def deployment(sub: str, word: Word) -> str:
 
 
 def namespace(sub: str, opts: dict[str, str]) -> str | None:
-    """The ``-n`` namespace, checked by the core's one rule (``bot.domain.target``)."""
+    """The ``-n`` namespace, checked to be a namespace name (``bot.domain.target``). Whether
+    it may be acted on (the policy's allow-list, never ``kube-*``) is the request's
+    business, so that refusal names the allow-list and lands on the incident's timeline."""
     namespace = opts.get("namespace")
     if namespace is None:
         return None
-    try:
-        return check_namespace(namespace)
-    except BadRequest:
-        raise fail(sub, f"`{namespace}` is not a valid namespace name.") from None
-    except Forbidden:
-        raise fail(sub, f"firebreak never acts on the system namespace `{namespace}`.") from None
+    if not is_dns1123_label(namespace):
+        raise fail(sub, f"`{namespace}` is not a valid namespace name.")
+    return namespace
 
 
 def count(sub: str, text: str, what: str) -> int:

@@ -12,11 +12,12 @@ from bot.domain.actor import Actor
 from bot.domain.events import CommandViewed
 from bot.domain.incident import Incident, IncidentFilter, TimelineEntry
 from bot.errors import BadRequest
+from bot.policy.targets import resolve_target
 from bot.services.entry_text import describe
 from bot.services.incidents.declare import declare_incident
 from bot.services.incidents.lookup import incident_for
 from bot.services.incidents.postmortem import render_postmortem
-from bot.services.incidents.queries import list_incidents, show_incident
+from bot.services.incidents.queries import alert_labels, list_incidents, show_incident
 from bot.services.incidents.updates import (
     acknowledge,
     add_note,
@@ -158,10 +159,12 @@ async def execute(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
 
 async def execute_action_command(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
     """scale, rollback, restart, diagnose: typed in an incident's channel (or naming none,
-    they need one), each a request an approver must approve; diagnose runs at once."""
+    they need one), each a request an approver must approve; diagnose runs at once. Without
+    ``-n`` they act in the namespace the incident's alerts name (``bot.policy.targets``,
+    the same rule as the card's buttons), else the policy's default namespace."""
     remediator = deps.remediator
-    namespace_default = _default_namespace(deps, command)
     incident_id = await incident_for(deps.store, None, channel=ctx.channel)
+    namespace_default = await _incident_namespace(deps, incident_id)
     match command:
         case cmd.Scale(deployment=name, replicas=replicas, namespace=ns):
             result = await remediator.request(
@@ -199,7 +202,8 @@ async def execute_action_command(deps: Deps, command: cmd.Command, ctx: CommandC
     return requested_text(result)
 
 
-def _default_namespace(deps: Deps, command: cmd.Command) -> str:
-    """The namespace the runbook's suggested actions use for this deployment."""
-    suggested = deps.policy.suggestions(getattr(command, "deployment", ""))
-    return suggested[0].namespace if suggested else "default"
+async def _incident_namespace(deps: Deps, incident_id: int) -> str:
+    """The namespace the incident's alerts name, else the policy's default namespace."""
+    incident, labels = await alert_labels(deps.store, incident_id)
+    scenario = deps.policy.scenarios.get(incident.scenario)
+    return resolve_target(deps.policy.kubernetes, scenario, None, labels).namespace or ""
