@@ -10,7 +10,9 @@ attached to a failure.
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +138,40 @@ def test_lnn_serve_is_ready_with_its_golden_check(podman: Podman, image: str) ->
 
         checked = podman.run("healthcheck", "run", container.name, check=False)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def model_check_step() -> str:
+    """The Dockerfile's RUN instruction that verifies the model artifacts, as a shell command."""
+    text = (CHECKOUT / "Dockerfile").read_text().replace("\\\n", " ")
+    (step,) = [
+        line for line in text.splitlines() if line.startswith("RUN ") and "Registry(" in line
+    ]
+    return step.removeprefix("RUN ")
+
+
+def test_the_builds_model_check_fails_on_a_changed_artifact(
+    podman: Podman, image: str, tmp_path: Path
+) -> None:
+    step = model_check_step()
+    where = podman.run(
+        "run", "--rm", "--network", "none", *ULIMITS, "--entrypoint", "python3", image, "-c",
+        "from lnn_service.settings import DEFAULT_MODEL_DIR; print(DEFAULT_MODEL_DIR)",
+    )  # fmt: skip
+    models_in_image = where.stdout.strip()
+    check = ["run", "--rm", "--network", "none", *ULIMITS, "--entrypoint", "/bin/sh"]
+
+    intact = podman.run(*check, image, "-c", step, check=False)
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert "model artifacts verified: cartpole-v1 cartpole-v2" in intact.stdout
+
+    # The same step over a copy of the models with one byte of one file changed.
+    models = tmp_path / "models"
+    shutil.copytree(CHECKOUT / "lnn_service" / "models", models)
+    weights = models / "cartpole-v1" / "weights.npz"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    mount = f"{models}:{models_in_image}:ro"
+    changed = podman.run(*check, "--volume", mount, image, "-c", step, check=False)
+    assert changed.returncode != 0, changed.stdout
+    assert "weights.npz: sha256" in changed.stderr, changed.stderr
