@@ -3,7 +3,8 @@
 #
 #   docker build -t firebreak .
 #   docker run -p 8080:8080 firebreak                       # the bot on SQLite
-#   docker run -p 8090:8090 firebreak lnn serve --host 0.0.0.0
+#   docker run -p 8090:8090 -e FIREBREAK_HEALTHCHECK_URL=http://127.0.0.1:8090/health \
+#       firebreak lnn serve --host 0.0.0.0                  # the LNN model service
 #
 # BASE_IMAGE is any Debian-based image with python3 (3.11 or later) and its venv module: the
 # official slim image by default (python in /usr/local/bin); tests/e2e/test_image.py builds on
@@ -57,8 +58,9 @@ RUN groupadd --system --gid 10001 firebreak \
 USER 10001:10001
 WORKDIR /var/lib/firebreak
 EXPOSE 8080 8090
-# No curl in the image: python asks. The URL is the bot's by default; the LNN service's
-# container sets FIREBREAK_HEALTHCHECK_URL=http://127.0.0.1:8090/health.
+# No curl in the image: python asks. The URL is the bot's by default; run as the LNN service,
+# set FIREBREAK_HEALTHCHECK_URL=http://127.0.0.1:8090/health. (Kubernetes ignores HEALTHCHECK:
+# the manifests' probes do its job there.)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ.get('FIREBREAK_HEALTHCHECK_URL', 'http://127.0.0.1:8080/healthz'), timeout=4)"]
 ENTRYPOINT ["firebreak"]

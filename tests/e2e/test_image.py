@@ -19,7 +19,7 @@ import pytest
 from tests.support.image import CHECKOUT, ULIMITS, Podman, build, ensure_base, running
 from tests.support.processes import LOOPBACK, free_port
 
-# The first run on a machine makes the base image and fills pip's cache: minutes, not seconds.
+# The first run on a machine makes the base image and builds every layer: minutes, not seconds.
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.timeout(1800)]
 
 TAG = "localhost/firebreak:test"

@@ -4,7 +4,8 @@ No image registry can be reached from these machines, so the base image is made 
 ``debootstrap --variant=minbase`` of Debian bookworm with python3 and its venv module, imported
 into podman under a tag keyed by a hash of that recipe, and reused by later runs on the machine.
 podman's layer cache does the rest: an unchanged checkout rebuilds in seconds. (A pip cache
-mounted into the build would not help: this network's proxy marks PyPI's answers uncacheable.)
+mounted into the build was tried: pip stored nothing in it, here as on the host, whose index
+answers pass through a proxy; so a changed source downloads the wheels again.)
 
 podman is driven the way that works on these machines: ``runc`` with cgroupfs, builds with
 chroot isolation on the host network in Docker format (the OCI format drops ``HEALTHCHECK``),
