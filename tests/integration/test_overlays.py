@@ -108,6 +108,13 @@ def test_every_long_running_container_has_readiness_and_liveness_probes(
             assert container[probe]["httpGet"]["port"] in ports, f"{where}: {probe}"
 
 
+def test_every_container_runs_the_one_pinned_image(rendered: list[Doc]) -> None:
+    images = {container["image"] for _, _, container in containers(rendered)}
+    (image,) = images  # the bot, the migration and the LNN service share the image
+    name, _, tag = image.rpartition(":")
+    assert "@sha256:" in image or (name and tag and tag != "latest"), image
+
+
 def test_the_lnn_service_scales_3_to_10_at_70_percent_cpu_within_its_memory(
     rendered: list[Doc],
 ) -> None:
