@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
-# Debian packages the tests drive as real peers: Alertmanager, Prometheus (promtool), wrk for load.
-DEB_PACKAGES := prometheus-alertmanager prometheus wrk
-DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk
+# Debian packages the tests drive as real peers: Alertmanager, Prometheus (promtool), wrk for load;
+# podman (with runc) and debootstrap build and run the image (tests/e2e/test_image.py).
+DEB_PACKAGES := prometheus-alertmanager prometheus wrk podman runc debootstrap
+DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk /usr/bin/podman /usr/sbin/runc /usr/sbin/debootstrap
 # kubectl checks the fake Kubernetes API: any kubectl on PATH will do, else Debian's kubernetes-client.
 # The PostgreSQL the storage tests run against (the same suite runs on SQLite too). A local
 # server with trust auth is the expected set-up; point it elsewhere by setting the variable.

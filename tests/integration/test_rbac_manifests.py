@@ -1,19 +1,16 @@
-"""The rendered manifests (real ``kubectl kustomize``) give the bot exactly the least
-privilege remediation needs, in its own namespace, and run the LNN service as the deployment
-guide says (3 to 10 replicas under an autoscaler)."""
+"""The rendered manifests (real ``kubectl kustomize``, the base and every overlay) give the
+bot exactly the least privilege remediation needs, in its own namespace, and run the LNN
+service as the deployment guide says (3 to 10 replicas under an autoscaler)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.support.binaries import need
+from tests.support.manifests import BASE, of_kind, only, overlays, render
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "firebreak"
 
 EXPECTED_RULES = {
@@ -31,31 +28,18 @@ EXPECTED_RULES = {
     ("", "events", "watch"),
     ("apps", "deployments", "patch"),
     ("apps", "deployments/scale", "patch"),
+    # Scaling an autoscaled deployment raises (and later restores) its HPA's minReplicas.
+    ("autoscaling", "horizontalpodautoscalers", "get"),
+    ("autoscaling", "horizontalpodautoscalers", "patch"),
 }
 
 
-@pytest.fixture(scope="module")
-def rendered() -> list[dict[str, Any]]:
-    kubectl = need("kubectl")
-    done = subprocess.run(
-        [kubectl, "kustomize", str(ROOT / "deploy" / "k8s")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-
-
-def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [doc for doc in docs if doc["kind"] == kind]
-
-
-def only(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [doc for doc in of_kind(docs, kind) if name is None or doc["metadata"]["name"] == name]
-    assert len(found) == 1, f"{kind} {name}: {len(found)} found"
-    return found[0]
+@pytest.fixture(
+    scope="module", params=[BASE, *overlays()], ids=lambda path: str(path.relative_to(BASE.parent))
+)
+def rendered(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    directory: Path = request.param
+    return render(directory)
 
 
 @pytest.mark.binary
