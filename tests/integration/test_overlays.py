@@ -226,7 +226,6 @@ def test_the_scrapes_label_series_with_namespace_and_deployment(rendered: list[D
         assert labels["app.kubernetes.io/name"] == name
 
 
-@pytest.mark.xfail(strict=True, reason="policy kubernetes section lands with the targets branch")
 def test_the_policy_allows_the_manifests_namespace_and_selects_their_pods(
     rendered: list[Doc],
 ) -> None:
