@@ -14,6 +14,7 @@ import hashlib
 import json
 from typing import Any
 
+from bot.domain.autoscaler import Autoscaler
 from bot.domain.deployment import (
     ChangeResult,
     Diagnosis,
@@ -22,7 +23,15 @@ from bot.domain.deployment import (
     TargetSnapshot,
 )
 from bot.domain.target import Target
-from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
+from bot.errors import (
+    BadRequest,
+    ClusterError,
+    ClusterUnavailable,
+    DryRunRejected,
+    NotFound,
+    TargetChanged,
+)
+from tests.fakes.memory.autoscalers import MemoryAutoscalers
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 Template = dict[str, Any]
@@ -122,6 +131,7 @@ class MemoryCluster:
         self.deployments: dict[Target, FakeDeployment] = {}
         self.calls: list[str] = []
         self.applied: list[tuple[str, Target, str]] = []
+        self.hpas = MemoryAutoscalers()
         # Fault switches.
         self.unavailable = False
         self.reject_dry_run: str | None = None
@@ -287,3 +297,33 @@ class MemoryCluster:
             revisions=tuple((rev, tpl["image"]) for rev, tpl in sorted(dep.history.items())),
             pods=pods,
         )
+
+    async def autoscaler(self, target: Target) -> Autoscaler | None:
+        self.calls.append(f"autoscaler {target}")
+        if self.unavailable:
+            raise ClusterUnavailable("connection refused")
+        hpa = self.hpas.by_target.get(target)
+        return None if hpa is None else hpa.read()
+
+    async def set_min_replicas(
+        self, target: Target, *, autoscaler: str, min_replicas: int, dry_run: bool = False
+    ) -> ChangeResult:
+        dep = self._find(target, f"set_min_replicas{' dry-run' if dry_run else ''}")
+        hpa = self.hpas.by_target.get(target)
+        if hpa is None or hpa.name != autoscaler:
+            raise NotFound(f'horizontalpodautoscalers.autoscaling "{autoscaler}" not found')
+        if min_replicas > hpa.max_replicas:
+            raise BadRequest(f"minReplicas {min_replicas} is above maxReplicas {hpa.max_replicas}")
+        self._before_change(dep, None, dry_run=dry_run)
+        before = hpa.min_replicas
+        if before == min_replicas:
+            return ChangeResult(True, f"HPA already has minReplicas {before}")
+        if dry_run:
+            return ChangeResult(False, f"would set minReplicas {before} to {min_replicas}")
+        hpa.min_replicas = min_replicas
+        hpa.resource_version += 1
+        if dep.replicas < min_replicas:  # the HPA controller's reaction, at once
+            dep.replicas = min_replicas
+            dep.change_spec()
+        self._after_change("set_min_replicas", dep, str(min_replicas))
+        return ChangeResult(False, f"set minReplicas from {before} to {min_replicas}")
