@@ -132,6 +132,9 @@ class MemoryCluster:
         self.calls: list[str] = []
         self.applied: list[tuple[str, Target, str]] = []
         self.hpas = MemoryAutoscalers()
+        # HPA lookups, kept apart from ``calls``: every scale request makes one, and tests
+        # of what an approval or execution does to the cluster read ``calls``.
+        self.autoscaler_reads: list[Target] = []
         # Fault switches.
         self.unavailable = False
         self.reject_dry_run: str | None = None
@@ -299,7 +302,7 @@ class MemoryCluster:
         )
 
     async def autoscaler(self, target: Target) -> Autoscaler | None:
-        self.calls.append(f"autoscaler {target}")
+        self.autoscaler_reads.append(target)
         if self.unavailable:
             raise ClusterUnavailable("connection refused")
         hpa = self.hpas.by_target.get(target)
