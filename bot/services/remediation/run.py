@@ -38,15 +38,18 @@ CLUSTER_ERRORS = (ClusterError, NotFound)
 # The spec fields that matter to an approval. resourceVersion alone also moves with every
 # status update (pods becoming ready), which would refuse any action on a busy deployment.
 _SPEC_FIELDS = ("generation", "replicas", "revision", "template_hash", "paused", "restarted_at")
+_AUTOSCALED = ("generation", "replicas")
 
 
 def moved(before: TargetSnapshot, now: TargetSnapshot, *, autoscaled: bool = False) -> list[str]:
     """What changed in the deployment's spec between two snapshots, e.g. ``replicas 3→4``.
-    ``autoscaled``: an HPA owns the replica count, so its moves are not a change of target."""
+    ``autoscaled``: an HPA owns the replica count, so its moves (and the generation they
+    bump) are not a change of target; the template, revision and pause still are."""
+    ignored = _AUTOSCALED if autoscaled else ()
     return [
         f"{name} {getattr(before, name)}→{getattr(now, name)}"
         for name in _SPEC_FIELDS
-        if getattr(before, name) != getattr(now, name) and not (autoscaled and name == "replicas")
+        if name not in ignored and getattr(before, name) != getattr(now, name)
     ]
 
 
