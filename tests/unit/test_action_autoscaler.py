@@ -135,6 +135,7 @@ async def test_a_floor_moved_since_the_request_is_said_in_the_result(env: Env) -
     assert done.previous_min_replicas == 4
     applied = await body(env, incident, "action.applied")
     assert "HPA minReplicas changed since the request (3 → 4)" in applied["detail"]
+    assert done.detail.endswith("; HPA minReplicas changed since the request (3 → 4)")
 
 
 async def test_the_hpa_moving_replicas_is_not_a_changed_target(env: Env) -> None:

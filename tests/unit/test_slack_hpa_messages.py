@@ -52,6 +52,11 @@ def test_the_approval_message_proposes_the_hpa_floor(policy: Policy) -> None:
     assert Control.APPROVE in shown
 
 
+def test_the_progress_message_says_which_floor_was_set(policy: Policy) -> None:
+    running = _action(state=ActionState.RUNNING, previous_min_replicas=4)
+    assert f"HPA {LNN.namespace}/lnn-service minReplicas 4 → 6 (max 10)" in _shown(running, policy)
+
+
 def test_a_plain_scale_still_shows_the_replicas(policy: Policy) -> None:
     assert "HPA" not in _shown(_action(autoscaler=None), policy)
 

@@ -70,6 +70,18 @@ def hpa_change(action: ActionRequest) -> str:
     return f"{text}; scaling the deployment directly would be undone by the autoscaler"
 
 
+def _hpa_result(action: ActionRequest) -> str:
+    """The floor an approved HPA scale sets, from the value it found before applying."""
+    plan = action.autoscaler
+    if plan is None:
+        return ""
+    before = action.previous_min_replicas
+    if before is None:
+        before = plan.min_replicas
+    where = f"HPA {action.target.namespace}/{plan.name}"
+    return f"{where} minReplicas {before} → {action.replicas} (max {plan.max_replicas})"
+
+
 def restorable(actions: Sequence[ActionRequest]) -> list[ActionRequest]:
     """The HPA scales of an incident whose floor resolving it should offer to put back: per
     deployment the first that succeeded (its previous floor is the one from before the
@@ -151,6 +163,7 @@ def render_action(
             state=action.state,
             progress=progress,
             detail=action.detail,
+            change=_hpa_result(action),
         )
     )
 

@@ -62,6 +62,7 @@ class ProgressView:
     state: ActionState
     progress: RolloutProgress | None = None
     detail: str = ""
+    change: str = ""  # what is applied when it is not the verb alone (an HPA's floor)
 
 
 def _person(slack_id: str) -> str:
@@ -172,6 +173,8 @@ def render_progress(view: ProgressView) -> Message:
             f"{icon} *{view.state.value.capitalize()}*: {what} (request #{view.request_id})"
         )
     ]
+    if view.change:
+        blocks.append(kit.context(inert(view.change)))
     if view.progress is not None:
         p = view.progress
         blocks.append(

@@ -160,7 +160,7 @@ class Runner:
                 previous_min_replicas=marked.previous_min_replicas,
             ),
         )
-        return await self.follow(marked)
+        return await self.follow(marked, note=hpa.note)
 
     async def _change(
         self, action: ActionRequest, current: TargetSnapshot, *, dry_run: bool
@@ -184,8 +184,9 @@ class Runner:
 
         return await in_transaction(self.store, work)
 
-    async def follow(self, action: ActionRequest) -> ActionRequest:
-        """Poll the rollout until done, failed or past the deadline (bounded either way)."""
+    async def follow(self, action: ActionRequest, *, note: str = "") -> ActionRequest:
+        """Poll the rollout until done, failed or past the deadline (bounded either way).
+        ``note`` (e.g. the HPA's floor moved since the request) ends the success detail."""
         deadline = self.clock.now() + timedelta(seconds=self.ctx.timings.rollout_deadline)
         polls = math.ceil(self.ctx.timings.rollout_deadline / self.ctx.timings.rollout_poll) + 1
         last = "no answer from the Kubernetes API"
@@ -201,7 +202,8 @@ class Runner:
                 last = progress.message
                 await self._report(action, progress)
                 if progress.done:
-                    return await self.finish(action, ActionState.SUCCEEDED, progress.message)
+                    done = f"{progress.message}; {note}" if note else progress.message
+                    return await self.finish(action, ActionState.SUCCEEDED, done)
                 if progress.failed:
                     detail = f"rollout failed: {progress.message}; consider a rollback"
                     return await self.finish(action, ActionState.FAILED, detail)
