@@ -14,7 +14,6 @@ import hashlib
 import json
 from typing import Any
 
-from bot.domain.autoscaler import Autoscaler
 from bot.domain.deployment import (
     ChangeResult,
     Diagnosis,
@@ -23,15 +22,8 @@ from bot.domain.deployment import (
     TargetSnapshot,
 )
 from bot.domain.target import Target
-from bot.errors import (
-    BadRequest,
-    ClusterError,
-    ClusterUnavailable,
-    DryRunRejected,
-    NotFound,
-    TargetChanged,
-)
-from tests.fakes.memory.autoscalers import MemoryAutoscalers
+from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
+from tests.fakes.memory.autoscalers import AutoscalerCalls, MemoryAutoscalers
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 Template = dict[str, Any]
@@ -124,7 +116,7 @@ class FakeDeployment:
         return self.revision
 
 
-class MemoryCluster:
+class MemoryCluster(AutoscalerCalls):
     """The Cluster port in memory. ``applied`` lists every call that changed a deployment."""
 
     def __init__(self) -> None:
@@ -132,9 +124,7 @@ class MemoryCluster:
         self.calls: list[str] = []
         self.applied: list[tuple[str, Target, str]] = []
         self.hpas = MemoryAutoscalers()
-        # HPA lookups, kept apart from ``calls``: every scale request makes one, and tests
-        # of what an approval or execution does to the cluster read ``calls``.
-        self.autoscaler_reads: list[Target] = []
+        self.autoscaler_reads: list[Target] = []  # apart from ``calls``: see AutoscalerCalls
         # Fault switches.
         self.unavailable = False
         self.reject_dry_run: str | None = None
@@ -300,33 +290,3 @@ class MemoryCluster:
             revisions=tuple((rev, tpl["image"]) for rev, tpl in sorted(dep.history.items())),
             pods=pods,
         )
-
-    async def autoscaler(self, target: Target) -> Autoscaler | None:
-        self.autoscaler_reads.append(target)
-        if self.unavailable:
-            raise ClusterUnavailable("connection refused")
-        hpa = self.hpas.by_target.get(target)
-        return None if hpa is None else hpa.read()
-
-    async def set_min_replicas(
-        self, target: Target, *, autoscaler: str, min_replicas: int, dry_run: bool = False
-    ) -> ChangeResult:
-        dep = self._find(target, f"set_min_replicas{' dry-run' if dry_run else ''}")
-        hpa = self.hpas.by_target.get(target)
-        if hpa is None or hpa.name != autoscaler:
-            raise NotFound(f'horizontalpodautoscalers.autoscaling "{autoscaler}" not found')
-        if min_replicas > hpa.max_replicas:
-            raise BadRequest(f"minReplicas {min_replicas} is above maxReplicas {hpa.max_replicas}")
-        self._before_change(dep, None, dry_run=dry_run)
-        before = hpa.min_replicas
-        if before == min_replicas:
-            return ChangeResult(True, f"HPA already has minReplicas {before}")
-        if dry_run:
-            return ChangeResult(False, f"would set minReplicas {before} to {min_replicas}")
-        hpa.min_replicas = min_replicas
-        hpa.resource_version += 1
-        if dep.replicas < min_replicas:  # the HPA controller's reaction, at once
-            dep.replicas = min_replicas
-            dep.change_spec()
-        self._after_change("set_min_replicas", dep, str(min_replicas))
-        return ChangeResult(False, f"set minReplicas from {before} to {min_replicas}")
