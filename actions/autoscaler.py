@@ -12,7 +12,7 @@ from actions.objects import JsonObject, integer, mapping, text
 from bot.domain.autoscaler import Autoscaler
 from bot.domain.deployment import ChangeResult
 from bot.domain.target import Target
-from bot.errors import BadRequest, NotFound, TargetChanged
+from bot.errors import BadRequest, ClusterError, NotFound, TargetChanged
 
 ATTEMPTS = 5
 
@@ -58,7 +58,9 @@ async def set_min_replicas(
         if found is None:
             raise NotFound(f"HPA {target.namespace}/{name} does not scale {target}")
         if min_replicas > found.max_replicas:
-            raise BadRequest(
+            # The cluster's state, not the argument, refuses it (the max may have moved since
+            # the request): a refused change, as the run reports one.
+            raise ClusterError(
                 f"minReplicas {min_replicas} is above HPA {target.namespace}/{name}'s "
                 f"maxReplicas {found.max_replicas}"
             )

@@ -12,7 +12,7 @@ import pytest
 
 from bot.domain.autoscaler import Autoscaler
 from bot.domain.target import Target
-from bot.errors import BadRequest, DryRunRejected, Forbidden, NotFound
+from bot.errors import BadRequest, ClusterError, DryRunRejected, Forbidden, NotFound
 from tests.fakes.kube.errors import KubeError
 from tests.fakes.kube.server import FakeKube
 from tests.support.kube_cluster import NAME, NS, Kube, serve
@@ -90,7 +90,7 @@ async def test_same_value_is_skipped_and_nothing_is_written(kube: Kube) -> None:
 
 
 async def test_above_max_is_refused_before_any_write(kube: Kube) -> None:
-    with pytest.raises(BadRequest, match=r"above .*maxReplicas 10"):
+    with pytest.raises(ClusterError, match=r"above .*maxReplicas 10"):
         await kube.cluster.set_min_replicas(TARGET, autoscaler=NAME, min_replicas=11)
     with pytest.raises(BadRequest, match="at least 1"):
         await kube.cluster.set_min_replicas(TARGET, autoscaler=NAME, min_replicas=0)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.domain.autoscaler import Autoscaler
 from bot.domain.deployment import ChangeResult
 from bot.domain.target import Target
-from bot.errors import BadRequest, ClusterUnavailable, NotFound
+from bot.errors import ClusterError, ClusterUnavailable, NotFound
 
 if TYPE_CHECKING:
     from tests.fakes.memory.cluster import FakeDeployment
@@ -57,7 +57,7 @@ class MemoryAutoscalers:
         if hpa is None or hpa.name != name:
             raise NotFound(f'horizontalpodautoscalers.autoscaling "{name}" not found')
         if min_replicas > hpa.max_replicas:
-            raise BadRequest(f"minReplicas {min_replicas} is above maxReplicas {hpa.max_replicas}")
+            raise ClusterError(f"minReplicas {min_replicas} is above maxReplicas {hpa.max_replicas}")
 
     def set_min(
         self, ref: Target, min_replicas: int, deployment: FakeDeployment, *, dry_run: bool
