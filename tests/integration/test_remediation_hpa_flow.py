@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.fakes.kube.server import FakeKube, run_fake_kube
 from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.testing import ALICE, BOB, CAROL, ONCALL
 from tests.support.bot_app import MakeClient
-from tests.support.payloads.alertmanager import alert, webhook
+from tests.support.payloads.alertmanager import alert, resolved, webhook
 from tests.support.slack_bot import SlackBot, eventually, slack_bot
 
 NS, NAME = "production", "lnn-service"
@@ -179,3 +180,25 @@ async def test_a_scale_above_the_hpa_max_is_refused_at_request_time(world: World
     assert "maxReplicas 5" in reply
     assert world.kube.writes() == []
     assert "action.requested" not in [e["kind"] for e in await world.timeline()]
+
+
+async def test_the_alerts_resolving_the_incident_offer_the_restore_too(world: World) -> None:
+    bot = world.bot
+    await bot.alertmanager(webhook("g-latency", [LATENCY]))
+    channel = await eventually(lambda: bot.incident_channels()[0])
+    card = await eventually(lambda: bot.channel_card(channel))
+    reply = await bot.reply("scale deploy/lnn-service 5", channel=channel.id, user=ALICE)
+    assert "through HPA" in reply
+    await approve_and_finish(world, channel, card, 1)
+    assert world.min_replicas() == 5
+    ended = resolved(LATENCY, datetime.now(UTC))
+    await bot.alertmanager(webhook("g-latency", [ended]))
+    assert (await bot.incident(1))["status"] == "resolved"
+
+    def offer() -> Message | None:
+        for message in thread(channel, card):
+            if "Restore minReplicas to 3" in json.dumps(message.blocks):
+                return message
+        return None
+
+    await eventually(offer)

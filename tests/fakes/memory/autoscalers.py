@@ -57,7 +57,9 @@ class MemoryAutoscalers:
         if hpa is None or hpa.name != name:
             raise NotFound(f'horizontalpodautoscalers.autoscaling "{name}" not found')
         if min_replicas > hpa.max_replicas:
-            raise ClusterError(f"minReplicas {min_replicas} is above maxReplicas {hpa.max_replicas}")
+            raise ClusterError(
+                f"minReplicas {min_replicas} is above maxReplicas {hpa.max_replicas}"
+            )
 
     def set_min(
         self, ref: Target, min_replicas: int, deployment: FakeDeployment, *, dry_run: bool
