@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio.client import ApiClient, AppsV1Api, CoreV1Api
+from kubernetes_asyncio.client import ApiClient, AppsV1Api, AutoscalingV2Api, CoreV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from actions.errors import from_exception, from_status
@@ -37,6 +37,7 @@ class KubeApi:
         # generated methods hand back the raw aiohttp response.
         self._apps: Any = AppsV1Api(client)
         self._core: Any = CoreV1Api(client)
+        self._autoscaling: Any = AutoscalingV2Api(client)
         self._timeout = timeout
 
     def _options(self, *, dry_run: bool = False) -> dict[str, Any]:
@@ -82,6 +83,26 @@ class KubeApi:
             **self._options(dry_run=dry_run),
         )
         return await _json(call, what=f"{what} {target}", dry_run=dry_run)
+
+    async def autoscaler(self, namespace: str, name: str) -> JsonObject:
+        """One ``autoscaling/v2`` HorizontalPodAutoscaler."""
+        call = self._autoscaling.read_namespaced_horizontal_pod_autoscaler(
+            name, namespace, **self._options()
+        )
+        return await _json(call, what=f"get {namespace}/hpa/{name}")
+
+    async def patch_autoscaler(
+        self, namespace: str, name: str, body: JsonObject, *, dry_run: bool
+    ) -> JsonObject:
+        """A JSON merge patch of an HPA."""
+        call = self._autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+            name,
+            namespace,
+            body,
+            _content_type=MERGE_PATCH,
+            **self._options(dry_run=dry_run),
+        )
+        return await _json(call, what=f"patch {namespace}/hpa/{name}", dry_run=dry_run)
 
     async def replicasets(self, namespace: str, *, label_selector: str) -> list[JsonObject]:
         call = self._apps.list_namespaced_replica_set(

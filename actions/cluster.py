@@ -19,6 +19,7 @@ from kubernetes_asyncio.config import (
 )
 
 from actions.api import KubeApi
+from actions.autoscaler import find_autoscaler, set_min_replicas
 from actions.diagnose import diagnose
 from actions.restart import restart
 from actions.rollback import rollback
@@ -26,6 +27,7 @@ from actions.rollout import judge
 from actions.scale import ATTEMPTS, scale
 from actions.snapshot import snapshot_of
 from actions.targets import check_target
+from bot.domain.autoscaler import Autoscaler
 from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
 from bot.domain.target import Target
 from bot.errors import ConfigError
@@ -147,3 +149,17 @@ class KubeCluster:
 
     async def diagnose(self, target: Target) -> Diagnosis:
         return await diagnose(self._api, check_target(target))
+
+    async def autoscaler(self, target: Target) -> Autoscaler | None:
+        return await find_autoscaler(self._api, check_target(target))
+
+    async def set_min_replicas(
+        self, target: Target, *, autoscaler: str, min_replicas: int, dry_run: bool = False
+    ) -> ChangeResult:
+        return await set_min_replicas(
+            self._api,
+            check_target(target),
+            autoscaler,
+            min_replicas=min_replicas,
+            dry_run=dry_run,
+        )

@@ -3,6 +3,7 @@ says so, and nothing pretends to have acted."""
 
 from __future__ import annotations
 
+from bot.domain.autoscaler import Autoscaler
 from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
 from bot.domain.target import Target
 from bot.errors import ClusterUnavailable
@@ -46,6 +47,14 @@ class UnconfiguredCluster:
         raise ClusterUnavailable(self.reason)
 
     async def diagnose(self, target: Target) -> Diagnosis:
+        raise ClusterUnavailable(self.reason)
+
+    async def autoscaler(self, target: Target) -> Autoscaler | None:
+        raise ClusterUnavailable(self.reason)
+
+    async def set_min_replicas(
+        self, target: Target, *, autoscaler: str, min_replicas: int, dry_run: bool = False
+    ) -> ChangeResult:
         raise ClusterUnavailable(self.reason)
 
     async def close(self) -> None:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.domain.action import ActionRequest, ActionState, NewAction
 from bot.domain.actor import Actor
+from bot.domain.autoscaler import Autoscaler
 from bot.domain.deployment import ChangeResult, Diagnosis, RolloutProgress, TargetSnapshot
 from bot.domain.events import Event
 from bot.domain.health import OutboxHealth, RunningActions
@@ -388,6 +389,18 @@ class Cluster(Protocol):
         ...
 
     async def diagnose(self, target: Target) -> Diagnosis: ...
+
+    async def autoscaler(self, target: Target) -> Autoscaler | None:
+        """The HorizontalPodAutoscaler governing the deployment (named like it, its
+        ``scaleTargetRef`` that Deployment), or ``None`` when there is none."""
+        ...
+
+    async def set_min_replicas(
+        self, target: Target, *, autoscaler: str, min_replicas: int, dry_run: bool = False
+    ) -> ChangeResult:
+        """Set the ``minReplicas`` of the HPA ``autoscaler`` that governs ``target``
+        (absolute; 409s retried); ``BadRequest`` above its ``maxReplicas``."""
+        ...
 
 
 class Publisher(Protocol):

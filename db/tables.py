@@ -198,6 +198,11 @@ actions = Table(
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("detail", Text, nullable=False),
+    # Migration 0007: a scale through the deployment's HPA (its name, min and max when
+    # requested), the HPA's floor before the apply, and the action a restore puts back.
+    Column("autoscaler", JSON(none_as_null=True), nullable=True),
+    Column("previous_min_replicas", Integer, nullable=True),
+    Column("restores", Integer, nullable=True),
 )
 
 # Literal predicates, for the same asyncpg generic-plan reason as OPEN_GROUP_WHERE.

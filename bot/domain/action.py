@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeGuard
 
 from bot.domain.actor import Actor
+from bot.domain.autoscaler import AutoscalerPlan
 from bot.domain.deployment import RolloutProgress, TargetSnapshot
 from bot.domain.target import Target
 from bot.errors import BadRequest
@@ -115,6 +116,10 @@ class NewAction:
     approvals_required: int = 1
     replicas: int | None = None
     to_revision: int | None = None
+    # A scale of a deployment an HPA governs moves the HPA's minReplicas instead.
+    autoscaler: AutoscalerPlan | None = None
+    # The action whose HPA floor this one puts back (allowed on a resolved incident).
+    restores: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +155,11 @@ class ActionRequest:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     detail: str = ""
+    autoscaler: AutoscalerPlan | None = None
+    restores: int | None = None
+    # The HPA's minReplicas just before this action set it (recorded with the apply mark),
+    # what resolving the incident offers to restore.
+    previous_min_replicas: int | None = None
 
     @property
     def approved_by(self) -> tuple[Actor, ...]:
@@ -160,6 +170,8 @@ class ActionRequest:
         text = f"{self.verb.value} {self.target}"
         if self.verb is ActionVerb.SCALE and self.replicas is not None:
             text += f" to {self.replicas}"
+            if self.autoscaler is not None:
+                text += f" through HPA {self.autoscaler.name} minReplicas"
         if self.verb is ActionVerb.ROLLBACK and self.to_revision is not None:
             text += f" to revision {self.to_revision}"
         return text

@@ -20,11 +20,13 @@ class Control(StrEnum):
     REQUEST_ACTION = "firebreak.request_action"
     APPROVE = "firebreak.approve"
     DENY = "firebreak.deny"
+    RESTORE = "firebreak.restore_min_replicas"
 
 
 # Keys of a control's value (a small JSON object): ACK and RESOLVE carry INCIDENT,
 # REQUEST_ACTION carries INCIDENT and SUGGESTION (an index into the scenario's actions),
-# APPROVE and DENY carry ACTION_REQUEST.
+# APPROVE and DENY carry ACTION_REQUEST; RESTORE carries ACTION_REQUEST too: the HPA scale
+# whose previous minReplicas it requests back.
 INCIDENT = "incident"
 SUGGESTION = "action"
 ACTION_REQUEST = "action_request"

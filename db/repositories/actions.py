@@ -21,6 +21,7 @@ from bot.domain.action import (
     snapshot_to_json,
 )
 from bot.domain.actor import Actor
+from bot.domain.autoscaler import plan_from_json, plan_to_json
 from bot.domain.target import Target
 from bot.errors import Conflict
 from db.repositories.base import Repository, upsert
@@ -54,6 +55,9 @@ def to_action(row: Row[Any]) -> ActionRequest:
         started_at=row.started_at,
         finished_at=row.finished_at,
         detail=row.detail,
+        autoscaler=plan_from_json(row.autoscaler),
+        restores=row.restores,
+        previous_min_replicas=row.previous_min_replicas,
     )
 
 
@@ -74,6 +78,7 @@ def _mutable(action: ActionRequest) -> dict[str, Any]:
         "started_at": action.started_at,
         "finished_at": action.finished_at,
         "detail": action.detail,
+        "previous_min_replicas": action.previous_min_replicas,
     }
 
 
@@ -93,6 +98,7 @@ _MUTABLE = (
     "started_at",
     "finished_at",
     "detail",
+    "previous_min_replicas",
 )
 
 _OPEN_ON_TARGET = select(actions).where(
@@ -167,6 +173,8 @@ class SqlActionRepository(Repository):
             "replicas": new.replicas,
             "to_revision": new.to_revision,
             "detail": "",
+            "autoscaler": plan_to_json(new.autoscaler),
+            "restores": new.restores,
         }
         created = (await self._execute(_open(self._dialect), values)).first()
         if created is not None:

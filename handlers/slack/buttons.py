@@ -15,7 +15,7 @@ from bot.errors import BadRequest
 from bot.services.incidents.updates import acknowledge, resolve
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
-from handlers.slack.replies import approval_text, denied_text, suggested_text
+from handlers.slack.replies import approval_text, denied_text, requested_text, suggested_text
 
 
 class Click:
@@ -87,6 +87,11 @@ async def _deny(deps: Deps, click: Click) -> str | None:
     return denied_text(await deps.remediator.deny(click.number(ACTION_REQUEST), actor=click.actor))
 
 
+async def _restore(deps: Deps, click: Click) -> str | None:
+    result = await deps.remediator.restore(click.number(ACTION_REQUEST), actor=click.actor)
+    return requested_text(result)
+
+
 # Keyed by Control, a StrEnum, so the action id a click carries looks its handler up as is.
 BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     Control.ACK: _ack,
@@ -94,6 +99,7 @@ BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     Control.REQUEST_ACTION: _request_action,
     Control.APPROVE: _approve,
     Control.DENY: _deny,
+    Control.RESTORE: _restore,
 }
 
 

@@ -291,6 +291,6 @@ async def test_discovery_names_the_scale_subresource(http: aiohttp.ClientSession
     scale = next(r for r in apps["resources"] if r["name"] == "deployments/scale")
     assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
     _, groups = await _call(http, "GET", "/apis")
-    assert [g["name"] for g in groups["groups"]] == ["apps"]
+    assert [g["name"] for g in groups["groups"]] == ["apps", "autoscaling"]
     status, _ = await _call(http, "GET", "/openapi/v2")
     assert status == 404

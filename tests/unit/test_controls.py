@@ -26,6 +26,7 @@ def test_the_ids_are_the_ones_already_posted_messages_carry() -> None:
         "firebreak.request_action",
         "firebreak.approve",
         "firebreak.deny",
+        "firebreak.restore_min_replicas",
     }
 
 

@@ -34,10 +34,16 @@ class ActionEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActionRequested(ActionEntry, OneKind, kind=EventKind.ACTION_REQUESTED):
-    """Someone asked for the action; it waits for ``approvals_required`` approvals."""
+    """Someone asked for the action; it waits for ``approvals_required`` approvals.
+    ``autoscaler`` is the HPA the scale goes through (its name, and its min and max replicas
+    when requested), or ``autoscaler_unchecked`` why the cluster could not be asked (it is
+    asked again before applying); ``restores`` the action whose HPA floor this one puts back."""
 
     approvals_required: int
     expires_at: str
+    autoscaler: JSON | None = None
+    autoscaler_unchecked: str = ""
+    restores: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,11 +112,13 @@ class ActionStarted(ActionEntry, OneKind, kind=EventKind.ACTION_STARTED):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActionApplied(ActionEntry, OneKind, kind=EventKind.ACTION_APPLIED):
-    """The change was sent to the cluster (or ``skipped``: already as asked)."""
+    """The change was sent to the cluster (or ``skipped``: already as asked).
+    ``previous_min_replicas``: the HPA's floor before an HPA scale set it."""
 
     skipped: bool
     detail: str
     revision: int | None = None
+    previous_min_replicas: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,12 +15,15 @@ from bot.domain.events import ActionEntry, EventKind, decode
 from bot.domain.incident import TimelineEntry
 from bot.domain.outbox import CARD_CHANNEL, CARD_TS, OutboundCall, incident_key
 from bot.errors import Forbidden
+from bot.integrations.slack import calls
 from bot.integrations.slack.kit import Message
 from bot.integrations.slack.messages import (
     ApprovalView,
     ProgressView,
+    RestoreOffer,
     render_approval_request,
     render_progress,
+    render_restore_offer,
 )
 from bot.policy.model import ActionBounds, Policy
 from bot.ports import Store
@@ -40,6 +43,8 @@ def _slack_id(actor: Actor) -> str:
 
 
 def _change(action: ActionRequest) -> str:
+    if action.verb is ActionVerb.SCALE and action.autoscaler is not None:
+        return hpa_change(action)
     if action.verb is ActionVerb.SCALE:
         before = action.snapshot.replicas if action.snapshot else None
         return f"replicas {before if before is not None else '?'} → {action.replicas}"
@@ -47,6 +52,73 @@ def _change(action: ActionRequest) -> str:
         revision = action.to_revision or action.rollback_revision
         return f"to revision {revision}" if revision else "to the previous revision"
     return "restart every pod, a few at a time"
+
+
+def hpa_change(action: ActionRequest) -> str:
+    """What an HPA scale will apply, e.g. ``raise HPA firebreak/lnn-service minReplicas 3 → 6
+    (max 10); scaling the deployment directly would be undone by the autoscaler``."""
+    plan = action.autoscaler
+    assert plan is not None
+    before, after = plan.min_replicas, action.replicas
+    verb = "raise" if after is not None and after > before else "lower"
+    if action.restores is not None:
+        verb = "restore"
+    where = f"HPA {action.target.namespace}/{plan.name}"
+    text = f"{verb} {where} minReplicas {before} → {after} (max {plan.max_replicas})"
+    if action.restores is not None:
+        return f"{text}, as it was before action #{action.restores}"
+    return f"{text}; scaling the deployment directly would be undone by the autoscaler"
+
+
+def _hpa_result(action: ActionRequest) -> str:
+    """The floor an approved HPA scale sets, from the value it found before applying."""
+    plan = action.autoscaler
+    if plan is None:
+        return ""
+    before = action.previous_min_replicas
+    if before is None:
+        before = plan.min_replicas
+    where = f"HPA {action.target.namespace}/{plan.name}"
+    return f"{where} minReplicas {before} → {action.replicas} (max {plan.max_replicas})"
+
+
+def restorable(actions: Sequence[ActionRequest]) -> list[ActionRequest]:
+    """The HPA scales of an incident whose floor resolving it should offer to put back: per
+    deployment the first that succeeded (its previous floor is the one from before the
+    incident), unless a restore of it has succeeded or is pending already."""
+    restores = {
+        a.restores for a in actions if a.restores is not None and a.state is not ActionState.FAILED
+    }
+    offers: dict[str, ActionRequest] = {}
+    for action in actions:
+        if (
+            action.state is ActionState.SUCCEEDED
+            and action.autoscaler is not None
+            and action.restores is None
+            and action.previous_min_replicas is not None
+            and action.previous_min_replicas != action.replicas
+        ):
+            offers.setdefault(str(action.target), action)
+    return [a for a in offers.values() if a.id not in restores]
+
+
+def restore_offer(incident_id: int, actions: Sequence[ActionRequest]) -> OutboundCall | None:
+    """The thread message with a "Restore minReplicas to N" button per floor this incident
+    raised, posted when it resolves; ``None`` when there is nothing to restore."""
+    offers = [
+        RestoreOffer(
+            action_id=a.id,
+            target=str(a.target),
+            autoscaler=f"{a.target.namespace}/{a.autoscaler.name}" if a.autoscaler else "",
+            current=a.replicas or 0,
+            previous=a.previous_min_replicas or 0,
+        )
+        for a in restorable(actions)
+    ]
+    if not offers:
+        return None
+    message = render_restore_offer(incident_id, offers)
+    return calls.post_in_thread(incident_id, text=message.text, blocks=message.blocks)
 
 
 def _bounds(policy: Policy, action: ActionRequest) -> ActionBounds:
@@ -91,6 +163,7 @@ def render_action(
             state=action.state,
             progress=progress,
             detail=action.detail,
+            change=_hpa_result(action),
         )
     )
 

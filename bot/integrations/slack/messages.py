@@ -62,6 +62,7 @@ class ProgressView:
     state: ActionState
     progress: RolloutProgress | None = None
     detail: str = ""
+    change: str = ""  # what is applied when it is not the verb alone (an HPA's floor)
 
 
 def _person(slack_id: str) -> str:
@@ -122,6 +123,39 @@ def render_approval_request(view: ApprovalView, *, now: datetime) -> Message:
     return Message(text=kit.fallback(inert(text)), blocks=blocks)
 
 
+@dataclass(frozen=True, slots=True)
+class RestoreOffer:
+    """An HPA floor an incident's action raised: ``autoscaler`` reads ``namespace/name``."""
+
+    action_id: int
+    target: str
+    autoscaler: str
+    current: int
+    previous: int
+
+
+def render_restore_offer(incident_id: int, offers: list[RestoreOffer]) -> Message:
+    """After the resolution: one line and one "Restore minReplicas to N" button per HPA
+    floor the incident raised; a click requests the restore (approved like any action)."""
+    blocks: list[Block] = []
+    lines = []
+    for offer in offers:
+        line = (
+            f"HPA `{inert(offer.autoscaler)}` still has minReplicas {offer.current} "
+            f"(action #{offer.action_id}); it was {offer.previous} before."
+        )
+        lines.append(line)
+        button = kit.button(
+            f"Restore minReplicas to {offer.previous}",
+            action_id=Control.RESTORE,
+            value=kit.button_value({ACTION_REQUEST: offer.action_id}),
+        )
+        blocks.append(kit.section(f":leftwards_arrow_with_hook: {line}"))
+        blocks.append(kit.actions([button], block_id=f"firebreak.restore.{offer.action_id}"))
+    text = f"Incident #{incident_id} resolved. " + " ".join(lines)
+    return Message(text=kit.fallback(inert(text)), blocks=blocks)
+
+
 def progress_bar(done: int, total: int) -> str:
     """``▓▓▓▓░░░░░░ 2/5``: text, so it renders in every client."""
     if total <= 0:
@@ -139,6 +173,8 @@ def render_progress(view: ProgressView) -> Message:
             f"{icon} *{view.state.value.capitalize()}*: {what} (request #{view.request_id})"
         )
     ]
+    if view.change:
+        blocks.append(kit.context(inert(view.change)))
     if view.progress is not None:
         p = view.progress
         blocks.append(

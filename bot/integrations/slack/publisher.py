@@ -16,7 +16,13 @@ from bot.domain.events import EventKind
 from bot.domain.incident import Incident, Severity, TimelineEntry
 from bot.domain.outbox import CHANNEL, OutboundCall, incident_key
 from bot.integrations.slack import calls
-from bot.integrations.slack.actions import action_ids, post_action, render_action, update_action
+from bot.integrations.slack.actions import (
+    action_ids,
+    post_action,
+    render_action,
+    restore_offer,
+    update_action,
+)
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.channels import channel_name, channel_topic
 from bot.integrations.slack.messages import render_timeline_entry
@@ -103,6 +109,10 @@ class SlackPublisher:
         if lines:
             await self._thread(uow, incident, lines)
         await self._actions(uow, entries)
+        if EventKind.INCIDENT_RESOLVED in kinds:
+            offer = restore_offer(incident.id, await uow.actions.for_incident(incident.id))
+            if offer is not None:
+                await self._add(uow, offer)
 
     async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
         now = self._clock.now()

@@ -12,6 +12,10 @@ A running action whose executor's lease has lapsed is taken over and then:
   mark → the apply never landed: the guarded path again;
 * otherwise the target moved in a way that is not ours → failed, "needs a human".
 
+A scale through an HPA has landed when the HPA's ``minReplicas`` is the action's count; it
+has not landed and may run again when the floor is still the one recorded with the apply
+mark. The deployment's replica count is the HPA's to move, so it is no sign either way.
+
 Approved actions nobody claimed (the process died between the approval and the claim) are
 executed through the same claim as a click, or expire when their window has passed.
 """
@@ -28,6 +32,7 @@ from bot.domain.deployment import TargetSnapshot
 from bot.domain.events import ActionReconciled, ActionReconciling
 from bot.ports import Cluster, UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.autoscaler import floor_landed, floor_moved
 from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.run import CLUSTER_ERRORS, Runner, moved
 from bot.services.transactions import in_transaction
@@ -91,9 +96,13 @@ async def _take_over(
 async def _settle(runner: Runner, action: ActionRequest) -> ActionRequest:
     if action.apply_snapshot is None:
         return await runner.run(action)
+    autoscaled = action.autoscaler is not None
     try:
         current = await runner.cluster.snapshot(action.target)
         landed = await _landed(runner.cluster, action, action.apply_snapshot, current)
+        changes = moved(action.apply_snapshot, current, autoscaled=autoscaled)
+        if autoscaled and not landed:
+            changes += await floor_moved(runner.cluster, action)
     except CLUSTER_ERRORS as exc:
         detail = f"needs a human: cannot read the target to reconcile ({exc})"
         return await runner.finish(action, ActionState.FAILED, detail)
@@ -102,7 +111,6 @@ async def _settle(runner: Runner, action: ActionRequest) -> ActionRequest:
             runner.store, action, at=runner.clock.now(), event=ActionReconciled(landed=True)
         )
         return await runner.follow(action)
-    changes = moved(action.apply_snapshot, current)
     if not changes:
         return await runner.run(action)
     detail = (
@@ -116,6 +124,9 @@ async def _landed(
     cluster: Cluster, action: ActionRequest, before: TargetSnapshot, now: TargetSnapshot
 ) -> bool:
     """Whether the cluster shows this action's change."""
+    through_hpa = await floor_landed(cluster, action)
+    if through_hpa is not None:
+        return through_hpa
     if action.verb is ActionVerb.SCALE:
         return now.replicas == action.replicas
     if action.verb is ActionVerb.RESTART:

@@ -54,6 +54,7 @@ class Remediator:
         actor: Actor,
         replicas: object = None,
         to_revision: object = None,
+        restores: int | None = None,
     ) -> RequestResult:
         return await request_action(
             self.ctx,
@@ -64,6 +65,7 @@ class Remediator:
             requested_by=actor,
             replicas=replicas,
             to_revision=to_revision,
+            restores=restores,
         )
 
     async def request_suggested(
@@ -107,6 +109,24 @@ class Remediator:
             target.deployment,
             actor=actor,
             replicas=suggested.replicas,
+        )
+
+    async def restore(self, action_id: int, *, actor: Actor) -> RequestResult:
+        """Request putting back the HPA floor that action ``action_id`` raised (the button on
+        the resolution): an ordinary scale request through approval, allowed on the resolved
+        incident."""
+        async with self.ctx.store.transaction() as uow:
+            raised = await uow.actions.get(action_id)
+        if raised is None or raised.previous_min_replicas is None:
+            raise BadRequest(f"action {action_id} moved no HPA floor to restore")
+        return await self.request(
+            raised.incident_id,
+            ActionVerb.SCALE,
+            raised.target.namespace,
+            raised.target.name,
+            actor=actor,
+            replicas=raised.previous_min_replicas,
+            restores=raised.id,
         )
 
     async def approve(self, action_id: int, *, actor: Actor) -> ApprovalResult:

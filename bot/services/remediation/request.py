@@ -9,11 +9,13 @@ from datetime import timedelta
 
 from bot.domain.action import ActionRequest, ActionState, ActionVerb, NewAction
 from bot.domain.actor import Actor
+from bot.domain.autoscaler import plan_to_json
 from bot.domain.events import ActionJoined, ActionRequested, about
 from bot.domain.target import Target
 from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.ports import UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.autoscaler import ScalePlan, check_restore, plan_scale
 from bot.services.remediation.context import RemediationContext
 from bot.services.remediation.rules import (
     check_arguments,
@@ -43,11 +45,15 @@ async def request_action(
     requested_by: Actor,
     replicas: object = None,
     to_revision: object = None,
+    restores: int | None = None,
 ) -> RequestResult:
     """Validate and record a request; ``BadRequest``/``Forbidden`` before anything is stored.
 
-    ``replicas`` defaults to the policy's suggested count for a scale. Requests on resolved
-    incidents are refused (``Conflict``): remediation belongs to an incident being worked.
+    ``replicas`` defaults to the policy's suggested count for a scale; a scale of a
+    deployment an HPA governs is planned as a change of the HPA's ``minReplicas``
+    (``autoscaler.plan_scale``). Requests on resolved incidents are refused (``Conflict``):
+    remediation belongs to an incident being worked, except ``restores``, the request that
+    puts back the HPA floor one of its actions raised (``autoscaler.check_restore``).
     Every refusal is also an ``action.request_refused`` entry on the incident's timeline
     (and so a line in its thread), written after the refused transaction rolled back."""
     try:
@@ -60,6 +66,7 @@ async def request_action(
             requested_by=requested_by,
             replicas=replicas,
             to_revision=to_revision,
+            restores=restores,
         )
     except (BadRequest, Forbidden, Conflict) as exc:
         await action_steps.refuse_request(
@@ -85,6 +92,7 @@ async def _request(
     requested_by: Actor,
     replicas: object = None,
     to_revision: object = None,
+    restores: int | None = None,
 ) -> RequestResult:
     try:
         verb = ActionVerb(verb)
@@ -98,13 +106,20 @@ async def _request(
     target = Target(namespace, deployment)
     rules = rules_for(policy, verb, target)
     replicas, to_revision = check_arguments(rules, replicas=replicas, to_revision=to_revision)
+    plan = ScalePlan()
+    if replicas is not None:
+        plan = await plan_scale(ctx.cluster, target, replicas, restoring=restores is not None)
 
     async def work(uow: UnitOfWork) -> RequestResult:
         now = clock.now()
         incident = await uow.incidents.get(incident_id, for_update=True)
         if incident is None:
             raise NotFound(f"no incident {incident_id}")
-        if not incident.status.is_open:
+        if restores is not None and replicas is not None:
+            await check_restore(
+                uow, incident_id=incident_id, restores=restores, target=target, replicas=replicas
+            )
+        elif not incident.status.is_open:
             raise Conflict(f"incident {incident_id} is resolved; reopen it before remediating")
         new = NewAction(
             incident_id=incident_id,
@@ -116,6 +131,8 @@ async def _request(
             approvals_required=required_approvals(rules, incident.severity),
             replicas=replicas,
             to_revision=to_revision,
+            autoscaler=plan.autoscaler,
+            restores=restores,
         )
         action, created = await uow.actions.open_or_existing(new)
         lapsed = action.state in (ActionState.REQUESTED, ActionState.APPROVED)
@@ -134,6 +151,9 @@ async def _request(
                     ActionRequested(
                         approvals_required=action.approvals_required,
                         expires_at=action.expires_at.isoformat(),
+                        autoscaler=plan_to_json(action.autoscaler),
+                        autoscaler_unchecked=plan.unchecked,
+                        restores=action.restores,
                     ),
                     action,
                 ),

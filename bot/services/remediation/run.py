@@ -23,6 +23,7 @@ from bot.domain.events import ActionApplied, ActionFinished, EventKind
 from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
 from bot.ports import Cluster, Store, UnitOfWork
 from bot.services.remediation import steps as action_steps
+from bot.services.remediation.autoscaler import reached, recheck
 from bot.services.remediation.context import RemediationContext
 from bot.services.transactions import in_transaction
 
@@ -37,14 +38,18 @@ CLUSTER_ERRORS = (ClusterError, NotFound)
 # The spec fields that matter to an approval. resourceVersion alone also moves with every
 # status update (pods becoming ready), which would refuse any action on a busy deployment.
 _SPEC_FIELDS = ("generation", "replicas", "revision", "template_hash", "paused", "restarted_at")
+_AUTOSCALED = ("generation", "replicas")
 
 
-def moved(before: TargetSnapshot, now: TargetSnapshot) -> list[str]:
-    """What changed in the deployment's spec between two snapshots, e.g. ``replicas 3→4``."""
+def moved(before: TargetSnapshot, now: TargetSnapshot, *, autoscaled: bool = False) -> list[str]:
+    """What changed in the deployment's spec between two snapshots, e.g. ``replicas 3→4``.
+    ``autoscaled``: an HPA owns the replica count, so its moves (and the generation they
+    bump) are not a change of target; the template, revision and pause still are."""
+    ignored = _AUTOSCALED if autoscaled else ()
     return [
         f"{name} {getattr(before, name)}→{getattr(now, name)}"
         for name in _SPEC_FIELDS
-        if getattr(before, name) != getattr(now, name)
+        if name not in ignored and getattr(before, name) != getattr(now, name)
     ]
 
 
@@ -56,6 +61,14 @@ async def apply_change(
     ``resource_version`` is the target's as just read: a rollback and a restart are refused
     (``TargetChanged``) if it moved; a scale is absolute and retried on conflict instead."""
     target = action.target
+    if action.verb is ActionVerb.SCALE and action.autoscaler is not None:
+        assert action.replicas is not None
+        return await cluster.set_min_replicas(
+            target,
+            autoscaler=action.autoscaler.name,
+            min_replicas=action.replicas,
+            dry_run=dry_run,
+        )
     if action.verb is ActionVerb.SCALE:
         assert action.replicas is not None
         return await cluster.scale(target, replicas=action.replicas, dry_run=dry_run)
@@ -103,10 +116,13 @@ class Runner:
             current = await self.cluster.snapshot(action.target)
         except CLUSTER_ERRORS as exc:
             return await self.finish(action, ActionState.FAILED, f"cannot read the target: {exc}")
-        changes = moved(action.snapshot, current)
+        changes = moved(action.snapshot, current, autoscaled=action.autoscaler is not None)
         if changes:
             detail = f"target changed since approval ({', '.join(changes)}); {FRESH_APPROVAL}"
             return await self.finish(action, ActionState.FAILED, detail)
+        hpa = await recheck(self.cluster, action)
+        if hpa.failure:
+            return await self.finish(action, ActionState.FAILED, hpa.failure)
         try:
             await self._change(action, current, dry_run=True)
         except DryRunRejected as exc:
@@ -116,7 +132,8 @@ class Runner:
             return await self.finish(action, ActionState.FAILED, detail)
         except CLUSTER_ERRORS as exc:
             return await self.finish(action, ActionState.FAILED, f"dry run failed: {exc}")
-        marked = await self._mark_applying(action, current)
+        floor = hpa.autoscaler.min_replicas if hpa.autoscaler is not None else None
+        marked = await self._mark_applying(action, current, previous_min_replicas=floor)
         if marked is None:
             return await self._fresh(action)
         try:
@@ -137,10 +154,13 @@ class Runner:
             marked,
             at=self.clock.now(),
             event=ActionApplied(
-                skipped=result.skipped, detail=result.detail, revision=result.revision
+                skipped=result.skipped,
+                detail=f"{result.detail}; {hpa.note}" if hpa.note else result.detail,
+                revision=result.revision,
+                previous_min_replicas=marked.previous_min_replicas,
             ),
         )
-        return await self.follow(marked)
+        return await self.follow(marked, note=hpa.note)
 
     async def _change(
         self, action: ActionRequest, current: TargetSnapshot, *, dry_run: bool
@@ -150,20 +170,23 @@ class Runner:
         )
 
     async def _mark_applying(
-        self, action: ActionRequest, current: TargetSnapshot
+        self, action: ActionRequest, current: TargetSnapshot, *, previous_min_replicas: int | None
     ) -> ActionRequest | None:
         """Commit "about to apply" first, so a crash after it is reconciled by looking, not
-        by applying again. ``None`` if this executor lost the action."""
+        by applying again; with it, the HPA floor the apply replaces (what a restore puts
+        back). ``None`` if this executor lost the action."""
+        changed = dataclasses.replace(
+            action, apply_snapshot=current, previous_min_replicas=previous_min_replicas
+        )
 
         async def work(uow: UnitOfWork) -> ActionRequest | None:
-            return await uow.actions.update(
-                action, dataclasses.replace(action, apply_snapshot=current)
-            )
+            return await uow.actions.update(action, changed)
 
         return await in_transaction(self.store, work)
 
-    async def follow(self, action: ActionRequest) -> ActionRequest:
-        """Poll the rollout until done, failed or past the deadline (bounded either way)."""
+    async def follow(self, action: ActionRequest, *, note: str = "") -> ActionRequest:
+        """Poll the rollout until done, failed or past the deadline (bounded either way).
+        ``note`` (e.g. the HPA's floor moved since the request) ends the success detail."""
         deadline = self.clock.now() + timedelta(seconds=self.ctx.timings.rollout_deadline)
         polls = math.ceil(self.ctx.timings.rollout_deadline / self.ctx.timings.rollout_poll) + 1
         last = "no answer from the Kubernetes API"
@@ -175,10 +198,12 @@ class Runner:
             except ClusterUnavailable as exc:
                 last = f"Kubernetes API unavailable: {exc}"
             else:
+                progress = reached(action, progress)
                 last = progress.message
                 await self._report(action, progress)
                 if progress.done:
-                    return await self.finish(action, ActionState.SUCCEEDED, progress.message)
+                    done = f"{progress.message}; {note}" if note else progress.message
+                    return await self.finish(action, ActionState.SUCCEEDED, done)
                 if progress.failed:
                     detail = f"rollout failed: {progress.message}; consider a rollback"
                     return await self.finish(action, ActionState.FAILED, detail)

@@ -59,10 +59,14 @@ def api_versions(server_address: str) -> dict[str, Any]:
 
 def api_groups() -> dict[str, Any]:
     apps = {"groupVersion": "apps/v1", "version": "v1"}
+    autoscaling = {"groupVersion": "autoscaling/v2", "version": "v2"}
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [{"name": "apps", "versions": [apps], "preferredVersion": apps}],
+        "groups": [
+            {"name": "apps", "versions": [apps], "preferredVersion": apps},
+            {"name": "autoscaling", "versions": [autoscaling], "preferredVersion": autoscaling},
+        ],
     }
 
 
@@ -97,6 +101,23 @@ def apps_v1() -> dict[str, Any]:
             ),
             _resource("deployments/status", "Deployment", ["get"]),
             _resource("replicasets", "ReplicaSet", _READ, short=["rs"]),
+        ],
+    }
+
+
+def autoscaling_v2() -> dict[str, Any]:
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": "autoscaling/v2",
+        "resources": [
+            _resource(
+                "horizontalpodautoscalers",
+                "HorizontalPodAutoscaler",
+                _WRITE,
+                short=["hpa"],
+            ),
+            _resource("horizontalpodautoscalers/status", "HorizontalPodAutoscaler", ["get"]),
         ],
     }
 

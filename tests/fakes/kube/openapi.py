@@ -19,6 +19,12 @@ PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 _PATCHABLE = [
     ("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", "apps", "v1", "Deployment"),
     ("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", "autoscaling", "v1", "Scale"),
+    (
+        "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/{name}",
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+    ),
 ]
 
 

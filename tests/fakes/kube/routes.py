@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from tests.fakes.kube.server import FakeKube
 
 FAKE_KUBE_KEY: web.AppKey[FakeKube] = web.AppKey("fake_kube")
-GROUP_RESOURCES = {"": {"pods", "events"}, "apps": {"deployments", "replicasets"}}
+GROUP_RESOURCES = {
+    "": {"pods", "events"},
+    "apps": {"deployments", "replicasets"},
+    "autoscaling": {"horizontalpodautoscalers"},
+}
 BODY_KEY: web.RequestKey[Any] = web.RequestKey("fake_kube_body")
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/readyz", "/livez"})
 

@@ -26,6 +26,8 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.kube.apps import Deployments
+from tests.fakes.kube.autoscaling import Autoscalers, hpa_object
+from tests.fakes.kube.autoscaling_routes import add_autoscaling_routes
 from tests.fakes.kube.controller import DeploymentController
 from tests.fakes.kube.errors import KubeError
 from tests.fakes.kube.faults import KubeFaults, RecordedKubeRequest
@@ -64,6 +66,7 @@ class FakeKube:
         self.faults = KubeFaults()
         self.controller = DeploymentController(self.store, self.faults)
         self.deployments = Deployments(self.store, self.faults)
+        self.autoscalers = Autoscalers(self.store, self.faults)
         self.requests: list[RecordedKubeRequest] = []
 
     # -- setup -----------------------------------------------------------------------------
@@ -106,6 +109,29 @@ class FakeKube:
                 self.settle()
         return self.deployment(namespace, name)
 
+    def add_hpa(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        target: str | None = None,
+        min_replicas: int = 3,
+        max_replicas: int = 10,
+        settle: bool = True,
+    ) -> Obj:
+        """An autoscaling/v2 HPA on Deployment ``target`` (default: named like the HPA)."""
+        body = hpa_object(
+            namespace,
+            name,
+            target=target or name,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+        )
+        self.autoscalers.create(body)
+        if settle:
+            self.settle()
+        return self.hpa(namespace, name)
+
     def update_deployment(self, namespace: str, name: str, change: Callable[[Obj], None]) -> Obj:
         """Apply ``change`` to a copy of the deployment and store it (bypassing faults)."""
         deployment = self.store.get("deployments", namespace, name)
@@ -139,6 +165,9 @@ class FakeKube:
     def deployment(self, namespace: str, name: str) -> Obj:
         return self.store.get("deployments", namespace, name)
 
+    def hpa(self, namespace: str, name: str) -> Obj:
+        return self.store.get("horizontalpodautoscalers", namespace, name)
+
     def replicasets(self, namespace: str, name: str) -> list[Obj]:
         """ReplicaSets owned by the deployment, oldest revision first."""
         deployment = self.deployment(namespace, name)
@@ -165,7 +194,8 @@ class FakeKube:
 
     # -- the controller --------------------------------------------------------------------
     def step(self) -> None:
-        """One controller round over every deployment."""
+        """One controller round: the HPAs' bounds, then every deployment."""
+        self.autoscalers.step()
         self.controller.step()
 
     def settle(self, max_steps: int = 1000) -> int:
@@ -190,6 +220,7 @@ def create_app(fake: FakeKube) -> web.Application:
     app = web.Application(middlewares=[middleware], client_max_size=4 * 1024**2)
     app[FAKE_KUBE_KEY] = fake
     add_routes(app)
+    add_autoscaling_routes(app)
     return app
 
 

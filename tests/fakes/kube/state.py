@@ -18,7 +18,13 @@ from tests.fakes.kube.objects import SAFE_ALPHABET, timestamp
 
 Obj = dict[str, Any]
 # resource → API group ("" for core), for error messages.
-GROUPS = {"deployments": "apps", "replicasets": "apps", "pods": "", "events": ""}
+GROUPS = {
+    "deployments": "apps",
+    "replicasets": "apps",
+    "pods": "",
+    "events": "",
+    "horizontalpodautoscalers": "autoscaling",
+}
 # Resources whose spec changes bump metadata.generation.
 GENERATIONS = frozenset({"deployments", "replicasets"})
 LOG_SIZE = 10_000

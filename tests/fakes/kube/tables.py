@@ -114,6 +114,20 @@ def _event(obj: Obj, now: float) -> Row:
     ]
 
 
+def _hpa(obj: Obj, now: float) -> Row:
+    spec, status = obj["spec"], obj.get("status", {})
+    ref = spec.get("scaleTargetRef", {})
+    return [
+        obj["metadata"]["name"],
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        "<unknown>/70%",
+        spec.get("minReplicas", 1),
+        spec["maxReplicas"],
+        status.get("currentReplicas", 0),
+        _age(obj, now),
+    ]
+
+
 _WIDE = [
     _column("Containers", priority=1),
     _column("Images", priority=1),
@@ -170,6 +184,18 @@ TABLES: dict[str, tuple[list[dict[str, Any]], Callable[[Obj, float], Row]]] = {
             _column("Name", priority=1, fmt="name"),
         ],
         _event,
+    ),
+    "horizontalpodautoscalers": (
+        [
+            _column("Name", fmt="name"),
+            _column("Reference"),
+            _column("Targets"),
+            _column("MinPods", "integer"),
+            _column("MaxPods", "integer"),
+            _column("Replicas", "integer"),
+            _column("Age"),
+        ],
+        _hpa,
     ),
 }
 

@@ -15,8 +15,20 @@ from tests.fakes.kube.objects import field_selector_matches, label_selector_matc
 from tests.fakes.kube.state import Change, Obj, ObjectStore, Watcher
 
 MAX_WATCH_SECONDS = 300.0
-API_VERSIONS = {"deployments": "apps/v1", "replicasets": "apps/v1", "pods": "v1", "events": "v1"}
-KINDS = {"deployments": "Deployment", "replicasets": "ReplicaSet", "pods": "Pod", "events": "Event"}
+API_VERSIONS = {
+    "deployments": "apps/v1",
+    "replicasets": "apps/v1",
+    "pods": "v1",
+    "events": "v1",
+    "horizontalpodautoscalers": "autoscaling/v2",
+}
+KINDS = {
+    "deployments": "Deployment",
+    "replicasets": "ReplicaSet",
+    "pods": "Pod",
+    "events": "Event",
+    "horizontalpodautoscalers": "HorizontalPodAutoscaler",
+}
 
 
 def matches(obj: Obj, query: dict[str, str]) -> bool:

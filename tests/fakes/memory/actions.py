@@ -65,6 +65,8 @@ class MemoryActions:
             approvals_required=new.approvals_required,
             replicas=new.replicas,
             to_revision=new.to_revision,
+            autoscaler=new.autoscaler,
+            restores=new.restores,
         )
         self._table.next_id += 1
         self._table.rows[action.id] = action
@@ -88,6 +90,8 @@ class MemoryActions:
             requested_at=stored.requested_at,
             replicas=stored.replicas,
             to_revision=stored.to_revision,
+            autoscaler=stored.autoscaler,
+            restores=stored.restores,
             version=stored.version + 1,
             approvals=approvals_from_json(approvals_to_json(changed.approvals)),
             updated_at=_utc(changed.updated_at) or stored.updated_at,

@@ -23,6 +23,7 @@ from bot.domain.deployment import (
 )
 from bot.domain.target import Target
 from bot.errors import ClusterError, ClusterUnavailable, DryRunRejected, NotFound, TargetChanged
+from tests.fakes.memory.autoscalers import AutoscalerCalls, MemoryAutoscalers
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 Template = dict[str, Any]
@@ -115,13 +116,15 @@ class FakeDeployment:
         return self.revision
 
 
-class MemoryCluster:
+class MemoryCluster(AutoscalerCalls):
     """The Cluster port in memory. ``applied`` lists every call that changed a deployment."""
 
     def __init__(self) -> None:
         self.deployments: dict[Target, FakeDeployment] = {}
         self.calls: list[str] = []
         self.applied: list[tuple[str, Target, str]] = []
+        self.hpas = MemoryAutoscalers()
+        self.autoscaler_reads: list[Target] = []  # apart from ``calls``: see AutoscalerCalls
         # Fault switches.
         self.unavailable = False
         self.reject_dry_run: str | None = None

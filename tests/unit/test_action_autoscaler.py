@@ -1,0 +1,281 @@
+"""Scaling a deployment an HPA governs, against the in-memory cluster: the request plans a
+change of the HPA's minReplicas (within its maxReplicas and the policy's bounds), execution
+re-reads the HPA, dry-runs, sets the floor and records the previous one, a restore is allowed
+on the resolved incident, and reconciliation recognises a floor that landed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.domain.action import ActionRequest, ActionState, ActionVerb
+from bot.domain.autoscaler import AutoscalerPlan
+from bot.domain.deployment import RolloutProgress
+from bot.errors import BadRequest, Conflict, Forbidden
+from bot.policy.model import ActionBounds, Policy
+from bot.services.incidents.updates import resolve
+from bot.services.remediation.autoscaler import reached
+from handlers.slack.actor import slack_actor
+from tests.fakes.memory.cluster import MemoryCluster, SimulatedCrash
+from tests.fakes.memory.store import MemoryStore
+from tests.support.actions import ALICE, LEASE, LNN, Env, with_action_options
+from tests.support.store_builders import T0
+
+HPA = AutoscalerPlan("lnn-service", 3, 10)
+
+
+@pytest.fixture
+def env(clock: FixedClock, policy: Policy) -> Env:
+    cluster = MemoryCluster()
+    cluster.add(LNN.namespace, LNN.name, replicas=3)
+    cluster.hpas.add(LNN, min_replicas=3, max_replicas=10)
+    return Env(MemoryStore(), cluster, clock, policy)
+
+
+async def approved(env: Env, incident: int | None = None, **kw: Any) -> int:
+    incident = incident or await env.incident()
+    action = (await env.request(incident, "scale", **kw)).action
+    assert (await env.approve(action.id)).ready
+    return action.id
+
+
+async def body(env: Env, incident: int, kind: str) -> dict[str, Any]:
+    return next(e.body for e in reversed(await env.timeline(incident)) if e.kind == kind)
+
+
+# -- the plan at request time -----------------------------------------------------------------
+async def test_a_scale_under_an_hpa_is_planned_as_its_min_replicas(env: Env) -> None:
+    incident = await env.incident()
+    action = (await env.request(incident, "scale", replicas=6)).action
+    assert action.autoscaler == HPA
+    assert action.describe() == f"scale {LNN} to 6 through HPA lnn-service minReplicas"
+    requested = await body(env, incident, "action.requested")
+    assert requested["autoscaler"] == {"name": "lnn-service", "min_replicas": 3, "max_replicas": 10}
+    assert requested["autoscaler_unchecked"] == ""
+    assert env.cluster.autoscaler_reads == [LNN]
+
+
+async def test_without_an_hpa_a_scale_is_planned_as_before(env: Env) -> None:
+    env.cluster.hpas.by_target.clear()
+    incident = await env.incident()
+    action = (await env.request(incident, "scale", replicas=6)).action
+    assert action.autoscaler is None
+    assert action.describe() == f"scale {LNN} to 6"
+    assert "autoscaler" not in await body(env, incident, "action.requested")
+
+
+async def test_above_the_hpa_max_is_refused_before_anything_is_stored(env: Env) -> None:
+    env.cluster.hpas.get(LNN).max_replicas = 5
+    incident = await env.incident()
+    with pytest.raises(Forbidden, match="above HPA production/lnn-service's maxReplicas 5"):
+        await env.request(incident, "scale", replicas=6)
+    assert await env.kinds(incident) == []
+
+
+async def test_the_policy_bounds_still_apply_under_an_hpa(env: Env) -> None:
+    incident = await env.incident()
+    with pytest.raises(Forbidden, match="outside the policy's bounds"):
+        await env.request(incident, "scale", replicas=11)
+    assert env.cluster.autoscaler_reads == []  # refused before the cluster was asked
+
+
+async def test_lowering_the_floor_within_bounds_is_allowed(env: Env) -> None:
+    env.cluster.hpas.get(LNN).min_replicas = 6
+    done = await env.execute(await approved(env, replicas=4))
+    assert done.state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 4
+    assert done.previous_min_replicas == 6
+
+
+async def test_an_unreachable_cluster_plans_a_plain_scale_and_execution_refuses_it(
+    env: Env,
+) -> None:
+    env.cluster.unavailable = True
+    incident = await env.incident()
+    action = (await env.request(incident, "scale", replicas=6)).action
+    assert action.autoscaler is None
+    unchecked = (await body(env, incident, "action.requested"))["autoscaler_unchecked"]
+    assert "connection refused" in unchecked
+    env.cluster.unavailable = False
+    assert (await env.approve(action.id)).ready
+    done = await env.execute(action.id)
+    assert done.state is ActionState.FAILED
+    assert "HPA production/lnn-service governs" in done.detail
+    assert "would be undone by the autoscaler" in done.detail
+    assert env.cluster.applied == []
+    assert env.cluster.get(LNN).replicas == 3
+
+
+# -- execution --------------------------------------------------------------------------------
+async def test_approval_sets_the_floor_after_a_dry_run_and_records_the_previous(env: Env) -> None:
+    incident = await env.incident()
+    done = await env.execute(await approved(env, incident, replicas=6))
+    assert done.state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 6
+    assert env.cluster.get(LNN).replicas == 6  # the HPA scaled the deployment up
+    calls = [c for c in env.cluster.calls if c.startswith(("set_min", "scale"))]
+    assert calls == [f"set_min_replicas dry-run {LNN}", f"set_min_replicas {LNN}"]
+    assert env.cluster.applied == [("set_min_replicas", LNN, "6")]
+    assert done.previous_min_replicas == 3
+    applied = await body(env, incident, "action.applied")
+    assert applied["previous_min_replicas"] == 3
+    assert applied["detail"] == "set minReplicas from 3 to 6"
+    assert env.progress[-1].done
+    assert env.progress[-1].desired == 6
+
+
+async def test_a_floor_moved_since_the_request_is_said_in_the_result(env: Env) -> None:
+    incident = await env.incident()
+    action_id = await approved(env, incident, replicas=6)
+    env.cluster.hpas.change_min_by_someone_else(LNN, 4)
+    done = await env.execute(action_id)
+    assert done.state is ActionState.SUCCEEDED
+    assert done.previous_min_replicas == 4
+    applied = await body(env, incident, "action.applied")
+    assert "HPA minReplicas changed since the request (3 → 4)" in applied["detail"]
+    assert done.detail.endswith("; HPA minReplicas changed since the request (3 → 4)")
+
+
+async def test_the_hpa_moving_replicas_is_not_a_changed_target(env: Env) -> None:
+    action_id = await approved(env, replicas=6)
+    env.cluster.scale_by_someone_else(LNN, 5)  # the autoscaler reacting to load
+    done = await env.execute(action_id)
+    assert done.state is ActionState.SUCCEEDED
+    assert env.cluster.get(LNN).replicas == 6
+
+
+async def test_an_hpa_gone_or_shrunk_since_the_request_stops_the_action(env: Env) -> None:
+    action_id = await approved(env, replicas=6)
+    env.cluster.hpas.get(LNN).max_replicas = 5
+    done = await env.execute(action_id)
+    assert done.state is ActionState.FAILED
+    assert "maxReplicas 5" in done.detail
+    env.cluster.hpas.get(LNN).max_replicas = 10
+    second = await approved(env, await env.incident(key="g2"), replicas=6)
+    env.cluster.hpas.by_target.clear()
+    failed = await env.execute(second)
+    assert failed.state is ActionState.FAILED
+    assert "no longer governs" in failed.detail
+    assert env.cluster.applied == []
+
+
+def test_an_hpa_scale_is_not_done_until_the_deployment_reaches_the_floor() -> None:
+    progress = RolloutProgress(3, 3, 3, 3, True, True, "successfully rolled out")
+    action = ActionRequest(
+        id=1,
+        incident_id=1,
+        verb=ActionVerb.SCALE,
+        target=LNN,
+        state=ActionState.RUNNING,
+        requested_by=slack_actor(ALICE),
+        requested_at=T0,
+        expires_at=T0,
+        updated_at=T0,
+        replicas=6,
+        autoscaler=HPA,
+    )
+    waiting = reached(action, progress)
+    assert not waiting.done
+    assert waiting.message == "Waiting for HPA lnn-service to scale lnn-service to 6 (now 3)..."
+    six = RolloutProgress(6, 6, 6, 6, True, True, "successfully rolled out")
+    assert reached(action, six) is six
+
+
+# -- restore on resolution --------------------------------------------------------------------
+async def test_a_restore_is_allowed_on_the_resolved_incident_and_puts_the_floor_back(
+    env: Env,
+) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    await resolve(env.store, incident, actor=slack_actor(ALICE), at=env.clock.now())
+    with pytest.raises(Conflict, match="resolved"):
+        await env.request(incident, "restart")
+    with pytest.raises(Conflict, match="minReplicas 3"):
+        await env.request(incident, "scale", replicas=4, restores=raised.id)
+    restore = (await env.request(incident, "scale", replicas=3, restores=raised.id)).action
+    assert restore.restores == raised.id
+    assert restore.autoscaler == AutoscalerPlan("lnn-service", 6, 10)
+    assert (await body(env, incident, "action.requested"))["restores"] == raised.id
+    assert (await env.approve(restore.id)).ready
+    done = await env.execute(restore.id)
+    assert done.state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 3
+
+
+async def test_only_a_succeeded_hpa_scale_of_this_incident_can_be_restored(env: Env) -> None:
+    incident = await env.incident()
+    pending = (await env.request(incident, "scale", replicas=6)).action
+    with pytest.raises(Conflict, match="moved no HPA floor"):
+        await env.request(incident, "scale", replicas=3, restores=pending.id)
+    other = await env.incident(key="g2")
+    raised = await env.execute((await env.approve(pending.id)).action.id)
+    with pytest.raises(Conflict, match="moved no HPA floor"):
+        await env.request(other, "scale", replicas=3, restores=raised.id)
+
+
+async def test_a_restore_needs_the_hpa(env: Env) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    env.cluster.hpas.by_target.clear()
+    with pytest.raises(Conflict, match="nothing to restore"):
+        await env.request(incident, "scale", replicas=3, restores=raised.id)
+    env.cluster.unavailable = True
+    with pytest.raises(Conflict, match="cannot read the HPA"):
+        await env.request(incident, "scale", replicas=3, restores=raised.id)
+
+
+async def test_zero_replicas_cannot_be_an_hpa_floor(env: Env, policy: Policy) -> None:
+    env.policy = with_action_options(policy, "scale", bounds=ActionBounds(0, 10))
+    incident = await env.incident()
+    with pytest.raises(BadRequest, match="at least 1"):
+        await env.request(incident, "scale", replicas=0)
+
+
+# -- reconciliation ---------------------------------------------------------------------------
+async def crashed(env: Env, *, after_apply: bool) -> int:
+    action_id = await approved(env, replicas=6)
+    if after_apply:
+        env.cluster.crash_after_apply = True
+    else:
+        env.cluster.crash_before_apply = True
+    with pytest.raises(SimulatedCrash):
+        await env.execute(action_id)
+    env.cluster.crash_after_apply = env.cluster.crash_before_apply = False
+    stored = await env.action(action_id)
+    assert stored.state is ActionState.RUNNING
+    assert stored.previous_min_replicas == 3
+    return action_id
+
+
+async def test_a_floor_that_landed_before_the_crash_is_followed_not_reapplied(env: Env) -> None:
+    action_id = await crashed(env, after_apply=True)
+    env.clock.advance(LEASE)
+    settled = await env.reconcile()
+    assert [(a.id, a.state) for a in settled] == [(action_id, ActionState.SUCCEEDED)]
+    assert env.cluster.applied == [("set_min_replicas", LNN, "6")]
+    kinds = await env.kinds(settled[0].incident_id)
+    assert kinds[-3:] == ["action.reconciling", "action.reconciled", "action.succeeded"]
+
+
+async def test_a_floor_that_never_landed_is_applied_once_on_reconcile(env: Env) -> None:
+    action_id = await crashed(env, after_apply=False)
+    assert env.cluster.applied == []
+    env.cluster.scale_by_someone_else(LNN, 4)  # the HPA moving replicas is no obstacle
+    env.clock.advance(LEASE)
+    settled = await env.reconcile()
+    assert [(a.id, a.state) for a in settled] == [(action_id, ActionState.SUCCEEDED)]
+    assert env.cluster.applied == [("set_min_replicas", LNN, "6")]
+    assert env.cluster.hpas.get(LNN).min_replicas == 6
+
+
+async def test_a_floor_moved_by_someone_else_while_down_needs_a_human(env: Env) -> None:
+    await crashed(env, after_apply=False)
+    env.cluster.hpas.change_min_by_someone_else(LNN, 5)
+    env.clock.advance(LEASE)
+    [settled] = await env.reconcile()
+    assert settled.state is ActionState.FAILED
+    assert settled.detail.startswith("needs a human")
+    assert "minReplicas 3→5" in settled.detail
+    assert env.cluster.applied == []
