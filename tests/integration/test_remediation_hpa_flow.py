@@ -24,7 +24,7 @@ from tests.support.bot_app import MakeClient
 from tests.support.payloads.alertmanager import alert, resolved, webhook
 from tests.support.slack_bot import SlackBot, eventually, slack_bot
 
-NS, NAME = "production", "lnn-service"
+NS, NAME = "firebreak", "lnn-service"
 LATENCY = alert("LNNHighLatency", "critical", service="lnn-service")
 HPA_PATH = f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers/{NAME}"
 

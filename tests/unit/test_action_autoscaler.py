@@ -13,6 +13,7 @@ from bot.clock import FixedClock
 from bot.domain.action import ActionRequest, ActionState, ActionVerb
 from bot.domain.autoscaler import AutoscalerPlan
 from bot.domain.deployment import RolloutProgress
+from bot.domain.events import EventKind
 from bot.errors import BadRequest, Conflict, Forbidden
 from bot.policy.model import ActionBounds, Policy
 from bot.services.incidents.updates import resolve
@@ -66,12 +67,14 @@ async def test_without_an_hpa_a_scale_is_planned_as_before(env: Env) -> None:
     assert "autoscaler" not in await body(env, incident, "action.requested")
 
 
-async def test_above_the_hpa_max_is_refused_before_anything_is_stored(env: Env) -> None:
+async def test_above_the_hpa_max_is_refused_before_any_action_is_stored(env: Env) -> None:
     env.cluster.hpas.get(LNN).max_replicas = 5
     incident = await env.incident()
-    with pytest.raises(Forbidden, match="above HPA production/lnn-service's maxReplicas 5"):
+    with pytest.raises(Forbidden, match="above HPA firebreak/lnn-service's maxReplicas 5"):
         await env.request(incident, "scale", replicas=6)
-    assert await env.kinds(incident) == []
+    # The refusal is on the timeline (and so in the thread); no action was opened.
+    assert await env.kinds(incident) == [EventKind.ACTION_REQUEST_REFUSED]
+    assert "maxReplicas 5" in (await body(env, incident, "action.request_refused"))["reason"]
 
 
 async def test_the_policy_bounds_still_apply_under_an_hpa(env: Env) -> None:
@@ -102,7 +105,7 @@ async def test_an_unreachable_cluster_plans_a_plain_scale_and_execution_refuses_
     assert (await env.approve(action.id)).ready
     done = await env.execute(action.id)
     assert done.state is ActionState.FAILED
-    assert "HPA production/lnn-service governs" in done.detail
+    assert "HPA firebreak/lnn-service governs" in done.detail
     assert "would be undone by the autoscaler" in done.detail
     assert env.cluster.applied == []
     assert env.cluster.get(LNN).replicas == 3
