@@ -136,12 +136,18 @@ def test_every_lnn_alert_is_classified_as_the_runbook_says(policy: Policy) -> No
         else:
             expected = Severity.P1
         assert verdict.severity is expected, rule["alert"]
-        if rule["alert"] in RUNBOOK_ALERTS:
-            assert verdict.rule != "default", rule["alert"]
+        assert verdict.rule != "default", rule["alert"]
         assert policy.service_of(labels) == "lnn-service"
+    # Past the runbook's table: an OOM kill is a memory incident, restarts a pods-and-deploys one.
+    for name, severity, scenario in (
+        ("LNNOOMKilled", "critical", "high-memory"),
+        ("LNNPodRestarting", "warning", "service-down"),
+    ):
+        verdict = policy.classify_labels({"alertname": name, "severity": severity})
+        assert verdict.scenario.id == scenario, name
 
 
-def test_no_firebreak_alert_reads_as_the_lnn_service_down(policy: Policy) -> None:
+def test_firebreak_alerts_get_its_own_runbook_never_the_lnn_services(policy: Policy) -> None:
     alerts = _alerts(FIREBREAK_RULES)
     assert len(alerts) == 8
     for rule in alerts:
@@ -149,6 +155,7 @@ def test_no_firebreak_alert_reads_as_the_lnn_service_down(policy: Policy) -> Non
         verdict = policy.classify_labels(labels)
         expected = Severity.P1 if rule["labels"]["severity"] == "critical" else Severity.P2
         assert verdict.severity is expected, rule["alert"]
+        assert verdict.scenario.id == "firebreak-self", rule["alert"]
         assert policy.service_of(labels) == "firebreak"
 
 
