@@ -24,8 +24,8 @@ from bot.integrations.outbox.worker import OutboxWorker
 from bot.integrations.prometheus import PrometheusMetrics
 from bot.integrations.slack.actions import ActionProgress
 from bot.integrations.slack.directory import SlackDirectory
-from bot.integrations.slack.publisher import SlackPublisher
 from bot.integrations.slack.log_sender import LogSender
+from bot.integrations.slack.publisher import SlackPublisher
 from bot.integrations.slack.sender import SlackSender, make_client
 from bot.policy.file import load_policy
 from bot.policy.model import Policy

@@ -222,7 +222,8 @@ def create_app(settings: Settings, service: Service | None = None) -> web.Applic
     """The app factory; ``service`` is passed in when the fast path shares it."""
     # Large enough for max_batch JSON rows with states; beyond it aiohttp answers 413.
     app = web.Application(
-        middlewares=[errors_and_metrics, drill_down], client_max_size=settings.max_batch * 1024 + (1 << 20)
+        middlewares=[errors_and_metrics, drill_down],
+        client_max_size=settings.max_batch * 1024 + (1 << 20),
     )
     svc = service if service is not None else Service(settings)
     app[SERVICE] = svc

@@ -46,7 +46,10 @@ def test_the_card_is_logged_with_its_title_steps_and_buttons(
     (record,) = caplog.records
     text = record.getMessage()
     lines = text.splitlines()
-    assert lines[0] == "Slack is not configured; incident 42: chat.postMessage to the incident's channel"
+    assert (
+        lines[0]
+        == "Slack is not configured; incident 42: chat.postMessage to the incident's channel"
+    )
     assert all(line.startswith("    | ") for line in lines[1:]), "every card line marked"
     assert any(line.startswith("    | == ") and "P1" in line for line in lines), text
     assert "*Severity* P1" in text
