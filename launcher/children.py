@@ -6,15 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 STOP_TIMEOUT_S = 15.0
 PREFIX_WIDTH = 13
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child SIGTERMed when the launcher dies, even by SIGKILL,
+    so a crashed launcher does not leave a Prometheus holding the port the next run needs.
+    libc is loaded here, in the parent: the child only makes the one system call."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the launcher's own stop still applies
+        return None
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return arm
 
 
 class Child:
@@ -60,6 +77,7 @@ class Child:
             # Its own group: Ctrl-C in the terminal reaches the launcher only, which then
             # stops the components in order; and a stop reaches their children as well.
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
         self._pump = asyncio.create_task(self._copy_output(), name=f"{self.name}-output")
 
