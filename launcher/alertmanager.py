@@ -76,6 +76,31 @@ def rewrite(
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+def write(
+    home: Path,
+    *,
+    root: Path,
+    bot_url: str,
+    token_file: Path,
+    group_wait: str = "5s",
+    group_interval: str = "10s",
+) -> Path:
+    """Into directory ``home``: the shipped example config of checkout ``root`` rewritten by
+    ``rewrite`` as ``alertmanager.yml``; its path, for ``argv``."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "alertmanager.yml"
+    config.write_text(
+        rewrite(
+            shipped_config(root).read_text(),
+            bot_url=bot_url,
+            token_file=token_file,
+            group_wait=group_wait,
+            group_interval=group_interval,
+        )
+    )
+    return config
+
+
 def argv(binary: str, *, config: Path, data_dir: Path, listen: str) -> list[str]:
     """The command line of a single Alertmanager on ``listen`` (no cluster: its gossip port
     would otherwise bind every interface)."""

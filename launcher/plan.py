@@ -9,11 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher import alertmanager, envfile, prometheus, rules
+from launcher import alertmanager, envfile, prometheus
 from launcher.layout import Layout
 from launcher.ports import LOOPBACK
-
-RULES_GLOB = "deploy/prometheus/*-rules.yaml"
 
 
 @dataclass(frozen=True)
@@ -80,27 +78,18 @@ def prepare(
     write_private(layout.token_file, env["FIREBREAK_ALERTMANAGER_TOKEN"])
 
     prom_home = layout.home("prometheus")
-    rule_files = rules.write_shortened(sorted(root.glob(RULES_GLOB)), prom_home / "rules")
-    prom_config = prom_home / "prometheus.yml"
-    prom_config.write_text(
-        prometheus.render_config(
-            targets=[
-                prometheus.lnn_target(_address(ports["lnn"])),
-                prometheus.bot_target(_address(ports["bot"])),
-            ],
-            rule_files=rule_files,
-            alertmanager=_address(ports["alertmanager"]),
-        )
+    prom_config = prometheus.write(
+        prom_home,
+        root=root,
+        targets=[
+            prometheus.lnn_target(_address(ports["lnn"])),
+            prometheus.bot_target(_address(ports["bot"])),
+        ],
+        alertmanager=_address(ports["alertmanager"]),
     )
     am_home = layout.home("alertmanager")
-    am_config = am_home / "alertmanager.yml"
-    am_config.parent.mkdir(parents=True, exist_ok=True)
-    am_config.write_text(
-        alertmanager.rewrite(
-            alertmanager.shipped_config(root).read_text(),
-            bot_url=bot_url,
-            token_file=layout.token_file,
-        )
+    am_config = alertmanager.write(
+        am_home, root=root, bot_url=bot_url, token_file=layout.token_file
     )
     host = ["--host", LOOPBACK]
     return Plan(

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher import rules
 from launcher.durations import render, seconds
 
+RULES_GLOB = "deploy/prometheus/*-rules.yaml"
 NAMESPACE = "firebreak"
 LNN_JOB = "lnn-service"
 BOT_JOB = "firebreak"
@@ -73,6 +75,29 @@ def render_config(
         ],
     }
     return json.dumps(config, indent=2) + "\n"
+
+
+def write(
+    home: Path,
+    *,
+    root: Path,
+    targets: Sequence[Target],
+    alertmanager: str,
+    window: str = rules.DEFAULT_WINDOW,
+    for_: str = rules.DEFAULT_FOR,
+    interval: str = "5s",
+) -> Path:
+    """Into directory ``home``: the shipped rules of checkout ``root``, shortened (``rules/``),
+    and a ``prometheus.yml`` evaluating them; the config's path, for ``argv``."""
+    shipped = sorted(root.glob(RULES_GLOB))
+    rule_files = rules.write_shortened(shipped, home / "rules", window=window, for_=for_)
+    config = home / "prometheus.yml"
+    config.write_text(
+        render_config(
+            targets=targets, rule_files=rule_files, alertmanager=alertmanager, interval=interval
+        )
+    )
+    return config
 
 
 def argv(binary: str, *, config: Path, data_dir: Path, listen: str) -> list[str]:
