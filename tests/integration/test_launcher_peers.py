@@ -14,6 +14,7 @@ import pytest
 
 from bot.cli import main as firebreak
 from launcher.layout import Layout
+from launcher.load import Load, batch_body, generate
 from launcher.plan import prepare
 from launcher.ports import PortTaken, check_free
 from launcher.rules import shorten
@@ -153,3 +154,28 @@ async def test_a_drill_with_nothing_listening_says_so(
     assert await drill(env_file, "down") == 1
     assert "is `make run` running?" in capsys.readouterr().err
     assert await drill(env_file) == 2, "neither a drill nor --off"
+
+
+def test_the_default_load_keeps_the_throughput_rule_quiet_with_margin() -> None:
+    # The shipped rule warns below 15,000 inferences/s: a quiet run must stay clear of it.
+    assert Load().inferences_per_second >= 15_000 * 1.25
+    assert len(batch_body(Load().rows)) == Load().rows * 4 * 4, "float32 rows of 4"
+
+
+async def test_the_load_generator_is_answered_and_stops_when_told(lnn_url: str) -> None:
+    stop_load = asyncio.Event()
+    task = asyncio.create_task(generate(lnn_url, Load(rows=100, per_second=50), stop_load))
+
+    async def inferences() -> float:
+        async with aiohttp.ClientSession() as session, session.get(lnn_url + "/metrics") as r:
+            text = await r.text()
+        ok = [x for x in text.splitlines() if x.startswith('lnn_inferences_total{outcome="ok"}')]
+        return float(ok[0].split()[-1]) if ok else 0.0
+
+    while await inferences() < 500:
+        await asyncio.sleep(0.05)
+    stop_load.set()
+    stats = await asyncio.wait_for(task, 30)
+    assert stats.ok >= 5
+    assert stats.failed == 0
+    assert stats.statuses == {200: stats.ok}
