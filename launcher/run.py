@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
 import aiohttp
@@ -65,7 +66,7 @@ async def wait_ready(child: Child, component: Component, stopping: asyncio.Event
 async def migrate(plan: Plan, layout: Layout, out: TextIO) -> None:
     say(out, "migrating the database (firebreak db upgrade)")
     child = Child(
-        "migrate", plan.migrate, env=plan.env, cwd=layout.work_dir, log_path=layout.log("migrate")
+        "migrate", plan.migrate, env=plan.env, cwd=Path.cwd(), log_path=layout.log("migrate")
     )
     await child.start()
     try:
@@ -128,11 +129,13 @@ async def supervise(options: Options, environ: Mapping[str, str], out: TextIO = 
         for component in plan.components:
             if stopping.is_set():
                 break
+            # The caller's directory, so relative paths in their settings (a SQLite URL,
+            # FIREBREAK_POLICY, KUBECONFIG) mean what they meant in their shell.
             child = Child(
                 component.name,
                 component.argv,
                 env=plan.env,
-                cwd=layout.work_dir,
+                cwd=Path.cwd(),
                 log_path=layout.log(component.name),
                 echo=out,
             )
