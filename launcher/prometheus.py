@@ -90,6 +90,8 @@ def write(
     """Into directory ``home``: the shipped rules of checkout ``root``, shortened (``rules/``),
     and a ``prometheus.yml`` evaluating them; the config's path, for ``argv``."""
     shipped = sorted(root.glob(RULES_GLOB))
+    if not shipped:
+        raise FileNotFoundError(f"no rules files in {root}: looked for {RULES_GLOB}")
     rule_files = rules.write_shortened(shipped, home / "rules", window=window, for_=for_)
     config = home / "prometheus.yml"
     config.write_text(

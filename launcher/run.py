@@ -66,7 +66,12 @@ async def wait_ready(child: Child, component: Component, stopping: asyncio.Event
 async def migrate(plan: Plan, layout: Layout, out: TextIO) -> None:
     say(out, "migrating the database (firebreak db upgrade)")
     child = Child(
-        "migrate", plan.migrate, env=plan.env, cwd=Path.cwd(), log_path=layout.log("migrate")
+        "migrate",
+        plan.migrate,
+        env=plan.env,
+        cwd=Path.cwd(),
+        log_path=layout.log("migrate"),
+        echo=out,
     )
     await child.start()
     try:
@@ -103,15 +108,19 @@ async def supervise(options: Options, environ: Mapping[str, str], out: TextIO = 
     except (MissingBinary, PortTaken) as exc:
         say(sys.stderr, str(exc))
         return 2
-    plan = prepare(
-        root=options.root,
-        layout=layout,
-        ports=options.ports,
-        environ=environ,
-        firebreak=binaries["firebreak"],
-        prometheus_binary=binaries["prometheus"],
-        alertmanager_binary=binaries["alertmanager"],
-    )
+    try:
+        plan = prepare(
+            root=options.root,
+            layout=layout,
+            ports=options.ports,
+            environ=environ,
+            firebreak=binaries["firebreak"],
+            prometheus_binary=binaries["prometheus"],
+            alertmanager_binary=binaries["alertmanager"],
+        )
+    except (OSError, ValueError) as exc:  # a shipped config missing or unreadable
+        say(sys.stderr, f"cannot prepare {layout.work_dir}: {exc}")
+        return 2
     load = traffic.Load() if options.load else None
     out.write(banner(plan, layout, environ, load))
     out.flush()
