@@ -17,8 +17,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck contracts pytest deps debs venv migrate bench clean
 
-run: venv migrate
-	$(BIN)/firebreak serve
+# The whole loop on loopback: the bot, the LNN service, Prometheus and Alertmanager (see
+# launcher/). The launcher migrates its database itself, so the URL it migrates is the one
+# it serves (.firebreak/firebreak.db unless FIREBREAK_DATABASE_URL is set).
+run: debs venv
+	$(BIN)/python -m launcher
 
 test: deps lint typecheck contracts pytest
 

@@ -24,8 +24,9 @@ from bot.integrations.outbox.worker import OutboxWorker
 from bot.integrations.prometheus import PrometheusMetrics
 from bot.integrations.slack.actions import ActionProgress
 from bot.integrations.slack.directory import SlackDirectory
+from bot.integrations.slack.log_sender import LogSender
 from bot.integrations.slack.publisher import SlackPublisher
-from bot.integrations.slack.sender import SlackSender, UnconfiguredSender, make_client
+from bot.integrations.slack.sender import SlackSender, make_client
 from bot.policy.file import load_policy
 from bot.policy.model import Policy
 from bot.ports import Sender
@@ -84,8 +85,11 @@ def outbox_senders(settings: Settings, slack: AsyncWebClient, clock: Clock) -> d
 def slack_sender(settings: Settings, slack: AsyncWebClient, clock: Clock) -> Sender:
     """Real Slack with ``SLACK_BOT_TOKEN``, else log-only."""
     if settings.slack_bot_token is None:
-        log.warning("SLACK_BOT_TOKEN is unset: Slack calls are logged and marked unconfigured")
-        return UnconfiguredSender()
+        log.warning(
+            "SLACK_BOT_TOKEN is unset: Slack calls are written to this log (cards, thread "
+            "notes) and marked unconfigured"
+        )
+        return LogSender()
     return SlackSender(slack, clock=clock)
 
 

@@ -1,5 +1,6 @@
 """The ``firebreak`` command line: one argparse tree for serving the bot, migrating the
-database, checking a policy and running the LNN model service (``firebreak lnn ...``)."""
+database, checking a policy, running the LNN model service (``firebreak lnn ...``) and
+drilling it (``firebreak drill ...``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from importlib import metadata
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from bot.errors import ConfigError, PolicyError
+from bot.errors import ConfigError, DrillFailed, PolicyError
 from bot.logs import LEVELS, configure_logging
 
 
@@ -74,6 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     lnn = sub.add_parser("lnn", help="the LNN model service", description="The LNN model service")
     add_lnn_commands(lnn)
+
+    drill = sub.add_parser(
+        "drill",
+        help="turn an LNN service fault on or off",
+        description="Flip the LNN service's drill switch (POST /admin/faults) so an alert "
+        "fires and firebreak opens an incident; --off lifts every drill and the incident "
+        "resolves. The URL and admin token (LNN_ADMIN_TOKEN) come from the environment, "
+        "else --env-file, else .firebreak/env (written by make run).",
+    )
+    drill.add_argument(
+        "kind", nargs="?", choices=("latency", "errors", "down"), help="the fault to turn on"
+    )
+    drill.add_argument("--off", action="store_true", help="lift every drill")
+    drill.add_argument(
+        "--lnn-url",
+        help="the LNN service's base URL (default: FIREBREAK_LNN_URL from the environment or "
+        "the env file, else http://127.0.0.1:8090)",
+    )
     return parser
 
 
@@ -86,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             return _policy_check(args.file)
         if args.command == "lnn":
             return _lnn(args)
+        if args.command == "drill":
+            return _drill(args)
         from bot.config import load_settings
 
         settings = load_settings(args.env_file)
@@ -102,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"firebreak: {exc}", file=sys.stderr)
         return 2
+    except DrillFailed as exc:
+        print(f"firebreak drill: {exc}", file=sys.stderr)
+        return 1
 
 
 def _lnn(args: argparse.Namespace) -> int:
@@ -117,6 +141,28 @@ def _lnn(args: argparse.Namespace) -> int:
         from_file = dotenv_values(args.env_file)
         env = {k: v for k, v in from_file.items() if v is not None} | env
     return execute(args, env)
+
+
+def _drill(args: argparse.Namespace) -> int:
+    import os
+
+    from dotenv import dotenv_values
+
+    from bot.drill import DRILLS, LAUNCHER_ENV_FILE, report, resolve_target, set_faults
+
+    if args.kind is None and not args.off:
+        print(
+            "firebreak drill: name a drill (latency, errors, down) or give --off", file=sys.stderr
+        )
+        return 2
+    env_path = Path(args.env_file) if args.env_file is not None else LAUNCHER_ENV_FILE
+    from_file = dotenv_values(env_path) if env_path.exists() else {}
+    url, token = resolve_target(
+        args.lnn_url, os.environ, {k: v for k, v in from_file.items() if v is not None}
+    )
+    set_faults(url, token, {} if args.off else DRILLS[args.kind].body)
+    print(report(args.kind, url, args.off))
+    return 0
 
 
 def _policy_check(path: str | None) -> int:

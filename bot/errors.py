@@ -82,3 +82,7 @@ class PayloadTooLarge(BadRequest):
 
 class UnsupportedEncoding(BadRequest):
     """The body is compressed (``Content-Encoding``), which no sender of ours does (415)."""
+
+
+class DrillFailed(FirebreakError):
+    """``firebreak drill`` could not reach the LNN service's fault switch, or was refused."""

@@ -68,6 +68,17 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+DOWN_EXEMPT = "/admin/"
+
+
+@web.middleware
+async def drill_down(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The "down" drill: everything but ``/admin/*`` answers 503, so the drill can be lifted."""
+    if request.app[SERVICE].faults.down and not request.path.startswith(DOWN_EXEMPT):
+        raise NotReady("drill: the service is down")
+    return await handler(request)
+
+
 async def _apply_faults(service: Service) -> None:
     faults = service.faults
     if faults.latency_ms:
@@ -197,7 +208,7 @@ async def admin_faults(request: web.Request) -> web.Response:
         service.faults = Faults.parse(body)
     f = service.faults
     return json_response(
-        {"latency_ms": f.latency_ms, "error_rate": f.error_rate, "active": f.active}
+        {"latency_ms": f.latency_ms, "error_rate": f.error_rate, "down": f.down, "active": f.active}
     )
 
 
@@ -211,7 +222,8 @@ def create_app(settings: Settings, service: Service | None = None) -> web.Applic
     """The app factory; ``service`` is passed in when the fast path shares it."""
     # Large enough for max_batch JSON rows with states; beyond it aiohttp answers 413.
     app = web.Application(
-        middlewares=[errors_and_metrics], client_max_size=settings.max_batch * 1024 + (1 << 20)
+        middlewares=[errors_and_metrics, drill_down],
+        client_max_size=settings.max_batch * 1024 + (1 << 20),
     )
     svc = service if service is not None else Service(settings)
     app[SERVICE] = svc

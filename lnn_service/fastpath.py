@@ -291,6 +291,8 @@ class FastProtocol(asyncio.Protocol):
             req = parse_single(body, m.input_dim, m.state_dim, m.default_dt)
             faults = service.faults
             if faults.active:
+                if faults.down:
+                    raise NotReady("drill: the service is down")
                 if faults.should_fail():
                     service.stats.errors["drill"] += 1
                     raise NotReady("drill: injected error")

@@ -122,5 +122,9 @@ class Service:
             "model_sha256": model.sha256 if model else None,
             "uptime_seconds": round(time.monotonic() - self.started, 3),
             "previous_versions": list(self.history),
-            "faults": {"latency_ms": self.faults.latency_ms, "error_rate": self.faults.error_rate},
+            "faults": {
+                "latency_ms": self.faults.latency_ms,
+                "error_rate": self.faults.error_rate,
+                "down": self.faults.down,
+            },
         }

@@ -215,16 +215,17 @@ async def test_a_rate_limited_method_waits_while_others_go_on(
 async def test_without_a_token_rows_are_logged_and_marked_unconfigured(
     store: Store, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.integrations.slack.sender import UnconfiguredSender
+    from bot.integrations.slack.log_sender import LogSender
 
-    worker = OutboxWorker(store, {SLACK: UnconfiguredSender()}, clock, worker_id="w1")
+    worker = OutboxWorker(store, {SLACK: LogSender()}, clock, worker_id="w1")
     incident_id = await open_incident(store)
     await enqueue(store, clock, *incident_flow(incident_id))
-    with caplog.at_level(logging.INFO, logger="firebreak.outbox"):
+    with caplog.at_level(logging.INFO, logger="firebreak.slack"):
         assert await worker.drain() == 6
     assert {m.status for m in await rows(store)} == {OutboxStatus.UNCONFIGURED}
-    assert f"would call conversations.create channel=-: {NAME}" in caplog.text
-    assert "would call chat.postMessage channel=channel: card v1" in caplog.text
+    assert f"incident {incident_id}: would create channel #{NAME}" in caplog.text
+    assert f"incident {incident_id}: chat.postMessage to the incident's channel" in caplog.text
+    assert "    | card v1" in caplog.text
 
 
 async def test_a_confirmed_send_is_not_repeated_while_storage_is_down(

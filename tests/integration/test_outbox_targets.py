@@ -24,7 +24,7 @@ from bot.domain.outbox import (
     SendResult,
 )
 from bot.integrations.outbox.worker import OutboxWorker
-from bot.integrations.slack.sender import UnconfiguredSender
+from bot.integrations.slack.log_sender import LogSender
 from bot.ports import Sender, Store
 from tests.support.outbox import enqueue, rows
 
@@ -94,7 +94,7 @@ async def worker(
 ) -> AsyncIterator[OutboxWorker]:
     async with aiohttp.ClientSession() as session:
         senders: dict[str, Sender] = {
-            SLACK: UnconfiguredSender(),
+            SLACK: LogSender(),
             HOOK: HookSender(session, server[1]),
         }
         yield OutboxWorker(store, senders, clock, worker_id="w1", rng=random.Random(7))

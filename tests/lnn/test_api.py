@@ -203,7 +203,12 @@ async def test_switch_to_a_bad_version_keeps_serving_the_current(client: Client)
 
 async def test_drill_faults(client: Client) -> None:
     resp = await client.get("/admin/faults", headers=AUTH)
-    assert await resp.json() == {"latency_ms": 0.0, "error_rate": 0.0, "active": False}
+    assert await resp.json() == {
+        "latency_ms": 0.0,
+        "error_rate": 0.0,
+        "down": False,
+        "active": False,
+    }
     resp = await client.post("/admin/faults", json={"error_rate": 1.0}, headers=AUTH)
     assert (await resp.json())["active"] is True
     resp = await client.post("/inference", json={"input": SEED_INPUT})
@@ -219,6 +224,32 @@ async def test_drill_faults(client: Client) -> None:
     assert resp.status == 200
     text = await (await client.get("/metrics")).text()
     assert 'lnn_errors_total{kind="drill"} 2.0' in text  # inference + batch
+
+
+async def test_down_drill_answers_503_to_all_but_admin_until_lifted(client: Client) -> None:
+    resp = await client.post("/admin/faults", json={"down": True}, headers=AUTH)
+    assert await resp.json() == {
+        "latency_ms": 0.0,
+        "error_rate": 0.0,
+        "down": True,
+        "active": True,
+    }
+    for method, path in [
+        ("GET", "/metrics"),
+        ("GET", "/health"),
+        ("GET", "/ready"),
+        ("POST", "/inference"),
+        ("POST", "/inference/batch"),
+    ]:
+        resp = await client.request(method, path, json={"input": SEED_INPUT})
+        assert resp.status == 503, path
+        assert "down" in (await resp.json())["error"]
+    assert (await client.get("/admin/faults", headers=AUTH)).status == 200
+    resp = await client.post("/admin/faults", json={"down": "yes"}, headers=AUTH)
+    assert resp.status == 400
+    assert (await client.post("/admin/faults", json={}, headers=AUTH)).status == 200
+    assert (await client.get("/metrics")).status == 200
+    assert (await client.post("/inference", json={"input": SEED_INPUT})).status == 200
 
 
 async def test_admin_disabled_without_a_token(client_with: ClientWith) -> None:

@@ -85,6 +85,24 @@ async def test_aiohttp_client_and_unhandled_forms_work(port: int) -> None:
             assert 'lnn_requests_total{endpoint="/inference",outcome="ok"}' in text
 
 
+async def test_down_drill_answers_503_on_the_fast_path(port: int, settings: Settings) -> None:
+    url = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {settings.admin_token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/admin/faults", json={"down": True}, headers=auth) as r:
+            assert r.status == 200
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post())  # the plain form the fast path answers itself
+        status, _, body = await read_response(reader)
+        assert (status, orjson.loads(body)["error"]) == (503, "drill: the service is down")
+        writer.close()
+        await writer.wait_closed()
+        async with session.post(url + "/admin/faults", json={}, headers=auth) as r:
+            assert r.status == 200
+        async with session.post(url + "/inference", data=BODY) as r:
+            assert r.status == 200
+
+
 async def test_connection_close_and_oversized_body(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(post(extra="Connection: close\r\n"))

@@ -48,32 +48,6 @@ BENIGN_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
 _METHOD_NAME = re.compile(r"[a-z]+(\.[a-zA-Z]+)+")
 
 
-class UnconfiguredSender:
-    """The sender without ``SLACK_BOT_TOKEN``: nothing is ever sent, every call is logged."""
-
-    configured = False
-
-    async def send(self, method: str, args: JSON) -> SendResult:
-        return SendResult(Outcome.FAILED, method, error="not_configured")
-
-    def skip(self, call: OutboundCall) -> str:
-        log.info(
-            "Slack is not configured (SLACK_BOT_TOKEN); would call %s channel=%s: %s",
-            call.method,
-            call.args.get("channel") or call.binds.get("channel", "-"),
-            _gist(call.args),
-        )
-        return "SLACK_BOT_TOKEN is not set"
-
-
-def _gist(args: JSON) -> str:
-    for key in ("text", "topic", "name", "users"):
-        value = args.get(key)
-        if value:
-            return str(value)[:200]
-    return "-"
-
-
 def make_client(token: str, base_url: str, *, timeout: int = TIMEOUT_S) -> AsyncWebClient:
     """A slack_sdk client that never retries on its own."""
     return AsyncWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])

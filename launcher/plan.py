@@ -1,0 +1,129 @@
+"""Everything the launcher writes before it starts a process: the env file and token file,
+the shortened rules, prometheus.yml and alertmanager.yml, and each component's command
+line and environment. Pure file work, so it is tested without starting anything."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher import alertmanager, envfile, prometheus
+from launcher.layout import Layout
+from launcher.ports import LOOPBACK
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process to start: its command line and the URL path that answers 200 when ready."""
+
+    name: str
+    argv: list[str]
+    url: str
+    ready_path: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    env: Mapping[str, str]  # every component's environment
+    bot: Component
+    lnn: Component
+    alertmanager: Component
+    prometheus: Component
+    migrate: list[str]  # ``firebreak db upgrade``
+
+    @property
+    def components(self) -> list[Component]:
+        """In start order: the stop order is the reverse."""
+        return [self.lnn, self.bot, self.alertmanager, self.prometheus]
+
+    @property
+    def api_token(self) -> str:
+        return self.env.get("FIREBREAK_API_TOKEN", "")
+
+
+def _address(port: int) -> str:
+    return f"{LOOPBACK}:{port}"
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` into ``path``, readable by the user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def prepare(
+    *,
+    root: Path,
+    layout: Layout,
+    ports: Mapping[str, int],
+    environ: Mapping[str, str],
+    firebreak: str,
+    prometheus_binary: str,
+    alertmanager_binary: str,
+) -> Plan:
+    """Write the work directory's files for a run on ``ports``; the commands to run."""
+    bot_url = f"http://{_address(ports['bot'])}"
+    lnn_url = f"http://{_address(ports['lnn'])}"
+    values = envfile.ensure_secrets(
+        layout.env_file, {envfile.BOT_URL: bot_url, envfile.LNN_URL: lnn_url}
+    )
+    env = envfile.effective(values, environ)
+    env.setdefault("FIREBREAK_DATABASE_URL", f"sqlite+aiosqlite:///{layout.database}")
+    env["PYTHONUNBUFFERED"] = "1"
+    write_private(layout.token_file, env["FIREBREAK_ALERTMANAGER_TOKEN"])
+
+    prom_home = layout.home("prometheus")
+    prom_config = prometheus.write(
+        prom_home,
+        root=root,
+        targets=[
+            prometheus.lnn_target(_address(ports["lnn"])),
+            prometheus.bot_target(_address(ports["bot"])),
+        ],
+        alertmanager=_address(ports["alertmanager"]),
+    )
+    am_home = layout.home("alertmanager")
+    am_config = alertmanager.write(
+        am_home, root=root, bot_url=bot_url, token_file=layout.token_file
+    )
+    host = ["--host", LOOPBACK]
+    return Plan(
+        env=env,
+        bot=Component(
+            "bot", [firebreak, "serve", *host, "--port", str(ports["bot"])], bot_url, "/readyz"
+        ),
+        lnn=Component(
+            "lnn-service",
+            [firebreak, "lnn", "serve", *host, "--port", str(ports["lnn"])],
+            lnn_url,
+            "/ready",
+        ),
+        alertmanager=Component(
+            "alertmanager",
+            alertmanager.argv(
+                alertmanager_binary,
+                config=am_config,
+                data_dir=am_home / "data",
+                listen=_address(ports["alertmanager"]),
+            ),
+            f"http://{_address(ports['alertmanager'])}",
+            "/-/ready",
+        ),
+        prometheus=Component(
+            "prometheus",
+            prometheus.argv(
+                prometheus_binary,
+                config=prom_config,
+                data_dir=prom_home / "data",
+                listen=_address(ports["prometheus"]),
+            ),
+            f"http://{_address(ports['prometheus'])}",
+            "/-/ready",
+        ),
+        migrate=[firebreak, "db", "upgrade"],
+    )
