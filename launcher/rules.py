@@ -45,13 +45,26 @@ def shorten_expr(expr: str, window: str = DEFAULT_WINDOW) -> str:
     return _TOKEN.sub(replace, expr)
 
 
+def longest_window(expr: str) -> float:
+    """The longest range (or subquery range) in ``expr``, in seconds; 0 when it has none."""
+    spans = [
+        seconds(match["range"])
+        for match in _TOKEN.finditer(expr)
+        if match["string"] is None and match["range"] is not None
+    ]
+    return max(spans, default=0.0)
+
+
 def shorten(
     rules: str | Mapping[str, Any], *, window: str = DEFAULT_WINDOW, for_: str = DEFAULT_FOR
 ) -> str:
     """A rules file (its text or its parsed document) with range windows capped at
     ``window`` and ``for``/``keep_firing_for`` capped at ``for_``; returned as YAML text.
 
-    Durations already shorter are kept, so a ``for: 0s`` rule still fires at once."""
+    Durations already shorter are kept, so a ``for: 0s`` rule still fires at once. A rule
+    whose ``for`` covered its longest window keeps covering it: a ``rate`` over a window
+    reads low until the series is as old as the window (a new target, a restarted
+    Prometheus), and such a ``for`` is what keeps a "too little" rule from firing then."""
     doc = yaml.safe_load(rules) if isinstance(rules, str) else rules
     if not isinstance(doc, Mapping) or not isinstance(doc.get("groups"), list):
         raise ValueError("not a Prometheus rules file: no top-level 'groups' list")
@@ -61,11 +74,18 @@ def shorten(
         rules_out = []
         for rule in group.get("rules") or []:
             rule = dict(rule)
+            before = after = 0.0
             if isinstance(rule.get("expr"), str):
+                before = longest_window(rule["expr"])
                 rule["expr"] = shorten_expr(rule["expr"], window)
+                after = longest_window(rule["expr"])
             for key in _DURATION_KEYS:
                 if key in rule:
-                    rule[key] = render(min(seconds(str(rule[key])), for_cap))
+                    shipped = seconds(str(rule[key]))
+                    capped = min(shipped, for_cap)
+                    if key == "for" and before and shipped >= before:
+                        capped = max(capped, after)
+                    rule[key] = render(capped)
             rules_out.append(rule)
         groups.append({**group, "rules": rules_out})
     return yaml.dump(

@@ -70,12 +70,31 @@ def test_shorten_caps_for_and_windows_and_keeps_everything_else() -> None:
     slow, now, record = short["groups"][0]["rules"]
     assert "[30s]" in slow["expr"]
     assert "[5m]" not in slow["expr"]
-    assert (slow["for"], slow["keep_firing_for"]) == ("15s", "15s")
+    # Shipped, its for (5m) covered its window (5m): shortened, it still covers it (30s).
+    assert (slow["for"], slow["keep_firing_for"]) == ("30s", "15s")
     assert now["for"] == "0s", "a shorter for is kept"
     assert record["expr"] == "sum(rate(x[30s]))"
     for key in ("labels", "annotations", "alert"):
         assert slow[key] == original["groups"][0]["rules"][0][key]
     assert short["groups"][0]["interval"] == "1m"
+
+
+def test_a_for_that_covered_its_window_keeps_covering_it_and_a_shorter_one_is_capped() -> None:
+    rules = """
+groups:
+  - name: g
+    rules:
+      - {alert: Low, expr: "sum(rate(x[5m])) < 10", for: 10m}
+      - {alert: Quick, expr: "sum(rate(x[10m])) > 1", for: 1m}
+      - {alert: Subquery, expr: "max_over_time(y[20m:1m]) > 1", for: 30m}
+"""
+    low, quick, subquery = yaml.safe_load(shorten(rules, window="20s", for_="5s"))["groups"][0][
+        "rules"
+    ]
+    # A rate reads low until the series is as old as its window: "too little" must wait it out.
+    assert (low["expr"], low["for"]) == ("sum(rate(x[20s])) < 10", "20s")
+    assert quick["for"] == "5s"
+    assert subquery["for"] == "20s"
 
 
 def test_shorten_takes_a_parsed_document_too() -> None:
@@ -95,7 +114,8 @@ def test_every_shipped_rule_keeps_its_alerts_and_loses_its_long_windows(path: Pa
     after = [r for g in short["groups"] for r in g["rules"]]
     assert [r.get("alert") for r in after] == [r.get("alert") for r in before]
     for rule in after:
-        assert seconds(str(rule.get("for", "0s"))) <= 15
+        # At most the cap, or the rule's own window where its shipped for covered it.
+        assert seconds(str(rule.get("for", "0s"))) <= 30
         for window in _windows(rule["expr"]):
             assert seconds(window) <= 30, (rule.get("alert"), rule["expr"])
 
