@@ -17,7 +17,7 @@ import aiohttp
 
 from launcher import load as traffic
 from launcher.banner import banner
-from launcher.children import Child
+from launcher.children import Child, first_exit, stop_all
 from launcher.layout import Layout, MissingBinary, find_binary, firebreak_executable
 from launcher.options import Options, how_to_change
 from launcher.plan import Component, Plan, prepare
@@ -33,6 +33,7 @@ class StartFailed(Exception):
 
 
 def say(out: TextIO, text: str) -> None:
+    """Write ``text`` to ``out``, each line with the launcher's prefix."""
     for line in text.rstrip("\n").splitlines():
         out.write(PREFIX + line + "\n")
     out.flush()
@@ -64,6 +65,7 @@ async def wait_ready(child: Child, component: Component, stopping: asyncio.Event
 
 
 async def migrate(plan: Plan, layout: Layout, out: TextIO) -> None:
+    """Run ``firebreak db upgrade`` to the end; ``StartFailed`` if it fails or hangs."""
     say(out, "migrating the database (firebreak db upgrade)")
     child = Child(
         "migrate",
@@ -81,16 +83,6 @@ async def migrate(plan: Plan, layout: Layout, out: TextIO) -> None:
         raise StartFailed(f"firebreak db upgrade did not finish: see {child.log_path}") from None
     if code != 0:
         raise StartFailed(f"firebreak db upgrade failed ({code}): see {child.log_path}")
-
-
-async def _first_exit(children: list[Child]) -> Child:
-    waits = {asyncio.ensure_future(child.wait()): child for child in children}
-    try:
-        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        return waits[next(iter(done))]
-    finally:
-        for future in waits:
-            future.cancel()
 
 
 async def supervise(options: Options, environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
@@ -157,7 +149,7 @@ async def supervise(options: Options, environ: Mapping[str, str], out: TextIO = 
             )
         if not stopping.is_set():
             say(out, f"ready: every component answers; pid {os.getpid()}")
-            watch = asyncio.ensure_future(_first_exit(started))
+            watch = asyncio.ensure_future(first_exit(started))
             stop_wait = asyncio.ensure_future(stopping.wait())
             await asyncio.wait({watch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
@@ -173,12 +165,21 @@ async def supervise(options: Options, environ: Mapping[str, str], out: TextIO = 
     finally:
         say(out, "stopping")
         load_stop.set()
+        try:
+            # The components first, whatever else fails: nothing may be left running.
+            for child, error in await stop_all(started):
+                say(out, f"could not stop {child.name}: {error!r}")
+                status = 1
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
         if load_task is not None:
-            stats = await load_task
-            say(out, f"load: {stats.ok} batches answered, {stats.failed} failed")
-        for child in reversed(started):
-            await child.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+            try:
+                stats = await load_task
+            except Exception as exc:  # the run is over: said, not raised
+                say(out, f"load: stopped by an error: {exc!r}")
+                status = 1
+            else:
+                say(out, f"load: {stats.ok} batches answered, {stats.failed} failed")
     say(out, "stopped")
     return status
