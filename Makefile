@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # podman (with runc) and debootstrap build and run the image (tests/e2e/test_image.py).
 DEB_PACKAGES := prometheus-alertmanager prometheus wrk podman runc debootstrap
 DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk /usr/bin/podman /usr/sbin/runc /usr/sbin/debootstrap
+# `make run` needs only the two peers the launcher starts, not what the tests drive.
+RUN_DEB_PACKAGES := prometheus prometheus-alertmanager
+RUN_DEB_BINARIES := /usr/bin/prometheus /usr/bin/prometheus-alertmanager
 # kubectl checks the fake Kubernetes API: any kubectl on PATH will do, else Debian's kubernetes-client.
 # The PostgreSQL the storage tests run against (the same suite runs on SQLite too). A local
 # server with trust auth is the expected set-up; point it elsewhere by setting the variable.
@@ -15,24 +18,32 @@ FIREBREAK_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export FIREBREAK_TEST_POSTGRES_URL
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck contracts pytest deps debs venv migrate bench clean
+.PHONY: run test lint typecheck contracts pytest deps debs run-debs venv migrate bench clean
 
 # The whole loop on loopback: the bot, the LNN service, Prometheus and Alertmanager (see
 # launcher/). The launcher migrates its database itself, so the URL it migrates is the one
 # it serves (.firebreak/firebreak.db unless FIREBREAK_DATABASE_URL is set).
-run: debs venv
+run: run-debs venv
 	$(BIN)/python -m launcher
 
 test: deps lint typecheck contracts pytest
 
 deps: debs venv
 
+# $(call apt_install,BINARIES,PACKAGES): apt-get install PACKAGES when one of BINARIES is missing.
+define apt_install
+@missing=""; for b in $(1); do [ -x "$$b" ] || missing="yes"; done; \
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages: $(2)"; \
+  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(2); \
+fi
+endef
+
+run-debs:
+	$(call apt_install,$(RUN_DEB_BINARIES),$(RUN_DEB_PACKAGES))
+
 debs:
-	@missing=""; for b in $(DEB_BINARIES); do [ -x "$$b" ] || missing="yes"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages: $(DEB_PACKAGES)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
-	fi
+	$(call apt_install,$(DEB_BINARIES),$(DEB_PACKAGES))
 	@if ! command -v kubectl >/dev/null; then \
 	  echo "installing Debian package: kubernetes-client (kubectl)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends kubernetes-client; \
