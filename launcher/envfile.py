@@ -30,15 +30,19 @@ def read(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def write(path: Path, values: Mapping[str, str]) -> None:
-    """Replace the file with ``values``, created 0600 (and made 0600 if it was wider)."""
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by the user only: created 0600, and made
+    0600 if it was wider, before a byte is written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(HEADER)
-        for key, value in values.items():
-            out.write(f"{key}={value}\n")
+        out.write(text)
+
+
+def write(path: Path, values: Mapping[str, str]) -> None:
+    """Replace the file with ``values`` (private, see ``write_private``)."""
+    write_private(path, HEADER + "".join(f"{key}={value}\n" for key, value in values.items()))
 
 
 def ensure_secrets(path: Path, urls: Mapping[str, str]) -> dict[str, str]:

@@ -4,7 +4,6 @@ line and environment. Pure file work, so it is tested without starting anything.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +46,6 @@ def _address(port: int) -> str:
     return f"{LOOPBACK}:{port}"
 
 
-def write_private(path: Path, text: str) -> None:
-    """``text`` into ``path``, readable by the user only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-
-
 def prepare(
     *,
     root: Path,
@@ -75,7 +65,7 @@ def prepare(
     env = envfile.effective(values, environ)
     env.setdefault("FIREBREAK_DATABASE_URL", f"sqlite+aiosqlite:///{layout.database}")
     env["PYTHONUNBUFFERED"] = "1"
-    write_private(layout.token_file, env["FIREBREAK_ALERTMANAGER_TOKEN"])
+    envfile.write_private(layout.token_file, env["FIREBREAK_ALERTMANAGER_TOKEN"])
 
     prom_home = layout.home("prometheus")
     prom_config = prometheus.write(

@@ -47,9 +47,11 @@ def test_secrets_are_generated_once_private_and_reused(tmp_path: Path) -> None:
     assert len({stored[name] for name in envfile.SECRETS}) == len(envfile.SECRETS)
     assert stored[envfile.LNN_URL] == "http://127.0.0.1:18090"
     env_file.chmod(0o644)
+    (tmp_path / "alertmanager-token").chmod(0o644)
     second = plan_in(tmp_path)
     assert [second.env[n] for n in envfile.SECRETS] == [first.env[n] for n in envfile.SECRETS]
     assert mode(env_file) == 0o600, "a file made readable by others is made private again"
+    assert mode(tmp_path / "alertmanager-token") == 0o600
     token = (tmp_path / "alertmanager-token").read_text()
     assert token == first.env["FIREBREAK_ALERTMANAGER_TOKEN"]
 
