@@ -148,7 +148,7 @@ def _drill(args: argparse.Namespace) -> int:
 
     from dotenv import dotenv_values
 
-    from bot.drill import DRILLS, LAUNCHER_ENV_FILE, report, resolve_target, set_faults
+    from bot.drill import DRILLS, LAUNCHER_ENV_FILE, lnn_endpoint, report, set_faults
 
     if args.kind is None and not args.off:
         print(
@@ -157,7 +157,7 @@ def _drill(args: argparse.Namespace) -> int:
         return 2
     env_path = Path(args.env_file) if args.env_file is not None else LAUNCHER_ENV_FILE
     from_file = dotenv_values(env_path) if env_path.exists() else {}
-    url, token = resolve_target(
+    url, token = lnn_endpoint(
         args.lnn_url, os.environ, {k: v for k, v in from_file.items() if v is not None}
     )
     set_faults(url, token, {} if args.off else DRILLS[args.kind].body)

@@ -52,7 +52,7 @@ DRILLS = {
 OFF = Drill({}, "serves normally again (every drill lifted)", "")
 
 
-def resolve_target(
+def lnn_endpoint(
     lnn_url: str | None,
     environ: Mapping[str, str],
     env_file: Mapping[str, str],
