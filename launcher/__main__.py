@@ -11,6 +11,7 @@ from launcher.run import supervise
 
 
 def main() -> int:
+    """Run the launcher until Ctrl-C or SIGTERM; its exit status."""
     options = parse()
     return asyncio.run(supervise(options, dict(os.environ)))
 

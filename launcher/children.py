@@ -61,10 +61,12 @@ class Child:
 
     @property
     def returncode(self) -> int | None:
+        """The exit status; ``None`` while running or before ``start``."""
         return None if self.process is None else self.process.returncode
 
     @property
     def pid(self) -> int | None:
+        """The process id (also its process group's); ``None`` before ``start``."""
         return None if self.process is None else self.process.pid
 
     async def start(self) -> None:

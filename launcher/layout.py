@@ -14,10 +14,13 @@ class MissingBinary(Exception):
 
 @dataclass(frozen=True)
 class Layout:
+    """Where the launcher keeps each of its files under ``work_dir``."""
+
     work_dir: Path
 
     @property
     def env_file(self) -> Path:
+        """The generated secrets and the last run's URLs (``launcher.envfile``)."""
         return self.work_dir / "env"
 
     @property
@@ -27,10 +30,12 @@ class Layout:
 
     @property
     def database(self) -> Path:
+        """The bot's SQLite database, unless ``FIREBREAK_DATABASE_URL`` names another."""
         return self.work_dir / "firebreak.db"
 
     @property
     def logs(self) -> Path:
+        """The directory of the components' logs."""
         return self.work_dir / "logs"
 
     def home(self, component: str) -> Path:
@@ -38,6 +43,7 @@ class Layout:
         return self.work_dir / component
 
     def log(self, component: str) -> Path:
+        """The log file of one component (of the migration too)."""
         return self.logs / f"{component}.log"
 
 

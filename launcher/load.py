@@ -33,11 +33,14 @@ class Load:
 
     @property
     def inferences_per_second(self) -> float:
+        """The rate the LNN service is asked to serve."""
         return self.rows * self.per_second
 
 
 @dataclass
 class LoadStats:
+    """What the load sent and how the LNN service answered, counted per request."""
+
     sent: int = 0
     ok: int = 0
     failed: int = 0

@@ -20,6 +20,8 @@ PORTS = {
 
 @dataclass(frozen=True)
 class Options:
+    """The launcher's command line, read by ``parse``."""
+
     work_dir: Path
     root: Path  # the checkout: where deploy/ is
     ports: Mapping[str, int]
@@ -27,6 +29,8 @@ class Options:
 
 
 def parse(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Options:
+    """The launcher's options from ``argv`` (default: the command line); a port not given
+    as a flag comes from its ``FIREBREAK_RUN_*`` variable in ``environ``, else its default."""
     environ = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(
         prog="python -m launcher",
@@ -65,5 +69,6 @@ def parse(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None =
 
 
 def how_to_change(name: str) -> str:
+    """The flag and the variable that choose the port of ``name``, for an error message."""
     flag, variable, _ = PORTS[name]
     return f"{flag} or {variable}"

@@ -25,6 +25,8 @@ class Component:
 
 @dataclass(frozen=True)
 class Plan:
+    """The prepared run: the components' environment, each component, and the migration."""
+
     env: Mapping[str, str]  # every component's environment
     bot: Component
     lnn: Component
@@ -39,6 +41,7 @@ class Plan:
 
     @property
     def api_token(self) -> str:
+        """The token the bot's API takes: the environment's, else the generated one."""
         return self.env.get("FIREBREAK_API_TOKEN", "")
 
 

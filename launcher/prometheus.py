@@ -32,10 +32,12 @@ class Target:
 
 
 def lnn_target(address: str) -> Target:
+    """The LNN service at ``address``: job ``lnn-service``, deployment ``lnn-service``."""
     return Target(LNN_JOB, address, "lnn-service")
 
 
 def bot_target(address: str) -> Target:
+    """The bot at ``address``: job ``firebreak``, deployment ``firebreak``."""
     return Target(BOT_JOB, address, "firebreak")
 
 

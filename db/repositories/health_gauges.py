@@ -38,7 +38,11 @@ _RUNNING = select(
 
 
 class SqlHealthRepository(Repository):
+    """The ``HealthRepository`` port over SQL: two reads of the outbox, one of the actions."""
+
     async def outbox_health(self, *, now: datetime) -> OutboxHealth:
+        """The outbox's pending, retrying and failed calls, and the oldest due one (due
+        means ``not_before <= now``)."""
         row = (await self._execute(_OUTBOX_PENDING, {"now": now})).one()
         failed = (await self._execute(_OUTBOX_FAILED)).scalar_one()
         return OutboxHealth(
@@ -49,6 +53,8 @@ class SqlHealthRepository(Repository):
         )
 
     async def running_actions(self, *, started_before: datetime) -> RunningActions:
+        """The running actions, how many started before ``started_before`` (overdue), and
+        when the oldest started."""
         row = (await self._execute(_RUNNING, {"started_before": started_before})).one()
         return RunningActions(
             running=int(row.running),

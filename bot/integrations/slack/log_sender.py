@@ -101,9 +101,11 @@ class LogSender:
     configured = False
 
     async def send(self, method: str, args: JSON) -> SendResult:
-        # Never called while ``configured`` is false; answers like a refusal if it were.
+        """A failed ``not_configured`` result, sending nothing. The worker never calls it
+        while ``configured`` is false; a refusal is the safe answer if it ever did."""
         return SendResult(Outcome.FAILED, method, error="not_configured")
 
     def skip(self, call: OutboundCall) -> str:
+        """Log what ``call`` would have shown in Slack; the reason it was not sent."""
         log.info("Slack is not configured; %s", describe(call))
         return REASON
