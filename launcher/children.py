@@ -117,6 +117,7 @@ class Child:
     async def exited(self) -> int:
         """The exit status once the process has exited, even while something it started
         still holds its output open. Safe to cancel: it never waits on the output copy."""
+        assert self.process is not None
         # Polled: ``Process.wait`` (3.11) also waits for the pipes to close, and asyncio
         # gives no event for the exit alone.
         while (code := self.returncode) is None:  # noqa: ASYNC110
