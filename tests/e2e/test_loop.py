@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -48,7 +47,7 @@ from tests.support.processes import (
     spawn,
     wait_http_ok,
 )
-from tests.support.slack_bot import block_actions_body, sign
+from tests.support.slack_bot import block_actions_body, buttons, sign, slash_command_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.binary, pytest.mark.timeout(600)]
 
@@ -113,17 +112,10 @@ class Loop:
         await self.post_slack(body)
 
     async def command(self, text: str, *, user: str, channel: str) -> str:
-        form = {
-            "token": "legacy",
-            "team_id": "T0FAKE0001",
-            "channel_id": channel,
-            "user_id": user,
-            "command": "/incident",
-            "text": text,
-            "response_url": f"{self.hooks}/cmd-{user}",
-            "trigger_id": "1.2.3",
-        }
-        return str((await self.post_slack(urlencode(form)))["text"])
+        body = slash_command_body(
+            text, user=user, channel=channel, response_url=f"{self.hooks}/cmd-{user}"
+        )
+        return str((await self.post_slack(body))["text"])
 
     async def timeline(self, incident: int) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = (await self.api.incident(incident))["timeline"]
@@ -237,19 +229,6 @@ async def loop_running(
         finally:
             stop.set()
             await asyncio.wait_for(load, timeout=30)
-
-
-def buttons(message: Message) -> dict[str, dict[str, Any]]:
-    """Each button's label → its action id and parsed value."""
-    found = {}
-    for block in message.blocks or []:
-        for element in block.get("elements", []):
-            if element.get("type") == "button":
-                found[element["text"]["text"]] = {
-                    "action_id": element["action_id"],
-                    "value": json.loads(element["value"]),
-                }
-    return found
 
 
 def incident_channel(slack: FakeSlack) -> Channel | None:

@@ -72,6 +72,34 @@ def block_actions_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def slash_command_body(text: str, *, user: str, channel: str, response_url: str) -> str:
+    """The form body Slack posts for ``/incident text`` typed by ``user`` in ``channel``."""
+    form = {
+        "token": "legacy",
+        "team_id": "T0FAKE0001",
+        "channel_id": channel,
+        "user_id": user,
+        "command": "/incident",
+        "text": text,
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+    }
+    return urlencode(form)
+
+
+def buttons(message: Message) -> dict[str, dict[str, Any]]:
+    """Each button of a posted message: its label → its action id and parsed value."""
+    found = {}
+    for block in message.blocks or []:
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                found[element["text"]["text"]] = {
+                    "action_id": element["action_id"],
+                    "value": json.loads(element["value"]),
+                }
+    return found
+
+
 @dataclass
 class SlackBot:
     client: Client
@@ -90,17 +118,10 @@ class SlackBot:
     async def command(
         self, text: str, *, user: str = ALICE, channel: str = "C0ELSEWHERE", **sig: Any
     ) -> ClientResponse:
-        form = {
-            "token": "legacy",
-            "team_id": "T0FAKE0001",
-            "channel_id": channel,
-            "user_id": user,
-            "command": "/incident",
-            "text": text,
-            "response_url": f"{self.hooks}/cmd-{user}",
-            "trigger_id": "1.2.3",
-        }
-        return await self.post_signed(urlencode(form), "application/x-www-form-urlencoded", **sig)
+        body = slash_command_body(
+            text, user=user, channel=channel, response_url=f"{self.hooks}/cmd-{user}"
+        )
+        return await self.post_signed(body, "application/x-www-form-urlencoded", **sig)
 
     async def reply(self, text: str, **kwargs: Any) -> str:
         """The ephemeral text a command answered with (inline in the ack)."""
