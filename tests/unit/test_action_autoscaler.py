@@ -282,3 +282,42 @@ async def test_a_floor_moved_by_someone_else_while_down_needs_a_human(env: Env) 
     assert settled.detail.startswith("needs a human")
     assert "minReplicas 3→5" in settled.detail
     assert env.cluster.applied == []
+
+
+# -- a restore never lowers a floor someone raised since --------------------------------------
+async def test_a_restore_is_refused_when_the_floor_moved_since(env: Env) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    env.cluster.hpas.change_min_by_someone_else(LNN, 8)
+    with pytest.raises(Conflict, match="minReplicas is 8, not the 6 action"):
+        await env.request(incident, "scale", replicas=3, restores=raised.id)
+    assert env.cluster.hpas.get(LNN).min_replicas == 8
+
+
+async def test_a_restore_is_refused_once_a_later_scale_replaced_its_floor(env: Env) -> None:
+    first, second = await env.incident(), await env.incident(key="g2")
+    raised = await env.execute(await approved(env, first, replicas=6))
+    later = await env.execute(await approved(env, second, replicas=8))
+    assert later.state is ActionState.SUCCEEDED
+    with pytest.raises(Conflict, match=f"action {later.id} set the floor"):
+        await env.request(first, "scale", replicas=3, restores=raised.id)
+    # Once the later floor is put back, the earlier one may be restored.
+    undo = (await env.request(second, "scale", replicas=6, restores=later.id)).action
+    assert (await env.approve(undo.id)).ready
+    assert (await env.execute(undo.id)).state is ActionState.SUCCEEDED
+    restore = (await env.request(first, "scale", replicas=3, restores=raised.id)).action
+    assert (await env.approve(restore.id)).ready
+    assert (await env.execute(restore.id)).state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 3
+
+
+async def test_a_restore_whose_floor_moved_before_execution_fails(env: Env) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    restore = (await env.request(incident, "scale", replicas=3, restores=raised.id)).action
+    assert (await env.approve(restore.id)).ready
+    env.cluster.hpas.change_min_by_someone_else(LNN, 8)
+    done = await env.execute(restore.id)
+    assert done.state is ActionState.FAILED
+    assert "minReplicas moved since the restore was requested (6 → 8)" in done.detail
+    assert env.cluster.hpas.get(LNN).min_replicas == 8

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.domain.action import ActionRequest, ActionState, ActionVerb
 from bot.domain.autoscaler import Autoscaler, AutoscalerPlan
@@ -70,9 +71,18 @@ async def plan_scale(
 
 
 async def check_restore(
-    uow: UnitOfWork, *, incident_id: int, restores: int, target: Target, replicas: int
+    uow: UnitOfWork,
+    *,
+    incident_id: int,
+    restores: int,
+    target: Target,
+    replicas: int,
+    plan: ScalePlan,
 ) -> None:
-    """A restore must put back a floor this incident's HPA scale moved: ``Conflict`` else."""
+    """A restore must put back a floor this incident's HPA scale moved, and only while that
+    floor is still the HPA's: ``Conflict`` when the HPA's ``minReplicas`` (as ``plan`` read
+    it) is no longer the count the restored action set, or when a later HPA scale of the
+    same target replaced it (someone else's floor must not be lowered by our restore)."""
     restored = await uow.actions.get(restores)
     if (
         restored is None
@@ -87,6 +97,38 @@ async def check_restore(
             f"action {restores} set the floor of {restored.target}; restoring it means "
             f"minReplicas {restored.previous_min_replicas} there"
         )
+    later = await _replaced_by(uow, restored)
+    if later is not None:
+        raise Conflict(
+            f"action {later.id} set the floor of {target} to {later.replicas} after action "
+            f"{restores}; restoring minReplicas {replicas} would lower a floor it did not set"
+        )
+    found = plan.autoscaler
+    if found is not None and found.min_replicas != restored.replicas:
+        raise Conflict(
+            f"HPA {target.namespace}/{found.name} minReplicas is {found.min_replicas}, not the "
+            f"{restored.replicas} action {restores} set: it moved since, and restoring "
+            f"{replicas} would lower a floor this incident did not set"
+        )
+
+
+async def _replaced_by(uow: UnitOfWork, restored: ActionRequest) -> ActionRequest | None:
+    """A succeeded HPA scale of the same target that finished after ``restored`` and was not
+    itself put back by a succeeded restore, if any."""
+    done = [
+        a
+        for a in await uow.actions.in_states(frozenset({ActionState.SUCCEEDED}))
+        if a.target == restored.target and a.autoscaler is not None and a.id != restored.id
+    ]
+    undone = {a.restores for a in done if a.restores is not None}
+
+    def when(action: ActionRequest) -> tuple[datetime, int]:
+        return (action.finished_at or action.updated_at, action.id)
+
+    for action in done:
+        if action.restores is None and action.id not in undone and when(action) > when(restored):
+            return action
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +159,16 @@ async def recheck(cluster: Cluster, action: ActionRequest) -> Recheck:
         )
     if found is None or found.name != plan.name:
         return Recheck(failure=f"HPA {target.namespace}/{plan.name} no longer governs {target}")
+    if action.restores is not None and found.min_replicas != plan.min_replicas:
+        # The request checked that the floor was still the restored action's; anything else
+        # now is someone else's floor, which a restore must not lower.
+        return Recheck(
+            failure=(
+                f"HPA {target.namespace}/{plan.name} minReplicas moved since the restore was "
+                f"requested ({plan.min_replicas} → {found.min_replicas}); restoring would "
+                f"lower a floor this incident did not set"
+            )
+        )
     try:
         check_floor(found, action.replicas, target)
     except (BadRequest, Forbidden) as exc:

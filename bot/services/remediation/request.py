@@ -117,7 +117,12 @@ async def _request(
             raise NotFound(f"no incident {incident_id}")
         if restores is not None and replicas is not None:
             await check_restore(
-                uow, incident_id=incident_id, restores=restores, target=target, replicas=replicas
+                uow,
+                incident_id=incident_id,
+                restores=restores,
+                target=target,
+                replicas=replicas,
+                plan=plan,
             )
         elif not incident.status.is_open:
             raise Conflict(f"incident {incident_id} is resolved; reopen it before remediating")
