@@ -321,3 +321,21 @@ async def test_a_restore_whose_floor_moved_before_execution_fails(env: Env) -> N
     assert done.state is ActionState.FAILED
     assert "minReplicas moved since the restore was requested (6 → 8)" in done.detail
     assert env.cluster.hpas.get(LNN).min_replicas == 8
+
+
+async def test_a_restore_does_not_join_an_unrelated_open_scale(env: Env) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    other = await env.incident(key="g2")
+    open_scale = (await env.request(other, "scale", replicas=8)).action
+    with pytest.raises(Conflict, match=f"action {open_scale.id}.* cannot join it"):
+        await env.request(incident, "scale", replicas=3, restores=raised.id)
+    refused = await body(env, incident, "action.request_refused")
+    assert "cannot join it" in refused["reason"]
+    assert (await env.action(open_scale.id)).replicas == 8
+    # The same restore clicked twice joins the open one.
+    await env.deny(open_scale.id)
+    restore = (await env.request(incident, "scale", replicas=3, restores=raised.id)).action
+    again = await env.request(incident, "scale", replicas=3, restores=raised.id, by=ALICE)
+    assert not again.created
+    assert again.action.id == restore.id

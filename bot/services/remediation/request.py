@@ -147,6 +147,17 @@ async def _request(
             if await action_steps.expire(uow, action, at=now) is None:
                 raise Conflict(f"action {action.id} changed meanwhile")
             action, created = await uow.actions.open_or_existing(new)
+        if (
+            not created
+            and restores is not None
+            and (action.replicas != new.replicas or action.restores != new.restores)
+        ):
+            # A restore is about one floor: joining another scale would apply something the
+            # clicker did not ask for.
+            raise Conflict(
+                f"{action.describe()} (action {action.id}) is already open on {target}; "
+                f"the restore to {replicas} replicas cannot join it, wait for it to end"
+            )
         if created:
             await uow.timeline.append(
                 incident_id,
