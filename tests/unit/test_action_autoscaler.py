@@ -339,3 +339,45 @@ async def test_a_restore_does_not_join_an_unrelated_open_scale(env: Env) -> None
     again = await env.request(incident, "scale", replicas=3, restores=raised.id, by=ALICE)
     assert not again.created
     assert again.action.id == restore.id
+
+
+# -- under an HPA, replica moves are the autoscaler's for every verb --------------------------
+@pytest.mark.parametrize("verb", ["restart", "rollback"])
+async def test_the_hpa_scaling_meanwhile_does_not_stop_a_restart_or_rollback(
+    env: Env, verb: str
+) -> None:
+    env.cluster.add(LNN.namespace, LNN.name, replicas=3, images=("v1", "v2"))
+    env.cluster.hpas.add(LNN, min_replicas=3, max_replicas=10)
+    action_id = await approved_verb(env, verb)
+    env.cluster.scale_by_someone_else(LNN, 4)  # the autoscaler reacting to load
+    done = await env.execute(action_id)
+    assert done.state is ActionState.SUCCEEDED, done.detail
+    assert [call for call, _, _ in env.cluster.applied] == [verb]
+
+
+async def test_without_an_hpa_a_replica_move_still_stops_a_restart(env: Env) -> None:
+    env.cluster.hpas.by_target.clear()
+    action_id = await approved_verb(env, "restart")
+    env.cluster.scale_by_someone_else(LNN, 4)
+    done = await env.execute(action_id)
+    assert done.state is ActionState.FAILED
+    assert "target changed since approval (generation 1→2, replicas 3→4)" in done.detail
+
+
+async def test_a_restart_reconciled_under_an_hpa_that_scaled_meanwhile_runs(env: Env) -> None:
+    action_id = await approved_verb(env, "restart")
+    env.cluster.crash_before_apply = True
+    with pytest.raises(SimulatedCrash):
+        await env.execute(action_id)
+    env.cluster.crash_before_apply = False
+    env.cluster.scale_by_someone_else(LNN, 5)
+    env.clock.advance(LEASE)
+    [settled] = await env.reconcile()
+    assert settled.state is ActionState.SUCCEEDED, settled.detail
+    assert [call for call, _, _ in env.cluster.applied] == ["restart"]
+
+
+async def approved_verb(env: Env, verb: str) -> int:
+    action = (await env.request(await env.incident(), verb)).action
+    assert (await env.approve(action.id)).ready
+    return action.id
