@@ -84,12 +84,26 @@ async def test_the_policy_bounds_still_apply_under_an_hpa(env: Env) -> None:
     assert env.cluster.autoscaler_reads == []  # refused before the cluster was asked
 
 
-async def test_lowering_the_floor_within_bounds_is_allowed(env: Env) -> None:
+@pytest.mark.parametrize("replicas", [4, 6])
+async def test_a_scale_at_or_below_the_floor_is_refused_outside_a_restore(
+    env: Env, replicas: int
+) -> None:
     env.cluster.hpas.get(LNN).min_replicas = 6
-    done = await env.execute(await approved(env, replicas=4))
-    assert done.state is ActionState.SUCCEEDED
-    assert env.cluster.hpas.get(LNN).min_replicas == 4
-    assert done.previous_min_replicas == 6
+    incident = await env.incident()
+    with pytest.raises(Conflict, match="HPA firebreak/lnn-service already keeps at least 6"):
+        await env.request(incident, "scale", replicas=replicas)
+    assert await env.kinds(incident) == [EventKind.ACTION_REQUEST_REFUSED]
+    assert env.cluster.hpas.get(LNN).min_replicas == 6
+
+
+async def test_a_floor_raised_past_the_count_before_execution_is_not_lowered(env: Env) -> None:
+    action_id = await approved(env, replicas=6)
+    env.cluster.hpas.change_min_by_someone_else(LNN, 7)
+    done = await env.execute(action_id)
+    assert done.state is ActionState.FAILED
+    assert "already keeps at least 7" in done.detail
+    assert env.cluster.hpas.get(LNN).min_replicas == 7
+    assert env.cluster.applied == []
 
 
 async def test_an_unreachable_cluster_plans_a_plain_scale_and_execution_refuses_it(

@@ -73,6 +73,12 @@ def test_lowering_and_restoring_are_worded_as_such(policy: Policy) -> None:
     assert "minReplicas 6 → 3 (max 10), as it was before action #1" in restore
 
 
+def test_an_unchanged_floor_is_not_shown_as_a_move(policy: Policy) -> None:
+    same = _shown(_action(replicas=6, autoscaler=AutoscalerPlan("lnn-service", 6, 10)), policy)
+    assert f"keep HPA {LNN.namespace}/lnn-service minReplicas at 6 (max 10)" in same
+    assert "6 → 6" not in same
+
+
 def _raised(action_id: int = 1, **changes: object) -> ActionRequest:
     fields: dict[str, object] = {"state": ActionState.SUCCEEDED, "previous_min_replicas": 3}
     fields.update(changes)

@@ -60,11 +60,15 @@ def hpa_change(action: ActionRequest) -> str:
     plan = action.autoscaler
     assert plan is not None
     before, after = plan.min_replicas, action.replicas
-    verb = "raise" if after is not None and after > before else "lower"
-    if action.restores is not None:
-        verb = "restore"
     where = f"HPA {action.target.namespace}/{plan.name}"
-    text = f"{verb} {where} minReplicas {before} → {after} (max {plan.max_replicas})"
+    if after == before:
+        # Nothing moves; an arrow from a number to itself reads as a change.
+        text = f"keep {where} minReplicas at {after} (max {plan.max_replicas})"
+    else:
+        verb = "raise" if after is not None and after > before else "lower"
+        if action.restores is not None:
+            verb = "restore"
+        text = f"{verb} {where} minReplicas {before} → {after} (max {plan.max_replicas})"
     if action.restores is not None:
         return f"{text}, as it was before action #{action.restores}"
     return f"{text}; scaling the deployment directly would be undone by the autoscaler"

@@ -49,11 +49,21 @@ def check_floor(hpa: Autoscaler, replicas: int, target: Target) -> None:
         )
 
 
+def check_raises(hpa: Autoscaler, replicas: int, target: Target) -> None:
+    """Outside a restore an HPA scale only raises the floor: ``Conflict`` for a count at or
+    below the current ``minReplicas`` (lowering it would take away someone's floor)."""
+    if replicas <= hpa.min_replicas:
+        raise Conflict(
+            f"HPA {target.namespace}/{hpa.name} already keeps at least {hpa.min_replicas} "
+            f"replicas of {target}; firebreak only lowers a floor by restoring one it raised"
+        )
+
+
 async def plan_scale(
     cluster: Cluster, target: Target, replicas: int, *, restoring: bool = False
 ) -> ScalePlan:
     """The plan for scaling ``target`` to ``replicas``; ``Forbidden``/``BadRequest`` when
-    the HPA cannot take that floor. A restore needs the HPA: without it there is nothing to
+    the HPA cannot take that floor, ``Conflict`` when it would not raise it (not a restore). A restore needs the HPA: without it there is nothing to
     put back (``Conflict``)."""
     try:
         found = await cluster.autoscaler(target)
@@ -67,6 +77,8 @@ async def plan_scale(
             raise Conflict(f"no HPA governs {target} any more: there is nothing to restore")
         return ScalePlan()
     check_floor(found, replicas, target)
+    if not restoring:
+        check_raises(found, replicas, target)
     return ScalePlan(autoscaler=AutoscalerPlan.of(found))
 
 
@@ -171,7 +183,9 @@ async def recheck(cluster: Cluster, action: ActionRequest) -> Recheck:
         )
     try:
         check_floor(found, action.replicas, target)
-    except (BadRequest, Forbidden) as exc:
+        if action.restores is None:
+            check_raises(found, action.replicas, target)
+    except (BadRequest, Forbidden, Conflict) as exc:
         return Recheck(failure=f"{exc}; {FRESH}")
     note = ""
     if found.min_replicas != plan.min_replicas:
