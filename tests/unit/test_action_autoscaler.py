@@ -395,3 +395,20 @@ async def approved_verb(env: Env, verb: str) -> int:
     action = (await env.request(await env.incident(), verb)).action
     assert (await env.approve(action.id)).ready
     return action.id
+
+
+async def test_a_floor_from_before_the_incident_below_the_policy_bounds_can_be_restored(
+    env: Env,
+) -> None:
+    env.cluster.hpas.get(LNN).min_replicas = 2  # below the policy's 3 to 10
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    assert raised.previous_min_replicas == 2
+    await resolve(env.store, incident, actor=slack_actor(ALICE), at=env.clock.now())
+    restore = (await env.request(incident, "scale", replicas=2, restores=raised.id)).action
+    assert (await env.approve(restore.id)).ready
+    assert (await env.execute(restore.id)).state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 2
+    # Outside a restore the policy's lower bound still holds.
+    with pytest.raises(Forbidden, match="outside the policy's bounds"):
+        await env.request(await env.incident(key="g2"), "scale", replicas=2)

@@ -207,3 +207,14 @@ async def test_the_policy_narrows_the_configured_approvers(policy: Policy) -> No
     assert not await may_approve(
         slack_actor(BOB), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )
+
+
+def test_a_restore_may_go_below_the_policy_minimum_but_not_above_its_maximum(
+    policy: Policy,
+) -> None:
+    rules = rules_for(policy, ActionVerb.SCALE, LNN)
+    assert check_arguments(rules, replicas=2, restoring=True) == (2, None)
+    with pytest.raises(Forbidden, match="outside the policy's bounds"):
+        check_arguments(rules, replicas=2)
+    with pytest.raises(Forbidden, match=r"outside the policy's bounds .*\(3 to 10\)"):
+        check_arguments(rules, replicas=11, restoring=True)

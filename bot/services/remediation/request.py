@@ -105,7 +105,9 @@ async def _request(
     # rules_for checks the names and the policy's namespace allow-list.
     target = Target(namespace, deployment)
     rules = rules_for(policy, verb, target)
-    replicas, to_revision = check_arguments(rules, replicas=replicas, to_revision=to_revision)
+    replicas, to_revision = check_arguments(
+        rules, replicas=replicas, to_revision=to_revision, restoring=restores is not None
+    )
     plan = ScalePlan()
     if replicas is not None:
         plan = await plan_scale(ctx.cluster, target, replicas, restoring=restores is not None)

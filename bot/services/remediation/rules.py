@@ -95,9 +95,16 @@ def rules_for(policy: Policy, verb: ActionVerb, target: Target) -> ActionRules:
 
 
 def check_arguments(
-    rules: ActionRules, *, replicas: object = None, to_revision: object = None
+    rules: ActionRules,
+    *,
+    replicas: object = None,
+    to_revision: object = None,
+    restoring: bool = False,
 ) -> tuple[int | None, int | None]:
-    """The validated ``(replicas, to_revision)`` for the verb; ``BadRequest``/``Forbidden``."""
+    """The validated ``(replicas, to_revision)`` for the verb; ``BadRequest``/``Forbidden``.
+
+    ``restoring``: the count puts back an HPA floor from before the incident, so the policy's
+    lower bound does not apply (it may be below it); its upper bound still does."""
     verb = rules.verb
     if verb is not ActionVerb.SCALE and replicas is not None:
         raise BadRequest(f"{verb.value} takes no replica count")
@@ -111,6 +118,8 @@ def check_arguments(
         low, high = rules.min_replicas, rules.max_replicas
         if low is None or high is None:
             raise Forbidden(f"the runbook policy gives no replica bounds for {rules.target}")
+        if restoring:
+            low = min(low, replicas)
         if not low <= replicas <= high:
             raise Forbidden(
                 f"{replicas} replicas is outside the policy's bounds for {rules.target} "
