@@ -384,3 +384,25 @@ async def test_a_deployment_no_suggestion_names_cannot_be_changed(env: Env) -> N
     assert entry.kind == "action.request_refused"
     assert entry.body["target"] == "firebreak/deploy/firebreak"
     assert env.cluster.get(Target("firebreak", "firebreak")).replicas == 2
+
+
+async def test_an_approval_that_keeps_losing_the_race_is_on_the_timeline(env: Env) -> None:
+    incident = await env.incident()
+    action = (await env.request(incident, "scale", replicas=6)).action
+    read_target = env.cluster.snapshot
+
+    async def busy(target: Target) -> Any:
+        # Another writer moves the action each time this approval reads the target.
+        async with env.store.transaction() as uow:
+            current = await uow.actions.get(action.id)
+            assert current is not None
+            await uow.actions.update(current, current)
+        return await read_target(target)
+
+    env.cluster.snapshot = busy  # type: ignore[method-assign]
+    with pytest.raises(Conflict, match="kept changing"):
+        await env.approve(action.id)
+    entry = (await env.timeline(incident))[-1]
+    assert (entry.kind, entry.actor) == ("action.refused", slack_actor(ALICE))
+    assert "kept changing" in entry.body["reason"]
+    assert (await env.action(action.id)).state is ActionState.REQUESTED
