@@ -303,7 +303,7 @@ async def test_a_restore_is_refused_when_the_floor_moved_since(env: Env) -> None
     incident = await env.incident()
     raised = await env.execute(await approved(env, incident, replicas=6))
     env.cluster.hpas.change_min_by_someone_else(LNN, 8)
-    with pytest.raises(Conflict, match="minReplicas is 8, not the 6 action"):
+    with pytest.raises(Conflict, match=f"minReplicas is 8, not the 6 incident {incident} set"):
         await env.request(incident, "scale", replicas=3, restores=raised.id)
     assert env.cluster.hpas.get(LNN).min_replicas == 8
 
@@ -313,13 +313,27 @@ async def test_a_restore_is_refused_once_a_later_scale_replaced_its_floor(env: E
     raised = await env.execute(await approved(env, first, replicas=6))
     later = await env.execute(await approved(env, second, replicas=8))
     assert later.state is ActionState.SUCCEEDED
-    with pytest.raises(Conflict, match=f"action {later.id} set the floor"):
+    with pytest.raises(Conflict, match=f"action {later.id} of incident {second} set the floor"):
         await env.request(first, "scale", replicas=3, restores=raised.id)
     # Once the later floor is put back, the earlier one may be restored.
     undo = (await env.request(second, "scale", replicas=6, restores=later.id)).action
     assert (await env.approve(undo.id)).ready
     assert (await env.execute(undo.id)).state is ActionState.SUCCEEDED
     restore = (await env.request(first, "scale", replicas=3, restores=raised.id)).action
+    assert (await env.approve(restore.id)).ready
+    assert (await env.execute(restore.id)).state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 3
+
+
+async def test_a_restore_puts_back_the_floor_from_before_the_incident_that_raised_it_twice(
+    env: Env,
+) -> None:
+    incident = await env.incident()
+    first = await env.execute(await approved(env, incident, replicas=6))
+    await env.execute(await approved(env, incident, replicas=8))
+    assert env.cluster.hpas.get(LNN).min_replicas == 8
+    restore = (await env.request(incident, "scale", replicas=3, restores=first.id)).action
+    assert restore.autoscaler == AutoscalerPlan("lnn-service", 8, 10)
     assert (await env.approve(restore.id)).ready
     assert (await env.execute(restore.id)).state is ActionState.SUCCEEDED
     assert env.cluster.hpas.get(LNN).min_replicas == 3

@@ -91,10 +91,11 @@ async def check_restore(
     replicas: int,
     plan: ScalePlan,
 ) -> None:
-    """A restore must put back a floor this incident's HPA scale moved, and only while that
-    floor is still the HPA's: ``Conflict`` when the HPA's ``minReplicas`` (as ``plan`` read
-    it) is no longer the count the restored action set, or when a later HPA scale of the
-    same target replaced it (someone else's floor must not be lowered by our restore)."""
+    """A restore must put back a floor this incident's HPA scale moved, and only while the
+    HPA still holds the floor this incident set last: ``Conflict`` when a later HPA scale of
+    another incident replaced it, or when the HPA's ``minReplicas`` (as ``plan`` read it) is
+    not this incident's last floor (someone else's floor must not be lowered by our
+    restore)."""
     restored = await uow.actions.get(restores)
     if (
         restored is None
@@ -109,24 +110,29 @@ async def check_restore(
             f"action {restores} set the floor of {restored.target}; restoring it means "
             f"minReplicas {restored.previous_min_replicas} there"
         )
-    later = await _replaced_by(uow, restored)
-    if later is not None:
+    later = await _later_floors(uow, restored)
+    foreign = [a for a in later if a.incident_id != incident_id]
+    if foreign:
         raise Conflict(
-            f"action {later.id} set the floor of {target} to {later.replicas} after action "
-            f"{restores}; restoring minReplicas {replicas} would lower a floor it did not set"
+            f"action {foreign[0].id} of incident {foreign[0].incident_id} set the floor of "
+            f"{target} to {foreign[0].replicas} after action {restores}; restoring minReplicas "
+            f"{replicas} would lower a floor this incident did not set"
         )
+    # This incident may have raised the floor again since (3 → 6 → 8): the restore puts
+    # back the floor from before the incident, from the last one the incident set.
+    expected = later[-1].replicas if later else restored.replicas
     found = plan.autoscaler
-    if found is not None and found.min_replicas != restored.replicas:
+    if found is not None and found.min_replicas != expected:
         raise Conflict(
             f"HPA {target.namespace}/{found.name} minReplicas is {found.min_replicas}, not the "
-            f"{restored.replicas} action {restores} set: it moved since, and restoring "
+            f"{expected} incident {incident_id} set: it moved since, and restoring "
             f"{replicas} would lower a floor this incident did not set"
         )
 
 
-async def _replaced_by(uow: UnitOfWork, restored: ActionRequest) -> ActionRequest | None:
-    """A succeeded HPA scale of the same target that finished after ``restored`` and was not
-    itself put back by a succeeded restore, if any."""
+async def _later_floors(uow: UnitOfWork, restored: ActionRequest) -> list[ActionRequest]:
+    """The succeeded HPA scales of the same target that finished after ``restored`` and were
+    not themselves put back by a succeeded restore, oldest first."""
     done = [
         a
         for a in await uow.actions.in_states(frozenset({ActionState.SUCCEEDED}))
@@ -137,10 +143,10 @@ async def _replaced_by(uow: UnitOfWork, restored: ActionRequest) -> ActionReques
     def when(action: ActionRequest) -> tuple[datetime, int]:
         return (action.finished_at or action.updated_at, action.id)
 
-    for action in done:
-        if action.restores is None and action.id not in undone and when(action) > when(restored):
-            return action
-    return None
+    later = [
+        a for a in done if a.restores is None and a.id not in undone and when(a) > when(restored)
+    ]
+    return sorted(later, key=when)
 
 
 @dataclass(frozen=True, slots=True)
