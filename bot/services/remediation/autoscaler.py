@@ -7,6 +7,11 @@ When the cluster cannot be asked at request time (unreachable, not configured, r
 the request is planned as a plain scale and says so; execution asks again and refuses to
 scale a deployment an HPA turned out to govern, so an approval never applies something other
 than what the approver read.
+
+Floors only move up, except by a restore: a scale at or below the HPA's current
+``minReplicas`` is refused, and a restore puts back the floor from before an incident only
+while the HPA still holds the floor that incident set last (never one another incident or a
+person set since), checked at request time and again before applying.
 """
 
 from __future__ import annotations
