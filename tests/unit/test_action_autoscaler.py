@@ -367,6 +367,9 @@ async def test_a_restore_does_not_join_an_unrelated_open_scale(env: Env) -> None
     again = await env.request(incident, "scale", replicas=3, restores=raised.id, by=ALICE)
     assert not again.created
     assert again.action.id == restore.id
+    # And a raise does not join the open restore (it would lower what it asked to raise).
+    with pytest.raises(Conflict, match="a scale to 8 replicas cannot join it"):
+        await env.request(other, "scale", replicas=8)
 
 
 # -- under an HPA, replica moves are the autoscaler's for every verb --------------------------

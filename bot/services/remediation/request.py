@@ -151,14 +151,17 @@ async def _request(
             action, created = await uow.actions.open_or_existing(new)
         if (
             not created
-            and restores is not None
+            and (restores is not None or action.restores is not None)
             and (action.replicas != new.replicas or action.restores != new.restores)
         ):
-            # A restore is about one floor: joining another scale would apply something the
-            # clicker did not ask for.
+            # A restore is about one floor: joining another scale (or a raise joining a
+            # restore) would apply something the clicker did not ask for.
+            asked = (
+                f"the restore to {replicas}" if restores is not None else f"a scale to {replicas}"
+            )
             raise Conflict(
                 f"{action.describe()} (action {action.id}) is already open on {target}; "
-                f"the restore to {replicas} replicas cannot join it, wait for it to end"
+                f"{asked} replicas cannot join it, wait for it to end"
             )
         if created:
             await uow.timeline.append(
