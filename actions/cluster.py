@@ -151,11 +151,14 @@ class KubeCluster:
         return await diagnose(self._api, check_target(target))
 
     async def autoscaler(self, target: Target) -> Autoscaler | None:
+        """The HPA named like the deployment whose ``scaleTargetRef`` is it, read with a
+        ``get`` (the bot may not list HPAs); ``None`` when there is none."""
         return await find_autoscaler(self._api, check_target(target))
 
     async def set_min_replicas(
         self, target: Target, *, autoscaler: str, min_replicas: int, dry_run: bool = False
     ) -> ChangeResult:
+        """Patch the ``minReplicas`` of HPA ``autoscaler``, which must govern ``target``."""
         return await set_min_replicas(
             self._api,
             check_target(target),

@@ -30,10 +30,12 @@ class AutoscalerPlan:
 
     @classmethod
     def of(cls, autoscaler: Autoscaler) -> AutoscalerPlan:
+        """The plan through ``autoscaler`` as it was just read."""
         return cls(autoscaler.name, autoscaler.min_replicas, autoscaler.max_replicas)
 
 
 def plan_to_json(plan: AutoscalerPlan | None) -> dict[str, Any] | None:
+    """The plan as stored and put on the timeline; ``None`` for a scale without an HPA."""
     if plan is None:
         return None
     return {"name": plan.name, "min_replicas": plan.min_replicas, "max_replicas": plan.max_replicas}

@@ -39,6 +39,8 @@ class KubernetesPolicy:
     selectors: Mapping[str, str] = field(default_factory=dict)
 
     def allows(self, namespace: str) -> bool:
+        """Whether ``namespace`` is in the allow-list (``kube-*`` is refused elsewhere,
+        whatever the list says)."""
         return namespace in self.namespaces
 
     def allow_list(self) -> str:

@@ -155,14 +155,15 @@ async def test_namespaces_outside_the_allow_list_are_refused_on_the_timeline(
 
 async def test_a_failed_approval_is_on_the_timeline_and_in_the_thread(world: World) -> None:
     bot, channel = world.bot, world.channel.id
-    reply = await bot.reply("scale deploy/ghost 5", channel=channel)
-    assert "Requested scale prod/deploy/ghost to 5" in reply
+    # A deployment with one revision has nothing to roll back to: found at the approval.
+    reply = await bot.reply("rollback deploy/lnn-service", channel=channel)
+    assert "Requested rollback prod/deploy/lnn-service" in reply
     await bot.click("firebreak.approve", {"action_request": 1}, user=BOB, channel=channel)
-    assert "not found" in await world.reply_to_click(1)
+    assert "no earlier revision" in await world.reply_to_click(1)
     last = (await world.entries())[-1]
     assert (last["kind"], last["actor"]) == ("action.refused", f"slack:{BOB}")
     assert last["body"]["attempted"] == "approve"
     assert last["body"]["reason"].startswith("the approval failed")
     thread = await world.thread_with("approval failed")
-    assert "refused: scale prod/deploy/ghost" in thread
+    assert "refused: rollback prod/deploy/lnn-service" in thread
     assert world.kube.writes() == []

@@ -11,6 +11,7 @@ from bot.clock import FixedClock
 from bot.domain.action import ActionState, ActionVerb
 from bot.domain.actor import BOT, Actor
 from bot.domain.incident import Severity
+from bot.domain.target import Target
 from bot.errors import BadRequest, Conflict, Forbidden, NotFound
 from bot.policy.model import Policy
 from bot.services.remediation.approve import restart_stamp
@@ -176,6 +177,8 @@ async def test_rollback_needs_an_earlier_revision(env: Env) -> None:
 
 
 async def test_an_approval_on_a_missing_deployment_fails_on_the_timeline(env: Env) -> None:
+    # A scale the policy suggests on any deployment, so "gone" is refused by the cluster.
+    env.policy = with_action_options(env.policy, "scale", deployment=None)
     incident = await env.incident()
     action = (await env.request(incident, "scale", deployment="gone")).action
     with pytest.raises(NotFound):
@@ -369,3 +372,37 @@ async def test_clicks_after_approval_change_nothing(env: Env) -> None:
     late = await env.approve(action.id, BOB)
     assert (late.changed, late.ready, late.message) == (False, True, "already approved")
     assert (await env.action(action.id)).approved_by == (slack_actor(ALICE),)
+
+
+async def test_a_deployment_no_suggestion_names_cannot_be_changed(env: Env) -> None:
+    # The default policy suggests only a diagnose on firebreak itself.
+    env.cluster.add("firebreak", "firebreak", replicas=2)
+    incident = await env.incident()
+    with pytest.raises(Forbidden, match="suggests scale only on lnn-service, not on firebreak"):
+        await env.request(incident, "scale", deployment="firebreak", replicas=5)
+    entry = (await env.timeline(incident))[-1]
+    assert entry.kind == "action.request_refused"
+    assert entry.body["target"] == "firebreak/deploy/firebreak"
+    assert env.cluster.get(Target("firebreak", "firebreak")).replicas == 2
+
+
+async def test_an_approval_that_keeps_losing_the_race_is_on_the_timeline(env: Env) -> None:
+    incident = await env.incident()
+    action = (await env.request(incident, "scale", replicas=6)).action
+    read_target = env.cluster.snapshot
+
+    async def busy(target: Target) -> Any:
+        # Another writer moves the action each time this approval reads the target.
+        async with env.store.transaction() as uow:
+            current = await uow.actions.get(action.id)
+            assert current is not None
+            await uow.actions.update(current, current)
+        return await read_target(target)
+
+    env.cluster.snapshot = busy  # type: ignore[method-assign]
+    with pytest.raises(Conflict, match="kept changing"):
+        await env.approve(action.id)
+    entry = (await env.timeline(incident))[-1]
+    assert (entry.kind, entry.actor) == ("action.refused", slack_actor(ALICE))
+    assert "kept changing" in entry.body["reason"]
+    assert (await env.action(action.id)).state is ActionState.REQUESTED

@@ -84,12 +84,26 @@ async def test_the_policy_bounds_still_apply_under_an_hpa(env: Env) -> None:
     assert env.cluster.autoscaler_reads == []  # refused before the cluster was asked
 
 
-async def test_lowering_the_floor_within_bounds_is_allowed(env: Env) -> None:
+@pytest.mark.parametrize("replicas", [4, 6])
+async def test_a_scale_at_or_below_the_floor_is_refused_outside_a_restore(
+    env: Env, replicas: int
+) -> None:
     env.cluster.hpas.get(LNN).min_replicas = 6
-    done = await env.execute(await approved(env, replicas=4))
-    assert done.state is ActionState.SUCCEEDED
-    assert env.cluster.hpas.get(LNN).min_replicas == 4
-    assert done.previous_min_replicas == 6
+    incident = await env.incident()
+    with pytest.raises(Conflict, match="HPA firebreak/lnn-service already keeps at least 6"):
+        await env.request(incident, "scale", replicas=replicas)
+    assert await env.kinds(incident) == [EventKind.ACTION_REQUEST_REFUSED]
+    assert env.cluster.hpas.get(LNN).min_replicas == 6
+
+
+async def test_a_floor_raised_past_the_count_before_execution_is_not_lowered(env: Env) -> None:
+    action_id = await approved(env, replicas=6)
+    env.cluster.hpas.change_min_by_someone_else(LNN, 7)
+    done = await env.execute(action_id)
+    assert done.state is ActionState.FAILED
+    assert "already keeps at least 7" in done.detail
+    assert env.cluster.hpas.get(LNN).min_replicas == 7
+    assert env.cluster.applied == []
 
 
 async def test_an_unreachable_cluster_plans_a_plain_scale_and_execution_refuses_it(
@@ -282,3 +296,136 @@ async def test_a_floor_moved_by_someone_else_while_down_needs_a_human(env: Env) 
     assert settled.detail.startswith("needs a human")
     assert "minReplicas 3→5" in settled.detail
     assert env.cluster.applied == []
+
+
+# -- a restore never lowers a floor someone raised since --------------------------------------
+async def test_a_restore_is_refused_when_the_floor_moved_since(env: Env) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    env.cluster.hpas.change_min_by_someone_else(LNN, 8)
+    with pytest.raises(Conflict, match=f"minReplicas is 8, not the 6 incident {incident} set"):
+        await env.request(incident, "scale", replicas=3, restores=raised.id)
+    assert env.cluster.hpas.get(LNN).min_replicas == 8
+
+
+async def test_a_restore_is_refused_once_a_later_scale_replaced_its_floor(env: Env) -> None:
+    first, second = await env.incident(), await env.incident(key="g2")
+    raised = await env.execute(await approved(env, first, replicas=6))
+    later = await env.execute(await approved(env, second, replicas=8))
+    assert later.state is ActionState.SUCCEEDED
+    with pytest.raises(Conflict, match=f"action {later.id} of incident {second} set the floor"):
+        await env.request(first, "scale", replicas=3, restores=raised.id)
+    # Once the later floor is put back, the earlier one may be restored.
+    undo = (await env.request(second, "scale", replicas=6, restores=later.id)).action
+    assert (await env.approve(undo.id)).ready
+    assert (await env.execute(undo.id)).state is ActionState.SUCCEEDED
+    restore = (await env.request(first, "scale", replicas=3, restores=raised.id)).action
+    assert (await env.approve(restore.id)).ready
+    assert (await env.execute(restore.id)).state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 3
+
+
+async def test_a_restore_puts_back_the_floor_from_before_the_incident_that_raised_it_twice(
+    env: Env,
+) -> None:
+    incident = await env.incident()
+    first = await env.execute(await approved(env, incident, replicas=6))
+    await env.execute(await approved(env, incident, replicas=8))
+    assert env.cluster.hpas.get(LNN).min_replicas == 8
+    restore = (await env.request(incident, "scale", replicas=3, restores=first.id)).action
+    assert restore.autoscaler == AutoscalerPlan("lnn-service", 8, 10)
+    assert (await env.approve(restore.id)).ready
+    assert (await env.execute(restore.id)).state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 3
+
+
+async def test_a_restore_whose_floor_moved_before_execution_fails(env: Env) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    restore = (await env.request(incident, "scale", replicas=3, restores=raised.id)).action
+    assert (await env.approve(restore.id)).ready
+    env.cluster.hpas.change_min_by_someone_else(LNN, 8)
+    done = await env.execute(restore.id)
+    assert done.state is ActionState.FAILED
+    assert "minReplicas moved since the restore was requested (6 → 8)" in done.detail
+    assert env.cluster.hpas.get(LNN).min_replicas == 8
+
+
+async def test_a_restore_does_not_join_an_unrelated_open_scale(env: Env) -> None:
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    other = await env.incident(key="g2")
+    open_scale = (await env.request(other, "scale", replicas=8)).action
+    with pytest.raises(Conflict, match=f"action {open_scale.id}.* cannot join it"):
+        await env.request(incident, "scale", replicas=3, restores=raised.id)
+    refused = await body(env, incident, "action.request_refused")
+    assert "cannot join it" in refused["reason"]
+    assert (await env.action(open_scale.id)).replicas == 8
+    # The same restore clicked twice joins the open one.
+    await env.deny(open_scale.id)
+    restore = (await env.request(incident, "scale", replicas=3, restores=raised.id)).action
+    again = await env.request(incident, "scale", replicas=3, restores=raised.id, by=ALICE)
+    assert not again.created
+    assert again.action.id == restore.id
+    # And a raise does not join the open restore (it would lower what it asked to raise).
+    with pytest.raises(Conflict, match="a scale to 8 replicas cannot join it"):
+        await env.request(other, "scale", replicas=8)
+
+
+# -- under an HPA, replica moves are the autoscaler's for every verb --------------------------
+@pytest.mark.parametrize("verb", ["restart", "rollback"])
+async def test_the_hpa_scaling_meanwhile_does_not_stop_a_restart_or_rollback(
+    env: Env, verb: str
+) -> None:
+    env.cluster.add(LNN.namespace, LNN.name, replicas=3, images=("v1", "v2"))
+    env.cluster.hpas.add(LNN, min_replicas=3, max_replicas=10)
+    action_id = await approved_verb(env, verb)
+    env.cluster.scale_by_someone_else(LNN, 4)  # the autoscaler reacting to load
+    done = await env.execute(action_id)
+    assert done.state is ActionState.SUCCEEDED, done.detail
+    assert [call for call, _, _ in env.cluster.applied] == [verb]
+
+
+async def test_without_an_hpa_a_replica_move_still_stops_a_restart(env: Env) -> None:
+    env.cluster.hpas.by_target.clear()
+    action_id = await approved_verb(env, "restart")
+    env.cluster.scale_by_someone_else(LNN, 4)
+    done = await env.execute(action_id)
+    assert done.state is ActionState.FAILED
+    assert "target changed since approval (generation 1→2, replicas 3→4)" in done.detail
+
+
+async def test_a_restart_reconciled_under_an_hpa_that_scaled_meanwhile_runs(env: Env) -> None:
+    action_id = await approved_verb(env, "restart")
+    env.cluster.crash_before_apply = True
+    with pytest.raises(SimulatedCrash):
+        await env.execute(action_id)
+    env.cluster.crash_before_apply = False
+    env.cluster.scale_by_someone_else(LNN, 5)
+    env.clock.advance(LEASE)
+    [settled] = await env.reconcile()
+    assert settled.state is ActionState.SUCCEEDED, settled.detail
+    assert [call for call, _, _ in env.cluster.applied] == ["restart"]
+
+
+async def approved_verb(env: Env, verb: str) -> int:
+    action = (await env.request(await env.incident(), verb)).action
+    assert (await env.approve(action.id)).ready
+    return action.id
+
+
+async def test_a_floor_from_before_the_incident_below_the_policy_bounds_can_be_restored(
+    env: Env,
+) -> None:
+    env.cluster.hpas.get(LNN).min_replicas = 2  # below the policy's 3 to 10
+    incident = await env.incident()
+    raised = await env.execute(await approved(env, incident, replicas=6))
+    assert raised.previous_min_replicas == 2
+    await resolve(env.store, incident, actor=slack_actor(ALICE), at=env.clock.now())
+    restore = (await env.request(incident, "scale", replicas=2, restores=raised.id)).action
+    assert (await env.approve(restore.id)).ready
+    assert (await env.execute(restore.id)).state is ActionState.SUCCEEDED
+    assert env.cluster.hpas.get(LNN).min_replicas == 2
+    # Outside a restore the policy's lower bound still holds.
+    with pytest.raises(Forbidden, match="outside the policy's bounds"):
+        await env.request(await env.incident(key="g2"), "scale", replicas=2)

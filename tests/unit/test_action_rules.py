@@ -60,10 +60,7 @@ def test_system_namespaces_are_never_targets(namespace: str, policy: Policy) -> 
 
 
 def test_only_namespaces_the_policy_allows(policy: Policy) -> None:
-    # Any deployment in an allowed namespace: the alert names which one is failing.
-    assert rules_for(policy, ActionVerb.RESTART, Target("firebreak", "payments")).target == Target(
-        "firebreak", "payments"
-    )
+    assert rules_for(policy, ActionVerb.RESTART, LNN).target == LNN
     with pytest.raises(Forbidden, match=r"allows \(firebreak\), not in staging"):
         rules_for(policy, ActionVerb.RESTART, Target("staging", "lnn-service"))
     with pytest.raises(Forbidden, match=r"allows \(firebreak\), not in prod"):
@@ -98,9 +95,21 @@ def test_limits_come_from_the_suggestions_that_apply_to_the_deployment(policy: P
     narrow = dataclasses.replace(
         policy, scenarios={"s": Scenario(id="s", title="s", actions=(scale("api", 2, 4),))}
     )
-    # None names "web": every scale suggestion's limits apply.
-    other = rules_for(narrow, ActionVerb.SCALE, Target("firebreak", "web"))
-    assert (other.min_replicas, other.max_replicas) == (2, 4)
+    # None names "web" and none is generic: "web" may not be scaled at all.
+    with pytest.raises(Forbidden, match="suggests scale only on api, not on web"):
+        rules_for(narrow, ActionVerb.SCALE, Target("firebreak", "web"))
+
+
+@pytest.mark.parametrize("verb", [ActionVerb.SCALE, ActionVerb.ROLLBACK, ActionVerb.RESTART])
+def test_a_mutating_verb_only_on_deployments_the_policy_names(
+    policy: Policy, verb: ActionVerb
+) -> None:
+    # The default policy names lnn-service on every action; firebreak only gets a diagnose.
+    with pytest.raises(Forbidden, match=f"suggests {verb.value} only on lnn-service"):
+        rules_for(policy, verb, Target("firebreak", "firebreak"))
+    assert rules_for(policy, ActionVerb.DIAGNOSE, Target("firebreak", "firebreak")).target == (
+        Target("firebreak", "firebreak")
+    )
 
 
 def test_scale_replicas_stay_within_the_seed_bounds(policy: Policy) -> None:
@@ -198,3 +207,14 @@ async def test_the_policy_narrows_the_configured_approvers(policy: Policy) -> No
     assert not await may_approve(
         slack_actor(BOB), approvers=approvers, rules=rules, directory=SlackDirectory(directory)
     )
+
+
+def test_a_restore_may_go_below_the_policy_minimum_but_not_above_its_maximum(
+    policy: Policy,
+) -> None:
+    rules = rules_for(policy, ActionVerb.SCALE, LNN)
+    assert check_arguments(rules, replicas=2, restoring=True) == (2, None)
+    with pytest.raises(Forbidden, match="outside the policy's bounds"):
+        check_arguments(rules, replicas=2)
+    with pytest.raises(Forbidden, match=r"outside the policy's bounds .*\(3 to 10\)"):
+        check_arguments(rules, replicas=11, restoring=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from bot.domain.action import ActionRequest, ActionState, ActionVerb
 from bot.domain.autoscaler import AutoscalerPlan
 from bot.domain.controls import Control
@@ -73,6 +75,12 @@ def test_lowering_and_restoring_are_worded_as_such(policy: Policy) -> None:
     assert "minReplicas 6 → 3 (max 10), as it was before action #1" in restore
 
 
+def test_an_unchanged_floor_is_not_shown_as_a_move(policy: Policy) -> None:
+    same = _shown(_action(replicas=6, autoscaler=AutoscalerPlan("lnn-service", 6, 10)), policy)
+    assert f"keep HPA {LNN.namespace}/lnn-service minReplicas at 6 (max 10)" in same
+    assert "6 → 6" not in same
+
+
 def _raised(action_id: int = 1, **changes: object) -> ActionRequest:
     fields: dict[str, object] = {"state": ActionState.SUCCEEDED, "previous_min_replicas": 3}
     fields.update(changes)
@@ -108,3 +116,26 @@ def test_nothing_to_offer() -> None:
     # A failed restore leaves the offer standing.
     retry = [_raised(1), _raised(4, replicas=3, restores=1, state=ActionState.FAILED)]
     assert [a.id for a in restorable(retry)] == [1]
+
+
+def test_the_offer_shows_the_floor_the_incident_set_last() -> None:
+    first, second = _raised(1), _raised(2, replicas=8, previous_min_replicas=6)
+    call = restore_offer(7, [first, second])
+    assert call is not None
+    assert "still has minReplicas 8 (action #1); it was 3 before" in call.args["text"]
+    assert "Restore minReplicas to 3" in json.dumps(call.args["blocks"])
+
+
+@pytest.mark.parametrize("state", [ActionState.DENIED, ActionState.EXPIRED, ActionState.FAILED])
+def test_a_restore_that_did_not_happen_offers_again(state: ActionState) -> None:
+    actions = [_raised(1), _raised(4, replicas=3, restores=1, state=state)]
+    assert [a.id for a in restorable(actions)] == [1]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [ActionState.REQUESTED, ActionState.APPROVED, ActionState.RUNNING, ActionState.SUCCEEDED],
+)
+def test_a_restore_under_way_or_done_is_not_offered_again(state: ActionState) -> None:
+    actions = [_raised(1), _raised(4, replicas=3, restores=1, state=state)]
+    assert restorable(actions) == []

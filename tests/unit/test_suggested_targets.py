@@ -93,3 +93,27 @@ async def test_an_action_nothing_names_a_deployment_for_is_refused(env: Env) -> 
     with pytest.raises(BadRequest, match="name the deployment"):
         await click(env, incident, 0)
     assert (await env.kinds(incident))[-1] == "action.request_refused"
+
+
+async def test_a_button_no_longer_in_the_runbook_is_refused_on_the_timeline(env: Env) -> None:
+    incident = await incident_with(env, {"namespace": "prod", "deployment": "lnn-service"})
+    with pytest.raises(BadRequest, match="no longer in the runbook"):
+        await click(env, incident, 99)
+    entry = (await env.timeline(incident))[-1]
+    assert (entry.kind, entry.actor) == ("action.request_refused", slack_actor(ALICE))
+    assert entry.body["reason"] == "this button's action is no longer in the runbook"
+
+
+async def test_a_restore_of_an_action_that_moved_no_floor_is_refused_on_the_timeline(
+    env: Env,
+) -> None:
+    incident = await incident_with(env, {"namespace": "prod", "deployment": "lnn-service"})
+    result = await click(env, incident, RESTART)
+    assert isinstance(result, RequestResult)
+    remediator = Remediator(env.ctx, executions=TaskSet("test executions"))
+    with pytest.raises(BadRequest, match="moved no HPA floor"):
+        await remediator.restore(result.action.id, actor=slack_actor(ALICE))
+    entry = (await env.timeline(incident))[-1]
+    assert (entry.kind, entry.actor) == ("action.request_refused", slack_actor(ALICE))
+    assert (entry.body["verb"], entry.body["target"]) == ("scale", "prod/deploy/lnn-service")
+    assert "moved no HPA floor" in entry.body["reason"]

@@ -60,11 +60,15 @@ def hpa_change(action: ActionRequest) -> str:
     plan = action.autoscaler
     assert plan is not None
     before, after = plan.min_replicas, action.replicas
-    verb = "raise" if after is not None and after > before else "lower"
-    if action.restores is not None:
-        verb = "restore"
     where = f"HPA {action.target.namespace}/{plan.name}"
-    text = f"{verb} {where} minReplicas {before} → {after} (max {plan.max_replicas})"
+    if after == before:
+        # Nothing moves; an arrow from a number to itself reads as a change.
+        text = f"keep {where} minReplicas at {after} (max {plan.max_replicas})"
+    else:
+        verb = "raise" if after is not None and after > before else "lower"
+        if action.restores is not None:
+            verb = "restore"
+        text = f"{verb} {where} minReplicas {before} → {after} (max {plan.max_replicas})"
     if action.restores is not None:
         return f"{text}, as it was before action #{action.restores}"
     return f"{text}; scaling the deployment directly would be undone by the autoscaler"
@@ -82,13 +86,18 @@ def _hpa_result(action: ActionRequest) -> str:
     return f"{where} minReplicas {before} → {action.replicas} (max {plan.max_replicas})"
 
 
+# A restore in one of these states makes a second offer pointless; a denied, expired or
+# failed one leaves the floor raised, so resolving offers it again.
+_RESTORING = frozenset(
+    {ActionState.REQUESTED, ActionState.APPROVED, ActionState.RUNNING, ActionState.SUCCEEDED}
+)
+
+
 def restorable(actions: Sequence[ActionRequest]) -> list[ActionRequest]:
     """The HPA scales of an incident whose floor resolving it should offer to put back: per
     deployment the first that succeeded (its previous floor is the one from before the
-    incident), unless a restore of it has succeeded or is pending already."""
-    restores = {
-        a.restores for a in actions if a.restores is not None and a.state is not ActionState.FAILED
-    }
+    incident), unless a restore of it is pending or has succeeded already."""
+    restores = {a.restores for a in actions if a.restores is not None and a.state in _RESTORING}
     offers: dict[str, ActionRequest] = {}
     for action in actions:
         if (
@@ -102,6 +111,20 @@ def restorable(actions: Sequence[ActionRequest]) -> list[ActionRequest]:
     return [a for a in offers.values() if a.id not in restores]
 
 
+def _last_floor(actions: Sequence[ActionRequest], first: ActionRequest) -> int:
+    """The floor the incident set last on ``first``'s target (3 → 6 → 8 shows 8)."""
+    floors = [
+        a.replicas
+        for a in actions
+        if a.state is ActionState.SUCCEEDED
+        and a.autoscaler is not None
+        and a.restores is None
+        and a.target == first.target
+        and a.replicas is not None
+    ]
+    return floors[-1] if floors else first.replicas or 0
+
+
 def restore_offer(incident_id: int, actions: Sequence[ActionRequest]) -> OutboundCall | None:
     """The thread message with a "Restore minReplicas to N" button per floor this incident
     raised, posted when it resolves; ``None`` when there is nothing to restore."""
@@ -110,7 +133,7 @@ def restore_offer(incident_id: int, actions: Sequence[ActionRequest]) -> Outboun
             action_id=a.id,
             target=str(a.target),
             autoscaler=f"{a.target.namespace}/{a.autoscaler.name}" if a.autoscaler else "",
-            current=a.replicas or 0,
+            current=_last_floor(actions, a),
             previous=a.previous_min_replicas or 0,
         )
         for a in restorable(actions)

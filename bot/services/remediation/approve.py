@@ -152,7 +152,9 @@ async def approve_action(
         if stored is not None:
             ready = stored.state is ActionState.APPROVED
             return ApprovalResult(stored, True, ready, "approved" if ready else _waiting(stored))
-    raise Conflict(f"action {action_id} kept changing; try again")
+    raise await _failed(
+        ctx, action, approver, Conflict(f"action {action_id} kept changing; try again")
+    )
 
 
 async def _failed(

@@ -7,12 +7,18 @@ When the cluster cannot be asked at request time (unreachable, not configured, r
 the request is planned as a plain scale and says so; execution asks again and refuses to
 scale a deployment an HPA turned out to govern, so an approval never applies something other
 than what the approver read.
+
+Floors only move up, except by a restore: a scale at or below the HPA's current
+``minReplicas`` is refused, and a restore puts back the floor from before an incident only
+while the HPA still holds the floor that incident set last (never one another incident or a
+person set since), checked at request time and again before applying.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.domain.action import ActionRequest, ActionState, ActionVerb
 from bot.domain.autoscaler import Autoscaler, AutoscalerPlan
@@ -48,11 +54,21 @@ def check_floor(hpa: Autoscaler, replicas: int, target: Target) -> None:
         )
 
 
+def check_raises(hpa: Autoscaler, replicas: int, target: Target) -> None:
+    """Outside a restore an HPA scale only raises the floor: ``Conflict`` for a count at or
+    below the current ``minReplicas`` (lowering it would take away someone's floor)."""
+    if replicas <= hpa.min_replicas:
+        raise Conflict(
+            f"HPA {target.namespace}/{hpa.name} already keeps at least {hpa.min_replicas} "
+            f"replicas of {target}; firebreak only lowers a floor by restoring one it raised"
+        )
+
+
 async def plan_scale(
     cluster: Cluster, target: Target, replicas: int, *, restoring: bool = False
 ) -> ScalePlan:
     """The plan for scaling ``target`` to ``replicas``; ``Forbidden``/``BadRequest`` when
-    the HPA cannot take that floor. A restore needs the HPA: without it there is nothing to
+    the HPA cannot take that floor, ``Conflict`` when it would not raise it (not a restore). A restore needs the HPA: without it there is nothing to
     put back (``Conflict``)."""
     try:
         found = await cluster.autoscaler(target)
@@ -66,13 +82,25 @@ async def plan_scale(
             raise Conflict(f"no HPA governs {target} any more: there is nothing to restore")
         return ScalePlan()
     check_floor(found, replicas, target)
+    if not restoring:
+        check_raises(found, replicas, target)
     return ScalePlan(autoscaler=AutoscalerPlan.of(found))
 
 
 async def check_restore(
-    uow: UnitOfWork, *, incident_id: int, restores: int, target: Target, replicas: int
+    uow: UnitOfWork,
+    *,
+    incident_id: int,
+    restores: int,
+    target: Target,
+    replicas: int,
+    plan: ScalePlan,
 ) -> None:
-    """A restore must put back a floor this incident's HPA scale moved: ``Conflict`` else."""
+    """A restore must put back a floor this incident's HPA scale moved, and only while the
+    HPA still holds the floor this incident set last: ``Conflict`` when a later HPA scale of
+    another incident replaced it, or when the HPA's ``minReplicas`` (as ``plan`` read it) is
+    not this incident's last floor (someone else's floor must not be lowered by our
+    restore)."""
     restored = await uow.actions.get(restores)
     if (
         restored is None
@@ -87,6 +115,43 @@ async def check_restore(
             f"action {restores} set the floor of {restored.target}; restoring it means "
             f"minReplicas {restored.previous_min_replicas} there"
         )
+    later = await _later_floors(uow, restored)
+    foreign = [a for a in later if a.incident_id != incident_id]
+    if foreign:
+        raise Conflict(
+            f"action {foreign[0].id} of incident {foreign[0].incident_id} set the floor of "
+            f"{target} to {foreign[0].replicas} after action {restores}; restoring minReplicas "
+            f"{replicas} would lower a floor this incident did not set"
+        )
+    # This incident may have raised the floor again since (3 → 6 → 8): the restore puts
+    # back the floor from before the incident, from the last one the incident set.
+    expected = later[-1].replicas if later else restored.replicas
+    found = plan.autoscaler
+    if found is not None and found.min_replicas != expected:
+        raise Conflict(
+            f"HPA {target.namespace}/{found.name} minReplicas is {found.min_replicas}, not the "
+            f"{expected} incident {incident_id} set: it moved since, and restoring "
+            f"{replicas} would lower a floor this incident did not set"
+        )
+
+
+async def _later_floors(uow: UnitOfWork, restored: ActionRequest) -> list[ActionRequest]:
+    """The succeeded HPA scales of the same target that finished after ``restored`` and were
+    not themselves put back by a succeeded restore, oldest first."""
+    done = [
+        a
+        for a in await uow.actions.in_states(frozenset({ActionState.SUCCEEDED}))
+        if a.target == restored.target and a.autoscaler is not None and a.id != restored.id
+    ]
+    undone = {a.restores for a in done if a.restores is not None}
+
+    def when(action: ActionRequest) -> tuple[datetime, int]:
+        return (action.finished_at or action.updated_at, action.id)
+
+    later = [
+        a for a in done if a.restores is None and a.id not in undone and when(a) > when(restored)
+    ]
+    return sorted(later, key=when)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +182,21 @@ async def recheck(cluster: Cluster, action: ActionRequest) -> Recheck:
         )
     if found is None or found.name != plan.name:
         return Recheck(failure=f"HPA {target.namespace}/{plan.name} no longer governs {target}")
+    if action.restores is not None and found.min_replicas != plan.min_replicas:
+        # The request checked that the floor was still the restored action's; anything else
+        # now is someone else's floor, which a restore must not lower.
+        return Recheck(
+            failure=(
+                f"HPA {target.namespace}/{plan.name} minReplicas moved since the restore was "
+                f"requested ({plan.min_replicas} → {found.min_replicas}); restoring would "
+                f"lower a floor this incident did not set"
+            )
+        )
     try:
         check_floor(found, action.replicas, target)
-    except (BadRequest, Forbidden) as exc:
+        if action.restores is None:
+            check_raises(found, action.replicas, target)
+    except (BadRequest, Forbidden, Conflict) as exc:
         return Recheck(failure=f"{exc}; {FRESH}")
     note = ""
     if found.min_replicas != plan.min_replicas:

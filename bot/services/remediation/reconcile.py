@@ -14,7 +14,8 @@ A running action whose executor's lease has lapsed is taken over and then:
 
 A scale through an HPA has landed when the HPA's ``minReplicas`` is the action's count; it
 has not landed and may run again when the floor is still the one recorded with the apply
-mark. The deployment's replica count is the HPA's to move, so it is no sign either way.
+mark. The deployment's replica count is the HPA's to move, so it is no sign either way; for
+any verb, a deployment an HPA governs moving only its replicas has not "moved" (``changes_since``).
 
 Approved actions nobody claimed (the process died between the approval and the claim) are
 executed through the same claim as a click, or expire when their window has passed.
@@ -34,7 +35,7 @@ from bot.ports import Cluster, UnitOfWork
 from bot.services.remediation import steps as action_steps
 from bot.services.remediation.autoscaler import floor_landed, floor_moved
 from bot.services.remediation.context import RemediationContext
-from bot.services.remediation.run import CLUSTER_ERRORS, Runner, moved
+from bot.services.remediation.run import CLUSTER_ERRORS, Runner, changes_since
 from bot.services.transactions import in_transaction
 
 
@@ -100,7 +101,7 @@ async def _settle(runner: Runner, action: ActionRequest) -> ActionRequest:
     try:
         current = await runner.cluster.snapshot(action.target)
         landed = await _landed(runner.cluster, action, action.apply_snapshot, current)
-        changes = moved(action.apply_snapshot, current, autoscaled=autoscaled)
+        changes = await changes_since(runner.cluster, action, action.apply_snapshot, current)
         if autoscaled and not landed:
             changes += await floor_moved(runner.cluster, action)
     except CLUSTER_ERRORS as exc:

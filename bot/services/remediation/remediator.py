@@ -79,7 +79,17 @@ class Remediator:
         incident, labels = await alert_labels(self.ctx.store, incident_id)
         scenario = policy.scenarios.get(incident.scenario)
         if scenario is None or not 0 <= index < len(scenario.actions):
-            raise BadRequest("this button's action is no longer in the runbook")
+            why = "this button's action is no longer in the runbook"
+            await action_steps.refuse_request(
+                self.ctx.store,
+                incident_id,
+                actor=actor,
+                at=self.ctx.clock.now(),
+                verb="",
+                target="",
+                why=why,
+            )
+            raise BadRequest(why)
         suggested = scenario.actions[index]
         target = resolve_target(policy.kubernetes, scenario, suggested, labels)
         if target.namespace is None or target.deployment is None:
@@ -114,11 +124,22 @@ class Remediator:
     async def restore(self, action_id: int, *, actor: Actor) -> RequestResult:
         """Request putting back the HPA floor that action ``action_id`` raised (the button on
         the resolution): an ordinary scale request through approval, allowed on the resolved
-        incident."""
+        incident. Refusals are on the incident's timeline, like every refused request."""
         async with self.ctx.store.transaction() as uow:
             raised = await uow.actions.get(action_id)
         if raised is None or raised.previous_min_replicas is None:
-            raise BadRequest(f"action {action_id} moved no HPA floor to restore")
+            why = f"action {action_id} moved no HPA floor to restore"
+            if raised is not None:  # without the action there is no incident to tell
+                await action_steps.refuse_request(
+                    self.ctx.store,
+                    raised.incident_id,
+                    actor=actor,
+                    at=self.ctx.clock.now(),
+                    verb=ActionVerb.SCALE.value,
+                    target=str(raised.target),
+                    why=why,
+                )
+            raise BadRequest(why)
         return await self.request(
             raised.incident_id,
             ActionVerb.SCALE,

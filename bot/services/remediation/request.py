@@ -105,7 +105,9 @@ async def _request(
     # rules_for checks the names and the policy's namespace allow-list.
     target = Target(namespace, deployment)
     rules = rules_for(policy, verb, target)
-    replicas, to_revision = check_arguments(rules, replicas=replicas, to_revision=to_revision)
+    replicas, to_revision = check_arguments(
+        rules, replicas=replicas, to_revision=to_revision, restoring=restores is not None
+    )
     plan = ScalePlan()
     if replicas is not None:
         plan = await plan_scale(ctx.cluster, target, replicas, restoring=restores is not None)
@@ -117,7 +119,12 @@ async def _request(
             raise NotFound(f"no incident {incident_id}")
         if restores is not None and replicas is not None:
             await check_restore(
-                uow, incident_id=incident_id, restores=restores, target=target, replicas=replicas
+                uow,
+                incident_id=incident_id,
+                restores=restores,
+                target=target,
+                replicas=replicas,
+                plan=plan,
             )
         elif not incident.status.is_open:
             raise Conflict(f"incident {incident_id} is resolved; reopen it before remediating")
@@ -142,6 +149,20 @@ async def _request(
             if await action_steps.expire(uow, action, at=now) is None:
                 raise Conflict(f"action {action.id} changed meanwhile")
             action, created = await uow.actions.open_or_existing(new)
+        if (
+            not created
+            and (restores is not None or action.restores is not None)
+            and (action.replicas != new.replicas or action.restores != new.restores)
+        ):
+            # A restore is about one floor: joining another scale (or a raise joining a
+            # restore) would apply something the clicker did not ask for.
+            asked = (
+                f"the restore to {replicas}" if restores is not None else f"a scale to {replicas}"
+            )
+            raise Conflict(
+                f"{action.describe()} (action {action.id}) is already open on {target}; "
+                f"{asked} replicas cannot join it, wait for it to end"
+            )
         if created:
             await uow.timeline.append(
                 incident_id,

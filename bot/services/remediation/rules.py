@@ -6,15 +6,14 @@ Which targets the policy allows:
 * the namespace must be in the policy's allow-list, ``kubernetes.namespaces``, and is never a
   ``kube-*`` system namespace whatever the policy says (``bot.domain.target`` is the one
   place that decides what a valid target is). A refusal names the allow-list;
-* any deployment in an allowed namespace may be a target: which deployment is failing comes
-  from the incident's alerts (``bot.policy.targets``), not from a list in the policy;
-* a mutating verb is allowed only if some scenario (any scenario, not only the incident's:
-  an incident classified "high latency" may turn out to need the rollback "service down"
-  suggests) suggests that verb;
-* its limits come from the suggestions of that verb that apply to the deployment: those
-  naming it, and those naming no deployment (they act on whatever the alert names); when
-  none applies, from all suggestions of the verb. They combine strictly: the narrowest
-  replica bounds, the most approvals, and every ``approvers`` list must admit the approver;
+* which deployment is failing comes from the incident's alerts (``bot.policy.targets``);
+* a mutating verb is allowed on a deployment only if some suggestion of that verb applies to
+  it: one naming that deployment, or one naming no deployment (it acts on whatever the alert
+  names). Any scenario's suggestion counts, not only the incident's: an incident classified
+  "high latency" may turn out to need the rollback "service down" suggests. Otherwise
+  ``Forbidden``, naming the deployments the policy allows that verb on;
+* its limits come from those suggestions. They combine strictly: the narrowest replica
+  bounds, the most approvals, and every ``approvers`` list must admit the approver;
 * ``diagnose`` (read-only) is allowed on every deployment in an allowed namespace.
 """
 
@@ -74,7 +73,13 @@ def rules_for(policy: Policy, verb: ActionVerb, target: Target) -> ActionRules:
             f"the runbook policy suggests no {verb.value} on any deployment "
             f"(it suggests: {', '.join(allowed) or 'nothing'})"
         )
-    applying = [a for a in same if a.deployment in (None, target.name)] or same
+    applying = [a for a in same if a.deployment in (None, target.name)]
+    if not applying:
+        named = sorted({a.deployment for a in same if a.deployment is not None})
+        raise Forbidden(
+            f"the runbook policy suggests {verb.value} only on {', '.join(named)}, "
+            f"not on {target.name}"
+        )
     mins = [a.bounds.min_replicas for a in applying if a.bounds.min_replicas is not None]
     maxes = [a.bounds.max_replicas for a in applying if a.bounds.max_replicas is not None]
     defaults = [a.replicas for a in applying if a.replicas is not None]
@@ -90,9 +95,16 @@ def rules_for(policy: Policy, verb: ActionVerb, target: Target) -> ActionRules:
 
 
 def check_arguments(
-    rules: ActionRules, *, replicas: object = None, to_revision: object = None
+    rules: ActionRules,
+    *,
+    replicas: object = None,
+    to_revision: object = None,
+    restoring: bool = False,
 ) -> tuple[int | None, int | None]:
-    """The validated ``(replicas, to_revision)`` for the verb; ``BadRequest``/``Forbidden``."""
+    """The validated ``(replicas, to_revision)`` for the verb; ``BadRequest``/``Forbidden``.
+
+    ``restoring``: the count puts back an HPA floor from before the incident, so the policy's
+    lower bound does not apply (it may be below it); its upper bound still does."""
     verb = rules.verb
     if verb is not ActionVerb.SCALE and replicas is not None:
         raise BadRequest(f"{verb.value} takes no replica count")
@@ -106,6 +118,8 @@ def check_arguments(
         low, high = rules.min_replicas, rules.max_replicas
         if low is None or high is None:
             raise Forbidden(f"the runbook policy gives no replica bounds for {rules.target}")
+        if restoring:
+            low = min(low, replicas)
         if not low <= replicas <= high:
             raise Forbidden(
                 f"{replicas} replicas is outside the policy's bounds for {rules.target} "

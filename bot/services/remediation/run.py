@@ -1,4 +1,5 @@
-"""Carry out a claimed (running) action: check the target against its approval snapshot,
+"""Carry out a claimed (running) action: check the target against its approval snapshot
+(replica moves of a deployment an HPA governs are the autoscaler's, whatever the verb),
 dry-run, record the intent to apply, apply, follow the rollout, and finish it. Shared by
 execution and crash reconciliation, so both take exactly the same guarded path."""
 
@@ -51,6 +52,20 @@ def moved(before: TargetSnapshot, now: TargetSnapshot, *, autoscaled: bool = Fal
         for name in _SPEC_FIELDS
         if name not in ignored and getattr(before, name) != getattr(now, name)
     ]
+
+
+async def changes_since(
+    cluster: Cluster, action: ActionRequest, before: TargetSnapshot, now: TargetSnapshot
+) -> list[str]:
+    """``moved`` for ``action``'s target, whatever its verb: when only the replica count (and
+    the generation it bumps) moved, the HPA is looked up, and if one governs the deployment
+    the move was the autoscaler's, not a change of target. ``CLUSTER_ERRORS`` propagate."""
+    changes = moved(before, now, autoscaled=action.autoscaler is not None)
+    if not changes or moved(before, now, autoscaled=True):
+        return changes
+    if await cluster.autoscaler(action.target) is not None:
+        return []
+    return changes
 
 
 async def apply_change(
@@ -114,9 +129,9 @@ class Runner:
         assert action.snapshot is not None, "an approved action always has its snapshot"
         try:
             current = await self.cluster.snapshot(action.target)
+            changes = await changes_since(self.cluster, action, action.snapshot, current)
         except CLUSTER_ERRORS as exc:
             return await self.finish(action, ActionState.FAILED, f"cannot read the target: {exc}")
-        changes = moved(action.snapshot, current, autoscaled=action.autoscaler is not None)
         if changes:
             detail = f"target changed since approval ({', '.join(changes)}); {FRESH_APPROVAL}"
             return await self.finish(action, ActionState.FAILED, detail)
