@@ -22,7 +22,7 @@ from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.testing import ALICE, BOB, CAROL, ONCALL
 from tests.support.bot_app import MakeClient
 from tests.support.payloads.alertmanager import alert, resolved, webhook
-from tests.support.slack_bot import SlackBot, eventually, slack_bot
+from tests.support.slack_bot import SlackBot, buttons, eventually, slack_bot
 
 NS, NAME = "firebreak", "lnn-service"
 LATENCY = alert("LNNHighLatency", "critical", service="lnn-service")
@@ -62,19 +62,6 @@ async def world(
             rollout_deadline=30,
         ) as bot:
             yield World(bot, kube)
-
-
-def buttons(message: Message) -> dict[str, dict[str, Any]]:
-    """Each button's label → its action id and value."""
-    found = {}
-    for block in message.blocks or []:
-        for element in block.get("elements", []):
-            if element.get("type") == "button":
-                found[element["text"]["text"]] = {
-                    "action_id": element["action_id"],
-                    "value": json.loads(element["value"]),
-                }
-    return found
 
 
 def thread(channel: Channel, card: Message) -> list[Message]:
