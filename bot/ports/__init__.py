@@ -1,0 +1,41 @@
+"""Ports: the Protocols the core needs from the outside world. Adapters in ``db/``,
+``actions/`` and ``bot/integrations/`` implement them; ``tests/fakes`` holds in-memory versions.
+
+One module per side of the core: storage of incidents and deliveries (``incidents``), outbound
+effects (``outbox``), remediation (``remediation``), the transaction that binds the
+repositories (``store``) and the metrics (``metrics``). Callers import from ``bot.ports``.
+"""
+
+from bot.ports.incidents import (
+    AlertRepository,
+    DeliveryRepository,
+    HealthRepository,
+    Inbox,
+    InboxBacklog,
+    IncidentRepository,
+    TimelineRepository,
+)
+from bot.ports.metrics import Metrics
+from bot.ports.outbox import ChatRefRepository, OutboxRepository, Sender
+from bot.ports.remediation import ActionRepository, Cluster, Directory
+from bot.ports.store import Publisher, Store, UnitOfWork
+
+__all__ = [
+    "ActionRepository",
+    "AlertRepository",
+    "ChatRefRepository",
+    "Cluster",
+    "DeliveryRepository",
+    "Directory",
+    "HealthRepository",
+    "Inbox",
+    "InboxBacklog",
+    "IncidentRepository",
+    "Metrics",
+    "OutboxRepository",
+    "Publisher",
+    "Sender",
+    "Store",
+    "TimelineRepository",
+    "UnitOfWork",
+]

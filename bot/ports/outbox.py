@@ -1,0 +1,113 @@
+"""Outbound effects: the outbox rows, the chat references earlier calls returned, and the sender of each row's target."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain.incident import (
+    JSON,
+)
+from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus, SendResult
+
+
+class Sender(Protocol):
+    """Performs the outbox calls of one target (Slack, a pager, mail) and says what each
+    answer means for its row; retrying, pacing and ordering are the outbox worker's."""
+
+    @property
+    def configured(self) -> bool:
+        """``False`` when the target's settings are missing: nothing is sent."""
+        ...
+
+    async def send(self, method: str, args: JSON) -> SendResult:
+        """Make one call; connection errors and refusals come back as outcomes, not raised."""
+        ...
+
+    def skip(self, call: OutboundCall) -> str:
+        """Unconfigured only: log what would have been sent; the reason kept on its row."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """Calls waiting to be sent (``bot.domain.outbox``); the chat refs they produce are kept by
+    ``ChatRefRepository``.
+
+    Services only ``add``, inside the transaction of the change that caused the call. The
+    worker claims rows with a lease: only the oldest unsent row of an ordering key is ever
+    eligible, so a key's rows go out one after the other, and two replicas never hold the
+    same row at once. The ``worker`` argument of the later operations is the lease holder.
+    """
+
+    async def add(self, call: OutboundCall, *, at: datetime) -> OutboxMessage:
+        """Store a pending call, eligible from ``at``."""
+        ...
+
+    async def claim(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        paused_methods: Collection[str] = (),
+    ) -> Sequence[OutboxMessage]:
+        """Lease up to ``limit`` ready rows, oldest first, at most one per ordering key.
+
+        Ready: pending, ``not_before <= now``, no live lease, no older pending row of its key,
+        and a method not in ``paused_methods`` (such a row holds back its key). Each claim
+        counts one attempt.
+        """
+        ...
+
+    async def mark_sent(self, message_id: int, *, at: datetime, result: JSON) -> bool:
+        """Record the target's confirmation; ``False`` if the row was no longer pending."""
+        ...
+
+    async def reschedule(
+        self, message_id: int, *, worker: str, not_before: datetime, error: str
+    ) -> bool:
+        """Release the lease for a later try; ``False`` if ``worker`` lost the lease."""
+        ...
+
+    async def mark_failed(self, message_id: int, *, worker: str, at: datetime, error: str) -> bool:
+        """Give up on the row for good; ``False`` if ``worker`` lost the lease."""
+        ...
+
+    async def mark_unconfigured(
+        self, message_id: int, *, worker: str, at: datetime, reason: str = "not configured"
+    ) -> bool:
+        """The call was only logged (its target is not configured: ``reason``); ``False``
+        if ``worker`` lost the lease."""
+        ...
+
+    async def get(self, message_id: int) -> OutboxMessage | None: ...
+
+    async def list(
+        self,
+        *,
+        status: OutboxStatus | None = None,
+        ordering_key: str | None = None,
+        limit: int = 1000,
+    ) -> Sequence[OutboxMessage]:
+        """Oldest first."""
+        ...
+
+
+class ChatRefRepository(Protocol):
+    """What the chat calls of an incident returned and later calls refer to (its channel id,
+    its card's channel and ``ts``: the names in ``bot.domain.outbox``), and the reverse
+    lookup of an incident by its channel."""
+
+    async def refs(self, incident_id: int) -> dict[str, str]:
+        """The incident's chat refs (channel id, card channel and ts), empty if none yet."""
+        ...
+
+    async def save_refs(self, incident_id: int, refs: Mapping[str, str]) -> None:
+        """Set (or overwrite) the named refs of an incident; other refs stay."""
+        ...
+
+    async def incident_for_channel(self, channel_id: str) -> int | None:
+        """The incident whose own channel this is (its ``channel`` ref), newest if several."""
+        ...
