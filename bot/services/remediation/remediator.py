@@ -79,17 +79,9 @@ class Remediator:
         incident, labels = await alert_labels(self.ctx.store, incident_id)
         scenario = policy.scenarios.get(incident.scenario)
         if scenario is None or not 0 <= index < len(scenario.actions):
-            why = "this button's action is no longer in the runbook"
-            await action_steps.refuse_request(
-                self.ctx.store,
-                incident_id,
-                actor=actor,
-                at=self.ctx.clock.now(),
-                verb="",
-                target="",
-                why=why,
+            raise await self._refused(
+                incident_id, actor, "", "", "this button's action is no longer in the runbook"
             )
-            raise BadRequest(why)
         suggested = scenario.actions[index]
         target = resolve_target(policy.kubernetes, scenario, suggested, labels)
         if target.namespace is None or target.deployment is None:
@@ -98,16 +90,7 @@ class Remediator:
                 f"{'deployment' if target.deployment is None else 'namespace'} to "
                 f"{suggested.verb}; use /incident {suggested.verb} deploy/NAME -n NAMESPACE"
             )
-            await action_steps.refuse_request(
-                self.ctx.store,
-                incident_id,
-                actor=actor,
-                at=self.ctx.clock.now(),
-                verb=suggested.verb,
-                target=str(target),
-                why=why,
-            )
-            raise BadRequest(why)
+            raise await self._refused(incident_id, actor, suggested.verb, str(target), why)
         if suggested.verb == ActionVerb.DIAGNOSE.value:
             return await self.diagnose(
                 incident_id, target.namespace, target.deployment, actor=actor
@@ -129,17 +112,11 @@ class Remediator:
             raised = await uow.actions.get(action_id)
         if raised is None or raised.previous_min_replicas is None:
             why = f"action {action_id} moved no HPA floor to restore"
-            if raised is not None:  # without the action there is no incident to tell
-                await action_steps.refuse_request(
-                    self.ctx.store,
-                    raised.incident_id,
-                    actor=actor,
-                    at=self.ctx.clock.now(),
-                    verb=ActionVerb.SCALE.value,
-                    target=str(raised.target),
-                    why=why,
-                )
-            raise BadRequest(why)
+            if raised is None:  # without the action there is no incident to tell
+                raise BadRequest(why)
+            raise await self._refused(
+                raised.incident_id, actor, ActionVerb.SCALE.value, str(raised.target), why
+            )
         return await self.request(
             raised.incident_id,
             ActionVerb.SCALE,
@@ -149,6 +126,22 @@ class Remediator:
             replicas=raised.previous_min_replicas,
             restores=raised.id,
         )
+
+    async def _refused(
+        self, incident_id: int, actor: Actor, verb: str, target: str, why: str
+    ) -> BadRequest:
+        """Record a request refused before the request use case saw it (on the incident's
+        timeline, committed on its own, like every refusal) and return the error to raise."""
+        await action_steps.refuse_request(
+            self.ctx.store,
+            incident_id,
+            actor=actor,
+            at=self.ctx.clock.now(),
+            verb=verb,
+            target=target,
+            why=why,
+        )
+        return BadRequest(why)
 
     async def approve(self, action_id: int, *, actor: Actor) -> ApprovalResult:
         """Count the approval; the final one starts the execution in the background."""
