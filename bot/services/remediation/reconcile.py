@@ -101,9 +101,11 @@ async def _settle(runner: Runner, action: ActionRequest) -> ActionRequest:
     try:
         current = await runner.cluster.snapshot(action.target)
         landed = await _landed(runner.cluster, action, action.apply_snapshot, current)
-        changes = await changes_since(runner.cluster, action, action.apply_snapshot, current)
-        if autoscaled and not landed:
-            changes += await floor_moved(runner.cluster, action)
+        changes: list[str] = []
+        if not landed:  # a landed change needs no account of what else moved
+            changes = await changes_since(runner.cluster, action, action.apply_snapshot, current)
+            if autoscaled:
+                changes += await floor_moved(runner.cluster, action)
     except CLUSTER_ERRORS as exc:
         detail = f"needs a human: cannot read the target to reconcile ({exc})"
         return await runner.finish(action, ActionState.FAILED, detail)
