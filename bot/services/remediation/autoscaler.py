@@ -16,6 +16,7 @@ person set since), checked at request time and again before applying.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,8 +69,8 @@ async def plan_scale(
     cluster: Cluster, target: Target, replicas: int, *, restoring: bool = False
 ) -> ScalePlan:
     """The plan for scaling ``target`` to ``replicas``; ``Forbidden``/``BadRequest`` when
-    the HPA cannot take that floor, ``Conflict`` when it would not raise it (not a restore). A restore needs the HPA: without it there is nothing to
-    put back (``Conflict``)."""
+    the HPA cannot take that floor, ``Conflict`` when it would not raise it (not a restore).
+    A restore needs the HPA: without it there is nothing to put back (``Conflict``)."""
     try:
         found = await cluster.autoscaler(target)
     except (ClusterError, NotFound) as exc:
@@ -219,15 +220,7 @@ def reached(action: ActionRequest, progress: RolloutProgress) -> RolloutProgress
         f"Waiting for HPA {name} to scale {action.target.name} to {action.replicas} "
         f"(now {progress.desired})..."
     )
-    return RolloutProgress(
-        desired=progress.desired,
-        updated=progress.updated,
-        ready=progress.ready,
-        available=progress.available,
-        observed_current=progress.observed_current,
-        done=False,
-        message=message,
-    )
+    return dataclasses.replace(progress, done=False, message=message)
 
 
 async def floor_landed(cluster: Cluster, action: ActionRequest) -> bool | None:
