@@ -93,6 +93,15 @@ _RESTORING = frozenset(
 )
 
 
+def _raised_floor(action: ActionRequest) -> bool:
+    """A succeeded HPA scale that set a floor of the incident's own (not a restore)."""
+    return (
+        action.state is ActionState.SUCCEEDED
+        and action.autoscaler is not None
+        and action.restores is None
+    )
+
+
 def restorable(actions: Sequence[ActionRequest]) -> list[ActionRequest]:
     """The HPA scales of an incident whose floor resolving it should offer to put back: per
     deployment the first that succeeded (its previous floor is the one from before the
@@ -101,9 +110,7 @@ def restorable(actions: Sequence[ActionRequest]) -> list[ActionRequest]:
     offers: dict[str, ActionRequest] = {}
     for action in actions:
         if (
-            action.state is ActionState.SUCCEEDED
-            and action.autoscaler is not None
-            and action.restores is None
+            _raised_floor(action)
             and action.previous_min_replicas is not None
             and action.previous_min_replicas != action.replicas
         ):
@@ -116,11 +123,7 @@ def _last_floor(actions: Sequence[ActionRequest], first: ActionRequest) -> int:
     floors = [
         a.replicas
         for a in actions
-        if a.state is ActionState.SUCCEEDED
-        and a.autoscaler is not None
-        and a.restores is None
-        and a.target == first.target
-        and a.replicas is not None
+        if _raised_floor(a) and a.target == first.target and a.replicas is not None
     ]
     return floors[-1] if floors else first.replicas or 0
 
