@@ -4,6 +4,7 @@ its own so several apps (tests) coexist."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
 from prometheus_client import (
@@ -149,42 +150,33 @@ class PrometheusMetrics:
 
     def observe_backlog(self, backlog: InboxBacklog | None, now: datetime) -> None:
         """Set the inbox gauges from the database's count (``None``: it could not be read)."""
-        if backlog is None:
-            self.inbox_pending.set(math.nan)
-            self.inbox_oldest_pending_seconds.set(math.nan)
-            return
-        self.inbox_pending.set(backlog.pending)
-        self.inbox_oldest_pending_seconds.set(backlog.oldest_age(now))
+        _read_out(
+            (self.inbox_pending, self.inbox_oldest_pending_seconds),
+            None if backlog is None else (backlog.pending, backlog.oldest_age(now)),
+        )
 
     def observe_outbox(self, outbox: OutboxHealth | None, now: datetime) -> None:
         """Set the outbox gauges from the database's count (``None``: it could not be read)."""
-        if outbox is None:
-            for gauge in (
+        _read_out(
+            (
                 self.outbox_pending,
                 self.outbox_retrying,
                 self.outbox_failed,
                 self.outbox_oldest_due_seconds,
-            ):
-                gauge.set(math.nan)
-            return
-        self.outbox_pending.set(outbox.pending)
-        self.outbox_retrying.set(outbox.retrying)
-        self.outbox_failed.set(outbox.failed)
-        self.outbox_oldest_due_seconds.set(outbox.oldest_due_age(now))
+            ),
+            None
+            if outbox is None
+            else (outbox.pending, outbox.retrying, outbox.failed, outbox.oldest_due_age(now)),
+        )
 
     def observe_actions(self, actions: RunningActions | None, now: datetime) -> None:
         """Set the running-action gauges from the database (``None``: it could not be read)."""
-        if actions is None:
-            for gauge in (
-                self.actions_running,
-                self.actions_overdue,
-                self.actions_oldest_running_seconds,
-            ):
-                gauge.set(math.nan)
-            return
-        self.actions_running.set(actions.running)
-        self.actions_overdue.set(actions.overdue)
-        self.actions_oldest_running_seconds.set(actions.oldest_age(now))
+        _read_out(
+            (self.actions_running, self.actions_overdue, self.actions_oldest_running_seconds),
+            None
+            if actions is None
+            else (actions.running, actions.overdue, actions.oldest_age(now)),
+        )
 
     def observe_processed(self, processed: Processed, now: datetime) -> None:
         """Count one processed inbox delivery and the incidents it opened."""
@@ -196,3 +188,11 @@ class PrometheusMetrics:
         )
         for incident in processed.opened:
             self.incidents_opened.labels(incident.severity.value, source).inc()
+
+
+def _read_out(gauges: Sequence[Gauge], values: Sequence[float] | None) -> None:
+    """Set each gauge to its value; every one to NaN when the database could not be read
+    (``values`` is ``None``), so a rule can tell "unknown" from zero."""
+    readings = [math.nan] * len(gauges) if values is None else values
+    for gauge, value in zip(gauges, readings, strict=True):
+        gauge.set(value)
