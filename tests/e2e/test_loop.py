@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 
 from launcher import alertmanager as am_config
+from launcher import envfile
 from launcher import prometheus as prom_config
 from launcher.load import Load, generate
 from tests.e2e.conftest import Processes
@@ -175,8 +176,7 @@ async def loop_running(
             am_port, prom_port = free_port(), free_port()
             am_address, prom_address = f"{LOOPBACK}:{am_port}", f"{LOOPBACK}:{prom_port}"
             token_file = tmp_path / "alertmanager-token"
-            token_file.write_text(ALERTMANAGER_TOKEN)
-            token_file.chmod(0o600)
+            envfile.write_private(token_file, ALERTMANAGER_TOKEN)
             am_home, prom_home = tmp_path / "alertmanager", tmp_path / "prometheus"
             am_file = am_config.write(
                 am_home,
