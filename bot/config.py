@@ -85,6 +85,23 @@ class Settings(BaseSettings):
     pagerduty_api_url: str = Field(
         "https://api.pagerduty.com", validation_alias=_env("PAGERDUTY_API_URL")
     )
+    # More PagerDuty services a rotation member's page may go to, by name:
+    # "lnn-service=KEY,platform=KEY2". A page to a member without one uses the routing key.
+    pagerduty_routing_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), validation_alias=_env("PAGERDUTY_ROUTING_KEYS")
+    )
+    # Email (issue 16): smtp://host:port, smtps://host:port (TLS from the start) or
+    # smtp://host:port?starttls=true; user and password in the URL or in their own settings.
+    smtp_url: SecretStr | None = Field(None, validation_alias=_env("FIREBREAK_SMTP_URL"))
+    smtp_user: str | None = Field(None, validation_alias=_env("FIREBREAK_SMTP_USER"))
+    smtp_password: SecretStr | None = Field(None, validation_alias=_env("FIREBREAK_SMTP_PASSWORD"))
+    email_from: str = Field("firebreak@localhost", validation_alias=_env("FIREBREAK_EMAIL_FROM"))
+    # Where people reach the bot: links in pages and emails point here.
+    public_url: str = Field("http://127.0.0.1:8080", validation_alias=_env("FIREBREAK_PUBLIC_URL"))
+    # How often the escalation worker looks for due timers when nothing woke it.
+    escalation_poll_seconds: float = Field(
+        5.0, gt=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_ESCALATION_POLL_SECONDS")
+    )
     kubeconfig: Path | None = Field(None, validation_alias=_env("KUBECONFIG"))
     # Set by Kubernetes in every pod; with no KUBECONFIG it selects the in-cluster config.
     kubernetes_service_host: str | None = Field(
@@ -141,7 +158,9 @@ class Settings(BaseSettings):
         300.0, gt=0, validation_alias=_env("FIREBREAK_READY_MAX_INBOX_AGE_SECONDS")
     )
 
-    @field_validator("approvers", "pagerduty_webhook_secrets", mode="before")
+    @field_validator(
+        "approvers", "pagerduty_webhook_secrets", "pagerduty_routing_keys", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
@@ -160,6 +179,22 @@ class Settings(BaseSettings):
                 + value.split("://", 1)[0]
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("FIREBREAK_PUBLIC_URL must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    def routing_keys(self) -> dict[str, str]:
+        """``PAGERDUTY_ROUTING_KEYS`` as service name → routing key."""
+        keys: dict[str, str] = {}
+        for item in self.pagerduty_routing_keys:
+            name, _, key = item.get_secret_value().partition("=")
+            if name.strip() and key.strip():
+                keys[name.strip()] = key.strip()
+        return keys
 
     @property
     def is_sqlite(self) -> bool:

@@ -86,3 +86,7 @@ class UnsupportedEncoding(BadRequest):
 
 class DrillFailed(FirebreakError):
     """``firebreak drill`` could not reach the LNN service's fault switch, or was refused."""
+
+
+class UpstreamError(FirebreakError):
+    """A service firebreak asks (PagerDuty's REST API) failed or could not be reached."""

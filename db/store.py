@@ -16,6 +16,7 @@ from db.repositories import (
     SqlAlertRepository,
     SqlChatRefRepository,
     SqlDeliveryRepository,
+    SqlEscalationRepository,
     SqlHealthRepository,
     SqlIncidentRepository,
     SqlOutboxRepository,
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.chat_refs = SqlChatRefRepository(conn)
         self.actions = SqlActionRepository(conn)
         self.health = SqlHealthRepository(conn)
+        self.escalations = SqlEscalationRepository(conn)
 
 
 class SqlStore:

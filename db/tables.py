@@ -230,3 +230,26 @@ Index(
     sqlite_where=RUNNING_ACTION_WHERE,
     postgresql_where=RUNNING_ACTION_WHERE,
 )
+
+
+# Escalation timers (migration 0008): one row per incident, path run and level of the
+# severity's escalation path, plus one (level -1, kind 'target') for the response target.
+# Fired in the transaction that records the level, so each fires once (bot.domain.escalation).
+escalation_timers = Table(
+    "escalation_timers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("run", Integer, nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("fired_at", UTCDateTime, nullable=True),
+    Column("cancelled_reason", Text, nullable=False),
+    UniqueConstraint("incident_id", "run", "kind", "level"),
+)
+# The worker's claim: pending timers by due time.
+Index("ix_escalation_timers_status_due_at", escalation_timers.c.status, escalation_timers.c.due_at)

@@ -1,4 +1,4 @@
-"""The outbox: calls to the outside (Slack today; a pager and mail next) that change
+"""The outbox: calls to the outside (Slack, PagerDuty, email) that change
 something, stored as rows before they are sent.
 
 A service adds an ``OutboundCall`` in the same transaction as the state change that caused it;
@@ -31,6 +31,15 @@ from bot.domain.incident import JSON
 
 # Targets: each names a ``Sender`` the app registers (bot.app).
 SLACK = "slack"
+# PagerDuty's Events API v2. Methods ``trigger``, ``acknowledge``, ``resolve``; args
+# ``dedup_key`` and, for a trigger, ``summary``, ``source``, ``severity`` (critical, error,
+# warning, info), ``component``, ``group``, ``class``, ``custom_details`` (an object) and
+# ``links`` (``[{"href", "text"}]``). ``service`` names the rotation's PagerDuty service
+# ("" or absent: the default routing key). The sender holds the routing keys.
+PAGERDUTY = "pagerduty"
+# Email over SMTP. Method ``send``; args ``to`` (a list of addresses), ``subject``, ``body``
+# (plain text). The sender holds the server and the From address.
+EMAIL = "email"
 
 # Ref names services and the worker agree on.
 CHANNEL = "channel"
@@ -128,6 +137,17 @@ class MissingRef(LookupError):
 def incident_key(incident_id: int) -> str:
     """The ordering key for everything about one incident (its channel, card, thread)."""
     return f"incident:{incident_id}"
+
+
+def pagerduty_key(incident_id: int) -> str:
+    """The ordering key of an incident's PagerDuty events: a trigger before its acknowledge,
+    its acknowledge before its resolve, and none of them behind the incident's Slack calls."""
+    return f"pagerduty:{incident_id}"
+
+
+def email_key(incident_id: int) -> str:
+    """The ordering key of an incident's emails."""
+    return f"email:{incident_id}"
 
 
 def channel_key(channel: str) -> str:

@@ -122,6 +122,25 @@ class PrometheusMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "firebreak_notifications",
+            "Pages and emails settled by the outbox, by target and outcome.",
+            ["target", "outcome"],
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "firebreak_escalations",
+            "Escalation levels fired, by severity and level (0: the first).",
+            ["severity", "level"],
+            registry=self.registry,
+        )
+        self.time_to_acknowledge_seconds = Histogram(
+            "firebreak_time_to_acknowledge_seconds",
+            "Time from an incident opening to its acknowledgement, by severity.",
+            ["severity"],
+            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400),
+            registry=self.registry,
+        )
         # The Alertmanager ack path runs per delivery in a storm: bind its children once.
         self._accepted = {
             source.value: (
@@ -177,6 +196,15 @@ class PrometheusMetrics:
             if actions is None
             else (actions.running, actions.overdue, actions.oldest_age(now)),
         )
+
+    def notification(self, target: str, outcome: str) -> None:
+        self.notifications.labels(target, outcome).inc()
+
+    def escalated(self, severity: str, level: int) -> None:
+        self.escalations.labels(severity, str(level)).inc()
+
+    def acknowledged(self, severity: str, seconds: float) -> None:
+        self.time_to_acknowledge_seconds.labels(severity).observe(max(0.0, seconds))
 
     def observe_processed(self, processed: Processed, now: datetime) -> None:
         """Count one processed inbox delivery and the incidents it opened."""

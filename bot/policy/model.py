@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.incident import Severity
+from bot.policy.escalation import EscalationLevel, RotationMember
 from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
 
 
@@ -148,13 +149,16 @@ class Scenario:
 
 @dataclass(frozen=True, slots=True)
 class SeverityLevel:
-    """What a severity means in this runbook: response target, escalation and standing steps."""
+    """What a severity means in this runbook: response target, escalation (``escalation``
+    says it in words on the card; ``path`` is what firebreak does, ``bot.policy.escalation``)
+    and standing steps."""
 
     severity: Severity
     name: str
     response_minutes: int
     escalation: str = ""
     steps: tuple[str, ...] = ()
+    path: tuple[EscalationLevel, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +218,7 @@ class Policy:
     service_labels: tuple[str, ...] = ("service", "job", "app")
     responders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kubernetes: KubernetesPolicy = field(default_factory=KubernetesPolicy)
+    rotation: Mapping[str, RotationMember] = field(default_factory=dict)
 
     def _verdict(
         self, severity: Severity, scenario_id: str, rule: str, minutes: int | None

@@ -2,10 +2,11 @@
 ``actions/`` and ``bot/integrations/`` implement them; ``tests/fakes`` holds in-memory versions.
 
 One module per side of the core: storage of incidents and deliveries (``incidents``), outbound
-effects (``outbox``), remediation (``remediation``), the transaction that binds the
+effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), the transaction that binds the
 repositories (``store``) and the metrics (``metrics``). Callers import from ``bot.ports``.
 """
 
+from bot.ports.escalation import EscalationRepository, OnCallDirectory
 from bot.ports.incidents import (
     AlertRepository,
     DeliveryRepository,
@@ -27,11 +28,13 @@ __all__ = [
     "Cluster",
     "DeliveryRepository",
     "Directory",
+    "EscalationRepository",
     "HealthRepository",
     "Inbox",
     "InboxBacklog",
     "IncidentRepository",
     "Metrics",
+    "OnCallDirectory",
     "OutboxRepository",
     "Publisher",
     "Sender",

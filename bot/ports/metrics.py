@@ -43,6 +43,19 @@ class Metrics(Protocol):
         """Set the running-action gauges from the database (``None``: it could not be read)."""
         ...
 
+    def notification(self, target: str, outcome: str) -> None:
+        """One page or email (``target``: ``pagerduty``, ``email``) settled: ``sent``,
+        ``retry``, ``rate_limited``, ``failed`` or ``unconfigured``."""
+        ...
+
+    def escalated(self, severity: str, level: int) -> None:
+        """One escalation level fired (``level`` 0-based, as in the policy)."""
+        ...
+
+    def acknowledged(self, severity: str, seconds: float) -> None:
+        """An incident of ``severity`` acknowledged ``seconds`` after it opened."""
+        ...
+
     def exposition(self) -> tuple[bytes, str]:
         """Every metric in the text format a scrape reads, and that format's content type."""
         ...

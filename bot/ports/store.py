@@ -9,6 +9,7 @@ from typing import Protocol
 from bot.domain.incident import (
     TimelineEntry,
 )
+from bot.ports.escalation import EscalationRepository
 from bot.ports.incidents import (
     AlertRepository,
     DeliveryRepository,
@@ -47,6 +48,9 @@ class UnitOfWork(Protocol):
 
     @property
     def health(self) -> HealthRepository: ...
+
+    @property
+    def escalations(self) -> EscalationRepository: ...
 
 
 class Store(Protocol):

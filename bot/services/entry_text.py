@@ -86,8 +86,73 @@ def _request_refused(event: ev.ActionRequestRefused, show: Show) -> str:
     return f"Request refused: {what}" + (f": {show(event.reason)}" if event.reason else "")
 
 
+_VIA = {"page": "page", "slack": "Slack", "email": "email"}
+
+
+def _told(items: ev.Notified, show: Show, user: Format) -> str:
+    parts = []
+    for r in ev.recipients_of(items):
+        who = user(show(r.address)) if r.via.value == "slack" else show(r.address or r.who)
+        parts.append(f"{_VIA[r.via.value]} {who}" if who else _VIA[r.via.value])
+    return ", ".join(parts)
+
+
+def _escalated(event: ev.EscalationFired, show: Show, user: Format) -> str:
+    line = f"Escalation level {event.level + 1}/{show(event.levels) or '?'}"
+    line += f" of {show(event.severity) or '?'}"
+    line += f" ({show(event.name)})" if event.name else ""
+    line += f" at {human_duration(timedelta(seconds=event.after_seconds))}"
+    told = _told(event.notified, show, user)
+    line += f": {told}" if told else ""
+    if event.upgrade:
+        line += f"; severity raised to {show(event.upgrade)}"
+    if event.late_seconds > 0:
+        line += f" ({human_duration(timedelta(seconds=event.late_seconds))} late)"
+    return line
+
+
+_SETTING_OF = {"page": "Paging", "email": "Email", "slack": "Slack"}
+
+
+Escalation = (
+    ev.EscalationFired
+    | ev.ResponseOverdue
+    | ev.PageRequested
+    | ev.NotificationUnconfigured
+    | ev.NotificationFailed
+)
+
+
+def _escalation_line(event: Escalation, show: Show, user: Format) -> str:
+    match event:
+        case ev.EscalationFired():
+            return _escalated(event, show, user)
+        case ev.ResponseOverdue():
+            target = human_duration(timedelta(minutes=event.target_minutes))
+            return (
+                f"Response target of {target} for {show(event.severity) or '?'} passed "
+                "without an acknowledgement: overdue"
+            )
+        case ev.PageRequested():
+            return f"Paged by hand: {_told(event.notified, show, user) or 'nobody'}"
+        case ev.NotificationUnconfigured():
+            what = _SETTING_OF.get(event.via, show(event.via))
+            return f"{what} not configured (set {show(event.setting)}): nobody was told that way"
+        case ev.NotificationFailed():
+            to = f" to {show(event.address)}" if event.address else ""
+            return f"{show(event.target).capitalize()} {show(event.method)}{to} failed: {show(event.error)}"
+
+
 def _line(event: ev.Event, show: Show, user: Format) -> str:
     match event:
+        case (
+            ev.EscalationFired()
+            | ev.ResponseOverdue()
+            | ev.PageRequested()
+            | ev.NotificationUnconfigured()
+            | ev.NotificationFailed()
+        ):
+            return _escalation_line(event, show, user)
         case ev.IncidentOpened():
             line = f"Opened as {show(event.severity) or '?'}: {show(event.title)}"
             return line + (f" (rule {show(event.rule)})" if event.rule else "")

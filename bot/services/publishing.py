@@ -20,6 +20,7 @@ from bot.ports import (
     AlertRepository,
     ChatRefRepository,
     DeliveryRepository,
+    EscalationRepository,
     HealthRepository,
     IncidentRepository,
     OutboxRepository,
@@ -86,6 +87,10 @@ class RecordingUnitOfWork:
     @property
     def health(self) -> HealthRepository:
         return self.inner.health
+
+    @property
+    def escalations(self) -> EscalationRepository:
+        return self.inner.escalations
 
 
 class PublishingStore:

@@ -4,6 +4,7 @@ from db.repositories.actions import SqlActionRepository
 from db.repositories.alerts import SqlAlertRepository
 from db.repositories.chat_refs import SqlChatRefRepository
 from db.repositories.deliveries import SqlDeliveryRepository
+from db.repositories.escalations import SqlEscalationRepository
 from db.repositories.health_gauges import SqlHealthRepository
 from db.repositories.incidents import SqlIncidentRepository
 from db.repositories.outbox import SqlOutboxRepository
@@ -14,6 +15,7 @@ __all__ = [
     "SqlAlertRepository",
     "SqlChatRefRepository",
     "SqlDeliveryRepository",
+    "SqlEscalationRepository",
     "SqlHealthRepository",
     "SqlIncidentRepository",
     "SqlOutboxRepository",

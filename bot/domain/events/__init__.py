@@ -1,5 +1,5 @@
 """The timeline vocabulary: every entry kind (``kinds``), a typed body for each (``bodies``
-for incidents, alerts, people and PagerDuty; ``actions`` for remediation), and the one way
+for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation), and the one way
 between a body and the stored JSON (``codec``)."""
 
 from bot.domain.events.actions import (
@@ -35,6 +35,16 @@ from bot.domain.events.bodies import (
     StatusChanged,
 )
 from bot.domain.events.codec import BODY_FOR, BODY_TYPES, Event, decode, encode
+from bot.domain.events.escalation import (
+    EscalationFired,
+    NotificationFailed,
+    NotificationUnconfigured,
+    Notified,
+    PageRequested,
+    ResponseOverdue,
+    notified,
+    recipients_of,
+)
 from bot.domain.events.kinds import EventKind, known_kind
 
 __all__ = [
@@ -60,17 +70,25 @@ __all__ = [
     "AlertsTruncated",
     "CommandViewed",
     "CommanderAssigned",
+    "EscalationFired",
     "Event",
     "EventKind",
     "IncidentOpened",
     "Note",
+    "NotificationFailed",
+    "NotificationUnconfigured",
+    "Notified",
+    "PageRequested",
     "PagerDutyLinked",
     "PagerDutyReceived",
     "ParticipantJoined",
+    "ResponseOverdue",
     "SeverityChanged",
     "StatusChanged",
     "about",
     "decode",
     "encode",
     "known_kind",
+    "notified",
+    "recipients_of",
 ]

@@ -14,6 +14,7 @@ from typing import Any, get_type_hints
 
 from bot.domain.events import actions as act
 from bot.domain.events import bodies as bod
+from bot.domain.events import escalation as esc
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.incident import JSON
 
@@ -33,6 +34,11 @@ Event = (
     | act.AboutAction
     | act.ActionDiagnosed
     | act.ActionRequestRefused
+    | esc.EscalationFired
+    | esc.ResponseOverdue
+    | esc.PageRequested
+    | esc.NotificationUnconfigured
+    | esc.NotificationFailed
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -61,6 +67,11 @@ BODY_TYPES: tuple[type[Event], ...] = (
     act.ActionFinished,
     act.ActionDiagnosed,
     act.ActionRequestRefused,
+    esc.EscalationFired,
+    esc.ResponseOverdue,
+    esc.PageRequested,
+    esc.NotificationUnconfigured,
+    esc.NotificationFailed,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

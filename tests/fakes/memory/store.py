@@ -36,6 +36,7 @@ from bot.domain.timeline import GENESIS, next_entry
 from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.ports import InboxBacklog
 from tests.fakes.memory.actions import ActionTable, MemoryActions
+from tests.fakes.memory.escalations import MemoryEscalations, TimerTable
 from tests.fakes.memory.health import MemoryHealth
 from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, OutboxState
 
@@ -69,6 +70,7 @@ class _State:
     next_delivery_id: int = 1
     outbox: OutboxState = dataclasses.field(default_factory=OutboxState)
     actions: ActionTable = dataclasses.field(default_factory=ActionTable)
+    timers: TimerTable = dataclasses.field(default_factory=TimerTable)
 
     def copy(self) -> _State:
         # Stored values are frozen dataclasses, so copying the containers is enough.
@@ -83,6 +85,7 @@ class _State:
             next_delivery_id=self.next_delivery_id,
             outbox=self.outbox.copy(),
             actions=self.actions.copy(),
+            timers=self.timers.copy(),
         )
 
 
@@ -396,6 +399,7 @@ class MemoryUnitOfWork:
         )
         self.actions = MemoryActions(state.actions, state.incidents)
         self.health = MemoryHealth(state.outbox, state.actions)
+        self.escalations = MemoryEscalations(state.timers)
 
 
 class MemoryStore:
