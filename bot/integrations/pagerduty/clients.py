@@ -19,7 +19,9 @@ the client is built.
 from __future__ import annotations
 
 from httpx2 import Response
-from pagerduty import EventsApiV2Client, RestApiV2Client
+from pagerduty import EventsApiV2Client, RestApiV2Client, UrlError
+
+from bot.errors import ConfigError
 
 TIMEOUT_S = 30
 
@@ -58,13 +60,19 @@ def events_client(
     routing_key: str, base_url: str, *, timeout: int = TIMEOUT_S
 ) -> OneShotEventsClient:
     """An Events API v2 client for one routing key (the key travels in each event's body)."""
-    client = OneShotEventsClient(routing_key, base_url=base_url.rstrip("/"))
+    try:
+        client = OneShotEventsClient(routing_key, base_url=base_url.rstrip("/"))
+    except UrlError as exc:
+        raise ConfigError(f"PAGERDUTY_EVENTS_URL must be an https:// URL: {base_url}") from exc
     client.timeout = timeout
     return client
 
 
 def rest_client(api_token: str, base_url: str, *, timeout: int = TIMEOUT_S) -> OneShotRestClient:
     """A REST API v2 client authenticating with ``Authorization: Token token=…``."""
-    client = OneShotRestClient(api_token, base_url=base_url.rstrip("/"))
+    try:
+        client = OneShotRestClient(api_token, base_url=base_url.rstrip("/"))
+    except UrlError as exc:
+        raise ConfigError(f"PAGERDUTY_API_URL must be an https:// URL: {base_url}") from exc
     client.timeout = timeout
     return client
