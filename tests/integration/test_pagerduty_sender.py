@@ -112,6 +112,9 @@ async def test_acknowledge_then_resolve_move_the_same_alert(
     assert alert.status == "resolved"
     assert [e["event_action"] for e in fake.accepted()] == ["trigger", "acknowledge", "resolve"]
     assert set(fake.accepted()[1]) == {"routing_key", "event_action", "dedup_key"}
+    # After a resolve, PagerDuty opens a new alert for a trigger with the same key.
+    await sender.send("trigger", trigger_args())
+    assert [a.status for a in fake.alerts.for_key(KEY)] == ["resolved", "triggered"]
 
 
 async def test_triggers_sent_twice_with_one_dedup_key_are_one_alert(
