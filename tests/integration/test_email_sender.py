@@ -163,7 +163,14 @@ async def test_a_closed_port_is_retried(clock: FixedClock) -> None:
     assert result.error.startswith("connection")
 
 
-async def test_a_server_that_never_answers_is_retried(clock: FixedClock) -> None:
+@pytest.mark.parametrize(
+    ("timeout", "deadline"),
+    [(0.2, 3600.0), (3600.0, 0.2)],  # the other bound would hang past pytest's timeout
+    ids=["step-timeout", "whole-send-deadline"],
+)
+async def test_a_server_that_never_answers_is_retried(
+    clock: FixedClock, timeout: float, deadline: float
+) -> None:
     release = asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -173,7 +180,11 @@ async def test_a_server_that_never_answers_is_retried(clock: FixedClock) -> None
     listener = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     sender = EmailSender(
-        parse_smtp_url(f"smtp://127.0.0.1:{port}"), from_address=FROM, clock=clock, timeout=0.2
+        parse_smtp_url(f"smtp://127.0.0.1:{port}"),
+        from_address=FROM,
+        clock=clock,
+        timeout=timeout,
+        deadline=deadline,
     )
     try:
         result = await sender.send("send", ARGS)

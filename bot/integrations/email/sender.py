@@ -13,12 +13,19 @@ the server's answer means for the row (``bot.ports.Sender``).
 
 TLS (``smtps://`` or ``?starttls=true``) verifies the server's certificate against the system
 trust store; behind a private CA, point ``SSL_CERT_FILE`` at a bundle that holds it (OpenSSL
-reads it, as PagerDuty's client does). The connection is opened for each message: alerts
-are rare, and an idle pooled connection would only be cut by the server.
+reads it, as PagerDuty's client does). A certificate that fails verification is a
+connection error (``RETRY``): once the operator fixes the bundle the row still goes out.
+
+The connection is opened for each message: alerts are rare, and an idle pooled connection
+would only be cut by the server. Each network step has a timeout and the whole send a
+deadline, inside the outbox's lease (60 s by default) so no other replica takes the row over
+while it is on the wire. A send cut off after the server took the message is sent again;
+the Message-ID, the same on every attempt, lets mail systems drop the copy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from email.message import EmailMessage
@@ -41,9 +48,9 @@ from bot.integrations.email.smtp_url import Security, SmtpServer
 log = logging.getLogger("firebreak.email")
 
 METHOD = "send"
-# Per network step (connect, each reply); a whole send takes a few of them at most, well
-# inside the outbox lease.
-TIMEOUT_S = 20.0
+# Per network step (connect, each reply), and for the whole send.
+TIMEOUT_S = 10.0
+DEADLINE_S = 40.0
 _MAX_ERROR = 300
 
 
@@ -68,6 +75,7 @@ class EmailSender:
         from_address: str,
         clock: Clock,
         timeout: float = TIMEOUT_S,
+        deadline: float = DEADLINE_S,
         local_hostname: str | None = None,
     ) -> None:
         try:
@@ -77,6 +85,7 @@ class EmailSender:
         self._server = server
         self._clock = clock
         self._timeout = timeout
+        self._deadline = deadline
         # What the client says in EHLO; aiosmtplib's default asks the resolver for the FQDN.
         self._local_hostname = local_hostname or self._from.domain
 
@@ -121,21 +130,22 @@ class EmailSender:
 
     async def _deliver(self, email: Email, message: EmailMessage) -> tuple[Mapping[str, str], str]:
         server = self._server
-        errors, reply = await aiosmtplib.send(
-            message,
-            sender=self._from.addr_spec,
-            recipients=[a.addr_spec for a in email.to],
-            hostname=server.host,
-            port=server.port,
-            username=server.user,
-            password=server.password,
-            use_tls=server.security is Security.TLS,
-            # Explicit: plain smtp:// never upgrades on its own, smtp://…?starttls=true
-            # refuses to go on without it.
-            start_tls=server.security is Security.STARTTLS,
-            timeout=self._timeout,
-            local_hostname=self._local_hostname,
-        )
+        async with asyncio.timeout(self._deadline):
+            errors, reply = await aiosmtplib.send(
+                message,
+                sender=self._from.addr_spec,
+                recipients=[a.addr_spec for a in email.to],
+                hostname=server.host,
+                port=server.port,
+                username=server.user,
+                password=server.password,
+                use_tls=server.security is Security.TLS,
+                # Explicit: plain smtp:// never upgrades on its own, smtp://…?starttls=true
+                # refuses to go on without it.
+                start_tls=server.security is Security.STARTTLS,
+                timeout=self._timeout,
+                local_hostname=self._local_hostname,
+            )
         refused = {rcpt: _reply(r.code, r.message) for rcpt, r in errors.items()}
         return refused, reply
 
