@@ -1,0 +1,1 @@
+"""Email over SMTP: the outbox's sender for target ``email`` (``bot.domain.outbox.EMAIL``)."""
