@@ -2,8 +2,9 @@
 
 Every use case writes its facts as timeline entries; wrapping the store lets the chat effects
 of those entries be queued (outbox rows) in the very transaction that wrote them, without each
-use case knowing about Slack. The entries are collected per transaction and handed to the
-``Publisher`` just before commit.
+use case knowing about Slack. The entries are collected per transaction and handed to each
+``Publisher`` just before commit (the escalation reactor stores or cancels timers the same
+way).
 """
 
 from __future__ import annotations
@@ -94,15 +95,34 @@ class RecordingUnitOfWork:
 
 
 class PublishingStore:
-    """A ``Store`` whose transactions publish their new timeline entries before committing."""
+    """A ``Store`` whose transactions publish their new timeline entries before committing.
+
+    ``publishers`` (one, or several called in order for each incident: the escalation
+    reactor before the chat publishers) see only the entries the transaction's own work
+    appended: whatever a publisher writes goes through the inner unit of work and is not
+    published again. ``after_commit`` callbacks (the outbox worker's wake, and any added
+    with ``on_commit``) run after a commit that published something."""
 
     def __init__(
-        self, inner: Store, publisher: Publisher, *, after_commit: Callable[[], None] | None = None
+        self,
+        inner: Store,
+        publishers: Publisher | Sequence[Publisher],
+        *,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.inner = inner
-        self._publisher = publisher
+        self._publishers: tuple[Publisher, ...] = (
+            tuple(publishers) if isinstance(publishers, Sequence) else (publishers,)
+        )
         # Wakes the outbox worker once the rows are committed, instead of waiting for its poll.
-        self._after_commit = after_commit
+        self._after_commit: list[Callable[[], None]] = (
+            [after_commit] if after_commit is not None else []
+        )
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Also call ``callback`` after each commit that published something (for workers
+        built after this store, which they use)."""
+        self._after_commit.append(callback)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
@@ -114,12 +134,14 @@ class PublishingStore:
             for entry in recording.recorder.appended:
                 by_incident.setdefault(entry.incident_id, []).append(entry)
             for incident_id, entries in by_incident.items():
-                # The publisher writes through the inner unit of work: its own rows are not
-                # timeline entries and must not be published again.
-                await self._publisher.publish(uow, incident_id, entries)
+                for publisher in self._publishers:
+                    # Through the inner unit of work: a publisher's own writes are not
+                    # timeline entries of this transaction and must not be published again.
+                    await publisher.publish(uow, incident_id, entries)
                 published = True
-        if published and self._after_commit is not None:
-            self._after_commit()
+        if published:
+            for callback in self._after_commit:
+                callback()
 
     async def ping(self) -> None:
         await self.inner.ping()
