@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from bot.clock import Clock
 from bot.policy.model import Policy
-from bot.ports import Inbox, Metrics, Store
+from bot.ports import Inbox, Metrics, OnCallDirectory, Store
+from bot.services.escalation.reach import Reach
 from bot.services.remediation.remediator import Remediator
 
 
@@ -25,6 +26,10 @@ class Deps:
     remediator: Remediator
     # /readyz says "degraded" once the first-arrived pending delivery is older than this.
     ready_max_inbox_age: float
+    # Which ways of telling people are configured (/incident page notes the others).
+    reach: Reach = field(default_factory=Reach)
+    # PagerDuty's on-call API for /incident oncall; None: the policy's rotation answers.
+    oncall: OnCallDirectory | None = None
 
 
 DEPS = web.AppKey("deps", Deps)

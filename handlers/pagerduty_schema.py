@@ -17,6 +17,7 @@ from handlers.text import bounded_key
 class RefDoc(Lenient):
     id: str = ""
     summary: str = ""
+    type: str = ""
 
 
 class EventDoc(Lenient):
@@ -39,6 +40,17 @@ def _summary(value: object) -> str | None:
     return None
 
 
+# A payload lists a handful of assignees; a longer list is not read past this.
+_MAX_ASSIGNEES = 20
+
+
+def _assignees(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names = (_summary(item) for item in value[:_MAX_ASSIGNEES])
+    return tuple(name for name in names if name)
+
+
 def _incident(data: dict[str, Any]) -> PagerDutyIncident | None:
     if data.get("type") == "incident" and data.get("id"):
         number = data.get("number")
@@ -53,6 +65,7 @@ def _incident(data: dict[str, Any]) -> PagerDutyIncident | None:
             service=_summary(data.get("service")) or "",
             incident_key=clean(str(data["incident_key"])) if data.get("incident_key") else None,
             html_url=clean(str(data.get("html_url") or "")),
+            assignees=_assignees(data.get("assignees")),
         )
     ref = data.get("incident")
     if isinstance(ref, dict) and ref.get("id"):
@@ -91,4 +104,6 @@ def parse_pagerduty(body: bytes) -> PagerDutyEvent | None:
         incident=_incident(ev.data),
         agent=clean(ev.agent.summary) if ev.agent else "",
         note=clean(content) if isinstance(content, str) else "",
+        agent_id=bounded_key(ev.agent.id) if ev.agent and ev.agent.id else "",
+        agent_type=bounded_key(ev.agent.type) if ev.agent and ev.agent.type else "",
     )

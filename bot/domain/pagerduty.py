@@ -21,6 +21,8 @@ class PagerDutyIncident:
     service: str = ""
     incident_key: str | None = None
     html_url: str = ""
+    # Who it is assigned to now (the users' summaries), as reassigned and escalated events say.
+    assignees: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +35,8 @@ class PagerDutyEvent:
     incident: PagerDutyIncident | None
     agent: str = ""
     note: str = ""
+    # Who caused the event: PagerDuty's id for it and its type (``user_reference`` for a
+    # person; a service or integration when an Events API call, such as firebreak's own
+    # acknowledgement, did). ``agent`` above is its summary, for people to read.
+    agent_id: str = ""
+    agent_type: str = ""

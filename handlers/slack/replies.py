@@ -1,12 +1,25 @@
-"""What the person who clicked or typed is told about a remediation: the Slack wording of
-the remediation use cases' results (the use cases return data, not text)."""
+"""What the person who clicked or typed is told about a remediation, a page by hand and who
+is on call: the Slack wording of the use cases' results (the use cases return data, not
+text)."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from bot.domain.action import ActionRequest
 from bot.domain.deployment import Diagnosis
+from bot.domain.escalation import OnCall, Recipient, Via
+from bot.services.escalation.reach import SETTING
+from bot.services.incidents.oncall import Fallback, OnCallAnswer
+from bot.services.incidents.page import PageResult
 from bot.services.remediation.approve import ApprovalResult
 from bot.services.remediation.request import RequestResult
+from bot.text import escape
+
+_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
+_GROUP = re.compile(r"S[A-Z0-9]{2,20}")
+_NONE = "—"
 
 
 def requested_text(result: RequestResult) -> str:
@@ -39,3 +52,79 @@ def suggested_text(result: RequestResult | Diagnosis) -> str:
     if isinstance(result, Diagnosis):
         return diagnosing_text(result)
     return requested_text(result)
+
+
+def mention(ident: str) -> str:
+    """A Slack mention of a user (``U…``/``W…``) or user group (``S…``) id; anything else
+    as inert text."""
+    if _USER.fullmatch(ident):
+        return f"<@{ident}>"
+    if _GROUP.fullmatch(ident):
+        return f"<!subteam^{ident}>"
+    return escape(ident)
+
+
+def _told(recipient: Recipient) -> str:
+    if recipient.via is Via.SLACK:
+        return mention(recipient.address)
+    if recipient.via is Via.EMAIL:
+        return f"email to {escape(recipient.address)}"
+    service = f" (PagerDuty service {escape(recipient.address)})" if recipient.address else ""
+    return f"PagerDuty page to {escape(recipient.who)}{service}"
+
+
+_WAY = {Via.PAGE: "Paging", Via.EMAIL: "Email"}
+
+
+def page_text(result: PageResult) -> str:
+    """The reply to ``/incident page``: who is told how, and what is not configured."""
+    names = ", ".join(escape(m.name or m.key) for m in result.members)
+    who = f" ({names})" if names else ""
+    told = "; ".join(_told(r) for r in result.recipients)
+    lines = [f"Paged for *#{result.incident.id}*{who}: {told}."]
+    lines += [
+        f"{_WAY[via]} is not configured (set {SETTING[via]}): on the timeline, but not sent."
+        for via in result.unconfigured
+        if via in _WAY
+    ]
+    return "\n".join(lines)
+
+
+def _until(moment: datetime | None) -> str:
+    return f"until {moment:%Y-%m-%d %H:%M}Z" if moment is not None else f"until {_NONE}"
+
+
+def on_call_line(entry: OnCall) -> str:
+    """One level: level, name, email, Slack mentions, until when."""
+    mentions = " ".join(mention(ident) for ident in entry.slack) or _NONE
+    return (
+        f"• Level {entry.level} · {escape(entry.name) or _NONE} · "
+        f"{escape(entry.email) or _NONE} · {mentions} · {_until(entry.until)}"
+    )
+
+
+def oncall_text(answer: OnCallAnswer, service: str | None) -> str:
+    """The reply to ``/incident oncall``: where the answer comes from, then one line per
+    level."""
+    scope = f" for `{escape(service)}`" if service else ""
+    match answer.fallback:
+        case Fallback.NONE:
+            head = f"*On call now{scope}*, as PagerDuty says:"
+        case Fallback.UNCONFIGURED:
+            head = (
+                f"*On call{scope}*, from the policy's rotation (PagerDuty is not asked: "
+                "set PAGERDUTY_API_TOKEN):"
+            )
+        case Fallback.FAILED:
+            head = (
+                f":warning: PagerDuty could not be asked ({escape(answer.error)}). "
+                f"*On call{scope}*, from the policy's rotation:"
+            )
+    if not answer.on_call:
+        nobody = (
+            "PagerDuty lists nobody."
+            if answer.fallback is Fallback.NONE
+            else "The policy has no on-call rotation (`rotation:` in the policy file)."
+        )
+        return f"{head}\n{nobody}"
+    return "\n".join([head, *(on_call_line(entry) for entry in answer.on_call)])

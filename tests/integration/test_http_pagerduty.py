@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from bot.clock import FixedClock
+from bot.domain.actor import Actor
+from bot.domain.outbox import PAGERDUTY, OutboxMessage
 from bot.policy.model import Policy
+from bot.services.incidents.updates import acknowledge
+from db.migrate import upgrade_async
+from db.store import SqlStore
+from handlers.deps import DEPS
 from tests.support.bot_app import (
+    AM_AUTH,
     API_AUTH,
     PD_OLD_SECRET,
     PD_SECRET,
@@ -22,7 +32,7 @@ from tests.support.bot_app import (
     inbox_rows,
     process_inbox,
 )
-from tests.support.payloads.alertmanager import T0
+from tests.support.payloads.alertmanager import T0, alert, webhook
 from tests.support.payloads.pagerduty import encode, incident_event, sign
 
 
@@ -46,6 +56,16 @@ async def post_pd(client: Client, body: bytes, signature: str | None, webhook_id
 async def incident_count(client: Client) -> int:
     listing = await (await client.get("/api/incidents", headers=API_AUTH)).json()
     return len(listing["incidents"])
+
+
+async def outbox_rows(database_url: str) -> Sequence[OutboxMessage]:
+    """Every outbox row, read with a store of its own."""
+    store = SqlStore.from_url(database_url)
+    try:
+        async with store.transaction() as uow:
+            return await uow.outbox.list()
+    finally:
+        await store.close()
 
 
 BODY = encode(incident_event("incident.triggered", T0))
@@ -133,8 +153,6 @@ async def test_an_event_time_with_no_utc_value_is_400_naming_it(
 
 
 async def test_all_lifecycle_orders_end_resolved_over_http(client: Client) -> None:
-    from datetime import timedelta
-
     events = [
         incident_event("incident.resolved", T0 + timedelta(minutes=9)),
         incident_event("incident.triggered", T0),
@@ -186,3 +204,110 @@ async def test_concurrent_deliveries_of_one_webhook_id_store_one_delivery(
     assert await incidents_after_processing(client) == 1
     detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
     assert len(detail["timeline"]) == 2
+
+
+# --- Issue 16: PagerDuty's events move the incident firebreak paged, on SQLite and PostgreSQL.
+
+
+@pytest.fixture
+async def any_client(
+    aiohttp_client: MakeClient, database_url: str, policy: Policy, clock: FixedClock
+) -> Client:
+    await upgrade_async(database_url)
+    return await aiohttp_client(bot_app(database_url, policy, clock))
+
+
+def about_ours(event_type: str, minutes: float, agent: dict[str, str]) -> bytes:
+    """A v3 event about the PagerDuty incident firebreak's page for incident #1 opened."""
+    event = incident_event(event_type, T0 + timedelta(minutes=minutes), incident_key="firebreak-1")
+    event["event"]["agent"] = agent
+    if event_type == "incident.reassigned":
+        event["event"]["data"]["status"] = "acknowledged"
+        event["event"]["data"]["assignees"] = [
+            {"id": "PUSER2", "summary": "Sam Secondary", "type": "user_reference"}
+        ]
+    return encode(event)
+
+
+ANN = {"id": "PUSER1", "summary": "Ann Oncall", "type": "user_reference"}
+INTEGRATION = {"id": "PIJ90N7", "summary": "lnn-service", "type": "service_reference"}
+
+
+async def open_alert_incident(client: Client) -> None:
+    payload = webhook("g-latency", [alert("LNNHighLatency", "critical", service="lnn-service")])
+    resp = await client.post("/webhooks/alertmanager", data=json.dumps(payload), headers=AM_AUTH)
+    assert resp.status == 202
+    await process_inbox(client.app)
+
+
+async def entries(client: Client) -> list[tuple[str, str]]:
+    detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
+    return [(e["kind"], e["actor"]) for e in detail["timeline"]]
+
+
+async def test_pagerduty_acknowledges_reassigns_and_resolves_the_incident_firebreak_paged(
+    any_client: Client, database_url: str
+) -> None:
+    client = any_client
+    await open_alert_incident(client)
+    sent = [
+        ("wh-trig", about_ours("incident.triggered", 1, INTEGRATION)),
+        ("wh-ack", about_ours("incident.acknowledged", 4, ANN)),
+        ("wh-ack", about_ours("incident.acknowledged", 4, ANN)),  # PagerDuty's redelivery
+        ("wh-reassign", about_ours("incident.reassigned", 6, ANN)),
+        ("wh-resolve", about_ours("incident.resolved", 20, ANN)),
+    ]
+    answers = []
+    for webhook_id, body in sent:
+        resp = await post_pd(client, body, sign(body, PD_SECRET), webhook_id)
+        answers.append((await resp.json())["status"])
+        await process_inbox(client.app)
+    assert answers == ["accepted", "accepted", "duplicate", "accepted", "accepted"]
+
+    detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
+    assert detail["status"] == "resolved"
+    assert detail["severity"] == "P1"
+    assert detail["pagerduty_id"] == "PT4KHLK"
+    assert detail["acknowledged_by"] == "pagerduty:PUSER1"
+    assert detail["resolved_by"] == "pagerduty:PUSER1"
+    assert await entries(client) == [
+        ("incident.opened", "system:alertmanager"),
+        ("alert.firing", "system:alertmanager"),
+        ("pagerduty.linked", "system:pagerduty"),
+        ("pagerduty.triggered", "system:pagerduty"),
+        ("pagerduty.acknowledged", "system:pagerduty"),
+        ("incident.acknowledged", "system:pagerduty"),
+        ("pagerduty.reassigned", "system:pagerduty"),
+        ("pagerduty.resolved", "system:pagerduty"),
+        ("incident.resolved", "system:pagerduty"),
+    ]
+    reassigned = [e for e in detail["timeline"] if e["kind"] == "pagerduty.reassigned"]
+    assert reassigned[0]["body"]["note"] == "to Sam Secondary"
+    # Nothing goes back to PagerDuty for what PagerDuty itself reported (the notification
+    # publisher's rule for entries by system:pagerduty).
+    rows = await outbox_rows(database_url)
+    assert rows  # the incident's Slack calls
+    assert [row.call.method for row in rows if row.call.target == PAGERDUTY] == []
+
+
+async def test_our_acknowledgement_reported_back_changes_nothing_twice(
+    any_client: Client, clock: FixedClock
+) -> None:
+    client = any_client
+    await open_alert_incident(client)
+    clock.advance(120)
+    bob = Actor.parse("slack:U0BOB00001")
+    await acknowledge(client.app[DEPS].store, 1, actor=bob, at=clock.now())
+    for n, (event_type, minutes) in enumerate(
+        [("incident.triggered", 2.5), ("incident.acknowledged", 2.6)]
+    ):
+        body = about_ours(event_type, minutes, INTEGRATION)
+        assert (await post_pd(client, body, sign(body, PD_SECRET), f"wh-echo-{n}")).status == 202
+    await process_inbox(client.app)
+
+    detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
+    assert (detail["status"], detail["acknowledged_by"]) == ("acknowledged", str(bob))
+    assert [kind for kind, _ in await entries(client) if kind.startswith("incident.")] == [
+        "incident.opened",
+        "incident.acknowledged",
+    ]

@@ -30,6 +30,10 @@ from bot.ports import UnitOfWork
 from bot.services.entries import record_opened, save_recorded
 
 ACTOR = Actor(SYSTEM, "pagerduty")
+# People acting in PagerDuty are ``pagerduty:<user id>`` (``Actor``), e.g. on
+# ``Incident.acknowledged_by``; the agent types that are people.
+PAGERDUTY = "pagerduty"
+PERSON_TYPES = frozenset({"user_reference", "user"})
 
 # The event types that change an incident, and the status each implies (None: no change).
 HANDLED: dict[str, IncidentStatus | None] = {
@@ -43,6 +47,9 @@ HANDLED: dict[str, IncidentStatus | None] = {
     "incident.reassigned": None,
     "incident.annotated": None,
 }
+
+# Events recorded on the timeline and nothing else: they change neither status nor severity.
+TIMELINE_ONLY = frozenset({"incident.escalated", "incident.reassigned", "incident.annotated"})
 
 _OWN_DEDUP_KEY = re.compile(r"^firebreak-(\d+)$")
 
@@ -115,6 +122,42 @@ async def _find_or_open(
     return incident, created
 
 
+def person(event: PagerDutyEvent) -> Actor:
+    """Who acted in PagerDuty, as firebreak names actors: ``pagerduty:<user id>`` for a
+    person; ``ACTOR`` when a service or an integration did (an Events API call, such as
+    firebreak's own acknowledgement) or the event names nobody."""
+    if event.agent_id and event.agent_type in PERSON_TYPES:
+        return Actor(PAGERDUTY, event.agent_id, display=event.agent or None)
+    return ACTOR
+
+
+def _moves_to(event: PagerDutyEvent, incident: Incident, newer: bool) -> IncidentStatus | None:
+    """The status ``event`` moves ``incident`` to, ``None`` for none.
+
+    An incident firebreak opened (and paged for) is firebreak's: PagerDuty's ``triggered``
+    for it is the echo of firebreak's own page, and an acknowledgement of it arriving after
+    firebreak resolved it predates PagerDuty hearing of that resolve (PagerDuty cannot
+    acknowledge a resolved incident), so it is firebreak's own acknowledgement coming back
+    late. Neither moves it."""
+    target = HANDLED[event.event_type]
+    if target is None or not newer:
+        return None
+    if incident.source is not Source.PAGERDUTY:
+        if event.event_type == "incident.triggered":
+            return None
+        if target is IncidentStatus.ACKNOWLEDGED and incident.status is IncidentStatus.RESOLVED:
+            return None
+    return target
+
+
+def _note(event: PagerDutyEvent, pd: PagerDutyIncident) -> str | None:
+    if event.note:
+        return event.note
+    if event.event_type in ("incident.reassigned", "incident.escalated") and pd.assignees:
+        return "to " + ", ".join(pd.assignees)
+    return None
+
+
 async def _apply(
     uow: UnitOfWork, policy: Policy, now: datetime, event: PagerDutyEvent, pd: PagerDutyIncident
 ) -> PagerDutyIngestResult:
@@ -125,42 +168,25 @@ async def _apply(
         occurred_at=event.occurred_at.isoformat(),
         agent=event.agent,
         status=pd.status or None,
-        note=event.note or None,
+        note=_note(event, pd),
     )
     await uow.timeline.append(incident.id, at=now, actor=ACTOR, event=received)
 
     updated = incident
-    target = HANDLED[event.event_type]
     newer = incident.status_changed_at is None or event.occurred_at >= incident.status_changed_at
-    if target is not None and newer:
+    target = _moves_to(event, incident, newer)
+    if target is not None:
         if target is not incident.status:
-            updated = replace(
-                updated,
-                status=target,
-                acknowledged_at=event.occurred_at
-                if target is IncidentStatus.ACKNOWLEDGED
-                else updated.acknowledged_at,
-                acknowledged_by=str(ACTOR)
-                if target is IncidentStatus.ACKNOWLEDGED
-                else updated.acknowledged_by,
-                resolved_at=event.occurred_at if target is IncidentStatus.RESOLVED else None,
-                resolved_by=str(ACTOR) if target is IncidentStatus.RESOLVED else None,
-            )
-            await uow.timeline.append(
-                incident.id,
-                at=now,
-                actor=ACTOR,
-                event=StatusChanged(
-                    kind=EventKind.for_status(target.value),
-                    previous=incident.status.value,
-                    occurred_at=event.occurred_at.isoformat(),
-                ),
-            )
+            updated = await _move(uow, incident, target, event, now)
         updated = replace(updated, status_changed_at=event.occurred_at)
 
     # Priority is PagerDuty's word on severity for incidents it owns; for an incident born
-    # from alerts it may only raise the severity.
-    if pd.priority is not None or event.event_type == "incident.priority_updated":
+    # from alerts it may only raise the severity. Reassignments, escalations and notes are
+    # only recorded.
+    changes_severity = event.event_type not in TIMELINE_ONLY
+    if changes_severity and (
+        pd.priority is not None or event.event_type == "incident.priority_updated"
+    ):
         verdict = policy.classify_pagerduty(pd.priority, pd.urgency)
         owned = incident.source is Source.PAGERDUTY
         if verdict.severity != updated.severity and (owned or verdict.severity > updated.severity):
@@ -182,3 +208,43 @@ async def _apply(
     return PagerDutyIngestResult(
         DeliveryOutcome.PROCESSED, incident.id, incident if created else None
     )
+
+
+async def _move(
+    uow: UnitOfWork,
+    incident: Incident,
+    target: IncidentStatus,
+    event: PagerDutyEvent,
+    now: datetime,
+) -> Incident:
+    """``incident`` moved to ``target`` as PagerDuty says. The entry's actor stays ``ACTOR``
+    (``system:pagerduty``): that is how the notification publisher knows not to tell
+    PagerDuty what it just told us. Who acted there is kept on the incident
+    (``acknowledged_by``, ``resolved_by``) and in the entry's reason."""
+    by = str(person(event))
+    acked = target is IncidentStatus.ACKNOWLEDGED
+    resolved = target is IncidentStatus.RESOLVED
+    moved = replace(
+        incident,
+        status=target,
+        acknowledged_at=event.occurred_at if acked else incident.acknowledged_at,
+        acknowledged_by=by if acked else incident.acknowledged_by,
+        resolved_at=event.occurred_at if resolved else None,
+        resolved_by=by if resolved else None,
+    )
+    reason = f"in PagerDuty by {event.agent}" if event.agent else "in PagerDuty"
+    await uow.timeline.append(
+        incident.id,
+        at=now,
+        actor=ACTOR,
+        event=StatusChanged(
+            kind=EventKind.for_status(target.value),
+            previous=incident.status.value,
+            occurred_at=event.occurred_at.isoformat(),
+            reason=reason if acked or resolved else None,
+        ),
+    )
+    if acked or resolved:
+        # The levels of the escalation path not yet fired are moot once someone answered.
+        await uow.escalations.cancel_pending(incident.id, reason=target.value)
+    return moved

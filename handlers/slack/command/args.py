@@ -29,6 +29,8 @@ USAGE: dict[str, str] = {
     "rollback": "/incident rollback deploy/NAME [--to-revision N] [-n NAMESPACE]: request a rollback (needs approval)",
     "restart": "/incident restart deploy/NAME [-n NAMESPACE]: request a rolling restart (needs approval)",
     "diagnose": "/incident diagnose deploy/NAME [-n NAMESPACE]: pods, rollout and events of a deployment",
+    "page": "/incident page [@USER|WHO]: page by hand in an incident's channel: nobody named, whom the severity's escalation path pages first; @USER, a Slack mention (and their email when the rotation has it); WHO, a member of the on-call rotation (e.g. primary), through PagerDuty",
+    "oncall": "/incident oncall [SERVICE]: who is on call now, by level (PagerDuty's answer, or the policy's rotation)",
 }
 HELP_TEXT = (
     "*/incident* subcommands (ID is 42, #42 or INC-42; leave it out inside an incident channel):\n"
@@ -44,6 +46,9 @@ ID = re.compile(r"(?:#|inc-?)?([0-9]{1,12})", re.IGNORECASE)
 EXPLICIT_ID = re.compile(r"(?:#|inc-?)([0-9]{1,12})", re.IGNORECASE)
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 BARE_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
+# A rotation key as the policy writes it (primary, team-lead, dba_1).
+ROTATION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_SERVICE = 100
 _DEPLOY_KINDS = ("deploy", "deployment", "deployments", "deployment.apps", "deployments.apps")
 NAMESPACE = {"-n": "namespace", "--namespace": "namespace"}
 # Subcommands whose argument is free text: only their first word is read as a word.

@@ -103,6 +103,24 @@ class Diagnose:
     namespace: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Page by hand in an incident's channel: ``user_id`` (a Slack user id taken from the
+    mention Slack sent), ``who`` (a key of the policy's on-call rotation), or neither (whom
+    the severity's escalation path pages first)."""
+
+    user_id: str | None = None
+    who: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OnCall:
+    """Who is on call now, for ``service`` (a PagerDuty service or escalation policy name)
+    or for everything."""
+
+    service: str | None = None
+
+
 Command = (
     Help
     | ListIncidents
@@ -119,5 +137,7 @@ Command = (
     | Rollback
     | Restart
     | Diagnose
+    | Page
+    | OnCall
 )
 """Every command ``parse_command`` can return; match on it with ``match``/``isinstance``."""

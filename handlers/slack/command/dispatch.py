@@ -30,6 +30,7 @@ from bot.text import escape, inert
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
 from handlers.slack.command import commands as cmd
+from handlers.slack.command.paging import run_oncall, run_page
 from handlers.slack.command.parse import HELP_TEXT, USAGE, parse_command
 from handlers.slack.replies import requested_text
 
@@ -153,6 +154,10 @@ async def execute(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
             await _viewed(deps, incident_id, ctx, "postmortem")
             document = render_postmortem(detail.incident, detail.alerts, detail.timeline, now=now)
             return "```\n" + inert(document)[:REPLY_MAX] + "\n```"
+        case cmd.Page():
+            return await run_page(deps, command, actor=ctx.actor, channel=ctx.channel)
+        case cmd.OnCall():
+            return await run_oncall(deps, command)
         case _:
             return await execute_action_command(deps, command, ctx)
 

@@ -20,10 +20,12 @@ from handlers.slack.command.args import (
     FREE_TEXT,
     HELP_TEXT,
     ID,
+    MAX_SERVICE,
     MAX_TEXT,
     MAX_TITLE,
     MENTION,
     NAMESPACE,
+    ROTATION_KEY,
     USAGE,
     count,
     deployment,
@@ -42,6 +44,8 @@ from handlers.slack.command.commands import (
     Help,
     ListIncidents,
     Note,
+    OnCall,
+    Page,
     Postmortem,
     Resolve,
     Restart,
@@ -178,6 +182,37 @@ def _diagnose(text: str, words: list[Word]) -> Command:
     return Diagnose(name, namespace=namespace("diagnose", opts))
 
 
+def _page(text: str, words: list[Word]) -> Command:
+    if not words:
+        return Page()
+    if len(words) > 1:
+        raise fail("page", "Page one person or rotation member at a time.")
+    word = words[0].text
+    m = MENTION.fullmatch(word)
+    if m:
+        return Page(user_id=m.group(1))
+    if BARE_USER.fullmatch(word):
+        return Page(user_id=word)
+    if word.startswith(("@", "<")):
+        raise fail("page", f"`{word}` is not a Slack user; pick them with @.")
+    if not ROTATION_KEY.fullmatch(word):
+        raise fail("page", f"`{word}` is neither a Slack user nor a rotation member.")
+    return Page(who=word)
+
+
+def _oncall(text: str, words: list[Word]) -> Command:
+    if len(words) > 1:
+        raise fail("oncall", "Give one service; quote a name with spaces.")
+    if not words:
+        return OnCall()
+    service = " ".join(words[0].text.split())
+    if not service:
+        raise fail("oncall", "The service name is empty.")
+    if len(service) > MAX_SERVICE:
+        raise fail("oncall", f"The service name is too long (at most {MAX_SERVICE} characters).")
+    return OnCall(service)
+
+
 _PARSERS: dict[str, Callable[[str, list[Word]], Command]] = {
     "help": _help,
     "list": _list,
@@ -194,6 +229,8 @@ _PARSERS: dict[str, Callable[[str, list[Word]], Command]] = {
     "rollback": _rollback,
     "restart": _restart,
     "diagnose": _diagnose,
+    "page": _page,
+    "oncall": _oncall,
 }
 
 
@@ -224,6 +261,8 @@ __all__ = [
     "Help",
     "ListIncidents",
     "Note",
+    "OnCall",
+    "Page",
     "Postmortem",
     "Resolve",
     "Restart",
