@@ -51,16 +51,16 @@ FOLLOW_UP = {
 # A trigger that may still open (or has opened) an alert in PagerDuty; one that failed for
 # good or was only logged opened nothing there to acknowledge.
 LIVE = frozenset({OutboxStatus.PENDING, OutboxStatus.SENT})
-PAGERDUTY = "pagerduty"
+PAGERDUTY_SOURCE = "pagerduty"
 
 
 def from_pagerduty(actor: Actor) -> bool:
     """Whether PagerDuty caused the entry: the inbound events' actor ``system:pagerduty``
     (``bot.services.incidents.ingest_pagerduty``), or a PagerDuty user kept as
     ``pagerduty:<id>``."""
-    if actor.source == PAGERDUTY:
+    if actor.source == PAGERDUTY_SOURCE:
         return True
-    return actor.source == SYSTEM and actor.id.partition(":")[0] == PAGERDUTY
+    return actor.source == SYSTEM and actor.id.partition(":")[0] == PAGERDUTY_SOURCE
 
 
 def reason(entry: TimelineEntry) -> str:
