@@ -17,7 +17,7 @@ from bot.ports.incidents import (
     TimelineRepository,
 )
 from bot.ports.metrics import Metrics
-from bot.ports.outbox import ChatRefRepository, OutboxRepository, Sender
+from bot.ports.outbox import ChatRefRepository, OutboxObserver, OutboxRepository, Sender, Settled
 from bot.ports.remediation import ActionRepository, Cluster, Directory
 from bot.ports.store import Publisher, Store, UnitOfWork
 
@@ -35,9 +35,11 @@ __all__ = [
     "IncidentRepository",
     "Metrics",
     "OnCallDirectory",
+    "OutboxObserver",
     "OutboxRepository",
     "Publisher",
     "Sender",
+    "Settled",
     "Store",
     "TimelineRepository",
     "UnitOfWork",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.domain.incident import (
     JSON,
@@ -27,6 +27,21 @@ class Sender(Protocol):
 
     def skip(self, call: OutboundCall) -> str:
         """Unconfigured only: log what would have been sent; the reason kept on its row."""
+        ...
+
+
+# What became of one send, as the worker recorded it on the row: confirmed, rescheduled after
+# a backoff or a 429, refused for good (or given up on), or only logged (no settings).
+Settled = Literal["sent", "retry", "rate_limited", "failed", "unconfigured"]
+
+
+class OutboxObserver(Protocol):
+    """Told by the outbox worker about each row's outcome once it is recorded (the worker
+    knows no target; the observer picks the rows it cares about). It runs after the row's
+    transaction and must not raise: the worker logs and goes on if it does."""
+
+    async def settled(self, message: OutboxMessage, outcome: Settled, error: str) -> None:
+        """``message`` as claimed; ``error`` is what was recorded on the row ("" if sent)."""
         ...
 
 

@@ -59,14 +59,16 @@ class RowWriter:
 
         return await self._write(work)
 
-    async def reschedule(self, message: OutboxMessage, when: datetime, error: str) -> None:
-        await self._write(
+    async def reschedule(self, message: OutboxMessage, when: datetime, error: str) -> bool:
+        """Release the row for a later try; ``False`` if this worker lost its lease."""
+        return await self._write(
             lambda uow: uow.outbox.reschedule(
                 message.id, worker=self._worker, not_before=when, error=error
             )
         )
 
-    async def fail(self, message: OutboxMessage, error: str) -> None:
+    async def fail(self, message: OutboxMessage, error: str) -> bool:
+        """Fail the row for good; ``False`` if this worker lost its lease."""
         call = message.call
         log.error(
             "outbox: row %d (%s, key %s) failed for good: %s",
@@ -75,7 +77,7 @@ class RowWriter:
             call.ordering_key,
             error,
         )
-        await self._write(
+        return await self._write(
             lambda uow: uow.outbox.mark_failed(
                 message.id, worker=self._worker, at=self._clock.now(), error=error
             )

@@ -27,6 +27,12 @@ What happens to a row:
 A target whose sender is not configured (Slack without a token) has every row logged by
 its sender and marked ``unconfigured``; a row naming a target nobody registered fails for
 good with ``unknown_target:<name>``.
+
+An optional ``OutboxObserver`` (``bot.ports``) is told each row's outcome after it is
+recorded (sent, retry, rate_limited, failed, unconfigured): the app counts pages and emails
+and writes a failed one on its incident's timeline with it. A method paused by an earlier 429
+is not an outcome (nothing was sent) and is not reported. An observer that raises is logged;
+the worker goes on.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from bot.domain.outbox import (
 )
 from bot.errors import FirebreakError
 from bot.integrations.outbox.rows import Confirmed, RowWriter
-from bot.ports import Sender, Store, UnitOfWork
+from bot.ports import OutboxObserver, Sender, Settled, Store, UnitOfWork
 from bot.workers import Pacing, Worker, backoff_delay
 
 log = logging.getLogger("firebreak.outbox")
@@ -82,6 +88,7 @@ class OutboxWorker:
         max_attempts: int = 50,
         stop_timeout: float = 10.0,
         rng: random.Random | None = None,
+        observer: OutboxObserver | None = None,
     ) -> None:
         self.store = store
         self.senders = dict(senders)
@@ -93,6 +100,7 @@ class OutboxWorker:
         self.backoff_cap = backoff_cap
         self.max_attempts = max_attempts
         self._rng = rng or random.Random()
+        self._observer = observer
         self._slots = asyncio.Semaphore(concurrency)
         # One call per method of a target at a time: a 429 must stop the method's next call
         # before it leaves, not after a burst of parallel ones has already hit the limit.
@@ -142,6 +150,7 @@ class OutboxWorker:
         # The claim filters on the method name alone; a row of another target whose method
         # has the same name waits a round at worst (``_deliver`` checks the pair).
         paused = sorted({method for (_, method), until in self._paused.items() if until > now})
+        unsendable: list[tuple[OutboxMessage, Settled, str]] = []
         async with self.store.transaction() as uow:
             batch = await uow.outbox.claim(
                 worker=self.worker_id,
@@ -150,15 +159,23 @@ class OutboxWorker:
                 limit=self.batch_size,
                 paused_methods=paused,
             )
-            sendable = await self._settle_unsendable(uow, batch, now)
+            sendable = await self._settle_unsendable(uow, batch, now, unsendable)
+        # Told only once the claim's transaction committed what it says.
+        for message, outcome, error in unsendable:
+            await self._observe(message, outcome, error)
         await asyncio.gather(*(self._guarded(message) for message in sendable))
         return len(batch)
 
     async def _settle_unsendable(
-        self, uow: UnitOfWork, batch: Sequence[OutboxMessage], now: datetime
+        self,
+        uow: UnitOfWork,
+        batch: Sequence[OutboxMessage],
+        now: datetime,
+        settled: list[tuple[OutboxMessage, Settled, str]],
     ) -> list[OutboxMessage]:
         """Record the rows nobody will send in the claim's own transaction (one commit per
-        round, not one per row, in an alert storm); the rest, to send."""
+        round, not one per row, in an alert storm), adding them to ``settled``; the rest, to
+        send."""
         sendable: list[OutboxMessage] = []
         for message in batch:
             sender = self.senders.get(message.call.target)
@@ -166,11 +183,13 @@ class OutboxWorker:
                 error = f"unknown_target:{message.call.target}"
                 log.error("outbox: row %d failed for good: %s", message.id, error)
                 await uow.outbox.mark_failed(message.id, worker=self.worker_id, at=now, error=error)
+                settled.append((message, "failed", error))
             elif not sender.configured:
                 reason = sender.skip(message.call)
                 await uow.outbox.mark_unconfigured(
                     message.id, worker=self.worker_id, at=now, reason=reason
                 )
+                settled.append((message, "unconfigured", reason))
             else:
                 sendable.append(message)
         return sendable
@@ -212,7 +231,7 @@ class OutboxWorker:
             try:
                 args = bind_args(call, await self._rows.refs(message))
             except MissingRef as missing:
-                await self._rows.fail(message, f"missing_ref:{missing.name}")
+                await self._fail(message, f"missing_ref:{missing.name}")
                 return
             result = await self.senders[call.target].send(call.method, args)
             await self._settle(message, result)
@@ -230,18 +249,34 @@ class OutboxWorker:
             paused = (message.call.target, result.method)
             self._paused[paused] = max(until, self._paused.get(paused, until))
             log.info("outbox: %s rate limited for %.0fs", result.method, result.retry_after)
-            await self._rows.reschedule(message, until, f"ratelimited: {result.method}")
+            error = f"ratelimited: {result.method}"
+            if await self._rows.reschedule(message, until, error):
+                await self._observe(message, "rate_limited", error)
         elif result.outcome is Outcome.RETRY and message.attempts < self.max_attempts:
             delay = backoff_delay(
                 message.attempts, base=self.backoff_base, cap=self.backoff_cap, rng=self._rng
             )
-            await self._rows.reschedule(message, now + timedelta(seconds=delay), result.error)
+            when = now + timedelta(seconds=delay)
+            if await self._rows.reschedule(message, when, result.error):
+                await self._observe(message, "retry", result.error)
         elif result.outcome is Outcome.RETRY:
-            await self._rows.fail(
-                message, f"gave up after {message.attempts} attempts: {result.error}"
-            )
+            await self._fail(message, f"gave up after {message.attempts} attempts: {result.error}")
         else:
-            await self._rows.fail(message, result.error)
+            await self._fail(message, result.error)
+
+    async def _fail(self, message: OutboxMessage, error: str) -> None:
+        if await self._rows.fail(message, error):
+            await self._observe(message, "failed", error)
+
+    async def _observe(self, message: OutboxMessage, outcome: Settled, error: str) -> None:
+        if self._observer is None:
+            return
+        try:
+            await self._observer.settled(message, outcome, error)
+        except Exception:
+            # The row's outcome is recorded already; an observer's trouble must not undo it
+            # nor stop the worker.
+            log.exception("outbox: observer failed on row %d (%s)", message.id, outcome)
 
     async def _record_confirmed(self) -> None:
         """Mark sent every confirmed row not yet written (raises while storage is down)."""
@@ -253,6 +288,9 @@ class OutboxWorker:
         done = self._confirmed.get(message_id)
         if done is None:
             return
-        if not await self._rows.sent(done):
+        recorded = await self._rows.sent(done)
+        if not recorded:
             log.warning("outbox: row %d was finished elsewhere; sent again", message_id)
         self._confirmed.pop(message_id, None)
+        if recorded:
+            await self._observe(done.message, "sent", "")

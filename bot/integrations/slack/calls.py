@@ -125,3 +125,21 @@ def post_to_channel(
         args=_message(text, blocks) | {"channel": channel},
         incident_id=incident_id,
     )
+
+
+def post_mention(
+    incident_id: int,
+    *,
+    text: str,
+    blocks: Sequence[JSON] | None = None,
+    channel: str | None = None,
+) -> OutboundCall:
+    """A message beside the card (not in its thread) that mentions people, so they are
+    notified: into the card's channel (the incident's own, or the triage channel of a P2),
+    or into ``channel`` when the card has none yet."""
+    return _for_incident(
+        incident_id,
+        "chat.postMessage",
+        _message(text, blocks) | ({"channel": channel} if channel else {}),
+        binds={} if channel else {"channel": CARD_CHANNEL},
+    )

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain.controls import INCIDENT, SUGGESTION, Control
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident, IncidentStatus, Severity
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
+from bot.integrations.slack.response import Reached, response_field
 from bot.integrations.slack.text import date, escape, inert, is_user_id, mention, plain, truncate
 from bot.policy.kubernetes import KubernetesPolicy
 from bot.policy.model import Scenario, SuggestedAction
@@ -45,7 +46,9 @@ _SHOWN_LABELS = frozenset({"alertname", "severity"})
 class CardView:
     """What the card shows. ``commander`` is a Slack user id (shown as a mention) or, if it
     is not one, a name shown as text. ``kubernetes`` (the policy's section) resolves the
-    actions' targets and fills the triage templates."""
+    actions' targets and fills the triage templates. ``reached`` is how far the escalation
+    path has gone (``bot.integrations.slack.response``); ``steps`` are the severity's
+    standing steps."""
 
     incident: Incident
     alerts: Sequence[AlertEpisode]
@@ -53,6 +56,8 @@ class CardView:
     commander: str | None
     now: datetime
     kubernetes: KubernetesPolicy = field(default_factory=KubernetesPolicy)
+    reached: Reached | None = None
+    steps: Sequence[str] = ()
 
     @property
     def labels(self) -> list[Mapping[str, str]]:
@@ -70,21 +75,6 @@ def action_label(action: SuggestedAction) -> str:
 
 def _status(incident: Incident) -> str:
     return incident.status.value.capitalize()
-
-
-def _response(incident: Incident, now: datetime) -> str:
-    """Target, then time left, overdue, or whether the acknowledgement met it."""
-    target = timedelta(minutes=incident.response_minutes)
-    head = human_duration(target)
-    answered = incident.acknowledged_at or incident.resolved_at
-    if answered is not None:
-        taken = answered - incident.created_at
-        verdict = "met" if taken <= target else "missed"
-        return f"{head} · {verdict} (answered after {human_duration(taken)})"
-    left = incident.created_at + target - now
-    if left >= timedelta(0):
-        return f"{head} · {human_duration(left)} left"
-    return f"{head} · :warning: overdue by {human_duration(-left)}"
 
 
 def _commander(commander: str) -> str:
@@ -106,7 +96,7 @@ def _fields(view: CardView) -> Block:
             ("Duration", human_duration(end - inc.created_at)),
         ]
     else:
-        pairs.append(("Response target", _response(inc, view.now)))
+        pairs.append(("Response target", response_field(inc, view.now, view.reached)))
     if view.commander:
         pairs.append(("Commander", _commander(view.commander)))
     return kit.fields(pairs)
@@ -253,6 +243,9 @@ def render_card(view: CardView) -> Message:
         _fields(view),
         _alerts(view),
     ]
+    if view.steps and inc.status.is_open:
+        title = f"Steps for every {inc.severity.value}"
+        blocks.append(kit.section(_steps(title, view.steps, {}), block_id="firebreak.steps"))
     if view.scenario is not None:
         blocks += _scenario(view, view.scenario)
     footer = kit.context(

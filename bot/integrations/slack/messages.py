@@ -6,16 +6,27 @@ value names the action request) show only while the request waits for approvers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.domain.action import ActionState
 from bot.domain.controls import ACTION_REQUEST, Control
 from bot.domain.deployment import RolloutProgress
-from bot.domain.incident import TimelineEntry
+from bot.domain.events import EventKind
+from bot.domain.incident import Incident, IncidentStatus, TimelineEntry
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
-from bot.integrations.slack.text import date, escape, inert, is_group_id, is_user_id, mention, who
+from bot.integrations.slack.text import (
+    date,
+    escape,
+    inert,
+    is_group_id,
+    is_user_id,
+    mention,
+    truncate,
+    who,
+)
 from bot.policy.model import ActionBounds
 from bot.services.entry_text import describe, human_duration
 
@@ -29,6 +40,7 @@ STATE_ICONS = {
     ActionState.EXPIRED: ":zzz:",
 }
 BAR_WIDTH = 10
+TITLE_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +211,41 @@ def render_progress(view: ProgressView) -> Message:
     return Message(text=kit.fallback(inert(text)), blocks=blocks)
 
 
+# Entries whose people are mentioned in a message of their own (``render_mention``): their
+# thread line names them without notifying them a second time.
+MENTIONED_APART = frozenset({EventKind.ESCALATION_FIRED, EventKind.PAGE_REQUESTED})
+
+
+def _named(slack_id: str) -> str:
+    return f"`{escape(slack_id)}`"
+
+
 def render_timeline_entry(entry: TimelineEntry) -> Message:
     """A thread line for a timeline entry: time, actor, what happened."""
     at = entry.at.astimezone(UTC)
-    line = describe(entry, text=inert, user=_person)
+    user = _named if entry.kind in MENTIONED_APART else _person
+    line = describe(entry, text=inert, user=user)
     body = f"{date(at, layout='{time_secs}')} {who(str(entry.actor))} · {line}"
     text = f"{at.strftime('%H:%M:%S')} {escape(str(entry.actor))} · {line}"
     return Message(text=kit.fallback(text), blocks=[kit.section(body)])
+
+
+def render_mention(
+    incident: Incident, people: Sequence[str], *, reason: str, now: datetime
+) -> Message:
+    """Mentions ``people`` (trusted Slack user or user-group ids) about an incident: why
+    (``reason``, already escaped), how long it has waited, and how to acknowledge."""
+    who = " ".join(mention(ident) for ident in people)
+    if incident.status is IncidentStatus.TRIGGERED:
+        waiting = (
+            f"unacknowledged for {human_duration(max(now - incident.created_at, timedelta(0)))}"
+        )
+    else:
+        waiting = incident.status.value
+    line = (
+        f"{who} :rotating_light: {reason}: {incident.severity.value} incident #{incident.id} "
+        f"*{truncate(inert(' '.join(incident.title.split())), TITLE_MAX)}* is {waiting}. "
+        f"Acknowledge with `/incident ack {incident.id}` or the card's Acknowledge button."
+    )
+    text = f"{who} {reason}: {incident.severity.value} incident #{incident.id} is {waiting}"
+    return Message(text=kit.fallback(text), blocks=[kit.section(line)])

@@ -26,6 +26,7 @@ from bot.integrations.slack.actions import (
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.channels import channel_name, channel_topic
 from bot.integrations.slack.messages import render_timeline_entry
+from bot.integrations.slack.response import reached
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
 
@@ -43,14 +44,19 @@ CARD_KINDS = frozenset(
         EventKind.INCIDENT_TRIGGERED,
         EventKind.INCIDENT_RESOLVED,
         EventKind.COMMANDER_ASSIGNED,
+        # The response field shows the level reached, then "overdue".
+        EventKind.ESCALATION_FIRED,
+        EventKind.RESPONSE_OVERDUE,
     }
 )
 # Entries not shown in the thread, as noise there: the opening (the card says it), a re-sent
-# group, someone reading the timeline, and every raw PagerDuty event (its effect is threaded
-# as incident.* or severity.changed). Every other kind gets a thread line.
+# group, someone reading the timeline, and the raw PagerDuty events whose effect is threaded
+# as incident.* or severity.changed. A reassignment or an escalation in PagerDuty has no other
+# trace, so those get their line. Every other kind gets a thread line.
+PAGERDUTY_SHOWN = frozenset({EventKind.PAGERDUTY_REASSIGNED, EventKind.PAGERDUTY_ESCALATED})
 QUIET_KINDS = frozenset(
     {EventKind.INCIDENT_OPENED, EventKind.ALERT_REPEAT, EventKind.COMMAND_VIEWED}
-    | {kind for kind in EventKind if kind.is_pagerduty}
+    | {kind for kind in EventKind if kind.is_pagerduty and kind not in PAGERDUTY_SHOWN}
 )
 THREAD_LINES_MAX = 20
 
@@ -178,6 +184,8 @@ class SlackPublisher:
             commander=incident.commander,
             now=self._clock.now(),
             kubernetes=self._policy.kubernetes,
+            reached=reached(await uow.escalations.for_incident(incident.id), self._policy),
+            steps=level.steps if (level := self._policy.levels.get(incident.severity)) else (),
         )
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:

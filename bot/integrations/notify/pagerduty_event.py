@@ -1,0 +1,129 @@
+"""The PagerDuty Events API v2 rows of an incident (target ``pagerduty``,
+``bot.domain.outbox``): the ``trigger`` a page sends, then ``acknowledge`` and ``resolve``
+to each PagerDuty service it went to.
+
+All three carry the incident's ``dedup_key`` (``firebreak-<id>``), so PagerDuty folds every
+trigger of one incident into one alert, a retried trigger changes nothing, and the v3 webhook
+events of that alert lead back to the incident. They share the ordering key
+``pagerduty:<id>``: an acknowledge never overtakes its trigger.
+
+What goes in is bounded: PagerDuty refuses an event over 512 KB, and a page is read on a
+phone. ``custom_details`` keeps a few alerts with a few labels and annotations each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.domain.incident import JSON, AlertEpisode, Incident, Severity
+from bot.domain.outbox import PAGERDUTY, OutboundCall, pagerduty_key
+from bot.integrations.notify.brief import (
+    firing_first,
+    incident_link,
+    one_line,
+    target,
+    triage_steps,
+)
+from bot.policy.model import Policy
+
+SUMMARY_MAX = 1024
+SOURCE = "firebreak"
+ALERTS_MAX = 10
+LABELS_MAX = 20
+VALUE_MAX = 256
+ANNOTATIONS = ("summary", "description", "runbook_url")
+FOLLOW_UPS = ("acknowledge", "resolve")
+SEVERITY = {Severity.P0: "critical", Severity.P1: "error", Severity.P2: "warning"}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded(values: Mapping[str, str], names: Sequence[str] | None = None) -> dict[str, str]:
+    keys = sorted(values) if names is None else [n for n in names if n in values]
+    return {key: _cut(str(values[key]), VALUE_MAX) for key in keys[:LABELS_MAX]}
+
+
+def _alert(alert: AlertEpisode) -> JSON:
+    return {
+        "name": alert.name or "alert",
+        "status": alert.status.value,
+        "severity": alert.severity.value,
+        "starts_at": alert.starts_at.isoformat(),
+        "labels": _bounded(alert.labels),
+        "annotations": _bounded(alert.annotations, ANNOTATIONS),
+    }
+
+
+def summary(incident: Incident) -> str:
+    """``[P0] title``: the line PagerDuty shows and sends in its notifications."""
+    return _cut(f"[{incident.severity.value}] {one_line(incident.title)}", SUMMARY_MAX)
+
+
+def trigger_args(
+    incident: Incident,
+    alerts: Sequence[AlertEpisode],
+    policy: Policy,
+    *,
+    level: str,
+    public_url: str,
+    service: str = "",
+) -> JSON:
+    """The trigger's arguments: ``level`` says why this page went out (``escalation level
+    2/4 (secondary)``, ``paged by hand by …``); ``service`` names the PagerDuty service
+    (``""``: the default routing key)."""
+    where = target(policy, incident, alerts)
+    ordered = firing_first(alerts)
+    details: dict[str, Any] = {
+        "incident_id": incident.id,
+        "severity": incident.severity.value,
+        "status": incident.status.value,
+        "scenario": incident.scenario,
+        "level": level,
+        "alerts": [_alert(alert) for alert in ordered[:ALERTS_MAX]],
+        "triage": triage_steps(policy, incident, alerts),
+    }
+    if len(ordered) > ALERTS_MAX:
+        details["alerts_not_shown"] = len(ordered) - ALERTS_MAX
+    return {
+        "dedup_key": incident.dedup_key,
+        "summary": summary(incident),
+        "source": incident.service or SOURCE,
+        "severity": SEVERITY[incident.severity],
+        "component": where.deployment or incident.service or SOURCE,
+        "group": where.namespace or incident.service or SOURCE,
+        "class": incident.scenario,
+        "custom_details": details,
+        "links": [
+            {
+                "href": incident_link(public_url, incident.id),
+                "text": f"firebreak incident #{incident.id}",
+            }
+        ],
+        "service": service,
+    }
+
+
+def trigger(incident: Incident, args: JSON) -> OutboundCall:
+    """The trigger row (``args`` from ``trigger_args``)."""
+    return _call(incident, "trigger", args)
+
+
+def follow_up(incident: Incident, method: str, service: str) -> OutboundCall:
+    """``acknowledge`` or ``resolve`` the alert a trigger to ``service`` opened: a dedup key
+    lives within one routing key, so each service paged gets its own."""
+    if method not in FOLLOW_UPS:
+        raise ValueError(f"not a PagerDuty follow-up: {method!r}")
+    return _call(incident, method, {"dedup_key": incident.dedup_key, "service": service})
+
+
+def _call(incident: Incident, method: str, args: JSON) -> OutboundCall:
+    return OutboundCall(
+        ordering_key=pagerduty_key(incident.id),
+        method=method,
+        args=args,
+        incident_id=incident.id,
+        target=PAGERDUTY,
+    )
