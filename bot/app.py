@@ -19,8 +19,11 @@ from actions.cluster import KubeCluster
 from actions.unconfigured import UnconfiguredCluster
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.domain.outbox import SLACK
+from bot.domain.outbox import EMAIL, PAGERDUTY, SLACK
+from bot.integrations.email.from_settings import email_sender
+from bot.integrations.notify.publisher import NotificationPublisher
 from bot.integrations.outbox.worker import OutboxWorker
+from bot.integrations.pagerduty import PagerDutyOnCall, PagerDutySender, pagerduty_sender
 from bot.integrations.prometheus import PrometheusMetrics
 from bot.integrations.slack.actions import ActionProgress
 from bot.integrations.slack.directory import SlackDirectory
@@ -29,9 +32,13 @@ from bot.integrations.slack.publisher import SlackPublisher
 from bot.integrations.slack.sender import SlackSender, make_client
 from bot.policy.file import load_policy
 from bot.policy.model import Policy
-from bot.ports import Sender
+from bot.ports import Publisher, Sender
+from bot.services.escalation.reach import Reach
+from bot.services.escalation.reactor import EscalationReactor
+from bot.services.escalation.worker import escalation_worker
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.incidents.intake_pressure import IntakePressure, StormPacing
+from bot.services.notifications import NotificationOutcomes
 from bot.services.publishing import PublishingStore
 from bot.services.remediation.context import RemediationContext, Timings
 from bot.services.remediation.remediator import STOP_TIMEOUT_S, Remediator
@@ -66,6 +73,7 @@ EXECUTIONS = web.AppKey("executions", TaskSet)
 SLACK_WORK = web.AppKey("slack_work", TaskSet)
 REMEDIATOR = web.AppKey("remediator", Remediator)
 SWEEPER = web.AppKey("remediation_sweeper", Worker)
+ESCALATION = web.AppKey("escalation_worker", Worker)
 INBOX = web.AppKey("inbox", SqlInbox)
 # The inbox processor of a running app: tests drain it to see a delivery's effects at once.
 PROCESSOR = web.AppKey("inbox_processor", InboxProcessor)
@@ -76,10 +84,21 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def outbox_senders(settings: Settings, slack: AsyncWebClient, clock: Clock) -> dict[str, Sender]:
-    """The outbox's sender per target: a new target is a sender module and a line here."""
+    """The outbox's sender per target: a new target is a sender module and a line here.
+    Without its settings a target's sender only logs (and its rows are kept unconfigured)."""
     return {
         SLACK: slack_sender(settings, slack, clock),
+        PAGERDUTY: pagerduty_sender(settings, clock=clock),
+        EMAIL: email_sender(settings, clock),
     }
+
+
+def reach_of(settings: Settings) -> Reach:
+    """Which ways of telling people are configured: the timeline says so when one is not."""
+    return Reach(
+        paging=settings.pagerduty_routing_key is not None or bool(settings.routing_keys()),
+        email=settings.smtp_url is not None,
+    )
 
 
 def slack_sender(settings: Settings, slack: AsyncWebClient, clock: Clock) -> Sender:
@@ -105,6 +124,11 @@ def create_app(
     # a token it is never used to send, but Bolt still needs one to answer commands.
     slack = make_client(token or "", settings.slack_api_url)
     metrics = PrometheusMetrics()
+    # Built here, not at start-up, so a bad SMTP URL or PagerDuty URL stops `serve` before
+    # anything opens.
+    senders = outbox_senders(settings, slack, the_clock)
+    oncall = PagerDutyOnCall.from_settings(settings)
+    reach = reach_of(settings)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         if settings.is_sqlite:
@@ -118,21 +142,57 @@ def create_app(
     async def outbox(app: web.Application) -> AsyncIterator[None]:
         app[OUTBOX] = OutboxWorker(
             app[SQL],
-            outbox_senders(settings, slack, the_clock),
+            senders,
             the_clock,
             lease_seconds=settings.outbox_lease_seconds,
             poll_interval=settings.outbox_poll_seconds,
         )
-        await app[OUTBOX].start()
+        # Started by `publishing`, once its observer exists; stopped here, after every user.
         yield
         await app[OUTBOX].stop()
+        # The pagerduty clients are synchronous (httpx): close their pools once nothing sends.
+        pager = senders[PAGERDUTY]
+        if isinstance(pager, PagerDutySender):
+            pager.close()
+        oncall.close()
 
     async def publishing(app: web.Application) -> AsyncIterator[None]:
-        publisher = SlackPublisher(
-            policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
-        )
-        app[STORE] = PublishingStore(app[SQL], publisher, after_commit=app[OUTBOX].wake)
+        # The reactor first: it starts and stops the incident's escalation timers, which the
+        # Slack card reads in the same transaction.
+        # The notification publisher after Slack's: a mention goes beside the card it queued.
+        publishers: list[Publisher] = [
+            EscalationReactor(policy, the_clock, metrics),
+            SlackPublisher(
+                policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
+            ),
+            NotificationPublisher(
+                policy,
+                the_clock,
+                public_url=settings.public_url,
+                triage_channel=settings.slack_triage_channel,
+            ),
+        ]
+        app[STORE] = PublishingStore(app[SQL], publishers, after_commit=app[OUTBOX].wake)
+        # A page or email refused for good becomes a timeline entry (and a thread line)
+        # through the publishing store, which exists only now.
+        app[OUTBOX].observe(NotificationOutcomes(app[STORE], the_clock, metrics=metrics))
+        await app[OUTBOX].start()
         yield
+
+    async def escalation(app: web.Application) -> AsyncIterator[None]:
+        app[ESCALATION] = escalation_worker(
+            app[STORE],
+            policy,
+            the_clock,
+            reach,
+            poll=settings.escalation_poll_seconds,
+            metrics=metrics,
+        )
+        # A level due "at once" fires right after the commit that opened the incident.
+        app[STORE].on_commit(app[ESCALATION].wake)
+        await app[ESCALATION].start()
+        yield
+        await app[ESCALATION].stop()
 
     async def cluster(app: web.Application) -> AsyncIterator[None]:
         app[CLUSTER] = await _cluster(settings)
@@ -217,6 +277,8 @@ def create_app(
             ),
             remediator=app[REMEDIATOR],
             ready_max_inbox_age=settings.ready_max_inbox_age,
+            reach=reach,
+            oncall=oncall,
         )
         yield
 
@@ -234,6 +296,7 @@ def create_app(
             storage,
             outbox,
             publishing,
+            escalation,
             cluster,
             executions,
             remediation,
@@ -275,6 +338,10 @@ def _warn_unconfigured(settings: Settings) -> None:
         log.warning("SLACK_SIGNING_SECRET is unset: /slack/events answers 503")
     if settings.api_token is None:
         log.warning("FIREBREAK_API_TOKEN is unset: /api/incidents refuses all")
+    if settings.pagerduty_routing_key is None and not settings.routing_keys():
+        log.warning("PAGERDUTY_ROUTING_KEY is unset: pages are written to this log, not sent")
+    if settings.smtp_url is None:
+        log.warning("FIREBREAK_SMTP_URL is unset: emails are written to this log, not sent")
 
 
 async def _tune_gc(_app: web.Application) -> None:

@@ -130,6 +130,11 @@ class OutboxWorker:
         the timeout keep their lease and are taken up again after it expires."""
         await self.worker.stop()
 
+    def observe(self, observer: OutboxObserver) -> None:
+        """Report each row's outcome to ``observer`` from now on (set it before ``start``:
+        the app builds the observer on the store that itself wakes this worker)."""
+        self._observer = observer
+
     def wake(self) -> None:
         """New rows were committed: look now instead of at the next poll."""
         self.worker.wake()
