@@ -385,11 +385,11 @@ def test_escalation_invariants_of_every_shipped_policy(path: Path) -> None:
     named = {n.who for lv in policy.levels.values() for level in lv.path for n in level.notify}
     assert set(policy.rotation) <= named
     # Shipped Slack ids are placeholders for the operator to replace (the YAML says so), and
-    # the responders invited to channels are the rotation's.
+    # the responders invited to channels, where a policy has them, are the rotation's (the
+    # default ships none: see tests/unit/test_default_policy.py).
     slack_ids = {i for m in policy.rotation.values() for i in m.slack}
     assert all(i[1:5] == "0000" for i in slack_ids), slack_ids
     invited = {i for ids in policy.responders.values() for i in ids}
-    assert invited
     assert invited <= slack_ids
     assert "REPLACE THE SLACK IDS" in path.read_text(encoding="utf-8")
     # Each severity still says in words how it escalates (the card shows it).
