@@ -11,10 +11,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bot.domain.escalation import Via
 from bot.domain.incident import Severity
 from bot.errors import PolicyError
-from bot.policy.escalation import EscalationLevel, Notify, RotationMember
 from bot.policy.escalation_checks import escalation_checks
 from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
 from bot.policy.model import (
@@ -28,7 +26,7 @@ from bot.policy.model import (
     SuggestedAction,
 )
 from bot.policy.scenario_checks import Path_, Problem, scenario_checks
-from bot.policy.schema import LevelDoc, PolicyDoc, ScenarioDoc
+from bot.policy.schema import PolicyDoc, ScenarioDoc
 
 
 def _walk(root: yaml.Node) -> tuple[dict[Path_, int], list[Problem]]:
@@ -237,7 +235,14 @@ def _build(doc: PolicyDoc) -> Policy:
         for r in doc.rules
     )
     levels = {
-        sev: SeverityLevel(sev, lv.name, lv.minutes, lv.escalation, tuple(lv.steps), path=_path(lv))
+        sev: SeverityLevel(
+            sev,
+            lv.name,
+            lv.minutes,
+            lv.escalation,
+            tuple(lv.steps),
+            path=tuple(p.level() for p in lv.path),
+        )
         for sev, lv in doc.severities.items()
     }
     return Policy(
@@ -250,31 +255,7 @@ def _build(doc: PolicyDoc) -> Policy:
         service_labels=tuple(doc.service_labels),
         responders={k: tuple(v) for k, v in doc.responders.items()},
         kubernetes=_kubernetes(doc),
-        rotation={
-            key: RotationMember(key, m.name, m.email or "", tuple(m.slack), m.pagerduty or "")
-            for key, m in doc.rotation.items()
-        },
-    )
-
-
-def _path(level: LevelDoc) -> tuple[EscalationLevel, ...]:
-    return tuple(
-        EscalationLevel(
-            after=lv.after,
-            notify=tuple(
-                Notify(via, who)
-                for line in lv.notify
-                for via, who in (
-                    (Via.PAGE, line.page),
-                    (Via.SLACK, line.slack),
-                    (Via.EMAIL, line.email),
-                )
-                if who is not None
-            ),
-            upgrade=lv.upgrade,
-            name=lv.name,
-        )
-        for lv in level.path
+        rotation={key: m.member(key) for key, m in doc.rotation.items()},
     )
 
 

@@ -4,13 +4,11 @@ Cross-references (a rule naming a scenario that exists, matchers that parse) are
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PositiveInt,
@@ -22,18 +20,9 @@ from pydantic import (
 from bot.domain.incident import Severity
 from bot.domain.target import TargetKind, check_name, check_namespace
 from bot.errors import BadRequest, Forbidden
-from bot.policy.escalation_checks import (
-    duration,
-    email_address,
-    rotation_key,
-    service_name,
-    slack_id,
-    whole_minutes,
-)
+from bot.policy.escalation_checks import rotation_key, whole_minutes
+from bot.policy.escalation_schema import Duration, PathLevelDoc, RotationMemberDoc, response_target
 from bot.policy.kubernetes import LABEL_NAME, check_selector
-
-# `30s`, `15m`, `1h`, `2h30m` or `0`.
-Duration = Annotated[timedelta, BeforeValidator(duration)]
 
 
 class _Doc(BaseModel):
@@ -70,55 +59,11 @@ def _label_names(values: list[str]) -> list[str]:
     return values
 
 
-def _response(response: timedelta | None, info: ValidationInfo) -> timedelta | None:
-    """``response`` in whole minutes, and not alongside ``response_minutes`` (declared
-    before it, so the error points at the ``response`` line)."""
-    if response is None:
-        return None
-    if info.data.get("response_minutes") is not None:
-        raise ValueError("give response or response_minutes, not both")
-    whole_minutes(response)
-    return response
-
-
-class RotationMemberDoc(_Doc):
-    """Someone the paths name by key, and how to reach them."""
-
-    name: str = ""
-    email: Annotated[str, AfterValidator(email_address)] | None = None
-    slack: list[Annotated[str, AfterValidator(slack_id)]] = []
-    pagerduty: Annotated[str, AfterValidator(service_name)] | None = None
-
-
-class NotifyDoc(_Doc):
-    """One line of a level: exactly one of ``page``, ``slack``, ``email``, naming a rotation
-    key or a literal (checked against the rotation in ``bot.policy.escalation_checks``)."""
-
-    page: str | None = Field(None, min_length=1)
-    slack: str | None = Field(None, min_length=1)
-    email: str | None = Field(None, min_length=1)
-
-    @model_validator(mode="after")
-    def _one(self) -> NotifyDoc:
-        if sum(v is not None for v in (self.page, self.slack, self.email)) != 1:
-            raise ValueError("a notify line is one of page: WHO, slack: WHO or email: WHO")
-        return self
-
-
-class PathLevelDoc(_Doc):
-    """One level of a severity's escalation path."""
-
-    after: Duration
-    name: str = ""
-    notify: list[NotifyDoc] = []
-    upgrade: Severity | None = None
-
-
 class LevelDoc(_Doc):
     name: str = Field(min_length=1)
     # The response target: `response: 15m`, or the older `response_minutes: 15`.
     response_minutes: PositiveInt | None = None
-    response: Annotated[Duration | None, AfterValidator(_response)] = None
+    response: Annotated[Duration | None, AfterValidator(response_target)] = None
     escalation: str = ""
     steps: list[str] = []
     path: list[PathLevelDoc] = []
@@ -261,7 +206,7 @@ class RuleDoc(_Doc):
     severity: Severity
     scenario: str
     response_minutes: PositiveInt | None = None
-    response: Annotated[Duration | None, AfterValidator(_response)] = None
+    response: Annotated[Duration | None, AfterValidator(response_target)] = None
 
     @property
     def minutes(self) -> int | None:
