@@ -176,7 +176,9 @@ def _policy_check(path: str | None) -> int:
         for problem in exc.problems:
             print(f"{exc.source}:{problem.removeprefix('line ')}", file=sys.stderr)
         return 1
+    levels = sum(len(level.path) for level in policy.levels.values())
     print(
-        f"{source}: ok: {policy.name!r}, {len(policy.rules)} rules, {len(policy.scenarios)} scenarios"
+        f"{source}: ok: {policy.name!r}, {len(policy.rules)} rules, {len(policy.scenarios)} scenarios,"
+        f" {len(policy.rotation)} on-call rotation members, {levels} escalation levels"
     )
     return 0

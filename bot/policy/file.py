@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.domain.incident import Severity
 from bot.errors import PolicyError
+from bot.policy.escalation_checks import escalation_checks
 from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
 from bot.policy.model import (
     ActionBounds,
@@ -135,6 +136,7 @@ def _cross_check(data: dict[Any, Any], lines: dict[Path_, int]) -> Iterator[Prob
         return (_line(lines, path), _where(path), what)
 
     yield from scenario_checks(data, at)
+    yield from escalation_checks(data, at)
     severities = data.get("severities")
     if isinstance(severities, dict):
         for sev in Severity:
@@ -228,12 +230,19 @@ def _build(doc: PolicyDoc) -> Policy:
             pagerduty=PagerDutyMatch(r.pagerduty.priority, r.pagerduty.urgency)
             if r.pagerduty
             else None,
-            response_minutes=r.response_minutes,
+            response_minutes=r.minutes,
         )
         for r in doc.rules
     )
     levels = {
-        sev: SeverityLevel(sev, lv.name, lv.response_minutes, lv.escalation, tuple(lv.steps))
+        sev: SeverityLevel(
+            sev,
+            lv.name,
+            lv.minutes,
+            lv.escalation,
+            tuple(lv.steps),
+            path=tuple(p.level() for p in lv.path),
+        )
         for sev, lv in doc.severities.items()
     }
     return Policy(
@@ -246,6 +255,7 @@ def _build(doc: PolicyDoc) -> Policy:
         service_labels=tuple(doc.service_labels),
         responders={k: tuple(v) for k, v in doc.responders.items()},
         kubernetes=_kubernetes(doc),
+        rotation={key: m.member(key) for key, m in doc.rotation.items()},
     )
 
 

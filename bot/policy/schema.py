@@ -20,6 +20,8 @@ from pydantic import (
 from bot.domain.incident import Severity
 from bot.domain.target import TargetKind, check_name, check_namespace
 from bot.errors import BadRequest, Forbidden
+from bot.policy.escalation_checks import rotation_key, whole_minutes
+from bot.policy.escalation_schema import Duration, PathLevelDoc, RotationMemberDoc, response_target
 from bot.policy.kubernetes import LABEL_NAME, check_selector
 
 
@@ -59,9 +61,26 @@ def _label_names(values: list[str]) -> list[str]:
 
 class LevelDoc(_Doc):
     name: str = Field(min_length=1)
-    response_minutes: PositiveInt
+    # The response target: `response: 15m`, or the older `response_minutes: 15`.
+    response_minutes: PositiveInt | None = None
+    response: Annotated[Duration | None, AfterValidator(response_target)] = None
     escalation: str = ""
     steps: list[str] = []
+    path: list[PathLevelDoc] = []
+
+    @model_validator(mode="after")
+    def _has_target(self) -> LevelDoc:
+        if self.response is None and self.response_minutes is None:
+            raise ValueError("give a response target: response (15m) or response_minutes")
+        return self
+
+    @property
+    def minutes(self) -> int:
+        """The response target in minutes, however it was written."""
+        if self.response is not None:
+            return whole_minutes(self.response)
+        assert self.response_minutes is not None
+        return self.response_minutes
 
 
 class BoundsDoc(_Doc):
@@ -187,6 +206,14 @@ class RuleDoc(_Doc):
     severity: Severity
     scenario: str
     response_minutes: PositiveInt | None = None
+    response: Annotated[Duration | None, AfterValidator(response_target)] = None
+
+    @property
+    def minutes(self) -> int | None:
+        """The rule's own response target in minutes, if it has one."""
+        if self.response is not None:
+            return whole_minutes(self.response)
+        return self.response_minutes
 
     @model_validator(mode="after")
     def _one_kind(self) -> RuleDoc:
@@ -212,3 +239,4 @@ class PolicyDoc(_Doc):
     service_labels: list[str] = ["service", "job", "app"]
     responders: dict[str, list[str]] = {}
     kubernetes: KubernetesDoc | None = None
+    rotation: dict[Annotated[str, AfterValidator(rotation_key)], RotationMemberDoc] = {}

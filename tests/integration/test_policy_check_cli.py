@@ -83,8 +83,77 @@ def assert_reported(result: Result, line: int, where: str, fragment: str) -> Non
 def test_valid_policy_passes(tmp_path: Path) -> None:
     result = check_text(tmp_path, VALID)
     assert result.code == 0, result.stderr
-    assert result.stdout.startswith(f"{result.path}: ok: 'test policy', 2 rules, 1 scenarios")
+    assert result.stdout == (
+        f"{result.path}: ok: 'test policy', 2 rules, 1 scenarios,"
+        " 0 on-call rotation members, 0 escalation levels\n"
+    )
     assert result.stderr == []
+
+
+# VALID with a rotation and a P0 escalation path (issue 16).
+WITH_PATH = VALID.replace(
+    "severities:\n  P0:\n    name: Critical\n    response_minutes: 15\n",
+    """rotation:
+  primary:
+    email: oncall@example.com
+    slack: [U0000PRIMARY]
+  lead:
+    slack: [U0000LEAD]
+severities:
+  P0:
+    name: Critical
+    response: 15m
+    path:
+      - after: 0
+        notify: [{page: primary}, {slack: primary}]
+      - after: 15m
+        notify: [{slack: lead}]
+""",
+)
+
+
+def test_a_policy_with_an_escalation_path_passes(tmp_path: Path) -> None:
+    assert WITH_PATH != VALID
+    result = check_text(tmp_path, WITH_PATH)
+    assert result.code == 0, result.stderr
+    assert result.stdout.endswith(", 2 on-call rotation members, 2 escalation levels\n")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "where", "fragment"),
+    [
+        pytest.param(
+            "{slack: lead}",
+            "{slack: deputy}",
+            "deputy",
+            "severities.P0.path.1.notify.0.slack",
+            "unknown rotation member 'deputy'",
+            id="unknown-member",
+        ),
+        pytest.param(
+            "{slack: lead}",
+            "{email: lead}",
+            "{email: lead}",
+            "severities.P0.path.1.notify.0.email",
+            "has no email",
+            id="unreachable-channel",
+        ),
+        pytest.param(
+            "after: 15m",
+            "after: 0s",
+            "after: 0s",
+            "severities.P0.path.1.after",
+            "delays must increase",
+            id="delays-out-of-order",
+        ),
+    ],
+)
+def test_an_escalation_problem_is_reported_at_its_line(
+    tmp_path: Path, old: str, new: str, needle: str, where: str, fragment: str
+) -> None:
+    assert WITH_PATH.count(old) == 1
+    text = WITH_PATH.replace(old, new)
+    assert_reported(check_text(tmp_path, text), line_of(text, needle), where, fragment)
 
 
 def test_unclosed_flow_mapping_is_bad_yaml_with_a_line(tmp_path: Path) -> None:

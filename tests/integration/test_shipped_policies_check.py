@@ -24,3 +24,7 @@ def test_policy_check_passes(path: Path) -> None:
     result = check(path)
     assert result.code == 0, result.stderr
     assert result.stdout.startswith(f"{path}: ok: ")
+    # Every shipped policy has an on-call rotation and escalation levels (issue 16).
+    assert " 0 on-call rotation members" not in result.stdout
+    assert " 0 escalation levels" not in result.stdout
+    assert result.stdout.rstrip().endswith(" escalation levels")

@@ -1,10 +1,14 @@
-"""The shipped default policy (bot/policy/default.yaml) classifies as issue 2 requires."""
+"""The shipped default policy (bot/policy/default.yaml) classifies as issue 2 requires and\nescalates as issue 16 requires (seed 000's on-call rotation and escalation path)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.domain.escalation import Via
 from bot.domain.incident import Severity
+from bot.policy.escalation import Notify, recipients
 from bot.policy.file import DEFAULT_POLICY, load_policy, parse_policy
 from bot.policy.model import Policy
 
@@ -166,3 +170,88 @@ def test_default_policy_puts_specific_rules_before_generic_ones(policy: Policy) 
     assert policy.classify_labels({"alertname": "LNNServiceDown", "severity": "critical"}).rule == (
         "service-down"
     )
+
+
+# --- issue 16: the rotation and the escalation paths of seed 000 ----------------------------
+
+
+def path_of(policy: Policy, severity: Severity) -> list[tuple[timedelta, list[tuple[Via, str]]]]:
+    """Each level as (delay, [(how, who)]), rotation keys resolved to addresses."""
+    return [
+        (level.after, [(r.via, r.address) for r in recipients(level, policy.rotation)])
+        for level in policy.levels[severity].path
+    ]
+
+
+def test_the_rotation_is_the_runbooks(policy: Policy) -> None:
+    rotation = policy.rotation
+    assert {k: m.email for k, m in rotation.items()} == {
+        "primary": "liquid-edge-oncall@company.com",
+        "secondary": "platform-oncall@company.com",
+        "team-lead": "",
+        "manager": "liquid-edge-lead@company.com",
+        "vp": "",
+    }
+    # Slack ids are placeholders (README: replace them); every member has one.
+    for member in rotation.values():
+        assert member.slack, member.key
+        assert all(ident[1:].startswith("0000") for ident in member.slack), member.slack
+    assert rotation["secondary"].slack == ("S0000PLATFORM",)
+    # Pages go to the default routing key.
+    assert {m.pagerduty for m in rotation.values()} == {""}
+
+
+def test_p0_pages_then_escalates_every_level(policy: Policy) -> None:
+    assert path_of(policy, Severity.P0) == [
+        (timedelta(0), [(Via.PAGE, ""), (Via.SLACK, "U0000PRIMARY")]),
+        (
+            timedelta(minutes=15),
+            [(Via.EMAIL, "platform-oncall@company.com"), (Via.SLACK, "S0000PLATFORM")],
+        ),
+        (timedelta(minutes=30), [(Via.SLACK, "U0000TEAMLEAD")]),
+        (
+            timedelta(hours=1),
+            [(Via.EMAIL, "liquid-edge-lead@company.com"), (Via.SLACK, "U0000MANAGER")],
+        ),
+        (timedelta(hours=2), [(Via.SLACK, "U0000VPENG")]),
+    ]
+    levels = policy.levels[Severity.P0].path
+    assert [lv.name for lv in levels] == [
+        "on-call engineer",
+        "secondary on-call",
+        "team lead",
+        "engineering manager",
+        "VP Engineering",
+    ]
+    assert levels[0].notify[0] == Notify(Via.PAGE, "primary")
+    assert all(lv.upgrade is None for lv in levels)
+
+
+def test_p1_is_a_slack_alert_that_becomes_p0_after_an_hour(policy: Policy) -> None:
+    first, second = policy.levels[Severity.P1].path
+    assert (first.after, first.notify, first.upgrade) == (
+        timedelta(0),
+        (Notify(Via.SLACK, "primary"),),
+        None,
+    )
+    assert (second.after, second.notify, second.upgrade) == (timedelta(hours=1), (), Severity.P0)
+
+
+def test_p2_is_an_email_then_a_reminder_at_four_hours(policy: Policy) -> None:
+    assert path_of(policy, Severity.P2) == [
+        (timedelta(0), [(Via.EMAIL, "liquid-edge-oncall@company.com")]),
+        (timedelta(hours=4), [(Via.SLACK, "U0000PRIMARY")]),
+    ]
+
+
+def test_responders_stay_empty_until_the_placeholders_are_replaced(policy: Policy) -> None:
+    # Slack refuses to invite an id that does not exist: a placeholder responder would make
+    # every incident's invitation fail. The YAML shows the line to add (the primary's id).
+    assert policy.responders == {}
+    assert "#     default: [U0000PRIMARY]" in DEFAULT_POLICY.read_text(encoding="utf-8")
+
+
+def test_the_card_still_has_each_severitys_escalation_in_words(policy: Policy) -> None:
+    for level in policy.levels.values():
+        assert level.escalation
+    assert "page" in policy.levels[Severity.P0].escalation

@@ -6,12 +6,15 @@ cases (a test says so)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 import bot.policy
+from bot.domain.escalation import Via
 from bot.domain.incident import Severity
+from bot.policy.escalation import recipients
 from bot.policy.file import load_policy
 from bot.policy.model import Policy
 
@@ -277,3 +280,117 @@ def test_litert_policy_model_rollback_is_a_rollback_action() -> None:
         assert ("rollback", "litert-service") in {(a.verb, a.deployment) for a in actions}
     # Its runbook never scales: no scale action was made up.
     assert not any(a.verb == "scale" for s in policy.scenarios.values() for a in s.actions)
+
+
+# --- issue 16: escalation paths from each runbook -----------------------------------------
+
+Level = tuple[timedelta, list[tuple[Via, str]]]
+
+
+def path_of(policy: Policy, severity: Severity) -> list[Level]:
+    """Each level as (delay, [(how, address)]); an upgrade is listed as the pair
+    (SLACK, "upgrade to P0") so one table says everything."""
+    out: list[Level] = []
+    for level in policy.levels[severity].path:
+        told = [(r.via, r.address) for r in recipients(level, policy.rotation)]
+        if level.upgrade is not None:
+            told.append((Via.SLACK, f"upgrade to {level.upgrade.value}"))
+        out.append((level.after, told))
+    return out
+
+
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+ZERO = timedelta(0)
+
+# What each example's runbook says; the default's is in tests/unit/test_default_policy.py.
+PATHS: dict[str, dict[Severity, list[Level]]] = {
+    # Critical: acknowledged within 5 minutes, answered within 15; warning within an hour.
+    "examples/litert.yaml": {
+        Severity.P0: [
+            (ZERO, [(Via.PAGE, ""), (Via.SLACK, "U0000ONCALL")]),
+            (5 * M, [(Via.SLACK, "U0000BACKUP")]),
+            (15 * M, [(Via.EMAIL, "tech-lead@payslipmax.com"), (Via.SLACK, "U0000TECHLEAD")]),
+        ],
+        Severity.P1: [
+            (ZERO, [(Via.SLACK, "U0000ONCALL")]),
+            (H, [(Via.EMAIL, "tech-lead@payslipmax.com"), (Via.SLACK, "U0000TECHLEAD")]),
+        ],
+        Severity.P2: [],
+    },
+    # On-call through PagerDuty, DevOps lead, DBA (Slack #database), security.
+    "examples/llm-analytics-hub.yaml": {
+        Severity.P0: [
+            (ZERO, [(Via.PAGE, ""), (Via.SLACK, "U0000ONCALL")]),
+            (15 * M, [(Via.EMAIL, "devops-lead@example.com"), (Via.SLACK, "U0000DEVOPSLEAD")]),
+            (30 * M, [(Via.SLACK, "S0000DATABASE"), (Via.EMAIL, "dba@example.com")]),
+            (
+                45 * M,
+                [
+                    (Via.EMAIL, "security@example.com"),
+                    (Via.EMAIL, "security-escalation@example.com"),
+                ],
+            ),
+        ],
+        Severity.P1: [
+            (ZERO, [(Via.SLACK, "U0000ONCALL"), (Via.EMAIL, "oncall@example.com")]),
+            (H, [(Via.EMAIL, "devops-lead@example.com"), (Via.SLACK, "U0000DEVOPSLEAD")]),
+        ],
+        Severity.P2: [(ZERO, [(Via.EMAIL, "oncall@example.com")])],
+    },
+    # Primary (24/7), secondary, then security.
+    "examples/counterfactual-lab.yaml": {
+        Severity.P0: [
+            (
+                ZERO,
+                [(Via.PAGE, ""), (Via.SLACK, "U0000PRIMARY"), (Via.EMAIL, "daniel@terragon.ai")],
+            ),
+            (15 * M, [(Via.EMAIL, "team@terragon.ai"), (Via.SLACK, "S0000TEAM")]),
+            (30 * M, [(Via.EMAIL, "security@terragon.ai")]),
+        ],
+        Severity.P1: [
+            (ZERO, [(Via.SLACK, "U0000PRIMARY"), (Via.EMAIL, "daniel@terragon.ai")]),
+            (H, [(Via.EMAIL, "team@terragon.ai"), (Via.SLACK, "S0000TEAM")]),
+        ],
+        Severity.P2: [],
+    },
+    "default.yaml": {
+        Severity.P1: [
+            (ZERO, [(Via.SLACK, "U0000PRIMARY")]),
+            (H, [(Via.SLACK, "upgrade to P0")]),
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "severity"),
+    [(name, sev) for name, paths in PATHS.items() for sev in paths],
+    ids=lambda v: v if isinstance(v, str) else v.value,
+)
+def test_policy_escalation_path(name: str, severity: Severity) -> None:
+    policy = load_policy(POLICY_DIR / name)
+    assert path_of(policy, severity) == PATHS[name][severity]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=policy_id)
+def test_escalation_invariants_of_every_shipped_policy(path: Path) -> None:
+    policy = load_policy(path)
+    assert policy_id(path) in PATHS, "add this policy's escalation paths to PATHS"
+    # A critical incident pages someone at once.
+    first = policy.levels[Severity.P0].path[0]
+    assert first.after == ZERO
+    assert any(n.via is Via.PAGE for n in first.notify)
+    # Every member of the rotation is told at some level.
+    named = {n.who for lv in policy.levels.values() for level in lv.path for n in level.notify}
+    assert set(policy.rotation) <= named
+    # Shipped Slack ids are placeholders for the operator to replace (the YAML says so), and
+    # the responders invited to channels, where a policy has them, are the rotation's (the
+    # default ships none: see tests/unit/test_default_policy.py).
+    slack_ids = {i for m in policy.rotation.values() for i in m.slack}
+    assert all(i[1:5] == "0000" for i in slack_ids), slack_ids
+    invited = {i for ids in policy.responders.values() for i in ids}
+    assert invited <= slack_ids
+    assert "REPLACE THE SLACK IDS" in path.read_text(encoding="utf-8")
+    # Each severity still says in words how it escalates (the card shows it).
+    assert all(lv.escalation for lv in policy.levels.values())
