@@ -3,6 +3,7 @@ on the memory store, and the replies' wording."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -237,10 +238,16 @@ async def test_unknown_members_resolved_incidents_and_empty_policies_are_refused
             at=clock.now(),
             reach=Reach(),
         )
+    # A policy with no rotation and no paths: nobody to page.
+    unstaffed = dataclasses.replace(
+        policy,
+        rotation={},
+        levels={s: dataclasses.replace(level, path=()) for s, level in policy.levels.items()},
+    )
     with pytest.raises(BadRequest, match="nobody to page for P0"):
         await page(
             store,
-            policy,
+            unstaffed,
             incident_id,
             PageRequest(),
             actor=BOB_ACTOR,
