@@ -3,37 +3,29 @@ application from the settings, wiring the store, policy, clock and handlers toge
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
-import signal
 from collections.abc import AsyncIterator
 
-import uvloop
 from aiohttp import web
 from pydantic import SecretStr
-from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.engine import make_url
 
 from actions.cluster import KubeCluster
 from actions.unconfigured import UnconfiguredCluster
+from bot.adapters import cluster_for, outbox_senders, reach_of, warn_unconfigured
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.domain.outbox import EMAIL, PAGERDUTY, SLACK
-from bot.integrations.email.from_settings import email_sender
+from bot.domain.outbox import PAGERDUTY
 from bot.integrations.notify.publisher import NotificationPublisher
 from bot.integrations.outbox.worker import OutboxWorker
-from bot.integrations.pagerduty import PagerDutyOnCall, PagerDutySender, pagerduty_sender
+from bot.integrations.pagerduty import PagerDutyOnCall, PagerDutySender
 from bot.integrations.prometheus import PrometheusMetrics
 from bot.integrations.slack.actions import ActionProgress
 from bot.integrations.slack.directory import SlackDirectory
-from bot.integrations.slack.log_sender import LogSender
 from bot.integrations.slack.publisher import SlackPublisher
-from bot.integrations.slack.sender import SlackSender, make_client
+from bot.integrations.slack.sender import make_client
 from bot.policy.file import load_policy
 from bot.policy.model import Policy
-from bot.ports import Publisher, Sender
-from bot.services.escalation.reach import Reach
+from bot.ports import Publisher
 from bot.services.escalation.reactor import EscalationReactor
 from bot.services.escalation.worker import escalation_worker
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
@@ -55,9 +47,6 @@ from handlers.pagerduty_schema import parse_pagerduty
 from handlers.routes import add_routes
 from handlers.slack.app import build_bolt_app
 from handlers.slack.route import mount_slack
-from httpguard.aiohttp_guard import Guards
-from httpguard.clock import Limits, Sweeper
-from httpguard.refusals import RefusalLog
 
 log = logging.getLogger("firebreak")
 
@@ -81,35 +70,6 @@ PROCESSOR = web.AppKey("inbox_processor", InboxProcessor)
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
-
-
-def outbox_senders(settings: Settings, slack: AsyncWebClient, clock: Clock) -> dict[str, Sender]:
-    """The outbox's sender per target: a new target is a sender module and a line here.
-    Without its settings a target's sender only logs (and its rows are kept unconfigured)."""
-    return {
-        SLACK: slack_sender(settings, slack, clock),
-        PAGERDUTY: pagerduty_sender(settings, clock=clock),
-        EMAIL: email_sender(settings, clock),
-    }
-
-
-def reach_of(settings: Settings) -> Reach:
-    """Which ways of telling people are configured: the timeline says so when one is not."""
-    return Reach(
-        paging=settings.pagerduty_routing_key is not None or bool(settings.routing_keys()),
-        email=settings.smtp_url is not None,
-    )
-
-
-def slack_sender(settings: Settings, slack: AsyncWebClient, clock: Clock) -> Sender:
-    """Real Slack with ``SLACK_BOT_TOKEN``, else log-only."""
-    if settings.slack_bot_token is None:
-        log.warning(
-            "SLACK_BOT_TOKEN is unset: Slack calls are written to this log (cards, thread "
-            "notes) and marked unconfigured"
-        )
-        return LogSender()
-    return SlackSender(slack, clock=clock)
 
 
 def create_app(
@@ -195,7 +155,7 @@ def create_app(
         await app[ESCALATION].stop()
 
     async def cluster(app: web.Application) -> AsyncIterator[None]:
-        app[CLUSTER] = await _cluster(settings)
+        app[CLUSTER] = await cluster_for(settings)
         yield
         await app[CLUSTER].close()
 
@@ -314,99 +274,5 @@ def create_app(
             app, signing_secret=signing_secret, client=slack, bot_token=token, tasks=slack_work
         )
         mount_slack(app, bolt, signing_secret)
-    _warn_unconfigured(settings)
+    warn_unconfigured(settings)
     return app
-
-
-async def _cluster(settings: Settings) -> KubeCluster | UnconfiguredCluster:
-    """KUBECONFIG when set, the pod's service account inside Kubernetes, else none: the bot
-    still runs and remediation answers that Kubernetes is not configured."""
-    if settings.kubeconfig is not None:
-        return await KubeCluster.from_kubeconfig(settings.kubeconfig)
-    if settings.kubernetes_service_host:
-        return KubeCluster.in_cluster()
-    log.warning("no KUBECONFIG and not in a pod: remediation actions are refused")
-    return UnconfiguredCluster()
-
-
-def _warn_unconfigured(settings: Settings) -> None:
-    if settings.alertmanager_token is None:
-        log.warning("FIREBREAK_ALERTMANAGER_TOKEN is unset: /webhooks/alertmanager refuses all")
-    if not settings.pagerduty_webhook_secrets:
-        log.warning("PAGERDUTY_WEBHOOK_SECRETS is unset: /webhooks/pagerduty refuses all")
-    if settings.slack_signing_secret is None:
-        log.warning("SLACK_SIGNING_SECRET is unset: /slack/events answers 503")
-    if settings.api_token is None:
-        log.warning("FIREBREAK_API_TOKEN is unset: /api/incidents refuses all")
-    if settings.pagerduty_routing_key is None and not settings.routing_keys():
-        log.warning("PAGERDUTY_ROUTING_KEY is unset: pages are written to this log, not sent")
-    if settings.smtp_url is None:
-        log.warning("FIREBREAK_SMTP_URL is unset: emails are written to this log, not sent")
-
-
-async def _tune_gc(_app: web.Application) -> None:
-    """Keep the cyclic garbage collector off the ack path.
-
-    Everything loaded at start-up (SQLAlchemy metadata, Bolt, the Kubernetes client) is
-    frozen out of collection, and young collections run less often: in an alert storm the
-    collector otherwise kept scanning that long-lived heap and paused the acknowledgements
-    waiting behind it (docs/ingest-benchmark.md, "How it got here", has the figures).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
-def serve(settings: Settings, *, host: str, port: int) -> None:
-    """Run the bot until SIGINT/SIGTERM."""
-    app = create_app(settings)
-    # After the cleanup contexts on purpose: on_startup runs them first.
-    app.on_startup.append(_tune_gc)
-    log.info(
-        "firebreak serving on http://%s:%d (database %s)",
-        host,
-        port,
-        redacted_database_url(settings),
-    )
-    # uvloop: the ack path of an alert storm is mostly event-loop and socket work.
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(app, settings, host, port))
-
-
-def make_runner(app: web.Application) -> web.AppRunner:
-    """The runner ``serve`` uses (tests that serve the app in-process use it too): no access
-    log, run_app's 75 s keep-alive, and a request aiohttp's parser refuses (400) logged as
-    one escaped INFO line instead of an ERROR with a traceback, since it is the sender's fault.
-    """
-    return web.AppRunner(app, access_log=None, keepalive_timeout=75.0, logger=RefusalLog())
-
-
-async def _serve(app: web.Application, settings: Settings, host: str, port: int) -> None:
-    # Not web.run_app: its sites hand connections straight to aiohttp, which has no timeout
-    # for a request head or body (only for idle keep-alive), so slow clients are cut by
-    # httpguard in front of aiohttp's protocol.
-    runner = make_runner(app)
-    await runner.setup()
-    server = runner.server
-    assert server is not None
-    metrics = app[DEPS].metrics
-    limits = Limits(settings.header_timeout, settings.body_min_rate, settings.body_grace)
-    loop = asyncio.get_running_loop()
-    guards = Guards(
-        server, Sweeper(loop, limits), lambda reason: metrics.connection_cut(reason.value)
-    )
-    listener = await loop.create_server(guards, host, port, reuse_address=True, backlog=1024)
-    stopping = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        listener.close()
-        await runner.cleanup()
-
-
-def redacted_database_url(settings: Settings) -> str:
-    """The database URL for logs: the password masked."""
-    # SQLAlchemy's own rendering, so every URL form it parses is masked the same way.
-    return make_url(settings.database_url).render_as_string(hide_password=True)

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             upgrade(settings.database_url)
             print("database is at the latest revision")
             return 0
-        from bot.app import serve
+        from bot.serving import serve
 
         serve(settings, host=args.host, port=args.port)
         return 0

@@ -180,6 +180,19 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("pagerduty_routing_keys")
+    @classmethod
+    def _named_keys(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        # A bare key (no name) would be dropped and paging would quietly count as off.
+        for index, item in enumerate(value, 1):
+            name, sep, key = item.get_secret_value().partition("=")
+            if not sep or not name.strip() or not key.strip():
+                raise ValueError(
+                    f"item {index} is not NAME=KEY (write service=ROUTING_KEY, comma-separated;"
+                    " the default key goes in PAGERDUTY_ROUTING_KEY)"
+                )
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
@@ -192,8 +205,7 @@ class Settings(BaseSettings):
         keys: dict[str, str] = {}
         for item in self.pagerduty_routing_keys:
             name, _, key = item.get_secret_value().partition("=")
-            if name.strip() and key.strip():
-                keys[name.strip()] = key.strip()
+            keys[name.strip()] = key.strip()
         return keys
 
     @property

@@ -15,7 +15,7 @@ from bot.services.incidents.oncall import Fallback, OnCallAnswer
 from bot.services.incidents.page import PageResult
 from bot.services.remediation.approve import ApprovalResult
 from bot.services.remediation.request import RequestResult
-from bot.text import escape
+from bot.text import escape, inert
 
 _USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 _GROUP = re.compile(r"S[A-Z0-9]{2,20}")
@@ -98,8 +98,9 @@ def on_call_line(entry: OnCall) -> str:
     """One level: level, name, email, Slack mentions, until when."""
     mentions = " ".join(mention(ident) for ident in entry.slack) or _NONE
     return (
-        f"• Level {entry.level} · {escape(entry.name) or _NONE} · "
-        f"{escape(entry.email) or _NONE} · {mentions} · {_until(entry.until)}"
+        # Names and emails come from PagerDuty: inert, so a name cannot ping or link.
+        f"• Level {entry.level} · {inert(entry.name) or _NONE} · "
+        f"{inert(entry.email) or _NONE} · {mentions} · {_until(entry.until)}"
     )
 
 
@@ -120,6 +121,11 @@ def oncall_text(answer: OnCallAnswer, service: str | None) -> str:
                 f":warning: PagerDuty could not be asked ({escape(answer.error)}). "
                 f"*On call{scope}*, from the policy's rotation:"
             )
+    if not answer.service_matched:
+        head += (
+            f"\nNo one in the rotation is paged through `{escape(service or '')}`; "
+            "this is the whole rotation."
+        )
     if not answer.on_call:
         nobody = (
             "PagerDuty lists nobody."

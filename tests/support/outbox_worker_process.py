@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 
-from bot.app import outbox_senders
+from bot.adapters import outbox_senders
 from bot.clock import SystemClock
 from bot.config import load_settings
 from bot.integrations.outbox.worker import OutboxWorker

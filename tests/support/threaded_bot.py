@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.app import create_app, make_runner
+from bot.app import create_app
 from bot.policy.model import Policy
+from bot.serving import make_runner
 from db.store import SqlStore
 from db.tables import metadata
 from tests.fakes.slack.server import FakeSlack, run_fake_slack

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import redacted_database_url
 from bot.config import Settings
+from bot.serving import redacted_database_url
 
 
 @pytest.mark.parametrize(

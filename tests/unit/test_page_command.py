@@ -361,6 +361,17 @@ async def test_oncall_for_a_service_keeps_the_members_paged_there() -> None:
     assert oncall_text(nobody, "x").endswith("PagerDuty lists nobody.")
 
 
+async def test_oncall_for_a_service_nobody_is_paged_through_says_so() -> None:
+    answer = await who_is_on_call(None, ROTATION, "storage")
+    assert not answer.service_matched
+    assert len(answer.on_call) == len(ROTATION)
+    lines = oncall_text(answer, "storage").splitlines()
+    assert lines[1] == (
+        "No one in the rotation is paged through `storage`; this is the whole rotation."
+    )
+    assert (await who_is_on_call(None, ROTATION, "platform")).service_matched
+
+
 def test_slack_ids_become_mentions_and_anything_else_stays_text() -> None:
     entry = OnCallEntry(level=1, name="x", source="policy", slack=("S0ONCALL01", "<!channel>"))
     answer = OnCallAnswer((entry,), "policy", Fallback.UNCONFIGURED)

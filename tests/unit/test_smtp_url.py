@@ -48,13 +48,29 @@ def test_user_and_password_from_their_own_settings() -> None:
 
 
 def test_the_same_value_in_both_places_is_accepted() -> None:
-    server = parse_smtp_url(f"smtp://bot:{SECRET}@mail", user="bot", password=SECRET)
+    server = parse_smtp_url(f"smtps://bot:{SECRET}@mail", user="bot", password=SECRET)
     assert (server.user, server.password) == ("bot", SECRET)
 
 
 def test_url_user_with_password_from_its_setting() -> None:
-    server = parse_smtp_url("smtp://bot@mail", password=SECRET)
+    server = parse_smtp_url("smtps://bot@mail", password=SECRET)
     assert (server.user, server.password) == ("bot", SECRET)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "localhost", "127.0.0.53"])
+def test_a_login_over_plain_smtp_is_allowed_on_loopback(host: str) -> None:
+    server = parse_smtp_url(f"smtp://bot:{SECRET}@{host}:2525")
+    assert server.security is Security.PLAIN
+    assert server.user == "bot"
+
+
+@pytest.mark.parametrize(
+    "url", ["smtp://bot@relay.example.com:587", "smtp://bot@10.0.0.7", "smtp://bot@mail"]
+)
+def test_a_login_over_plain_smtp_to_another_machine_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="password would cross the network in clear") as info:
+        parse_smtp_url(url, password=SECRET)
+    assert SECRET not in str(info.value)
 
 
 def test_the_password_is_never_shown() -> None:

@@ -5,7 +5,8 @@ Forms: ``smtp://host:port`` (plain SMTP, e.g. a relay on loopback or inside the 
 said) and ``smtps://host:port`` (TLS from the first byte). Without a port: 25, 587 with
 STARTTLS, 465 for ``smtps``. A user and password may sit in the URL (percent-encoded) or in
 ``FIREBREAK_SMTP_USER`` / ``FIREBREAK_SMTP_PASSWORD``; giving one in both places with
-different values is an error rather than a silent choice.
+different values is an error rather than a silent choice, and so is a login over plain SMTP to
+anything but loopback (the password would cross the network in clear).
 
 Errors are ``ConfigError``s that name the problem and never repeat the URL: it may hold the
 password.
@@ -14,6 +15,7 @@ password.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -97,6 +99,13 @@ def parse_smtp_url(url: str, *, user: str | None = None, password: str | None = 
             f"an SMTP user is set but no password: put it in {SETTING} or set "
             "FIREBREAK_SMTP_PASSWORD"
         )
+    if final_user is not None and security is Security.PLAIN and not _loopback(host):
+        # A login over plain SMTP sends the password in clear to another machine.
+        raise ConfigError(
+            f"{SETTING} logs in over plain SMTP to {host}: the password would cross the "
+            "network in clear. Use smtps://… or smtp://…?starttls=true (plain SMTP with a "
+            "login is allowed only on loopback)"
+        )
     return SmtpServer(
         host=host,
         port=port if port is not None else DEFAULT_PORTS[security],
@@ -104,6 +113,15 @@ def parse_smtp_url(url: str, *, user: str | None = None, password: str | None = 
         user=final_user,
         password=final_password,
     )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _security(scheme: str, query: str) -> Security:

@@ -34,6 +34,16 @@ class OnCallAnswer:
     source: str
     fallback: Fallback = Fallback.NONE
     error: str = ""
+    # From the rotation: False when no member's pages go to the service asked about, so the
+    # whole rotation is shown (and the reply must say so).
+    service_matched: bool = True
+
+
+def serves(rotation: Mapping[str, RotationMember], service: str | None) -> bool:
+    """Whether ``service`` is none, or some member's pages go to it."""
+    if service is None:
+        return True
+    return any(m.pagerduty.lower() == service.lower() for m in rotation.values())
 
 
 def from_rotation(
@@ -41,7 +51,7 @@ def from_rotation(
 ) -> tuple[OnCall, ...]:
     """The rotation as on-call entries, one level per member in the policy's order (level 1
     first, as PagerDuty numbers escalation levels). With ``service``, only the members
-    whose pages go to that PagerDuty service, when any do."""
+    whose pages go to that PagerDuty service, when any do (else all: see ``serves``)."""
     members = list(rotation.values())
     if service is not None:
         matching = [m for m in members if m.pagerduty.lower() == service.lower()]
@@ -65,13 +75,20 @@ async def who_is_on_call(
     service: str | None,
 ) -> OnCallAnswer:
     """PagerDuty's answer when ``directory`` is configured and answers, else the rotation."""
+    matched = serves(rotation, service)
     if directory is None or not directory.configured:
-        return OnCallAnswer(from_rotation(rotation, service), POLICY, Fallback.UNCONFIGURED)
+        return OnCallAnswer(
+            from_rotation(rotation, service), POLICY, Fallback.UNCONFIGURED, service_matched=matched
+        )
     try:
         found = await directory.on_call(service)
     except UpstreamError as exc:
         return OnCallAnswer(
-            from_rotation(rotation, service), POLICY, Fallback.FAILED, error=str(exc)
+            from_rotation(rotation, service),
+            POLICY,
+            Fallback.FAILED,
+            error=str(exc),
+            service_matched=matched,
         )
     ordered = sorted(found, key=lambda entry: (entry.level, entry.name))
     return OnCallAnswer(tuple(ordered), "pagerduty")
