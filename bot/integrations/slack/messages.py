@@ -236,12 +236,14 @@ def render_mention(
     """Mentions ``people`` (trusted Slack user or user-group ids) about an incident: why
     (``reason``, already escaped), how long it has waited, and how to acknowledge."""
     who = " ".join(mention(ident) for ident in people)
-    if incident.status is IncidentStatus.TRIGGERED:
-        waiting = (
-            f"unacknowledged for {human_duration(max(now - incident.created_at, timedelta(0)))}"
-        )
-    else:
+    waited = now - incident.created_at
+    if incident.status is not IncidentStatus.TRIGGERED:
         waiting = incident.status.value
+    elif waited < timedelta(minutes=1):
+        # The first level goes out as the incident opens: "unacknowledged for 0 s" says nothing.
+        waiting = "new and unacknowledged"
+    else:
+        waiting = f"unacknowledged for {human_duration(waited)}"
     line = (
         f"{who} :rotating_light: {reason}: {incident.severity.value} incident #{incident.id} "
         f"*{truncate(inert(' '.join(incident.title.split())), TITLE_MAX)}* is {waiting}. "
