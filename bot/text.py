@@ -35,3 +35,8 @@ def inert(text: str) -> str:
 
     Use it for long free text the bot relays, e.g. a postmortem posted to a channel."""
     return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), escape(text))
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else its first ``limit - 1`` and ``…``."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

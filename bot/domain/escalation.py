@@ -12,10 +12,11 @@ Stdlib only: shared by the policy, the services, the store and the adapters.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.domain.incident import Severity
+from bot.domain.incident import Incident, Severity
 
 
 class Via(enum.StrEnum):
@@ -99,3 +100,74 @@ class OnCall:
     slack: tuple[str, ...] = ()
     schedule: str = ""
     until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTarget:
+    """When the incident had to be answered by: ``deadline``, ``target`` after ``start``.
+
+    ``start`` is when the path that set the deadline started (the incident opened, or its
+    severity changed: a P1 raised to P0 at one hour is due 15 minutes after the raise)."""
+
+    start: datetime
+    target: timedelta
+
+    @property
+    def deadline(self) -> datetime:
+        return self.start + self.target
+
+
+def response_target(incident: Incident, timers: Sequence[Timer] = ()) -> ResponseTarget:
+    """The one response deadline the card, the emails and the pages show: the TARGET timer
+    of the incident's latest path run for its current severity (the timer that writes
+    ``escalation.overdue`` when it passes), or, without one, ``response_minutes`` after the
+    incident opened.
+
+    Timers are stored with their path's start as ``created_at`` (the escalation reactor), so
+    a timer knows both ends of its target."""
+    runs = [t for t in timers if t.kind is TimerKind.TARGET and t.severity is incident.severity]
+    if runs:
+        latest = max(runs, key=lambda t: (t.run, t.id))
+        return ResponseTarget(start=latest.created_at, target=latest.due_at - latest.created_at)
+    return ResponseTarget(
+        start=incident.created_at, target=timedelta(minutes=incident.response_minutes)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStanding:
+    """Where an incident stands against its response target at some moment: ``left`` until
+    the deadline (negative once overdue) while nobody answered, or ``answered_after`` (from
+    the target's start) and whether that ``met`` it."""
+
+    target: ResponseTarget
+    left: timedelta
+    answered_after: timedelta | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_after is not None
+
+    @property
+    def overdue(self) -> bool:
+        # At the deadline itself the target has passed: the TARGET timer fires at due_at.
+        return not self.answered and self.left <= timedelta(0)
+
+    @property
+    def met(self) -> bool:
+        return self.answered_after is not None and self.answered_after <= self.target.target
+
+
+def response_standing(
+    incident: Incident, now: datetime, timers: Sequence[Timer] = ()
+) -> ResponseStanding:
+    """The incident against ``response_target`` at ``now``."""
+    target = response_target(incident, timers)
+    answered = incident.acknowledged_at or incident.resolved_at
+    if answered is None:
+        return ResponseStanding(target=target, left=target.deadline - now)
+    return ResponseStanding(
+        target=target,
+        left=target.deadline - answered,
+        answered_after=max(answered - target.start, timedelta(0)),
+    )

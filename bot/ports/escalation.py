@@ -27,9 +27,11 @@ class EscalationRepository(Protocol):
         ...
 
     async def claim_due(self, *, now: datetime, limit: int) -> Sequence[Timer]:
-        """Pending timers with ``due_at <= now``, oldest due first, locked for this
-        transaction: on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so replicas claim disjoint
-        rows; SQLite has one writer at a time anyway."""
+        """Pending timers with ``due_at <= now``, oldest due first, read without locking
+        them. Every writer of timers (acknowledge, resolve, PagerDuty's events, the
+        escalation worker) locks the incident first and its timers second; so the worker
+        locks each claimed timer's incident, then ``mark_fired``, and replicas that read the
+        same due timers fire each once (the later one's ``mark_fired`` says ``False``)."""
         ...
 
     async def mark_fired(self, timer_id: int, *, at: datetime) -> bool:

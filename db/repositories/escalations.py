@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from bot.domain.escalation import NewTimer, Timer, TimerKind, TimerStatus
 from bot.domain.incident import Severity
-from db.repositories.base import POSTGRESQL, Repository
+from db.repositories.base import Repository
 from db.tables import escalation_timers as timers
 
 PENDING = TimerStatus.PENDING.value
@@ -41,21 +40,18 @@ _FOR_INCIDENT = (
 )
 
 
-@cache
-def _due(dialect: str) -> Select[Any]:
-    query = (
-        select(timers)
-        .where(
-            timers.c.status == PENDING,
-            timers.c.due_at <= bindparam("now", type_=timers.c.due_at.type),
-        )
-        .order_by(timers.c.due_at, timers.c.id)
-        .limit(bindparam("limit"))
+# No row locks: the ack path locks the incident and then updates its timers, so a worker that
+# locked timers first and the incident second could deadlock with it. The worker locks each
+# due timer's incident, then fires the timer with the conditional update ``_FIRE``.
+_DUE = (
+    select(timers)
+    .where(
+        timers.c.status == PENDING,
+        timers.c.due_at <= bindparam("now", type_=timers.c.due_at.type),
     )
-    if dialect == POSTGRESQL:
-        # Replicas claim disjoint rows instead of queueing behind each other's locks.
-        query = query.with_for_update(skip_locked=True)
-    return query
+    .order_by(timers.c.due_at, timers.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 def _timer(row: Row[Any]) -> Timer:
@@ -108,7 +104,7 @@ class SqlEscalationRepository(Repository):
         return int(result.rowcount)
 
     async def claim_due(self, *, now: datetime, limit: int) -> Sequence[Timer]:
-        rows = await self._execute(_due(self._dialect), {"now": now, "limit": limit})
+        rows = await self._execute(_DUE, {"now": now, "limit": limit})
         return [_timer(row) for row in rows]
 
     async def mark_fired(self, timer_id: int, *, at: datetime) -> bool:

@@ -1,4 +1,5 @@
-"""Two real processes on one PostgreSQL fire every due escalation level once between them."""
+"""Two real processes on one PostgreSQL fire every due escalation level once between them,
+until none is due; and the worker's read of due timers never holds up an acknowledgement."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from bot.clock import FixedClock
 from bot.domain.actor import Actor
 from bot.domain.escalation import TimerStatus
 from bot.domain.events import EventKind
-from bot.domain.incident import Severity
+from bot.domain.incident import IncidentStatus, Severity
 from bot.policy.model import Policy
 from bot.services.incidents.declare import declare_incident
+from bot.services.incidents.updates import acknowledge
 from tests.support.escalation import entries_of, escalating_store, escalation_policy, timers_of
 from tests.support.outbox import wait_until
 from tests.support.processes import spawn, stop_process, tail
@@ -25,6 +27,7 @@ from tests.support.sql_store import migrated_store
 REPO = Path(__file__).resolve().parents[2]
 INCIDENTS = 12
 LEVELS = 4  # the P0 path: on-call, secondary, team lead, manager
+ACK_BOUND_S = 30.0
 
 pytestmark = pytest.mark.postgres
 
@@ -83,6 +86,8 @@ async def test_two_processes_fire_each_level_once_between_them(
         fired = [int((tmp_path / f"{name}.fired").read_text()) for name in names]
         # Every level and every response target of every incident, once in all.
         assert sum(fired) == INCIDENTS * (LEVELS + 1)
+        async with sql.transaction() as uow:
+            assert await uow.escalations.claim_due(now=now, limit=1000) == []
         for incident in incidents:
             levels = Counter(
                 e.body["level"]
@@ -91,5 +96,45 @@ async def test_two_processes_fire_each_level_once_between_them(
             assert levels == Counter(range(LEVELS)), incident.id
             overdue = await entries_of(sql, incident.id, EventKind.RESPONSE_OVERDUE)
             assert len(overdue) == 1, incident.id
-            statuses = {t.status for t in await timers_of(sql, incident.id)}
-            assert statuses == {TimerStatus.FIRED}, incident.id
+            timers = await timers_of(sql, incident.id)
+            assert len(timers) == LEVELS + 1, incident.id
+            assert {t.status for t in timers} == {TimerStatus.FIRED}, incident.id
+
+
+async def test_a_worker_reading_due_timers_does_not_hold_up_an_acknowledgement(
+    postgres_url: str, policy: Policy, clock: FixedClock
+) -> None:
+    """The worker's order, step by step through the ports: read the due timers, lock the
+    incident, fire the timer conditionally. An acknowledgement (which locks the incident,
+    then cancels its timers) between the read and the lock goes through at once, and the
+    worker then fires nothing. Had the read locked the timers, the acknowledgement would
+    wait on them while the worker waited on the incident: PostgreSQL's deadlock."""
+    paths = escalation_policy(policy)
+    async with migrated_store(postgres_url) as sql:
+        store = escalating_store(sql, paths, clock)
+        incident = await declare_incident(
+            store,
+            paths,
+            title="down",
+            actor=Actor("slack", "U0A"),
+            at=clock.now(),
+            severity=Severity.P0,
+        )
+        clock.advance(20 * 60)
+        async with sql.transaction() as worker:
+            due = await worker.escalations.claim_due(now=clock.now(), limit=50)
+            assert {t.incident_id for t in due} == {incident.id}
+            # A bound so a regression fails instead of hanging; not a timing assertion.
+            await asyncio.wait_for(
+                acknowledge(store, incident.id, actor=Actor("slack", "U0B"), at=clock.now()),
+                timeout=ACK_BOUND_S,
+            )
+            locked = await worker.incidents.get(incident.id, for_update=True)
+            assert locked is not None
+            assert locked.status is IncidentStatus.ACKNOWLEDGED
+            for timer in due:
+                assert not await worker.escalations.mark_fired(timer.id, at=clock.now())
+        statuses = {(t.status, t.cancelled_reason) for t in await timers_of(sql, incident.id)}
+        assert (TimerStatus.CANCELLED, "acknowledged") in statuses
+        assert all(status is not TimerStatus.PENDING for status, _ in statuses)
+        assert await entries_of(sql, incident.id, EventKind.ESCALATION_FIRED) == []

@@ -5,6 +5,8 @@ P0, a bot that was down fires late, once, and the response target passes once.""
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -14,7 +16,10 @@ from bot.domain.actor import Actor
 from bot.domain.escalation import TimerKind, TimerStatus
 from bot.domain.events import EventKind, IncidentOpened, StatusChanged, recipients_of
 from bot.domain.incident import Incident, IncidentStatus, Severity
+from bot.domain.outbox import OutboxMessage
+from bot.integrations.notify import email_text, pagerduty_event
 from bot.integrations.prometheus import PrometheusMetrics
+from bot.integrations.slack.publisher import SlackPublisher
 from bot.policy.model import Policy
 from bot.ports import Store
 from bot.services.escalation.fire import fire_due
@@ -340,3 +345,56 @@ async def test_an_incident_opened_and_acknowledged_in_one_transaction_gets_no_ti
             event=StatusChanged(kind=EventKind.INCIDENT_ACKNOWLEDGED),
         )
     assert await timers_of(published, incident.id) == []
+
+
+async def test_a_p1_raised_to_p0_is_due_15_minutes_after_the_raise_on_card_email_and_page(
+    store: Store, paths: Policy, clock: FixedClock
+) -> None:
+    slack = SlackPublisher(policy=paths, clock=clock, triage_channel="C0TRIAGE")
+    published = escalating_store(store, paths, clock, more=[slack])
+    incident = await declare(published, paths, clock, Severity.P1)
+    assert await fire_due(published, paths, clock, REACH) == 1
+    clock.advance(3600)
+    raised_at = clock.now()
+    assert await fire_due(published, paths, clock, REACH) == 1  # the upgrade
+    async with store.transaction() as uow:
+        raised = await uow.incidents.get(incident.id)
+        timers = await uow.escalations.for_incident(incident.id)
+        rows = await uow.outbox.list()
+    assert raised is not None
+    assert raised.severity is Severity.P0
+    # The card redrawn by the raise counts the P0 target from the raise.
+    assert "15 min · 15 min left" in last_card(rows)
+    body = email_text.body(
+        raised, [], paths, reason="r", now=raised_at, public_url="https://x", timers=timers
+    )
+    assert "Response target: 15 min (15 min left)" in body
+    page = pagerduty_event.trigger_args(
+        raised, [], paths, level="l", public_url="https://x", timers=timers
+    )
+    assert page["custom_details"]["respond_by"] == (raised_at + timedelta(minutes=15)).isoformat()
+
+    # The card says overdue when escalation.overdue is written, not before.
+    clock.advance(15 * 60 - 1)
+    assert await fire_due(published, paths, clock, REACH) == 1  # the P0 path's first level
+    assert await entries_of(published, incident.id, EventKind.RESPONSE_OVERDUE) == []
+    async with store.transaction() as uow:
+        assert "15 min · 1 s left" in last_card(await uow.outbox.list())
+    clock.advance(1)
+    assert await fire_due(published, paths, clock, REACH) == 2  # the P0 level 2 and target
+    assert len(await entries_of(published, incident.id, EventKind.RESPONSE_OVERDUE)) == 1
+    async with store.transaction() as uow:
+        assert "15 min · :warning: overdue ·" in last_card(await uow.outbox.list())
+
+
+def last_card(rows: Sequence[OutboxMessage]) -> str:
+    """The blocks of the card as last drawn (posted or updated)."""
+    cards = [
+        m
+        for m in rows
+        if m.call.method in {"chat.postMessage", "chat.update"}
+        # The card's buttons block names it; thread lines have none.
+        and "firebreak.incident" in json.dumps(m.call.args.get("blocks", []))
+    ]
+    assert cards, "no card drawn"
+    return json.dumps(max(cards, key=lambda m: m.id).call.args["blocks"], ensure_ascii=False)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import FixedClock
 from bot.domain.actor import BOT, Actor
-from bot.domain.escalation import NewTimer, TimerKind, Via
+from bot.domain.escalation import NewTimer, Timer, TimerKind, TimerStatus, Via
 from bot.domain.events import EventKind, PagerDutyReceived, ResponseOverdue, encode
 from bot.domain.incident import IncidentStatus, Severity, TimelineEntry
 from bot.domain.timeline import GENESIS, next_entry
@@ -129,7 +129,7 @@ def test_the_answered_card_says_met_or_missed_and_no_level(policy: Policy) -> No
         P0, status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=T0 + timedelta(minutes=20)
     )
     field = response_field(acked, T0 + timedelta(minutes=30), Reached(1, 4, "secondary notified"))
-    assert field == "15 min · missed (answered after 20 min)"
+    assert field == "15 min · missed, answered after 20 min"
 
 
 def test_the_severitys_standing_steps_are_on_the_open_card_only(policy: Policy) -> None:
@@ -166,3 +166,43 @@ def test_pagerduty_reassignments_and_escalations_get_a_thread_line() -> None:
     assert threaded(pagerduty_entry(EventKind.PAGERDUTY_REASSIGNED))
     assert threaded(pagerduty_entry(EventKind.PAGERDUTY_ESCALATED))
     assert not threaded(pagerduty_entry(EventKind.PAGERDUTY_ACKNOWLEDGED))
+
+
+def test_the_card_counts_from_the_latest_path_not_from_the_opening(policy: Policy) -> None:
+    """A P1 raised to P0 at one hour: its deadline is the P0 path's target timer, 15 min
+    after the raise, not 15 min after the opening (which would read "overdue by 45 min")."""
+    raised_at = T0 + timedelta(hours=1)
+    timers = [
+        timer(1, Severity.P1, TimerStatus.CANCELLED, start=T0, minutes=60),
+        timer(2, Severity.P0, TimerStatus.PENDING, start=raised_at, minutes=15),
+    ]
+    p0 = replace(P0, response_minutes=15)
+    field = response_field(p0, raised_at + timedelta(minutes=3), None, timers)
+    assert field == "15 min · 12 min left"
+    at_deadline = response_field(p0, raised_at + timedelta(minutes=15), None, timers)
+    assert at_deadline == "15 min · :warning: overdue"
+    acked = replace(
+        p0, status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=raised_at + timedelta(minutes=10)
+    )
+    assert response_field(acked, raised_at + timedelta(hours=1), None, timers) == (
+        "15 min · met, answered after 10 min"
+    )
+    # The card itself, through its view.
+    text = card_text(replace(view(policy, 63), incident=p0, timers=timers))
+    assert "15 min · 12 min left" in text
+
+
+def timer(
+    run: int, severity: Severity, status: TimerStatus, *, start: datetime, minutes: int
+) -> Timer:
+    return Timer(
+        id=run * 10,
+        incident_id=P0.id,
+        run=run,
+        severity=severity,
+        kind=TimerKind.TARGET,
+        level=-1,
+        due_at=start + timedelta(minutes=minutes),
+        status=status,
+        created_at=start,
+    )

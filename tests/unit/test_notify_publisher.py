@@ -199,7 +199,7 @@ async def test_a_p0_level_pages_its_service_and_mentions_in_the_cards_channel(
     assert args["links"] == [
         {
             "href": f"{PUBLIC_URL}/api/incidents/{incident_id}",
-            "text": f"firebreak incident #{incident_id}",
+            "text": f"firebreak incident #{incident_id}: API (needs the API token)",
         }
     ]
     details = args["custom_details"]
@@ -231,7 +231,7 @@ async def test_a_later_level_emails_and_mentions_everyone_in_one_message(
     assert mail.call.args["to"] == ["platform@example.com"]
     assert mail.call.args["subject"].startswith(f"[firebreak P0] #{incident_id} ")
     assert "escalation level 2/2 (secondary)" in mail.call.args["body"]
-    assert "overdue by" not in mail.call.args["body"]  # 15 min of 15: none left, not past
+    assert "overdue by" not in mail.call.args["body"]  # 15 min of 15: past by nothing
 
     (mention,) = mentions(await world.rows(incident_key(incident_id)))
     blocks_text = mention.call.args["blocks"][0]["text"]["text"]
@@ -271,7 +271,7 @@ async def test_a_p2_emails_at_once_and_its_reminder_lands_in_the_triage_channel(
     assert mail.call.args["subject"] == (
         f"[firebreak P2] #{incident_id} LNNHighMemory: LNNHighMemory is happening"
     )
-    assert "Response target: 4 h: 4 h left" in body
+    assert "Response target: 4 h (4 h left)" in body
     assert "kubectl top pods -n firebreak -l app.kubernetes.io/name=lnn-service" in body
     assert f"{PUBLIC_URL}/api/incidents/{incident_id}" in body
     assert f"acknowledge in Slack with /incident ack {incident_id}" in body

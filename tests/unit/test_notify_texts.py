@@ -18,6 +18,7 @@ from bot.integrations.notify import email_text, pagerduty_event
 from bot.integrations.prometheus import PrometheusMetrics
 from bot.policy.model import Policy
 from bot.services.notifications import NotificationOutcomes
+from bot.text import cut
 from tests.fakes.memory.store import MemoryStore
 from tests.support.incidents import T0, incident
 from tests.support.store_builders import new_incident
@@ -97,12 +98,14 @@ def test_the_body_says_overdue_once_the_target_passed(policy: Policy) -> None:
         now=T0 + timedelta(minutes=75),
         public_url=URL,
     )
-    assert "Response target: 1 h: overdue by 15 min" in body
+    assert "Response target: 1 h (overdue by 15 min)" in body
     assert "Why you get this: escalation level 2/4 (secondary)" in body
     assert "- LNNHighLatency (P1, firing): p99 is high on lnn-1" in body
     assert "kubectl top pods -n firebreak -l app.kubernetes.io/name=lnn-service" in body
     assert "Steps for every P1:\n1. Analyze performance metrics" in body
-    assert f"Incident: {URL}/api/incidents/42" in body
+    assert f"Incident API (needs the API token): {URL}/api/incidents/42" in body
+    # What works on a phone without the token: the incident's Slack channel.
+    assert "Slack: #inc-" in body
     assert "acknowledge in Slack with /incident ack 42" in body
 
 
@@ -113,8 +116,49 @@ def test_the_body_of_an_answered_incident_says_when(policy: Policy) -> None:
     body = email_text.body(
         acked, [], policy, reason="r", now=T0 + timedelta(hours=2), public_url=URL
     )
-    assert "Response target: 1 h: answered after 7 min" in body
+    assert "Response target: 1 h (met, answered after 7 min)" in body
     assert "Status: acknowledged" in body
+
+
+def test_the_body_counts_the_target_down_in_parentheses(policy: Policy) -> None:
+    p2 = incident(severity=Severity.P2, response_minutes=240)
+    body = email_text.body(
+        p2, [], policy, reason="r", now=T0, public_url=URL, triage_channel="C0TRIAGE"
+    )
+    assert "Response target: 4 h (4 h left)" in body
+    # A P2 has no channel of its own: it is worked on in the triage channel.
+    assert "Slack: the triage channel (C0TRIAGE)" in body
+    bare = email_text.body(p2, [], policy, reason="r", now=T0, public_url=URL)
+    assert "Slack:" not in bare
+
+
+def test_the_page_says_what_its_link_is_and_where_in_slack_to_look(policy: Policy) -> None:
+    p1 = incident(severity=Severity.P1, response_minutes=60)
+    args = pagerduty_event.trigger_args(p1, [], policy, level="l", public_url=URL)
+    assert args["links"] == [
+        {
+            "href": f"{URL}/api/incidents/42",
+            "text": "firebreak incident #42: API (needs the API token)",
+        }
+    ]
+    details = args["custom_details"]
+    assert details["slack"] == f"#inc-{T0:%Y%m%d}-0042-lnn-high-latency"
+    assert (details["response_target"], details["respond_by"]) == (
+        "1 h",
+        (T0 + timedelta(hours=1)).isoformat(),
+    )
+    p2 = incident(severity=Severity.P2)
+    triage = pagerduty_event.trigger_args(
+        p2, [], policy, level="l", public_url=URL, triage_channel="C0TRIAGE"
+    )
+    assert triage["custom_details"]["slack"] == "the triage channel (C0TRIAGE)"
+
+
+def test_one_cut_for_pages_and_emails() -> None:
+    assert cut("abcdef", 6) == "abcdef"
+    assert cut("abcdefg", 6) == "abcde…"
+    assert not hasattr(email_text, "_cut")
+    assert not hasattr(pagerduty_event, "_cut")
 
 
 def message(target: str, incident_id: int | None, **args: object) -> OutboxMessage:

@@ -148,7 +148,7 @@ def test_acknowledge_disappears_once_acknowledged(scenario: Scenario) -> None:
     ids = [b["action_id"] for b in buttons(blocks)]
     assert "firebreak.ack" not in ids
     assert "firebreak.resolve" in ids
-    assert "met (answered after 3 min)" in all_text(blocks)
+    assert "met, answered after 3 min" in all_text(blocks)
     assert "Commander" not in all_text(blocks)
 
 

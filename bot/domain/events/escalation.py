@@ -52,7 +52,9 @@ class EscalationFired(OneKind, kind=EventKind.ESCALATION_FIRED):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseOverdue(OneKind, kind=EventKind.RESPONSE_OVERDUE):
-    """Nobody acknowledged within the response target of ``severity``."""
+    """Nobody acknowledged within the response target of ``severity``. ``level`` is the
+    furthest level of the path that had fired, 0-based as stored (0: the first level); people
+    read it from 1 (``level 1/4``), so add one when showing it."""
 
     severity: str
     target_minutes: int

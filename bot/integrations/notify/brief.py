@@ -8,13 +8,16 @@ The steps are filled for the same target the card's buttons act on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from bot.domain.escalation import Timer, response_standing
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident
+from bot.integrations.slack.channels import channel_name
+from bot.integrations.slack.publisher import CHANNEL_SEVERITIES
+from bot.integrations.slack.response import response_words
 from bot.policy.model import Policy
 from bot.policy.targets import Resolved, resolve_target, scenario_target, template_values
 from bot.policy.templates import fill
-from bot.services.entry_text import human_duration
 
 
 def one_line(text: str) -> str:
@@ -58,20 +61,28 @@ def standing_steps(policy: Policy, incident: Incident) -> list[str]:
     return [one_line(step) for step in level.steps] if level is not None else []
 
 
-def response_state(incident: Incident, now: datetime) -> str:
-    """The response target and where the incident stands against it, in words: ``15 min:
-    12 min left``, ``15 min: overdue by 3 min``, ``15 min: acknowledged after 4 min``."""
-    limit = timedelta(minutes=incident.response_minutes)
-    head = human_duration(limit)
-    answered = incident.acknowledged_at or incident.resolved_at
-    if answered is not None:
-        return f"{head}: answered after {human_duration(answered - incident.created_at)}"
-    left = incident.created_at + limit - now
-    if left >= timedelta(0):
-        return f"{head}: {human_duration(left)} left"
-    return f"{head}: overdue by {human_duration(-left)}"
+def response_state(incident: Incident, now: datetime, timers: Sequence[Timer] = ()) -> str:
+    """``15 min (12 min left)``, ``15 min (overdue by 3 min)``, ``15 min (met, answered
+    after 4 min)``. ``timers`` are the incident's escalation timers (the deadline is their
+    latest run's target, ``bot.domain.escalation.response_target``); without them, the
+    target counts from when the incident opened."""
+    head, state = response_words(response_standing(incident, now, timers))
+    return f"{head} ({state})"
 
 
 def incident_link(public_url: str, incident_id: int) -> str:
-    """Where a reader of a page or email finds the incident (the bot's JSON API)."""
+    """The incident in the bot's JSON API: it answers only with the API token, so every
+    reader is told so (``API_LINK_NOTE``); a web page for people is a later issue."""
     return f"{public_url.rstrip('/')}/api/incidents/{incident_id}"
+
+
+API_LINK_NOTE = "API (needs the API token)"
+
+
+def slack_place(incident: Incident, triage_channel: str = "") -> str:
+    """Where in Slack the incident is worked on, for a reader without the API token: the
+    incident's channel (``#inc-20261122-0042-…``) for a P0 or P1, the triage channel for a
+    P2 (``""`` when none is configured)."""
+    if incident.severity in CHANNEL_SEVERITIES:
+        return f"#{channel_name(incident)}"
+    return f"the triage channel ({triage_channel})" if triage_channel else ""

@@ -11,31 +11,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.domain.escalation import Timer
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident
 from bot.domain.outbox import EMAIL, OutboundCall, email_key
 from bot.integrations.notify.brief import (
+    API_LINK_NOTE,
     firing_first,
     incident_link,
     one_line,
     response_state,
+    slack_place,
     standing_steps,
     triage_steps,
 )
 from bot.policy.model import Policy
+from bot.text import cut
 
 SUBJECT_MAX = 200
 ALERTS_MAX = 10
 LINE_MAX = 300
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def subject(incident: Incident) -> str:
     """``[firebreak P2] #12 title``, one line."""
     head = f"[firebreak {incident.severity.value}] #{incident.id} "
-    return _cut(head + one_line(incident.title), SUBJECT_MAX)
+    return cut(head + one_line(incident.title), SUBJECT_MAX)
 
 
 def _alert_line(alert: AlertEpisode) -> str:
@@ -43,11 +43,11 @@ def _alert_line(alert: AlertEpisode) -> str:
     text = alert.annotations.get("summary", "")
     if text:
         line += f": {one_line(text)}"
-    return _cut(line, LINE_MAX)
+    return cut(line, LINE_MAX)
 
 
 def _numbered(steps: Sequence[str]) -> list[str]:
-    return [_cut(f"{i}. {step}", LINE_MAX) for i, step in enumerate(steps, 1)]
+    return [cut(f"{i}. {step}", LINE_MAX) for i, step in enumerate(steps, 1)]
 
 
 def body(
@@ -58,9 +58,13 @@ def body(
     reason: str,
     now: datetime,
     public_url: str,
+    timers: Sequence[Timer] = (),
+    triage_channel: str = "",
 ) -> str:
     """The plain-text body; ``reason`` says why this email was sent (the level, or who
-    paged by hand)."""
+    paged by hand). ``timers`` are the incident's escalation timers: the response deadline
+    is their latest run's (as on the card); ``triage_channel`` is where a P2 is worked on in
+    Slack."""
     level = policy.levels.get(incident.severity)
     severity = incident.severity.value + (f" ({level.name})" if level and level.name else "")
     lines = [
@@ -71,7 +75,7 @@ def body(
         f"Status: {incident.status.value}",
         f"Service: {one_line(incident.service) or '-'}",
         f"Opened: {incident.created_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}",
-        f"Response target: {response_state(incident, now)}",
+        f"Response target: {response_state(incident, now, timers)}",
     ]
     firing = [a for a in firing_first(alerts) if a.status is AlertStatus.FIRING]
     if firing:
@@ -85,9 +89,12 @@ def body(
     standing = standing_steps(policy, incident)
     if standing:
         lines += ["", f"Steps for every {incident.severity.value}:", *_numbered(standing)]
+    lines.append("")
+    place = slack_place(incident, triage_channel)
+    if place:
+        lines.append(f"Slack: {place}")
     lines += [
-        "",
-        f"Incident: {incident_link(public_url, incident.id)}",
+        f"Incident {API_LINK_NOTE}: {incident_link(public_url, incident.id)}",
         "",
         f"What to do: acknowledge in Slack with /incident ack {incident.id} (or the card's "
         "Acknowledge button); until someone does, the escalation path goes on.",

@@ -16,16 +16,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.domain.escalation import Timer, response_target
 from bot.domain.incident import JSON, AlertEpisode, Incident, Severity
 from bot.domain.outbox import PAGERDUTY, OutboundCall, pagerduty_key
 from bot.integrations.notify.brief import (
+    API_LINK_NOTE,
     firing_first,
     incident_link,
     one_line,
+    slack_place,
     target,
     triage_steps,
 )
 from bot.policy.model import Policy
+from bot.services.entry_text import human_duration
+from bot.text import cut
 
 SUMMARY_MAX = 1024
 SOURCE = "firebreak"
@@ -37,13 +42,9 @@ FOLLOW_UPS = ("acknowledge", "resolve")
 SEVERITY = {Severity.P0: "critical", Severity.P1: "error", Severity.P2: "warning"}
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _bounded(values: Mapping[str, str], names: Sequence[str] | None = None) -> dict[str, str]:
     keys = sorted(values) if names is None else [n for n in names if n in values]
-    return {key: _cut(str(values[key]), VALUE_MAX) for key in keys[:LABELS_MAX]}
+    return {key: cut(str(values[key]), VALUE_MAX) for key in keys[:LABELS_MAX]}
 
 
 def _alert(alert: AlertEpisode) -> JSON:
@@ -59,7 +60,7 @@ def _alert(alert: AlertEpisode) -> JSON:
 
 def summary(incident: Incident) -> str:
     """``[P0] title``: the line PagerDuty shows and sends in its notifications."""
-    return _cut(f"[{incident.severity.value}] {one_line(incident.title)}", SUMMARY_MAX)
+    return cut(f"[{incident.severity.value}] {one_line(incident.title)}", SUMMARY_MAX)
 
 
 def trigger_args(
@@ -70,23 +71,35 @@ def trigger_args(
     level: str,
     public_url: str,
     service: str = "",
+    timers: Sequence[Timer] = (),
+    triage_channel: str = "",
 ) -> JSON:
     """The trigger's arguments: ``level`` says why this page went out (``escalation level
     2/4 (secondary)``, ``paged by hand by …``); ``service`` names the PagerDuty service
-    (``""``: the default routing key)."""
+    (``""``: the default routing key). ``timers`` (the incident's escalation timers) set the
+    response deadline as on the card; ``triage_channel`` is where a P2 is worked on in Slack.
+
+    The deadline is a time, not "3 min left": PagerDuty shows the details long after they
+    were sent."""
     where = target(policy, incident, alerts)
     ordered = firing_first(alerts)
+    respond = response_target(incident, timers)
     details: dict[str, Any] = {
         "incident_id": incident.id,
         "severity": incident.severity.value,
         "status": incident.status.value,
         "scenario": incident.scenario,
         "level": level,
+        "response_target": human_duration(respond.target),
+        "respond_by": respond.deadline.isoformat(),
         "alerts": [_alert(alert) for alert in ordered[:ALERTS_MAX]],
         "triage": triage_steps(policy, incident, alerts),
     }
     if len(ordered) > ALERTS_MAX:
         details["alerts_not_shown"] = len(ordered) - ALERTS_MAX
+    place = slack_place(incident, triage_channel)
+    if place:
+        details["slack"] = place
     return {
         "dedup_key": incident.dedup_key,
         "summary": summary(incident),
@@ -99,7 +112,7 @@ def trigger_args(
         "links": [
             {
                 "href": incident_link(public_url, incident.id),
-                "text": f"firebreak incident #{incident.id}",
+                "text": f"firebreak incident #{incident.id}: {API_LINK_NOTE}",
             }
         ],
         "service": service,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.controls import INCIDENT, SUGGESTION, Control
+from bot.domain.escalation import Timer
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident, IncidentStatus, Severity
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
@@ -47,7 +48,8 @@ class CardView:
     """What the card shows. ``commander`` is a Slack user id (shown as a mention) or, if it
     is not one, a name shown as text. ``kubernetes`` (the policy's section) resolves the
     actions' targets and fills the triage templates. ``reached`` is how far the escalation
-    path has gone (``bot.integrations.slack.response``); ``steps`` are the severity's
+    path has gone (``bot.integrations.slack.response``); ``timers`` are the incident's
+    escalation timers, which set the response deadline; ``steps`` are the severity's
     standing steps."""
 
     incident: Incident
@@ -58,6 +60,7 @@ class CardView:
     kubernetes: KubernetesPolicy = field(default_factory=KubernetesPolicy)
     reached: Reached | None = None
     steps: Sequence[str] = ()
+    timers: Sequence[Timer] = ()
 
     @property
     def labels(self) -> list[Mapping[str, str]]:
@@ -96,7 +99,7 @@ def _fields(view: CardView) -> Block:
             ("Duration", human_duration(end - inc.created_at)),
         ]
     else:
-        pairs.append(("Response target", response_field(inc, view.now, view.reached)))
+        pairs.append(("Response target", response_field(inc, view.now, view.reached, view.timers)))
     if view.commander:
         pairs.append(("Commander", _commander(view.commander)))
     return kit.fields(pairs)

@@ -177,6 +177,7 @@ class SlackPublisher:
         return any(message.call.method == "conversations.create" for message in queued)
 
     async def _view(self, uow: UnitOfWork, incident: Incident) -> CardView:
+        timers = await uow.escalations.for_incident(incident.id)
         return CardView(
             incident=incident,
             alerts=await uow.alerts.for_incident(incident.id),
@@ -184,7 +185,8 @@ class SlackPublisher:
             commander=incident.commander,
             now=self._clock.now(),
             kubernetes=self._policy.kubernetes,
-            reached=reached(await uow.escalations.for_incident(incident.id), self._policy),
+            reached=reached(timers, self._policy),
+            timers=timers,
             steps=level.steps if (level := self._policy.levels.get(incident.severity)) else (),
         )
 

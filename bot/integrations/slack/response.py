@@ -11,11 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.escalation import Timer, TimerKind, TimerStatus
+from bot.domain.escalation import (
+    ResponseStanding,
+    Timer,
+    TimerKind,
+    TimerStatus,
+    response_standing,
+)
 from bot.domain.incident import Incident
 from bot.integrations.slack.text import inert
 from bot.policy.model import Policy
 from bot.services.entry_text import human_duration
+
+ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +63,35 @@ def reached(timers: Sequence[Timer], policy: Policy) -> Reached | None:
     return Reached(last.level, len(path), told)
 
 
-def response_field(incident: Incident, now: datetime, level: Reached | None = None) -> str:
-    """Target, then time left, overdue, or whether the acknowledgement met it; while
-    unanswered, the escalation level reached."""
-    target = timedelta(minutes=incident.response_minutes)
-    head = human_duration(target)
-    answered = incident.acknowledged_at or incident.resolved_at
-    if answered is not None:
-        taken = answered - incident.created_at
-        verdict = "met" if taken <= target else "missed"
-        return f"{head} · {verdict} (answered after {human_duration(taken)})"
-    left = incident.created_at + target - now
-    if left >= timedelta(0):
-        line = f"{head} · {human_duration(left)} left"
-    else:
-        line = f"{head} · :warning: overdue by {human_duration(-left)}"
+def response_words(standing: ResponseStanding) -> tuple[str, str]:
+    """The response target and where the incident stands against it, in words, as the card,
+    the emails and the pages all say it: ``15 min`` and ``3 min left``, ``overdue by 3 min``,
+    ``met, answered after 4 min`` or ``missed, answered after 20 min`` (``overdue`` alone at
+    the deadline itself)."""
+    head = human_duration(standing.target.target)
+    if standing.answered_after is not None:
+        verdict = "met" if standing.met else "missed"
+        return head, f"{verdict}, answered after {human_duration(standing.answered_after)}"
+    if standing.overdue:
+        late = -standing.left
+        # At the deadline itself: past (its timer fired), but by nothing worth a number.
+        return head, f"overdue by {human_duration(late)}" if late >= ONE_SECOND else "overdue"
+    return head, f"{human_duration(standing.left)} left"
+
+
+def response_field(
+    incident: Incident,
+    now: datetime,
+    level: Reached | None = None,
+    timers: Sequence[Timer] = (),
+) -> str:
+    """Target, then time left, overdue, or whether the answer met it; while unanswered, the
+    escalation level reached. ``timers`` (the incident's) set the deadline
+    (``bot.domain.escalation.response_target``)."""
+    standing = response_standing(incident, now, timers)
+    head, state = response_words(standing)
+    if standing.answered:
+        return f"{head} · {state}"
+    line = f"{head} · :warning: {state}" if standing.overdue else f"{head} · {state}"
     # The level's name and rotation keys come from the policy file: shown as text, never markup.
     return f"{line} · {inert(str(level))}" if level is not None else line

@@ -1,5 +1,12 @@
-"""Firing the escalation timers that are due: one transaction claims them, writes what each
-means on the timeline and marks it fired, so a level is told once, even across replicas."""
+"""Firing the escalation timers that are due: one transaction reads them, writes what each
+means on the timeline and marks it fired, so a level is told once, even across replicas.
+
+Lock order: the incident, then its timers, as acknowledge, resolve and PagerDuty's events
+take them (they lock the incident, then cancel its pending timers). The due timers are read
+without locks; each one's incident is locked (in incident order, the same for every
+replica), and only then is the timer marked fired, conditionally: a replica that read the
+same timer waits for the incident, then finds it fired or cancelled and does nothing.
+"""
 
 from __future__ import annotations
 
@@ -50,12 +57,15 @@ async def fire_due(
     transaction (pages, emails and mentions queued; a raised severity starts its new path
     through the escalation reactor). A timer whose incident is no longer triggered is
     cancelled instead (an acknowledgement won a race), and a timer some other replica fired
-    meanwhile is left alone (``mark_fired`` says so)."""
+    meanwhile is left alone (``mark_fired`` says so). Fewer than ``limit`` fired does not mean
+    nothing is due: timers another replica fired under this one's feet count for neither."""
     now = clock.now()
     counts: list[Count] = []
 
     async def work(uow: UnitOfWork) -> int:
         counts.clear()
+        # Unlocked: locking the timers here, before their incidents, is the reverse of the
+        # order the acknowledgement takes, and PostgreSQL would deadlock the two.
         claimed = await uow.escalations.claim_due(now=now, limit=limit)
         # By incident, then due: every replica locks incidents in the same order.
         ordered = sorted(claimed, key=lambda t: (t.incident_id, t.due_at, t.id))
@@ -98,6 +108,7 @@ async def _fire(
     now: datetime,
     counts: list[Count],
 ) -> _Outcome:
+    # The incident first, the timer second: the order every writer of timers keeps.
     incident = await uow.incidents.get(timer.incident_id, for_update=True)
     if incident is None:
         return _Outcome.SKIPPED
