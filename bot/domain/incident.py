@@ -172,7 +172,8 @@ class Incident:
 
     @property
     def dedup_key(self) -> str:
-        """The key firebreak uses with PagerDuty so a PagerDuty incident can be matched back."""
+        """The ``dedup_key`` of the escalation path's pages, by which PagerDuty's incident is
+        matched back (a page by hand has its own: ``bot.domain.outbox.page_dedup_key``)."""
         return f"firebreak-{self.id}"
 
     def moved_to(self, status: IncidentStatus, *, by: Actor, at: datetime) -> Incident:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import enum
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,8 @@ SLACK = "slack"
 # ``links`` (``[{"href", "text"}]``). ``service`` names the rotation's PagerDuty service
 # ("" or absent: the default routing key). The sender holds the routing keys.
 PAGERDUTY = "pagerduty"
+# How ``pagerduty_key`` names the default routing key.
+DEFAULT_SERVICE = "default"
 # Email over SMTP. Method ``send``; args ``to`` (a list of addresses), ``subject``, ``body``
 # (plain text). The sender holds the server and the From address.
 EMAIL = "email"
@@ -139,15 +142,38 @@ def incident_key(incident_id: int) -> str:
     return f"incident:{incident_id}"
 
 
-def pagerduty_key(incident_id: int) -> str:
-    """The ordering key of an incident's PagerDuty events: a trigger before its acknowledge,
-    its acknowledge before its resolve, and none of them behind the incident's Slack calls."""
-    return f"pagerduty:{incident_id}"
+def pagerduty_key(incident_id: int, service: str = "") -> str:
+    """The ordering key of an incident's PagerDuty events to one ``service`` (``""``: the
+    default routing key): a trigger before its acknowledge, its acknowledge before its
+    resolve, none of them behind the incident's Slack calls, and a trigger stuck in retries
+    on one service holding back nothing sent to another."""
+    return f"pagerduty:{incident_id}:{service or DEFAULT_SERVICE}"
 
 
-def email_key(incident_id: int) -> str:
-    """The ordering key of an incident's emails."""
-    return f"email:{incident_id}"
+def email_key(incident_id: int, entry: int, address: str) -> str:
+    """The ordering key of one email: the one ``entry`` (its timeline ``seq``) of the
+    incident sends to ``address``. Emails need no order among themselves, so each has its
+    own key and one stuck in retries (greylisting, a full mailbox) holds back no other."""
+    return f"email:{incident_id}:{entry}:{address}"
+
+
+def page_dedup_key(incident_id: int, entry: int) -> str:
+    """The ``dedup_key`` of a page by hand, recorded as timeline ``entry`` of the incident.
+
+    PagerDuty folds a trigger into the alert open with the same dedup key *and routing key*,
+    notifying nobody new; a page by hand must ring a phone, so it has a key of its own.
+    The path's pages use ``Incident.dedup_key`` (``firebreak-<id>``)."""
+    return f"firebreak-{incident_id}-page-{entry}"
+
+
+_OWN_DEDUP_KEY = re.compile(r"firebreak-(\d+)(?:-page-\d+)?")
+
+
+def incident_of_dedup_key(key: str | None) -> int | None:
+    """The firebreak incident a dedup key (PagerDuty's ``incident_key``) was made for, if
+    it is one of firebreak's (``firebreak-<id>`` or ``firebreak-<id>-page-<entry>``)."""
+    found = _OWN_DEDUP_KEY.fullmatch(key or "")
+    return int(found.group(1)) if found else None
 
 
 def channel_key(channel: str) -> str:

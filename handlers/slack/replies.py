@@ -69,19 +69,26 @@ def _told(recipient: Recipient) -> str:
         return mention(recipient.address)
     if recipient.via is Via.EMAIL:
         return f"email to {escape(recipient.address)}"
-    service = f" (PagerDuty service {escape(recipient.address)})" if recipient.address else ""
-    return f"PagerDuty page to {escape(recipient.who)}{service}"
+    service = f"service {escape(recipient.address)}" if recipient.address else "the default service"
+    return f"new PagerDuty alert on {service} for {escape(recipient.who)}"
 
 
 _WAY = {Via.PAGE: "Paging", Via.EMAIL: "Email"}
+# A page rings whoever the PagerDuty service's escalation policy names, not a person
+# firebreak picks: say so rather than promise a phone.
+WHO_IS_CALLED = "PagerDuty's escalation policy for that service decides whom the alert calls."
 
 
 def page_text(result: PageResult) -> str:
-    """The reply to ``/incident page``: who is told how, and what is not configured."""
+    """The reply to ``/incident page``: who is told how, and what is not configured. A
+    page is a new alert on the member's PagerDuty service (or the default one), whose
+    escalation policy decides whom it calls."""
     names = ", ".join(escape(m.name or m.key) for m in result.members)
     who = f" ({names})" if names else ""
     told = "; ".join(_told(r) for r in result.recipients)
     lines = [f"Paged for *#{result.incident.id}*{who}: {told}."]
+    if any(r.via is Via.PAGE for r in result.recipients):
+        lines.append(WHO_IS_CALLED)
     lines += [
         f"{_WAY[via]} is not configured (set {SETTING[via]}): on the timeline, but not sent."
         for via in result.unconfigured

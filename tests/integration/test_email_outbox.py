@@ -27,7 +27,7 @@ TO = "liquid-edge-oncall@company.com"
 
 def email(subject: str, *, incident_id: int = 12) -> OutboundCall:
     return OutboundCall(
-        ordering_key=email_key(incident_id),
+        ordering_key=email_key(incident_id, 1, TO),
         method="send",
         args={"to": [TO], "subject": subject, "body": f"{subject}\n/incident ack {incident_id}"},
         target=EMAIL,

@@ -233,7 +233,7 @@ def test_without_a_url_emails_are_logged_and_not_sent(
     assert isinstance(sender, EmailLogSender)
     assert not sender.configured
     call = OutboundCall(
-        ordering_key=email_key(12), method="send", args=ARGS, incident_id=12, target=EMAIL
+        ordering_key=email_key(12, 1, TO), method="send", args=ARGS, incident_id=12, target=EMAIL
     )
     with caplog.at_level(logging.INFO, logger="firebreak.email"):
         assert sender.skip(call) == REASON == "email not configured"

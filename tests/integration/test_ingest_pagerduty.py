@@ -208,6 +208,46 @@ async def test_pagerduty_incident_with_our_dedup_key_joins_the_alert_incident(
         assert len(await uow.incidents.list(IncidentFilter())) == 1
 
 
+async def test_every_pagerduty_incident_with_our_key_lands_on_its_incident_linked_or_not(
+    store: Store, policy: Policy, clock: FixedClock
+) -> None:
+    born = await deliver(store, policy, clock, am.webhook("g", [am.alert("LNNHighLatency")]))
+    incident = born.opened[0]
+    # A page by hand's key links an incident not linked yet.
+    hand_key = f"{incident.dedup_key}-page-7"
+    first = await send(
+        store,
+        policy,
+        clock,
+        incident_event("incident.triggered", am.T0, incident_id="PD1", incident_key=hand_key),
+    )
+    assert (first.incident_id, first.opened) == (incident.id, None)
+    # Another PagerDuty incident with its key (the path's page, on its own alert) is recorded
+    # on it without relinking; its resolve is about that alert, not the incident.
+    for event_type in ("incident.triggered", "incident.resolved"):
+        other = await send(
+            store,
+            policy,
+            clock,
+            incident_event(event_type, am.T0, incident_id="PD2", incident_key=incident.dedup_key),
+        )
+        assert (other.incident_id, other.opened) == (incident.id, None)
+    async with store.transaction() as uow:
+        assert [i.id for i in await uow.incidents.list(IncidentFilter())] == [incident.id]
+    detail = await show_incident(store, incident.id)
+    assert (detail.incident.pagerduty_id, detail.incident.status) == (
+        "PD1",
+        IncidentStatus.TRIGGERED,
+    )
+    received = [e.kind for e in detail.timeline if e.kind.startswith("pagerduty.")]
+    assert received == [
+        "pagerduty.linked",
+        "pagerduty.triggered",
+        "pagerduty.triggered",
+        "pagerduty.resolved",
+    ]
+
+
 # --- Issue 16: PagerDuty events move the incident firebreak paged, without echoes. ---
 
 PERSON = Actor("pagerduty", "PUSER1")

@@ -223,7 +223,7 @@ async def test_a_page_refused_for_good_is_counted_and_shown_in_the_thread(
         await worker.drain()
 
     async with store.transaction() as uow:
-        (page,) = await uow.outbox.list(ordering_key=pagerduty_key(incident_id))
+        (page,) = await uow.outbox.list(ordering_key=pagerduty_key(incident_id, "lnn"))
         entries = await uow.timeline.for_incident(incident_id)
         channel = (await uow.chat_refs.refs(incident_id))[CHANNEL]
     assert (page.status, page.attempts) == (OutboxStatus.FAILED, 2)

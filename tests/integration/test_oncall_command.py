@@ -102,7 +102,9 @@ async def test_page_in_the_incident_channel_records_who_is_told_by_whom(bot: Sla
     person = await bot.reply(f"page <@{CAROL}|carol>", user=BOB, channel=channel)
 
     assert first.splitlines() == [
-        f"Paged for *#1* (LNN on-call): PagerDuty page to primary; <@{ALICE}>.",
+        f"Paged for *#1* (LNN on-call): new PagerDuty alert on the default service for "
+        f"primary; <@{ALICE}>.",
+        "PagerDuty's escalation policy for that service decides whom the alert calls.",
         "Paging is not configured (set PAGERDUTY_ROUTING_KEY): on the timeline, but not sent.",
     ]
     assert person == (

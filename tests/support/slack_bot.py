@@ -178,7 +178,12 @@ class SlackBot:
         return [c for c in self.fake.workspace.channels.values() if c.name.startswith("inc-")]
 
     def channel_card(self, channel: Channel) -> Message:
-        cards = [m for m in channel.messages if m.thread_ts is None and m.blocks]
+        # Top-level messages with blocks, but not the escalation's mentions beside the card.
+        cards = [
+            m
+            for m in channel.messages
+            if m.thread_ts is None and m.blocks and not (m.text or "").startswith("<")
+        ]
         assert len(cards) == 1, [m.text for m in channel.messages]
         return cards[0]
 

@@ -46,6 +46,7 @@ from tests.support.payloads import alertmanager as am
 from tests.support.payloads.pagerduty import incident_event
 
 PUBLIC_URL = "https://firebreak.example"
+SERVICE = "lnn-service"  # the primary's PagerDuty service
 TRIAGE = "C0TRIAGE"
 PERSON = Actor("slack", "U0ACKER")
 
@@ -146,6 +147,9 @@ class World:
         async with self.memory.transaction() as uow:
             return await uow.outbox.list(ordering_key=key)
 
+    async def sent_to(self, target: str) -> Sequence[OutboxMessage]:
+        return [m for m in await self.rows() if m.call.target == target]
+
     async def settle(self, key: str, status: OutboxStatus) -> None:
         """Record every pending row of ``key`` as the worker would have."""
         async with self.memory.transaction() as uow:
@@ -184,7 +188,7 @@ async def test_a_p0_level_pages_its_service_and_mentions_in_the_cards_channel(
     incident_id = await world.open()
     await world.fire(incident_id, Severity.P0, 0)
 
-    (page,) = await world.rows(pagerduty_key(incident_id))
+    (page,) = await world.rows(pagerduty_key(incident_id, SERVICE))
     assert (page.call.target, page.call.method) == (PAGERDUTY, "trigger")
     args = page.call.args
     assert args["dedup_key"] == f"firebreak-{incident_id}"
@@ -216,7 +220,7 @@ async def test_a_p0_level_pages_its_service_and_mentions_in_the_cards_channel(
     text = mention.call.args["text"]
     assert "<@U0PRIMARY>" in text
     assert "escalation level 1/2" in text.lower()
-    assert await world.rows(email_key(incident_id)) == []
+    assert await world.sent_to(EMAIL) == []
 
 
 async def test_a_later_level_emails_and_mentions_everyone_in_one_message(
@@ -226,7 +230,7 @@ async def test_a_later_level_emails_and_mentions_everyone_in_one_message(
     clock.advance(15 * 60)
     await world.fire(incident_id, Severity.P0, 1)
 
-    (mail,) = await world.rows(email_key(incident_id))
+    (mail,) = await world.sent_to(EMAIL)
     assert (mail.call.target, mail.call.method) == (EMAIL, "send")
     assert mail.call.args["to"] == ["platform@example.com"]
     assert mail.call.args["subject"].startswith(f"[firebreak P0] #{incident_id} ")
@@ -239,7 +243,7 @@ async def test_a_later_level_emails_and_mentions_everyone_in_one_message(
     assert "<!subteam^S0PLATFORM>" in blocks_text
     assert "unacknowledged for 15 min" in blocks_text
     assert f"/incident ack {incident_id}" in blocks_text
-    assert await world.rows(pagerduty_key(incident_id)) == []
+    assert await world.rows(pagerduty_key(incident_id, SERVICE)) == []
 
 
 async def test_the_thread_line_of_a_level_names_people_without_notifying_them_again(
@@ -265,7 +269,7 @@ async def test_a_p2_emails_at_once_and_its_reminder_lands_in_the_triage_channel(
 ) -> None:
     incident_id = await world.open("LNNHighMemory", "warning")
     await world.fire(incident_id, Severity.P2, 0)
-    (mail,) = await world.rows(email_key(incident_id))
+    (mail,) = await world.sent_to(EMAIL)
     body = mail.call.args["body"]
     assert mail.call.args["to"] == ["oncall@example.com"]
     assert mail.call.args["subject"] == (
@@ -306,7 +310,7 @@ async def test_a_page_by_hand_pages_and_says_who_asked(world: World) -> None:
         )
     )
     await world.append(incident_id, event, Actor("slack", "U0PAGER"))
-    (page,) = await world.rows(pagerduty_key(incident_id))
+    (page,) = await world.rows(pagerduty_key(incident_id, SERVICE))
     assert page.call.args["custom_details"]["level"] == "paged by hand by slack:U0PAGER"
     assert page.call.args["service"] == "lnn-service"
 
@@ -320,7 +324,7 @@ async def test_acknowledging_and_resolving_a_paged_incident_follow_it_to_pagerdu
     await updates.acknowledge(world.store, incident_id, actor=PERSON, at=clock.now())
     clock.advance(60)
     await updates.resolve(world.store, incident_id, actor=PERSON, at=clock.now())
-    rows = await world.rows(pagerduty_key(incident_id))
+    rows = await world.rows(pagerduty_key(incident_id, SERVICE))
     assert [(m.call.method, m.call.args.get("service")) for m in rows] == [
         ("trigger", "lnn-service"),
         ("acknowledge", "lnn-service"),
@@ -336,7 +340,7 @@ async def test_an_incident_never_paged_sends_nothing_to_pagerduty(
     await world.fire(incident_id, Severity.P0, 1)  # email and Slack only
     await updates.acknowledge(world.store, incident_id, actor=PERSON, at=clock.now())
     await updates.resolve(world.store, incident_id, actor=PERSON, at=clock.now())
-    assert await world.rows(pagerduty_key(incident_id)) == []
+    assert await world.sent_to(PAGERDUTY) == []
 
 
 async def test_a_page_that_failed_for_good_is_not_followed_up(
@@ -344,16 +348,16 @@ async def test_a_page_that_failed_for_good_is_not_followed_up(
 ) -> None:
     incident_id = await world.open()
     await world.fire(incident_id, Severity.P0, 0)
-    await world.settle(pagerduty_key(incident_id), OutboxStatus.FAILED)
+    await world.settle(pagerduty_key(incident_id, SERVICE), OutboxStatus.FAILED)
     await updates.acknowledge(world.store, incident_id, actor=PERSON, at=clock.now())
-    rows = await world.rows(pagerduty_key(incident_id))
+    rows = await world.rows(pagerduty_key(incident_id, SERVICE))
     assert [m.call.method for m in rows] == ["trigger"]
 
 
 async def test_what_pagerduty_itself_did_is_not_sent_back(world: World, clock: FixedClock) -> None:
     incident_id = await world.open()
     await world.fire(incident_id, Severity.P0, 0)
-    await world.settle(pagerduty_key(incident_id), OutboxStatus.SENT)
+    await world.settle(pagerduty_key(incident_id, SERVICE), OutboxStatus.SENT)
     for event_type in ("incident.acknowledged", "incident.resolved"):
         clock.advance(30)
         payload = incident_event(event_type, clock.now(), incident_key=f"firebreak-{incident_id}")
@@ -365,5 +369,115 @@ async def test_what_pagerduty_itself_did_is_not_sent_back(world: World, clock: F
         kinds = [e.kind for e in await uow.timeline.for_incident(incident_id)]
     assert EventKind.INCIDENT_ACKNOWLEDGED in kinds
     assert EventKind.INCIDENT_RESOLVED in kinds
-    rows = await world.rows(pagerduty_key(incident_id))
+    rows = await world.rows(pagerduty_key(incident_id, SERVICE))
     assert [m.call.method for m in rows] == ["trigger"]
+
+
+def page_by_hand(*members: RotationMember) -> PageRequested:
+    level = EscalationLevel(timedelta(0), tuple(Notify(Via.PAGE, m.key) for m in members))
+    return PageRequested(notified=notified(recipients(level, {m.key: m for m in members})))
+
+
+async def test_a_page_by_hand_has_a_dedup_key_of_its_own_and_is_followed_up_with_the_path(
+    world: World, clock: FixedClock
+) -> None:
+    incident_id = await world.open()
+    await world.fire(incident_id, Severity.P0, 0)
+    await world.append(
+        incident_id, page_by_hand(world.policy.rotation["primary"]), Actor("slack", "U0PAGER")
+    )
+    async with world.memory.transaction() as uow:
+        (requested,) = [
+            e
+            for e in await uow.timeline.for_incident(incident_id)
+            if e.kind == EventKind.PAGE_REQUESTED
+        ]
+    by_hand = f"firebreak-{incident_id}-page-{requested.seq}"
+    triggers = await world.rows(pagerduty_key(incident_id, SERVICE))
+    assert [m.call.args["dedup_key"] for m in triggers] == [f"firebreak-{incident_id}", by_hand]
+
+    await updates.acknowledge(world.store, incident_id, actor=PERSON, at=clock.now())
+    rows = await world.rows(pagerduty_key(incident_id, SERVICE))
+    assert [(m.call.method, m.call.args["dedup_key"]) for m in rows[2:]] == [
+        ("acknowledge", f"firebreak-{incident_id}"),
+        ("acknowledge", by_hand),
+    ]
+
+
+async def test_each_pagerduty_service_has_its_own_ordering_key_and_follow_ups(
+    world: World, clock: FixedClock
+) -> None:
+    incident_id = await world.open()
+    other = RotationMember("dba", "DBA", "", (), "db-service")
+    default = RotationMember("lead", "Lead", "", ())  # the default routing key
+    await world.append(
+        incident_id,
+        page_by_hand(world.policy.rotation["primary"], other, default),
+        Actor("slack", "U0PAGER"),
+    )
+    keys = {m.call.ordering_key: m.call.args["service"] for m in await world.sent_to(PAGERDUTY)}
+    assert keys == {
+        f"pagerduty:{incident_id}:lnn-service": "lnn-service",
+        f"pagerduty:{incident_id}:db-service": "db-service",
+        f"pagerduty:{incident_id}:default": "",
+    }
+    # A trigger refused for good opened nothing to resolve; the others are resolved.
+    await world.settle(pagerduty_key(incident_id, "db-service"), OutboxStatus.FAILED)
+    await updates.resolve(world.store, incident_id, actor=PERSON, at=clock.now())
+    resolves = [m for m in await world.sent_to(PAGERDUTY) if m.call.method == "resolve"]
+    assert sorted((m.call.ordering_key, m.call.args["service"]) for m in resolves) == [
+        (f"pagerduty:{incident_id}:default", ""),
+        (f"pagerduty:{incident_id}:lnn-service", "lnn-service"),
+    ]
+
+
+async def test_every_email_has_its_own_ordering_key(world: World, clock: FixedClock) -> None:
+    incident_id = await world.open("LNNHighMemory", "warning")
+    await world.fire(incident_id, Severity.P2, 0)
+    clock.advance(60)
+    await world.fire(incident_id, Severity.P2, 0)  # the same address, a later entry
+    primary = world.policy.rotation["primary"]
+    level = EscalationLevel(
+        timedelta(0), (Notify(Via.EMAIL, "primary"), Notify(Via.EMAIL, "secondary"))
+    )
+    await world.append(
+        incident_id,
+        PageRequested(notified=notified(recipients(level, world.policy.rotation))),
+        PERSON,
+    )
+    mails = await world.sent_to(EMAIL)
+    async with world.memory.transaction() as uow:
+        seqs = [
+            e.seq
+            for e in await uow.timeline.for_incident(incident_id)
+            if e.kind in (EventKind.ESCALATION_FIRED, EventKind.PAGE_REQUESTED)
+        ]
+    assert [m.call.ordering_key for m in mails] == [
+        email_key(incident_id, seqs[0], primary.email),
+        email_key(incident_id, seqs[1], primary.email),
+        email_key(incident_id, seqs[2], primary.email),
+        email_key(incident_id, seqs[2], "platform@example.com"),
+    ]
+    assert len({m.call.ordering_key for m in mails}) == 4
+
+
+async def test_an_incident_pagerduty_opened_is_never_paged_but_still_emailed_and_mentioned(
+    world: World, clock: FixedClock
+) -> None:
+    payload = incident_event("incident.triggered", clock.now(), incident_id="PD1", priority="P1")
+    event = parse_pagerduty(am.body(payload))
+    assert event is not None
+    async with world.store.transaction() as uow:
+        applied = await apply_pagerduty_event(
+            uow, policy=world.policy, now=clock.now(), event=event
+        )
+    assert applied.opened is not None
+    incident_id = applied.opened.id
+    await world.fire(incident_id, Severity.P0, 0)  # would page the primary
+    await world.fire(incident_id, Severity.P0, 1)  # emails the secondary
+    await world.append(
+        incident_id, page_by_hand(world.policy.rotation["primary"]), Actor("slack", "U0PAGER")
+    )
+    await updates.resolve(world.store, incident_id, actor=PERSON, at=clock.now())
+    assert await world.sent_to(PAGERDUTY) == []
+    assert [m.call.args["to"] for m in await world.sent_to(EMAIL)] == [["platform@example.com"]]

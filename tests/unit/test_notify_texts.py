@@ -76,7 +76,7 @@ def test_the_trigger_is_bounded_and_one_line(policy: Policy) -> None:
 def test_a_follow_up_is_acknowledge_or_resolve_only() -> None:
     call = pagerduty_event.follow_up(incident(), "resolve", "lnn-service")
     assert call.args == {"dedup_key": "firebreak-42", "service": "lnn-service"}
-    assert (call.target, call.ordering_key) == (PAGERDUTY, "pagerduty:42")
+    assert (call.target, call.ordering_key) == (PAGERDUTY, "pagerduty:42:lnn-service")
     with pytest.raises(ValueError, match="not a PagerDuty follow-up"):
         pagerduty_event.follow_up(incident(), "trigger", "")
 

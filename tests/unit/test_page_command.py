@@ -19,14 +19,18 @@ from bot.errors import BadRequest, UpstreamError, UsageError
 from bot.policy.model import Policy
 from bot.services.escalation.reach import Reach
 from bot.services.incidents.declare import declare_incident
+from bot.services.incidents.ingest_pagerduty import apply_pagerduty_event
 from bot.services.incidents.oncall import Fallback, OnCallAnswer, who_is_on_call
 from bot.services.incidents.page import PageRequest, page
 from bot.services.incidents.queries import show_incident
 from bot.services.incidents.updates import resolve
+from handlers.pagerduty_schema import parse_pagerduty
 from handlers.slack.command.parse import HELP_TEXT, USAGE, Help, OnCall, Page, parse_command
 from handlers.slack.replies import oncall_text, page_text
 from tests.fakes.memory.store import MemoryStore
 from tests.fakes.slack.testing import ALICE, BOB, CAROL
+from tests.support.payloads.alertmanager import body
+from tests.support.payloads.pagerduty import incident_event
 from tests.support.rotation import ROTATION, with_rotation
 
 BOB_ACTOR = Actor("slack", BOB)
@@ -178,10 +182,11 @@ async def test_a_rotation_member_by_key_is_paged_through_their_service_and_menti
         Recipient(Via.SLACK, "secondary", BOB),
     )
     text = page_text(result)
-    assert text == (
-        f"Paged for *#{incident_id}* (Platform on-call): PagerDuty page to secondary "
-        f"(PagerDuty service platform); <@{BOB}>."
-    )
+    assert text.splitlines() == [
+        f"Paged for *#{incident_id}* (Platform on-call): new PagerDuty alert on service "
+        f"platform for secondary; <@{BOB}>.",
+        "PagerDuty's escalation policy for that service decides whom the alert calls.",
+    ]
 
 
 async def test_a_mentioned_person_is_mentioned_and_emailed_when_the_rotation_has_them(
@@ -263,6 +268,43 @@ async def test_unknown_members_resolved_incidents_and_empty_policies_are_refused
         "incident.opened",
         "incident.resolved",
     ]
+
+
+async def test_an_incident_pagerduty_opened_is_not_paged_again_but_people_are_still_told(
+    rota: Policy, clock: FixedClock
+) -> None:
+    store = MemoryStore()
+    parsed = parse_pagerduty(
+        body(incident_event("incident.triggered", clock.now(), incident_id="PD1", priority="P1"))
+    )
+    assert parsed is not None
+    async with store.transaction() as uow:
+        applied = await apply_pagerduty_event(uow, policy=rota, now=clock.now(), event=parsed)
+    assert applied.incident_id is not None
+    incident_id = applied.incident_id
+    for request in (PageRequest(), PageRequest(who="secondary")):
+        with pytest.raises(BadRequest, match=r"came from PagerDuty.*`/incident page @name`"):
+            await page(
+                store,
+                rota,
+                incident_id,
+                request,
+                actor=BOB_ACTOR,
+                at=clock.now(),
+                reach=Reach(paging=True),
+            )
+    assert await told(store, incident_id) == []
+    mentioned = await page(
+        store,
+        rota,
+        incident_id,
+        PageRequest(slack_user=CAROL),
+        actor=BOB_ACTOR,
+        at=clock.now(),
+        reach=Reach(paging=True, email=True),
+    )
+    assert [r.via for r in mentioned.recipients] == [Via.SLACK, Via.EMAIL]
+    assert await told(store, incident_id) == [mentioned.recipients]
 
 
 # --- The oncall use case, with a fake of the OnCallDirectory port. ---

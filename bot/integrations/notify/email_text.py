@@ -104,10 +104,10 @@ def body(
     return "\n".join(lines) + "\n"
 
 
-def send(incident: Incident, to: str, *, subject_line: str, text: str) -> OutboundCall:
-    """The email row to one address."""
+def send(incident: Incident, to: str, *, subject_line: str, text: str, entry: int) -> OutboundCall:
+    """The email row to one address, sent for timeline ``entry`` (its ``seq``)."""
     return OutboundCall(
-        ordering_key=email_key(incident.id),
+        ordering_key=email_key(incident.id, entry, to),
         method="send",
         args={"to": [to], "subject": subject_line, "body": text},
         incident_id=incident.id,

@@ -2,10 +2,14 @@
 ``bot.domain.outbox``): the ``trigger`` a page sends, then ``acknowledge`` and ``resolve``
 to each PagerDuty service it went to.
 
-All three carry the incident's ``dedup_key`` (``firebreak-<id>``), so PagerDuty folds every
-trigger of one incident into one alert, a retried trigger changes nothing, and the v3 webhook
-events of that alert lead back to the incident. They share the ordering key
-``pagerduty:<id>``: an acknowledge never overtakes its trigger.
+The escalation path's pages carry the incident's ``dedup_key`` (``firebreak-<id>``): PagerDuty
+folds the triggers of one incident *to one routing key* into one alert, and a retried trigger
+changes nothing. A page by hand has a key of its own (``firebreak-<id>-page-<entry>``,
+``page_dedup_key``) so it opens a new alert and rings a phone. Either key leads the v3 webhook
+events of the alert back to the incident. An acknowledge or resolve goes to each (dedup key,
+service) pair the incident triggered. Rows to one service share the ordering key
+``pagerduty:<id>:<service>``: an acknowledge never overtakes its trigger, and a service stuck
+in 5xx holds back no other.
 
 What goes in is bounded: PagerDuty refuses an event over 512 KB, and a page is read on a
 phone. ``custom_details`` keeps a few alerts with a few labels and annotations each.
@@ -73,11 +77,14 @@ def trigger_args(
     service: str = "",
     timers: Sequence[Timer] = (),
     triage_channel: str = "",
+    dedup_key: str | None = None,
 ) -> JSON:
     """The trigger's arguments: ``level`` says why this page went out (``escalation level
     2/4 (secondary)``, ``paged by hand by …``); ``service`` names the PagerDuty service
-    (``""``: the default routing key). ``timers`` (the incident's escalation timers) set the
-    response deadline as on the card; ``triage_channel`` is where a P2 is worked on in Slack.
+    (``""``: the default routing key); ``dedup_key`` defaults to the incident's (the path's
+    pages), a page by hand passes its own. ``timers`` (the incident's escalation timers) set
+    the response deadline as on the card; ``triage_channel`` is where a P2 is worked on in
+    Slack.
 
     The deadline is a time, not "3 min left": PagerDuty shows the details long after they
     were sent."""
@@ -101,7 +108,7 @@ def trigger_args(
     if place:
         details["slack"] = place
     return {
-        "dedup_key": incident.dedup_key,
+        "dedup_key": dedup_key or incident.dedup_key,
         "summary": summary(incident),
         "source": incident.service or SOURCE,
         "severity": SEVERITY[incident.severity],
@@ -124,17 +131,21 @@ def trigger(incident: Incident, args: JSON) -> OutboundCall:
     return _call(incident, "trigger", args)
 
 
-def follow_up(incident: Incident, method: str, service: str) -> OutboundCall:
-    """``acknowledge`` or ``resolve`` the alert a trigger to ``service`` opened: a dedup key
-    lives within one routing key, so each service paged gets its own."""
+def follow_up(
+    incident: Incident, method: str, service: str, dedup_key: str | None = None
+) -> OutboundCall:
+    """``acknowledge`` or ``resolve`` the alert a trigger with ``dedup_key`` (default: the
+    incident's) to ``service`` opened: a dedup key lives within one routing key, so each
+    (dedup key, service) pair triggered gets its own."""
     if method not in FOLLOW_UPS:
         raise ValueError(f"not a PagerDuty follow-up: {method!r}")
-    return _call(incident, method, {"dedup_key": incident.dedup_key, "service": service})
+    args: JSON = {"dedup_key": dedup_key or incident.dedup_key, "service": service}
+    return _call(incident, method, args)
 
 
 def _call(incident: Incident, method: str, args: JSON) -> OutboundCall:
     return OutboundCall(
-        ordering_key=pagerduty_key(incident.id),
+        ordering_key=pagerduty_key(incident.id, str(args.get("service") or "")),
         method=method,
         args=args,
         incident_id=incident.id,

@@ -6,10 +6,14 @@ the Slack publisher, so its rows commit with the fact that asked for them, or no
 
 * ``escalation.fired`` and ``page.requested``: per recipient of the body, a PagerDuty
   ``trigger`` (``page``), an email (``email``), and one Slack message mentioning every Slack
-  recipient of the entry (``slack``) beside the card;
+  recipient of the entry (``slack``) beside the card. An incident PagerDuty opened is never
+  paged: PagerDuty's escalation policy already pages for it, and a trigger would come back
+  as a new PagerDuty incident. A page by hand has a dedup key of its own
+  (``page_dedup_key``), so PagerDuty opens a new alert for it instead of folding it into the
+  one already open;
 * ``incident.acknowledged`` and ``incident.resolved``: ``acknowledge`` / ``resolve`` to each
-  PagerDuty service the incident was paged on, unless PagerDuty itself caused the change
-  (sending its own news back would be an echo).
+  (dedup key, PagerDuty service) pair the incident triggered, unless PagerDuty itself caused
+  the change (sending its own news back would be an echo).
 
 Whether paging and email are configured is not its business: the rows are queued anyway and
 an unconfigured target's sender logs them (the timeline's note is the escalation's).
@@ -25,13 +29,14 @@ from bot.clock import Clock
 from bot.domain.actor import SYSTEM, Actor
 from bot.domain.escalation import Recipient, Via
 from bot.domain.events import EscalationFired, EventKind, PageRequested, decode, recipients_of
-from bot.domain.incident import AlertEpisode, Incident, Severity, TimelineEntry
+from bot.domain.incident import AlertEpisode, Incident, Severity, Source, TimelineEntry
 from bot.domain.outbox import (
     CARD_CHANNEL,
     CARD_TS,
     OutboundCall,
     OutboxStatus,
     incident_key,
+    page_dedup_key,
     pagerduty_key,
 )
 from bot.integrations.notify import email_text, pagerduty_event
@@ -124,10 +129,20 @@ class NotificationPublisher:
     ) -> None:
         now = self._clock.now()
         why = reason(entry)
+        # The response deadline the card shows: the latest path's target, read once.
+        timers = await uow.escalations.for_incident(incident.id)
         people: list[str] = []
         subject = body = ""
+        by_hand = entry.kind == EventKind.PAGE_REQUESTED
         for recipient in _recipients(entry):
             if recipient.via is Via.PAGE:
+                if incident.source is Source.PAGERDUTY:
+                    log.warning(
+                        "incident #%d came from PagerDuty: %s is not paged again",
+                        incident.id,
+                        recipient.who,
+                    )
+                    continue
                 args = pagerduty_event.trigger_args(
                     incident,
                     alerts,
@@ -135,6 +150,9 @@ class NotificationPublisher:
                     level=why,
                     public_url=self._public_url,
                     service=recipient.address,
+                    timers=timers,
+                    triage_channel=self._triage,
+                    dedup_key=page_dedup_key(incident.id, entry.seq) if by_hand else None,
                 )
                 await self._add(uow, pagerduty_event.trigger(incident, args), now)
             elif recipient.via is Via.EMAIL:
@@ -150,8 +168,12 @@ class NotificationPublisher:
                         reason=why,
                         now=now,
                         public_url=self._public_url,
+                        timers=timers,
+                        triage_channel=self._triage,
                     )
-                call = email_text.send(incident, recipient.address, subject_line=subject, text=body)
+                call = email_text.send(
+                    incident, recipient.address, subject_line=subject, text=body, entry=entry.seq
+                )
                 await self._add(uow, call, now)
             elif is_user_id(recipient.address) or is_group_id(recipient.address):
                 people.append(recipient.address)
@@ -198,16 +220,30 @@ class NotificationPublisher:
         return any(CARD_TS in message.call.saves for message in queued)
 
     async def _follow_up(self, uow: UnitOfWork, incident: Incident, method: str) -> None:
-        paged = await uow.outbox.list(ordering_key=pagerduty_key(incident.id))
-        services = [
-            str(message.call.args.get("service") or "")
-            for message in paged
-            if message.call.method == "trigger" and message.status in LIVE
-        ]
-        for service in dict.fromkeys(services):
-            await self._add(
-                uow, pagerduty_event.follow_up(incident, method, service), self._clock.now()
-            )
+        for dedup_key, service in await _triggered(uow, incident.id):
+            call = pagerduty_event.follow_up(incident, method, service, dedup_key)
+            await self._add(uow, call, self._clock.now())
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall, at: datetime) -> None:
         await uow.outbox.add(call, at=at)
+
+
+async def _paged_services(uow: UnitOfWork, incident_id: int) -> list[str]:
+    """The PagerDuty services the incident's pages went to (``""``: the default routing
+    key), as its timeline says: each has an ordering key of its own."""
+    services: list[str] = []
+    for entry in await uow.timeline.for_incident(incident_id):
+        if entry.kind in ASKING:
+            services += [r.address for r in _recipients(entry) if r.via is Via.PAGE]
+    return list(dict.fromkeys(services))
+
+
+async def _triggered(uow: UnitOfWork, incident_id: int) -> list[tuple[str, str]]:
+    """The (dedup key, service) pairs of the incident's live triggers, oldest first."""
+    pairs: list[tuple[str, str]] = []
+    for service in await _paged_services(uow, incident_id):
+        for message in await uow.outbox.list(ordering_key=pagerduty_key(incident_id, service)):
+            args = message.call.args
+            if message.call.method == "trigger" and message.status in LIVE:
+                pairs.append((str(args.get("dedup_key") or ""), str(args.get("service") or "")))
+    return list(dict.fromkeys(pair for pair in pairs if pair[0]))

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.domain.events import EventKind, IncidentOpened, SeverityChanged, decode
-from bot.domain.incident import Incident, IncidentStatus, Severity, TimelineEntry
+from bot.domain.incident import Incident, IncidentStatus, Severity, Source, TimelineEntry
 from bot.policy.model import Policy
 from bot.ports import Metrics, UnitOfWork
 from bot.services.escalation.paths import path_of, path_timers
@@ -51,7 +51,9 @@ class EscalationReactor:
     - ``incident.acknowledged`` and ``incident.resolved``: the pending timers are cancelled;
       an acknowledgement also reports the time to acknowledge.
 
-    Incidents whose severity has no path get no timers."""
+    Incidents whose severity has no path get no timers, and neither do incidents PagerDuty
+    opened: PagerDuty's own escalation policy pages for those, and a page from firebreak
+    would only come back as another PagerDuty incident."""
 
     def __init__(self, policy: Policy, clock: Clock, metrics: Metrics | None = None) -> None:
         self._policy = policy
@@ -80,7 +82,8 @@ class EscalationReactor:
         # Judged on the incident as the transaction leaves it: an entry earlier in the same
         # transaction (opened, then acknowledged) must not start a path it has already ended.
         triggered = incident.status is IncidentStatus.TRIGGERED
-        if start is not None and triggered:
+        owned_by_pagerduty = incident.source is Source.PAGERDUTY
+        if start is not None and triggered and not owned_by_pagerduty:
             await self._restart(uow, incident, start)
         elif stop_reason:
             await uow.escalations.cancel_pending(incident.id, reason=stop_reason)

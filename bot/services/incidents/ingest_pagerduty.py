@@ -5,7 +5,6 @@ so late or out-of-order events cannot undo newer ones."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -24,6 +23,7 @@ from bot.domain.incident import (
     NewIncident,
     Source,
 )
+from bot.domain.outbox import incident_of_dedup_key
 from bot.domain.pagerduty import PagerDutyEvent, PagerDutyIncident
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
@@ -50,8 +50,6 @@ HANDLED: dict[str, IncidentStatus | None] = {
 
 # Events recorded on the timeline and nothing else: they change neither status nor severity.
 TIMELINE_ONLY = frozenset({"incident.escalated", "incident.reassigned", "incident.annotated"})
-
-_OWN_DEDUP_KEY = re.compile(r"^firebreak-(\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +79,18 @@ async def apply_pagerduty_event(
 async def _find_or_open(
     uow: UnitOfWork, policy: Policy, now: datetime, pd: PagerDutyIncident
 ) -> tuple[Incident, bool]:
-    own = _OWN_DEDUP_KEY.match(pd.incident_key or "")
-    if own:
-        linked = await uow.incidents.get(int(own.group(1)), for_update=True)
-        if linked is not None and linked.pagerduty_id in (None, pd.id):
+    """The incident ``pd`` is about, and whether this event opened it.
+
+    A PagerDuty incident whose incident key is one of firebreak's (``firebreak-<id>``, or a
+    page by hand's ``firebreak-<id>-page-<entry>``) belongs to that firebreak incident, always:
+    the first one links it (``pagerduty_id``); another (a page by hand on its own alert, or
+    a second service) is recorded on it without relinking, and never opens an incident of
+    its own, which would be paged and come back, without end. An unknown key (an incident
+    this database does not hold) is treated like any PagerDuty incident."""
+    own = incident_of_dedup_key(pd.incident_key)
+    if own is not None:
+        linked = await uow.incidents.get(own, for_update=True)
+        if linked is not None:
             if linked.pagerduty_id is None:
                 event = PagerDutyLinked(pagerduty_id=pd.id, number=pd.number, url=pd.html_url)
                 linked = await save_recorded(
@@ -131,8 +137,15 @@ def person(event: PagerDutyEvent) -> Actor:
     return ACTOR
 
 
-def _moves_to(event: PagerDutyEvent, incident: Incident, newer: bool) -> IncidentStatus | None:
+def _moves_to(
+    event: PagerDutyEvent, incident: Incident, newer: bool, *, secondary: bool = False
+) -> IncidentStatus | None:
     """The status ``event`` moves ``incident`` to, ``None`` for none.
+
+    A ``secondary`` PagerDuty incident (one of firebreak's keys, but not the one linked)
+    may only acknowledge an incident firebreak opened: someone answered one of its pages.
+    Its other news (resolved there, reopened) is about that one alert, not the incident,
+    and an incident PagerDuty opened follows only the PagerDuty incident it came from.
 
     An incident firebreak opened (and paged for) is firebreak's: PagerDuty's ``triggered``
     for it is the echo of firebreak's own page, and an acknowledgement of it arriving after
@@ -141,6 +154,10 @@ def _moves_to(event: PagerDutyEvent, incident: Incident, newer: bool) -> Inciden
     late. Neither moves it."""
     target = HANDLED[event.event_type]
     if target is None or not newer:
+        return None
+    if secondary and (
+        incident.source is Source.PAGERDUTY or target is not IncidentStatus.ACKNOWLEDGED
+    ):
         return None
     if incident.source is not Source.PAGERDUTY:
         if event.event_type == "incident.triggered":
@@ -174,7 +191,8 @@ async def _apply(
 
     updated = incident
     newer = incident.status_changed_at is None or event.occurred_at >= incident.status_changed_at
-    target = _moves_to(event, incident, newer)
+    secondary = incident.pagerduty_id not in (None, pd.id)
+    target = _moves_to(event, incident, newer, secondary=secondary)
     if target is not None:
         if target is not incident.status:
             updated = await _move(uow, incident, target, event, now)
@@ -182,13 +200,14 @@ async def _apply(
 
     # Priority is PagerDuty's word on severity for incidents it owns; for an incident born
     # from alerts it may only raise the severity. Reassignments, escalations and notes are
-    # only recorded.
-    changes_severity = event.event_type not in TIMELINE_ONLY
+    # only recorded, and so is anything a secondary PagerDuty incident says of an incident
+    # PagerDuty opened (its own PagerDuty incident has the say).
+    owned = incident.source is Source.PAGERDUTY
+    changes_severity = event.event_type not in TIMELINE_ONLY and not (owned and secondary)
     if changes_severity and (
         pd.priority is not None or event.event_type == "incident.priority_updated"
     ):
         verdict = policy.classify_pagerduty(pd.priority, pd.urgency)
-        owned = incident.source is Source.PAGERDUTY
         if verdict.severity != updated.severity and (owned or verdict.severity > updated.severity):
             await uow.timeline.append(
                 incident.id,

@@ -4,6 +4,11 @@ The use case decides who is told and how, and records it as one ``page.requested
 with the person as its actor; the notification publisher turns that entry into outbox rows
 (pages, mentions, emails) in the same transaction. A way of telling people that firebreak has
 no settings for is noted on the timeline once per incident (``note_unconfigured``).
+
+A page goes to the member's PagerDuty service (or the default routing key) under a dedup key
+of its own, so PagerDuty opens a new alert; that service's escalation policy decides whose
+phone rings. An incident PagerDuty opened is not paged through PagerDuty again (its own
+escalation policy pages for it); mentions and emails of someone still work.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import datetime
 from bot.domain.actor import Actor
 from bot.domain.escalation import Recipient, Via
 from bot.domain.events import PageRequested, notified
-from bot.domain.incident import Incident, IncidentStatus, Severity
+from bot.domain.incident import Incident, IncidentStatus, Severity, Source
 from bot.errors import BadRequest, NotFound
 from bot.policy.escalation import RotationMember
 from bot.policy.model import Policy
@@ -104,6 +109,12 @@ def _recipients(
 ) -> tuple[tuple[Recipient, ...], tuple[RotationMember, ...]]:
     if request.slack_user is not None:
         return person_recipients(policy.rotation, request.slack_user)
+    if incident.source is Source.PAGERDUTY:
+        raise BadRequest(
+            f"Incident #{incident.id} came from PagerDuty: its escalation policy there pages "
+            "for it, and firebreak does not page it again. Mention someone instead: "
+            "`/incident page @name`"
+        )
     if request.who is not None:
         members: tuple[RotationMember, ...] = (rotation_member(policy.rotation, request.who),)
     else:
@@ -128,7 +139,8 @@ async def page(
     reach: Reach,
 ) -> PageResult:
     """Record a page by hand of ``request`` on the incident, by ``actor``. Refused
-    (``BadRequest``) for a resolved incident or someone the policy does not know."""
+    (``BadRequest``) for a resolved incident, someone the policy does not know, or a page
+    through PagerDuty of an incident PagerDuty opened."""
 
     async def work(uow: UnitOfWork) -> PageResult:
         incident = await uow.incidents.get(incident_id, for_update=True)
