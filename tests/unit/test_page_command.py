@@ -412,6 +412,9 @@ async def test_oncall_for_a_service_nobody_is_paged_through_says_so() -> None:
         "No one in the rotation is paged through `storage`; this is the whole rotation."
     )
     assert (await who_is_on_call(None, ROTATION, "platform")).service_matched
+    # A rotation not split by service answers for any.
+    unsplit = {k: dataclasses.replace(m, pagerduty="") for k, m in ROTATION.items()}
+    assert (await who_is_on_call(None, unsplit, "storage")).service_matched
 
 
 def test_slack_ids_become_mentions_and_anything_else_stays_text() -> None:

@@ -40,10 +40,10 @@ class OnCallAnswer:
 
 
 def serves(rotation: Mapping[str, RotationMember], service: str | None) -> bool:
-    """Whether ``service`` is none, or some member's pages go to it."""
-    if service is None:
-        return True
-    return any(m.pagerduty.lower() == service.lower() for m in rotation.values())
+    """Whether the rotation answers for ``service``: none was asked about, the rotation is
+    not split by service (no member names one), or some member's pages go to it."""
+    named = {m.pagerduty.lower() for m in rotation.values() if m.pagerduty}
+    return service is None or not named or service.lower() in named
 
 
 def from_rotation(
