@@ -189,6 +189,36 @@ async def test_a_rotation_member_by_key_is_paged_through_their_service_and_menti
     ]
 
 
+async def test_a_pagerduty_service_by_name_pages_the_members_paged_through_it(
+    rota: Policy, clock: FixedClock
+) -> None:
+    store = MemoryStore()
+    incident_id = await open_incident(store, rota, clock, Severity.P1)
+    result = await page(
+        store,
+        rota,
+        incident_id,
+        PageRequest(who="platform"),
+        actor=BOB_ACTOR,
+        at=clock.now(),
+        reach=Reach(paging=True),
+    )
+    assert result.recipients == (
+        Recipient(Via.PAGE, "secondary", "platform"),
+        Recipient(Via.SLACK, "secondary", BOB),
+    )
+    with pytest.raises(BadRequest, match=r"or a PagerDuty service: `platform`"):
+        await page(
+            store,
+            rota,
+            incident_id,
+            PageRequest(who="storage"),
+            actor=BOB_ACTOR,
+            at=clock.now(),
+            reach=Reach(paging=True),
+        )
+
+
 async def test_a_mentioned_person_is_mentioned_and_emailed_when_the_rotation_has_them(
     rota: Policy, clock: FixedClock
 ) -> None:

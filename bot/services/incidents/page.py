@@ -65,20 +65,32 @@ def first_paged(policy: Policy, severity: Severity) -> tuple[RotationMember, ...
     return (default,) if default is not None else ()
 
 
-def rotation_member(rotation: Mapping[str, RotationMember], who: str) -> RotationMember:
-    """The member whose key is ``who`` (in any case); ``BadRequest`` naming the keys there
-    are when there is none."""
+def rotation_members(
+    rotation: Mapping[str, RotationMember], who: str
+) -> tuple[RotationMember, ...]:
+    """The member whose key is ``who`` (in any case), else the members whose pages go to the
+    PagerDuty service named ``who`` (``/incident page lnn-service``); ``BadRequest`` naming
+    the keys and services there are when there is none."""
     for key, member in rotation.items():
         if key.lower() == who.lower():
-            return member
+            return (member,)
+    serving = tuple(
+        m for m in rotation.values() if m.pagerduty and m.pagerduty.lower() == who.lower()
+    )
+    if serving:
+        return serving
     if not rotation:
         raise BadRequest(
             f"`{who}` is not on call: the policy has no on-call rotation. "
             "Mention someone instead: `/incident page @name`"
         )
     keys = ", ".join(f"`{key}`" for key in rotation)
+    services = sorted({m.pagerduty for m in rotation.values() if m.pagerduty})
+    through = (
+        f" (or a PagerDuty service: {', '.join(f'`{s}`' for s in services)})" if services else ""
+    )
     raise BadRequest(
-        f"`{who}` is not in the on-call rotation. Page one of {keys}, "
+        f"`{who}` is not in the on-call rotation. Page one of {keys}{through}, "
         "or mention someone: `/incident page @name`"
     )
 
@@ -116,7 +128,7 @@ def _recipients(
             "`/incident page @name`"
         )
     if request.who is not None:
-        members: tuple[RotationMember, ...] = (rotation_member(policy.rotation, request.who),)
+        members: tuple[RotationMember, ...] = rotation_members(policy.rotation, request.who)
     else:
         members = first_paged(policy, incident.severity)
         if not members:

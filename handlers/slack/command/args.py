@@ -29,7 +29,7 @@ USAGE: dict[str, str] = {
     "rollback": "/incident rollback deploy/NAME [--to-revision N] [-n NAMESPACE]: request a rollback (needs approval)",
     "restart": "/incident restart deploy/NAME [-n NAMESPACE]: request a rolling restart (needs approval)",
     "diagnose": "/incident diagnose deploy/NAME [-n NAMESPACE]: pods, rollout and events of a deployment",
-    "page": "/incident page [@USER|WHO]: page by hand in an incident's channel: nobody named, whom the severity's escalation path pages first; @USER, a Slack mention (and their email when the rotation has it); WHO, a member of the on-call rotation (e.g. primary), through PagerDuty",
+    "page": "/incident page [@USER|WHO]: page by hand in an incident's channel: nobody named, whom the severity's escalation path pages first; @USER, a Slack mention (and their email when the rotation has it); WHO, a member of the on-call rotation (e.g. primary) or a PagerDuty service a member is paged through, through PagerDuty",
     "oncall": "/incident oncall [SERVICE]: who is on call now, by level (PagerDuty's answer, or the policy's rotation)",
 }
 HELP_TEXT = (
