@@ -258,7 +258,13 @@ async def test_delivery_lifecycle_over_http_and_api(client: Client, database_url
     detail = await (await client.get("/api/incidents/1", headers=API_AUTH)).json()
     assert detail["status"] == "resolved"
     assert [a["status"] for a in detail["alerts"]] == ["resolved"]
-    assert [e["kind"] for e in detail["timeline"]] == [
+    # The escalation worker's entries (the P0's first level, paging not configured) land
+    # whenever it runs, among these: tests/integration/test_escalation_app.py covers them.
+    assert [
+        e["kind"]
+        for e in detail["timeline"]
+        if not e["kind"].startswith(("escalation.", "notification."))
+    ] == [
         "incident.opened",
         "alert.firing",
         "alert.repeat",

@@ -64,8 +64,9 @@ async def test_a_p1_gets_one_channel_one_invitation_one_card_and_resolve_updates
     assert ids.count("firebreak.request_action") == len(scenario.actions)
 
     await bot.alertmanager(webhook("g-latency", [resolved(LATENCY, T0 + timedelta(minutes=30))]))
-    await eventually(lambda: card.edits)
-    assert "firebreak.ack" not in action_ids(card.blocks)
+    # The card is redrawn before this too (the escalation's first level): wait for the
+    # resolution's redraw itself.
+    await eventually(lambda: "firebreak.ack" not in action_ids(card.blocks))
     assert "resolved" in texts(card.blocks).lower()
     assert len(bot.fake.calls("conversations.create", ok=True)) == 1
     assert len(bot.fake.calls("conversations.invite", ok=True)) == 1
@@ -99,7 +100,14 @@ async def test_text_from_labels_reaches_slack_inert(bot: SlackBot) -> None:
 
 
 async def timeline(bot: SlackBot, incident_id: int) -> list[tuple[str, str]]:
-    return [(e["kind"], e["actor"]) for e in (await bot.incident(incident_id))["timeline"]]
+    """What people and intake did, in order. The escalation worker's entries (a level fired,
+    paging not configured) land whenever it runs, so they are left out here:
+    tests/integration/test_escalation_app.py covers them."""
+    return [
+        (e["kind"], e["actor"])
+        for e in (await bot.incident(incident_id))["timeline"]
+        if not e["kind"].startswith(("escalation.", "notification."))
+    ]
 
 
 async def test_signed_commands_work_and_land_on_the_timeline_with_their_actor(
