@@ -71,7 +71,13 @@ async def test_a_p1_gets_one_channel_one_invitation_one_card_and_resolve_updates
     assert len(bot.fake.calls("conversations.create", ok=True)) == 1
     assert len(bot.fake.calls("conversations.invite", ok=True)) == 1
     assert len(bot.incident_channels()) == 1
-    assert len([m for m in channel.messages if m.thread_ts is None]) == 1
+    top = [m.text or "" for m in channel.messages if m.thread_ts is None]
+    # One card, and beside it the escalation's mention of the on-call engineer.
+    assert len([text for text in top if not text.startswith("<@")]) == 1
+    assert [text for text in top if text.startswith("<@")] == [
+        "<@U0000PRIMARY> Escalation level 1/2 (on-call engineer): P1 incident #1 is new and "
+        "unacknowledged"
+    ]
 
 
 async def test_a_p2_posts_to_the_triage_channel_and_opens_no_channel(bot: SlackBot) -> None:
