@@ -41,6 +41,16 @@ def banner(plan: Plan, layout: Layout, environ: Mapping[str, str], load: Load | 
         if environ.get("KUBECONFIG")
         else "not configured: remediation requests are refused"
     )
+    paging = (
+        "PAGERDUTY_ROUTING_KEY is set: pages go to PagerDuty"
+        if environ.get("PAGERDUTY_ROUTING_KEY")
+        else "not configured: pages are printed in the bot's log (the timeline says so)"
+    )
+    email = (
+        "FIREBREAK_SMTP_URL is set: escalation emails are sent"
+        if environ.get("FIREBREAK_SMTP_URL")
+        else "not configured: emails are printed in the bot's log"
+    )
     database = (
         "FIREBREAK_DATABASE_URL from your environment"
         if environ.get("FIREBREAK_DATABASE_URL")
@@ -59,6 +69,8 @@ firebreak: the whole loop on loopback (Ctrl-C stops everything)
   database      {database}
   Slack         {slack}
   Kubernetes    {kube}
+  PagerDuty     {paging}
+  Email         {email}
 Drills (in another terminal; an incident opens within about a minute, --off resolves it):
   {drill} drill latency     p99 above 100 ms -> LNNHighLatency (P1)
   {drill} drill errors      5 % of requests fail -> LNNHighErrorRate

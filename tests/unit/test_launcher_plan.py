@@ -180,3 +180,17 @@ def test_the_banner_says_where_everything_is_without_printing_the_secret(tmp_pat
     assert f"s/^FIREBREAK_API_TOKEN=//p' {tmp_path}/env" in curl
     assert "drill latency" in text
     assert "20,000 inferences/s" in text
+
+
+def test_the_banner_says_whether_pages_and_emails_go_out(tmp_path: Path) -> None:
+    from launcher.banner import banner
+
+    plan = plan_in(tmp_path)
+    quiet = banner(plan, Layout(tmp_path), {}, None)
+    assert "PagerDuty     not configured: pages are printed in the bot's log" in quiet
+    assert "Email         not configured: emails are printed in the bot's log" in quiet
+    configured = {"PAGERDUTY_ROUTING_KEY": "x" * 32, "FIREBREAK_SMTP_URL": "smtp://127.0.0.1"}
+    loud = banner(plan, Layout(tmp_path), configured, None)
+    assert "PAGERDUTY_ROUTING_KEY is set: pages go to PagerDuty" in loud
+    assert "FIREBREAK_SMTP_URL is set: escalation emails are sent" in loud
+    assert "x" * 32 not in loud
