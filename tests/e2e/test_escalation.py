@@ -37,7 +37,7 @@ SECONDARY_EMAIL, LEAD_EMAIL = "secondary@example.com", "lead@example.com"
 LEVEL_1_S, LEVEL_2_S = 4, 25
 
 
-def fast_policy(path: Path) -> Path:
+def fast_policy(path: Path, level_1_s: int = LEVEL_1_S, level_2_s: int = LEVEL_2_S) -> Path:
     """The shipped policy with a rotation of test people and a P0 path in seconds."""
     policy: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY.read_text())
     policy["rotation"] = {
@@ -48,12 +48,12 @@ def fast_policy(path: Path) -> Path:
     policy["severities"]["P0"]["path"] = [
         {"after": "0", "name": "on-call", "notify": [{"page": "primary"}, {"slack": "primary"}]},
         {
-            "after": f"{LEVEL_1_S}s",
+            "after": f"{level_1_s}s",
             "name": "secondary",
             "notify": [{"email": "secondary"}, {"slack": "secondary"}],
         },
         {
-            "after": f"{LEVEL_2_S}s",
+            "after": f"{level_2_s}s",
             "name": "team lead",
             "notify": [{"email": "lead"}, {"slack": "lead"}],
         },
@@ -62,6 +62,35 @@ def fast_policy(path: Path) -> Path:
         policy["severities"][level].pop("path", None)
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path
+
+
+def bot_env(
+    tmp_path: Path, slack_url: str, pagerduty_url: str, smtp_url: str, policy: Path
+) -> dict[str, str]:
+    return firebreak_env(
+        f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        FIREBREAK_POLICY=str(policy),
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack_url,
+        PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+        PAGERDUTY_EVENTS_URL=pagerduty_url,
+        FIREBREAK_SMTP_URL=smtp_url,
+        FIREBREAK_EMAIL_FROM="firebreak@example.com",
+        FIREBREAK_PUBLIC_URL="http://firebreak.example",
+        FIREBREAK_ESCALATION_POLL_SECONDS="0.2",
+        FIREBREAK_OUTBOX_POLL_SECONDS="0.2",
+    )
+
+
+async def post_service_down(http: aiohttp.ClientSession, base_url: str) -> None:
+    payload = webhook("g-down", [alert("LNNServiceDown", "critical", service="lnn-service")])
+    async with http.post(
+        base_url + "/webhooks/alertmanager",
+        data=json.dumps(payload),
+        headers={"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"},
+    ) as response:
+        assert response.status == 202, await response.text()
 
 
 async def test_a_page_nobody_answers_escalates_until_someone_acknowledges(
@@ -78,30 +107,12 @@ async def test_a_page_nobody_answers_escalates_until_someone_acknowledges(
         serving(pagerduty, tmp_path, monkeypatch) as pagerduty_url,  # sets SSL_CERT_FILE
         smtp_server(tmp_path) as smtp,
     ):
-        env = firebreak_env(
-            f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-            FIREBREAK_POLICY=str(fast_policy(tmp_path / "policy.yaml")),
-            SLACK_BOT_TOKEN=TOKEN,
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=slack_url,
-            PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
-            PAGERDUTY_EVENTS_URL=pagerduty_url,
-            FIREBREAK_SMTP_URL=smtp.url(),
-            FIREBREAK_EMAIL_FROM="firebreak@example.com",
-            FIREBREAK_PUBLIC_URL="http://firebreak.example",
-            FIREBREAK_ESCALATION_POLL_SECONDS="0.2",
-            FIREBREAK_OUTBOX_POLL_SECONDS="0.2",
-        )
+        policy = fast_policy(tmp_path / "policy.yaml")
+        env = bot_env(tmp_path, slack_url, pagerduty_url, smtp.url(), policy)
         bot = await processes.firebreak("bot", env=env)
         api = FirebreakApi(http, bot)
 
-        payload = webhook("g-down", [alert("LNNServiceDown", "critical", service="lnn-service")])
-        async with http.post(
-            bot.base_url + "/webhooks/alertmanager",
-            data=json.dumps(payload),
-            headers={"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"},
-        ) as response:
-            assert response.status == 202, await response.text()
+        await post_service_down(http, bot.base_url)
 
         # Level 0: one page, triggered with the incident's dedup key.
         async def paged() -> dict[str, Any] | None:
@@ -178,3 +189,52 @@ async def test_a_page_nobody_answers_escalates_until_someone_acknowledges(
         # Stopped before the fakes close: its kept-alive TLS connection to the fake PagerDuty
         # must end from its side, or the fake's socket is left for the garbage collector.
         bot.stop()
+
+
+async def test_a_level_due_while_the_bot_was_down_fires_once_late_after_the_restart(
+    processes: Processes,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    level_1_s = 6
+    fake_slack = seeded_fake()
+    pagerduty = FakePagerDuty()
+    async with (
+        run_fake_slack(fake_slack) as slack_url,
+        serving(pagerduty, tmp_path, monkeypatch) as pagerduty_url,
+        smtp_server(tmp_path) as smtp,
+    ):
+        policy = fast_policy(tmp_path / "policy.yaml", level_1_s=level_1_s, level_2_s=3600)
+        env = bot_env(tmp_path, slack_url, pagerduty_url, smtp.url(), policy)
+        first = await processes.firebreak("bot-1", env=env)
+        api = FirebreakApi(http, first)
+        await post_service_down(http, first.base_url)
+
+        async def paged() -> bool | None:
+            return True if pagerduty.accepted() else None
+
+        await poll_until(paged, timeout=30, what="the page", context=first.describe)
+        opened = datetime.fromisoformat((await api.incident(1))["created_at"])
+        first.stop()  # SIGTERM: down before level 1 is due
+
+        # Stay down past the level's time (a real process on the system clock).
+        left = level_1_s + 2 - (datetime.now(UTC) - opened).total_seconds()
+        await asyncio.sleep(max(0.0, left))
+        assert smtp.received == []
+
+        second = await processes.firebreak("bot-2", env=env)
+        api = FirebreakApi(http, second)
+
+        async def emailed() -> bool | None:
+            return True if any(SECONDARY_EMAIL in m.rcpt_tos for m in smtp.received) else None
+
+        await poll_until(emailed, timeout=30, what="the late level", context=second.describe)
+        timeline = (await api.incident(1))["timeline"]
+        fired = [e["body"] for e in timeline if e["kind"] == "escalation.fired"]
+        assert [body["level"] for body in fired] == [0, 1]
+        assert fired[1]["late_seconds"] >= 1
+        assert [m.rcpt_tos for m in smtp.received] == [(SECONDARY_EMAIL,)]
+        # The first level is not told again after the restart.
+        assert [e["event_action"] for e in pagerduty.accepted()] == ["trigger"]
+        second.stop()
