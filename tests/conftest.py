@@ -113,6 +113,9 @@ from bot.policy.file import DEFAULT_POLICY, load_policy  # noqa: E402
 from bot.policy.model import Policy  # noqa: E402
 from tests.support.payloads.alertmanager import T0  # noqa: E402
 
+# Fixtures shared by the tests that talk to the fake PagerDuty.
+pytest_plugins = ["tests.fakes.pagerduty.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def policy() -> Policy:

@@ -1,12 +1,11 @@
-"""Who is on call, from the fake PagerDuty's REST API over TLS through the real
+"""Who is on call, from the fake_pagerduty PagerDuty's REST API over TLS through the real
 ``RestApiV2Client``: levels in order, the lookup by escalation policy or service name,
 pagination, and failures as ``UpstreamError``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -22,34 +21,19 @@ from tests.fakes.pagerduty.testing import (
     SECONDARY_EMAIL,
     Rotation,
     seed_rotation,
-    serving,
 )
 
 UNTIL = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def served(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[FakePagerDuty, str]]:
-    fake = FakePagerDuty()
-    async with serving(fake, tmp_path, monkeypatch) as url:
-        yield fake, url
+def rotation(fake_pagerduty: FakePagerDuty) -> Rotation:
+    return seed_rotation(fake_pagerduty.directory)
 
 
 @pytest.fixture
-def fake(served: tuple[FakePagerDuty, str]) -> FakePagerDuty:
-    return served[0]
-
-
-@pytest.fixture
-def rotation(fake: FakePagerDuty) -> Rotation:
-    return seed_rotation(fake.directory)
-
-
-@pytest.fixture
-def directory(served: tuple[FakePagerDuty, str]) -> Iterator[PagerDutyOnCall]:
-    made = PagerDutyOnCall(API_TOKEN, api_url=served[1], timeout=5)
+def directory(pagerduty_served: tuple[FakePagerDuty, str]) -> Iterator[PagerDutyOnCall]:
+    made = PagerDutyOnCall(API_TOKEN, api_url=pagerduty_served[1], timeout=5)
     yield made
     made.close()
 
@@ -76,26 +60,30 @@ LIQUID_EDGE = [
 
 
 async def test_an_escalation_policy_by_name_gives_its_levels_in_order(
-    fake: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
+    fake_pagerduty: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
 ) -> None:
     assert directory.configured
     assert list(await directory.on_call("Liquid Edge")) == LIQUID_EDGE
-    oncalls = [r for r in fake.rest if r.path == "/oncalls"]
+    oncalls = [r for r in fake_pagerduty.rest if r.path == "/oncalls"]
     assert len(oncalls) == 1
     assert ("escalation_policy_ids[]", rotation.policy.id) in oncalls[0].query
     assert ("include[]", "users") in oncalls[0].query
-    assert {r.authorization for r in fake.rest} == {f"Token token={API_TOKEN}"}
+    assert {r.authorization for r in fake_pagerduty.rest} == {f"Token token={API_TOKEN}"}
 
 
 async def test_a_service_name_stands_for_its_escalation_policy(
-    fake: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
+    fake_pagerduty: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
 ) -> None:
     assert list(await directory.on_call("lnn-service")) == LIQUID_EDGE
-    assert [r.path for r in fake.rest] == ["/escalation_policies", "/services", "/oncalls"]
+    assert [r.path for r in fake_pagerduty.rest] == [
+        "/escalation_policies",
+        "/services",
+        "/oncalls",
+    ]
 
 
 async def test_no_service_lists_everyone_and_an_unknown_name_nobody(
-    fake: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
+    fake_pagerduty: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
 ) -> None:
     everyone = await directory.on_call(None)
     assert [(o.level, o.email) for o in everyone] == [
@@ -105,49 +93,51 @@ async def test_no_service_lists_everyone_and_an_unknown_name_nobody(
         (3, MANAGER_EMAIL),
     ]
     assert list(await directory.on_call("billing")) == []
-    assert [r.path for r in fake.rest][-2:] == ["/escalation_policies", "/services"]
+    assert [r.path for r in fake_pagerduty.rest][-2:] == ["/escalation_policies", "/services"]
 
 
-async def test_every_page_is_read(served: tuple[FakePagerDuty, str], rotation: Rotation) -> None:
-    fake, url = served
+async def test_every_page_is_read(
+    pagerduty_served: tuple[FakePagerDuty, str], rotation: Rotation
+) -> None:
+    fake_pagerduty, url = pagerduty_served
     small_pages = PagerDutyOnCall(API_TOKEN, api_url=url, page_size=2, timeout=5)
     try:
         everyone = await small_pages.on_call(None)
     finally:
         small_pages.close()
     assert len(everyone) == 4
-    assert [dict(r.query).get("offset") for r in fake.rest] == ["0", "2"]
+    assert [dict(r.query).get("offset") for r in fake_pagerduty.rest] == ["0", "2"]
 
 
 async def test_a_pagerduty_500_is_an_upstream_error_after_one_request(
-    fake: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
+    fake_pagerduty: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
 ) -> None:
-    fake.script_rest(500)
+    fake_pagerduty.script_rest(500)
     with pytest.raises(UpstreamError, match="PagerDuty answered 500 to GET /oncalls"):
         await directory.on_call(None)
-    assert [r.status for r in fake.rest] == [500]
+    assert [r.status for r in fake_pagerduty.rest] == [500]
 
 
 async def test_a_429_is_an_upstream_error_not_an_endless_retry(
-    fake: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
+    fake_pagerduty: FakePagerDuty, rotation: Rotation, directory: PagerDutyOnCall
 ) -> None:
-    fake.script_rest(Scripted(429, retry_after="1"))
+    fake_pagerduty.script_rest(Scripted(429, retry_after="1"))
     with pytest.raises(UpstreamError, match="answered 429"):
         await directory.on_call("Liquid Edge")
-    assert [r.status for r in fake.rest] == [429]
+    assert [r.status for r in fake_pagerduty.rest] == [429]
 
 
 async def test_a_wrong_token_is_an_upstream_error_with_pagerdutys_message(
-    served: tuple[FakePagerDuty, str], rotation: Rotation
+    pagerduty_served: tuple[FakePagerDuty, str], rotation: Rotation
 ) -> None:
-    fake, url = served
+    fake_pagerduty, url = pagerduty_served
     wrong = PagerDutyOnCall("not-the-token", api_url=url, timeout=5)
     try:
         with pytest.raises(UpstreamError, match=r"answered 401 .*: Invalid Credentials"):
             await wrong.on_call(None)
     finally:
         wrong.close()
-    assert [r.status for r in fake.rest] == [401]
+    assert [r.status for r in fake_pagerduty.rest] == [401]
 
 
 async def test_an_unreachable_api_is_an_upstream_error() -> None:

@@ -1,14 +1,13 @@
 """PagerDuty rows through the real outbox worker, on every store: the real ``pagerduty``
-client against the fake PagerDuty over TLS. A fake answering 500, then 429, then 202 still
+client against the fake_pagerduty PagerDuty over TLS. A fake_pagerduty answering 500, then 429, then 202 still
 leaves one alert in effect and the row sent; a 400 is recorded failed with PagerDuty's words
 and never sent again; without a routing key the rows are logged and kept unconfigured."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +25,7 @@ from bot.integrations.pagerduty import PagerDutyLogSender, PagerDutySender
 from bot.integrations.slack.log_sender import LogSender
 from bot.ports import Sender, Store
 from tests.fakes.pagerduty.server import FakePagerDuty
-from tests.fakes.pagerduty.testing import ROUTING_KEY, serving
+from tests.fakes.pagerduty.testing import ROUTING_KEY
 from tests.support.outbox import enqueue, rows
 
 INCIDENT = 7
@@ -50,44 +49,35 @@ def worker_for(store: Store, clock: FixedClock, pagerduty: Sender) -> OutboxWork
 
 
 @pytest.fixture
-async def served(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[FakePagerDuty, str]]:
-    fake = FakePagerDuty()
-    async with serving(fake, tmp_path, monkeypatch) as url:
-        yield fake, url
-
-
-@pytest.fixture
-def fake(served: tuple[FakePagerDuty, str]) -> FakePagerDuty:
-    return served[0]
-
-
-@pytest.fixture
 def worker(
-    store: Store, clock: FixedClock, served: tuple[FakePagerDuty, str]
+    store: Store, clock: FixedClock, pagerduty_served: tuple[FakePagerDuty, str]
 ) -> Iterator[OutboxWorker]:
-    sender = PagerDutySender(ROUTING_KEY, events_url=served[1], clock=clock, timeout=5)
+    sender = PagerDutySender(ROUTING_KEY, events_url=pagerduty_served[1], clock=clock, timeout=5)
     yield worker_for(store, clock, sender)
     sender.close()
 
 
 async def test_500_then_429_then_202_is_one_alert_and_the_row_sent(
-    store: Store, clock: FixedClock, fake: FakePagerDuty, worker: OutboxWorker
+    store: Store, clock: FixedClock, fake_pagerduty: FakePagerDuty, worker: OutboxWorker
 ) -> None:
-    fake.script_events(500, 429, 202)
+    fake_pagerduty.script_events(500, 429, 202)
     await enqueue(store, clock, page("trigger"), page("acknowledge"))
 
     assert await worker.drain() == 1  # 500: the trigger waits for its backoff, the ack behind it
     clock.advance(worker.backoff_base)
     await worker.drain()  # 429 without Retry-After: trigger pauses 30 s
     assert worker.paused_until("trigger", PAGERDUTY) == clock.now() + timedelta(seconds=30)
-    assert [r.status for r in fake.events] == [500, 429]
+    assert [r.status for r in fake_pagerduty.events] == [500, 429]
     clock.advance(30)
     await worker.drain()
 
-    assert [r.status for r in fake.events] == [500, 429, 202, 202]  # one request per attempt
-    (alert,) = fake.alerts.for_key(KEY)
+    assert [r.status for r in fake_pagerduty.events] == [
+        500,
+        429,
+        202,
+        202,
+    ]  # one request per attempt
+    (alert,) = fake_pagerduty.alerts.for_key(KEY)
     assert alert.actions() == ["trigger", "acknowledge"]
     assert alert.status == "acknowledged"
     trigger, ack = await rows(store)
@@ -97,7 +87,7 @@ async def test_500_then_429_then_202_is_one_alert_and_the_row_sent(
 
 
 async def test_a_400_is_recorded_failed_with_pagerdutys_message_and_not_retried(
-    store: Store, clock: FixedClock, fake: FakePagerDuty, worker: OutboxWorker
+    store: Store, clock: FixedClock, fake_pagerduty: FakePagerDuty, worker: OutboxWorker
 ) -> None:
     await enqueue(store, clock, page("trigger", severity="sev1"), page("resolve"))
     await worker.drain()
@@ -112,13 +102,13 @@ async def test_a_400_is_recorded_failed_with_pagerdutys_message_and_not_retried(
     )
     # The resolve behind it is not held back; PagerDuty has no alert to resolve and drops it.
     assert resolve.status is OutboxStatus.SENT
-    assert [r.status for r in fake.events] == [400, 202]
-    assert fake.alerts.all == []
-    assert len(fake.alerts.dropped) == 1
+    assert [r.status for r in fake_pagerduty.events] == [400, 202]
+    assert fake_pagerduty.alerts.all == []
+    assert len(fake_pagerduty.alerts.dropped) == 1
 
 
 async def test_without_a_routing_key_rows_are_logged_and_kept_unconfigured(
-    store: Store, clock: FixedClock, fake: FakePagerDuty
+    store: Store, clock: FixedClock, fake_pagerduty: FakePagerDuty
 ) -> None:
     worker = worker_for(store, clock, PagerDutyLogSender())
     await enqueue(store, clock, page("trigger"), page("resolve"))
@@ -126,4 +116,4 @@ async def test_without_a_routing_key_rows_are_logged_and_kept_unconfigured(
     stored = await rows(store)
     assert [m.status for m in stored] == [OutboxStatus.UNCONFIGURED] * 2
     assert {m.last_error for m in stored} == {"paging not configured"}
-    assert fake.events == []
+    assert fake_pagerduty.events == []

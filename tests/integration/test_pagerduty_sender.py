@@ -1,4 +1,4 @@
-"""The PagerDuty sender drives the real ``pagerduty`` client against the fake PagerDuty over
+"""The PagerDuty sender drives the real ``pagerduty`` client against the fake_pagerduty PagerDuty over
 TLS on 127.0.0.1: what each row sends, and what each answer means for the row. Every send
 is one request: the client's own retries are off (the outbox retries)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from bot.domain.outbox import PAGERDUTY, OutboundCall, Outcome
 from bot.errors import ConfigError
 from bot.integrations.pagerduty import PagerDutyLogSender, PagerDutySender, pagerduty_sender
 from tests.fakes.pagerduty.server import FakePagerDuty, Scripted
-from tests.fakes.pagerduty.testing import LNN_ROUTING_KEY, ROUTING_KEY, serving
+from tests.fakes.pagerduty.testing import LNN_ROUTING_KEY, ROUTING_KEY
 from tests.support.tls import make_tls, trust
 
 KEY = "firebreak-incident-7"
@@ -43,25 +43,13 @@ def trigger_args(dedup_key: str = KEY, **changes: object) -> JSON:
 
 
 @pytest.fixture
-async def served(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[FakePagerDuty, str]]:
-    fake = FakePagerDuty()
-    async with serving(fake, tmp_path, monkeypatch) as url:
-        yield fake, url
-
-
-@pytest.fixture
-def fake(served: tuple[FakePagerDuty, str]) -> FakePagerDuty:
-    return served[0]
-
-
-@pytest.fixture
-def sender(served: tuple[FakePagerDuty, str], clock: FixedClock) -> Iterator[PagerDutySender]:
+def sender(
+    pagerduty_served: tuple[FakePagerDuty, str], clock: FixedClock
+) -> Iterator[PagerDutySender]:
     made = PagerDutySender(
         ROUTING_KEY,
         routing_keys={"lnn-service": LNN_ROUTING_KEY},
-        events_url=served[1],
+        events_url=pagerduty_served[1],
         clock=clock,
         timeout=5,
     )
@@ -70,12 +58,12 @@ def sender(served: tuple[FakePagerDuty, str], clock: FixedClock) -> Iterator[Pag
 
 
 async def test_a_trigger_carries_the_rows_fields_and_keeps_pagerdutys_answer(
-    fake: FakePagerDuty, sender: PagerDutySender
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender
 ) -> None:
     result = await sender.send("trigger", trigger_args())
     assert result.outcome is Outcome.SENT
     assert result.kept == {"dedup_key": KEY, "status": "success", "message": "Event processed"}
-    assert fake.accepted() == [
+    assert fake_pagerduty.accepted() == [
         {
             "routing_key": ROUTING_KEY,
             "event_action": "trigger",
@@ -94,55 +82,59 @@ async def test_a_trigger_carries_the_rows_fields_and_keeps_pagerdutys_answer(
             ],
         }
     ]
-    (alert,) = fake.alerts.for_key(KEY)
+    (alert,) = fake_pagerduty.alerts.for_key(KEY)
     assert (alert.status, alert.routing_key) == ("triggered", ROUTING_KEY)
 
 
 async def test_acknowledge_then_resolve_move_the_same_alert(
-    fake: FakePagerDuty, sender: PagerDutySender
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender
 ) -> None:
     assert (await sender.send("trigger", trigger_args())).outcome is Outcome.SENT
     acked = await sender.send("acknowledge", {"dedup_key": KEY, "service": ""})
     assert acked.outcome is Outcome.SENT
-    assert fake.alerts.for_key(KEY)[0].status == "acknowledged"
+    assert fake_pagerduty.alerts.for_key(KEY)[0].status == "acknowledged"
     resolved = await sender.send("resolve", {"dedup_key": KEY})
     assert (resolved.outcome, resolved.kept["dedup_key"]) == (Outcome.SENT, KEY)
-    (alert,) = fake.alerts.for_key(KEY)
+    (alert,) = fake_pagerduty.alerts.for_key(KEY)
     assert alert.actions() == ["trigger", "acknowledge", "resolve"]
     assert alert.status == "resolved"
-    assert [e["event_action"] for e in fake.accepted()] == ["trigger", "acknowledge", "resolve"]
-    assert set(fake.accepted()[1]) == {"routing_key", "event_action", "dedup_key"}
+    assert [e["event_action"] for e in fake_pagerduty.accepted()] == [
+        "trigger",
+        "acknowledge",
+        "resolve",
+    ]
+    assert set(fake_pagerduty.accepted()[1]) == {"routing_key", "event_action", "dedup_key"}
     # After a resolve, PagerDuty opens a new alert for a trigger with the same key.
     await sender.send("trigger", trigger_args())
-    assert [a.status for a in fake.alerts.for_key(KEY)] == ["resolved", "triggered"]
+    assert [a.status for a in fake_pagerduty.alerts.for_key(KEY)] == ["resolved", "triggered"]
 
 
 async def test_triggers_sent_twice_with_one_dedup_key_are_one_alert(
-    fake: FakePagerDuty, sender: PagerDutySender
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender
 ) -> None:
     for _ in range(2):
         assert (await sender.send("trigger", trigger_args())).outcome is Outcome.SENT
-    assert len(fake.accepted()) == 2
-    assert len(fake.alerts.for_key(KEY)) == 1
+    assert len(fake_pagerduty.accepted()) == 2
+    assert len(fake_pagerduty.alerts.for_key(KEY)) == 1
 
 
 async def test_a_named_service_uses_its_routing_key_and_events_must_keep_naming_it(
-    fake: FakePagerDuty, sender: PagerDutySender
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender
 ) -> None:
     assert sender.services == {"", "lnn-service"}
     await sender.send("trigger", trigger_args(service="lnn-service"))
-    (alert,) = fake.alerts.for_key(KEY)
+    (alert,) = fake_pagerduty.alerts.for_key(KEY)
     assert alert.routing_key == LNN_ROUTING_KEY
     # PagerDuty drops an acknowledge sent through another routing key than the trigger's.
     assert (await sender.send("acknowledge", {"dedup_key": KEY})).outcome is Outcome.SENT
     assert alert.status == "triggered"
-    assert len(fake.alerts.dropped) == 1
+    assert len(fake_pagerduty.alerts.dropped) == 1
     await sender.send("acknowledge", {"dedup_key": KEY, "service": "lnn-service"})
     assert alert.status == "acknowledged"
 
 
 async def test_an_unknown_service_or_a_row_without_dedup_key_fails_before_sending(
-    fake: FakePagerDuty, sender: PagerDutySender
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender
 ) -> None:
     unknown = await sender.send("trigger", trigger_args(service="storage"))
     assert unknown.outcome is Outcome.FAILED
@@ -154,11 +146,11 @@ async def test_an_unknown_service_or_a_row_without_dedup_key_fails_before_sendin
     )
     odd = await sender.send("snooze", {"dedup_key": KEY})
     assert odd.outcome is Outcome.FAILED
-    assert fake.events == []
+    assert fake_pagerduty.events == []
 
 
 async def test_a_400_fails_for_good_with_pagerdutys_own_message(
-    fake: FakePagerDuty, sender: PagerDutySender
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender
 ) -> None:
     result = await sender.send("trigger", trigger_args(severity="sev1", source=""))
     assert result.outcome is Outcome.FAILED
@@ -166,21 +158,21 @@ async def test_a_400_fails_for_good_with_pagerdutys_own_message(
         "HTTP 400: Event object is invalid: 'payload.source' is missing or blank; "
         "'payload.severity' is invalid (must be one of: critical, error, warning, info)"
     )
-    assert [r.status for r in fake.events] == [400]
-    assert fake.alerts.all == []
+    assert [r.status for r in fake_pagerduty.events] == [400]
+    assert fake_pagerduty.alerts.all == []
 
 
 async def test_a_routing_key_of_the_wrong_length_is_pagerdutys_documented_400(
-    served: tuple[FakePagerDuty, str], clock: FixedClock
+    pagerduty_served: tuple[FakePagerDuty, str], clock: FixedClock
 ) -> None:
-    fake, url = served
+    fake_pagerduty, url = pagerduty_served
     short = PagerDutySender(ROUTING_KEY[:-1], events_url=url, clock=clock, timeout=5)
     try:
         result = await short.send("trigger", trigger_args())
     finally:
         short.close()
     assert result.outcome is Outcome.FAILED
-    assert [r.status for r in fake.events] == [400]
+    assert [r.status for r in fake_pagerduty.events] == [400]
     assert "Length of 'routing_key' is incorrect (should be 32 characters)" in result.error
 
 
@@ -188,28 +180,28 @@ async def test_a_routing_key_of_the_wrong_length_is_pagerdutys_documented_400(
     ("answer", "wait"), [(Scripted(429, retry_after="7"), 7.0), (Scripted(429), 30.0)]
 )
 async def test_a_429_is_rate_limited_for_retry_after_or_30_seconds_after_one_request(
-    fake: FakePagerDuty, sender: PagerDutySender, answer: Scripted, wait: float
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender, answer: Scripted, wait: float
 ) -> None:
-    fake.script_events(answer)
+    fake_pagerduty.script_events(answer)
     result = await sender.send("trigger", trigger_args())
     assert (result.outcome, result.retry_after, result.method) == (
         Outcome.RATE_LIMITED,
         wait,
         "trigger",
     )
-    assert [r.status for r in fake.events] == [429]  # the client did not retry by itself
-    assert fake.alerts.all == []
+    assert [r.status for r in fake_pagerduty.events] == [429]  # the client did not retry by itself
+    assert fake_pagerduty.alerts.all == []
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_a_5xx_is_retried_by_the_outbox_not_by_the_client(
-    fake: FakePagerDuty, sender: PagerDutySender, status: int
+    fake_pagerduty: FakePagerDuty, sender: PagerDutySender, status: int
 ) -> None:
-    fake.script_events(status)
+    fake_pagerduty.script_events(status)
     result = await sender.send("trigger", trigger_args())
     assert result.outcome is Outcome.RETRY
     assert result.error == f"HTTP {status}: scripted {status}"
-    assert [r.status for r in fake.events] == [status]
+    assert [r.status for r in fake_pagerduty.events] == [status]
 
 
 async def test_a_server_that_is_not_listening_is_a_retry(clock: FixedClock) -> None:
@@ -226,15 +218,15 @@ async def test_a_server_that_is_not_listening_is_a_retry(clock: FixedClock) -> N
 
 
 async def test_a_certificate_the_process_does_not_trust_is_refused(
-    served: tuple[FakePagerDuty, str],
+    pagerduty_served: tuple[FakePagerDuty, str],
     clock: FixedClock,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake, url = served
+    fake_pagerduty, url = pagerduty_served
     other = tmp_path / "other"
     other.mkdir()
-    trust(make_tls(other), monkeypatch)  # another CA: the fake's certificate is not its
+    trust(make_tls(other), monkeypatch)  # another CA: the fake_pagerduty's certificate is not its
     stranger = PagerDutySender(ROUTING_KEY, events_url=url, clock=clock, timeout=5)
     try:
         result = await stranger.send("trigger", trigger_args())
@@ -242,7 +234,7 @@ async def test_a_certificate_the_process_does_not_trust_is_refused(
         stranger.close()
     assert result.outcome is Outcome.RETRY
     assert "CERTIFICATE_VERIFY_FAILED" in result.error
-    assert fake.events == []
+    assert fake_pagerduty.events == []
 
 
 def test_the_client_refuses_a_plain_http_url(clock: FixedClock) -> None:
