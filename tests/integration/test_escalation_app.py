@@ -6,6 +6,7 @@ server and the fake PagerDuty, and PagerDuty's acknowledgement stopping the rest
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -164,3 +165,38 @@ async def test_an_unanswered_p1_becomes_p0_pages_and_pagerduty_acknowledging_sto
     assert (await world.kinds()).count("escalation.fired") == fired
     # Nothing was sent back to PagerDuty: the acknowledgement came from it.
     assert [e["event_action"] for e in world.pagerduty.accepted()] == ["trigger"]
+
+
+async def test_a_page_pagerduty_refuses_is_recorded_and_told_in_the_channel_once(
+    world: World,
+) -> None:
+    world.pagerduty.script_events(400)
+    down = alert("LNNServiceDown", "critical", service="lnn-service")
+    await world.bot.alertmanager(webhook("g-down", [down]))
+    assert (await world.bot.incident(1))["severity"] == "P0"
+
+    async def failed() -> list[dict[str, Any]]:
+        timeline = (await world.bot.incident(1))["timeline"]
+        return [e for e in timeline if e["kind"] == "notification.failed"]
+
+    entries: list[dict[str, Any]] = []
+    for _ in range(300):
+        entries = await failed()
+        if entries:
+            break
+        await asyncio.sleep(0.05)
+    assert len(entries) == 1
+    body = entries[0]["body"]
+    assert (body["target"], body["method"]) == ("pagerduty", "trigger")
+    assert body["error"] == "HTTP 400: scripted 400"  # the service's own words, kept
+    channel = world.bot.incident_channels()[0]
+    await eventually(
+        lambda: any("Pagerduty trigger failed" in (m.text or "") for m in channel.messages)
+    )
+    # Not retried: the one refused request is all PagerDuty saw.
+    await world.pass_time(3600)
+    assert [r.status for r in world.pagerduty.events][:1] == [400]
+    triggers = [
+        r for r in world.pagerduty.events if r.body and r.body["dedup_key"] == "firebreak-1"
+    ]
+    assert len(triggers) == 1
