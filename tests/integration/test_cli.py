@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,18 @@ from bot.cli import build_parser, main
 from bot.logs import JsonFormatter
 
 MAIN = "from bot.cli import main; raise SystemExit(main())"
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """``main`` sets up logging on the root logger, with a handler on the ``sys.stderr`` of
+    the moment: pytest's capture of this test, closed when it ends. Left in place, every later
+    test's log line would fail with "I/O operation on closed file"."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def firebreak(

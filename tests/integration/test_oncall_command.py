@@ -137,7 +137,8 @@ async def test_page_refuses_unknown_members_other_channels_and_resolved_incident
 
     assert unknown == (
         ":warning: `vp` is not in the on-call rotation. Page one of `primary`, `secondary`, "
-        "`manager`, or mention someone: `/incident page @name`"
+        "`manager` (or a PagerDuty service: `platform`), or mention someone: "
+        "`/incident page @name`"
     )
     assert elsewhere == (
         ":warning: `/incident page` pages for the incident of the channel it is typed in: "
