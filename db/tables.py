@@ -55,6 +55,8 @@ incidents = Table(
     Column("commander", Text, nullable=True),
     Column("acknowledged_by", Text, nullable=True),
     Column("resolved_by", Text, nullable=True),
+    # How often the group reopened it by firing again soon after it resolved (migration 0009).
+    Column("flap_count", Integer, nullable=False, server_default="0"),
 )
 
 # Rows an open incident must be unique among; also the ON CONFLICT target's predicate.

@@ -169,6 +169,8 @@ class Incident:
     commander: str | None = None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
+    # How often its group fired again soon after it resolved, reopening it (policy ``noise``).
+    flap_count: int = 0
 
     @property
     def dedup_key(self) -> str:

@@ -159,7 +159,15 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
         case ev.StatusChanged(kind=ev.EventKind.INCIDENT_ACKNOWLEDGED):
             return "Acknowledged"
         case ev.StatusChanged(kind=ev.EventKind.INCIDENT_TRIGGERED):
-            return "Back to triggered"
+            return "Back to triggered" + (f": {show(event.reason)}" if event.reason else "")
+        case ev.IncidentFlapped():
+            line = (
+                f"Flapping: fired again within {show(event.window) or '?'} of"
+                f" resolving (flap {show(event.count) or '?'})"
+            )
+            if event.paging_held_until:
+                line += f"; paging held until {show(event.paging_held_until)} unless it resolves"
+            return line
         case ev.StatusChanged():
             return "Resolved" + (f": {show(event.reason)}" if event.reason else "")
         case ev.SeverityChanged():
@@ -177,6 +185,11 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
         case ev.AlertsTruncated():
             return (
                 f"Alertmanager left out {show(event.truncated_alerts) or '?'} alerts of this group"
+            )
+        case ev.SymptomsJoined():
+            return (
+                f"{show(event.alerts) or '?'} alerts joined as symptoms"
+                f" ({show(event.alertnames) or 'alert'}; inhibition {show(event.rule) or '?'})"
             )
         case ev.Note():
             return f"Note: {show(event.text)}"

@@ -26,6 +26,7 @@ from bot.domain.events.bodies import (
     AlertsTruncated,
     CommanderAssigned,
     CommandViewed,
+    IncidentFlapped,
     IncidentOpened,
     Note,
     PagerDutyLinked,
@@ -33,6 +34,7 @@ from bot.domain.events.bodies import (
     ParticipantJoined,
     SeverityChanged,
     StatusChanged,
+    SymptomsJoined,
 )
 from bot.domain.events.codec import BODY_FOR, BODY_TYPES, Event, decode, encode
 from bot.domain.events.escalation import (
@@ -73,6 +75,7 @@ __all__ = [
     "EscalationFired",
     "Event",
     "EventKind",
+    "IncidentFlapped",
     "IncidentOpened",
     "Note",
     "NotificationFailed",
@@ -85,6 +88,7 @@ __all__ = [
     "ResponseOverdue",
     "SeverityChanged",
     "StatusChanged",
+    "SymptomsJoined",
     "about",
     "decode",
     "encode",

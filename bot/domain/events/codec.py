@@ -20,11 +20,13 @@ from bot.domain.incident import JSON
 
 Event = (
     bod.IncidentOpened
+    | bod.IncidentFlapped
     | bod.StatusChanged
     | bod.SeverityChanged
     | bod.AlertChanged
     | bod.AlertRepeat
     | bod.AlertsTruncated
+    | bod.SymptomsJoined
     | bod.Note
     | bod.CommanderAssigned
     | bod.CommandViewed
@@ -43,11 +45,13 @@ Event = (
 
 BODY_TYPES: tuple[type[Event], ...] = (
     bod.IncidentOpened,
+    bod.IncidentFlapped,
     bod.StatusChanged,
     bod.SeverityChanged,
     bod.AlertChanged,
     bod.AlertRepeat,
     bod.AlertsTruncated,
+    bod.SymptomsJoined,
     bod.Note,
     bod.CommanderAssigned,
     bod.CommandViewed,

@@ -42,6 +42,7 @@ CARD_KINDS = frozenset(
         EventKind.SEVERITY_CHANGED,
         EventKind.INCIDENT_ACKNOWLEDGED,
         EventKind.INCIDENT_TRIGGERED,
+        EventKind.INCIDENT_FLAPPED,
         EventKind.INCIDENT_RESOLVED,
         EventKind.COMMANDER_ASSIGNED,
         # The response field shows the level reached, then "overdue".
@@ -188,6 +189,7 @@ class SlackPublisher:
             reached=reached(timers, self._policy),
             timers=timers,
             steps=level.steps if (level := self._policy.levels.get(incident.severity)) else (),
+            flap=self._policy.noise.flap,
         )
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:
