@@ -46,6 +46,7 @@ from bot.domain.events.escalation import (
     recipients_of,
 )
 from bot.domain.events.kinds import EventKind, known_kind
+from bot.domain.events.maintenance import MaintenanceApplied
 
 __all__ = [
     "BODY_FOR",
@@ -74,6 +75,7 @@ __all__ = [
     "Event",
     "EventKind",
     "IncidentOpened",
+    "MaintenanceApplied",
     "Note",
     "NotificationFailed",
     "NotificationUnconfigured",

@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     ALERT_RESOLVED = "alert.resolved"
     ALERT_REPEAT = "alert.repeat"
     ALERTS_TRUNCATED = "alerts.truncated"
+    MAINTENANCE_APPLIED = "maintenance.applied"
     NOTE = "note"
     COMMANDER_ASSIGNED = "commander.assigned"
     COMMAND_VIEWED = "command.viewed"

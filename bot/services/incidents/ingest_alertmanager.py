@@ -30,6 +30,7 @@ from bot.domain.incident import (
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
 from bot.services.entries import record_opened, save_recorded
+from bot.services.incidents.maintenance_hold import hold_for_maintenance
 
 ACTOR = Actor(SYSTEM, "alertmanager")
 
@@ -84,6 +85,8 @@ async def apply_alert_group(
     opened: list[Incident] = []
     incident: Incident | None
     if new_firing:
+        held = hold_for_maintenance(policy, now, group, verdicts)
+        verdicts = dict(held.verdicts)
         worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
         verdict = verdicts[worst.fingerprint]
         incident, created = await uow.incidents.open_for_group(
@@ -110,6 +113,7 @@ async def apply_alert_group(
                 group_key=group.group_key,
                 receiver=group.receiver,
             )
+            await held.record(uow, incident, worst.fingerprint, at=now, actor=ACTOR)
     else:
         incident = await uow.incidents.latest_for_group(group.group_key)
         if incident is None:
