@@ -15,6 +15,7 @@ from bot.domain.incident import Severity
 from bot.errors import PolicyError
 from bot.policy.escalation_checks import escalation_checks
 from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
+from bot.policy.maintenance_schema import maintenance_checks
 from bot.policy.model import (
     ActionBounds,
     Matcher,
@@ -139,6 +140,7 @@ def _cross_check(data: dict[Any, Any], lines: dict[Path_, int]) -> Iterator[Prob
     yield from scenario_checks(data, at)
     yield from escalation_checks(data, at)
     yield from noise_checks(data, at)
+    yield from maintenance_checks(data, at)
     severities = data.get("severities")
     if isinstance(severities, dict):
         for sev in Severity:
@@ -259,6 +261,7 @@ def _build(doc: PolicyDoc) -> Policy:
         kubernetes=_kubernetes(doc),
         rotation={key: m.member(key) for key, m in doc.rotation.items()},
         noise=doc.noise.build(),
+        maintenance=tuple(w.window() for w in doc.maintenance),
     )
 
 

@@ -182,6 +182,12 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
                 f"Alert group re-sent ({show(event.alerts) or '?'} alerts, "
                 f"{show(event.status) or 'unknown'}); nothing new"
             )
+        case ev.MaintenanceApplied():
+            return (
+                f"Opened during maintenance ({show(event.window) or 'a window'}, until"
+                f" {show(event.ends_at) or '?'}): {show(event.classified) or '?'} held at"
+                f" {show(event.severity) or '?'}"
+            )
         case ev.AlertsTruncated():
             return (
                 f"Alertmanager left out {show(event.truncated_alerts) or '?'} alerts of this group"

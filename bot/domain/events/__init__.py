@@ -48,6 +48,7 @@ from bot.domain.events.escalation import (
     recipients_of,
 )
 from bot.domain.events.kinds import EventKind, known_kind
+from bot.domain.events.maintenance import MaintenanceApplied
 
 __all__ = [
     "BODY_FOR",
@@ -77,6 +78,7 @@ __all__ = [
     "EventKind",
     "IncidentFlapped",
     "IncidentOpened",
+    "MaintenanceApplied",
     "Note",
     "NotificationFailed",
     "NotificationUnconfigured",

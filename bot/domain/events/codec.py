@@ -15,6 +15,7 @@ from typing import Any, get_type_hints
 from bot.domain.events import actions as act
 from bot.domain.events import bodies as bod
 from bot.domain.events import escalation as esc
+from bot.domain.events import maintenance as mnt
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.incident import JSON
 
@@ -41,6 +42,7 @@ Event = (
     | esc.PageRequested
     | esc.NotificationUnconfigured
     | esc.NotificationFailed
+    | mnt.MaintenanceApplied
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -76,6 +78,7 @@ BODY_TYPES: tuple[type[Event], ...] = (
     esc.PageRequested,
     esc.NotificationUnconfigured,
     esc.NotificationFailed,
+    mnt.MaintenanceApplied,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

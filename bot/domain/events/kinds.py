@@ -24,6 +24,7 @@ class EventKind(StrEnum):
     ALERT_REPEAT = "alert.repeat"
     ALERTS_TRUNCATED = "alerts.truncated"
     SYMPTOMS_JOINED = "symptoms.joined"
+    MAINTENANCE_APPLIED = "maintenance.applied"
     NOTE = "note"
     COMMANDER_ASSIGNED = "commander.assigned"
     COMMAND_VIEWED = "command.viewed"

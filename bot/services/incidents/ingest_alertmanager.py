@@ -32,6 +32,7 @@ from bot.domain.incident import (
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
 from bot.services.entries import record_opened, save_recorded
+from bot.services.incidents.maintenance_hold import hold_for_maintenance
 from bot.services.incidents.noise import join_as_symptoms, reopen_flapped
 
 ACTOR = Actor(SYSTEM, "alertmanager")
@@ -87,9 +88,14 @@ async def apply_alert_group(
     opened: list[Incident] = []
     incident: Incident | None
     if new_firing:
+        # A maintenance window holds the severity before anything is opened with it.
+        held = hold_for_maintenance(policy, now, group, verdicts)
+        verdicts = dict(held.verdicts)
         incident, created = await _incident_for(uow, policy, now, group, new_firing, verdicts)
         if created:
             opened.append(incident)
+            worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
+            await held.record(uow, incident, worst.fingerprint, at=now, actor=ACTOR)
     else:
         incident = await uow.incidents.latest_for_group(group.group_key)
         if incident is None and known:
