@@ -37,8 +37,8 @@ TRIAGE = "C0TRIAGE"
 
 
 @pytest.fixture
-def paths(policy: Policy) -> Policy:
-    return escalation_policy(policy, p2_path=True)
+def paths(shipped_policy: Policy) -> Policy:
+    return escalation_policy(shipped_policy, p2_path=True)
 
 
 def published(store: Store, policy: Policy, clock: FixedClock) -> PublishingStore:
