@@ -32,6 +32,8 @@ from bot.domain.events.bodies import (
     PagerDutyReceived,
     ParticipantJoined,
     SeverityChanged,
+    SilenceCreated,
+    SilenceExpired,
     StatusChanged,
 )
 from bot.domain.events.codec import BODY_FOR, BODY_TYPES, Event, decode, encode
@@ -84,6 +86,8 @@ __all__ = [
     "ParticipantJoined",
     "ResponseOverdue",
     "SeverityChanged",
+    "SilenceCreated",
+    "SilenceExpired",
     "StatusChanged",
     "about",
     "decode",

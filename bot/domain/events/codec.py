@@ -31,6 +31,8 @@ Event = (
     | bod.ParticipantJoined
     | bod.PagerDutyLinked
     | bod.PagerDutyReceived
+    | bod.SilenceCreated
+    | bod.SilenceExpired
     | act.AboutAction
     | act.ActionDiagnosed
     | act.ActionRequestRefused
@@ -54,6 +56,8 @@ BODY_TYPES: tuple[type[Event], ...] = (
     bod.ParticipantJoined,
     bod.PagerDutyLinked,
     bod.PagerDutyReceived,
+    bod.SilenceCreated,
+    bod.SilenceExpired,
     act.ActionRequested,
     act.ActionJoined,
     act.ActionRefused,
