@@ -191,7 +191,7 @@ async def test_matchers_that_reach_other_alerts_need_broad_from_an_approver(
     store, alertmanager, silencer = await _setup(policy, LATENCY, held=(MEMORY,))
     wide = (Matcher("service", "lnn-service"),)
 
-    with pytest.raises(BadRequest, match="also match 1 alerts that are not incident #1's"):
+    with pytest.raises(BadRequest, match="also match 1 alert outside incident #1"):
         await silencer.silence(1, SilenceRequest(matchers=wide), actor=APPROVER)
     with pytest.raises(Forbidden, match="only an approver"):
         await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=RESPONDER)

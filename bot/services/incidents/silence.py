@@ -85,6 +85,10 @@ def _own(alert: SilencedAlert, episodes: Sequence[AlertEpisode]) -> bool:
     )
 
 
+def _alerts(count: int) -> str:
+    return f"{count} alert" if count == 1 else f"{count} alerts"
+
+
 def _others_text(others: Sequence[SilencedAlert]) -> str:
     shown = [
         "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(a.labels.items())) + "}"
@@ -140,14 +144,14 @@ class Silencer:
         others = tuple(a for a in matched if not _own(a, episodes))
         if others and not request.broad:
             raise BadRequest(
-                f"these matchers also match {len(others)} alerts that are not incident "
-                f"#{incident.id}'s: {_others_text(others)}. Narrow them with `--matcher`, or "
+                f"these matchers also match {_alerts(len(others))} outside incident "
+                f"#{incident.id}: {_others_text(others)}. Narrow them with `--matcher`, or "
                 "ask an approver to add `--broad`"
             )
         if others and not await self.directory.admits(actor, self.approvers):
             raise Forbidden(
-                f"only an approver may silence beyond incident #{incident.id}'s alerts "
-                f"({len(others)} others match)"
+                f"only an approver may silence beyond incident #{incident.id}'s alerts: "
+                f"these matchers also match {_alerts(len(others))} outside it"
             )
         now = self.clock.now()
         ends_at = now + request.duration

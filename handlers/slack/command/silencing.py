@@ -116,7 +116,9 @@ def silence_text(result: SilenceResult) -> str:
         f"{result.ends_at:%Y-%m-%d %H:%M}Z (silence `{escape(result.silence_id)}`): {matchers}."
     )
     if result.others:
-        line += f"\nIt also silences {len(result.others)} alerts of other incidents (--broad)."
+        count = len(result.others)
+        alerts = "1 alert" if count == 1 else f"{count} alerts"
+        line += f"\nIt also silences {alerts} of other incidents (--broad)."
     return line + "\n`/incident unsilence` expires it."
 
 
