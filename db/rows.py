@@ -39,6 +39,7 @@ def to_incident(row: Row[Any]) -> Incident:
         commander=row.commander,
         acknowledged_by=row.acknowledged_by,
         resolved_by=row.resolved_by,
+        silenced_until=row.silenced_until,
     )
 
 

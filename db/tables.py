@@ -55,6 +55,8 @@ incidents = Table(
     Column("commander", Text, nullable=True),
     Column("acknowledged_by", Text, nullable=True),
     Column("resolved_by", Text, nullable=True),
+    # When the incident's Alertmanager silence ends (migration 0009).
+    Column("silenced_until", UTCDateTime, nullable=True),
 )
 
 # Rows an open incident must be unique among; also the ON CONFLICT target's predicate.

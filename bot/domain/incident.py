@@ -169,6 +169,9 @@ class Incident:
     commander: str | None = None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
+    # When the Alertmanager silence made for it (``/incident silence``) ends; None: none, or
+    # expired by ``/incident unsilence``. The card shows it while it is in the future.
+    silenced_until: datetime | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -73,6 +73,7 @@ _SAVED = (
     "commander",
     "acknowledged_by",
     "resolved_by",
+    "silenced_until",
 )
 _SAVE = (
     update(incidents)
@@ -164,6 +165,7 @@ class SqlIncidentRepository(Repository):
             "commander": incident.commander,
             "acknowledged_by": incident.acknowledged_by,
             "resolved_by": incident.resolved_by,
+            "silenced_until": incident.silenced_until,
         }
         if (await self._execute(_SAVE, params)).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")

@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from bot.policy.model import Policy
+from tests.fakes.slack.models import Channel
 from tests.fakes.slack.testing import ALICE, BOB
 from tests.support.bot_app import MakeClient
 from tests.support.processes import (
@@ -134,7 +135,7 @@ async def am_get(world: World, path: str) -> Any:
         return await response.json()
 
 
-async def open_incident(world: World) -> str:
+async def open_incident(world: World) -> Channel:
     """Alertmanager notifies the latency group; the bot opens incident #1 from that very
     notification; answers the incident's channel."""
     await post_alerts(world.session, world.alertmanager, [spec(**LATENCY)])
@@ -144,8 +145,7 @@ async def open_incident(world: World) -> str:
 
     first = await poll_until(notified, timeout=WAIT_S, what="the first notification")
     await world.bot.alertmanager(first)
-    channel = await eventually(lambda: world.bot.incident_channels()[0])
-    return channel.id
+    return await eventually(lambda: world.bot.incident_channels()[0])
 
 
 async def test_a_silence_from_slack_mutes_the_incidents_alerts_until_unsilenced(
@@ -154,12 +154,13 @@ async def test_a_silence_from_slack_mutes_the_incidents_alerts_until_unsilenced(
     channel = await open_incident(world)
     title = (await world.bot.incident(1))["title"]
 
-    reply = await world.bot.reply("silence 1h", user=BOB, channel=channel)
+    reply = await world.bot.reply("silence 1h", user=BOB, channel=channel.id)
     assert reply.startswith("Silenced *#1*'s alerts in Alertmanager until "), reply
 
     silences = await am_get(world, "/api/v2/silences")
     assert len(silences) == 1
     made = silences[0]
+    await eventually(lambda: "*Silenced*" in json.dumps(world.bot.channel_card(channel).blocks))
     assert made["status"]["state"] == "active"
     assert sorted(
         (m["name"], m["value"], m["isRegex"], m["isEqual"]) for m in made["matchers"]
@@ -186,10 +187,11 @@ async def test_a_silence_from_slack_mutes_the_incidents_alerts_until_unsilenced(
     held = await am_get(world, "/api/v2/alerts?filter=pod%3D%22lnn-0-abc%22")
     assert [a["status"]["silencedBy"] for a in held] == [[made["id"]]]
 
-    reply = await world.bot.reply("unsilence", user=BOB, channel=channel)
+    reply = await world.bot.reply("unsilence", user=BOB, channel=channel.id)
     assert reply == f"Expired the silence of *#1* in Alertmanager: `{made['id']}`."
     states = [s["status"]["state"] for s in await am_get(world, "/api/v2/silences")]
     assert states == ["expired"]
+    await eventually(lambda: "*Silenced*" not in json.dumps(world.bot.channel_card(channel).blocks))
 
     async def muted_notified() -> bool | None:
         return True if muted in world.hook.alerts_of("LNNHighLatency") else None
@@ -220,10 +222,10 @@ async def test_a_broad_silence_is_refused_without_an_approver(world: World) -> N
     await poll_until(held, timeout=WAIT_S, what="Alertmanager holding both alerts")
 
     narrow = await world.bot.reply(
-        "silence --matcher service=lnn-service", user=BOB, channel=channel
+        "silence --matcher service=lnn-service", user=BOB, channel=channel.id
     )
     broad = await world.bot.reply(
-        "silence --matcher service=lnn-service --broad", user=BOB, channel=channel
+        "silence --matcher service=lnn-service --broad", user=BOB, channel=channel.id
     )
     assert narrow.startswith(
         ":warning: these matchers also match 1 alert outside incident #1: "
@@ -235,7 +237,7 @@ async def test_a_broad_silence_is_refused_without_an_approver(world: World) -> N
     assert await am_get(world, "/api/v2/silences") == []
 
     approved = await world.bot.reply(
-        "silence 30m --matcher service=lnn-service --broad", user=ALICE, channel=channel
+        "silence 30m --matcher service=lnn-service --broad", user=ALICE, channel=channel.id
     )
     assert "It also silences 1 alert of other incidents (--broad)." in approved
     silences = await am_get(world, "/api/v2/silences")

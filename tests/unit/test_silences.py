@@ -3,6 +3,7 @@ and the use case on the memory store against an in-memory Alertmanager."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,9 +12,11 @@ import pytest
 from bot.clock import FixedClock
 from bot.domain.actor import Actor
 from bot.domain.events import EventKind
+from bot.domain.incident import Incident
 from bot.domain.silence import Matcher, MatchOp, NewSilence, SilenceState
 from bot.errors import BadRequest, Forbidden, UsageError
 from bot.integrations.alertmanager.silences import matcher_of, silence_json, silence_of
+from bot.integrations.slack.card import CardView, render_card
 from bot.integrations.slack.directory import SlackDirectory
 from bot.policy.model import Policy
 from bot.services.incidents.ingest_alertmanager import apply_alert_group
@@ -236,3 +239,30 @@ async def test_refusals_without_alertmanager_labels_or_an_open_incident(policy: 
     with pytest.raises(BadRequest, match="is resolved"):
         await silencer.silence(1, SilenceRequest(), actor=RESPONDER)
     assert alertmanager.silences == {}
+
+
+async def test_the_incident_keeps_until_when_it_is_silenced_and_the_card_shows_it(
+    policy: Policy,
+) -> None:
+    store, _, silencer = await _setup(policy, LATENCY)
+    await silencer.silence(1, SilenceRequest(duration=timedelta(hours=3)), actor=RESPONDER)
+    await silencer.silence(1, SilenceRequest(duration=timedelta(hours=1)), actor=RESPONDER)
+    async with store.transaction() as uow:
+        silenced = await uow.incidents.get(1)
+    assert silenced is not None
+    assert silenced.silenced_until == T0 + timedelta(hours=3)  # the later end of the two
+
+    def fields(incident: Incident, now: datetime) -> str:
+        view = CardView(incident=incident, alerts=(), scenario=None, commander=None, now=now)
+        return json.dumps(render_card(view).blocks)
+
+    assert "Silenced" in fields(silenced, T0)
+    assert "2026-12-07 12:00 UTC" in fields(silenced, T0)
+    assert "Silenced" not in fields(silenced, T0 + timedelta(hours=3))
+
+    await silencer.unsilence(1, actor=RESPONDER)
+    async with store.transaction() as uow:
+        unsilenced = await uow.incidents.get(1)
+    assert unsilenced is not None
+    assert unsilenced.silenced_until is None
+    assert "Silenced" not in fields(unsilenced, T0)

@@ -102,6 +102,9 @@ def _fields(view: CardView) -> Block:
         pairs.append(("Response target", response_field(inc, view.now, view.reached, view.timers)))
     if view.commander:
         pairs.append(("Commander", _commander(view.commander)))
+    silenced = inc.silenced_until
+    if inc.status.is_open and silenced is not None and silenced > view.now:
+        pairs.append(("Silenced", f"in Alertmanager until {date(silenced)}"))
     return kit.fields(pairs)
 
 

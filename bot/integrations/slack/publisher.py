@@ -47,6 +47,9 @@ CARD_KINDS = frozenset(
         # The response field shows the level reached, then "overdue".
         EventKind.ESCALATION_FIRED,
         EventKind.RESPONSE_OVERDUE,
+        # The card says until when the incident's alerts are silenced.
+        EventKind.SILENCE_CREATED,
+        EventKind.SILENCE_EXPIRED,
     }
 )
 # Entries not shown in the thread, as noise there: the opening (the card says it), a re-sent

@@ -16,7 +16,7 @@ database failure then leaves a silence that ends at its end time without an entr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -173,6 +173,13 @@ class Silencer:
         )
 
         async def record(uow: UnitOfWork) -> None:
+            current = await uow.incidents.get(incident_id, for_update=True)
+            if current is None:
+                raise NotFound(f"there is no incident #{incident_id}")
+            # Another silence of the incident may outlast this one: the card shows the later end.
+            held = current.silenced_until
+            until = max(held, ends_at) if held is not None and held > now else ends_at
+            await uow.incidents.save(replace(current, silenced_until=until, updated_at=now))
             await uow.timeline.append(incident.id, at=now, actor=actor, event=event)
 
         await in_transaction(self.store, record)
@@ -209,6 +216,10 @@ class Silencer:
                 ended[silence_id] = silence.ends_at if silence is not None else now
 
         async def record(uow: UnitOfWork) -> None:
+            current = await uow.incidents.get(incident_id, for_update=True)
+            if current is None:
+                raise NotFound(f"there is no incident #{incident_id}")
+            await uow.incidents.save(replace(current, silenced_until=None, updated_at=now))
             for silence_id, made in created.items():
                 body = SilenceExpired(
                     silence_id=silence_id,
