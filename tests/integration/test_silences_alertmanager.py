@@ -22,6 +22,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.domain.silence import Matcher, NewSilence
+from bot.errors import UpstreamError
+from bot.integrations.alertmanager.silences import AlertmanagerSilences
 from bot.policy.model import Policy
 from tests.fakes.slack.models import Channel
 from tests.fakes.slack.testing import ALICE, BOB
@@ -31,13 +34,14 @@ from tests.support.processes import (
     Service,
     Timing,
     alertmanager_config,
+    free_port,
     poll_until,
     post_alerts,
     require_binary,
     start_alertmanager,
     wait_http_ok,
 )
-from tests.support.slack_bot import SlackBot, eventually, slack_bot
+from tests.support.slack_bot import SlackBot, buttons, eventually, slack_bot
 
 pytestmark = [pytest.mark.binary]
 
@@ -244,3 +248,61 @@ async def test_a_broad_silence_is_refused_without_an_approver(world: World) -> N
     assert [(s["createdBy"], [m["name"] for m in s["matchers"]]) for s in silences] == [
         (f"slack:{ALICE}", ["service"])
     ]
+
+
+async def test_resolving_a_silenced_incident_offers_to_expire_its_silence(world: World) -> None:
+    channel = await open_incident(world)
+    assert (await world.bot.reply("silence 2h", user=BOB, channel=channel.id)).startswith(
+        "Silenced *#1*"
+    )
+    assert (await world.bot.reply("resolve fixed", user=BOB, channel=channel.id)).startswith(
+        "Resolved"
+    )
+
+    def offer() -> dict[str, Any] | None:
+        for message in channel.messages:
+            found = buttons(message).get("Expire the silence")
+            if found is not None:
+                return found
+        return None
+
+    button = await eventually(offer)
+    assert button == {"action_id": "firebreak.unsilence", "value": {"incident": 1}}
+    response = await world.bot.click(
+        button["action_id"], button["value"], user=ALICE, channel=channel.id
+    )
+    assert response.status == 200, await response.text()
+
+    async def expired() -> bool | None:
+        silences = await am_get(world, "/api/v2/silences")
+        return True if [s["status"]["state"] for s in silences] == ["expired"] else None
+
+    await poll_until(expired, timeout=WAIT_S, what="the silence expired by the button")
+    kinds = [e["kind"] for e in (await world.bot.incident(1))["timeline"]]
+    assert kinds.count("silence.expired") == 1
+
+
+async def test_the_adapter_turns_refusals_and_an_absent_alertmanager_into_upstream_errors(
+    world: World,
+) -> None:
+    now = datetime.now(UTC)
+    # Alertmanager refuses a silence whose every matcher matches the empty string.
+    empty = NewSilence((Matcher("pod", ""),), now, now + timedelta(hours=1), "slack:U1", "c")
+    alertmanager = AlertmanagerSilences(world.alertmanager.base_url)
+    try:
+        with pytest.raises(
+            UpstreamError, match=r"Alertmanager answered 400 to POST /api/v2/silences: .*empty"
+        ):
+            await alertmanager.create(empty)
+        # 0.25 answers 500 for a silence it does not hold (unsilence lists them first).
+        with pytest.raises(UpstreamError, match=r"answered 500 to DELETE .*silence not found"):
+            await alertmanager.expire("00000000-0000-4000-8000-000000000000")
+    finally:
+        await alertmanager.close()
+
+    absent = AlertmanagerSilences(f"http://127.0.0.1:{free_port()}", timeout=5)
+    try:
+        with pytest.raises(UpstreamError, match="Alertmanager could not be asked"):
+            await absent.list()
+    finally:
+        await absent.close()

@@ -11,18 +11,12 @@ from bot.domain.actor import Actor
 from bot.domain.silence import LABEL_NAME, Matcher, MatchOp
 from bot.errors import BadRequest
 from bot.services.incidents.lookup import incident_for
-from bot.services.incidents.silence import (
-    DEFAULT_DURATION,
-    Silencer,
-    SilenceRequest,
-    SilenceResult,
-    Unsilenced,
-)
-from bot.text import escape
+from bot.services.incidents.silence import DEFAULT_DURATION, Silencer, SilenceRequest
 from handlers.deps import Deps
 from handlers.slack.command import commands as cmd
 from handlers.slack.command.args import fail
 from handlers.slack.command.words import Word
+from handlers.slack.replies import silence_text, unsilence_text
 
 _DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+")
 _PART = re.compile(r"([0-9]{1,6})([smhdw])")
@@ -92,7 +86,8 @@ def parse_unsilence(text: str, words: list[Word]) -> cmd.Command:
     return cmd.Unsilence()
 
 
-def _silencer(deps: Deps) -> Silencer:
+def silencer_of(deps: Deps) -> Silencer:
+    """The silence use cases, or a refusal when the app was built without them."""
     if deps.silencer is None:
         raise BadRequest("silences are not set up in this firebreak")
     return deps.silencer
@@ -108,35 +103,9 @@ async def _incident(deps: Deps, channel: str, sub: str) -> int:
         ) from None
 
 
-def silence_text(result: SilenceResult) -> str:
-    """The reply to ``/incident silence``."""
-    matchers = ", ".join(f"`{escape(str(m))}`" for m in result.matchers)
-    line = (
-        f"Silenced *#{result.incident.id}*'s alerts in Alertmanager until "
-        f"{result.ends_at:%Y-%m-%d %H:%M}Z (silence `{escape(result.silence_id)}`): {matchers}."
-    )
-    if result.others:
-        count = len(result.others)
-        alerts = "1 alert" if count == 1 else f"{count} alerts"
-        line += f"\nIt also silences {alerts} of other incidents (--broad)."
-    return line + "\n`/incident unsilence` expires it."
-
-
-def unsilence_text(result: Unsilenced) -> str:
-    """The reply to ``/incident unsilence``."""
-    parts = []
-    if result.expired:
-        ids = ", ".join(f"`{escape(i)}`" for i in result.expired)
-        parts.append(f"Expired the silence of *#{result.incident_id}* in Alertmanager: {ids}.")
-    if result.already_ended:
-        ids = ", ".join(f"`{escape(i)}`" for i in result.already_ended)
-        parts.append(f"Already ended: {ids}.")
-    return "\n".join(parts)
-
-
 async def run_silence(deps: Deps, command: cmd.Silence, *, actor: Actor, channel: str) -> str:
     """Silence the alerts of the incident of ``channel``."""
-    silencer = _silencer(deps)
+    silencer = silencer_of(deps)
     incident_id = await _incident(deps, channel, "silence")
     request = SilenceRequest(
         duration=command.duration or DEFAULT_DURATION,
@@ -148,6 +117,6 @@ async def run_silence(deps: Deps, command: cmd.Silence, *, actor: Actor, channel
 
 async def run_unsilence(deps: Deps, *, actor: Actor, channel: str) -> str:
     """Expire the silences of the incident of ``channel``."""
-    silencer = _silencer(deps)
+    silencer = silencer_of(deps)
     incident_id = await _incident(deps, channel, "unsilence")
     return unsilence_text(await silencer.unsilence(incident_id, actor=actor))
