@@ -19,6 +19,7 @@ from bot.integrations.alertmanager.silences import matcher_of, silence_json, sil
 from bot.integrations.slack.card import CardView, render_card
 from bot.integrations.slack.directory import SlackDirectory
 from bot.policy.model import Policy
+from bot.services.incidents.declare import declare_incident
 from bot.services.incidents.ingest_alertmanager import apply_alert_group
 from bot.services.incidents.silence import Silencer, SilenceRequest
 from bot.services.incidents.updates import resolve
@@ -266,3 +267,16 @@ async def test_the_incident_keeps_until_when_it_is_silenced_and_the_card_shows_i
     assert unsilenced is not None
     assert unsilenced.silenced_until is None
     assert "Silenced" not in fields(unsilenced, T0)
+
+
+async def test_an_incident_without_alert_labels_needs_matchers(policy: Policy) -> None:
+    store, alertmanager, silencer = await _setup(policy, LATENCY)
+    declared = await declare_incident(
+        store, policy, title="by hand", actor=RESPONDER, at=T0, service="lnn-service"
+    )
+    with pytest.raises(BadRequest, match="has no alert labels to silence by"):
+        await silencer.silence(declared.id, SilenceRequest(), actor=RESPONDER)
+    # Named matchers that match no other incident's alert silence at once.
+    named = SilenceRequest(matchers=(Matcher("pod", "lnn-0-x"),))
+    made = await silencer.silence(declared.id, named, actor=RESPONDER)
+    assert [str(m) for m in alertmanager.silences[made.silence_id].matchers] == ['pod="lnn-0-x"']
