@@ -199,6 +199,14 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
             )
         case ev.Note():
             return f"Note: {show(event.text)}"
+        case ev.SilenceCreated():
+            matchers = ", ".join(show(m) for m in event.matchers) or "?"
+            broad = " (broad: may silence other incidents' alerts)" if event.broad else ""
+            return f"Silenced in Alertmanager until {show(event.ends_at) or '?'}: {matchers}{broad}"
+        case ev.SilenceExpired():
+            return (
+                f"Silence {show(event.silence_id) or '?'} expired at {show(event.ends_at) or '?'}"
+            )
         case ev.CommanderAssigned():
             return f"Commander: {user(show(event.user))}" if event.user else "Commander cleared"
         case ev.CommandViewed():

@@ -80,6 +80,7 @@ _SAVED = (
     "acknowledged_by",
     "resolved_by",
     "flap_count",
+    "silenced_until",
 )
 _SAVE = (
     update(incidents)
@@ -178,6 +179,7 @@ class SqlIncidentRepository(Repository):
             "acknowledged_by": incident.acknowledged_by,
             "resolved_by": incident.resolved_by,
             "flap_count": incident.flap_count,
+            "silenced_until": incident.silenced_until,
         }
         if (await self._execute(_SAVE, params)).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")

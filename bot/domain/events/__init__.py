@@ -33,6 +33,8 @@ from bot.domain.events.bodies import (
     PagerDutyReceived,
     ParticipantJoined,
     SeverityChanged,
+    SilenceCreated,
+    SilenceExpired,
     StatusChanged,
     SymptomsJoined,
 )
@@ -89,6 +91,8 @@ __all__ = [
     "ParticipantJoined",
     "ResponseOverdue",
     "SeverityChanged",
+    "SilenceCreated",
+    "SilenceExpired",
     "StatusChanged",
     "SymptomsJoined",
     "about",

@@ -34,6 +34,8 @@ Event = (
     | bod.ParticipantJoined
     | bod.PagerDutyLinked
     | bod.PagerDutyReceived
+    | bod.SilenceCreated
+    | bod.SilenceExpired
     | act.AboutAction
     | act.ActionDiagnosed
     | act.ActionRequestRefused
@@ -60,6 +62,8 @@ BODY_TYPES: tuple[type[Event], ...] = (
     bod.ParticipantJoined,
     bod.PagerDutyLinked,
     bod.PagerDutyReceived,
+    bod.SilenceCreated,
+    bod.SilenceExpired,
     act.ActionRequested,
     act.ActionJoined,
     act.ActionRefused,

@@ -45,6 +45,8 @@ class EventKind(StrEnum):
     PAGE_REQUESTED = "page.requested"
     NOTIFICATION_UNCONFIGURED = "notification.unconfigured"
     NOTIFICATION_FAILED = "notification.failed"
+    SILENCE_CREATED = "silence.created"
+    SILENCE_EXPIRED = "silence.expired"
     ACTION_REQUESTED = "action.requested"
     ACTION_JOINED = "action.joined"
     ACTION_REFUSED = "action.refused"

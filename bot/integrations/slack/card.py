@@ -107,6 +107,9 @@ def _fields(view: CardView) -> Block:
         pairs.append(("Commander", _commander(view.commander)))
     if inc.flap_count:
         pairs.append(("Flaps", _flaps(inc.flap_count, view.flap)))
+    silenced = inc.silenced_until
+    if inc.status.is_open and silenced is not None and silenced > view.now:
+        pairs.append(("Silenced", f"in Alertmanager until {date(silenced)}"))
     return kit.fields(pairs)
 
 
