@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.domain.incident import JSON
-from bot.domain.outbox import OutboxMessage
+from bot.domain.outbox import OutboxMessage, Pace
 from bot.ports import Store, UnitOfWork
 from bot.services.transactions import in_transaction
 
@@ -37,12 +37,15 @@ class RowWriter:
     async def _write(self, work: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
         return await in_transaction(self._store, work)
 
-    async def refs(self, message: OutboxMessage) -> dict[str, str]:
-        incident_id = message.call.incident_id
-        if not message.call.binds or incident_id is None:
-            return {}
-        async with self._store.transaction() as uow:
-            return await uow.chat_refs.refs(incident_id)
+    async def hold(self, pace: Pace, until: datetime) -> None:
+        """Let no call of ``pace`` leave before ``until``, on any replica (the target said
+        429)."""
+
+        async def work(uow: UnitOfWork) -> bool:
+            await uow.pace.hold(pace, until=until)
+            return True
+
+        await self._write(work)
 
     async def sent(self, done: Confirmed) -> bool:
         """Mark the row sent and store the refs it produced; ``False`` if it was finished

@@ -48,18 +48,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
+from bot.domain.incident import JSON
 from bot.domain.outbox import (
     SLACK,
     MissingRef,
     OutboxMessage,
     Outcome,
     SendResult,
-    bind_args,
     extract_saves,
 )
 from bot.errors import FirebreakError
+from bot.integrations.outbox.pacing import Ready, bind, pace_of, take_slots
 from bot.integrations.outbox.rows import Confirmed, RowWriter
-from bot.ports import OutboxObserver, Sender, Settled, Store, UnitOfWork
+from bot.ports import OutboxObserver, PacedSender, Sender, Settled, Store, UnitOfWork
 from bot.workers import Pacing, Worker, backoff_delay
 
 log = logging.getLogger("firebreak.outbox")
@@ -92,6 +93,7 @@ class OutboxWorker:
     ) -> None:
         self.store = store
         self.senders = dict(senders)
+        self._pacers = {t: s for t, s in senders.items() if isinstance(s, PacedSender)}
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
         self.lease_seconds = lease_seconds
@@ -165,10 +167,14 @@ class OutboxWorker:
                 paused_methods=paused,
             )
             sendable = await self._settle_unsendable(uow, batch, now, unsendable)
+            bound = await bind(uow, sendable)
+            leaving = await take_slots(uow, bound, self._pacers, worker=self.worker_id, now=now)
         # Told only once the claim's transaction committed what it says.
         for message, outcome, error in unsendable:
             await self._observe(message, outcome, error)
-        await asyncio.gather(*(self._guarded(message) for message in sendable))
+        await asyncio.gather(*(self._guarded(row) for row in leaving))
+        # Rows given back for their pace slot count too: each round moves every row it
+        # claimed on (sent, settled or later), so this never spins.
         return len(batch)
 
     async def _settle_unsendable(
@@ -209,10 +215,11 @@ class OutboxWorker:
             total += handled
         return total
 
-    async def _guarded(self, message: OutboxMessage) -> None:
+    async def _guarded(self, row: Ready) -> None:
+        message = row.message
         async with self._slots:
             try:
-                await self._deliver(message)
+                await self._deliver(message, row.args)
             except FirebreakError as exc:
                 # The row keeps its lease and comes back when it expires.
                 log.warning("outbox: row %d left for later: %s", message.id, exc)
@@ -223,7 +230,7 @@ class OutboxWorker:
                 failure = SendResult(Outcome.RETRY, message.call.method, error=repr(exc))
                 await self._settle(message, failure)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    async def _deliver(self, message: OutboxMessage, args: JSON | MissingRef) -> None:
         call = message.call
         if message.id in self._confirmed:
             await self._record(message.id)
@@ -233,12 +240,11 @@ class OutboxWorker:
             if until is not None:
                 await self._rows.reschedule(message, until, "ratelimited: method paused")
                 return
-            try:
-                args = bind_args(call, await self._rows.refs(message))
-            except MissingRef as missing:
-                await self._fail(message, f"missing_ref:{missing.name}")
+            if isinstance(args, MissingRef):
+                await self._fail(message, f"missing_ref:{args.name}")
                 return
             result = await self.senders[call.target].send(call.method, args)
+            await self._hold_pace(Ready(message, args), result)
             await self._settle(message, result)
 
     async def _settle(self, message: OutboxMessage, result: SendResult) -> None:
@@ -268,6 +274,15 @@ class OutboxWorker:
             await self._fail(message, f"gave up after {message.attempts} attempts: {result.error}")
         else:
             await self._fail(message, result.error)
+
+    async def _hold_pace(self, row: Ready, result: SendResult) -> None:
+        """A 429 for a paced call holds its slot for every replica, not only this one."""
+        if result.outcome is not Outcome.RATE_LIMITED or result.method != row.message.call.method:
+            return  # not a 429, or one of a helper call the sender made on the way
+        pace = pace_of(self._pacers, row)
+        if pace is not None:
+            until = self.clock.now() + timedelta(seconds=result.retry_after)
+            await self._rows.hold(pace, until)
 
     async def _fail(self, message: OutboxMessage, error: str) -> None:
         if await self._rows.fail(message, error):

@@ -1,0 +1,95 @@
+"""Pacing in the claim's transaction: a claimed row leaves only once it holds its slot.
+
+The sender of a row's target names the slot (``PacedSender.pace``: Slack's rate tier of
+the method, or the channel a message is posted to), from the call's arguments with the chat
+refs bound, so the refs are read here, once per incident, and the bound arguments go on to
+the send. The slot is taken in the database (``PaceRepository.take``) in the same
+transaction as the claim: two replicas on PostgreSQL cannot both take it, and a slot is
+never taken for a claim that rolled back.
+
+A row whose slot is taken is given back untried (``OutboxRepository.release``: no attempt
+counted), ready again when the slot frees. It stays the oldest pending row of its ordering
+key, so that key's later rows wait behind it; among the rows of one slot the oldest claimed
+goes first, so a backlog leaves in the order it was written.
+
+Slots are taken in key order, so two transactions never wait on each other's slot rows in
+opposite orders (PostgreSQL would call that a deadlock).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.incident import JSON
+from bot.domain.outbox import MissingRef, OutboxMessage, Pace, bind_args
+from bot.ports import PacedSender, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A claimed row and its arguments with the chat refs bound (or the ref that was missing:
+    the row fails when its send comes)."""
+
+    message: OutboxMessage
+    args: JSON | MissingRef
+
+
+async def bind(uow: UnitOfWork, messages: Sequence[OutboxMessage]) -> list[Ready]:
+    """Each row with its bound arguments, the refs read once per incident."""
+    refs: dict[int, dict[str, str]] = {}
+    ready: list[Ready] = []
+    for message in messages:
+        incident_id = message.call.incident_id
+        if message.call.binds and incident_id is not None and incident_id not in refs:
+            refs[incident_id] = await uow.chat_refs.refs(incident_id)
+        try:
+            known = refs.get(incident_id, {}) if incident_id is not None else {}
+            args = bind_args(message.call, known)
+        except MissingRef as missing:
+            ready.append(Ready(message, missing))
+        else:
+            ready.append(Ready(message, args))
+    return ready
+
+
+def pace_of(pacers: Mapping[str, PacedSender], ready: Ready) -> Pace | None:
+    """The slot a row takes, if its target paces it (a row missing a ref takes none)."""
+    sender = pacers.get(ready.message.call.target)
+    if sender is None or isinstance(ready.args, MissingRef):
+        return None
+    return sender.pace(ready.message.call.method, ready.args)
+
+
+async def take_slots(
+    uow: UnitOfWork,
+    ready: Sequence[Ready],
+    pacers: Mapping[str, PacedSender],
+    *,
+    worker: str,
+    now: datetime,
+) -> list[Ready]:
+    """The rows free to leave now; the others are released until their slot frees."""
+    waiting: defaultdict[Pace, list[Ready]] = defaultdict(list)
+    free: list[Ready] = []
+    for row in ready:
+        pace = pace_of(pacers, row)
+        if pace is None:
+            free.append(row)
+        else:
+            waiting[pace].append(row)
+    for pace in sorted(waiting, key=lambda p: (p.key, p.interval, p.burst)):
+        rows = sorted(waiting[pace], key=lambda r: r.message.id)
+        busy_until: datetime | None = None
+        while rows and busy_until is None:
+            busy_until = await uow.pace.take(pace, now=now)
+            if busy_until is None:
+                free.append(rows.pop(0))
+        for row in rows:
+            # Ready again when the slot frees, all at the same instant, so they are
+            # claimed again oldest first.
+            assert busy_until is not None
+            await uow.outbox.release(row.message.id, worker=worker, not_before=busy_until)
+    return sorted(free, key=lambda r: r.message.id)
