@@ -57,8 +57,12 @@ def test_slack_tiers_as_paces() -> None:
         "slack:conversations.setTopic", 3.0
     )
     assert slack_pace("conversations.invite", {"channel": "C1"}) == Pace(
-        "slack:conversations.invite", 1.2
+        "slack:conversations.invite", 1.2, 5
     )
     assert slack_pace("chat.postMessage", {"channel": "C1"}) == Pace("slack:post:C1", 1.0, 3)
     assert slack_pace("chat.postMessage", {"channel": "C2"}) == Pace("slack:post:C2", 1.0, 3)
+    assert slack_pace("chat.update", {"channel": "C1"}) == Pace("slack:chat.update", 1.2, 5)
+    assert slack_pace("chat.postEphemeral", {"channel": "C1"}) == Pace(
+        "slack:chat.postEphemeral", 0.6, 10
+    )
     assert slack_pace("auth.test", {}) is None

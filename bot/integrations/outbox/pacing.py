@@ -70,8 +70,10 @@ async def take_slots(
     *,
     worker: str,
     now: datetime,
-) -> list[Ready]:
-    """The rows free to leave now; the others are released until their slot frees."""
+) -> tuple[list[Ready], datetime | None]:
+    """The rows free to leave now, and when the soonest of the others may (they are
+    released until their slot frees)."""
+    soonest: datetime | None = None
     waiting: defaultdict[Pace, list[Ready]] = defaultdict(list)
     free: list[Ready] = []
     for row in ready:
@@ -87,9 +89,11 @@ async def take_slots(
             busy_until = await uow.pace.take(pace, now=now)
             if busy_until is None:
                 free.append(rows.pop(0))
+        if not rows or busy_until is None:
+            continue
+        soonest = busy_until if soonest is None else min(soonest, busy_until)
         for row in rows:
             # Ready again when the slot frees, all at the same instant, so they are
             # claimed again oldest first.
-            assert busy_until is not None
             await uow.outbox.release(row.message.id, worker=worker, not_before=busy_until)
-    return sorted(free, key=lambda r: r.message.id)
+    return sorted(free, key=lambda r: r.message.id), soonest

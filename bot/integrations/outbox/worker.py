@@ -109,6 +109,7 @@ class OutboxWorker:
         self._method_locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
         self._paused: dict[tuple[str, str], datetime] = {}
         self._confirmed: dict[int, Confirmed] = {}
+        self._slot: datetime | None = None
         self._rows = RowWriter(store, clock, self.worker_id)
         self.worker = Worker(
             f"outbox {self.worker_id}",
@@ -121,6 +122,7 @@ class OutboxWorker:
                 stop_timeout=stop_timeout,
             ),
             transient=(FirebreakError,),
+            next_due=self._until_slot,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -146,6 +148,17 @@ class OutboxWorker:
         until = self._paused.get((target, method))
         return until if until is not None and until > self.clock.now() else None
 
+    def _until_slot(self) -> float | None:
+        """Seconds until the soonest pace slot a row was given back for frees: the worker
+        looks again then, not at its next poll."""
+        if self._slot is None:
+            return None
+        left = (self._slot - self.clock.now()).total_seconds()
+        if left <= 0:
+            self._slot = None  # freed while the round ran: look again at once
+            return 0.0
+        return left
+
     async def _round(self) -> bool:
         return await self.run_once() > 0
 
@@ -168,7 +181,11 @@ class OutboxWorker:
             )
             sendable = await self._settle_unsendable(uow, batch, now, unsendable)
             bound = await bind(uow, sendable)
-            leaving = await take_slots(uow, bound, self._pacers, worker=self.worker_id, now=now)
+            leaving, slot = await take_slots(
+                uow, bound, self._pacers, worker=self.worker_id, now=now
+            )
+        if slot is not None and (self._slot is None or slot < self._slot):
+            self._slot = slot
         # Told only once the claim's transaction committed what it says.
         for message, outcome, error in unsendable:
             await self._observe(message, outcome, error)
