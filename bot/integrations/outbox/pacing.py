@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from bot.clock import Clock
 from bot.domain.incident import JSON
-from bot.domain.outbox import MissingRef, OutboxMessage, Pace, bind_args
-from bot.ports import PacedSender, UnitOfWork
+from bot.domain.outbox import MissingRef, OutboxMessage, Outcome, Pace, SendResult, bind_args
+from bot.integrations.outbox.rows import RowWriter
+from bot.ports import PacedSender, Sender, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +99,46 @@ async def take_slots(
             # claimed again oldest first.
             await uow.outbox.release(row.message.id, worker=worker, not_before=busy_until)
     return sorted(free, key=lambda r: r.message.id), soonest
+
+
+class Pacer:
+    """The worker's side of pacing: which targets pace their calls, the claimed rows let
+    go, and when the soonest slot a row was given back for frees (the worker looks again
+    then rather than at its next poll)."""
+
+    def __init__(self, senders: Mapping[str, Sender], clock: Clock, rows: RowWriter) -> None:
+        self._pacers = {t: s for t, s in senders.items() if isinstance(s, PacedSender)}
+        self._clock = clock
+        self._rows = rows
+        self._slot: datetime | None = None
+
+    async def admit(
+        self, uow: UnitOfWork, messages: Sequence[OutboxMessage], *, worker: str, now: datetime
+    ) -> list[Ready]:
+        """The claimed rows (in the claim's transaction) that may leave now, bound."""
+        leaving, slot = await take_slots(
+            uow, await bind(uow, messages), self._pacers, worker=worker, now=now
+        )
+        if slot is not None and (self._slot is None or slot < self._slot):
+            self._slot = slot
+        return leaving
+
+    def until_slot(self) -> float | None:
+        """Seconds until the soonest slot a row was given back for frees (0: freed while
+        the round ran, look again at once); ``None`` when no row waits for one."""
+        if self._slot is None:
+            return None
+        left = (self._slot - self._clock.now()).total_seconds()
+        if left <= 0:
+            self._slot = None
+            return 0.0
+        return left
+
+    async def after(self, row: Ready, result: SendResult) -> None:
+        """A 429 for a paced call holds its slot for every replica, not only this worker."""
+        if result.outcome is not Outcome.RATE_LIMITED or result.method != row.message.call.method:
+            return  # not a 429, or one of a helper call the sender made on the way
+        pace = pace_of(self._pacers, row)
+        if pace is not None:
+            until = self._clock.now() + timedelta(seconds=result.retry_after)
+            await self._rows.hold(pace, until)

@@ -14,8 +14,12 @@ What happens to a row:
 * ``RETRY`` (connection errors, timeouts, 5xx): retried after an exponential backoff with jitter
   (``backoff_base`` doubling up to ``backoff_cap``); after ``max_attempts`` claims the row
   fails.
+* Paced (``bot.integrations.outbox.pacing``): a call whose sender names a pace slot (Slack's
+  rate tiers) leaves only once it takes the slot, in the database, in the claim's
+  transaction; otherwise it is given back untried until the slot frees, and its key waits.
 * ``RATE_LIMITED`` (HTTP 429): the target's *method* pauses until ``Retry-After`` has
-  passed, in this worker; other methods go on. The row waits with it.
+  passed, in this worker, and the call's pace slot is held that long for every replica;
+  other methods go on. The row waits with it.
 * ``FAILED`` (for Slack: ``channel_not_found``, ``invalid_auth``, ``msg_too_long``, ...):
   the row fails for good, logged at ERROR with its error code. Later rows of the same key
   are *not* held back: a card update or a timeline note is still worth having in the
@@ -44,7 +48,7 @@ import random
 import secrets
 import socket
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -58,9 +62,9 @@ from bot.domain.outbox import (
     extract_saves,
 )
 from bot.errors import FirebreakError
-from bot.integrations.outbox.pacing import Ready, bind, pace_of, take_slots
-from bot.integrations.outbox.rows import Confirmed, RowWriter
-from bot.ports import OutboxObserver, PacedSender, Sender, Settled, Store, UnitOfWork
+from bot.integrations.outbox.pacing import Pacer, Ready
+from bot.integrations.outbox.rows import Confirmed, RowWriter, settle_unsendable
+from bot.ports import OutboxObserver, Sender, Settled, Store
 from bot.workers import Pacing, Worker, backoff_delay
 
 log = logging.getLogger("firebreak.outbox")
@@ -93,7 +97,6 @@ class OutboxWorker:
     ) -> None:
         self.store = store
         self.senders = dict(senders)
-        self._pacers = {t: s for t, s in senders.items() if isinstance(s, PacedSender)}
         self.clock = clock
         self.worker_id = worker_id or default_worker_id()
         self.lease_seconds = lease_seconds
@@ -109,8 +112,8 @@ class OutboxWorker:
         self._method_locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
         self._paused: dict[tuple[str, str], datetime] = {}
         self._confirmed: dict[int, Confirmed] = {}
-        self._slot: datetime | None = None
         self._rows = RowWriter(store, clock, self.worker_id)
+        self._pace = Pacer(senders, clock, self._rows)
         self.worker = Worker(
             f"outbox {self.worker_id}",
             self._round,
@@ -122,7 +125,7 @@ class OutboxWorker:
                 stop_timeout=stop_timeout,
             ),
             transient=(FirebreakError,),
-            next_due=self._until_slot,
+            next_due=self._pace.until_slot,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -148,17 +151,6 @@ class OutboxWorker:
         until = self._paused.get((target, method))
         return until if until is not None and until > self.clock.now() else None
 
-    def _until_slot(self) -> float | None:
-        """Seconds until the soonest pace slot a row was given back for frees: the worker
-        looks again then, not at its next poll."""
-        if self._slot is None:
-            return None
-        left = (self._slot - self.clock.now()).total_seconds()
-        if left <= 0:
-            self._slot = None  # freed while the round ran: look again at once
-            return 0.0
-        return left
-
     async def _round(self) -> bool:
         return await self.run_once() > 0
 
@@ -179,13 +171,10 @@ class OutboxWorker:
                 limit=self.batch_size,
                 paused_methods=paused,
             )
-            sendable = await self._settle_unsendable(uow, batch, now, unsendable)
-            bound = await bind(uow, sendable)
-            leaving, slot = await take_slots(
-                uow, bound, self._pacers, worker=self.worker_id, now=now
+            sendable = await settle_unsendable(
+                uow, self.senders, batch, worker=self.worker_id, now=now, settled=unsendable
             )
-        if slot is not None and (self._slot is None or slot < self._slot):
-            self._slot = slot
+            leaving = await self._pace.admit(uow, sendable, worker=self.worker_id, now=now)
         # Told only once the claim's transaction committed what it says.
         for message, outcome, error in unsendable:
             await self._observe(message, outcome, error)
@@ -193,34 +182,6 @@ class OutboxWorker:
         # Rows given back for their pace slot count too: each round moves every row it
         # claimed on (sent, settled or later), so this never spins.
         return len(batch)
-
-    async def _settle_unsendable(
-        self,
-        uow: UnitOfWork,
-        batch: Sequence[OutboxMessage],
-        now: datetime,
-        settled: list[tuple[OutboxMessage, Settled, str]],
-    ) -> list[OutboxMessage]:
-        """Record the rows nobody will send in the claim's own transaction (one commit per
-        round, not one per row, in an alert storm), adding them to ``settled``; the rest, to
-        send."""
-        sendable: list[OutboxMessage] = []
-        for message in batch:
-            sender = self.senders.get(message.call.target)
-            if sender is None:
-                error = f"unknown_target:{message.call.target}"
-                log.error("outbox: row %d failed for good: %s", message.id, error)
-                await uow.outbox.mark_failed(message.id, worker=self.worker_id, at=now, error=error)
-                settled.append((message, "failed", error))
-            elif not sender.configured:
-                reason = sender.skip(message.call)
-                await uow.outbox.mark_unconfigured(
-                    message.id, worker=self.worker_id, at=now, reason=reason
-                )
-                settled.append((message, "unconfigured", reason))
-            else:
-                sendable.append(message)
-        return sendable
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """``run_once`` until nothing is ready; the number of rows handled."""
@@ -261,7 +222,7 @@ class OutboxWorker:
                 await self._fail(message, f"missing_ref:{args.name}")
                 return
             result = await self.senders[call.target].send(call.method, args)
-            await self._hold_pace(Ready(message, args), result)
+            await self._pace.after(Ready(message, args), result)
             await self._settle(message, result)
 
     async def _settle(self, message: OutboxMessage, result: SendResult) -> None:
@@ -291,15 +252,6 @@ class OutboxWorker:
             await self._fail(message, f"gave up after {message.attempts} attempts: {result.error}")
         else:
             await self._fail(message, result.error)
-
-    async def _hold_pace(self, row: Ready, result: SendResult) -> None:
-        """A 429 for a paced call holds its slot for every replica, not only this one."""
-        if result.outcome is not Outcome.RATE_LIMITED or result.method != row.message.call.method:
-            return  # not a 429, or one of a helper call the sender made on the way
-        pace = pace_of(self._pacers, row)
-        if pace is not None:
-            until = self.clock.now() + timedelta(seconds=result.retry_after)
-            await self._rows.hold(pace, until)
 
     async def _fail(self, message: OutboxMessage, error: str) -> None:
         if await self._rows.fail(message, error):
