@@ -15,6 +15,7 @@ from bot.adapters import cluster_for, outbox_senders, reach_of, warn_unconfigure
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain.outbox import PAGERDUTY
+from bot.integrations.alertmanager.silences import AlertmanagerSilences
 from bot.integrations.notify.publisher import NotificationPublisher
 from bot.integrations.outbox.worker import OutboxWorker
 from bot.integrations.pagerduty import PagerDutyOnCall, PagerDutySender
@@ -30,6 +31,7 @@ from bot.services.escalation.reactor import EscalationReactor
 from bot.services.escalation.worker import escalation_worker
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.incidents.intake_pressure import IntakePressure, StormPacing
+from bot.services.incidents.silence import Silencer
 from bot.services.notifications import NotificationOutcomes
 from bot.services.publishing import PublishingStore
 from bot.services.remediation.context import RemediationContext, Timings
@@ -224,6 +226,10 @@ def create_app(
         await processor.stop()
 
     async def handlers(app: web.Application) -> AsyncIterator[None]:
+        # Silences go to the configured Alertmanager only (never a payload's externalURL).
+        alertmanager = (
+            AlertmanagerSilences(settings.alertmanager_url) if settings.alertmanager_url else None
+        )
         app[DEPS] = Deps(
             store=app[STORE],
             inbox=app[INBOX],
@@ -239,8 +245,17 @@ def create_app(
             ready_max_inbox_age=settings.ready_max_inbox_age,
             reach=reach,
             oncall=oncall,
+            silencer=Silencer(
+                store=app[STORE],
+                silences=alertmanager,
+                directory=SlackDirectory.over_api(slack if token else None),
+                approvers=tuple(settings.approvers),
+                clock=the_clock,
+            ),
         )
         yield
+        if alertmanager is not None:
+            await alertmanager.close()
 
     # Built here, not in its context: Bolt is built with the routes, before start-up.
     slack_work = TaskSet("slack")

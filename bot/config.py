@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, validation_alias=_env("FIREBREAK_SMTP_USER"))
     smtp_password: SecretStr | None = Field(None, validation_alias=_env("FIREBREAK_SMTP_PASSWORD"))
     email_from: str = Field("firebreak@localhost", validation_alias=_env("FIREBREAK_EMAIL_FROM"))
+    # Alertmanager's base URL for silences (issue 17): the one Alertmanager firebreak asks,
+    # never a URL that arrived in a payload. Unset: /incident silence says so.
+    alertmanager_url: str | None = Field(None, validation_alias=_env("ALERTMANAGER_URL"))
     # Where people reach the bot: links in pages and emails point here.
     public_url: str = Field("http://127.0.0.1:8080", validation_alias=_env("FIREBREAK_PUBLIC_URL"))
     # How often the escalation worker looks for due timers when nothing woke it.
@@ -198,6 +201,15 @@ class Settings(BaseSettings):
     def _public_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("FIREBREAK_PUBLIC_URL must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _alertmanager_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("ALERTMANAGER_URL must be an http:// or https:// URL")
         return value.rstrip("/")
 
     def routing_keys(self) -> dict[str, str]:

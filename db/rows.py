@@ -39,6 +39,8 @@ def to_incident(row: Row[Any]) -> Incident:
         commander=row.commander,
         acknowledged_by=row.acknowledged_by,
         resolved_by=row.resolved_by,
+        flap_count=row.flap_count,
+        silenced_until=row.silenced_until,
     )
 
 

@@ -55,6 +55,10 @@ incidents = Table(
     Column("commander", Text, nullable=True),
     Column("acknowledged_by", Text, nullable=True),
     Column("resolved_by", Text, nullable=True),
+    # How often the group reopened it by firing again soon after it resolved (migration 0009).
+    Column("flap_count", Integer, nullable=False, server_default="0"),
+    # When the incident's Alertmanager silence ends (migration 0010).
+    Column("silenced_until", UTCDateTime, nullable=True),
 )
 
 # Rows an open incident must be unique among; also the ON CONFLICT target's predicate.

@@ -45,6 +45,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "commander": incident.commander,
         "acknowledged_by": incident.acknowledged_by,
         "resolved_by": incident.resolved_by,
+        "flap_count": incident.flap_count,
+        "silenced_until": _time(incident.silenced_until),
     }
 
 

@@ -10,6 +10,7 @@ from bot.clock import Clock
 from bot.policy.model import Policy
 from bot.ports import Inbox, Metrics, OnCallDirectory, Store
 from bot.services.escalation.reach import Reach
+from bot.services.incidents.silence import Silencer
 from bot.services.remediation.remediator import Remediator
 
 
@@ -30,6 +31,8 @@ class Deps:
     reach: Reach = field(default_factory=Reach)
     # PagerDuty's on-call API for /incident oncall; None: the policy's rotation answers.
     oncall: OnCallDirectory | None = None
+    # /incident silence and unsilence; None: not wired (an app without them).
+    silencer: Silencer | None = None
 
 
 DEPS = web.AppKey("deps", Deps)

@@ -67,6 +67,8 @@ def prepare(
     )
     env = envfile.effective(values, environ)
     env.setdefault("FIREBREAK_DATABASE_URL", f"sqlite+aiosqlite:///{layout.database}")
+    # /incident silence goes to the Alertmanager this run starts (issue 17).
+    env.setdefault("ALERTMANAGER_URL", f"http://{_address(ports['alertmanager'])}")
     env["PYTHONUNBUFFERED"] = "1"
     envfile.write_private(layout.token_file, env["FIREBREAK_ALERTMANAGER_TOKEN"])
 

@@ -112,6 +112,7 @@ from bot.clock import FixedClock  # noqa: E402
 from bot.policy.file import DEFAULT_POLICY, load_policy  # noqa: E402
 from bot.policy.model import Policy  # noqa: E402
 from tests.support.payloads.alertmanager import T0  # noqa: E402
+from tests.support.policy_files import without_maintenance  # noqa: E402
 
 # Fixtures shared by the tests that talk to the fake PagerDuty.
 pytest_plugins = ["tests.fakes.pagerduty.fixtures"]
@@ -119,6 +120,13 @@ pytest_plugins = ["tests.fakes.pagerduty.fixtures"]
 
 @pytest.fixture(scope="session")
 def policy() -> Policy:
+    """The shipped policy without its maintenance windows (``tests/support/policy_files.py``
+    says why); ``shipped_policy`` has them."""
+    return without_maintenance(load_policy(DEFAULT_POLICY))
+
+
+@pytest.fixture(scope="session")
+def shipped_policy() -> Policy:
     return load_policy(DEFAULT_POLICY)
 
 

@@ -21,12 +21,14 @@ class Control(StrEnum):
     APPROVE = "firebreak.approve"
     DENY = "firebreak.deny"
     RESTORE = "firebreak.restore_min_replicas"
+    UNSILENCE = "firebreak.unsilence"
 
 
 # Keys of a control's value (a small JSON object): ACK and RESOLVE carry INCIDENT,
 # REQUEST_ACTION carries INCIDENT and SUGGESTION (an index into the scenario's actions),
 # APPROVE and DENY carry ACTION_REQUEST; RESTORE carries ACTION_REQUEST too: the HPA scale
-# whose previous minReplicas it requests back.
+# whose previous minReplicas it requests back; UNSILENCE carries INCIDENT (the resolved
+# incident whose Alertmanager silence it expires).
 INCIDENT = "incident"
 SUGGESTION = "action"
 ACTION_REQUEST = "action_request"

@@ -169,6 +169,11 @@ class Incident:
     commander: str | None = None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
+    # How often its group fired again soon after it resolved, reopening it (policy ``noise``).
+    flap_count: int = 0
+    # When the Alertmanager silence made for it (``/incident silence``) ends; None: none, or
+    # expired by ``/incident unsilence``. The card shows it while it is in the future.
+    silenced_until: datetime | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -15,6 +15,7 @@ from bot.domain.incident import Severity
 from bot.errors import PolicyError
 from bot.policy.escalation_checks import escalation_checks
 from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
+from bot.policy.maintenance_schema import maintenance_checks
 from bot.policy.model import (
     ActionBounds,
     Matcher,
@@ -25,6 +26,7 @@ from bot.policy.model import (
     SeverityLevel,
     SuggestedAction,
 )
+from bot.policy.noise_schema import noise_checks
 from bot.policy.scenario_checks import Path_, Problem, scenario_checks
 from bot.policy.schema import PolicyDoc, ScenarioDoc
 
@@ -137,6 +139,8 @@ def _cross_check(data: dict[Any, Any], lines: dict[Path_, int]) -> Iterator[Prob
 
     yield from scenario_checks(data, at)
     yield from escalation_checks(data, at)
+    yield from noise_checks(data, at)
+    yield from maintenance_checks(data, at)
     severities = data.get("severities")
     if isinstance(severities, dict):
         for sev in Severity:
@@ -256,6 +260,8 @@ def _build(doc: PolicyDoc) -> Policy:
         responders={k: tuple(v) for k, v in doc.responders.items()},
         kubernetes=_kubernetes(doc),
         rotation={key: m.member(key) for key, m in doc.rotation.items()},
+        noise=doc.noise.build(),
+        maintenance=tuple(w.window() for w in doc.maintenance),
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from bot.domain.incident import Severity
 from bot.policy.escalation import EscalationLevel, RotationMember
 from bot.policy.kubernetes import KubernetesPolicy, TargetLabels
+from bot.policy.maintenance import MaintenanceWindow
+from bot.policy.noise import NoisePolicy
 
 
 class MatchOp(enum.StrEnum):
@@ -219,6 +221,8 @@ class Policy:
     responders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kubernetes: KubernetesPolicy = field(default_factory=KubernetesPolicy)
     rotation: Mapping[str, RotationMember] = field(default_factory=dict)
+    noise: NoisePolicy = field(default_factory=NoisePolicy)
+    maintenance: tuple[MaintenanceWindow, ...] = ()
 
     def _verdict(
         self, severity: Severity, scenario_id: str, rule: str, minutes: int | None

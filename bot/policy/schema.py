@@ -23,6 +23,8 @@ from bot.errors import BadRequest, Forbidden
 from bot.policy.escalation_checks import rotation_key, whole_minutes
 from bot.policy.escalation_schema import Duration, PathLevelDoc, RotationMemberDoc, response_target
 from bot.policy.kubernetes import LABEL_NAME, check_selector
+from bot.policy.maintenance_schema import MaintenanceWindowDoc
+from bot.policy.noise_schema import NoiseDoc
 
 
 class _Doc(BaseModel):
@@ -240,3 +242,5 @@ class PolicyDoc(_Doc):
     responders: dict[str, list[str]] = {}
     kubernetes: KubernetesDoc | None = None
     rotation: dict[Annotated[str, AfterValidator(rotation_key)], RotationMemberDoc] = {}
+    noise: NoiseDoc = NoiseDoc()
+    maintenance: list[MaintenanceWindowDoc] = []

@@ -2,7 +2,7 @@
 ``actions/`` and ``bot/integrations/`` implement them; ``tests/fakes`` holds in-memory versions.
 
 One module per side of the core: storage of incidents and deliveries (``incidents``), outbound
-effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), the transaction that binds the
+effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), Alertmanager's silences (``silences``), the transaction that binds the
 repositories (``store``) and the metrics (``metrics``). Callers import from ``bot.ports``.
 """
 
@@ -27,6 +27,7 @@ from bot.ports.outbox import (
     Settled,
 )
 from bot.ports.remediation import ActionRepository, Cluster, Directory
+from bot.ports.silences import Silences
 from bot.ports.store import Publisher, Store, UnitOfWork
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "Publisher",
     "Sender",
     "Settled",
+    "Silences",
     "Store",
     "TimelineRepository",
     "UnitOfWork",

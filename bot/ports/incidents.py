@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -40,6 +40,12 @@ class IncidentRepository(Protocol):
 
     async def latest_for_group(self, group_key: str) -> Incident | None:
         """The most recent incident of a group key, open or not, locked until commit."""
+        ...
+
+    async def open_groups_in(self, scenarios: Collection[str]) -> Sequence[Incident]:
+        """The open incidents of Alertmanager groups (with a group key) whose scenario is one
+        of ``scenarios``, oldest first, not locked: the candidates an inhibition rule's
+        source may be (``bot.services.incidents.noise``)."""
         ...
 
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:

@@ -159,7 +159,15 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
         case ev.StatusChanged(kind=ev.EventKind.INCIDENT_ACKNOWLEDGED):
             return "Acknowledged"
         case ev.StatusChanged(kind=ev.EventKind.INCIDENT_TRIGGERED):
-            return "Back to triggered"
+            return "Back to triggered" + (f": {show(event.reason)}" if event.reason else "")
+        case ev.IncidentFlapped():
+            line = (
+                f"Flapping: fired again within {show(event.window) or '?'} of"
+                f" resolving (flap {show(event.count) or '?'})"
+            )
+            if event.paging_held_until:
+                line += f"; paging held until {show(event.paging_held_until)} unless it resolves"
+            return line
         case ev.StatusChanged():
             return "Resolved" + (f": {show(event.reason)}" if event.reason else "")
         case ev.SeverityChanged():
@@ -174,12 +182,31 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
                 f"Alert group re-sent ({show(event.alerts) or '?'} alerts, "
                 f"{show(event.status) or 'unknown'}); nothing new"
             )
+        case ev.MaintenanceApplied():
+            return (
+                f"Opened during maintenance ({show(event.window) or 'a window'}, until"
+                f" {show(event.ends_at) or '?'}): {show(event.classified) or '?'} held at"
+                f" {show(event.severity) or '?'}"
+            )
         case ev.AlertsTruncated():
             return (
                 f"Alertmanager left out {show(event.truncated_alerts) or '?'} alerts of this group"
             )
+        case ev.SymptomsJoined():
+            return (
+                f"{show(event.alerts) or '?'} alerts joined as symptoms"
+                f" ({show(event.alertnames) or 'alert'}; inhibition {show(event.rule) or '?'})"
+            )
         case ev.Note():
             return f"Note: {show(event.text)}"
+        case ev.SilenceCreated():
+            matchers = ", ".join(show(m) for m in event.matchers) or "?"
+            broad = " (broad: may silence other incidents' alerts)" if event.broad else ""
+            return f"Silenced in Alertmanager until {show(event.ends_at) or '?'}: {matchers}{broad}"
+        case ev.SilenceExpired():
+            return (
+                f"Silence {show(event.silence_id) or '?'} expired at {show(event.ends_at) or '?'}"
+            )
         case ev.CommanderAssigned():
             return f"Commander: {user(show(event.user))}" if event.user else "Commander cleared"
         case ev.CommandViewed():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -53,6 +53,12 @@ _LATEST_OF_GROUP = _Lookup(
     .order_by(incidents.c.id.desc())
     .limit(1)
 )
+# The partial index of open group keys serves this too: it holds exactly these rows.
+_OPEN_GROUPS_IN_SCENARIOS = (
+    select(incidents)
+    .where(OPEN_GROUP_WHERE, incidents.c.scenario.in_(bindparam("scenarios", expanding=True)))
+    .order_by(incidents.c.id)
+)
 _BY_PAGERDUTY_ID = _Lookup(
     select(incidents).where(incidents.c.pagerduty_id == bindparam("pagerduty_id"))
 )
@@ -73,6 +79,8 @@ _SAVED = (
     "commander",
     "acknowledged_by",
     "resolved_by",
+    "flap_count",
+    "silenced_until",
 )
 _SAVE = (
     update(incidents)
@@ -129,6 +137,12 @@ class SqlIncidentRepository(Repository):
     async def latest_for_group(self, group_key: str) -> Incident | None:
         return await self._one(_LATEST_OF_GROUP, {"group_key": group_key}, for_update=True)
 
+    async def open_groups_in(self, scenarios: Collection[str]) -> Sequence[Incident]:
+        if not scenarios:
+            return []
+        rows = await self._execute(_OPEN_GROUPS_IN_SCENARIOS, {"scenarios": sorted(scenarios)})
+        return [to_incident(row) for row in rows]
+
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:
             raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
@@ -164,6 +178,8 @@ class SqlIncidentRepository(Repository):
             "commander": incident.commander,
             "acknowledged_by": incident.acknowledged_by,
             "resolved_by": incident.resolved_by,
+            "flap_count": incident.flap_count,
+            "silenced_until": incident.silenced_until,
         }
         if (await self._execute(_SAVE, params)).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")

@@ -15,7 +15,14 @@ from bot.errors import BadRequest
 from bot.services.incidents.updates import acknowledge, resolve
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
-from handlers.slack.replies import approval_text, denied_text, requested_text, suggested_text
+from handlers.slack.command.silencing import silencer_of
+from handlers.slack.replies import (
+    approval_text,
+    denied_text,
+    requested_text,
+    suggested_text,
+    unsilence_text,
+)
 
 
 class Click:
@@ -92,6 +99,11 @@ async def _restore(deps: Deps, click: Click) -> str | None:
     return requested_text(result)
 
 
+async def _unsilence(deps: Deps, click: Click) -> str | None:
+    silenced = await silencer_of(deps).unsilence(click.number(INCIDENT), actor=click.actor)
+    return unsilence_text(silenced)
+
+
 # Keyed by Control, a StrEnum, so the action id a click carries looks its handler up as is.
 BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     Control.ACK: _ack,
@@ -100,6 +112,7 @@ BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     Control.APPROVE: _approve,
     Control.DENY: _deny,
     Control.RESTORE: _restore,
+    Control.UNSILENCE: _unsilence,
 }
 
 

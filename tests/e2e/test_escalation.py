@@ -40,6 +40,7 @@ LEVEL_1_S, LEVEL_2_S = 4, 25
 def fast_policy(path: Path, level_1_s: int = LEVEL_1_S, level_2_s: int = LEVEL_2_S) -> Path:
     """The shipped policy with a rotation of test people and a P0 path in seconds."""
     policy: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY.read_text())
+    policy["maintenance"] = []  # the real clock may be in the Sunday window
     policy["rotation"] = {
         "primary": {"name": "Primary", "email": "primary@example.com", "slack": [PRIMARY]},
         "secondary": {"name": "Secondary", "email": SECONDARY_EMAIL, "slack": [SECONDARY]},

@@ -26,6 +26,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.ingest.servers import STOP_TIMEOUT_S, stop
+from tests.support.policy_files import default_policy_file
 
 # SIGTERM, then SIGKILL: the benchmark stops its servers the same way, so one function serves both.
 stop_process = stop
@@ -173,6 +174,9 @@ def firebreak_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")}
     env.update(
         FIREBREAK_DATABASE_URL=database_url,
+        # The shipped policy without its Sunday-night maintenance window: these bots run on
+        # the real clock (tests/support/policy_files.py).
+        FIREBREAK_POLICY=str(default_policy_file()),
         FIREBREAK_ALERTMANAGER_TOKEN=ALERTMANAGER_TOKEN,
         FIREBREAK_API_TOKEN=API_TOKEN,
         PYTHONUNBUFFERED="1",

@@ -27,6 +27,7 @@ def test_the_ids_are_the_ones_already_posted_messages_carry() -> None:
         "firebreak.approve",
         "firebreak.deny",
         "firebreak.restore_min_replicas",
+        "firebreak.unsilence",
     }
 
 

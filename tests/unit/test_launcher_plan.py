@@ -75,6 +75,14 @@ def test_without_a_database_url_the_bot_uses_sqlite_in_the_work_dir(tmp_path: Pa
     assert plan.env["FIREBREAK_DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path}/firebreak.db"
 
 
+def test_silences_go_to_the_alertmanager_of_the_run_unless_one_is_set(tmp_path: Path) -> None:
+    assert plan_in(tmp_path).env["ALERTMANAGER_URL"] == (
+        f"http://127.0.0.1:{PORTS['alertmanager']}"
+    )
+    team = plan_in(tmp_path, {"ALERTMANAGER_URL": "http://am.team:9093"})
+    assert team.env["ALERTMANAGER_URL"] == "http://am.team:9093"
+
+
 def test_prometheus_scrapes_both_with_their_labels_and_alerts_the_local_alertmanager(
     tmp_path: Path,
 ) -> None:

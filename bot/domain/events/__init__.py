@@ -26,13 +26,17 @@ from bot.domain.events.bodies import (
     AlertsTruncated,
     CommanderAssigned,
     CommandViewed,
+    IncidentFlapped,
     IncidentOpened,
     Note,
     PagerDutyLinked,
     PagerDutyReceived,
     ParticipantJoined,
     SeverityChanged,
+    SilenceCreated,
+    SilenceExpired,
     StatusChanged,
+    SymptomsJoined,
 )
 from bot.domain.events.codec import BODY_FOR, BODY_TYPES, Event, decode, encode
 from bot.domain.events.escalation import (
@@ -46,6 +50,7 @@ from bot.domain.events.escalation import (
     recipients_of,
 )
 from bot.domain.events.kinds import EventKind, known_kind
+from bot.domain.events.maintenance import MaintenanceApplied
 
 __all__ = [
     "BODY_FOR",
@@ -73,7 +78,9 @@ __all__ = [
     "EscalationFired",
     "Event",
     "EventKind",
+    "IncidentFlapped",
     "IncidentOpened",
+    "MaintenanceApplied",
     "Note",
     "NotificationFailed",
     "NotificationUnconfigured",
@@ -84,7 +91,10 @@ __all__ = [
     "ParticipantJoined",
     "ResponseOverdue",
     "SeverityChanged",
+    "SilenceCreated",
+    "SilenceExpired",
     "StatusChanged",
+    "SymptomsJoined",
     "about",
     "decode",
     "encode",

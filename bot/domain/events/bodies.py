@@ -51,6 +51,20 @@ class StatusChanged(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentFlapped(OneKind, kind=EventKind.INCIDENT_FLAPPED):
+    """The group fired again within ``window`` (``10m``) of its incident resolving (at
+    ``resolved_at``), so the incident reopened instead of a new one opening: its ``count``-th
+    flap. ``paging_held_until`` is set once it flaps ``threshold`` times: the escalation
+    path of this re-trigger starts only then, so a resolution before it pages nobody."""
+
+    count: int
+    window: str
+    threshold: int
+    resolved_at: str
+    paging_held_until: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SeverityChanged(OneKind, kind=EventKind.SEVERITY_CHANGED):
     """The severity moved: ``rule`` is the policy rule (or ``manual``); PagerDuty adds its
     ``priority``, alert intake the new ``scenario``."""
@@ -91,6 +105,19 @@ class AlertsTruncated(OneKind, kind=EventKind.ALERTS_TRUNCATED):
 
     truncated_alerts: int
     received: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymptomsJoined(OneKind, kind=EventKind.SYMPTOMS_JOINED):
+    """Alerts of another group (``group_key``) joined this incident as its symptoms instead
+    of opening their own: the policy's inhibition rule ``rule`` (its index in ``noise.inhibit``
+    and the source scenario) matched them on the ``equal`` labels."""
+
+    group_key: str
+    alerts: int
+    alertnames: str
+    rule: str
+    equal: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,3 +173,27 @@ class PagerDutyReceived(Family, kinds=_PAGERDUTY_RECEIVED):
     agent: str = ""
     status: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SilenceCreated(OneKind, kind=EventKind.SILENCE_CREATED):
+    """A silence was created in Alertmanager for the incident's alerts: its id there, its
+    matchers as Alertmanager writes them (``service="x"``), when it ends (RFC 3339) and who
+    made it (the actor string). ``broad``: it may match alerts of other incidents too."""
+
+    silence_id: str = ""
+    matchers: tuple[str, ...] = ()
+    ends_at: str = ""
+    by: str = ""
+    broad: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SilenceExpired(OneKind, kind=EventKind.SILENCE_EXPIRED):
+    """The incident's silence was expired (``/incident unsilence``), or had already ended
+    when that was asked; ``ends_at`` is when it stopped silencing."""
+
+    silence_id: str = ""
+    matchers: tuple[str, ...] = ()
+    ends_at: str = ""
+    by: str = ""

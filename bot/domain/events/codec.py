@@ -15,22 +15,27 @@ from typing import Any, get_type_hints
 from bot.domain.events import actions as act
 from bot.domain.events import bodies as bod
 from bot.domain.events import escalation as esc
+from bot.domain.events import maintenance as mnt
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.incident import JSON
 
 Event = (
     bod.IncidentOpened
+    | bod.IncidentFlapped
     | bod.StatusChanged
     | bod.SeverityChanged
     | bod.AlertChanged
     | bod.AlertRepeat
     | bod.AlertsTruncated
+    | bod.SymptomsJoined
     | bod.Note
     | bod.CommanderAssigned
     | bod.CommandViewed
     | bod.ParticipantJoined
     | bod.PagerDutyLinked
     | bod.PagerDutyReceived
+    | bod.SilenceCreated
+    | bod.SilenceExpired
     | act.AboutAction
     | act.ActionDiagnosed
     | act.ActionRequestRefused
@@ -39,21 +44,26 @@ Event = (
     | esc.PageRequested
     | esc.NotificationUnconfigured
     | esc.NotificationFailed
+    | mnt.MaintenanceApplied
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
     bod.IncidentOpened,
+    bod.IncidentFlapped,
     bod.StatusChanged,
     bod.SeverityChanged,
     bod.AlertChanged,
     bod.AlertRepeat,
     bod.AlertsTruncated,
+    bod.SymptomsJoined,
     bod.Note,
     bod.CommanderAssigned,
     bod.CommandViewed,
     bod.ParticipantJoined,
     bod.PagerDutyLinked,
     bod.PagerDutyReceived,
+    bod.SilenceCreated,
+    bod.SilenceExpired,
     act.ActionRequested,
     act.ActionJoined,
     act.ActionRefused,
@@ -72,6 +82,7 @@ BODY_TYPES: tuple[type[Event], ...] = (
     esc.PageRequested,
     esc.NotificationUnconfigured,
     esc.NotificationFailed,
+    mnt.MaintenanceApplied,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

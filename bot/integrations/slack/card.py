@@ -22,8 +22,10 @@ from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
 from bot.integrations.slack.response import Reached, response_field
 from bot.integrations.slack.text import date, escape, inert, is_user_id, mention, plain, truncate
+from bot.policy.escalation import format_duration
 from bot.policy.kubernetes import KubernetesPolicy
 from bot.policy.model import Scenario, SuggestedAction
+from bot.policy.noise import FlapPolicy
 from bot.policy.targets import Resolved, resolve_target, scenario_target, template_values
 from bot.policy.templates import fill
 from bot.services.entry_text import human_duration
@@ -50,7 +52,7 @@ class CardView:
     actions' targets and fills the triage templates. ``reached`` is how far the escalation
     path has gone (``bot.integrations.slack.response``); ``timers`` are the incident's
     escalation timers, which set the response deadline; ``steps`` are the severity's
-    standing steps."""
+    standing steps; ``flap`` (the policy's) says when its flaps make it flapping."""
 
     incident: Incident
     alerts: Sequence[AlertEpisode]
@@ -61,6 +63,7 @@ class CardView:
     reached: Reached | None = None
     steps: Sequence[str] = ()
     timers: Sequence[Timer] = ()
+    flap: FlapPolicy = field(default_factory=FlapPolicy)
 
     @property
     def labels(self) -> list[Mapping[str, str]]:
@@ -102,7 +105,19 @@ def _fields(view: CardView) -> Block:
         pairs.append(("Response target", response_field(inc, view.now, view.reached, view.timers)))
     if view.commander:
         pairs.append(("Commander", _commander(view.commander)))
+    if inc.flap_count:
+        pairs.append(("Flaps", _flaps(inc.flap_count, view.flap)))
+    silenced = inc.silenced_until
+    if inc.status.is_open and silenced is not None and silenced > view.now:
+        pairs.append(("Silenced", f"in Alertmanager until {date(silenced)}"))
     return kit.fields(pairs)
+
+
+def _flaps(count: int, flap: FlapPolicy) -> str:
+    if not flap.flapping(count):
+        return str(count)
+    window = format_duration(flap.window)
+    return f":warning: {count}, flapping: a re-trigger pages only once firing for {window}"
 
 
 def _alert_line(episode: AlertEpisode) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.action import ActionState
-from bot.domain.controls import ACTION_REQUEST, Control
+from bot.domain.controls import ACTION_REQUEST, INCIDENT, Control
 from bot.domain.deployment import RolloutProgress
 from bot.domain.events import EventKind
 from bot.domain.incident import Incident, IncidentStatus, TimelineEntry
@@ -166,6 +166,23 @@ def render_restore_offer(incident_id: int, offers: list[RestoreOffer]) -> Messag
         blocks.append(kit.actions([button], block_id=f"firebreak.restore.{offer.action_id}"))
     text = f"Incident #{incident_id} resolved. " + " ".join(lines)
     return Message(text=kit.fallback(inert(text)), blocks=blocks)
+
+
+def render_unsilence_offer(incident_id: int, until: datetime) -> Message:
+    """After the resolution of a silenced incident: its silence's end and an "Expire the
+    silence" button (``/incident unsilence`` by a click)."""
+    line = f"Its alerts are still silenced in Alertmanager until {date(until)}."
+    button = kit.button(
+        "Expire the silence",
+        action_id=Control.UNSILENCE,
+        value=kit.button_value({INCIDENT: incident_id}),
+    )
+    blocks = [
+        kit.section(f":mute: Incident #{incident_id} resolved. {line}"),
+        kit.actions([button], block_id=f"firebreak.unsilence.{incident_id}"),
+    ]
+    text = f"Incident #{incident_id} resolved. Its alerts are still silenced in Alertmanager."
+    return Message(text=kit.fallback(text), blocks=blocks)
 
 
 def progress_bar(done: int, total: int) -> str:

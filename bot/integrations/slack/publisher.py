@@ -25,7 +25,7 @@ from bot.integrations.slack.actions import (
 )
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.channels import channel_name, channel_topic
-from bot.integrations.slack.messages import render_timeline_entry
+from bot.integrations.slack.messages import render_timeline_entry, render_unsilence_offer
 from bot.integrations.slack.response import reached
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
@@ -42,11 +42,15 @@ CARD_KINDS = frozenset(
         EventKind.SEVERITY_CHANGED,
         EventKind.INCIDENT_ACKNOWLEDGED,
         EventKind.INCIDENT_TRIGGERED,
+        EventKind.INCIDENT_FLAPPED,
         EventKind.INCIDENT_RESOLVED,
         EventKind.COMMANDER_ASSIGNED,
         # The response field shows the level reached, then "overdue".
         EventKind.ESCALATION_FIRED,
         EventKind.RESPONSE_OVERDUE,
+        # The card says until when the incident's alerts are silenced.
+        EventKind.SILENCE_CREATED,
+        EventKind.SILENCE_EXPIRED,
     }
 )
 # Entries not shown in the thread, as noise there: the opening (the card says it), a re-sent
@@ -119,6 +123,13 @@ class SlackPublisher:
             offer = restore_offer(incident.id, await uow.actions.for_incident(incident.id))
             if offer is not None:
                 await self._add(uow, offer)
+            silenced = incident.silenced_until
+            if silenced is not None and silenced > self._clock.now():
+                message = render_unsilence_offer(incident.id, silenced)
+                await self._add(
+                    uow,
+                    calls.post_in_thread(incident.id, text=message.text, blocks=message.blocks),
+                )
 
     async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
         now = self._clock.now()
@@ -188,6 +199,7 @@ class SlackPublisher:
             reached=reached(timers, self._policy),
             timers=timers,
             steps=level.steps if (level := self._policy.levels.get(incident.severity)) else (),
+            flap=self._policy.noise.flap,
         )
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import Clock
-from bot.domain.events import EventKind, IncidentOpened, SeverityChanged, decode
+from bot.domain.events import (
+    EventKind,
+    IncidentFlapped,
+    IncidentOpened,
+    SeverityChanged,
+    decode,
+)
 from bot.domain.incident import Incident, IncidentStatus, Severity, Source, TimelineEntry
 from bot.policy.model import Policy
 from bot.ports import Metrics, UnitOfWork
@@ -46,8 +52,10 @@ class EscalationReactor:
       opened, with the incident's response target;
     - ``severity.changed`` while triggered: the pending timers are cancelled and the new
       severity's path starts from the change (a P1 raised to P0 starts the P0 path);
-    - ``incident.triggered`` (back to triggered: PagerDuty unacknowledged or reopened): a new
-      run of the current severity's path from then;
+    - ``incident.triggered`` (back to triggered: PagerDuty unacknowledged or reopened, or the
+      group firing again soon after it resolved): a new run of the current severity's path
+      from then, or, for a flapping incident, from when its ``incident.flapped`` entry holds
+      paging until (so it pages only if it stays firing; a resolution first cancels the run);
     - ``incident.acknowledged`` and ``incident.resolved``: the pending timers are cancelled;
       an acknowledgement also reports the time to acknowledge.
 
@@ -71,6 +79,7 @@ class EscalationReactor:
             return
         start: _Start | None = None
         stop_reason = ""
+        held = _held_until(entries)
         for entry in relevant:
             if entry.kind in STOPPED_BY:
                 stop_reason = STOPPED_BY[EventKind(entry.kind)]
@@ -78,7 +87,7 @@ class EscalationReactor:
                 if entry.kind == EventKind.INCIDENT_ACKNOWLEDGED:
                     self._acknowledged(incident, entry)
             else:
-                start = self._start(incident, entry) or start
+                start = self._start(incident, entry, held) or start
         # Judged on the incident as the transaction leaves it: an entry earlier in the same
         # transaction (opened, then acknowledged) must not start a path it has already ended.
         triggered = incident.status is IncidentStatus.TRIGGERED
@@ -88,7 +97,9 @@ class EscalationReactor:
         elif stop_reason:
             await uow.escalations.cancel_pending(incident.id, reason=stop_reason)
 
-    def _start(self, incident: Incident, entry: TimelineEntry) -> _Start | None:
+    def _start(
+        self, incident: Incident, entry: TimelineEntry, held: datetime | None
+    ) -> _Start | None:
         event = decode(entry.kind, entry.body)
         if isinstance(event, IncidentOpened):
             severity = _severity(event.severity) or incident.severity
@@ -99,7 +110,9 @@ class EscalationReactor:
             severity = incident.severity
         level = self._policy.levels.get(severity)
         minutes = level.response_minutes if level is not None else incident.response_minutes
-        return _Start(severity, entry.at, minutes)
+        # A flapping incident's path waits, even when the flap also raised its severity.
+        at = entry.at if held is None else max(entry.at, held)
+        return _Start(severity, at, minutes)
 
     async def _restart(self, uow: UnitOfWork, incident: Incident, start: _Start) -> None:
         # Whatever the previous path still had pending is moot once a new one starts.
@@ -141,6 +154,17 @@ _KINDS = frozenset(
         EventKind.INCIDENT_RESOLVED,
     }
 )
+
+
+def _held_until(entries: Sequence[TimelineEntry]) -> datetime | None:
+    """When a flap in this transaction holds paging until, if it does (``incident.flapped``
+    past the policy's threshold: ``bot.services.incidents.noise``)."""
+    for entry in entries:
+        if entry.kind == EventKind.INCIDENT_FLAPPED:
+            event = decode(entry.kind, entry.body)
+            if isinstance(event, IncidentFlapped) and event.paging_held_until:
+                return datetime.fromisoformat(event.paging_held_until)
+    return None
 
 
 def _severity(text: str) -> Severity | None:

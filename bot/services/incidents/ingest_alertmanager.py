@@ -1,10 +1,12 @@
 """Apply one Alertmanager notification taken from the inbox: attach its alerts to the group's
-open incident (opening one when new alerts fire), and resolve the incident when its last
-alert resolves. It runs in the inbox processor's transaction, which also settles the
+open incident (when new alerts fire and it has none: to the incident they are symptoms of,
+to its last one reopened as a flap, or to a new one: ``bot.services.incidents.noise``), and
+resolve the incident when its last alert resolves. It runs in the inbox processor's transaction, which also settles the
 delivery, and is idempotent: a re-sent or concurrent duplicate changes nothing twice."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -30,6 +32,8 @@ from bot.domain.incident import (
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
 from bot.services.entries import record_opened, save_recorded
+from bot.services.incidents.maintenance_hold import hold_for_maintenance
+from bot.services.incidents.noise import join_as_symptoms, reopen_flapped
 
 ACTOR = Actor(SYSTEM, "alertmanager")
 
@@ -84,34 +88,21 @@ async def apply_alert_group(
     opened: list[Incident] = []
     incident: Incident | None
     if new_firing:
-        worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
-        verdict = verdicts[worst.fingerprint]
-        incident, created = await uow.incidents.open_for_group(
-            NewIncident(
-                title=_title(group, worst, verdict),
-                severity=verdict.severity,
-                source=Source.ALERTMANAGER,
-                service=policy.service_of({**group.common_labels, **worst.labels}),
-                scenario=verdict.scenario.id,
-                response_minutes=verdict.response_minutes,
-                created_at=now,
-                group_key=group.group_key,
-                labels=dict(group.common_labels),
-            )
-        )
+        # A maintenance window holds the severity before anything is opened with it.
+        held = hold_for_maintenance(policy, now, group, verdicts)
+        verdicts = dict(held.verdicts)
+        incident, created = await _incident_for(uow, policy, now, group, new_firing, verdicts)
         if created:
             opened.append(incident)
-            await record_opened(
-                uow,
-                incident,
-                at=now,
-                actor=ACTOR,
-                rule=verdict.rule,
-                group_key=group.group_key,
-                receiver=group.receiver,
-            )
+            worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
+            await held.record(uow, incident, worst.fingerprint, at=now, actor=ACTOR)
     else:
         incident = await uow.incidents.latest_for_group(group.group_key)
+        if incident is None and known:
+            # The group never had an incident of its own: its alerts joined another one as
+            # symptoms, so their resolutions go there.
+            first = min(known.values(), key=lambda episode: episode.id)
+            incident = await uow.incidents.get(first.incident_id, for_update=True)
         if incident is None:
             return AlertIngestResult((), (), 0, 0, 0)
 
@@ -179,6 +170,57 @@ async def apply_alert_group(
         resolved_alerts=resolved_alerts,
         resolved_incidents=resolved_incidents,
     )
+
+
+async def _incident_for(
+    uow: UnitOfWork,
+    policy: Policy,
+    now: datetime,
+    group: AlertGroup,
+    new_firing: Sequence[Alert],
+    verdicts: Mapping[str, Classification],
+) -> tuple[Incident, bool]:
+    """The incident new firing alerts go to, locked, and whether it was just opened: the
+    group's open one; else the open incident they are symptoms of (policy ``noise.inhibit``);
+    else the group's last one reopened, if it resolved within the flap window; else a new
+    one."""
+    latest = await uow.incidents.latest_for_group(group.group_key)
+    if latest is not None and latest.status.is_open:
+        return latest, False
+    noise = policy.noise
+    source = await join_as_symptoms(
+        uow, noise=noise, group=group, firing=new_firing, verdicts=verdicts, now=now, actor=ACTOR
+    )
+    if source is not None:
+        return source, False
+    if latest is not None and noise.flap.reopens(latest.resolved_at, now):
+        return await reopen_flapped(uow, latest, flap=noise.flap, now=now, actor=ACTOR), False
+    worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
+    verdict = verdicts[worst.fingerprint]
+    incident, created = await uow.incidents.open_for_group(
+        NewIncident(
+            title=_title(group, worst, verdict),
+            severity=verdict.severity,
+            source=Source.ALERTMANAGER,
+            service=policy.service_of({**group.common_labels, **worst.labels}),
+            scenario=verdict.scenario.id,
+            response_minutes=verdict.response_minutes,
+            created_at=now,
+            group_key=group.group_key,
+            labels=dict(group.common_labels),
+        )
+    )
+    if created:
+        await record_opened(
+            uow,
+            incident,
+            at=now,
+            actor=ACTOR,
+            rule=verdict.rule,
+            group_key=group.group_key,
+            receiver=group.receiver,
+        )
+    return incident, created
 
 
 async def _maybe_upgrade(

@@ -5,9 +5,11 @@ the channel the command was typed in"; ``namespace`` ``None`` means the policy's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from bot.domain.incident import Severity
+from bot.domain.silence import Matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,22 @@ class OnCall:
     service: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Silence the incident's alerts in Alertmanager: ``duration`` ``None`` is the default
+    length; no ``matchers``, the group's common labels; ``broad`` allows matching other
+    incidents' alerts (an approver only)."""
+
+    duration: timedelta | None = None
+    matchers: tuple[Matcher, ...] = ()
+    broad: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unsilence:
+    """Expire the silences firebreak made for the incident."""
+
+
 Command = (
     Help
     | ListIncidents
@@ -139,5 +157,7 @@ Command = (
     | Diagnose
     | Page
     | OnCall
+    | Silence
+    | Unsilence
 )
 """Every command ``parse_command`` can return; match on it with ``match``/``isinstance``."""

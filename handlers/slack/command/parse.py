@@ -56,6 +56,7 @@ from handlers.slack.command.commands import (
     Show,
     Timeline,
 )
+from handlers.slack.command.silencing import parse_silence, parse_unsilence
 from handlers.slack.command.words import Word, first, normalise, rest, split
 
 
@@ -231,6 +232,8 @@ _PARSERS: dict[str, Callable[[str, list[Word]], Command]] = {
     "diagnose": _diagnose,
     "page": _page,
     "oncall": _oncall,
+    "silence": parse_silence,
+    "unsilence": parse_unsilence,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -123,6 +123,15 @@ class MemoryIncidents:
     async def latest_for_group(self, group_key: str) -> Incident | None:
         matching = [i for i in self._state.incidents.values() if i.group_key == group_key]
         return max(matching, key=lambda incident: incident.id, default=None)
+
+    async def open_groups_in(self, scenarios: Collection[str]) -> Sequence[Incident]:
+        return [
+            incident
+            for incident in sorted(self._state.incidents.values(), key=lambda i: i.id)
+            if incident.status.is_open
+            and incident.group_key is not None
+            and incident.scenario in scenarios
+        ]
 
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:

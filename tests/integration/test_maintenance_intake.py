@@ -1,0 +1,144 @@
+"""Maintenance windows at intake, on every store (memory, SQLite, PostgreSQL), through the
+real inbox processor and publishers: inside the default policy's Sunday 02:00 UTC window an
+alert opens a P2 without a page or a channel, with a maintenance.applied entry; a minute after
+the window the same alert opens its room (and, when it would be held, pages); a P0 service
+down still pages inside the window unless the window says otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.domain.events import EventKind
+from bot.domain.incident import Severity
+from bot.domain.outbox import PAGERDUTY, SLACK
+from bot.integrations.notify.publisher import NotificationPublisher
+from bot.integrations.slack.publisher import SlackPublisher
+from bot.policy.maintenance import MaintenanceEffect
+from bot.policy.model import Policy
+from bot.ports import Store
+from bot.services.escalation.fire import fire_due
+from bot.services.escalation.reach import Reach
+from bot.services.incidents.queries import show_incident
+from bot.services.publishing import PublishingStore
+from tests.support.escalation import entries_of, escalating_store, escalation_policy
+from tests.support.inbox import deliver
+from tests.support.outbox import rows
+from tests.support.payloads.alertmanager import alert, webhook
+
+# Sunday 22 November 2026: the default policy's window is 02:00-04:00 UTC.
+INSIDE = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
+WINDOW_END = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+REACH = Reach(paging=True, email=True)
+TRIAGE = "C0TRIAGE"
+
+
+@pytest.fixture
+def paths(shipped_policy: Policy) -> Policy:
+    return escalation_policy(shipped_policy, p2_path=True)
+
+
+def published(store: Store, policy: Policy, clock: FixedClock) -> PublishingStore:
+    return escalating_store(
+        store,
+        policy,
+        clock,
+        more=[
+            SlackPublisher(policy=policy, clock=clock, triage_channel=TRIAGE),
+            NotificationPublisher(
+                policy, clock, public_url="https://firebreak.example", triage_channel=TRIAGE
+            ),
+        ],
+    )
+
+
+async def fire(
+    store: Store, policy: Policy, clock: FixedClock, group: str, name: str, at: datetime
+) -> tuple[int, Severity, list[str]]:
+    """Deliver one alert of lnn-service at ``at`` and fire what is due: the incident, its
+    severity and its timeline's kinds."""
+    clock.advance((at - clock.now()).total_seconds())
+    payload = webhook(group, [alert(name, service="lnn-service", group=group, starts_at=at)])
+    result = await deliver(published(store, policy, clock), policy, clock, payload)
+    [incident_id] = result.incident_ids
+    await fire_due(published(store, policy, clock), policy, clock, REACH)
+    detail = await show_incident(store, incident_id)
+    return incident_id, detail.incident.severity, [e.kind for e in detail.timeline]
+
+
+async def effects(store: Store, incident_id: int) -> tuple[int, int]:
+    """(pages queued, channels created) for ``incident_id``."""
+    calls = [r.call for r in await rows(store) if r.call.incident_id == incident_id]
+    pages = sum(1 for c in calls if c.target == PAGERDUTY)
+    channels = sum(1 for c in calls if c.target == SLACK and c.method == "conversations.create")
+    return pages, channels
+
+
+async def test_inside_the_sunday_window_a_p1_opens_as_p2_without_a_page_or_channel(
+    store: Store, paths: Policy
+) -> None:
+    clock = FixedClock(INSIDE)
+    incident_id, severity, kinds = await fire(store, paths, clock, "g1", "LNNHighLatency", INSIDE)
+    assert severity is Severity.P2
+    assert kinds[:2] == ["incident.opened", "maintenance.applied"]
+    assert await effects(store, incident_id) == (0, 0)
+    [mark] = await entries_of(store, incident_id, EventKind.MAINTENANCE_APPLIED)
+    assert mark.body["window"] == "weekly maintenance"
+    assert (mark.body["classified"], mark.body["severity"]) == ("P1", "P2")
+    assert mark.body["ends_at"] == WINDOW_END.isoformat()
+    # The card went to the triage channel, as every P2's does.
+    triage = [r.call for r in await rows(store) if r.call.args.get("channel") == TRIAGE]
+    assert any(c.incident_id == incident_id for c in triage)
+
+
+async def test_a_minute_after_the_window_the_same_alert_opens_its_room(
+    store: Store, paths: Policy
+) -> None:
+    clock = FixedClock(INSIDE)
+    after = WINDOW_END + timedelta(minutes=1)
+    incident_id, severity, kinds = await fire(store, paths, clock, "g2", "LNNHighLatency", after)
+    assert severity is Severity.P1
+    assert "maintenance.applied" not in kinds
+    assert await effects(store, incident_id) == (0, 1)
+
+
+async def test_a_p0_service_down_still_pages_inside_the_window(store: Store, paths: Policy) -> None:
+    clock = FixedClock(INSIDE)
+    incident_id, severity, kinds = await fire(store, paths, clock, "g3", "LNNServiceDown", INSIDE)
+    assert severity is Severity.P0
+    # Marked, so responders know maintenance is on, but not held.
+    assert "maintenance.applied" in kinds
+    assert await effects(store, incident_id) == (1, 1)
+
+
+async def test_a_window_that_holds_p0_too_pages_only_after_it_ends(
+    store: Store, paths: Policy
+) -> None:
+    [weekly] = paths.maintenance
+    strict = replace(paths, maintenance=(replace(weekly, effect=MaintenanceEffect(keep=())),))
+    clock = FixedClock(INSIDE)
+    # The last second of the window, then the same alert (a new group) one minute later.
+    last = WINDOW_END - timedelta(seconds=1)
+    held, severity, _ = await fire(store, strict, clock, "g4", "LNNServiceDown", last)
+    assert severity is Severity.P2
+    assert await effects(store, held) == (0, 0)
+    later, severity, kinds = await fire(
+        store, strict, clock, "g5", "LNNServiceDown", last + timedelta(minutes=1)
+    )
+    assert severity is Severity.P0
+    assert "maintenance.applied" not in kinds
+    assert await effects(store, later) == (1, 1)
+
+
+async def test_another_service_is_not_covered_by_the_lnn_window(
+    store: Store, paths: Policy
+) -> None:
+    clock = FixedClock(INSIDE)
+    payload = webhook("g6", [alert("LNNHighLatency", service="checkout", starts_at=INSIDE)])
+    result = await deliver(published(store, paths, clock), paths, clock, payload)
+    detail = await show_incident(store, result.incident_ids[0])
+    assert detail.incident.severity is Severity.P1
+    assert "maintenance.applied" not in [e.kind for e in detail.timeline]
