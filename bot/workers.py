@@ -82,12 +82,16 @@ class Worker:
         clock: Clock,
         pacing: Pacing,
         transient: tuple[type[Exception], ...] = (),
+        next_due: Callable[[], float | None] | None = None,
     ) -> None:
         self.name = name
         self._step = step
         self._clock = clock
         self.pacing = pacing
         self._transient = transient
+        # Seconds until work the step already knows of falls due (the outbox's paced rows):
+        # an idle wait ends then rather than at the next poll.
+        self._next_due = next_due
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -159,9 +163,13 @@ class Worker:
                 failures = 0
                 if more:
                     continue
-                wait = self.pacing.poll
+                wait = self._poll_wait()
             if not self._stopping:
                 await self._idle(wait)
+
+    def _poll_wait(self) -> float:
+        due = self._next_due() if self._next_due is not None else None
+        return self.pacing.poll if due is None else min(self.pacing.poll, max(due, 0.0))
 
     def _backoff(self, failures: int) -> float:
         return backoff_delay(failures, base=self.pacing.backoff_base, cap=self.pacing.backoff_cap)

@@ -20,6 +20,7 @@ from db.repositories import (
     SqlHealthRepository,
     SqlIncidentRepository,
     SqlOutboxRepository,
+    SqlPaceRepository,
     SqlTimelineRepository,
 )
 
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.deliveries = SqlDeliveryRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.chat_refs = SqlChatRefRepository(conn)
+        self.pace = SqlPaceRepository(conn)
         self.actions = SqlActionRepository(conn)
         self.health = SqlHealthRepository(conn)
         self.escalations = SqlEscalationRepository(conn)

@@ -165,6 +165,16 @@ outbox = Table(
 Index("ix_outbox_ordering_key_id", outbox.c.ordering_key, outbox.c.id)
 Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
 
+# The outbox's pace slots (bot.domain.outbox.Pace): per key, when its next call may leave.
+# One row per key, taken with a conditional upsert in the claim's transaction, so every
+# replica keeps the same pace.
+outbox_pace = Table(
+    "outbox_pace",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("next_at", UTCDateTime, nullable=False),
+)
+
 # Per incident, what Slack created for it: its channel id, the card's channel and ts.
 chat_refs = Table(
     "chat_refs",

@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.incident import JSON
@@ -126,6 +126,47 @@ class SendResult:
     kept: JSON = field(default_factory=dict)
     error: str = ""
     retry_after: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """A slot a call takes before it leaves, shared by every worker of every replica (the
+    slot is a database row): calls with the same ``key`` leave at most one per ``interval``
+    seconds on average, with up to ``burst`` at once after a quiet spell. The target's
+    sender names it (e.g. Slack's ``conversations.create`` is Tier 2, 20 a minute: one key
+    for the workspace, 3 seconds apart).
+
+    The slot keeps one instant per key, when the next call would be due if calls came
+    evenly (the generic cell rate algorithm): a call may leave while that instant is at most
+    ``tolerance`` ahead of now, and moves it on by ``interval``."""
+
+    key: str
+    interval: float
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.key or not math.isfinite(self.interval) or self.interval <= 0:
+            raise ValueError("a pace needs a key and a positive interval")
+        if self.burst < 1:
+            raise ValueError("a pace's burst is at least 1")
+
+    @property
+    def tolerance(self) -> timedelta:
+        """How far ahead of now the due instant may run: room for the burst."""
+        return timedelta(seconds=self.interval * (self.burst - 1))
+
+    def take(self, due: datetime | None, now: datetime) -> tuple[datetime | None, datetime]:
+        """Given the key's due instant (``None``: never used), answer ``(None, new due)``
+        when a call may leave now, else ``(when it may, due unchanged)``."""
+        due = now if due is None or due < now else due
+        if due - now > self.tolerance:
+            return due - self.tolerance, due
+        return None, due + timedelta(seconds=self.interval)
+
+    def held(self, due: datetime | None, until: datetime) -> datetime:
+        """The due instant that lets no call leave before ``until`` (the target said 429)."""
+        wanted = until + self.tolerance
+        return wanted if due is None or due < wanted else due
 
 
 class MissingRef(LookupError):

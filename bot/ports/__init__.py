@@ -17,7 +17,15 @@ from bot.ports.incidents import (
     TimelineRepository,
 )
 from bot.ports.metrics import Metrics
-from bot.ports.outbox import ChatRefRepository, OutboxObserver, OutboxRepository, Sender, Settled
+from bot.ports.outbox import (
+    ChatRefRepository,
+    OutboxObserver,
+    OutboxRepository,
+    PacedSender,
+    PaceRepository,
+    Sender,
+    Settled,
+)
 from bot.ports.remediation import ActionRepository, Cluster, Directory
 from bot.ports.silences import Silences
 from bot.ports.store import Publisher, Store, UnitOfWork
@@ -38,6 +46,8 @@ __all__ = [
     "OnCallDirectory",
     "OutboxObserver",
     "OutboxRepository",
+    "PaceRepository",
+    "PacedSender",
     "Publisher",
     "Sender",
     "Settled",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.domain.incident import (
     JSON,
 )
-from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus, SendResult
+from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus, Pace, SendResult
 
 
 class Sender(Protocol):
@@ -27,6 +27,18 @@ class Sender(Protocol):
 
     def skip(self, call: OutboundCall) -> str:
         """Unconfigured only: log what would have been sent; the reason kept on its row."""
+        ...
+
+
+@runtime_checkable
+class PacedSender(Sender, Protocol):
+    """A sender whose target limits how fast calls may come (Slack's rate tiers): it says
+    which shared slot each call must take before it leaves. The worker takes the slot in
+    the database, so every replica keeps the same pace; a sender without ``pace`` is not
+    paced."""
+
+    def pace(self, method: str, args: JSON) -> Pace | None:
+        """The slot ``method`` with these (bound) ``args`` takes, or ``None`` if unpaced."""
         ...
 
 
@@ -76,6 +88,12 @@ class OutboxRepository(Protocol):
         """
         ...
 
+    async def release(self, message_id: int, *, worker: str, not_before: datetime) -> bool:
+        """Give a claim back untried (its pace slot was taken): the lease is dropped, the
+        claim's attempt is not counted, and the row is ready again from ``not_before``.
+        ``False`` if ``worker`` lost the lease."""
+        ...
+
     async def mark_sent(self, message_id: int, *, at: datetime, result: JSON) -> bool:
         """Record the target's confirmation; ``False`` if the row was no longer pending."""
         ...
@@ -107,6 +125,23 @@ class OutboxRepository(Protocol):
         limit: int = 1000,
     ) -> Sequence[OutboxMessage]:
         """Oldest first."""
+        ...
+
+
+class PaceRepository(Protocol):
+    """The outbox's pace slots (``bot.domain.outbox.Pace``): per key, the instant its next
+    call is due. Shared by every replica: a slot is read locked and written in the caller's
+    transaction, so two transactions never both take it (on PostgreSQL the second waits for
+    the first's commit and then finds it taken). Callers taking several keys in one
+    transaction take them in key order (no deadlock)."""
+
+    async def take(self, pace: Pace, *, now: datetime) -> datetime | None:
+        """Take a slot of ``pace`` at ``now`` and answer ``None``; if none is free, change
+        nothing and answer when one frees."""
+        ...
+
+    async def hold(self, pace: Pace, *, until: datetime) -> None:
+        """Let no call of ``pace`` leave before ``until`` (the target answered 429)."""
         ...
 
 

@@ -17,7 +17,7 @@ from bot.ports.incidents import (
     IncidentRepository,
     TimelineRepository,
 )
-from bot.ports.outbox import ChatRefRepository, OutboxRepository
+from bot.ports.outbox import ChatRefRepository, OutboxRepository, PaceRepository
 from bot.ports.remediation import ActionRepository
 
 
@@ -42,6 +42,9 @@ class UnitOfWork(Protocol):
 
     @property
     def chat_refs(self) -> ChatRefRepository: ...
+
+    @property
+    def pace(self) -> PaceRepository: ...
 
     @property
     def actions(self) -> ActionRepository: ...

@@ -25,6 +25,7 @@ from bot.ports import (
     HealthRepository,
     IncidentRepository,
     OutboxRepository,
+    PaceRepository,
     Publisher,
     Store,
     TimelineRepository,
@@ -80,6 +81,10 @@ class RecordingUnitOfWork:
     @property
     def chat_refs(self) -> ChatRefRepository:
         return self.inner.chat_refs
+
+    @property
+    def pace(self) -> PaceRepository:
+        return self.inner.pace
 
     @property
     def actions(self) -> ActionRepository:

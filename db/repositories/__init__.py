@@ -8,6 +8,7 @@ from db.repositories.escalations import SqlEscalationRepository
 from db.repositories.health_gauges import SqlHealthRepository
 from db.repositories.incidents import SqlIncidentRepository
 from db.repositories.outbox import SqlOutboxRepository
+from db.repositories.pace import SqlPaceRepository
 from db.repositories.timeline import SqlTimelineRepository
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "SqlHealthRepository",
     "SqlIncidentRepository",
     "SqlOutboxRepository",
+    "SqlPaceRepository",
     "SqlTimelineRepository",
 ]

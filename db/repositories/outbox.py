@@ -118,6 +118,8 @@ _MARK_SENT = _finish(
 _RESCHEDULE = _finish(
     leased=True, not_before=bindparam("not_before"), last_error=bindparam("error")
 )
+# A claim given back untried: the attempt it counted is taken back.
+_RELEASE = _finish(leased=True, not_before=bindparam("not_before"), attempts=outbox.c.attempts - 1)
 _MARK_FAILED = _finish(
     leased=True,
     status=OutboxStatus.FAILED.value,
@@ -187,6 +189,10 @@ class SqlOutboxRepository(Repository):
     ) -> bool:
         params = {"message_id": message_id, "worker": worker, "not_before": not_before}
         return await self._finish(_RESCHEDULE, {**params, "error": error})
+
+    async def release(self, message_id: int, *, worker: str, not_before: datetime) -> bool:
+        params = {"message_id": message_id, "worker": worker, "not_before": not_before}
+        return await self._finish(_RELEASE, params)
 
     async def mark_failed(self, message_id: int, *, worker: str, at: datetime, error: str) -> bool:
         params = {"message_id": message_id, "worker": worker, "at": at, "error": error}

@@ -190,9 +190,17 @@ async def test_a_page_pagerduty_refuses_is_recorded_and_told_in_the_channel_once
     assert (body["target"], body["method"]) == ("pagerduty", "trigger")
     assert body["error"] == "HTTP 400: scripted 400"  # the service's own words, kept
     channel = world.bot.incident_channels()[0]
-    await eventually(
-        lambda: any("Pagerduty trigger failed" in (m.text or "") for m in channel.messages)
-    )
+
+    def told() -> bool:
+        return any("Pagerduty trigger failed" in (m.text or "") for m in channel.messages)
+
+    # The channel's posts are paced (a burst, then one a second): let those seconds pass.
+    for _ in range(30):
+        if told():
+            break
+        await world.pass_time(1)
+        await asyncio.sleep(0.05)
+    await eventually(told)
     # Not retried: the one refused request is all PagerDuty saw.
     await world.pass_time(3600)
     assert [r.status for r in world.pagerduty.events][:1] == [400]

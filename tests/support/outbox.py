@@ -11,6 +11,7 @@ from typing import Any
 from bot.clock import Clock, FixedClock
 from bot.domain.outbox import SLACK, OutboundCall, OutboxMessage, OutboxStatus
 from bot.integrations.outbox.worker import OutboxWorker
+from bot.integrations.slack.pacing import slack_pace
 from bot.integrations.slack.sender import SlackSender, make_client
 from bot.ports import Store
 from tests.fakes.slack.server import FakeSlack
@@ -27,7 +28,12 @@ def fake_on(clock: FixedClock) -> FakeSlack:
 
 
 def make_worker(store: Store, url: str, clock: Clock, **options: Any) -> OutboxWorker:
-    sender = SlackSender(make_client(TOKEN, url, timeout=5), clock=clock)
+    """A worker whose Slack sender is unpaced unless ``paced=True``: most tests are about
+    other things and move the clock only where they mean to (pacing: ``test_outbox_pacing``)."""
+    paced = bool(options.pop("paced", False))
+    sender = SlackSender(
+        make_client(TOKEN, url, timeout=5), clock=clock, pacing=slack_pace if paced else None
+    )
     options.setdefault("worker_id", "w1")
     options.setdefault("rng", random.Random(7))
     return OutboxWorker(store, {SLACK: sender}, clock, **options)

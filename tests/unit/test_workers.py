@@ -157,3 +157,28 @@ async def test_stop_without_a_timeout_cancels_the_round_in_flight(clock: FixedCl
     async with asyncio.timeout(5):
         await worker.stop()
     assert not worker.running
+
+
+async def test_work_known_to_fall_due_ends_the_wait_before_the_poll(clock: FixedClock) -> None:
+    step = Script()
+    due: list[float | None] = [30.0]
+    worker = Worker("test", step, clock=clock, pacing=Pacing(poll=HOUR), next_due=lambda: due[0])
+    await worker.start()
+    try:
+        await settle()
+        assert step.rounds == 1
+        due[0] = None  # nothing more known: the next wait is the poll
+        clock.advance(29)
+        await settle()
+        assert step.rounds == 1
+        clock.advance(1)
+        await settle()
+        assert step.rounds == 2
+        clock.advance(HOUR - 1)
+        await settle()
+        assert step.rounds == 2
+        clock.advance(1)
+        await settle()
+        assert step.rounds == 3
+    finally:
+        await worker.stop()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import Clock
 from bot.domain.incident import JSON
-from bot.domain.outbox import OutboxMessage
-from bot.ports import Store, UnitOfWork
+from bot.domain.outbox import OutboxMessage, Pace
+from bot.ports import Sender, Settled, Store, UnitOfWork
 from bot.services.transactions import in_transaction
 
 log = logging.getLogger("firebreak.outbox")
@@ -37,12 +37,15 @@ class RowWriter:
     async def _write(self, work: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
         return await in_transaction(self._store, work)
 
-    async def refs(self, message: OutboxMessage) -> dict[str, str]:
-        incident_id = message.call.incident_id
-        if not message.call.binds or incident_id is None:
-            return {}
-        async with self._store.transaction() as uow:
-            return await uow.chat_refs.refs(incident_id)
+    async def hold(self, pace: Pace, until: datetime) -> None:
+        """Let no call of ``pace`` leave before ``until``, on any replica (the target said
+        429)."""
+
+        async def work(uow: UnitOfWork) -> bool:
+            await uow.pace.hold(pace, until=until)
+            return True
+
+        await self._write(work)
 
     async def sent(self, done: Confirmed) -> bool:
         """Mark the row sent and store the refs it produced; ``False`` if it was finished
@@ -82,3 +85,32 @@ class RowWriter:
                 message.id, worker=self._worker, at=self._clock.now(), error=error
             )
         )
+
+
+async def settle_unsendable(
+    uow: UnitOfWork,
+    senders: Mapping[str, Sender],
+    batch: Sequence[OutboxMessage],
+    *,
+    worker: str,
+    now: datetime,
+    settled: list[tuple[OutboxMessage, Settled, str]],
+) -> list[OutboxMessage]:
+    """Record the rows nobody will send in the claim's own transaction (one commit per
+    round, not one per row, in an alert storm), adding them to ``settled``; the rest, to
+    send."""
+    sendable: list[OutboxMessage] = []
+    for message in batch:
+        sender = senders.get(message.call.target)
+        if sender is None:
+            error = f"unknown_target:{message.call.target}"
+            log.error("outbox: row %d failed for good: %s", message.id, error)
+            await uow.outbox.mark_failed(message.id, worker=worker, at=now, error=error)
+            settled.append((message, "failed", error))
+        elif not sender.configured:
+            reason = sender.skip(message.call)
+            await uow.outbox.mark_unconfigured(message.id, worker=worker, at=now, reason=reason)
+            settled.append((message, "unconfigured", reason))
+        else:
+            sendable.append(message)
+    return sendable

@@ -14,8 +14,12 @@ What happens to a row:
 * ``RETRY`` (connection errors, timeouts, 5xx): retried after an exponential backoff with jitter
   (``backoff_base`` doubling up to ``backoff_cap``); after ``max_attempts`` claims the row
   fails.
+* Paced (``bot.integrations.outbox.pacing``): a call whose sender names a pace slot (Slack's
+  rate tiers) leaves only once it takes the slot, in the database, in the claim's
+  transaction; otherwise it is given back untried until the slot frees, and its key waits.
 * ``RATE_LIMITED`` (HTTP 429): the target's *method* pauses until ``Retry-After`` has
-  passed, in this worker; other methods go on. The row waits with it.
+  passed, in this worker, and the call's pace slot is held that long for every replica;
+  other methods go on. The row waits with it.
 * ``FAILED`` (for Slack: ``channel_not_found``, ``invalid_auth``, ``msg_too_long``, ...):
   the row fails for good, logged at ERROR with its error code. Later rows of the same key
   are *not* held back: a card update or a timeline note is still worth having in the
@@ -44,22 +48,23 @@ import random
 import secrets
 import socket
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
+from bot.domain.incident import JSON
 from bot.domain.outbox import (
     SLACK,
     MissingRef,
     OutboxMessage,
     Outcome,
     SendResult,
-    bind_args,
     extract_saves,
 )
 from bot.errors import FirebreakError
-from bot.integrations.outbox.rows import Confirmed, RowWriter
-from bot.ports import OutboxObserver, Sender, Settled, Store, UnitOfWork
+from bot.integrations.outbox.pacing import Pacer, Ready
+from bot.integrations.outbox.rows import Confirmed, RowWriter, settle_unsendable
+from bot.ports import OutboxObserver, Sender, Settled, Store
 from bot.workers import Pacing, Worker, backoff_delay
 
 log = logging.getLogger("firebreak.outbox")
@@ -108,6 +113,7 @@ class OutboxWorker:
         self._paused: dict[tuple[str, str], datetime] = {}
         self._confirmed: dict[int, Confirmed] = {}
         self._rows = RowWriter(store, clock, self.worker_id)
+        self._pace = Pacer(senders, clock, self._rows)
         self.worker = Worker(
             f"outbox {self.worker_id}",
             self._round,
@@ -119,6 +125,7 @@ class OutboxWorker:
                 stop_timeout=stop_timeout,
             ),
             transient=(FirebreakError,),
+            next_due=self._pace.until_slot,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -164,40 +171,17 @@ class OutboxWorker:
                 limit=self.batch_size,
                 paused_methods=paused,
             )
-            sendable = await self._settle_unsendable(uow, batch, now, unsendable)
+            sendable = await settle_unsendable(
+                uow, self.senders, batch, worker=self.worker_id, now=now, settled=unsendable
+            )
+            leaving = await self._pace.admit(uow, sendable, worker=self.worker_id, now=now)
         # Told only once the claim's transaction committed what it says.
         for message, outcome, error in unsendable:
             await self._observe(message, outcome, error)
-        await asyncio.gather(*(self._guarded(message) for message in sendable))
+        await asyncio.gather(*(self._guarded(row) for row in leaving))
+        # Rows given back for their pace slot count too: each round moves every row it
+        # claimed on (sent, settled or later), so this never spins.
         return len(batch)
-
-    async def _settle_unsendable(
-        self,
-        uow: UnitOfWork,
-        batch: Sequence[OutboxMessage],
-        now: datetime,
-        settled: list[tuple[OutboxMessage, Settled, str]],
-    ) -> list[OutboxMessage]:
-        """Record the rows nobody will send in the claim's own transaction (one commit per
-        round, not one per row, in an alert storm), adding them to ``settled``; the rest, to
-        send."""
-        sendable: list[OutboxMessage] = []
-        for message in batch:
-            sender = self.senders.get(message.call.target)
-            if sender is None:
-                error = f"unknown_target:{message.call.target}"
-                log.error("outbox: row %d failed for good: %s", message.id, error)
-                await uow.outbox.mark_failed(message.id, worker=self.worker_id, at=now, error=error)
-                settled.append((message, "failed", error))
-            elif not sender.configured:
-                reason = sender.skip(message.call)
-                await uow.outbox.mark_unconfigured(
-                    message.id, worker=self.worker_id, at=now, reason=reason
-                )
-                settled.append((message, "unconfigured", reason))
-            else:
-                sendable.append(message)
-        return sendable
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """``run_once`` until nothing is ready; the number of rows handled."""
@@ -209,10 +193,11 @@ class OutboxWorker:
             total += handled
         return total
 
-    async def _guarded(self, message: OutboxMessage) -> None:
+    async def _guarded(self, row: Ready) -> None:
+        message = row.message
         async with self._slots:
             try:
-                await self._deliver(message)
+                await self._deliver(message, row.args)
             except FirebreakError as exc:
                 # The row keeps its lease and comes back when it expires.
                 log.warning("outbox: row %d left for later: %s", message.id, exc)
@@ -223,7 +208,7 @@ class OutboxWorker:
                 failure = SendResult(Outcome.RETRY, message.call.method, error=repr(exc))
                 await self._settle(message, failure)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    async def _deliver(self, message: OutboxMessage, args: JSON | MissingRef) -> None:
         call = message.call
         if message.id in self._confirmed:
             await self._record(message.id)
@@ -233,12 +218,11 @@ class OutboxWorker:
             if until is not None:
                 await self._rows.reschedule(message, until, "ratelimited: method paused")
                 return
-            try:
-                args = bind_args(call, await self._rows.refs(message))
-            except MissingRef as missing:
-                await self._fail(message, f"missing_ref:{missing.name}")
+            if isinstance(args, MissingRef):
+                await self._fail(message, f"missing_ref:{args.name}")
                 return
             result = await self.senders[call.target].send(call.method, args)
+            await self._pace.after(Ready(message, args), result)
             await self._settle(message, result)
 
     async def _settle(self, message: OutboxMessage, result: SendResult) -> None:

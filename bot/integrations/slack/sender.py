@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -31,10 +31,12 @@ from bot.domain.incident import JSON
 from bot.domain.outbox import (
     OutboundCall,
     Outcome,
+    Pace,
     SendResult,
     lookup,
     parse_retry_after,
 )
+from bot.integrations.slack.pacing import slack_pace
 
 log = logging.getLogger("firebreak.outbox")
 
@@ -75,9 +77,17 @@ class SlackSender:
 
     configured = True
 
-    def __init__(self, client: AsyncWebClient, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        clock: Clock,
+        pacing: Callable[[str, JSON], Pace | None] | None = slack_pace,
+    ) -> None:
         self._client = client
         self._clock = clock
+        # ``None``: unpaced (tests about other things on a clock that does not move).
+        self._pacing = pacing
 
     @property
     def client(self) -> AsyncWebClient:
@@ -99,6 +109,10 @@ class SlackSender:
 
     def skip(self, call: OutboundCall) -> str:
         return ""  # configured: the worker never skips a Slack call
+
+    def pace(self, method: str, args: JSON) -> Pace | None:
+        """Slack's rate tier for the call (``bot.integrations.slack.pacing``)."""
+        return None if self._pacing is None else self._pacing(method, args)
 
     async def _api(self, method: str, args: JSON) -> JSON:
         """Call through slack_sdk's typed method when there is one (its encoding rules),

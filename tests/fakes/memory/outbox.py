@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.incident import JSON
-from bot.domain.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus
+from bot.domain.outbox import CHANNEL, OutboundCall, OutboxMessage, OutboxStatus, Pace
 from bot.errors import IntegrityViolation
 
 
@@ -36,12 +36,14 @@ class OutboxState:
     rows: dict[int, _Row] = dataclasses.field(default_factory=dict)
     refs: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)
     next_id: int = 1
+    pace: dict[str, datetime] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> OutboxState:
         return OutboxState(
             rows=dict(self.rows),
             refs={key: dict(refs) for key, refs in self.refs.items()},
             next_id=self.next_id,
+            pace=dict(self.pace),
         )
 
 
@@ -132,6 +134,17 @@ class MemoryOutbox:
     ) -> bool:
         return self._finish(message_id, worker, not_before=_aware(not_before), last_error=error)
 
+    async def release(self, message_id: int, *, worker: str, not_before: datetime) -> bool:
+        row = self._state.rows.get(message_id)
+        if row is None:
+            return False
+        return self._finish(
+            message_id,
+            worker,
+            not_before=_aware(not_before),
+            attempts=row.message.attempts - 1,
+        )
+
     async def mark_failed(self, message_id: int, *, worker: str, at: datetime, error: str) -> bool:
         return self._finish(
             message_id, worker, status=OutboxStatus.FAILED, finished_at=_aware(at), last_error=error
@@ -169,6 +182,21 @@ class MemoryOutbox:
             )
         ]
         return found[:limit]
+
+
+class MemoryPace:
+    """The ``outbox_pace`` table: per key, when its next call is due."""
+
+    def __init__(self, state: OutboxState) -> None:
+        self._state = state
+
+    async def take(self, pace: Pace, *, now: datetime) -> datetime | None:
+        busy_until, due = pace.take(self._state.pace.get(pace.key), _aware(now))
+        self._state.pace[pace.key] = due
+        return busy_until
+
+    async def hold(self, pace: Pace, *, until: datetime) -> None:
+        self._state.pace[pace.key] = pace.held(self._state.pace.get(pace.key), _aware(until))
 
 
 class MemoryChatRefs:

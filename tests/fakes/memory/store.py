@@ -38,7 +38,7 @@ from bot.ports import InboxBacklog
 from tests.fakes.memory.actions import ActionTable, MemoryActions
 from tests.fakes.memory.escalations import MemoryEscalations, TimerTable
 from tests.fakes.memory.health import MemoryHealth
-from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, OutboxState
+from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, MemoryPace, OutboxState
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -406,6 +406,7 @@ class MemoryUnitOfWork:
         self.chat_refs = MemoryChatRefs(
             state.outbox, lambda incident_id: incident_id in state.incidents
         )
+        self.pace = MemoryPace(state.outbox)
         self.actions = MemoryActions(state.actions, state.incidents)
         self.health = MemoryHealth(state.outbox, state.actions)
         self.escalations = MemoryEscalations(state.timers)

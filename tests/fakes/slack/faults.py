@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,27 @@ class _RateLimit:
     blocked_until: float = -math.inf
 
 
+@dataclasses.dataclass(slots=True)
+class _Tier:
+    """Slack's limit of a method: ``calls`` in any ``seconds``, per channel or per workspace."""
+
+    calls: int
+    seconds: float
+    per_channel: bool
+    accepted: dict[str, deque[float]] = dataclasses.field(default_factory=dict)
+
+    def check(self, record: RecordedRequest) -> Fault | None:
+        key = str(record.args.get("channel", "")) if self.per_channel else ""
+        times = self.accepted.setdefault(key, deque())
+        now = record.received_at
+        while times and times[0] <= now - self.seconds:
+            times.popleft()
+        if len(times) >= self.calls:
+            return Fault(429, "ratelimited", max(1, math.ceil(times[0] + self.seconds - now)))
+        times.append(now)
+        return None
+
+
 class FaultPlan:
     """What the next requests get instead of a normal answer."""
 
@@ -57,6 +79,7 @@ class FaultPlan:
         self._unavailable_calls = 0
         self._unavailable_until = -math.inf
         self._rate_limits: dict[str, _RateLimit] = {}
+        self._tiers: dict[str, _Tier] = {}
         self._ok_budget: int | None = None
 
     def unavailable(self, calls: int) -> None:
@@ -88,10 +111,19 @@ class FaultPlan:
         """
         self._rate_limits[method] = _RateLimit(remaining=calls, retry_after=retry_after)
 
+    def enforce_tier(
+        self, method: str, calls: int, seconds: float, *, per_channel: bool = False
+    ) -> None:
+        """Refuse (429 with ``Retry-After``) a call of ``method`` that would make more than
+        ``calls`` accepted ones within any ``seconds`` (per ``channel`` argument when
+        ``per_channel``), as Slack's rate tiers do: Tier 2 is ``enforce_tier(m, 20, 60)``."""
+        self._tiers[method] = _Tier(calls, seconds, per_channel)
+
     def clear(self) -> None:
         self._unavailable_calls = 0
         self._unavailable_until = -math.inf
         self._rate_limits.clear()
+        self._tiers.clear()
         self._ok_budget = None
 
     def server_fault(self) -> Fault | None:
@@ -107,7 +139,8 @@ class FaultPlan:
     def rate_limit_fault(self, record: RecordedRequest) -> Fault | None:
         limit = self._rate_limits.get(record.method)
         if limit is None:
-            return None
+            tier = self._tiers.get(record.method)
+            return None if tier is None else tier.check(record)
         now = record.received_at
         if now < limit.blocked_until:
             record.early = True
