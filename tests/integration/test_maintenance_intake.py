@@ -27,7 +27,7 @@ from bot.services.publishing import PublishingStore
 from tests.support.escalation import entries_of, escalating_store, escalation_policy
 from tests.support.inbox import deliver
 from tests.support.outbox import rows
-from tests.support.payloads.alertmanager import alert, webhook
+from tests.support.payloads.alertmanager import alert, resolved, webhook
 
 # Sunday 22 November 2026: the default policy's window is 02:00-04:00 UTC.
 INSIDE = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
@@ -142,3 +142,41 @@ async def test_another_service_is_not_covered_by_the_lnn_window(
     detail = await show_incident(store, result.incident_ids[0])
     assert detail.incident.severity is Severity.P1
     assert "maintenance.applied" not in [e.kind for e in detail.timeline]
+
+
+async def test_a_flap_inside_the_window_is_held_like_an_incident_opened_there(
+    store: Store, paths: Policy
+) -> None:
+    # Opened as P1 five minutes before the window, resolved inside it, firing again inside.
+    before = datetime(2026, 11, 22, 1, 55, tzinfo=UTC)
+    clock = FixedClock(before)
+    incident_id, severity, _ = await fire(store, paths, clock, "g6", "LNNHighLatency", before)
+    assert severity is Severity.P1
+    latency = alert("LNNHighLatency", service="lnn-service", group="g6", starts_at=before)
+    clock.advance(6 * 60)
+    gone = webhook("g6", [resolved(latency, clock.now())])
+    assert (await deliver(published(store, paths, clock), paths, clock, gone)).resolved_incidents
+    again = datetime(2026, 11, 22, 2, 5, tzinfo=UTC)
+    reopened, severity, kinds = await fire(store, paths, clock, "g6", "LNNHighLatency", again)
+
+    assert reopened == incident_id  # a flap, not a new incident
+    assert severity is Severity.P2
+    assert kinds[-6:] == [
+        "incident.triggered",
+        "incident.flapped",
+        "severity.changed",
+        "maintenance.applied",
+        "alert.firing",
+        "escalation.fired",
+    ]
+    # The path the reopen started is the held severity's (P2: an email, no page).
+    fired = await entries_of(store, incident_id, EventKind.ESCALATION_FIRED)
+    assert [e.body["severity"] for e in fired] == ["P1", "P2"]
+    [lowered] = await entries_of(store, incident_id, EventKind.SEVERITY_CHANGED)
+    assert (lowered.body["from"], lowered.body["to"], lowered.body["rule"]) == (
+        "P1",
+        "P2",
+        "maintenance",
+    )
+    pages, _ = await effects(store, incident_id)
+    assert pages == 0

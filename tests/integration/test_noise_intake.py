@@ -90,7 +90,11 @@ async def test_firing_again_within_the_window_reopens_the_incident_with_one_flap
     detail = await detail_of(published, first.id)
     assert detail.incident.status is IncidentStatus.TRIGGERED
     assert detail.incident.flap_count == 1
+    # Unanswered again: an old resolution would read as the new target already met.
     assert detail.incident.resolved_by is None
+    assert detail.incident.resolved_at is None
+    assert detail.incident.acknowledged_at is None
+    assert detail.incident.acknowledged_by is None
     assert [a.status for a in detail.alerts] == [AlertStatus.RESOLVED, AlertStatus.FIRING]
     (flap,) = [e for e in detail.timeline if e.kind == EventKind.INCIDENT_FLAPPED]
     assert flap.body["count"] == 1

@@ -207,6 +207,30 @@ async def test_matchers_that_reach_other_alerts_need_broad_from_an_approver(
     assert (await _kinds(store))[0][1]["broad"] is True
 
 
+@pytest.mark.parametrize(
+    "matcher",
+    [
+        Matcher("alertname", ".+", MatchOp.REGEX),
+        Matcher("instance", "lnn-9", MatchOp.NOT_EQUAL),
+        Matcher("instance", "x|y", MatchOp.NOT_REGEX),
+    ],
+    ids=["regex", "negative", "negative-regex"],
+)
+async def test_a_regex_or_negative_matcher_is_broad_even_when_nothing_else_fires_now(
+    policy: Policy, matcher: Matcher
+) -> None:
+    # Nothing but the incident's own alert fires: what matters is what the matcher will reach.
+    store, alertmanager, silencer = await _setup(policy, LATENCY)
+    wide = (Matcher("alertname", "LNNHighLatency"), matcher)
+    with pytest.raises(BadRequest, match="can match alerts of other incidents as they fire"):
+        await silencer.silence(1, SilenceRequest(matchers=wide), actor=RESPONDER)
+    with pytest.raises(Forbidden, match="regex and negative matchers reach alerts"):
+        await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=RESPONDER)
+    assert alertmanager.silences == {}
+    await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=APPROVER)
+    assert (await _kinds(store))[0][1]["broad"] is True
+
+
 async def test_unsilence_expires_what_is_active_and_records_what_had_ended(
     policy: Policy,
 ) -> None:

@@ -6,6 +6,7 @@ delivery, and is idempotent: a re-sent or concurrent duplicate changes nothing t
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -32,7 +33,7 @@ from bot.domain.incident import (
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
 from bot.services.entries import record_opened, save_recorded
-from bot.services.incidents.maintenance_hold import hold_for_maintenance
+from bot.services.incidents.maintenance_hold import Held, hold_for_maintenance
 from bot.services.incidents.noise import join_as_symptoms, reopen_flapped
 
 ACTOR = Actor(SYSTEM, "alertmanager")
@@ -91,11 +92,15 @@ async def apply_alert_group(
         # A maintenance window holds the severity before anything is opened with it.
         held = hold_for_maintenance(policy, now, group, verdicts)
         verdicts = dict(held.verdicts)
-        incident, created = await _incident_for(uow, policy, now, group, new_firing, verdicts)
-        if created:
+        incident, how = await _incident_for(uow, policy, now, group, new_firing, verdicts)
+        worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
+        if how is _Chosen.OPENED:
             opened.append(incident)
-            worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
             await held.record(uow, incident, worst.fingerprint, at=now, actor=ACTOR)
+        elif how is _Chosen.REOPENED:
+            # Reopened as a flap inside a window: held like an incident opened there, or the
+            # restarted path would page during maintenance at the old severity.
+            incident = await _hold_reopened(uow, incident, held, worst.fingerprint, now)
     else:
         incident = await uow.incidents.latest_for_group(group.group_key)
         if incident is None and known:
@@ -172,6 +177,30 @@ async def apply_alert_group(
     )
 
 
+class _Chosen(enum.Enum):
+    """Where new firing alerts went: the group's open incident, the incident they are
+    symptoms of, the group's last incident reopened as a flap, or a new one."""
+
+    OPEN = enum.auto()
+    SYMPTOM = enum.auto()
+    REOPENED = enum.auto()
+    OPENED = enum.auto()
+
+
+async def _hold_reopened(
+    uow: UnitOfWork, incident: Incident, held: Held, fingerprint: str, now: datetime
+) -> Incident:
+    found = held.covered.get(fingerprint)
+    if found is None or held.verdicts[fingerprint].severity >= incident.severity:
+        return incident
+    severity = held.verdicts[fingerprint].severity
+    lowered = replace(incident, severity=severity, updated_at=now)
+    event = SeverityChanged(previous=incident.severity.value, to=severity.value, rule="maintenance")
+    lowered = await save_recorded(uow, lowered, at=now, actor=ACTOR, event=event)
+    await held.record(uow, lowered, fingerprint, at=now, actor=ACTOR)
+    return lowered
+
+
 async def _incident_for(
     uow: UnitOfWork,
     policy: Policy,
@@ -179,22 +208,22 @@ async def _incident_for(
     group: AlertGroup,
     new_firing: Sequence[Alert],
     verdicts: Mapping[str, Classification],
-) -> tuple[Incident, bool]:
-    """The incident new firing alerts go to, locked, and whether it was just opened: the
-    group's open one; else the open incident they are symptoms of (policy ``noise.inhibit``);
-    else the group's last one reopened, if it resolved within the flap window; else a new
-    one."""
+) -> tuple[Incident, _Chosen]:
+    """The incident new firing alerts go to, locked, and how it was chosen: the group's open
+    one; else the open incident they are symptoms of (policy ``noise.inhibit``); else the
+    group's last one reopened, if it resolved within the flap window; else a new one."""
     latest = await uow.incidents.latest_for_group(group.group_key)
     if latest is not None and latest.status.is_open:
-        return latest, False
+        return latest, _Chosen.OPEN
     noise = policy.noise
     source = await join_as_symptoms(
         uow, noise=noise, group=group, firing=new_firing, verdicts=verdicts, now=now, actor=ACTOR
     )
     if source is not None:
-        return source, False
+        return source, _Chosen.SYMPTOM
     if latest is not None and noise.flap.reopens(latest.resolved_at, now):
-        return await reopen_flapped(uow, latest, flap=noise.flap, now=now, actor=ACTOR), False
+        reopened = await reopen_flapped(uow, latest, flap=noise.flap, now=now, actor=ACTOR)
+        return reopened, _Chosen.REOPENED
     worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
     verdict = verdicts[worst.fingerprint]
     incident, created = await uow.incidents.open_for_group(
@@ -220,7 +249,8 @@ async def _incident_for(
             group_key=group.group_key,
             receiver=group.receiver,
         )
-    return incident, created
+    # Another writer may have opened the group's incident first: then it is the open one.
+    return incident, _Chosen.OPENED if created else _Chosen.OPEN
 
 
 async def _maybe_upgrade(

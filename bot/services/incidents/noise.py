@@ -31,9 +31,14 @@ async def reopen_flapped(
     assert incident.resolved_at is not None  # FlapPolicy.reopens said so
     count = incident.flap_count + 1
     held = now + flap.window if flap.flapping(count) else None
+    # Reopened means unanswered again: an old acknowledgement or resolution left on it would
+    # make the card and the pages say the new response target was already met.
     reopened = replace(
         incident.moved_to(IncidentStatus.TRIGGERED, by=actor, at=now),
         flap_count=count,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        resolved_at=None,
         resolved_by=None,
     )
     await uow.incidents.save(reopened)

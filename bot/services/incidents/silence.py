@@ -142,16 +142,29 @@ class Silencer:
             )
         matched = await silences.alerts(matchers)
         others = tuple(a for a in matched if not _own(a, episodes))
-        if others and not request.broad:
-            raise BadRequest(
-                f"these matchers also match {_alerts(len(others))} outside incident "
-                f"#{incident.id}: {_others_text(others)}. Narrow them with `--matcher`, or "
-                "ask an approver to add `--broad`"
+        # A regex or a negative matcher reaches alerts that fire later as well, which no
+        # look at what fires now can rule out: it is broad by its form.
+        open_ended = [m for m in matchers if m.op.is_regex or not m.op.is_equal]
+        if (others or open_ended) and not request.broad:
+            reach = (
+                f"also match {_alerts(len(others))} outside incident #{incident.id}: "
+                f"{_others_text(others)}"
+                if others
+                else f"include {', '.join(f'`{m}`' for m in open_ended)}, which can match "
+                "alerts of other incidents as they fire"
             )
-        if others and not await self.directory.admits(actor, self.approvers):
-            raise Forbidden(
-                f"only an approver may silence beyond incident #{incident.id}'s alerts: "
+            raise BadRequest(
+                f"these matchers {reach}. Narrow them with `--matcher label=value`, or ask an "
+                "approver to add `--broad`"
+            )
+        if (others or open_ended) and not await self.directory.admits(actor, self.approvers):
+            further = (
                 f"these matchers also match {_alerts(len(others))} outside it"
+                if others
+                else "regex and negative matchers reach alerts that fire later"
+            )
+            raise Forbidden(
+                f"only an approver may silence beyond incident #{incident.id}'s alerts: {further}"
             )
         now = self.clock.now()
         ends_at = now + request.duration
@@ -169,7 +182,7 @@ class Silencer:
             matchers=tuple(str(m) for m in matchers),
             ends_at=_stamp(ends_at),
             by=str(actor),
-            broad=bool(others),
+            broad=bool(others or open_ended),
         )
 
         async def record(uow: UnitOfWork) -> None:
