@@ -33,6 +33,7 @@ from bot.services.incidents.ingest_pagerduty import ACTOR, PagerDutyIngestResult
 from bot.services.incidents.queries import show_incident
 from bot.services.incidents.updates import acknowledge, resolve
 from handlers.pagerduty_schema import parse_pagerduty
+from tests.support.escalation import escalating_store
 from tests.support.inbox import deliver, processor
 from tests.support.payloads import alertmanager as am
 from tests.support.payloads.pagerduty import annotation_event, encode, incident_event
@@ -407,7 +408,8 @@ async def test_acknowledged_or_resolved_in_pagerduty_cancels_the_pending_levels(
             at=clock.now(),
         )
     ack = acted_by(ours("incident.acknowledged", 3, incident.dedup_key), "PUSER1", "Ann Oncall")
-    await send(store, policy, clock, ack)
+    # Through the running bot's store: the escalation reactor cancels on the status entry.
+    await send(escalating_store(store, policy, clock), policy, clock, ack)
     async with store.transaction() as uow:
         timers = await uow.escalations.for_incident(incident.id)
     assert [(t.level, t.status, t.cancelled_reason) for t in timers] == [

@@ -263,7 +263,6 @@ async def _move(
             reason=reason if acked or resolved else None,
         ),
     )
-    if acked or resolved:
-        # The levels of the escalation path not yet fired are moot once someone answered.
-        await uow.escalations.cancel_pending(incident.id, reason=target.value)
+    # The levels of the escalation path not yet fired are cancelled by the escalation
+    # reactor, which sees this status entry as it sees everyone's.
     return moved
