@@ -12,6 +12,18 @@ import re
 # or parse=full; a zero-width space after the `@` keeps them readable but inert.
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _ZWSP = "\u200b"
+# Slack ids: users are U… (or W… on Enterprise Grid), user groups S…, upper-case letters and
+# digits. One definition for the policy's checks and both Slack adapters.
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
+
+
+def is_user_id(value: str) -> bool:
+    return _USER_ID.fullmatch(value) is not None
+
+
+def is_group_id(value: str) -> bool:
+    return _GROUP_ID.fullmatch(value) is not None
 
 
 def clean(text: str) -> str:

@@ -16,9 +16,9 @@ from bot.domain.escalation import Via
 from bot.domain.incident import Severity
 from bot.policy.escalation import format_duration, parse_duration
 from bot.policy.scenario_checks import Path_, Problem
+from bot.text import is_group_id, is_user_id
 
 # Slack ids: U… or W… a user, S… a user group (the form the Slack adapters accept).
-SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,20}")
 # An address an SMTP server takes as a recipient: no display name, no spaces, one @.
 EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -40,7 +40,7 @@ def email_address(value: str) -> str:
 
 
 def slack_id(value: str) -> str:
-    if SLACK_ID.fullmatch(value) is None:
+    if not (is_user_id(value) or is_group_id(value)):
         raise ValueError(f"{value!r} is not a Slack id (U… or W… for a user, S… for a user group)")
     return value
 

@@ -4,7 +4,6 @@ text)."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from bot.domain.action import ActionRequest
@@ -16,10 +15,8 @@ from bot.services.incidents.page import PageResult
 from bot.services.incidents.silence import SilenceResult, Unsilenced
 from bot.services.remediation.approve import ApprovalResult
 from bot.services.remediation.request import RequestResult
-from bot.text import escape, inert
+from bot.text import escape, inert, is_group_id, is_user_id
 
-_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
-_GROUP = re.compile(r"S[A-Z0-9]{2,20}")
 _NONE = "—"
 
 
@@ -58,9 +55,9 @@ def suggested_text(result: RequestResult | Diagnosis) -> str:
 def mention(ident: str) -> str:
     """A Slack mention of a user (``U…``/``W…``) or user group (``S…``) id; anything else
     as inert text."""
-    if _USER.fullmatch(ident):
+    if is_user_id(ident):
         return f"<@{ident}>"
-    if _GROUP.fullmatch(ident):
+    if is_group_id(ident):
         return f"<!subteam^{ident}>"
     return escape(ident)
 

@@ -9,7 +9,6 @@ so a cut can neither break the display nor turn half an escape back into markup.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from bot.domain.actor import SLACK, Actor
@@ -19,14 +18,11 @@ from bot.errors import BadRequest
 # without importing this outbound adapter.
 from bot.text import escape as escape
 from bot.text import inert as inert
+from bot.text import is_group_id as is_group_id
+from bot.text import is_user_id as is_user_id
 
 TRUNCATED = "… (truncated)"
 ELLIPSIS = "…"
-
-# Users are U… (or W… on Enterprise Grid), user groups S…; Slack ids are upper-case
-# letters and digits.
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
-_GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
 
 
 def truncate(text: str, limit: int, *, marker: str = TRUNCATED) -> str:
@@ -61,14 +57,6 @@ def plain(text: str, limit: int, *, marker: str = ELLIPSIS) -> str:
 
     Never empty, because Slack refuses an empty text object."""
     return truncate(escape(text), limit, marker=marker) or "-"
-
-
-def is_user_id(value: str) -> bool:
-    return _USER_ID.fullmatch(value) is not None
-
-
-def is_group_id(value: str) -> bool:
-    return _GROUP_ID.fullmatch(value) is not None
 
 
 def mention(slack_id: str) -> str:
