@@ -36,7 +36,7 @@ def outbox_senders(settings: Settings, slack: AsyncWebClient, clock: Clock) -> d
 def reach_of(settings: Settings) -> Reach:
     """Which ways of telling people are configured: the timeline says so when one is not."""
     return Reach(
-        paging=settings.pagerduty_routing_key is not None or bool(settings.routing_keys()),
+        paging=settings.paging_configured,
         email=settings.smtp_url is not None,
     )
 
@@ -74,5 +74,5 @@ def warn_unconfigured(settings: Settings) -> None:
         log.warning("SLACK_SIGNING_SECRET is unset: /slack/events answers 503")
     if settings.api_token is None:
         log.warning("FIREBREAK_API_TOKEN is unset: /api/incidents refuses all")
-    if settings.pagerduty_routing_key is None and not settings.routing_keys():
+    if not settings.paging_configured:
         log.warning("PAGERDUTY_ROUTING_KEY is unset: pages are written to this log, not sent")

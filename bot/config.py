@@ -221,6 +221,11 @@ class Settings(BaseSettings):
         return keys
 
     @property
+    def paging_configured(self) -> bool:
+        """A routing key is set: ``PAGERDUTY_ROUTING_KEY`` or a named one."""
+        return self.pagerduty_routing_key is not None or bool(self.pagerduty_routing_keys)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

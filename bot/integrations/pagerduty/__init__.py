@@ -16,6 +16,6 @@ __all__ = ["PagerDutyLogSender", "PagerDutyOnCall", "PagerDutySender", "pagerdut
 def pagerduty_sender(settings: Settings, *, clock: Clock) -> PagerDutySender | PagerDutyLogSender:
     """The sender for target ``pagerduty``: the real one when ``PAGERDUTY_ROUTING_KEY`` or
     ``PAGERDUTY_ROUTING_KEYS`` is set, else the one that only logs."""
-    if settings.pagerduty_routing_key is None and not settings.routing_keys():
+    if not settings.paging_configured:
         return PagerDutyLogSender()
     return PagerDutySender.from_settings(settings, clock=clock)
