@@ -138,12 +138,16 @@ class PublishingStore:
             by_incident: dict[int, list[TimelineEntry]] = {}
             for entry in recording.recorder.appended:
                 by_incident.setdefault(entry.incident_id, []).append(entry)
-            for incident_id, entries in by_incident.items():
-                for publisher in self._publishers:
+            # Each publisher in turn over every incident (rather than every publisher per
+            # incident): a publisher's writes for one incident never depend on another's,
+            # and so the writes one publisher holds back (the reactor's timers) go out in one
+            # statement when the next one first reads them.
+            for publisher in self._publishers:
+                for incident_id, entries in by_incident.items():
                     # Through the inner unit of work: a publisher's own writes are not
                     # timeline entries of this transaction and must not be published again.
                     await publisher.publish(uow, incident_id, entries)
-                published = True
+            published = bool(by_incident)
         if published:
             for callback in self._after_commit:
                 callback()

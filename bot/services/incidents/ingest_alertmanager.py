@@ -117,13 +117,17 @@ async def apply_alert_group(
     # firing alert cannot, and skipping the check spares a query per delivery in a storm.
     resolving: set[int] = set()
     new_alerts = resolved_alerts = 0
+    added: set[tuple[str, datetime]] = set()
     for alert in group.alerts:
         episode = known.get((alert.fingerprint, alert.starts_at))
         verdict = verdicts[alert.fingerprint]
         if episode is None:
-            added = await uow.alerts.add(incident.id, alert, verdict.severity)
-            if added is None:  # a concurrent duplicate stored it first
-                continue
+            if (alert.fingerprint, alert.starts_at) in added:
+                continue  # the same alert twice in one notification
+            added.add((alert.fingerprint, alert.starts_at))
+            # Written with the batch's other episodes; a concurrent writer that stored it
+            # first makes that write a Conflict, and the whole batch runs again.
+            await uow.alerts.add_later(incident.id, alert, verdict.severity)
             new_alerts += 1
             changed.add(incident.id)
             if alert.status is AlertStatus.RESOLVED:

@@ -120,6 +120,9 @@ class MemoryIncidents:
                 return incident, False
         return self._insert(new), True
 
+    async def prefetch_latest(self, group_keys: Collection[str]) -> None:
+        return None  # nothing to save: every read here is a dictionary look-up
+
     async def latest_for_group(self, group_key: str) -> Incident | None:
         matching = [i for i in self._state.incidents.values() if i.group_key == group_key]
         return max(matching, key=lambda incident: incident.id, default=None)
@@ -239,6 +242,13 @@ class MemoryAlerts:
         self._state.episodes[episode.id] = episode
         return episode
 
+    async def add_later(self, incident_id: int, alert: Alert, severity: Severity) -> None:
+        if await self.add(incident_id, alert, severity) is None:
+            raise Conflict(f"alert {alert.fingerprint} at {alert.starts_at} is already stored")
+
+    async def prefetch(self, keys: Collection[tuple[str, datetime]]) -> None:
+        return None
+
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
         starts_at = _aware(starts_at)  # refuses what the SQL column type refuses
         for episode in self._state.episodes.values():
@@ -345,6 +355,11 @@ class MemoryDeliveries:
             key=lambda stored: stored.id,
         )
         return [PendingDelivery(s.id, s.delivery, s.attempts) for s in due[: max(0, limit)]]
+
+    async def finish_later(
+        self, delivery_id: int, outcome: DeliveryOutcome, detail: str = ""
+    ) -> None:
+        await self.finish(delivery_id, outcome, detail)
 
     async def finish(self, delivery_id: int, outcome: DeliveryOutcome, detail: str = "") -> bool:
         stored = self._pending(delivery_id)
