@@ -30,7 +30,7 @@ def sql(sql_store: SqlStore) -> SqlStore:
     return sql_store
 
 
-def _statements(store: SqlStore) -> tuple[list[str], Any]:
+def _statements() -> tuple[list[str], Any]:
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -53,7 +53,8 @@ async def test_held_entries_and_episodes_are_read_back_in_the_same_transaction(
     assert [e.seq for e in entries] == [1, 2]
     assert second.prev_hash == first.hash
     assert [e.fingerprint for e in episodes] == ["fp1"]
-    assert fetched is not None and fetched.id == episodes[0].id
+    assert fetched is not None
+    assert fetched.id == episodes[0].id
     # And they were committed.
     async with sql.transaction() as uow:
         assert [e.hash for e in await uow.timeline.for_incident(incident.id)] == [
@@ -65,7 +66,7 @@ async def test_held_entries_and_episodes_are_read_back_in_the_same_transaction(
 async def test_an_incident_created_here_reads_its_timers_and_episodes_without_a_query(
     sql: SqlStore,
 ) -> None:
-    seen, record = _statements(sql)
+    seen, record = _statements()
     async with sql.transaction() as uow:
         incident, _ = await uow.incidents.open_for_group(new_incident(group_key="g"))
         timers = [
@@ -87,7 +88,8 @@ async def test_an_incident_created_here_reads_its_timers_and_episodes_without_a_
             event.remove(sql.engine.sync_engine, "before_cursor_execute", record)
     # One multi-row INSERT for the timers, one UPDATE to cancel them; nothing else.
     assert seen == ["INSERT", "UPDATE"]
-    assert [t.level for t in listed] == [0, 1] and listed == again
+    assert [t.level for t in listed] == [0, 1]
+    assert listed == again
     assert all(t.id > 0 for t in listed)
     assert cancelled == 2
     assert {t.status for t in after} == {TimerStatus.CANCELLED}
@@ -120,9 +122,12 @@ async def test_a_resolution_and_a_save_stay_true_in_what_the_transaction_knows(
         renamed = incident.__class__(**{**_fields(incident), "title": "renamed"})
         await uow.incidents.save(renamed)
         latest = await uow.incidents.latest_for_group("g")
-    assert listed.status is AlertStatus.RESOLVED and listed.ends_at == at(5)
-    assert resolved is not None and resolved.status is AlertStatus.RESOLVED
-    assert latest is not None and latest.title == "renamed"
+    assert listed.status is AlertStatus.RESOLVED
+    assert listed.ends_at == at(5)
+    assert resolved is not None
+    assert resolved.status is AlertStatus.RESOLVED
+    assert latest is not None
+    assert latest.title == "renamed"
 
 
 def _fields(incident: Any) -> dict[str, Any]:
@@ -130,10 +135,10 @@ def _fields(incident: Any) -> dict[str, Any]:
 
 
 async def test_the_same_alert_held_twice_is_a_programming_error(sql: SqlStore) -> None:
-    with pytest.raises(ValueError, match="already stored"):
-        async with sql.transaction() as uow:
-            incident, _ = await uow.incidents.open_for_group(new_incident(group_key="g"))
-            await uow.alerts.add_later(incident.id, alert("fp1"), Severity.P1)
+    async with sql.transaction() as uow:
+        incident, _ = await uow.incidents.open_for_group(new_incident(group_key="g"))
+        await uow.alerts.add_later(incident.id, alert("fp1"), Severity.P1)
+        with pytest.raises(ValueError, match="already stored"):
             await uow.alerts.add_later(incident.id, alert("fp1"), Severity.P1)
 
 
