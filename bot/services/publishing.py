@@ -102,9 +102,9 @@ class RecordingUnitOfWork:
 class PublishingStore:
     """A ``Store`` whose transactions publish their new timeline entries before committing.
 
-    ``publishers`` (one, or several called in order for each incident: the escalation
-    reactor before the chat publishers) see only the entries the transaction's own work
-    appended: whatever a publisher writes goes through the inner unit of work and is not
+    ``publishers`` (one, or several called in order, each over every incident the
+    transaction touched: the escalation reactor before the chat publishers) see only the
+    entries the transaction's own work appended: whatever a publisher writes goes through the inner unit of work and is not
     published again. ``after_commit`` callbacks (the outbox worker's wake, and any added
     with ``on_commit``) run after a commit that published something."""
 
