@@ -75,7 +75,7 @@ def storm_table(rows: Sequence[StormRow]) -> Iterator[str]:
     )
 
 
-def _ms(samples: Sequence[float], q: float, wait_s: float) -> str:
+def ms_cell(samples: Sequence[float], q: float, wait_s: float) -> str:
     """A percentile in ms; past the samples that arrived it is only known to be above."""
     value = percentile_ms(sorted(samples), q)
     return f"> {wait_s * 1000:,.0f}" if math.isinf(value) else fmt(value, 1)
@@ -100,12 +100,12 @@ def latency_table(rows: Sequence[LatencyRow], o: Options) -> Iterator[str]:
                 r.target,
                 str(r.load.acked),
                 str(sum(not math.isinf(s) for s in r.recorded_s)),
-                _ms(r.recorded_s, 50, o.scenario_timeout_s),
-                _ms(r.recorded_s, 99, o.scenario_timeout_s),
+                ms_cell(r.recorded_s, 50, o.scenario_timeout_s),
+                ms_cell(r.recorded_s, 99, o.scenario_timeout_s),
                 str(r.incidents),
                 str(sum(not math.isinf(s) for s in r.first_call_s)),
-                _ms(r.first_call_s, 50, r.wait_s),
-                _ms(r.first_call_s, 99, r.wait_s),
+                ms_cell(r.first_call_s, 50, r.wait_s),
+                ms_cell(r.first_call_s, 99, r.wait_s),
             )
             for r in rows
         ),

@@ -108,7 +108,7 @@ def storm(server: Server, target: str, url: str, prefix: str, o: Options) -> Sto
     return StormRow(target, load, seconds, done, _settled(url, prefix))
 
 
-def _first_calls(calls: Sequence[dict[str, object]]) -> dict[int, float]:
+def first_calls(calls: Sequence[dict[str, object]]) -> dict[int, float]:
     """Incident id → wall time of the first Slack call that names its channel."""
     first: dict[int, float] = {}
     for call in sorted(calls, key=lambda c: float(str(c["at"]))):
@@ -145,10 +145,10 @@ def latency(
             at = r.received_at.timestamp()
             caused[r.incident_id] = min(at, caused.get(r.incident_id, at))
     deadline = time.monotonic() + o.slack_wait_s
-    first = _first_calls(_slack_calls(slack))
+    first = first_calls(_slack_calls(slack))
     while time.monotonic() < deadline and not caused.keys() <= first.keys():
         time.sleep(SLACK_POLL_S)
-        first = _first_calls(_slack_calls(slack))
+        first = first_calls(_slack_calls(slack))
     recorded_s = [
         math.inf if r.recorded_at is None else (r.recorded_at - r.received_at).total_seconds()
         for r in found
