@@ -8,8 +8,12 @@ bottleneck (about 1,000 req/s and 500 ms of p99 noise). Delivery ``i`` is due at
 ``start + i / rate`` whatever the server does; its latency counts from that due time until
 the whole response has been read, so time spent waiting for a free connection behind a slow
 server is charged to the server (no coordinated omission). Each request must finish within
-``--timeout`` seconds of its due time, so the run ends by itself after at most
-``duration + timeout`` seconds.
+``--timeout`` seconds of its due time, so the run ends by itself after at most the schedule
+(``--count`` deliveries, else rate × duration) plus ``--timeout`` seconds.
+
+What it sends (``bench/ingest/bodies.py``): by default single-alert groups, each a service of
+its own; ``--service`` gives them all one service (a storm); ``--groups G --alerts A`` cycles
+over G groups of A alerts each, so deliveries after the first G are Alertmanager's re-sends.
 
 HTTP/1.1 keep-alive over a pool of ``--connections`` connections, one request in flight per
 connection. Responses must carry ``Content-Length`` (aiohttp's always do); anything else is

@@ -99,7 +99,7 @@ def latency_table(rows: Sequence[LatencyRow], o: Options) -> Iterator[str]:
             (
                 r.target,
                 str(r.load.acked),
-                str(sum(not math.isinf(s) for s in r.recorded_s)),
+                _mark(str(sum(not math.isinf(s) for s in r.recorded_s)), r.caught_up),
                 ms_cell(r.recorded_s, 50, o.scenario_timeout_s),
                 ms_cell(r.recorded_s, 99, o.scenario_timeout_s),
                 str(r.incidents),
@@ -133,6 +133,7 @@ def scenario_report(
         yield (
             f"\n## latency: {o.latency_rate:g}/s for {o.latency_duration_s:g} s, one service, "
             f"fake Slack; receipt → alert recorded, and receipt → first Slack call per incident "
-            f"(waited {o.slack_wait_s:g} s after processing; '>' past the calls that came)\n"
+            f"(waited {o.slack_wait_s:g} s after processing; '>' past the calls that came; "
+            f"* processing not caught up in {o.scenario_timeout_s:g} s)\n"
         )
         yield from latency_table(latency, o)

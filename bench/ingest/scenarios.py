@@ -53,6 +53,7 @@ class LatencyRow:
     first_call_s: Sequence[float]  # per incident, receipt → its first Slack call; inf: none
     incidents: int
     wait_s: float
+    caught_up: bool
 
 
 def _processed_now(server: Server) -> int:
@@ -137,7 +138,7 @@ def latency(
     base = _processed_now(server)
     shape = ("--service", f"{prefix}-svc")
     load = open_loop(server, prefix, o.latency_rate, o.latency_duration_s, o, shape)
-    _drain(server, base, load, o)
+    _, done = _drain(server, base, load, o)
     found = receipts(url, prefix, since)
     caused: dict[int, float] = {}
     for r in found:
@@ -154,4 +155,4 @@ def latency(
         for r in found
     ]
     first_s = [first[i] - at if i in first else math.inf for i, at in caused.items()]
-    return LatencyRow(target, load, recorded_s, first_s, len(caused), o.slack_wait_s)
+    return LatencyRow(target, load, recorded_s, first_s, len(caused), o.slack_wait_s, done)
