@@ -38,7 +38,12 @@ def parse(argv: Sequence[str] | None) -> Options:
     add("--request-timeout", type=float, default=60.0, help="(a) seconds after the due time")
     add("--concurrency", type=int, default=64, help="(b) wrk connections")
     add("--closed-duration", type=float, default=5.0, help="(b) seconds, whole")
-    add("--catch-up-timeout", type=float, default=300.0, help="seconds to wait for processing")
+    add(
+        "--catch-up-timeout",
+        type=float,
+        default=300.0,
+        help="(a), (b): seconds to wait for processing",
+    )
     add("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     add("--no-pin", action="store_true", help="let the scheduler place load generators freely")
     add("--keep", type=Path, help="keep server logs and the SQLite file here (else a temp dir)")

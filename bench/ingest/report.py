@@ -7,16 +7,12 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 
 from bench.ingest.options import Options
-from bench.ingest.report_scenarios import scenario_report
+from bench.ingest.report_scenarios import fmt, scenario_report
 from bench.ingest.targets import NOOP, Results, Row
 
 TARGET_P99_MS = 50.0
 TARGET_RATE = 200.0
 TARGET_CEILING_SHARE = 0.5
-
-
-def fmt(value: float, digits: int = 0) -> str:
-    return "–" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
 def _markdown(
