@@ -57,6 +57,11 @@ def parse(argv: Sequence[str] | None) -> Options:
     add("--large-resends", type=int, default=5, help="large: re-sends of each group")
     add("--storm-groups", type=int, default=1000, help="storm: single-alert groups, one service")
     add("--storm-rate", type=float, default=100.0, help="storm: groups per second")
+    add(
+        "--storm-alertname",
+        default="LNNServiceDown",
+        help="storm: alertname (critical); the shipped policy pages for *Down (P0)",
+    )
     add("--latency-rate", type=float, default=200.0, help="latency: deliveries per second")
     add("--latency-duration", type=float, default=5.0, help="latency: seconds")
     add("--slack-wait", type=float, default=30.0, help="latency: seconds to wait for Slack calls")
@@ -100,6 +105,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         large_resends=args.large_resends,
         storm_groups=args.storm_groups,
         storm_rate=args.storm_rate,
+        storm_alertname=args.storm_alertname,
         latency_rate=args.latency_rate,
         latency_duration_s=args.latency_duration,
         slack_wait_s=args.slack_wait,

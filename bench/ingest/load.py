@@ -41,7 +41,7 @@ from typing import cast
 
 import uvloop
 
-from bench.ingest.bodies import delivery_body, group_body
+from bench.ingest.bodies import ALERTNAME, delivery_body, group_body
 
 WEBHOOK_PATH = "/webhooks/alertmanager"
 # Leaves time to enter the schedule loop before the first delivery is due.
@@ -307,11 +307,18 @@ def summary(tally: Tally, start: float, scheduled: int) -> dict[str, object]:
     }
 
 
-def bodies(prefix: str, count: int, service: str | None, groups: int, alerts: int) -> list[bytes]:
+def bodies(
+    prefix: str,
+    count: int,
+    service: str | None,
+    groups: int,
+    alerts: int,
+    alertname: str = ALERTNAME,
+) -> list[bytes]:
     """Single-alert groups of their own (``groups`` 0), or ``count`` deliveries cycling over
     ``groups`` groups of ``alerts`` alerts each (a re-send is the same body again)."""
     if not groups:
-        return [delivery_body(f"{prefix}-{i}", service) for i in range(count)]
+        return [delivery_body(f"{prefix}-{i}", service, alertname) for i in range(count)]
     built = [group_body(f"{prefix}-g{g}", alerts, service) for g in range(min(groups, count))]
     return [built[i % len(built)] for i in range(count)]
 
@@ -320,7 +327,9 @@ async def generate(args: argparse.Namespace) -> dict[str, object]:
     count = args.count or max(1, round(args.rate * args.duration))
     requests = [
         build_request(args.host, args.port, args.token, body)
-        for body in bodies(args.prefix, count, args.service, args.groups, args.alerts)
+        for body in bodies(
+            args.prefix, count, args.service, args.groups, args.alerts, args.alertname
+        )
     ]
     pool = Pool(args.host, args.port)
     try:
@@ -345,6 +354,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds after due time")
     parser.add_argument("--count", type=int, default=0, help="deliveries (else rate × duration)")
     parser.add_argument("--service", help="one service label for all (else one per group)")
+    parser.add_argument("--alertname", default=ALERTNAME, help="of single-alert groups")
     parser.add_argument("--groups", type=int, default=0, help="cycle over this many groups")
     parser.add_argument("--alerts", type=int, default=1, help="alerts per group (with --groups)")
     args = parser.parse_args(argv)

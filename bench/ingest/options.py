@@ -26,6 +26,7 @@ class Options:
     large_resends: int = 5
     storm_groups: int = 1000
     storm_rate: float = 100.0
+    storm_alertname: str = "LNNServiceDown"
     latency_rate: float = 200.0
     latency_duration_s: float = 5.0
     slack_wait_s: float = 30.0

@@ -125,8 +125,9 @@ def scenario_report(
         yield from large_table(large)
     if storms:
         yield (
-            f"\n## storm: {o.storm_groups} single-alert groups for one service at "
-            f"{o.storm_rate:g}/s (no Slack token: channels are outbox rows)\n"
+            f"\n## storm: {o.storm_groups} single-alert groups ({o.storm_alertname}) for one "
+            f"service at {o.storm_rate:g}/s (no Slack token or routing key: channels and pages "
+            "are outbox rows)\n"
         )
         yield from storm_table(storms)
     if latency:

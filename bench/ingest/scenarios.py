@@ -103,7 +103,10 @@ def _settled(url: str, prefix: str) -> Recorded:
 def storm(server: Server, target: str, url: str, prefix: str, o: Options) -> StormRow:
     """``storm_groups`` single-alert groups for one service at ``storm_rate`` per second."""
     base = _processed_now(server)
-    shape = ("--count", str(o.storm_groups), "--service", f"{prefix}-svc")
+    shape = (
+        *("--count", str(o.storm_groups), "--service", f"{prefix}-svc"),
+        *("--alertname", o.storm_alertname),
+    )
     load = open_loop(server, prefix, o.storm_rate, o.storm_groups / o.storm_rate, o, shape)
     seconds, done = _drain(server, base, load, o)
     return StormRow(target, load, seconds, done, _settled(url, prefix))

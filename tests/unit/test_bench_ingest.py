@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from bench.ingest.bodies import delivery_body, group_body
+from bench.ingest.bodies import ALERTNAME, delivery_body, group_body
 from bench.ingest.load import bodies
 from bench.ingest.report_scenarios import ms_cell
 from bench.ingest.scenarios import first_calls
@@ -26,6 +26,13 @@ def test_a_named_service_is_shared(policy: Policy) -> None:
     groups = [parse_alertmanager(delivery_body(f"s-{i}", "storm-svc")) for i in range(3)]
     assert {policy.service_of(g.alerts[0].labels) for g in groups} == {"storm-svc"}
     assert len({g.group_key for g in groups}) == 3
+
+
+def test_the_storm_can_send_another_alertname() -> None:
+    group = parse_alertmanager(delivery_body("s-1", "storm-svc", "LNNService%Down"))
+    assert group.alerts[0].labels["alertname"] == "LNNService%Down"
+    assert group.common_labels["alertname"] == "LNNService%Down"
+    assert parse_alertmanager(delivery_body("s-2")).alerts[0].labels["alertname"] == ALERTNAME
 
 
 def test_large_groups_are_re_sent_unchanged() -> None:
