@@ -116,12 +116,15 @@ def cpu_list(cpus: frozenset[int] | None) -> str:
 
 def report(results: Results, o: Options) -> None:
     rows, failures = results.rows, results.failures
+    loops = []
+    if o.wants("open"):
+        loops.append(f"(a) {o.rate:g}/s for {o.duration_s:g} s over {o.connections} connections")
+    if o.wants("closed"):
+        loops.append(f"(b) wrk -t1 -c{o.concurrency} for {round(o.closed_duration_s)} s")
     print(
         f"# ingest benchmark: {os.cpu_count()} CPUs, loopback, scenarios "
-        f"{','.join(o.scenarios)}; (a) {o.rate:g}/s for {o.duration_s:g} s over "
-        f"{o.connections} connections, (b) wrk -t1 -c{o.concurrency} for "
-        f"{round(o.closed_duration_s)} s; load generators on CPU {cpu_list(o.generator_cpus)}, "
-        f"no-op on CPU {cpu_list(o.noop_cpus)}, firebreak on any"
+        f"{','.join(o.scenarios)}; {'; '.join([*loops, ''])}load generators on CPU "
+        f"{cpu_list(o.generator_cpus)}, no-op on CPU {cpu_list(o.noop_cpus)}, firebreak on any"
     )
     if rows:
         print()
