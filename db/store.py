@@ -19,6 +19,7 @@ from db.repositories import (
     SqlEscalationRepository,
     SqlHealthRepository,
     SqlIncidentRepository,
+    SqlMaintenanceRepository,
     SqlOutboxRepository,
     SqlPaceRepository,
     SqlTimelineRepository,
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
         self.actions = SqlActionRepository(conn)
         self.health = SqlHealthRepository(conn)
         self.escalations = SqlEscalationRepository(conn)
+        self.maintenance = SqlMaintenanceRepository(conn)
 
 
 class SqlStore:
