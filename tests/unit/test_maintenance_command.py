@@ -19,7 +19,10 @@ from handlers.slack.command.parse import HELP_TEXT, parse_command
         ("maintenance start", cmd.MaintenanceStart()),
         ("maintenance START 90m", cmd.MaintenanceStart(timedelta(minutes=90))),
         ("maintenance start lnn-service", cmd.MaintenanceStart(None, "lnn-service")),
-        ("maintenance start 2h lnn-service", cmd.MaintenanceStart(timedelta(hours=2), "lnn-service")),
+        (
+            "maintenance start 2h lnn-service",
+            cmd.MaintenanceStart(timedelta(hours=2), "lnn-service"),
+        ),
         (
             'maintenance start "api gateway" --reason "db failover"',
             cmd.MaintenanceStart(None, "api gateway", "db failover"),
