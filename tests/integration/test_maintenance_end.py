@@ -193,3 +193,32 @@ async def test_an_ad_hoc_window_that_runs_its_course_releases_what_it_held(
     assert (entry.body["how"], entry.body["ad_hoc"]) == ("expired", started.window.id)
     await _rated_back(store, incident_id, Severity.P1)
     await assert_paged(store, incident_id, Severity.P1)
+
+
+async def test_ending_an_ad_hoc_window_inside_the_sunday_one_leaves_the_hold_to_it(
+    store: Store, paths: Policy
+) -> None:
+    clock = FixedClock(INSIDE)
+    await start_maintenance(
+        store, service="lnn-service", duration=timedelta(hours=1), actor=ALICE, at=INSIDE
+    )
+    incident_id, _, _ = await fire(store, paths, clock, "g9", "LNNHighLatency", INSIDE)
+    [mark] = await entries_of(store, incident_id, EventKind.MAINTENANCE_APPLIED)
+    assert mark.body["window"] == "ad-hoc maintenance #1"  # ad-hoc windows come first
+    clock.advance(600)
+    ended = await end_maintenance(
+        published(store, paths, clock), paths, service="lnn-service", actor=ALICE, at=clock.now()
+    )
+    assert ended.raised == ()
+    assert (await show_incident(store, incident_id)).incident.severity is Severity.P2
+    assert await effects(store, incident_id) == (0, 0)
+
+    await _expire(store, paths, clock, WINDOW_END)
+
+    ends = await entries_of(store, incident_id, EventKind.MAINTENANCE_ENDED)
+    assert [(e.body["window"], e.body["how"]) for e in ends] == [
+        ("ad-hoc maintenance #1", "ended"),
+        ("weekly maintenance", "expired"),
+    ]
+    await _rated_back(store, incident_id, Severity.P1)
+    await assert_paged(store, incident_id, Severity.P1)

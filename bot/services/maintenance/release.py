@@ -16,10 +16,12 @@ from bot.clock import Clock
 from bot.domain.actor import BOT, Actor
 from bot.domain.events import MaintenanceEnded, SeverityChanged
 from bot.domain.incident import AlertStatus, Incident
-from bot.domain.maintenance import MaintenanceMark
+from bot.domain.maintenance import MaintenanceMark, NewMark
+from bot.policy.maintenance import covering
 from bot.policy.model import Policy
 from bot.ports import Store, UnitOfWork
 from bot.services.entries import save_recorded
+from bot.services.maintenance.windows import running_ad_hoc
 from bot.services.transactions import in_transaction
 
 RULE = "maintenance ended"
@@ -84,12 +86,27 @@ async def _rerate(
     episodes = await uow.alerts.for_incident(incident.id)
     if not any(e.status is AlertStatus.FIRING for e in episodes):
         return None
+    # Another window still covers the service (an ad-hoc one ended inside the Sunday one):
+    # it holds the incident now, and its own end re-rates it.
+    other = covering(policy.maintenance, incident.service, at, await running_ad_hoc(uow, at))
+    if other is not None:
+        await uow.maintenance.mark(
+            replace_mark(mark, window=other.name, ends_at=other.ends_at, ad_hoc=other.ad_hoc)
+        )
+        return None
     severity = mark.classified
     level = policy.levels.get(severity)
     minutes = level.response_minutes if level is not None else incident.response_minutes
     raised = replace(incident, severity=severity, response_minutes=minutes, updated_at=at)
     event = SeverityChanged(previous=incident.severity.value, to=severity.value, rule=RULE)
     return await save_recorded(uow, raised, at=at, actor=actor, event=event)
+
+
+def replace_mark(
+    mark: MaintenanceMark, *, window: str, ends_at: datetime, ad_hoc: int | None
+) -> NewMark:
+    """The same hold, now by another window."""
+    return NewMark(mark.incident_id, window, ends_at, ad_hoc, mark.classified, mark.severity)
 
 
 async def release_due(store: Store, policy: Policy, clock: Clock, *, limit: int = 50) -> int:
