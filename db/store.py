@@ -19,6 +19,7 @@ from db.repositories import (
     SqlEscalationRepository,
     SqlHealthRepository,
     SqlIncidentRepository,
+    SqlMaintenanceRepository,
     SqlOutboxRepository,
     SqlPaceRepository,
     SqlTimelineRepository,
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
         self.actions = SqlActionRepository(conn, state)
         self.health = SqlHealthRepository(conn, state)
         self.escalations = SqlEscalationRepository(conn, state)
+        self.maintenance = SqlMaintenanceRepository(conn, state)
 
     async def flush(self) -> None:
         """Send every held-back write (before commit)."""

@@ -24,6 +24,7 @@ from bot.ports import (
     EscalationRepository,
     HealthRepository,
     IncidentRepository,
+    MaintenanceRepository,
     OutboxRepository,
     PaceRepository,
     Publisher,
@@ -97,6 +98,10 @@ class RecordingUnitOfWork:
     @property
     def escalations(self) -> EscalationRepository:
         return self.inner.escalations
+
+    @property
+    def maintenance(self) -> MaintenanceRepository:
+        return self.inner.maintenance
 
 
 class PublishingStore:

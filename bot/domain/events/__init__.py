@@ -50,7 +50,11 @@ from bot.domain.events.escalation import (
     recipients_of,
 )
 from bot.domain.events.kinds import EventKind, known_kind
-from bot.domain.events.maintenance import MaintenanceApplied
+from bot.domain.events.maintenance import (
+    MaintenanceApplied,
+    MaintenanceEnded,
+    MaintenanceStarted,
+)
 
 __all__ = [
     "BODY_FOR",
@@ -81,6 +85,8 @@ __all__ = [
     "IncidentFlapped",
     "IncidentOpened",
     "MaintenanceApplied",
+    "MaintenanceEnded",
+    "MaintenanceStarted",
     "Note",
     "NotificationFailed",
     "NotificationUnconfigured",

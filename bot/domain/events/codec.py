@@ -45,6 +45,8 @@ Event = (
     | esc.NotificationUnconfigured
     | esc.NotificationFailed
     | mnt.MaintenanceApplied
+    | mnt.MaintenanceStarted
+    | mnt.MaintenanceEnded
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -83,6 +85,8 @@ BODY_TYPES: tuple[type[Event], ...] = (
     esc.NotificationUnconfigured,
     esc.NotificationFailed,
     mnt.MaintenanceApplied,
+    mnt.MaintenanceStarted,
+    mnt.MaintenanceEnded,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

@@ -35,6 +35,7 @@ from bot.ports import UnitOfWork
 from bot.services.entries import record_opened, save_recorded
 from bot.services.incidents.maintenance_hold import Held, hold_for_maintenance
 from bot.services.incidents.noise import join_as_symptoms, reopen_flapped
+from bot.services.maintenance.windows import running_ad_hoc
 
 ACTOR = Actor(SYSTEM, "alertmanager")
 
@@ -90,7 +91,8 @@ async def apply_alert_group(
     incident: Incident | None
     if new_firing:
         # A maintenance window holds the severity before anything is opened with it.
-        held = hold_for_maintenance(policy, now, group, verdicts)
+        ad_hoc = await running_ad_hoc(uow, now)
+        held = hold_for_maintenance(policy, now, group, verdicts, ad_hoc)
         verdicts = dict(held.verdicts)
         incident, how = await _incident_for(uow, policy, now, group, new_firing, verdicts)
         worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)

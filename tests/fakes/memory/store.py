@@ -38,6 +38,7 @@ from bot.ports import InboxBacklog
 from tests.fakes.memory.actions import ActionTable, MemoryActions
 from tests.fakes.memory.escalations import MemoryEscalations, TimerTable
 from tests.fakes.memory.health import MemoryHealth
+from tests.fakes.memory.maintenance import MaintenanceTable, MemoryMaintenance
 from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, MemoryPace, OutboxState
 
 
@@ -71,6 +72,7 @@ class _State:
     outbox: OutboxState = dataclasses.field(default_factory=OutboxState)
     actions: ActionTable = dataclasses.field(default_factory=ActionTable)
     timers: TimerTable = dataclasses.field(default_factory=TimerTable)
+    maintenance: MaintenanceTable = dataclasses.field(default_factory=MaintenanceTable)
 
     def copy(self) -> _State:
         # Stored values are frozen dataclasses, so copying the containers is enough.
@@ -86,6 +88,7 @@ class _State:
             outbox=self.outbox.copy(),
             actions=self.actions.copy(),
             timers=self.timers.copy(),
+            maintenance=self.maintenance.copy(),
         )
 
 
@@ -425,6 +428,10 @@ class MemoryUnitOfWork:
         self.actions = MemoryActions(state.actions, state.incidents)
         self.health = MemoryHealth(state.outbox, state.actions)
         self.escalations = MemoryEscalations(state.timers)
+        self.maintenance = MemoryMaintenance(
+            state.maintenance,
+            lambda: [(i.id, i.service) for i in state.incidents.values() if i.status.is_open],
+        )
 
 
 class MemoryStore:
