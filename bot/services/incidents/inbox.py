@@ -158,12 +158,14 @@ class InboxProcessor:
             # A transaction holds SQLite's only write lock, and intake's commits wait for it:
             # stop early once it has run for a while, and leave the rest for the next one.
             deadline = loop.time() + self.timings.batch_seconds
-            parsed = await self._applier.prepare(uow, held)
             done: list[Processed] = []
-            for pending in held:
-                done.append(await self._applier.apply(uow, pending, parsed.get(pending.id)))
-                if loop.time() >= deadline:
-                    break
+            while len(done) < len(held):
+                rest = held[len(done) :]
+                parsed, prepared = await self._applier.prepare(uow, rest)
+                for pending in rest[:prepared]:
+                    done.append(await self._applier.apply(uow, pending, parsed.get(pending.id)))
+                    if loop.time() >= deadline:
+                        return done
             return done
 
         return await in_transaction(self._store, work)

@@ -4,7 +4,7 @@ settling it in the same transaction; ``Processed`` says what became of it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.domain.incident import AlertGroup, DeliveryOutcome, Incident, PendingDelivery, Source
@@ -13,6 +13,7 @@ from bot.errors import BadRequest
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult, apply_alert_group
+from bot.services.incidents.parsed_bodies import ParsedBodies
 from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult, apply_pagerduty_event
 
 NO_INCIDENT = "resolved alerts of a group with no incident"
@@ -49,6 +50,10 @@ class DeliveryApplier:
     clock: Clock
     parse: Callable[[bytes], AlertGroup]
     parse_pagerduty: Callable[[bytes], PagerDutyEvent | None] | None = None
+    bodies: ParsedBodies = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bodies", ParsedBodies(self.parse))
 
     @property
     def sources(self) -> Source | None:
@@ -56,27 +61,37 @@ class DeliveryApplier:
         return None if self.parse_pagerduty is not None else Source.ALERTMANAGER
 
     async def prepare(
-        self, uow: UnitOfWork, batch: Sequence[PendingDelivery]
-    ) -> dict[int, AlertGroup]:
-        """Parse a batch's Alertmanager deliveries, and read at once what applying them one
-        by one would ask for each: their alerts' episodes and their groups' latest
-        incidents. Returns the parsed groups by delivery id (an unparsable one is left out,
-        for ``apply`` to settle)."""
+        self, uow: UnitOfWork, batch: Sequence[PendingDelivery], *, max_alerts: int = 2_000
+    ) -> tuple[dict[int, AlertGroup], int]:
+        """Parse the first of a batch's deliveries, up to about ``max_alerts`` alerts (at
+        least one delivery), and read at once what applying them one by one would ask for
+        each: their alerts' episodes and their groups' latest incidents.
+
+        Returns the parsed groups by delivery id (an unparsable one is left out, for
+        ``apply`` to settle) and how many of ``batch`` were prepared: a batch of large groups
+        is prepared a part at a time, so a batch cut short by its time limit has not read
+        what it will not apply."""
         parsed: dict[int, AlertGroup] = {}
+        alerts = prepared = 0
         for pending in batch:
+            if prepared and alerts >= max_alerts:
+                break
+            prepared += 1
             if pending.delivery.source is not Source.ALERTMANAGER:
                 continue
             try:
-                parsed[pending.id] = self.parse(pending.delivery.body)
+                group = self.bodies.parse(pending.delivery.body)
             except BadRequest:
                 continue
+            parsed[pending.id] = group
+            alerts += len(group.alerts)
         if parsed:
             groups = parsed.values()
             await uow.alerts.prefetch(
                 [(a.fingerprint, a.starts_at) for group in groups for a in group.alerts]
             )
             await uow.incidents.prefetch_latest({group.group_key for group in groups})
-        return parsed
+        return parsed, prepared
 
     async def apply(
         self, uow: UnitOfWork, pending: PendingDelivery, parsed: AlertGroup | None = None
@@ -86,7 +101,7 @@ class DeliveryApplier:
         if pending.delivery.source is Source.PAGERDUTY:
             return await self._apply_pagerduty(uow, pending)
         try:
-            group = parsed if parsed is not None else self.parse(pending.delivery.body)
+            group = parsed if parsed is not None else self.bodies.parse(pending.delivery.body)
         except BadRequest as exc:
             return await _unparsable(uow, pending, exc)
         result = await apply_alert_group(uow, policy=self.policy, now=self.clock.now(), group=group)
