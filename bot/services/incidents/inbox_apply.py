@@ -13,8 +13,8 @@ from bot.errors import BadRequest
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult, apply_alert_group
-from bot.services.incidents.parsed_bodies import ParsedBodies
 from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult, apply_pagerduty_event
+from bot.services.incidents.parsed_bodies import ParsedBodies
 
 NO_INCIDENT = "resolved alerts of a group with no incident"
 NOT_AN_EVENT = "not a v3 event envelope"
