@@ -34,6 +34,20 @@ _FOR_INCIDENT = (
 )
 
 
+_MOVE = (
+    update(alert_episodes)
+    .where(alert_episodes.c.incident_id == bindparam("from_incident"))
+    .values(incident_id=bindparam("to_incident"))
+)
+_MOVE_GROUP = _MOVE.where(alert_episodes.c.group_key == bindparam("group_key"))
+_INCIDENT_OF_GROUP = (
+    select(alert_episodes.c.incident_id)
+    .where(alert_episodes.c.group_key == bindparam("group_key"))
+    .order_by(alert_episodes.c.id.desc())
+    .limit(1)
+)
+
+
 @cache
 def _add(dialect: str) -> Executable:
     return (
@@ -46,8 +60,11 @@ def _add(dialect: str) -> Executable:
 
 
 class SqlAlertRepository(Repository):
-    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
+    async def add(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> AlertEpisode | None:
         values = {
+            "group_key": group_key,
             "incident_id": incident_id,
             "fingerprint": alert.fingerprint,
             "status": alert.status.value,
@@ -69,6 +86,19 @@ class SqlAlertRepository(Repository):
     async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
         result = await self._execute(_RESOLVE, {"episode_id": episode_id, "ends_at": ends_at})
         return bool(result.rowcount == 1)
+
+    async def move(
+        self, from_incident: int, to_incident: int, *, group_key: str | None = None
+    ) -> int:
+        params = {"from_incident": from_incident, "to_incident": to_incident}
+        if group_key is None:
+            return int((await self._execute(_MOVE, params)).rowcount)
+        moved = await self._execute(_MOVE_GROUP, {**params, "group_key": group_key})
+        return int(moved.rowcount)
+
+    async def incident_of_group(self, group_key: str) -> int | None:
+        found = await self._execute(_INCIDENT_OF_GROUP, {"group_key": group_key})
+        return found.scalar()
 
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
         rows = await self._execute(_FOR_INCIDENT, {"incident_id": incident_id})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, Select, bindparam, select, update
 
-from bot.domain.incident import Incident, IncidentFilter, IncidentStatus, NewIncident
+from bot.domain.incident import Incident, IncidentFilter, IncidentStatus, NewIncident, Source
 from bot.errors import Conflict, NotFound
 from db.repositories.base import Repository, upsert
 from db.rows import to_incident
@@ -59,6 +60,23 @@ _OPEN_GROUPS_IN_SCENARIOS = (
     .where(OPEN_GROUP_WHERE, incidents.c.scenario.in_(bindparam("scenarios", expanding=True)))
     .order_by(incidents.c.id)
 )
+_STORM_CANDIDATES = (
+    select(incidents)
+    .where(
+        incidents.c.created_at >= bindparam("since"),
+        incidents.c.group_key.is_not(None),
+        incidents.c.source == Source.ALERTMANAGER.value,
+        incidents.c.storm_key.is_(None),
+        incidents.c.merged_into.is_(None),
+    )
+    .order_by(incidents.c.id)
+)
+_OPEN_STORM = _Lookup(
+    select(incidents)
+    .where(incidents.c.storm_key == bindparam("storm_key"), incidents.c.status != RESOLVED)
+    .order_by(incidents.c.id)
+    .limit(1)
+)
 _BY_PAGERDUTY_ID = _Lookup(
     select(incidents).where(incidents.c.pagerduty_id == bindparam("pagerduty_id"))
 )
@@ -81,6 +99,8 @@ _SAVED = (
     "resolved_by",
     "flap_count",
     "silenced_until",
+    "merged_into",
+    "storm_key",
 )
 _SAVE = (
     update(incidents)
@@ -143,6 +163,13 @@ class SqlIncidentRepository(Repository):
         rows = await self._execute(_OPEN_GROUPS_IN_SCENARIOS, {"scenarios": sorted(scenarios)})
         return [to_incident(row) for row in rows]
 
+    async def storm_candidates(self, since: datetime) -> Sequence[Incident]:
+        rows = await self._execute(_STORM_CANDIDATES, {"since": since})
+        return [to_incident(row) for row in rows]
+
+    async def open_storm(self, storm_key: str) -> Incident | None:
+        return await self._one(_OPEN_STORM, {"storm_key": storm_key}, for_update=True)
+
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:
             raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
@@ -180,6 +207,8 @@ class SqlIncidentRepository(Repository):
             "resolved_by": incident.resolved_by,
             "flap_count": incident.flap_count,
             "silenced_until": incident.silenced_until,
+            "merged_into": incident.merged_into,
+            "storm_key": incident.storm_key,
         }
         if (await self._execute(_SAVE, params)).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")

@@ -1,5 +1,5 @@
 """The timeline vocabulary: every entry kind (``kinds``), a typed body for each (``bodies``
-for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation), and the one way
+for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation; ``storms`` for storms, merges and splits), and the one way
 between a body and the stored JSON (``codec``)."""
 
 from bot.domain.events.actions import (
@@ -51,6 +51,7 @@ from bot.domain.events.escalation import (
 )
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.events.maintenance import MaintenanceApplied
+from bot.domain.events.storms import IncidentMerged, IncidentSplit, StormFormed, StormJoined
 
 __all__ = [
     "BODY_FOR",
@@ -79,7 +80,9 @@ __all__ = [
     "Event",
     "EventKind",
     "IncidentFlapped",
+    "IncidentMerged",
     "IncidentOpened",
+    "IncidentSplit",
     "MaintenanceApplied",
     "Note",
     "NotificationFailed",
@@ -94,6 +97,8 @@ __all__ = [
     "SilenceCreated",
     "SilenceExpired",
     "StatusChanged",
+    "StormFormed",
+    "StormJoined",
     "SymptomsJoined",
     "about",
     "decode",

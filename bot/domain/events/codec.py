@@ -16,6 +16,7 @@ from bot.domain.events import actions as act
 from bot.domain.events import bodies as bod
 from bot.domain.events import escalation as esc
 from bot.domain.events import maintenance as mnt
+from bot.domain.events import storms as stm
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.incident import JSON
 
@@ -45,6 +46,10 @@ Event = (
     | esc.NotificationUnconfigured
     | esc.NotificationFailed
     | mnt.MaintenanceApplied
+    | stm.StormFormed
+    | stm.StormJoined
+    | stm.IncidentMerged
+    | stm.IncidentSplit
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -83,6 +88,10 @@ BODY_TYPES: tuple[type[Event], ...] = (
     esc.NotificationUnconfigured,
     esc.NotificationFailed,
     mnt.MaintenanceApplied,
+    stm.StormFormed,
+    stm.StormJoined,
+    stm.IncidentMerged,
+    stm.IncidentSplit,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

@@ -133,6 +133,26 @@ class MemoryIncidents:
             and incident.scenario in scenarios
         ]
 
+    async def storm_candidates(self, since: datetime) -> Sequence[Incident]:
+        since = _aware(since)
+        return [
+            incident
+            for incident in sorted(self._state.incidents.values(), key=lambda i: i.id)
+            if incident.created_at >= since
+            and incident.group_key is not None
+            and incident.source is Source.ALERTMANAGER
+            and incident.storm_key is None
+            and incident.merged_into is None
+        ]
+
+    async def open_storm(self, storm_key: str) -> Incident | None:
+        storms = [
+            incident
+            for incident in self._state.incidents.values()
+            if incident.storm_key == storm_key and incident.status.is_open
+        ]
+        return min(storms, key=lambda incident: incident.id, default=None)
+
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:
             raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
@@ -216,7 +236,9 @@ class MemoryAlerts:
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
+    async def add(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> AlertEpisode | None:
         if incident_id not in self._state.incidents:
             # What the foreign key makes the database say.
             raise IntegrityViolation(f"incident {incident_id} does not exist")
@@ -234,6 +256,7 @@ class MemoryAlerts:
             starts_at=starts_at,
             ends_at=_maybe_aware(alert.ends_at),
             generator_url=alert.generator_url,
+            group_key=group_key,
         )
         self._state.next_episode_id += 1
         self._state.episodes[episode.id] = episode
@@ -254,6 +277,26 @@ class MemoryAlerts:
             episode, status=AlertStatus.RESOLVED, ends_at=_aware(ends_at)
         )
         return True
+
+    async def move(
+        self, from_incident: int, to_incident: int, *, group_key: str | None = None
+    ) -> int:
+        if to_incident not in self._state.incidents:
+            raise IntegrityViolation(f"incident {to_incident} does not exist")
+        moved = 0
+        for episode in list(self._state.episodes.values()):
+            if episode.incident_id != from_incident:
+                continue
+            if group_key is not None and episode.group_key != group_key:
+                continue
+            self._state.episodes[episode.id] = dataclasses.replace(episode, incident_id=to_incident)
+            moved += 1
+        return moved
+
+    async def incident_of_group(self, group_key: str) -> int | None:
+        mine = [e for e in self._state.episodes.values() if e.group_key == group_key]
+        newest = max(mine, key=lambda episode: episode.id, default=None)
+        return None if newest is None else newest.incident_id
 
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
         mine = [e for e in self._state.episodes.values() if e.incident_id == incident_id]
