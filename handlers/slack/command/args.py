@@ -33,6 +33,8 @@ USAGE: dict[str, str] = {
     "oncall": "/incident oncall [SERVICE]: who is on call now, by level (PagerDuty's answer, or the policy's rotation)",
     "silence": "/incident silence [DURATION] [--matcher LABEL=VALUE …] [--broad]: silence the incident's alerts in Alertmanager for DURATION (e.g. 30m, 2h, 1d; default 2h; at most 7d); by default the matchers are the alert group's common labels; `=`, `!=`, `=~` and `!~` as in Alertmanager; --broad (approvers only) allows matching other incidents' alerts",
     "unsilence": "/incident unsilence: expire the silences firebreak made for the incident",
+    "split": "/incident split GROUP: in a storm's channel, move one alert group (its number on the card, its key or a unique prefix) to an incident of its own",
+    "merge": "/incident merge ID: merge this channel's incident into incident ID (its alerts move there and this one closes)",
 }
 HELP_TEXT = (
     "*/incident* subcommands (ID is 42, #42 or INC-42; leave it out inside an incident channel):\n"

@@ -139,6 +139,21 @@ class Unsilence:
     """Expire the silences firebreak made for the incident."""
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    """Move one Alertmanager group out of the channel's incident into its own: ``group`` is
+    its number on the storm card, its key, or a unique prefix of the key."""
+
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Merge the channel's incident into incident ``target``."""
+
+    target: int
+
+
 Command = (
     Help
     | ListIncidents
@@ -159,5 +174,7 @@ Command = (
     | OnCall
     | Silence
     | Unsilence
+    | Split
+    | Merge
 )
 """Every command ``parse_command`` can return; match on it with ``match``/``isinstance``."""

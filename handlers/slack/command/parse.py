@@ -57,6 +57,7 @@ from handlers.slack.command.commands import (
     Timeline,
 )
 from handlers.slack.command.silencing import parse_silence, parse_unsilence
+from handlers.slack.command.storms import parse_merge, parse_split
 from handlers.slack.command.words import Word, first, normalise, rest, split
 
 
@@ -234,6 +235,8 @@ _PARSERS: dict[str, Callable[[str, list[Word]], Command]] = {
     "oncall": _oncall,
     "silence": parse_silence,
     "unsilence": parse_unsilence,
+    "split": parse_split,
+    "merge": parse_merge,
 }
 
 
