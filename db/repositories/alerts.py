@@ -39,7 +39,7 @@ _MOVE = (
     .where(alert_episodes.c.incident_id == bindparam("from_incident"))
     .values(incident_id=bindparam("to_incident"))
 )
-_MOVE_GROUP = _MOVE.where(alert_episodes.c.group_key == bindparam("group_key"))
+_MOVE_GROUP = _MOVE.where(alert_episodes.c.group_key == bindparam("of_group"))
 _INCIDENT_OF_GROUP = (
     select(alert_episodes.c.incident_id)
     .where(alert_episodes.c.group_key == bindparam("group_key"))
@@ -93,7 +93,7 @@ class SqlAlertRepository(Repository):
         params = {"from_incident": from_incident, "to_incident": to_incident}
         if group_key is None:
             return int((await self._execute(_MOVE, params)).rowcount)
-        moved = await self._execute(_MOVE_GROUP, {**params, "group_key": group_key})
+        moved = await self._execute(_MOVE_GROUP, {**params, "of_group": group_key})
         return int(moved.rowcount)
 
     async def incident_of_group(self, group_key: str) -> int | None:

@@ -137,7 +137,7 @@ _GET = select(outbox).where(outbox.c.id == bindparam("message_id"))
 _CANCEL_FOR_INCIDENT = (
     update(outbox)
     .where(
-        outbox.c.incident_id == bindparam("incident_id"),
+        outbox.c.incident_id == bindparam("of_incident"),
         outbox.c.status == PENDING,
         or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= bindparam("at")),
     )
@@ -226,7 +226,7 @@ class SqlOutboxRepository(Repository):
         return bool(result.rowcount == 1)
 
     async def cancel_for_incident(self, incident_id: int, *, at: datetime, reason: str) -> int:
-        params = {"incident_id": incident_id, "at": at, "reason": reason}
+        params = {"of_incident": incident_id, "at": at, "reason": reason}
         return int((await self._execute(_CANCEL_FOR_INCIDENT, params)).rowcount)
 
     async def get(self, message_id: int) -> OutboxMessage | None:
