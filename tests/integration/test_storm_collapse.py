@@ -33,7 +33,7 @@ from bot.services.escalation.reach import Reach
 from bot.services.incidents.merge import merge_incident
 from bot.services.incidents.queries import IncidentDetail, show_incident
 from bot.services.incidents.split import split_group
-from bot.services.incidents.updates import acknowledge
+from bot.services.incidents.updates import acknowledge, resolve
 from bot.services.publishing import PublishingStore
 from tests.support.escalation import escalating_store, escalation_policy
 from tests.support.inbox import deliver, enqueue, processor
@@ -329,3 +329,7 @@ async def test_merge_moves_alerts_and_refuses_what_it_cannot_merge(
         await merge_incident(published, b, 999, actor=ALICE, at=clock.now())
     with pytest.raises(BadRequest, match="merged into"):
         await merge_incident(published, b, a, actor=ALICE, at=clock.now())
+    c = (await deliver(published, paths, clock, group(3, [firing(3)]))).opened[0].id
+    await resolve(published, c, actor=ALICE, at=clock.now())
+    with pytest.raises(BadRequest, match="resolved"):
+        await merge_incident(published, b, c, actor=ALICE, at=clock.now())

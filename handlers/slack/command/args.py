@@ -56,7 +56,7 @@ MAX_SERVICE = 100
 _DEPLOY_KINDS = ("deploy", "deployment", "deployments", "deployment.apps", "deployments.apps")
 NAMESPACE = {"-n": "namespace", "--namespace": "namespace"}
 # Subcommands whose argument is free text: only their first word is read as a word.
-FREE_TEXT = frozenset({"note", "resolve"})
+FREE_TEXT = frozenset({"note", "resolve", "split"})
 
 
 def usage(sub: str) -> str:

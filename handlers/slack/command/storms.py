@@ -19,12 +19,14 @@ GROUP_MAX = 1000
 
 
 def parse_split(text: str, words: list[Word]) -> cmd.Command:
-    """One word: the group's number on the storm card, its key, or a unique prefix of it."""
-    if len(words) != 1:
+    """The rest of the line, as typed: the group's number on the storm card, its key, or a
+    unique prefix of it. Not split into words: a group key holds quotes and spaces
+    (``{}:{alertname="X", service="y"}``)."""
+    group = " ".join(text.split())
+    if not group:
         raise fail("split", "Give one group: its number on the card, or its key.")
-    group = words[0].text.strip()
-    if not group or len(group) > GROUP_MAX:
-        raise fail("split", "The group is empty or too long.")
+    if len(group) > GROUP_MAX:
+        raise fail("split", f"The group is too long (at most {GROUP_MAX} characters).")
     return cmd.Split(group)
 
 
