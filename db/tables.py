@@ -81,6 +81,9 @@ Index(
     postgresql_where=OPEN_GROUP_WHERE,
 )
 Index("ix_incidents_group_key", incidents.c.group_key)
+# Storms (migration 0012): the recent incidents a storm may form from, and the open storm.
+Index("ix_incidents_created_at", incidents.c.created_at)
+Index("ix_incidents_storm_key", incidents.c.storm_key)
 
 alert_episodes = Table(
     "alert_episodes",

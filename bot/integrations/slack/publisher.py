@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from bot.clock import Clock
 from bot.domain.events import EventKind
 from bot.domain.incident import Incident, Severity, TimelineEntry
-from bot.domain.outbox import CHANNEL, OutboundCall, incident_key
+from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, incident_key
 from bot.integrations.slack import calls
 from bot.integrations.slack.actions import (
     action_ids,
@@ -143,12 +143,15 @@ class SlackPublisher:
         """An incident merged into another: its unsent calls were cancelled, so one opened in
         this very transaction (a storm forming) never gets a channel; one whose card is out
         says where to continue."""
-        if opened or not (await uow.chat_refs.refs(incident.id)):
-            return
-        card = render_card(await self._view(uow, incident))
-        await self._add(uow, calls.update_card(incident.id, text=card.text, blocks=card.blocks))
+        refs = {} if opened else await uow.chat_refs.refs(incident.id)
         text = f"Merged into #{incident.merged_into}: continue there."
-        await self._add(uow, calls.post_in_thread(incident.id, text=text))
+        if refs.get(CARD_TS) and refs.get(CARD_CHANNEL):
+            card = render_card(await self._view(uow, incident))
+            await self._add(uow, calls.update_card(incident.id, text=card.text, blocks=card.blocks))
+            await self._add(uow, calls.post_in_thread(incident.id, text=text))
+        elif channel := refs.get(CHANNEL):
+            # The channel was made but its card was cancelled unsent: say it in the channel.
+            await self._add(uow, calls.post_to_channel(channel, text=text, incident_id=incident.id))
 
     async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
         now = self._clock.now()

@@ -26,6 +26,10 @@ def upgrade() -> None:
     op.add_column("alert_episodes", sa.Column("group_key", sa.Text(), nullable=True))
     op.create_index("ix_alert_episodes_group_key", "alert_episodes", ["group_key"])
     op.add_column("incidents", sa.Column("storm_key", sa.Text(), nullable=True))
+    # Whether a storm forms is asked each time an incident would open: by creation time and
+    # by storm key, not by a scan of every incident ever opened.
+    op.create_index("ix_incidents_created_at", "incidents", ["created_at"])
+    op.create_index("ix_incidents_storm_key", "incidents", ["storm_key"])
     if op.get_bind().dialect.name == "sqlite":
         # SQLite adds a column's foreign key only inline; a batch rebuild of incidents would
         # trip the foreign keys of every table that refers to it.
@@ -40,6 +44,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     # As in 0005: plain columns drop in place; a batch rebuild would trip the foreign keys.
     op.drop_index("ix_alert_episodes_group_key", "alert_episodes")
+    op.drop_index("ix_incidents_storm_key", "incidents")
+    op.drop_index("ix_incidents_created_at", "incidents")
     op.execute("ALTER TABLE alert_episodes DROP COLUMN group_key")
     op.execute("ALTER TABLE incidents DROP COLUMN storm_key")
     op.execute("ALTER TABLE incidents DROP COLUMN merged_into")
