@@ -41,6 +41,8 @@ def to_incident(row: Row[Any]) -> Incident:
         resolved_by=row.resolved_by,
         flap_count=row.flap_count,
         silenced_until=row.silenced_until,
+        merged_into=row.merged_into,
+        storm_key=row.storm_key,
     )
 
 
@@ -56,6 +58,7 @@ def to_episode(row: Row[Any]) -> AlertEpisode:
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         generator_url=row.generator_url,
+        group_key=row.group_key,
     )
 
 

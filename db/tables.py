@@ -59,6 +59,10 @@ incidents = Table(
     Column("flap_count", Integer, nullable=False, server_default="0"),
     # When the incident's Alertmanager silence ends (migration 0010).
     Column("silenced_until", UTCDateTime, nullable=True),
+    # Storms (migration 0012): the incident this one was merged into, and the key (e.g.
+    # ``service=lnn-service``) that marks a storm incident.
+    Column("merged_into", Integer, ForeignKey("incidents.id"), nullable=True),
+    Column("storm_key", Text, nullable=True),
 )
 
 # Rows an open incident must be unique among; also the ON CONFLICT target's predicate.
@@ -77,6 +81,9 @@ Index(
     postgresql_where=OPEN_GROUP_WHERE,
 )
 Index("ix_incidents_group_key", incidents.c.group_key)
+# Storms (migration 0012): the recent incidents a storm may form from, and the open storm.
+Index("ix_incidents_created_at", incidents.c.created_at)
+Index("ix_incidents_storm_key", incidents.c.storm_key)
 
 alert_episodes = Table(
     "alert_episodes",
@@ -92,6 +99,8 @@ alert_episodes = Table(
     Column("ends_at", UTCDateTime, nullable=True),
     Column("generator_url", Text, nullable=False),
     UniqueConstraint("fingerprint", "starts_at"),
+    # The Alertmanager group the episode arrived in (migration 0012; NULL before it).
+    Column("group_key", Text, nullable=True, index=True),
 )
 
 timeline = Table(

@@ -116,6 +116,28 @@ class Known:
     # of them is created or saved.
     open_in: dict[frozenset[str], list[Incident]] = field(default_factory=dict)
 
+    # Storm intake: the open storms by key (None: not read yet), the storm candidates of a
+    # service since an instant, incidents that stopped being candidates (promoted, merged),
+    # and the incident each group's newest episode lives in.
+    open_storms: dict[str, int] | None = None
+    recent: dict[str, tuple[datetime, list[Incident]]] = field(default_factory=dict)
+    not_candidates: set[int] = field(default_factory=set)
+    group_homes: dict[str, int | None] = field(default_factory=dict)
+
+    def saved(self, incident: Incident) -> None:
+        """Keep the storm knowledge true after ``incident`` was saved as given."""
+        if incident.storm_key is not None or incident.merged_into is not None:
+            self.not_candidates.add(incident.id)
+        if self.open_storms is None:
+            return
+        if incident.storm_key is not None and incident.status.is_open:
+            self.open_storms.setdefault(incident.storm_key, incident.id)
+        for key, storm_id in list(self.open_storms.items()):
+            if storm_id == incident.id and (
+                incident.storm_key != key or not incident.status.is_open
+            ):
+                del self.open_storms[key]
+
     def remember_incident(self, incident: Incident) -> None:
         self.incidents[incident.id] = incident
         for scenarios, found in list(self.open_in.items()):

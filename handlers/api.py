@@ -47,6 +47,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "resolved_by": incident.resolved_by,
         "flap_count": incident.flap_count,
         "silenced_until": _time(incident.silenced_until),
+        "merged_into": incident.merged_into,
+        "storm_key": incident.storm_key,
     }
 
 
@@ -61,6 +63,8 @@ def _alert_json(alert: AlertEpisode) -> dict[str, Any]:
         "starts_at": _time(alert.starts_at),
         "ends_at": _time(alert.ends_at),
         "generator_url": alert.generator_url,
+        # The Alertmanager group it arrived in: a storm incident holds many.
+        "group_key": alert.group_key,
     }
 
 

@@ -136,6 +136,9 @@ class AlertEpisode:
     starts_at: datetime
     ends_at: datetime | None
     generator_url: str
+    # The Alertmanager group it arrived in (None for episodes stored before storms existed):
+    # a storm incident holds many groups, and a group can be split out again by it.
+    group_key: str | None = None
 
     @property
     def name(self) -> str:
@@ -174,6 +177,10 @@ class Incident:
     # When the Alertmanager silence made for it (``/incident silence``) ends; None: none, or
     # expired by ``/incident unsilence``. The card shows it while it is in the future.
     silenced_until: datetime | None = None
+    # The incident this one's alerts moved to when it was merged (it closed then).
+    merged_into: int | None = None
+    # Set on a storm incident: what its groups share, e.g. ``service=lnn-service``.
+    storm_key: str | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -60,6 +60,8 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNCONFIGURED = "unconfigured"
+    # Dropped unsent: its incident was merged into another before the call left.
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)

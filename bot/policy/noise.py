@@ -1,10 +1,12 @@
 """The policy's ``noise`` section: when a group that fires again soon after resolving reopens
-its incident (flapping), and which alerts join an open incident as its symptoms instead of
-opening their own (inhibition). Pure data and matching; ``bot.services.incidents.noise``
+its incident (flapping), which alerts join an open incident as its symptoms instead of
+opening their own (inhibition), and when many new incidents for one service or namespace
+collapse into one storm incident (storms). Pure data and matching; ``bot.services.incidents.noise``
 applies it at alert intake."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +15,15 @@ from bot.domain.incident import Severity
 
 DEFAULT_FLAP_WINDOW = timedelta(minutes=10)
 DEFAULT_FLAP_THRESHOLD = 3
+DEFAULT_STORM_THRESHOLD = 5
+DEFAULT_STORM_WINDOW = timedelta(minutes=2)
+
+
+class StormBy(enum.StrEnum):
+    """What the incidents of one storm share."""
+
+    SERVICE = "service"
+    NAMESPACE = "namespace"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +76,39 @@ class InhibitRule:
 
 
 @dataclass(frozen=True, slots=True)
+class StormPolicy:
+    """Once ``threshold`` incidents opened within ``window`` for one service (or namespace,
+    ``by``), the next group for it does not open its own: the storm forms and the groups
+    collect in one incident. A zero threshold turns this off (the default when a policy's
+    ``noise`` section does not mention storms; the shipped policy turns it on)."""
+
+    threshold: int = 0
+    window: timedelta = DEFAULT_STORM_WINDOW
+    by: StormBy = StormBy.SERVICE
+
+    @property
+    def enabled(self) -> bool:
+        return self.threshold > 0 and self.window > timedelta(0)
+
+    def key(self, service: str, labels: Mapping[str, str]) -> str | None:
+        """The storm key of an incident of ``service`` with ``labels`` (e.g.
+        ``service=lnn-service``); ``None`` when it does not say (service ``unknown``, no
+        namespace label): alerts nobody attributed are not lumped together."""
+        if self.by is StormBy.SERVICE:
+            value = "" if service == "unknown" else service
+        else:
+            value = labels.get("namespace", "")
+        return f"{self.by.value}={value}" if value else None
+
+
+@dataclass(frozen=True, slots=True)
 class NoisePolicy:
-    """Flapping and inhibition; without a ``noise`` section, the defaults and no inhibition."""
+    """Flapping, inhibition and storms; without a ``noise`` section, the flap defaults, no
+    inhibition and no storm collapse."""
 
     flap: FlapPolicy = field(default_factory=FlapPolicy)
     inhibit: tuple[InhibitRule, ...] = ()
+    storm: StormPolicy = field(default_factory=StormPolicy)
 
     def inhibitions_of(self, scenario: str) -> tuple[InhibitRule, ...]:
         """The rules under which an alert of ``scenario`` may be a symptom."""

@@ -16,9 +16,13 @@ from bot.policy.kubernetes import LABEL_NAME
 from bot.policy.noise import (
     DEFAULT_FLAP_THRESHOLD,
     DEFAULT_FLAP_WINDOW,
+    DEFAULT_STORM_THRESHOLD,
+    DEFAULT_STORM_WINDOW,
     FlapPolicy,
     InhibitRule,
     NoisePolicy,
+    StormBy,
+    StormPolicy,
 )
 from bot.policy.scenario_checks import Path_, Problem
 
@@ -37,6 +41,20 @@ class FlapDoc(_Doc):
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
             raise ValueError("the flap window cannot be negative")
+        return value
+
+
+class StormDoc(_Doc):
+    # `0` turns storm collapse off: every group opens its own incident.
+    threshold: int = Field(default=DEFAULT_STORM_THRESHOLD, ge=0)
+    window: Duration = DEFAULT_STORM_WINDOW
+    by: StormBy = StormBy.SERVICE
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("the storm window must be longer than zero")
         return value
 
 
@@ -66,9 +84,17 @@ class InhibitDoc(_Doc):
 class NoiseDoc(_Doc):
     flap: FlapDoc = FlapDoc()
     inhibit: list[InhibitDoc] = []
+    # Absent: no storm collapse, as before storms existed; present, its fields default on.
+    storm: StormDoc | None = None
 
     def build(self) -> NoisePolicy:
+        storm = self.storm
         return NoisePolicy(
+            storm=(
+                StormPolicy()
+                if storm is None
+                else StormPolicy(threshold=storm.threshold, window=storm.window, by=storm.by)
+            ),
             flap=FlapPolicy(window=self.flap.window, threshold=self.flap.threshold),
             inhibit=tuple(
                 InhibitRule(

@@ -54,6 +54,18 @@ class IncidentRepository(Protocol):
         source may be (``bot.services.incidents.noise``)."""
         ...
 
+    async def storm_candidates(
+        self, since: datetime, *, service: str | None = None
+    ) -> Sequence[Incident]:
+        """Incidents of Alertmanager groups opened at or after ``since`` (of ``service``, if
+        given) that are neither storms nor merged, oldest first, not locked: what a storm may
+        form from (``bot.services.incidents.storm``)."""
+        ...
+
+    async def open_storm(self, storm_key: str) -> Incident | None:
+        """The open storm incident marked ``storm_key``, locked until commit."""
+        ...
+
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         """The incident keyed by ``new.pagerduty_id``, creating it if missing (locked)."""
         ...
@@ -72,11 +84,32 @@ class IncidentRepository(Protocol):
 
 
 class AlertRepository(Protocol):
-    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
-        """Store a new episode; ``None`` when (fingerprint, starts_at) is already stored."""
+    async def add(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> AlertEpisode | None:
+        """Store a new episode (``group_key``: the Alertmanager group it arrived in); ``None``
+        when (fingerprint, starts_at) is already stored."""
         ...
 
-    async def add_later(self, incident_id: int, alert: Alert, severity: Severity) -> None:
+    async def move(
+        self, from_incident: int, to_incident: int, *, group_key: str | None = None
+    ) -> int:
+        """Move the episodes of ``from_incident`` (only those of ``group_key``, if given) to
+        ``to_incident``; how many moved."""
+        ...
+
+    async def prefetch_groups(self, group_keys: Collection[str]) -> None:
+        """Read ``incident_of_group`` of each key at once (the inbox processor, per batch)."""
+        ...
+
+    async def incident_of_group(self, group_key: str) -> int | None:
+        """The incident holding the newest episode that arrived in ``group_key``: where a
+        group that joined a storm (or was merged) now lives."""
+        ...
+
+    async def add_later(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> None:
         """Store a new episode with the transaction's other held-back writes; for an alert
         this transaction has seen is not stored (``get`` said ``None``). If another writer
         stores it first, the write fails with ``Conflict`` and the transaction runs again."""

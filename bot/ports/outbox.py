@@ -120,6 +120,11 @@ class OutboxRepository(Protocol):
         if ``worker`` lost the lease."""
         ...
 
+    async def cancel_for_incident(self, incident_id: int, *, at: datetime, reason: str) -> int:
+        """Mark the incident's pending, unleased calls ``cancelled`` (never sent); how many.
+        A call a worker holds is in flight and left alone."""
+        ...
+
     async def get(self, message_id: int) -> OutboxMessage | None: ...
 
     async def list(

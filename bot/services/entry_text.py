@@ -207,6 +207,27 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
                 f"{show(event.alerts) or '?'} alerts joined as symptoms"
                 f" ({show(event.alertnames) or 'alert'}; inhibition {show(event.rule) or '?'})"
             )
+        case ev.StormFormed():
+            return (
+                f"Alert storm on {show(event.storm_key) or '?'}: {show(event.incidents) or '?'}"
+                f" incidents within {show(event.window) or '?'}; {show(event.merged) or '0'}"
+                " merged into this one, and the next groups join it"
+            )
+        case ev.StormJoined():
+            return (
+                f"Group {show(event.group_key) or '?'} joined the storm:"
+                f" {show(event.alerts) or '?'} alerts ({show(event.alertnames) or 'alert'})"
+            )
+        case ev.IncidentMerged():
+            return (
+                f"#{show(event.source) or '?'} merged into #{show(event.target) or '?'}"
+                f" ({show(event.alerts) or '0'} alerts moved; {show(event.reason) or '?'})"
+            )
+        case ev.IncidentSplit():
+            return (
+                f"Group {show(event.group_key) or '?'} split out of #{show(event.source) or '?'}"
+                f" into #{show(event.target) or '?'} ({show(event.alerts) or '0'} alerts)"
+            )
         case ev.Note():
             return f"Note: {show(event.text)}"
         case ev.SilenceCreated():

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Row, bindparam, select, update
+from sqlalchemy import Executable, Row, bindparam, func, select, update
 
 from bot.domain.incident import Alert, AlertEpisode, AlertStatus, Severity
 from bot.errors import Conflict
@@ -48,6 +48,28 @@ _FOR_INCIDENT = (
 )
 
 
+_MOVE = (
+    update(alert_episodes)
+    .where(alert_episodes.c.incident_id == bindparam("from_incident"))
+    .values(incident_id=bindparam("to_incident"))
+)
+_MOVE_GROUP = _MOVE.where(alert_episodes.c.group_key == bindparam("of_group"))
+# The incident of each group's newest episode, for a batch's groups at once.
+_HOMES_OF_GROUPS = select(alert_episodes.c.group_key, alert_episodes.c.incident_id).where(
+    alert_episodes.c.id.in_(
+        select(func.max(alert_episodes.c.id))
+        .where(alert_episodes.c.group_key.in_(bindparam("group_keys", expanding=True)))
+        .group_by(alert_episodes.c.group_key)
+    )
+)
+_INCIDENT_OF_GROUP = (
+    select(alert_episodes.c.incident_id)
+    .where(alert_episodes.c.group_key == bindparam("group_key"))
+    .order_by(alert_episodes.c.id.desc())
+    .limit(1)
+)
+
+
 @cache
 def _add(dialect: str) -> Executable:
     return (
@@ -59,8 +81,11 @@ def _add(dialect: str) -> Executable:
     )
 
 
-def _values(incident_id: int, alert: Alert, severity: Severity) -> dict[str, Any]:
+def _values(
+    incident_id: int, alert: Alert, severity: Severity, group_key: str | None
+) -> dict[str, Any]:
     return {
+        "group_key": group_key,
         "incident_id": incident_id,
         "fingerprint": alert.fingerprint,
         "status": alert.status.value,
@@ -74,22 +99,31 @@ def _values(incident_id: int, alert: Alert, severity: Severity) -> dict[str, Any
 
 
 class SqlAlertRepository(Repository):
-    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
-        values = _values(incident_id, alert, severity)
+    async def add(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> AlertEpisode | None:
+        values = _values(incident_id, alert, severity, group_key)
         row = (await self._execute(_add(self._dialect), values, reads=(TABLE,))).first()
         if row is None:
             return None
         episode = to_episode(row)
         self._learn(episode)
+        if group_key is not None:
+            self._state.known.group_homes[group_key] = incident_id
         return episode
 
-    async def add_later(self, incident_id: int, alert: Alert, severity: Severity) -> None:
+    async def add_later(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> None:
         key = (alert.fingerprint, alert.starts_at)
         known = self._state.known
         if known.episodes.get(key) is not None or key in known.episodes_held:
             raise ValueError(f"alert {alert.fingerprint} at {alert.starts_at} is already stored")
         known.episodes_held.add(key)
-        self._hold(TABLE, _add(self._dialect), _values(incident_id, alert, severity), self._added)
+        values = _values(incident_id, alert, severity, group_key)
+        self._hold(TABLE, _add(self._dialect), values, self._added)
+        if group_key is not None:
+            known.group_homes[group_key] = incident_id  # its newest episode, once sent
 
     def _added(self, rows: list[Row[Any]], sent: list[dict[str, Any]]) -> None:
         known = self._state.known
@@ -160,6 +194,51 @@ class SqlAlertRepository(Repository):
         listed = known.episodes_of.get(episode.incident_id)
         if listed is not None:
             listed[:] = [now_resolved if e.id == episode_id else e for e in listed]
+
+    async def move(
+        self, from_incident: int, to_incident: int, *, group_key: str | None = None
+    ) -> int:
+        params = {"from_incident": from_incident, "to_incident": to_incident}
+        if group_key is None:
+            moved = await self._execute(_MOVE, params, reads=(TABLE,))
+        else:
+            moved = await self._execute(
+                _MOVE_GROUP, {**params, "of_group": group_key}, reads=(TABLE,)
+            )
+        self._moved(from_incident, to_incident, group_key)
+        return int(moved.rowcount)
+
+    def _moved(self, from_incident: int, to_incident: int, group_key: str | None) -> None:
+        """Forget what the move made untrue: the episodes of both incidents are read again."""
+        known = self._state.known
+        for key, episode in list(known.episodes.items()):
+            if episode is not None and episode.incident_id in (from_incident, to_incident):
+                del known.episodes[key]
+        for incident_id in (from_incident, to_incident):
+            known.episodes_of.pop(incident_id, None)
+        for group, home in list(known.group_homes.items()):
+            if home == from_incident and group_key in (None, group):
+                known.group_homes[group] = to_incident
+
+    async def prefetch_groups(self, group_keys: Collection[str]) -> None:
+        known = self._state.known
+        wanted = sorted({key for key in group_keys if key not in known.group_homes})
+        if not wanted:
+            return
+        rows = await self._execute(_HOMES_OF_GROUPS, {"group_keys": wanted}, reads=(TABLE,))
+        for row in rows:
+            known.group_homes[row.group_key] = row.incident_id
+        for key in wanted:
+            known.group_homes.setdefault(key, None)
+
+    async def incident_of_group(self, group_key: str) -> int | None:
+        known = self._state.known
+        if group_key in known.group_homes:
+            return known.group_homes[group_key]
+        found = await self._execute(_INCIDENT_OF_GROUP, {"group_key": group_key}, reads=(TABLE,))
+        home: int | None = found.scalar()
+        known.group_homes[group_key] = home
+        return home
 
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
         known = self._state.known

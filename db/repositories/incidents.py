@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, select, update
 
-from bot.domain.incident import Incident, IncidentFilter, IncidentStatus, NewIncident
+from bot.domain.incident import Incident, IncidentFilter, IncidentStatus, NewIncident, Source
 from bot.errors import Conflict, NotFound
 from db.repositories.base import Repository, upsert
 from db.rows import to_incident
@@ -59,6 +60,29 @@ _OPEN_GROUPS_IN_SCENARIOS = (
     .where(OPEN_GROUP_WHERE, incidents.c.scenario.in_(bindparam("scenarios", expanding=True)))
     .order_by(incidents.c.id)
 )
+_STORM_CANDIDATES = (
+    select(incidents)
+    .where(
+        incidents.c.created_at >= bindparam("since"),
+        incidents.c.group_key.is_not(None),
+        incidents.c.source == Source.ALERTMANAGER.value,
+        incidents.c.storm_key.is_(None),
+        incidents.c.merged_into.is_(None),
+    )
+    .order_by(incidents.c.id)
+)
+_SERVICE_STORM_CANDIDATES = _STORM_CANDIDATES.where(incidents.c.service == bindparam("service"))
+_OPEN_STORMS = (
+    select(incidents)
+    .where(incidents.c.storm_key.is_not(None), incidents.c.status != RESOLVED)
+    .order_by(incidents.c.id)
+)
+_OPEN_STORM = _Lookup(
+    select(incidents)
+    .where(incidents.c.storm_key == bindparam("storm_key"), incidents.c.status != RESOLVED)
+    .order_by(incidents.c.id)
+    .limit(1)
+)
 _BY_PAGERDUTY_ID = _Lookup(
     select(incidents).where(incidents.c.pagerduty_id == bindparam("pagerduty_id"))
 )
@@ -81,6 +105,8 @@ _SAVED = (
     "resolved_by",
     "flap_count",
     "silenced_until",
+    "merged_into",
+    "storm_key",
 )
 _SAVE = (
     update(incidents)
@@ -197,6 +223,36 @@ class SqlIncidentRepository(Repository):
         self._state.known.open_in[wanted] = found
         return list(found)
 
+    async def storm_candidates(
+        self, since: datetime, *, service: str | None = None
+    ) -> Sequence[Incident]:
+        known = self._state.known
+        if service is None:
+            rows = await self._execute(_STORM_CANDIDATES, {"since": since}, reads=())
+            return [to_incident(row) for row in rows]
+        cached = known.recent.get(service)
+        if cached is None or cached[0] > since:
+            params = {"since": since, "service": service}
+            rows = await self._execute(_SERVICE_STORM_CANDIDATES, params, reads=())
+            # Kept up to date by ``_created`` for the rest of the transaction.
+            cached = known.recent[service] = (since, [to_incident(row) for row in rows])
+        return [i for i in cached[1] if i.created_at >= since and i.id not in known.not_candidates]
+
+    async def open_storm(self, storm_key: str) -> Incident | None:
+        known = self._state.known
+        if known.open_storms is None:
+            # The open storms are few: one read answers every key for the transaction.
+            rows = await self._execute(_OPEN_STORMS, reads=())
+            known.open_storms = {}
+            for row in rows:
+                storm = to_incident(row)
+                if storm.storm_key is not None:
+                    known.open_storms.setdefault(storm.storm_key, storm.id)
+        storm_id = known.open_storms.get(storm_key)
+        if storm_id is None:
+            return None
+        return await self.get(storm_id, for_update=True)
+
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:
             raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
@@ -219,6 +275,9 @@ class SqlIncidentRepository(Repository):
         known = self._state.known
         known.created.add(incident.id)
         known.remember_incident(incident)
+        recent = known.recent.get(incident.service)
+        if recent is not None and incident.group_key is not None:
+            recent[1].append(incident)
         known.episodes_of[incident.id] = []
         known.timers_of[incident.id] = []
         known.runs[incident.id] = 0
@@ -245,6 +304,8 @@ class SqlIncidentRepository(Repository):
             "resolved_by": incident.resolved_by,
             "flap_count": incident.flap_count,
             "silenced_until": incident.silenced_until,
+            "merged_into": incident.merged_into,
+            "storm_key": incident.storm_key,
         }
         if (await self._execute(_SAVE, params, reads=())).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")
@@ -253,6 +314,7 @@ class SqlIncidentRepository(Repository):
             known.remember_incident(incident)
         else:
             known.forget_incident(incident)
+        known.saved(incident)
 
     async def list(self, flt: IncidentFilter) -> Sequence[Incident]:
         # Built per call: which conditions apply depends on the filter.

@@ -134,6 +134,22 @@ _MARK_UNCONFIGURED = _finish(
     last_error=bindparam("reason"),
 )
 _GET = select(outbox).where(outbox.c.id == bindparam("message_id"))
+# Only what no worker holds: a leased call may be in flight and must settle as it goes.
+_CANCEL_FOR_INCIDENT = (
+    update(outbox)
+    .where(
+        outbox.c.incident_id == bindparam("of_incident"),
+        outbox.c.status == PENDING,
+        or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= bindparam("at")),
+    )
+    .values(
+        status=OutboxStatus.CANCELLED.value,
+        finished_at=bindparam("at"),
+        last_error=bindparam("reason"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
 
 
 class SqlOutboxRepository(Repository):
@@ -198,6 +214,10 @@ class SqlOutboxRepository(Repository):
         """``True`` if the row was still pending (and, where asked, leased by the worker)."""
         result = await self._execute(statement, params)
         return bool(result.rowcount == 1)
+
+    async def cancel_for_incident(self, incident_id: int, *, at: datetime, reason: str) -> int:
+        params = {"of_incident": incident_id, "at": at, "reason": reason}
+        return int((await self._execute(_CANCEL_FOR_INCIDENT, params)).rowcount)
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         row = (await self._execute(_GET, {"message_id": message_id})).first()

@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.conftest import Processes
 from tests.support.payloads.alertmanager import KINDS
+from tests.support.policy_files import default_policy_file
 from tests.support.processes import (
     ALERTMANAGER_TOKEN,
     FirebreakApi,
@@ -138,7 +139,9 @@ async def settle(
 
 
 async def start_replicas(processes: Processes, postgres_url: str, tmp_path: Path) -> list[Service]:
-    env = firebreak_env(postgres_url)
+    # A hundred groups for one service would be one storm: this is about one incident per
+    # group across replicas, so storm collapse is off.
+    env = firebreak_env(postgres_url, FIREBREAK_POLICY=str(default_policy_file(storms=False)))
     # Migrations run once, as a deployment does, never from each replica.
     firebreak_db_upgrade(env, log_path=tmp_path / "db-upgrade.log", cwd=tmp_path)
     return list(

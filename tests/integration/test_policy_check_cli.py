@@ -405,3 +405,25 @@ def test_load_policy_error_carries_source_and_problems(tmp_path: Path) -> None:
         f"line {line_of(VALID, 'replicas: 5')}: scenarios.down.actions.0.replicas: "
         "replicas 11 is outside bounds 3-10"
     ]
+
+
+@pytest.mark.parametrize(
+    ("storm", "needle", "where", "fragment"),
+    [
+        ("{threshold: -2}", "threshold: -2", "noise.storm.threshold", "greater than or equal to 0"),
+        ("{window: 0s}", "window: 0s", "noise.storm.window", "longer than zero"),
+        ("{by: pod}", "by: pod", "noise.storm.by", "service"),
+        ("{threshold: 5, burst: 3}", "burst: 3", "noise.storm.burst", "not permitted"),
+    ],
+)
+def test_a_storm_section_problem_is_reported_at_its_line(
+    tmp_path: Path, storm: str, needle: str, where: str, fragment: str
+) -> None:
+    text = VALID + f"noise:\n  storm: {storm}\n"
+    result = check_text(tmp_path, text)
+    assert_reported(result, line_of(text, needle), where, fragment)
+
+
+def test_a_storm_section_passes_the_check(tmp_path: Path) -> None:
+    text = VALID + "noise:\n  storm: {threshold: 10, window: 5m, by: namespace}\n"
+    assert check_text(tmp_path, text).code == 0

@@ -23,11 +23,14 @@ def without_maintenance(policy: Policy) -> Policy:
 
 
 @cache
-def default_policy_file() -> Path:
+def default_policy_file(*, storms: bool = True) -> Path:
     """The shipped policy file without its ``maintenance`` section, written once per process
-    (``FIREBREAK_POLICY`` for bots started by tests)."""
+    (``FIREBREAK_POLICY`` for bots started by tests); without ``storms``, storm collapse is off
+    too, for tests that count one incident per group of a hundred for one service."""
     data = yaml.safe_load(DEFAULT_POLICY.read_text())
     data["maintenance"] = []
+    if not storms:
+        data["noise"]["storm"] = {"threshold": 0}
     directory = Path(tempfile.mkdtemp(prefix=f"firebreak-policy-{os.getpid()}-"))
     path = directory / "policy.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bot.domain.incident import Severity
 from bot.errors import BadRequest, UsageError
+from handlers.slack.command.commands import Merge, Split
 from handlers.slack.command.parse import (
     HELP_TEXT,
     USAGE,
@@ -228,3 +229,16 @@ def test_any_arguments_to_any_subcommand_parse_or_are_a_usage_error(
         assert str(result).endswith(usage(sub))
     else:
         assert isinstance(result, Command)
+
+
+def test_split_takes_one_group_and_merge_one_incident_id() -> None:
+    assert parse_command("split 3") == Split("3")
+    assert parse_command('split {}:{group="g1"}') == Split('{}:{group="g1"}')
+    assert parse_command("merge #42") == Merge(42)
+    assert parse_command("merge INC-7") == Merge(7)
+    assert parse_command('split {}:{a="x", b="y"}') == Split('{}:{a="x", b="y"}')
+    for bad in ("split", "split   ", "merge", "merge 1 2", "merge abc"):
+        with pytest.raises(UsageError):
+            parse_command(bad)
+    assert "/incident split GROUP" in HELP_TEXT
+    assert "/incident merge ID" in HELP_TEXT

@@ -1,5 +1,5 @@
 """The timeline vocabulary: every entry kind (``kinds``), a typed body for each (``bodies``
-for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation), and the one way
+for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation; ``storms`` for storms, merges and splits), and the one way
 between a body and the stored JSON (``codec``)."""
 
 from bot.domain.events.actions import (
@@ -55,6 +55,7 @@ from bot.domain.events.maintenance import (
     MaintenanceEnded,
     MaintenanceStarted,
 )
+from bot.domain.events.storms import IncidentMerged, IncidentSplit, StormFormed, StormJoined
 
 __all__ = [
     "BODY_FOR",
@@ -83,7 +84,9 @@ __all__ = [
     "Event",
     "EventKind",
     "IncidentFlapped",
+    "IncidentMerged",
     "IncidentOpened",
+    "IncidentSplit",
     "MaintenanceApplied",
     "MaintenanceEnded",
     "MaintenanceStarted",
@@ -100,6 +103,8 @@ __all__ = [
     "SilenceCreated",
     "SilenceExpired",
     "StatusChanged",
+    "StormFormed",
+    "StormJoined",
     "SymptomsJoined",
     "about",
     "decode",

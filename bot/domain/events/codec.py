@@ -16,6 +16,7 @@ from bot.domain.events import actions as act
 from bot.domain.events import bodies as bod
 from bot.domain.events import escalation as esc
 from bot.domain.events import maintenance as mnt
+from bot.domain.events import storms as stm
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.incident import JSON
 
@@ -47,6 +48,10 @@ Event = (
     | mnt.MaintenanceApplied
     | mnt.MaintenanceStarted
     | mnt.MaintenanceEnded
+    | stm.StormFormed
+    | stm.StormJoined
+    | stm.IncidentMerged
+    | stm.IncidentSplit
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -87,6 +92,10 @@ BODY_TYPES: tuple[type[Event], ...] = (
     mnt.MaintenanceApplied,
     mnt.MaintenanceStarted,
     mnt.MaintenanceEnded,
+    stm.StormFormed,
+    stm.StormJoined,
+    stm.IncidentMerged,
+    stm.IncidentSplit,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

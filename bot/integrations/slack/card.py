@@ -21,6 +21,7 @@ from bot.domain.incident import AlertEpisode, AlertStatus, Incident, IncidentSta
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
 from bot.integrations.slack.response import Reached, response_field
+from bot.integrations.slack.storm_card import storm_blocks
 from bot.integrations.slack.text import date, escape, inert, is_user_id, mention, plain, truncate
 from bot.policy.escalation import format_duration
 from bot.policy.kubernetes import KubernetesPolicy
@@ -260,6 +261,7 @@ def render_card(view: CardView) -> Message:
         kit.header(plain(_title(view), kit.HEADER_MAX)),
         _fields(view),
         _alerts(view),
+        *storm_blocks(inc, view.alerts),
     ]
     if view.steps and inc.status.is_open:
         title = f"Steps for every {inc.severity.value}"

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from bot.clock import Clock
 from bot.domain.events import EventKind
 from bot.domain.incident import Incident, Severity, TimelineEntry
-from bot.domain.outbox import CHANNEL, OutboundCall, incident_key
+from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, incident_key
 from bot.integrations.slack import calls
 from bot.integrations.slack.actions import (
     action_ids,
@@ -51,6 +51,11 @@ CARD_KINDS = frozenset(
         # The card says until when the incident's alerts are silenced.
         EventKind.SILENCE_CREATED,
         EventKind.SILENCE_EXPIRED,
+        # A storm's card counts its groups; a merge or split moves alerts.
+        EventKind.STORM_FORMED,
+        EventKind.STORM_JOINED,
+        EventKind.INCIDENT_MERGED,
+        EventKind.INCIDENT_SPLIT,
     }
 )
 # Entries not shown in the thread, as noise there: the opening (the card says it), a re-sent
@@ -98,6 +103,9 @@ class SlackPublisher:
         if incident is None:
             return
         kinds = {entry.kind for entry in entries}
+        if incident.merged_into is not None and EventKind.INCIDENT_MERGED in kinds:
+            await self._merged(uow, incident, opened=EventKind.INCIDENT_OPENED in kinds)
+            return
         if EventKind.INCIDENT_OPENED in kinds:
             await self._post_card(
                 uow,
@@ -130,6 +138,20 @@ class SlackPublisher:
                     uow,
                     calls.post_in_thread(incident.id, text=message.text, blocks=message.blocks),
                 )
+
+    async def _merged(self, uow: UnitOfWork, incident: Incident, *, opened: bool) -> None:
+        """An incident merged into another: its unsent calls were cancelled, so one opened in
+        this very transaction (a storm forming) never gets a channel; one whose card is out
+        says where to continue."""
+        refs = {} if opened else await uow.chat_refs.refs(incident.id)
+        text = f"Merged into #{incident.merged_into}: continue there."
+        if refs.get(CARD_TS) and refs.get(CARD_CHANNEL):
+            card = render_card(await self._view(uow, incident))
+            await self._add(uow, calls.update_card(incident.id, text=card.text, blocks=card.blocks))
+            await self._add(uow, calls.post_in_thread(incident.id, text=text))
+        elif channel := refs.get(CHANNEL):
+            # The channel was made but its card was cancelled unsent: say it in the channel.
+            await self._add(uow, calls.post_to_channel(channel, text=text, incident_id=incident.id))
 
     async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
         now = self._clock.now()

@@ -65,7 +65,8 @@ class DeliveryApplier:
     ) -> tuple[dict[int, AlertGroup], int]:
         """Parse the first of a batch's deliveries, up to about ``max_alerts`` alerts (at
         least one delivery), and read at once what applying them one by one would ask for
-        each: their alerts' episodes and their groups' latest incidents.
+        each: their alerts' episodes, their groups' latest incidents and where their groups'
+        alerts live.
 
         Returns the parsed groups by delivery id (an unparsable one is left out, for
         ``apply`` to settle) and how many of ``batch`` were prepared: a batch of large groups
@@ -90,7 +91,9 @@ class DeliveryApplier:
             await uow.alerts.prefetch(
                 [(a.fingerprint, a.starts_at) for group in groups for a in group.alerts]
             )
-            await uow.incidents.prefetch_latest({group.group_key for group in groups})
+            keys = {group.group_key for group in groups}
+            await uow.incidents.prefetch_latest(keys)
+            await uow.alerts.prefetch_groups(keys)
         return parsed, prepared
 
     async def apply(

@@ -1,13 +1,12 @@
 """Apply one Alertmanager notification taken from the inbox: attach its alerts to the group's
 open incident (when new alerts fire and it has none: to the incident they are symptoms of,
-to its last one reopened as a flap, or to a new one: ``bot.services.incidents.noise``), and
+to its last one reopened as a flap, to the storm for their service, or to a new one:
+``bot.services.incidents.choice``), and
 resolve the incident when its last alert resolves. It runs in the inbox processor's transaction, which also settles the
 delivery, and is idempotent: a re-sent or concurrent duplicate changes nothing twice."""
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -27,14 +26,12 @@ from bot.domain.incident import (
     AlertStatus,
     Incident,
     IncidentStatus,
-    NewIncident,
-    Source,
 )
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
-from bot.services.entries import record_opened, save_recorded
+from bot.services.entries import save_recorded
+from bot.services.incidents.choice import Chosen, incident_for
 from bot.services.incidents.maintenance_hold import Held, hold_for_maintenance
-from bot.services.incidents.noise import join_as_symptoms, reopen_flapped
 from bot.services.maintenance.windows import running_ad_hoc
 
 ACTOR = Actor(SYSTEM, "alertmanager")
@@ -49,12 +46,6 @@ class AlertIngestResult:
     new_alerts: int
     resolved_alerts: int
     resolved_incidents: int
-
-
-def _title(group: AlertGroup, alert: Alert, verdict: Classification) -> str:
-    summary = group.common_annotations.get("summary") or alert.annotations.get("summary")
-    name = alert.name or "alert"
-    return f"{name}: {summary}" if summary else f"{name} ({verdict.scenario.title})"
 
 
 def _alert_body(alert: Alert, verdict: Classification | None = None) -> AlertChanged:
@@ -94,12 +85,14 @@ async def apply_alert_group(
         ad_hoc = await running_ad_hoc(uow, now)
         held = hold_for_maintenance(policy, now, group, verdicts, ad_hoc)
         verdicts = dict(held.verdicts)
-        incident, how = await _incident_for(uow, policy, now, group, new_firing, verdicts)
+        incident, how = await incident_for(
+            uow, policy, now, group, new_firing, verdicts, actor=ACTOR
+        )
         worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
-        if how is _Chosen.OPENED:
+        if how is Chosen.OPENED:
             opened.append(incident)
             await held.record(uow, incident, worst.fingerprint, at=now, actor=ACTOR)
-        elif how is _Chosen.REOPENED:
+        elif how is Chosen.REOPENED:
             # Reopened as a flap inside a window: held like an incident opened there, or the
             # restarted path would page during maintenance at the old severity.
             incident = await _hold_reopened(uow, incident, held, worst.fingerprint, now)
@@ -129,7 +122,9 @@ async def apply_alert_group(
             added.add((alert.fingerprint, alert.starts_at))
             # Written with the batch's other episodes; a concurrent writer that stored it
             # first makes that write a Conflict, and the whole batch runs again.
-            await uow.alerts.add_later(incident.id, alert, verdict.severity)
+            await uow.alerts.add_later(
+                incident.id, alert, verdict.severity, group_key=group.group_key
+            )
             new_alerts += 1
             changed.add(incident.id)
             if alert.status is AlertStatus.RESOLVED:
@@ -183,16 +178,6 @@ async def apply_alert_group(
     )
 
 
-class _Chosen(enum.Enum):
-    """Where new firing alerts went: the group's open incident, the incident they are
-    symptoms of, the group's last incident reopened as a flap, or a new one."""
-
-    OPEN = enum.auto()
-    SYMPTOM = enum.auto()
-    REOPENED = enum.auto()
-    OPENED = enum.auto()
-
-
 async def _hold_reopened(
     uow: UnitOfWork, incident: Incident, held: Held, fingerprint: str, now: datetime
 ) -> Incident:
@@ -205,58 +190,6 @@ async def _hold_reopened(
     lowered = await save_recorded(uow, lowered, at=now, actor=ACTOR, event=event)
     await held.record(uow, lowered, fingerprint, at=now, actor=ACTOR)
     return lowered
-
-
-async def _incident_for(
-    uow: UnitOfWork,
-    policy: Policy,
-    now: datetime,
-    group: AlertGroup,
-    new_firing: Sequence[Alert],
-    verdicts: Mapping[str, Classification],
-) -> tuple[Incident, _Chosen]:
-    """The incident new firing alerts go to, locked, and how it was chosen: the group's open
-    one; else the open incident they are symptoms of (policy ``noise.inhibit``); else the
-    group's last one reopened, if it resolved within the flap window; else a new one."""
-    latest = await uow.incidents.latest_for_group(group.group_key)
-    if latest is not None and latest.status.is_open:
-        return latest, _Chosen.OPEN
-    noise = policy.noise
-    source = await join_as_symptoms(
-        uow, noise=noise, group=group, firing=new_firing, verdicts=verdicts, now=now, actor=ACTOR
-    )
-    if source is not None:
-        return source, _Chosen.SYMPTOM
-    if latest is not None and noise.flap.reopens(latest.resolved_at, now):
-        reopened = await reopen_flapped(uow, latest, flap=noise.flap, now=now, actor=ACTOR)
-        return reopened, _Chosen.REOPENED
-    worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
-    verdict = verdicts[worst.fingerprint]
-    incident, created = await uow.incidents.open_for_group(
-        NewIncident(
-            title=_title(group, worst, verdict),
-            severity=verdict.severity,
-            source=Source.ALERTMANAGER,
-            service=policy.service_of({**group.common_labels, **worst.labels}),
-            scenario=verdict.scenario.id,
-            response_minutes=verdict.response_minutes,
-            created_at=now,
-            group_key=group.group_key,
-            labels=dict(group.common_labels),
-        )
-    )
-    if created:
-        await record_opened(
-            uow,
-            incident,
-            at=now,
-            actor=ACTOR,
-            rule=verdict.rule,
-            group_key=group.group_key,
-            receiver=group.receiver,
-        )
-    # Another writer may have opened the group's incident first: then it is the open one.
-    return incident, _Chosen.OPENED if created else _Chosen.OPEN
 
 
 async def _maybe_upgrade(

@@ -13,7 +13,7 @@ from alembic import op
 
 revision = "0013"
 # 0012 is being written beside this one; whoever merges second points this at it.
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | None = None
 depends_on: str | None = None
 

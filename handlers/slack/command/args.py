@@ -34,6 +34,8 @@ USAGE: dict[str, str] = {
     "silence": "/incident silence [DURATION] [--matcher LABEL=VALUE …] [--broad]: silence the incident's alerts in Alertmanager for DURATION (e.g. 30m, 2h, 1d; default 2h; at most 7d); by default the matchers are the alert group's common labels; `=`, `!=`, `=~` and `!~` as in Alertmanager; --broad (approvers only) allows matching other incidents' alerts",
     "unsilence": "/incident unsilence: expire the silences firebreak made for the incident",
     "maintenance": "/incident maintenance [start [DURATION] [SERVICE] [--reason TEXT] | end [SERVICE]]: alone, the maintenance windows now and next; start opens an ad-hoc window from now (default 1h, at most 24h; no SERVICE: every service) in which new alerts open at most as P2 without a page or a channel (P0 still pages); end closes it, and an incident it held that still fires pages then",
+    "split": "/incident split GROUP: in a storm's channel, move one alert group (its number on the card, its key or a unique prefix) to an incident of its own",
+    "merge": "/incident merge ID: merge this channel's incident into incident ID (its alerts move there and this one closes)",
 }
 HELP_TEXT = (
     "*/incident* subcommands (ID is 42, #42 or INC-42; leave it out inside an incident channel):\n"
@@ -55,7 +57,7 @@ MAX_SERVICE = 100
 _DEPLOY_KINDS = ("deploy", "deployment", "deployments", "deployment.apps", "deployments.apps")
 NAMESPACE = {"-n": "namespace", "--namespace": "namespace"}
 # Subcommands whose argument is free text: only their first word is read as a word.
-FREE_TEXT = frozenset({"note", "resolve"})
+FREE_TEXT = frozenset({"note", "resolve", "split"})
 
 
 def usage(sub: str) -> str:

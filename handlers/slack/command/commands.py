@@ -161,6 +161,21 @@ class MaintenanceEnd:
     service: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    """Move one Alertmanager group out of the channel's incident into its own: ``group`` is
+    its number on the storm card, its key, or a unique prefix of the key."""
+
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Merge the channel's incident into incident ``target``."""
+
+    target: int
+
+
 Command = (
     Help
     | ListIncidents
@@ -184,5 +199,7 @@ Command = (
     | MaintenanceList
     | MaintenanceStart
     | MaintenanceEnd
+    | Split
+    | Merge
 )
 """Every command ``parse_command`` can return; match on it with ``match``/``isinstance``."""

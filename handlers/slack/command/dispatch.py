@@ -34,6 +34,7 @@ from handlers.slack.command.maintenance import run_maintenance
 from handlers.slack.command.paging import run_oncall, run_page
 from handlers.slack.command.parse import HELP_TEXT, USAGE, parse_command
 from handlers.slack.command.silencing import run_silence, run_unsilence
+from handlers.slack.command.storms import run_merge, run_split
 from handlers.slack.replies import requested_text
 
 LIST_MAX = 20
@@ -166,6 +167,10 @@ async def execute(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
             return await run_unsilence(deps, actor=ctx.actor, channel=ctx.channel)
         case cmd.MaintenanceList() | cmd.MaintenanceStart() | cmd.MaintenanceEnd():
             return await run_maintenance(deps, command, actor=ctx.actor)
+        case cmd.Split():
+            return await run_split(deps, command, actor=ctx.actor, channel=ctx.channel)
+        case cmd.Merge():
+            return await run_merge(deps, command, actor=ctx.actor, channel=ctx.channel)
         case _:
             return await execute_action_command(deps, command, ctx)
 

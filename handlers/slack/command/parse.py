@@ -58,6 +58,7 @@ from handlers.slack.command.commands import (
 )
 from handlers.slack.command.maintenance import parse_maintenance
 from handlers.slack.command.silencing import parse_silence, parse_unsilence
+from handlers.slack.command.storms import parse_merge, parse_split
 from handlers.slack.command.words import Word, first, normalise, rest, split
 
 
@@ -236,6 +237,8 @@ _PARSERS: dict[str, Callable[[str, list[Word]], Command]] = {
     "silence": parse_silence,
     "unsilence": parse_unsilence,
     "maintenance": parse_maintenance,
+    "split": parse_split,
+    "merge": parse_merge,
 }
 
 

@@ -164,6 +164,25 @@ class MemoryOutbox:
             last_error=reason,
         )
 
+    async def cancel_for_incident(self, incident_id: int, *, at: datetime, reason: str) -> int:
+        at = _aware(at)
+        cancelled = 0
+        for row_id, row in list(self._state.rows.items()):
+            message = row.message
+            if message.call.incident_id != incident_id:
+                continue
+            if message.status is not OutboxStatus.PENDING:
+                continue
+            if row.lease_until is not None and row.lease_until > at:
+                continue
+            self._state.rows[row_id] = _Row(
+                dataclasses.replace(
+                    message, status=OutboxStatus.CANCELLED, finished_at=at, last_error=reason
+                )
+            )
+            cancelled += 1
+        return cancelled
+
     async def get(self, message_id: int) -> OutboxMessage | None:
         row = self._state.rows.get(message_id)
         return None if row is None else row.message

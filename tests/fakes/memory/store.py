@@ -139,6 +139,29 @@ class MemoryIncidents:
             and incident.scenario in scenarios
         ]
 
+    async def storm_candidates(
+        self, since: datetime, *, service: str | None = None
+    ) -> Sequence[Incident]:
+        since = _aware(since)
+        return [
+            incident
+            for incident in sorted(self._state.incidents.values(), key=lambda i: i.id)
+            if incident.created_at >= since
+            and (service is None or incident.service == service)
+            and incident.group_key is not None
+            and incident.source is Source.ALERTMANAGER
+            and incident.storm_key is None
+            and incident.merged_into is None
+        ]
+
+    async def open_storm(self, storm_key: str) -> Incident | None:
+        storms = [
+            incident
+            for incident in self._state.incidents.values()
+            if incident.storm_key == storm_key and incident.status.is_open
+        ]
+        return min(storms, key=lambda incident: incident.id, default=None)
+
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:
             raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
@@ -222,7 +245,9 @@ class MemoryAlerts:
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
+    async def add(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> AlertEpisode | None:
         if incident_id not in self._state.incidents:
             # What the foreign key makes the database say.
             raise IntegrityViolation(f"incident {incident_id} does not exist")
@@ -240,13 +265,16 @@ class MemoryAlerts:
             starts_at=starts_at,
             ends_at=_maybe_aware(alert.ends_at),
             generator_url=alert.generator_url,
+            group_key=group_key,
         )
         self._state.next_episode_id += 1
         self._state.episodes[episode.id] = episode
         return episode
 
-    async def add_later(self, incident_id: int, alert: Alert, severity: Severity) -> None:
-        if await self.add(incident_id, alert, severity) is None:
+    async def add_later(
+        self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
+    ) -> None:
+        if await self.add(incident_id, alert, severity, group_key=group_key) is None:
             raise Conflict(f"alert {alert.fingerprint} at {alert.starts_at} is already stored")
 
     async def prefetch(self, keys: Collection[tuple[str, datetime]]) -> None:
@@ -267,6 +295,29 @@ class MemoryAlerts:
             episode, status=AlertStatus.RESOLVED, ends_at=_aware(ends_at)
         )
         return True
+
+    async def move(
+        self, from_incident: int, to_incident: int, *, group_key: str | None = None
+    ) -> int:
+        if to_incident not in self._state.incidents:
+            raise IntegrityViolation(f"incident {to_incident} does not exist")
+        moved = 0
+        for episode in list(self._state.episodes.values()):
+            if episode.incident_id != from_incident:
+                continue
+            if group_key is not None and episode.group_key != group_key:
+                continue
+            self._state.episodes[episode.id] = dataclasses.replace(episode, incident_id=to_incident)
+            moved += 1
+        return moved
+
+    async def prefetch_groups(self, group_keys: Collection[str]) -> None:
+        return None
+
+    async def incident_of_group(self, group_key: str) -> int | None:
+        mine = [e for e in self._state.episodes.values() if e.group_key == group_key]
+        newest = max(mine, key=lambda episode: episode.id, default=None)
+        return None if newest is None else newest.incident_id
 
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]:
         mine = [e for e in self._state.episodes.values() if e.incident_id == incident_id]
