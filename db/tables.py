@@ -84,6 +84,7 @@ Index("ix_incidents_group_key", incidents.c.group_key)
 # Storms (migration 0012): the recent incidents a storm may form from, and the open storm.
 Index("ix_incidents_created_at", incidents.c.created_at)
 Index("ix_incidents_storm_key", incidents.c.storm_key)
+Index("ix_incidents_service_created_at", incidents.c.service, incidents.c.created_at)
 
 alert_episodes = Table(
     "alert_episodes",

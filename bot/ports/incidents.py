@@ -62,6 +62,11 @@ class IncidentRepository(Protocol):
         form from (``bot.services.incidents.storm``)."""
         ...
 
+    async def prefetch_storm_candidates(self, services: Collection[str], since: datetime) -> None:
+        """Read ``storm_candidates`` of each service at once (the inbox processor, per
+        batch), so this transaction's later calls for them need no query."""
+        ...
+
     async def open_storm(self, storm_key: str) -> Incident | None:
         """The open storm incident marked ``storm_key``, locked until commit."""
         ...

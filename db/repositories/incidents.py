@@ -72,6 +72,9 @@ _STORM_CANDIDATES = (
     .order_by(incidents.c.id)
 )
 _SERVICE_STORM_CANDIDATES = _STORM_CANDIDATES.where(incidents.c.service == bindparam("service"))
+_SERVICES_STORM_CANDIDATES = _STORM_CANDIDATES.where(
+    incidents.c.service.in_(bindparam("services", expanding=True))
+)
 _OPEN_STORMS = (
     select(incidents)
     .where(incidents.c.storm_key.is_not(None), incidents.c.status != RESOLVED)
@@ -237,6 +240,24 @@ class SqlIncidentRepository(Repository):
             # Kept up to date by ``_created`` for the rest of the transaction.
             cached = known.recent[service] = (since, [to_incident(row) for row in rows])
         return [i for i in cached[1] if i.created_at >= since and i.id not in known.not_candidates]
+
+    async def prefetch_storm_candidates(self, services: Collection[str], since: datetime) -> None:
+        known = self._state.known
+        wanted = sorted(
+            service
+            for service in set(services)
+            if service not in known.recent or known.recent[service][0] > since
+        )
+        if not wanted:
+            return
+        params = {"since": since, "services": wanted}
+        rows = await self._execute(_SERVICES_STORM_CANDIDATES, params, reads=())
+        found: dict[str, list[Incident]] = {service: [] for service in wanted}
+        for row in rows:
+            incident = to_incident(row)
+            found[incident.service].append(incident)
+        for service, listed in found.items():
+            known.recent[service] = (since, listed)
 
     async def open_storm(self, storm_key: str) -> Incident | None:
         known = self._state.known

@@ -3,14 +3,22 @@ settling it in the same transaction; ``Processed`` says what became of it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.clock import Clock
-from bot.domain.incident import AlertGroup, DeliveryOutcome, Incident, PendingDelivery, Source
+from bot.domain.incident import (
+    AlertGroup,
+    AlertStatus,
+    DeliveryOutcome,
+    Incident,
+    PendingDelivery,
+    Source,
+)
 from bot.domain.pagerduty import PagerDutyEvent
 from bot.errors import BadRequest
 from bot.policy.model import Policy
+from bot.policy.noise import StormBy
 from bot.ports import UnitOfWork
 from bot.services.incidents.ingest_alertmanager import AlertIngestResult, apply_alert_group
 from bot.services.incidents.ingest_pagerduty import PagerDutyIngestResult, apply_pagerduty_event
@@ -94,7 +102,26 @@ class DeliveryApplier:
             keys = {group.group_key for group in groups}
             await uow.incidents.prefetch_latest(keys)
             await uow.alerts.prefetch_groups(keys)
+            await self._prefetch_storms(uow, groups)
         return parsed, prepared
+
+    async def _prefetch_storms(self, uow: UnitOfWork, groups: Iterable[AlertGroup]) -> None:
+        """The storm candidates of every service a group without an open incident could
+        open one for (a storm keyed by service only; by namespace, each is read when asked)."""
+        storm = self.policy.noise.storm
+        if not storm.enabled or storm.by is not StormBy.SERVICE:
+            return
+        services = set()
+        for group in groups:
+            latest = await uow.incidents.latest_for_group(group.group_key)
+            if latest is not None and latest.status.is_open:
+                continue
+            for alert in group.alerts:
+                if alert.status is AlertStatus.FIRING:
+                    services.add(self.policy.service_of({**group.common_labels, **alert.labels}))
+        if services:
+            since = self.clock.now() - storm.window
+            await uow.incidents.prefetch_storm_candidates(services, since)
 
     async def apply(
         self, uow: UnitOfWork, pending: PendingDelivery, parsed: AlertGroup | None = None

@@ -30,6 +30,8 @@ def upgrade() -> None:
     # by storm key, not by a scan of every incident ever opened.
     op.create_index("ix_incidents_created_at", "incidents", ["created_at"])
     op.create_index("ix_incidents_storm_key", "incidents", ["storm_key"])
+    # A storm keyed by service looks for that service's recent incidents: one range scan.
+    op.create_index("ix_incidents_service_created_at", "incidents", ["service", "created_at"])
     if op.get_bind().dialect.name == "sqlite":
         # SQLite adds a column's foreign key only inline; a batch rebuild of incidents would
         # trip the foreign keys of every table that refers to it.
@@ -44,6 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # As in 0005: plain columns drop in place; a batch rebuild would trip the foreign keys.
     op.drop_index("ix_alert_episodes_group_key", "alert_episodes")
+    op.drop_index("ix_incidents_service_created_at", "incidents")
     op.drop_index("ix_incidents_storm_key", "incidents")
     op.drop_index("ix_incidents_created_at", "incidents")
     op.execute("ALTER TABLE alert_episodes DROP COLUMN group_key")

@@ -139,6 +139,9 @@ class MemoryIncidents:
             and incident.scenario in scenarios
         ]
 
+    async def prefetch_storm_candidates(self, services: Collection[str], since: datetime) -> None:
+        return None
+
     async def storm_candidates(
         self, since: datetime, *, service: str | None = None
     ) -> Sequence[Incident]:
