@@ -62,11 +62,26 @@ def _alert_body(alert: Alert, verdict: Classification | None = None) -> AlertCha
     )
 
 
+class _Verdicts(dict[str, Classification]):
+    """Each alert's classification by fingerprint, computed when first looked up."""
+
+    def __init__(self, policy: Policy, group: AlertGroup) -> None:
+        super().__init__()
+        self._policy = policy
+        self._labels = {alert.fingerprint: alert.labels for alert in group.alerts}
+
+    def __missing__(self, fingerprint: str) -> Classification:
+        verdict = self._policy.classify_labels(self._labels[fingerprint])
+        self[fingerprint] = verdict
+        return verdict
+
+
 async def apply_alert_group(
     uow: UnitOfWork, *, policy: Policy, now: datetime, group: AlertGroup
 ) -> AlertIngestResult:
     """Apply one notification in the caller's transaction (the inbox processor's)."""
-    verdicts = {a.fingerprint: policy.classify_labels(a.labels) for a in group.alerts}
+    # Classified when first asked: a re-sent group whose alerts are all stored needs none.
+    verdicts = _Verdicts(policy, group)
     known: dict[tuple[str, datetime], AlertEpisode] = {}
     for alert in group.alerts:
         episode = await uow.alerts.get(alert.fingerprint, alert.starts_at)
@@ -84,7 +99,7 @@ async def apply_alert_group(
         # A maintenance window holds the severity before anything is opened with it.
         ad_hoc = await running_ad_hoc(uow, now)
         held = hold_for_maintenance(policy, now, group, verdicts, ad_hoc)
-        verdicts = dict(held.verdicts)
+        verdicts.update(held.verdicts)  # the windows' holds; the rest stay as classified
         incident, how = await incident_for(
             uow, policy, now, group, new_firing, verdicts, actor=ACTOR
         )
@@ -115,8 +130,8 @@ async def apply_alert_group(
     added: set[tuple[str, datetime]] = set()
     for alert in group.alerts:
         episode = known.get((alert.fingerprint, alert.starts_at))
-        verdict = verdicts[alert.fingerprint]
         if episode is None:
+            verdict = verdicts[alert.fingerprint]
             if (alert.fingerprint, alert.starts_at) in added:
                 continue  # the same alert twice in one notification
             added.add((alert.fingerprint, alert.starts_at))

@@ -75,7 +75,7 @@ def hold_for_maintenance(
     windows = tuple(ad_hoc)
     if not policy.maintenance and not windows:
         return Held(verdicts)
-    held = dict(verdicts)
+    held = {alert.fingerprint: verdicts[alert.fingerprint] for alert in group.alerts}
     covered: dict[str, tuple[Occurrence, Classification]] = {}
     for alert in group.alerts:
         service = policy.service_of({**group.common_labels, **alert.labels})
