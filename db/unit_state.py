@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from bot.domain.escalation import Timer
-from bot.domain.incident import AlertEpisode, Incident
+from bot.domain.incident import AlertEpisode, EpisodeState, Incident
 from db.errors import translated
 
 # Called with the rows a held-back insert returned (``RETURNING``), in no particular order.
@@ -102,6 +102,8 @@ class Known:
     # Alert episodes by (fingerprint, starts_at); None: known not to exist.
     episodes: dict[tuple[str, datetime], AlertEpisode | None] = field(default_factory=dict)
     episode_keys: dict[int, tuple[str, datetime]] = field(default_factory=dict)
+    # What intake needs of episodes by key (a batch's, read at once); None: not stored.
+    states: dict[tuple[str, datetime], EpisodeState | None] = field(default_factory=dict)
     # Episodes whose insert is held back, by key: a read of one sends them first.
     episodes_held: set[tuple[str, datetime]] = field(default_factory=set)
     # The complete episode list of incidents created here, once their held inserts are sent.

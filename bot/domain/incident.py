@@ -123,6 +123,16 @@ class AlertGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class EpisodeState:
+    """What alert intake needs to know of a stored episode: which it is, where it lives,
+    whether it still fires (cheaper to read than the whole ``AlertEpisode``)."""
+
+    id: int
+    incident_id: int
+    status: AlertStatus
+
+
+@dataclass(frozen=True, slots=True)
 class AlertEpisode:
     """A stored alert: one firing of one fingerprint, unique on (fingerprint, starts_at)."""
 

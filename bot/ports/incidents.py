@@ -15,6 +15,7 @@ from bot.domain.incident import (
     AlertEpisode,
     Delivery,
     DeliveryOutcome,
+    EpisodeState,
     Incident,
     IncidentFilter,
     NewIncident,
@@ -126,6 +127,11 @@ class AlertRepository(Protocol):
         ...
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None: ...
+
+    async def state(self, fingerprint: str, starts_at: datetime) -> EpisodeState | None:
+        """Whether the episode is stored, where, and whether it fires (``prefetch`` reads
+        these for a batch at once)."""
+        ...
 
     async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
         """Mark a firing episode resolved; ``False`` if it was no longer firing."""

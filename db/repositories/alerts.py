@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Executable, Row, bindparam, func, select, update
 
-from bot.domain.incident import Alert, AlertEpisode, AlertStatus, Severity
+from bot.domain.incident import Alert, AlertEpisode, AlertStatus, EpisodeState, Severity
 from bot.errors import Conflict
 from db.repositories.base import Repository, upsert
 from db.rows import to_episode
@@ -23,9 +23,15 @@ from db.tables import alert_episodes
 TABLE = alert_episodes.name
 # Fingerprints per prefetch query: far below either database's limit on bound parameters.
 _PREFETCH_CHUNK = 2_000
-_BY_FINGERPRINTS = select(alert_episodes).where(
-    alert_episodes.c.fingerprint.in_(bindparam("fingerprints", expanding=True))
-)
+# Only what intake asks (``EpisodeState``): labels and annotations are JSON to decode.
+_STATES_BY_FINGERPRINTS = select(
+    alert_episodes.c.id,
+    alert_episodes.c.incident_id,
+    alert_episodes.c.fingerprint,
+    alert_episodes.c.starts_at,
+    alert_episodes.c.status,
+).where(alert_episodes.c.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+_STATE = _STATES_BY_FINGERPRINTS.where(alert_episodes.c.starts_at == bindparam("starts_at"))
 
 _GET = select(alert_episodes).where(
     alert_episodes.c.fingerprint == bindparam("fingerprint"),
@@ -98,6 +104,10 @@ def _values(
     }
 
 
+def _state_of(row: Row[Any]) -> EpisodeState:
+    return EpisodeState(row.id, row.incident_id, AlertStatus(row.status))
+
+
 class SqlAlertRepository(Repository):
     async def add(
         self, incident_id: int, alert: Alert, severity: Severity, *, group_key: str | None = None
@@ -117,7 +127,8 @@ class SqlAlertRepository(Repository):
     ) -> None:
         key = (alert.fingerprint, alert.starts_at)
         known = self._state.known
-        if known.episodes.get(key) is not None or key in known.episodes_held:
+        stored = known.episodes.get(key) is not None or known.states.get(key) is not None
+        if stored or key in known.episodes_held:
             raise ValueError(f"alert {alert.fingerprint} at {alert.starts_at} is already stored")
         known.episodes_held.add(key)
         values = _values(incident_id, alert, severity, group_key)
@@ -139,6 +150,7 @@ class SqlAlertRepository(Repository):
         known = self._state.known
         key = (episode.fingerprint, episode.starts_at)
         known.episodes[key] = episode
+        known.states[key] = EpisodeState(episode.id, episode.incident_id, episode.status)
         known.episode_keys[episode.id] = key
         listed = known.episodes_of.get(episode.incident_id)
         if listed is not None:
@@ -146,17 +158,34 @@ class SqlAlertRepository(Repository):
 
     async def prefetch(self, keys: Collection[tuple[str, datetime]]) -> None:
         known = self._state.known
-        wanted = sorted({fp for fp, at in keys if (fp, at) not in known.episodes})
+        wanted = sorted({fp for fp, at in keys if (fp, at) not in known.states})
         for start in range(0, len(wanted), _PREFETCH_CHUNK):
             chunk = wanted[start : start + _PREFETCH_CHUNK]
-            rows = await self._execute(_BY_FINGERPRINTS, {"fingerprints": chunk}, reads=(TABLE,))
+            rows = await self._execute(
+                _STATES_BY_FINGERPRINTS, {"fingerprints": chunk}, reads=(TABLE,)
+            )
             for row in rows:
-                episode = to_episode(row)
-                key = (episode.fingerprint, episode.starts_at)
-                known.episodes[key] = episode
-                known.episode_keys[episode.id] = key
+                key = (row.fingerprint, row.starts_at)
+                known.states[key] = _state_of(row)
+                known.episode_keys[row.id] = key
         for key in keys:
-            known.episodes.setdefault(key, None)
+            known.states.setdefault(key, None)
+
+    async def state(self, fingerprint: str, starts_at: datetime) -> EpisodeState | None:
+        key = (fingerprint, starts_at)
+        known = self._state.known
+        if key in known.episodes_held:
+            await self._state.held.flush(self._conn, (TABLE,))
+        if key in known.states:
+            return known.states[key]
+        params = {"fingerprints": [fingerprint], "starts_at": starts_at}
+        row = (await self._execute(_STATE, params, reads=(TABLE,))).first()
+        state = None if row is None else _state_of(row)
+        if self._exclusive:
+            known.states[key] = state
+            if state is not None:
+                known.episode_keys[state.id] = key
+        return state
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
         key = (fingerprint, starts_at)
@@ -186,6 +215,9 @@ class SqlAlertRepository(Repository):
     def _resolved(self, episode_id: int, ends_at: datetime) -> None:
         known = self._state.known
         key = known.episode_keys.get(episode_id)
+        state = known.states.get(key) if key is not None else None
+        if key is not None and state is not None:
+            known.states[key] = replace(state, status=AlertStatus.RESOLVED)
         episode = known.episodes.get(key) if key is not None else None
         if key is None or episode is None:
             return
@@ -214,6 +246,9 @@ class SqlAlertRepository(Repository):
         for key, episode in list(known.episodes.items()):
             if episode is not None and episode.incident_id in (from_incident, to_incident):
                 del known.episodes[key]
+        for key, state in list(known.states.items()):
+            if state is not None and state.incident_id in (from_incident, to_incident):
+                del known.states[key]
         for incident_id in (from_incident, to_incident):
             known.episodes_of.pop(incident_id, None)
         for group, home in list(known.group_homes.items()):

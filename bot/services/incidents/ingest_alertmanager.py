@@ -21,9 +21,9 @@ from bot.domain.events import (
 )
 from bot.domain.incident import (
     Alert,
-    AlertEpisode,
     AlertGroup,
     AlertStatus,
+    EpisodeState,
     Incident,
     IncidentStatus,
 )
@@ -82,9 +82,9 @@ async def apply_alert_group(
     """Apply one notification in the caller's transaction (the inbox processor's)."""
     # Classified when first asked: a re-sent group whose alerts are all stored needs none.
     verdicts = _Verdicts(policy, group)
-    known: dict[tuple[str, datetime], AlertEpisode] = {}
+    known: dict[tuple[str, datetime], EpisodeState] = {}
     for alert in group.alerts:
-        episode = await uow.alerts.get(alert.fingerprint, alert.starts_at)
+        episode = await uow.alerts.state(alert.fingerprint, alert.starts_at)
         if episode is not None:
             known[(alert.fingerprint, alert.starts_at)] = episode
     new_firing = [

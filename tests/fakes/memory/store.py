@@ -23,6 +23,7 @@ from bot.domain.incident import (
     AlertStatus,
     Delivery,
     DeliveryOutcome,
+    EpisodeState,
     Incident,
     IncidentFilter,
     IncidentStatus,
@@ -282,6 +283,14 @@ class MemoryAlerts:
 
     async def prefetch(self, keys: Collection[tuple[str, datetime]]) -> None:
         return None
+
+    async def state(self, fingerprint: str, starts_at: datetime) -> EpisodeState | None:
+        episode = await self.get(fingerprint, starts_at)
+        return (
+            None
+            if episode is None
+            else EpisodeState(episode.id, episode.incident_id, episode.status)
+        )
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
         starts_at = _aware(starts_at)  # refuses what the SQL column type refuses
