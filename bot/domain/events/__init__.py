@@ -1,5 +1,5 @@
 """The timeline vocabulary: every entry kind (``kinds``), a typed body for each (``bodies``
-for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation), and the one way
+for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation; ``silences`` for Alertmanager silences), and the one way
 between a body and the stored JSON (``codec``)."""
 
 from bot.domain.events.actions import (
@@ -33,8 +33,6 @@ from bot.domain.events.bodies import (
     PagerDutyReceived,
     ParticipantJoined,
     SeverityChanged,
-    SilenceCreated,
-    SilenceExpired,
     StatusChanged,
     SymptomsJoined,
 )
@@ -51,6 +49,14 @@ from bot.domain.events.escalation import (
 )
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.events.maintenance import MaintenanceApplied
+from bot.domain.events.silences import (
+    SilenceChecked,
+    SilenceCreated,
+    SilenceDecision,
+    SilenceExpired,
+    SilenceRefused,
+    SilenceRequested,
+)
 
 __all__ = [
     "BODY_FOR",
@@ -91,8 +97,12 @@ __all__ = [
     "ParticipantJoined",
     "ResponseOverdue",
     "SeverityChanged",
+    "SilenceChecked",
     "SilenceCreated",
+    "SilenceDecision",
     "SilenceExpired",
+    "SilenceRefused",
+    "SilenceRequested",
     "StatusChanged",
     "SymptomsJoined",
     "about",
