@@ -219,7 +219,8 @@ async def test_matchers_that_reach_other_alerts_need_broad_and_an_approver(
         await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=APPROVER)
     )
     assert [a.labels["alertname"] for a in result.others] == ["LNNHighMemory"]
-    assert result.broad and result.approved_by is None
+    assert result.broad
+    assert result.approved_by is None
     assert (await _kinds(store))[-1][1]["broad"] is True
 
 
