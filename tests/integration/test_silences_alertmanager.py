@@ -26,6 +26,7 @@ from bot.domain.silence import Matcher, NewSilence
 from bot.errors import UpstreamError
 from bot.integrations.alertmanager.silences import AlertmanagerSilences
 from bot.policy.model import Policy
+from handlers.deps import DEPS
 from tests.fakes.slack.models import Channel
 from tests.fakes.slack.testing import ALICE, BOB
 from tests.support.bot_app import MakeClient
@@ -402,3 +403,46 @@ async def test_the_adapter_turns_refusals_and_an_absent_alertmanager_into_upstre
             await absent.list()
     finally:
         await absent.close()
+
+
+async def test_a_silence_that_ran_out_is_noticed_and_its_quiet_incident_resolved(
+    world: World,
+) -> None:
+    await open_incident(world)
+    channel = world.bot.incident_channels()[0]
+    assert (await world.bot.reply("silence 2s", user=BOB, channel=channel.id)).startswith(
+        "Silenced *#1*"
+    )
+    began = datetime.now(UTC) - timedelta(minutes=1)
+    await post_alerts(
+        world.session,
+        world.alertmanager,
+        [AlertSpec(LATENCY, began).resolved(datetime.now(UTC))],
+    )
+
+    async def ran_out() -> bool | None:
+        silences = await am_get(world, "/api/v2/silences")
+        alerts = await am_get(world, "/api/v2/alerts")
+        states = [s["status"]["state"] for s in silences]
+        return True if states == ["expired"] and alerts == [] else None
+
+    await poll_until(ran_out, timeout=WAIT_S, what="the silence's end and the alert's resolution")
+    # One round of the watcher (the app runs it every 30 s on the real clock; if its own
+    # round came first, this one finds nothing left, and the outcome is the same).
+    silencer = world.bot.client.app[DEPS].silencer
+    assert silencer is not None
+    await silencer.sweep_ended()
+    incident = await world.bot.incident(1)
+    assert incident["status"] == "resolved"
+    assert incident["silenced_until"] is None
+    kinds = [
+        (e["kind"], e["actor"])
+        for e in incident["timeline"]
+        if not e["kind"].startswith(("escalation.", "notification."))
+    ]
+    assert kinds[-4:] == [
+        ("silence.expired", "bot:firebreak"),
+        ("alert.resolved", "bot:firebreak"),
+        ("silence.checked", "bot:firebreak"),
+        ("incident.resolved", "system:alertmanager"),
+    ]
