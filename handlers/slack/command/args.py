@@ -31,7 +31,7 @@ USAGE: dict[str, str] = {
     "diagnose": "/incident diagnose deploy/NAME [-n NAMESPACE]: pods, rollout and events of a deployment",
     "page": "/incident page [@USER|WHO]: page by hand in an incident's channel: nobody named, whom the severity's escalation path pages first; @USER, a Slack mention (and their email when the rotation has it); WHO, a member of the on-call rotation (e.g. primary) or a PagerDuty service a member is paged through, through PagerDuty",
     "oncall": "/incident oncall [SERVICE]: who is on call now, by level (PagerDuty's answer, or the policy's rotation)",
-    "silence": "/incident silence [DURATION] [--matcher LABEL=VALUE …] [--broad]: silence the incident's alerts in Alertmanager for DURATION (e.g. 30m, 2h, 1d; default 2h; at most 7d); by default the matchers are the alert group's common labels; `=`, `!=`, `=~` and `!~` as in Alertmanager; --broad (approvers only) allows matching other incidents' alerts",
+    "silence": "/incident silence [DURATION] [--matcher LABEL=VALUE …] [--broad]: silence the incident's alerts in Alertmanager for DURATION (e.g. 30m, 2h, 1d; default 2h; at most 7d); by default the matchers are the alert group's common labels; `=`, `!=`, `=~` and `!~` as in Alertmanager; --broad allows matching other incidents' alerts (an approver's is made at once; anyone else's waits for an approver's Approve)",
     "unsilence": "/incident unsilence: expire the silences firebreak made for the incident",
 }
 HELP_TEXT = (
