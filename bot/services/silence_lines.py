@@ -70,6 +70,9 @@ def silence_line(event: Silencing, show: Show, user: Format) -> str:
             )
         case ev.SilenceChecked():
             after = "the silence ended" if event.after == "end" else "unsilence"
+            firing = event.firing
+            still = f"{firing} silenced alert{'' if firing == 1 else 's'} still fire"
+            still += "s" if firing == 1 else ""
             gone = ", ".join(show(n) for n in event.resolved)
-            line = f"After {after}, Alertmanager still fires {show(event.firing) or '0'} of them"
-            return line + (f"; resolved while silenced: {gone}" if gone else "")
+            line = f"After {after}, {still} in Alertmanager"
+            return line + (f"; resolved while silenced, resolved now: {gone}" if gone else "")
