@@ -446,3 +446,17 @@ async def test_a_silence_that_ran_out_is_noticed_and_its_quiet_incident_resolved
         ("silence.checked", "bot:firebreak"),
         ("incident.resolved", "system:alertmanager"),
     ]
+
+
+async def test_a_silence_alertmanager_refuses_is_on_the_timeline(world: World) -> None:
+    channel = await open_incident(world)
+    # Every matcher matches the empty string: Alertmanager answers 400.
+    reply = await world.bot.reply("silence --matcher pod=", user=BOB, channel=channel.id)
+    assert "Alertmanager answered 400 to POST /api/v2/silences" in reply, reply
+    assert await am_get(world, "/api/v2/silences") == []
+    [refused] = [
+        e for e in (await world.bot.incident(1))["timeline"] if e["kind"] == "silence.refused"
+    ]
+    assert refused["actor"] == f"slack:{BOB}"
+    assert refused["body"]["matchers"] == ['pod=""']
+    assert refused["body"]["why"].startswith("Alertmanager answered 400 to POST /api/v2/silences")
