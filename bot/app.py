@@ -33,6 +33,7 @@ from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.incidents.intake_pressure import IntakePressure, StormPacing
 from bot.services.incidents.silence import Silencer
 from bot.services.incidents.silence_watch import silence_watcher
+from bot.services.maintenance.worker import maintenance_worker
 from bot.services.notifications import NotificationOutcomes
 from bot.services.publishing import PublishingStore
 from bot.services.remediation.context import RemediationContext, Timings
@@ -66,6 +67,7 @@ SLACK_WORK = web.AppKey("slack_work", TaskSet)
 REMEDIATOR = web.AppKey("remediator", Remediator)
 SWEEPER = web.AppKey("remediation_sweeper", Worker)
 ESCALATION = web.AppKey("escalation_worker", Worker)
+MAINTENANCE = web.AppKey("maintenance_worker", Worker)
 INBOX = web.AppKey("inbox", SqlInbox)
 # The inbox processor of a running app: tests drain it to see a delivery's effects at once.
 PROCESSOR = web.AppKey("inbox_processor", InboxProcessor)
@@ -156,6 +158,16 @@ def create_app(
         await app[ESCALATION].start()
         yield
         await app[ESCALATION].stop()
+
+    async def maintenance(app: web.Application) -> AsyncIterator[None]:
+        # Records the end of windows that ran their course; a held incident still firing
+        # then pages, through the escalation worker woken by this commit.
+        app[MAINTENANCE] = maintenance_worker(
+            app[STORE], policy, the_clock, poll=settings.escalation_poll_seconds
+        )
+        await app[MAINTENANCE].start()
+        yield
+        await app[MAINTENANCE].stop()
 
     async def cluster(app: web.Application) -> AsyncIterator[None]:
         app[CLUSTER] = await cluster_for(settings)
@@ -280,6 +292,7 @@ def create_app(
             outbox,
             publishing,
             escalation,
+            maintenance,
             cluster,
             executions,
             remediation,

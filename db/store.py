@@ -19,26 +19,36 @@ from db.repositories import (
     SqlEscalationRepository,
     SqlHealthRepository,
     SqlIncidentRepository,
+    SqlMaintenanceRepository,
     SqlOutboxRepository,
     SqlPaceRepository,
     SqlTimelineRepository,
 )
+from db.unit_state import UnitState
 
 
 class SqlUnitOfWork:
-    """The repositories of one transaction, all on the same connection."""
+    """The repositories of one transaction, all on the same connection and sharing what the
+    transaction holds back and knows (``db.unit_state``)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
-        self.incidents = SqlIncidentRepository(conn)
-        self.alerts = SqlAlertRepository(conn)
-        self.timeline = SqlTimelineRepository(conn)
-        self.deliveries = SqlDeliveryRepository(conn)
-        self.outbox = SqlOutboxRepository(conn)
-        self.chat_refs = SqlChatRefRepository(conn)
-        self.pace = SqlPaceRepository(conn)
-        self.actions = SqlActionRepository(conn)
-        self.health = SqlHealthRepository(conn)
-        self.escalations = SqlEscalationRepository(conn)
+        self._conn = conn
+        self._state = state = UnitState()
+        self.incidents = SqlIncidentRepository(conn, state)
+        self.alerts = SqlAlertRepository(conn, state)
+        self.timeline = SqlTimelineRepository(conn, state)
+        self.deliveries = SqlDeliveryRepository(conn, state)
+        self.outbox = SqlOutboxRepository(conn, state)
+        self.chat_refs = SqlChatRefRepository(conn, state)
+        self.pace = SqlPaceRepository(conn, state)
+        self.actions = SqlActionRepository(conn, state)
+        self.health = SqlHealthRepository(conn, state)
+        self.escalations = SqlEscalationRepository(conn, state)
+        self.maintenance = SqlMaintenanceRepository(conn, state)
+
+    async def flush(self) -> None:
+        """Send every held-back write (before commit)."""
+        await self._state.held.flush(self._conn)
 
 
 class SqlStore:
@@ -73,7 +83,9 @@ class SqlStore:
                 async with translated():
                     transaction = await conn.begin()
                 try:
-                    yield SqlUnitOfWork(conn)
+                    uow = SqlUnitOfWork(conn)
+                    yield uow
+                    await uow.flush()
                 except BaseException:
                     # The error that got us here is the one worth reporting; if the rollback
                     # fails too, closing the connection discards the transaction anyway.

@@ -267,3 +267,44 @@ escalation_timers = Table(
 )
 # The worker's claim: pending timers by due time.
 Index("ix_escalation_timers_status_due_at", escalation_timers.c.status, escalation_timers.c.due_at)
+
+
+# Ad-hoc maintenance windows (migration 0013): opened and ended from Slack; ``service`` NULL
+# covers every service. A window ended early has ``ended_at``; one that ran its course not.
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", Text, nullable=True),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("opened_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("ended_by", Text, nullable=True),
+)
+# Intake's one read per transaction: the windows not over yet.
+Index("ix_maintenance_windows_ends_at", maintenance_windows.c.ends_at)
+
+# The incidents a window (recurring or ad hoc) touched (migration 0013), until its end is
+# recorded on each (``released_at``). ``classified`` NULL: open when the window started, not
+# held by it.
+maintenance_marks = Table(
+    "maintenance_marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("window_name", Text, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("ad_hoc", Integer, ForeignKey("maintenance_windows.id"), nullable=True, index=True),
+    Column("classified", String(8), nullable=True),
+    Column("severity", String(8), nullable=True),
+    Column("released_at", UTCDateTime, nullable=True),
+    UniqueConstraint("incident_id", "window_name", "ends_at"),
+)
+# The periodic check: unreleased marks by their window's end.
+Index(
+    "ix_maintenance_marks_released_at_ends_at",
+    maintenance_marks.c.released_at,
+    maintenance_marks.c.ends_at,
+)

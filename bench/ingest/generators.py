@@ -10,11 +10,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.ingest.load import BODY_TEMPLATE, RESULT_MARKER
+from bench.ingest.bodies import BODY_TEMPLATE
+from bench.ingest.load import RESULT_MARKER
 from bench.ingest.options import Options
 from bench.ingest.servers import LOOPBACK, REPO_ROOT, TOKEN, Server, on_cpus
 
@@ -95,13 +97,23 @@ def run_generator(
     )
 
 
-def open_loop(server: Server, prefix: str, rate: float, duration_s: float, o: Options) -> Load:
-    """Run ``bench.ingest.load`` against ``server`` and read its JSON summary."""
+def open_loop(
+    server: Server,
+    prefix: str,
+    rate: float,
+    duration_s: float,
+    o: Options,
+    shape: Sequence[str] = (),
+    connections: int | None = None,
+) -> Load:
+    """Run ``bench.ingest.load`` against ``server`` and read its JSON summary; ``shape`` is
+    more of its options (``--count``, ``--service``, ``--groups``, ``--alerts``)."""
     argv = [
         *(sys.executable, "-m", "bench.ingest.load", "--host", LOOPBACK),
         *("--port", str(server.port), "--token", TOKEN, "--prefix", prefix),
         *("--rate", f"{rate:g}", "--duration", f"{duration_s:g}"),
-        *("--connections", str(o.connections), "--timeout", f"{o.request_timeout_s:g}"),
+        *("--connections", str(connections or o.connections)),
+        *("--timeout", f"{o.request_timeout_s:g}", *shape),
     ]
     run = run_generator(
         "bench.ingest.load", argv, RESULT_MARKER, timeout=duration_s + o.request_timeout_s + 60, o=o

@@ -8,8 +8,12 @@ bottleneck (about 1,000 req/s and 500 ms of p99 noise). Delivery ``i`` is due at
 ``start + i / rate`` whatever the server does; its latency counts from that due time until
 the whole response has been read, so time spent waiting for a free connection behind a slow
 server is charged to the server (no coordinated omission). Each request must finish within
-``--timeout`` seconds of its due time, so the run ends by itself after at most
-``duration + timeout`` seconds.
+``--timeout`` seconds of its due time, so the run ends by itself after at most the schedule
+(``--count`` deliveries, else rate × duration) plus ``--timeout`` seconds.
+
+What it sends (``bench/ingest/bodies.py``): by default single-alert groups, each a service of
+its own; ``--service`` gives them all one service (a storm); ``--groups G --alerts A`` cycles
+over G groups of A alerts each, so deliveries after the first G are Alertmanager's re-sends.
 
 HTTP/1.1 keep-alive over a pool of ``--connections`` connections, one request in flight per
 connection. Responses must carry ``Content-Length`` (aiohttp's always do); anything else is
@@ -37,23 +41,8 @@ from typing import cast
 
 import uvloop
 
-# One firing alert in a group of its own: ``%s`` is the delivery id, five times (group key,
-# group label, common label, alert label, fingerprint). ``bench/ingest/wrk.lua`` receives this
-# same string as an argument, so both scenarios send byte-for-byte the same shape.
-BODY_TEMPLATE = (
-    '{"version":"4","groupKey":"{}:{bench=\\"%s\\"}","truncatedAlerts":0,"status":"firing",'
-    '"receiver":"firebreak","groupLabels":{"bench":"%s"},'
-    '"commonLabels":{"alertname":"LNNHighLatency","severity":"critical",'
-    '"service":"lnn-service","bench":"%s"},'
-    '"commonAnnotations":{"summary":"p99 latency above 100 ms"},'
-    '"externalURL":"http://alertmanager.local",'
-    '"alerts":[{"status":"firing","labels":{"alertname":"LNNHighLatency",'
-    '"severity":"critical","service":"lnn-service","bench":"%s"},'
-    '"annotations":{"summary":"p99 latency above 100 ms"},'
-    '"startsAt":"2026-11-22T10:00:00Z","endsAt":"0001-01-01T00:00:00Z",'
-    '"generatorURL":"http://prometheus.local/graph","fingerprint":"%s"}]}'
-)
-PLACEHOLDERS = 5
+from bench.ingest.bodies import ALERTNAME, delivery_body, group_body
+
 WEBHOOK_PATH = "/webhooks/alertmanager"
 # Leaves time to enter the schedule loop before the first delivery is due.
 START_DELAY_S = 0.05
@@ -62,11 +51,6 @@ MAX_HEAD_BYTES = 64 * 1024
 ERROR_DETAIL_CHARS = 300
 MAX_DELIVERIES = 1_000_000
 RESULT_MARKER = "INGEST_LOAD "
-
-
-def delivery_body(delivery_id: str) -> bytes:
-    """The JSON body of one delivery; ``delivery_id`` must be unique within the database."""
-    return (BODY_TEMPLATE % ((delivery_id,) * PLACEHOLDERS)).encode()
 
 
 def build_request(host: str, port: int, token: str, body: bytes) -> bytes:
@@ -323,11 +307,29 @@ def summary(tally: Tally, start: float, scheduled: int) -> dict[str, object]:
     }
 
 
+def bodies(
+    prefix: str,
+    count: int,
+    service: str | None,
+    groups: int,
+    alerts: int,
+    alertname: str = ALERTNAME,
+) -> list[bytes]:
+    """Single-alert groups of their own (``groups`` 0), or ``count`` deliveries cycling over
+    ``groups`` groups of ``alerts`` alerts each (a re-send is the same body again)."""
+    if not groups:
+        return [delivery_body(f"{prefix}-{i}", service, alertname) for i in range(count)]
+    built = [group_body(f"{prefix}-g{g}", alerts, service) for g in range(min(groups, count))]
+    return [built[i % len(built)] for i in range(count)]
+
+
 async def generate(args: argparse.Namespace) -> dict[str, object]:
-    count = max(1, round(args.rate * args.duration))
+    count = args.count or max(1, round(args.rate * args.duration))
     requests = [
-        build_request(args.host, args.port, args.token, delivery_body(f"{args.prefix}-{i}"))
-        for i in range(count)
+        build_request(args.host, args.port, args.token, body)
+        for body in bodies(
+            args.prefix, count, args.service, args.groups, args.alerts, args.alertname
+        )
     ]
     pool = Pool(args.host, args.port)
     try:
@@ -350,10 +352,17 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of schedule")
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds after due time")
+    parser.add_argument("--count", type=int, default=0, help="deliveries (else rate × duration)")
+    parser.add_argument("--service", help="one service label for all (else one per group)")
+    parser.add_argument("--alertname", default=ALERTNAME, help="of single-alert groups")
+    parser.add_argument("--groups", type=int, default=0, help="cycle over this many groups")
+    parser.add_argument("--alerts", type=int, default=1, help="alerts per group (with --groups)")
     args = parser.parse_args(argv)
+    if min(args.count, args.groups) < 0 or args.alerts < 1:
+        parser.error("--count and --groups must not be negative, --alerts must be positive")
     if args.rate <= 0 or args.duration <= 0 or args.connections < 1 or args.timeout <= 0:
         parser.error("--rate, --duration, --connections and --timeout must be positive")
-    if args.rate * args.duration > MAX_DELIVERIES:
+    if max(args.count, args.rate * args.duration) > MAX_DELIVERIES:
         parser.error(f"at most {MAX_DELIVERIES} deliveries per run")
     return args
 

@@ -1,4 +1,4 @@
-"""The benchmark's options, as the command line sets them."""
+"""The benchmark's options, as the command line sets them (defaults: ``cli.parse``)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,18 @@ class Options:
     # Load generators get the last CPU, the no-op server the others; firebreak may use all.
     generator_cpus: frozenset[int] | None
     noop_cpus: frozenset[int] | None
+    scenarios: tuple[str, ...] = ("open", "closed", "large", "storm", "latency")
+    large_groups: int = 10
+    large_alerts: int = 1000
+    large_resends: int = 5
+    storm_groups: int = 1000
+    storm_rate: float = 100.0
+    storm_alertname: str = "LNNServiceDown"
+    latency_rate: float = 200.0
+    latency_duration_s: float = 5.0
+    slack_wait_s: float = 30.0
+    # Bounds each wait for processing in the large, storm and latency scenarios.
+    scenario_timeout_s: float = 120.0
+
+    def wants(self, *names: str) -> bool:
+        return any(name in self.scenarios for name in names)

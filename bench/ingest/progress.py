@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.ingest.generators import Load
@@ -28,9 +29,22 @@ def poll(server: Server) -> Progress | None:
         return None
 
 
-def wait_for_count(server: Server, expected: int, timeout_s: float) -> tuple[float, int]:
-    """Poll until the opened counter reaches ``expected``; return when it did (or the
-    deadline) and the last count seen.
+def opened(state: Progress) -> int:
+    return state.opened
+
+
+def processed(state: Progress) -> int:
+    return state.processed
+
+
+def wait_for_count(
+    server: Server,
+    expected: int,
+    timeout_s: float,
+    count: Callable[[Progress], int] = opened,
+) -> tuple[float, int]:
+    """Poll until ``count`` (the opened counter unless told) reaches ``expected``; return when
+    it did (or the deadline) and the last count seen.
 
     The time is taken after the answer that showed the count, so the catch-up is never
     dated earlier than it happened."""
@@ -41,7 +55,7 @@ def wait_for_count(server: Server, expected: int, timeout_s: float) -> tuple[flo
         state = poll(server)
         now = time.monotonic()
         if state is not None:
-            seen = state.opened
+            seen = count(state)
             if seen >= expected:
                 return now, seen
         if now >= deadline:

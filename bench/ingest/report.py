@@ -7,15 +7,12 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 
 from bench.ingest.options import Options
-from bench.ingest.targets import NOOP, Row
+from bench.ingest.report_scenarios import fmt, scenario_report
+from bench.ingest.targets import NOOP, Results, Row
 
 TARGET_P99_MS = 50.0
 TARGET_RATE = 200.0
 TARGET_CEILING_SHARE = 0.5
-
-
-def fmt(value: float, digits: int = 0) -> str:
-    return "–" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
 def _markdown(
@@ -31,14 +28,18 @@ def _markdown(
         yield "| " + " | ".join((r.target, r.scenario, *cells(r))) + " |"
 
 
-def _main_cells(r: Row) -> Sequence[str]:
+def _main_cells(r: Row, best: float) -> Sequence[str]:
     processed = "–" if r.processed_per_s is None else fmt(r.processed_per_s)
     if r.notes and r.processed_per_s is not None:
         processed += " *"
+    share = "–"
+    if r.processed_per_s is not None and best > 0:
+        share = fmt(100 * r.processed_per_s / best, 1)
     return [
         str(r.load.requests),
         fmt(r.load.acks_per_s),
         processed,
+        share,
         fmt(r.load.p50_ms, 1),
         fmt(r.load.p99_ms, 1),
         str(r.load.errors),
@@ -53,10 +54,13 @@ def _detail_cells(r: Row) -> Sequence[str]:
 
 
 def table(rows: Sequence[Row]) -> Iterator[str]:
+    """The main table; *processed share* is processed/s as a % of the no-op ceiling."""
     header = (
-        "requests: | acks/s: | processed/s: | ack p50 ms: | ack p99 ms: | errors: | peak RSS MB:"
+        "requests: | acks/s: | processed/s: | processed share %: | ack p50 ms: | ack p99 ms: "
+        "| errors: | peak RSS MB:"
     )
-    return _markdown(header, rows, _main_cells)
+    best, _ = ceiling(rows)
+    return _markdown(header, rows, lambda r: _main_cells(r, best))
 
 
 def details(rows: Sequence[Row]) -> Iterator[str]:
@@ -110,19 +114,26 @@ def cpu_list(cpus: frozenset[int] | None) -> str:
     return "any" if cpus is None else ",".join(map(str, sorted(cpus)))
 
 
-def report(rows: Sequence[Row], failures: Sequence[str], o: Options) -> None:
+def report(results: Results, o: Options) -> None:
+    rows, failures = results.rows, results.failures
+    loops = []
+    if o.wants("open"):
+        loops.append(f"(a) {o.rate:g}/s for {o.duration_s:g} s over {o.connections} connections")
+    if o.wants("closed"):
+        loops.append(f"(b) wrk -t1 -c{o.concurrency} for {round(o.closed_duration_s)} s")
     print(
-        f"# ingest benchmark: {os.cpu_count()} CPUs, loopback, single-alert deliveries; "
-        f"(a) {o.rate:g}/s for {o.duration_s:g} s over {o.connections} connections, "
-        f"(b) wrk -t1 -c{o.concurrency} for {round(o.closed_duration_s)} s; load generators "
-        f"on CPU {cpu_list(o.generator_cpus)}, no-op on CPU {cpu_list(o.noop_cpus)}, "
-        "firebreak on any"
+        f"# ingest benchmark: {os.cpu_count()} CPUs, loopback, scenarios "
+        f"{','.join(o.scenarios)}; {'; '.join([*loops, ''])}load generators on CPU "
+        f"{cpu_list(o.generator_cpus)}, no-op on CPU {cpu_list(o.noop_cpus)}, firebreak on any"
     )
-    print()
-    print("\n".join(table(rows)))
-    print()
-    print("\n".join(details(rows)))
-    print()
-    print("\n".join(verdicts(rows, o)))
+    if rows:
+        print()
+        print("\n".join(table(rows)))
+        print()
+        print("\n".join(details(rows)))
+        print()
+        print("\n".join(verdicts(rows, o)))
+    extra = scenario_report(results.large, results.storms, results.latency, o)
+    print("\n".join(extra))
     for failure in failures:
         print(f"\nFAILED {failure}")

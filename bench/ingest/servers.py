@@ -27,6 +27,7 @@ LOOPBACK = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for loopback-only servers
+SLACK_TOKEN = "xoxb-bench-token"  # noqa: S105 - the bench's fake Slack, on loopback
 POSTGRES_ENVS = ("FIREBREAK_BENCH_POSTGRES_URL", "FIREBREAK_TEST_POSTGRES_URL")
 # firebreak imports onnxruntime and migrates SQLite before it listens.
 READY_TIMEOUT_S = 60.0
@@ -34,6 +35,7 @@ STOP_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 5.0
 OPENED_COUNTER = "firebreak_incidents_opened_total"
 PENDING_GAUGE = "firebreak_inbox_pending"
+PROCESSED_COUNTER = "firebreak_inbox_processed_total"
 
 
 def free_port() -> int:
@@ -155,10 +157,12 @@ def running(
 
 @dataclass(frozen=True)
 class Progress:
-    """Incidents firebreak has opened for Alertmanager, and its inbox backlog if it has one."""
+    """Incidents firebreak has opened for Alertmanager, the Alertmanager deliveries it has
+    finished with (any outcome but pending), and its inbox backlog if it has one."""
 
     opened: int
     pending: int | None
+    processed: int = 0
 
 
 def _sample_value(line: str) -> float:
@@ -167,14 +171,20 @@ def _sample_value(line: str) -> float:
 
 def parse_metrics(text: str) -> Progress:
     """Sum the opened counter over its severities; the gauge is absent on older servers."""
-    opened = 0.0
+    opened = processed = 0.0
     pending: float | None = None
     for line in text.splitlines():
         if line.startswith(OPENED_COUNTER + "{") and 'source="alertmanager"' in line:
             opened += _sample_value(line)
         elif line.startswith((PENDING_GAUGE + " ", PENDING_GAUGE + "{")):
             pending = (pending or 0.0) + _sample_value(line)
-    return Progress(round(opened), None if pending is None else round(pending))
+        elif (
+            line.startswith(PROCESSED_COUNTER + "{")
+            and 'source="alertmanager"' in line
+            and 'outcome="pending"' not in line
+        ):
+            processed += _sample_value(line)
+    return Progress(round(opened), None if pending is None else round(pending), round(processed))
 
 
 def progress(server: Server) -> Progress:
@@ -202,15 +212,19 @@ def firebreak_executable() -> str:
     return str(local) if local.exists() else "firebreak"
 
 
-def firebreak_env(database_url: str) -> dict[str, str]:
-    """Only the settings the benchmark means: nothing from the caller's FIREBREAK_/SLACK_
-    variables, so Slack stays unconfigured and no real workspace is called."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FIREBREAK_", "SLACK_"))}
+def firebreak_env(database_url: str, slack_api_url: str | None = None) -> dict[str, str]:
+    """Only the settings the benchmark means: nothing from the caller's FIREBREAK_/SLACK_/
+    PAGERDUTY_ variables, so no real workspace or pager is called; Slack stays unconfigured
+    unless ``slack_api_url`` names the bench's fake Slack."""
+    prefixes = ("FIREBREAK_", "SLACK_", "PAGERDUTY_", "ALERTMANAGER_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(
         FIREBREAK_DATABASE_URL=database_url,
         FIREBREAK_ALERTMANAGER_TOKEN=TOKEN,
         FIREBREAK_API_TOKEN=TOKEN,
     )
+    if slack_api_url is not None:
+        env.update(SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_API_URL=slack_api_url)
     return env
 
 

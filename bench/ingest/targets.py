@@ -1,5 +1,6 @@
 """Scenarios per target: warm-up, (a) open loop and (b) closed loop on the no-op server and on
-``firebreak serve`` with each backend, one server process after the other."""
+``firebreak serve`` with each backend, then the large, storm and latency scenarios
+(``scenarios.py``) on servers of their own, one server process after the other."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.ingest.generators import Load, closed_loop, open_loop
 from bench.ingest.options import Options
 from bench.ingest.progress import Ledger
+from bench.ingest.scenarios import LargeRow, LatencyRow, StormRow, large, latency, storm
 from bench.ingest.servers import (
+    LOOPBACK,
     POSTGRES_ENVS,
+    SLACK_TOKEN,
     Server,
     firebreak_env,
     firebreak_executable,
@@ -98,23 +103,69 @@ class Target:
         return self.account(f"(b) closed c={o.concurrency}{suffix}", load, cpu, o)
 
 
-def firebreak_rows(backend: str, o: Options, run_id: str, workdir: Path) -> list[Row]:
-    """Warm-up, (a) and (b) on ``firebreak serve`` with ``backend``."""
+@contextlib.contextmanager
+def firebreak(
+    backend: str, name: str, workdir: Path, slack_api_url: str | None = None
+) -> Iterator[tuple[Server, str] | None]:
+    """``firebreak serve`` on a database of its own (a new SQLite file, or a new PostgreSQL
+    database, migrated); ``None`` when PostgreSQL is not configured."""
     argv = [firebreak_executable(), "serve"]
     with contextlib.ExitStack() as stack:
         if backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{workdir / f'{run_id}-sqlite.db'}"
+            url = f"sqlite+aiosqlite:///{workdir / f'{name}.db'}"
         else:
             server_url = postgres_server_url()
             if server_url is None:
-                print(f"skipping postgres: set one of {', '.join(POSTGRES_ENVS)}", flush=True)
-                return []
+                yield None
+                return
             url = stack.enter_context(postgres_database(server_url))
             migrate(url, workdir)
-        server = stack.enter_context(running(backend, argv, firebreak_env(url), workdir))
-        target = Target(server, backend, f"{run_id}-{backend}", Ledger())
-        target.warm_up(o)
-        return [target.open_loop(o), target.closed_loop(o)]
+        env = firebreak_env(url, slack_api_url)
+        yield stack.enter_context(running(name, argv, env, workdir)), url
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    large: list[LargeRow] = field(default_factory=list)
+    storms: list[StormRow] = field(default_factory=list)
+    latency: list[LatencyRow] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def firebreak_rows(backend: str, o: Options, run_id: str, workdir: Path, out: Results) -> None:
+    """Each group of scenarios on a server and database of its own, so that one's backlog
+    (the closed loop's may take minutes) or outbox (Slack pacing) is not the next one's."""
+    tag = f"{run_id}-{backend}"
+    if o.wants("open", "closed"):
+        with firebreak(backend, f"{tag}-ab", workdir) as started:
+            if started is None:
+                print(f"skipping postgres: set one of {', '.join(POSTGRES_ENVS)}", flush=True)
+                return
+            target = Target(started[0], backend, tag, Ledger())
+            target.warm_up(o)
+            if o.wants("open"):
+                out.rows.append(target.open_loop(o))
+            if o.wants("closed"):
+                out.rows.append(target.closed_loop(o))
+    if o.wants("large", "storm"):
+        with firebreak(backend, f"{tag}-ls", workdir) as started:
+            if started is None:
+                return
+            server, url = started
+            if o.wants("large"):
+                out.large += large(server, backend, f"{tag}-l", o)
+            if o.wants("storm"):
+                out.storms.append(storm(server, backend, url, f"{tag}-s", o))
+    if o.wants("latency"):
+        slack_argv = [sys.executable, "-m", "bench.ingest.fake_slack", "--token", SLACK_TOKEN]
+        with running(f"{tag}-slack", slack_argv, noop_env(), workdir) as slack:
+            api = f"http://{LOOPBACK}:{slack.port}/api/"
+            with firebreak(backend, f"{tag}-lat", workdir, api) as started:
+                if started is None:
+                    return
+                server, url = started
+                out.latency.append(latency(server, slack, backend, url, f"{tag}-t", o))
 
 
 def noop_rows(o: Options, run_id: str, workdir: Path, *, first: bool) -> list[Row]:
@@ -123,17 +174,19 @@ def noop_rows(o: Options, run_id: str, workdir: Path, *, first: bool) -> list[Ro
     with running(name, noop_argv(), noop_env(), workdir, o.noop_cpus) as server:
         target = Target(server, NOOP, f"{run_id}-{name}", None)
         target.warm_up(o)
-        if first:
-            return [target.open_loop(o), target.closed_loop(o, ", before")]
-        return [target.closed_loop(o, ", after")]
+        if not first:
+            return [target.closed_loop(o, ", after")]
+        rows = [target.open_loop(o)] if o.wants("open") else []
+        return [*rows, target.closed_loop(o, ", before")]
 
 
-def run(o: Options) -> tuple[list[Row], list[str]]:
-    """All targets in order; a target that fails is reported and the others still run."""
-    rows: list[Row] = []
-    failures: list[str] = []
+def run(o: Options) -> Results:
+    """All targets in order; a target that fails is reported and the others still run. The
+    no-op runs only with (a) or (b), whose processed share it is the ceiling of."""
+    out = Results()
     run_id = secrets.token_hex(3)
-    targets = [NOOP, *o.backends, NOOP]
+    noop = [NOOP] if o.wants("open", "closed") else []
+    targets = [*noop, *o.backends, *noop]
     with contextlib.ExitStack() as stack:
         if o.workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fb-bench-")))
@@ -144,9 +197,9 @@ def run(o: Options) -> tuple[list[Row], list[str]]:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             try:
                 if name == NOOP:
-                    rows += noop_rows(o, run_id, workdir, first=index == 0)
+                    out.rows += noop_rows(o, run_id, workdir, first=index == 0)
                 else:
-                    rows += firebreak_rows(name, o, run_id, workdir)
+                    firebreak_rows(name, o, run_id, workdir, out)
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-                failures.append(f"{name}: {exc}")
-    return rows, failures
+                out.failures.append(f"{name}: {exc}")
+    return out

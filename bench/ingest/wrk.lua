@@ -2,10 +2,11 @@
 --
 --   wrk -t1 -c64 -d5s --latency -s bench/ingest/wrk.lua URL -- PREFIX TOKEN TEMPLATE
 --
--- TEMPLATE is bench.ingest.load.BODY_TEMPLATE, passed in rather than copied here so both
+-- TEMPLATE is bench.ingest.bodies.BODY_TEMPLATE, passed in rather than copied here so both
 -- scenarios send the same body shape. Every request gets its own id, PREFIX-THREAD-N, as
--- group key, labels and fingerprint: each delivery is a new group and opens one incident,
--- and a repeated key would silently turn an insert into a cheaper no-op.
+-- group key, labels, service and fingerprint: each delivery is a new group of a service of
+-- its own and opens one incident (groups sharing a service would join a storm incident), and
+-- a repeated key would silently turn an insert into a cheaper no-op.
 --
 -- wrk's own error count only sees statuses >= 400 and its latency covers every answer, so
 -- the response hook counts 2xx (the acks) separately, and done() prints one parseable line:
@@ -35,7 +36,7 @@ function request()
   -- request that never went out; it is only used as an upper bound.
   sent = sent + 1
   local id = prefix .. "-" .. sent
-  return wrk.format(nil, nil, nil, string.format(template, id, id, id, id, id))
+  return wrk.format(nil, nil, nil, string.format(template, id, id, id, id, id, id, id))
 end
 
 function response(status, headers, body)

@@ -120,6 +120,25 @@ class MaintenanceWindow:
                 return Occurrence(self.name, starts, ends, self.services, self.effect)
         return None
 
+    def next_after(self, at: datetime) -> Occurrence | None:
+        """The first occurrence starting after the instant ``at`` (within two months: every
+        recurrence starts at least once a month)."""
+        zone = ZoneInfo(self.recurrence.zone)
+        today = at.astimezone(zone).date()
+        for ahead in range(_SEARCH_DAYS):
+            day = today + timedelta(days=ahead)
+            if not self.recurrence.starts_on(day):
+                continue
+            starts = self.recurrence.start_on(day)
+            if starts > at:
+                return Occurrence(
+                    self.name, starts, starts + self.length, self.services, self.effect
+                )
+        return None
+
+
+_SEARCH_DAYS = 62
+
 
 def covering(
     windows: Iterable[MaintenanceWindow],

@@ -18,6 +18,10 @@ class EscalationRepository(Protocol):
         """Store pending timers (created ``at``)."""
         ...
 
+    async def schedule_later(self, timers: Sequence[NewTimer], *, at: datetime) -> None:
+        """``schedule``, written with the transaction's other held-back writes."""
+        ...
+
     async def latest_run(self, incident_id: int) -> int:
         """The highest ``run`` stored for the incident, 0 if none."""
         ...

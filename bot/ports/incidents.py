@@ -38,6 +38,12 @@ class IncidentRepository(Protocol):
         """
         ...
 
+    async def prefetch_latest(self, group_keys: Collection[str]) -> None:
+        """Read (and lock) the latest incident of each group at once, so that this
+        transaction's ``latest_for_group`` of them needs no query: the inbox processor calls
+        it with a batch's group keys."""
+        ...
+
     async def latest_for_group(self, group_key: str) -> Incident | None:
         """The most recent incident of a group key, open or not, locked until commit."""
         ...
@@ -68,6 +74,17 @@ class IncidentRepository(Protocol):
 class AlertRepository(Protocol):
     async def add(self, incident_id: int, alert: Alert, severity: Severity) -> AlertEpisode | None:
         """Store a new episode; ``None`` when (fingerprint, starts_at) is already stored."""
+        ...
+
+    async def add_later(self, incident_id: int, alert: Alert, severity: Severity) -> None:
+        """Store a new episode with the transaction's other held-back writes; for an alert
+        this transaction has seen is not stored (``get`` said ``None``). If another writer
+        stores it first, the write fails with ``Conflict`` and the transaction runs again."""
+        ...
+
+    async def prefetch(self, keys: Collection[tuple[str, datetime]]) -> None:
+        """Read the episodes of these (fingerprint, starts_at) keys at once, so that this
+        transaction's ``get`` of them needs no query (the inbox processor, per batch)."""
         ...
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None: ...
@@ -158,6 +175,13 @@ class DeliveryRepository(Protocol):
 
     async def finish(self, delivery_id: int, outcome: DeliveryOutcome, detail: str = "") -> bool:
         """Settle a pending delivery; ``False`` if it was no longer pending."""
+        ...
+
+    async def finish_later(
+        self, delivery_id: int, outcome: DeliveryOutcome, detail: str = ""
+    ) -> None:
+        """``finish`` a delivery this transaction took (so it is still pending and locked),
+        without waiting: written with the transaction's other held-back writes."""
         ...
 
     async def defer(self, delivery_id: int, *, not_before: datetime, error: str) -> int:

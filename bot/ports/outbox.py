@@ -71,6 +71,11 @@ class OutboxRepository(Protocol):
         """Store a pending call, eligible from ``at``."""
         ...
 
+    async def add_later(self, call: OutboundCall, *, at: datetime) -> None:
+        """``add``, without waiting for the row: it is written with the transaction's other
+        held-back writes (before the outbox is next read, or at commit), and in order."""
+        ...
+
     async def claim(
         self,
         *,

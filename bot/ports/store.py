@@ -17,6 +17,7 @@ from bot.ports.incidents import (
     IncidentRepository,
     TimelineRepository,
 )
+from bot.ports.maintenance import MaintenanceRepository
 from bot.ports.outbox import ChatRefRepository, OutboxRepository, PaceRepository
 from bot.ports.remediation import ActionRepository
 
@@ -54,6 +55,9 @@ class UnitOfWork(Protocol):
 
     @property
     def escalations(self) -> EscalationRepository: ...
+
+    @property
+    def maintenance(self) -> MaintenanceRepository: ...
 
 
 class Store(Protocol):

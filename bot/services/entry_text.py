@@ -189,6 +189,16 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
                 f" {show(event.ends_at) or '?'}): {show(event.classified) or '?'} held at"
                 f" {show(event.severity) or '?'}"
             )
+        case ev.MaintenanceStarted():
+            return (
+                f"Maintenance started ({show(event.window) or 'a window'} for"
+                f" {show(event.service) or 'every service'}, until {show(event.ends_at) or '?'}):"
+                f" new alerts open at most at {show(event.severity) or '?'}; this incident is"
+                " unchanged"
+            )
+        case ev.MaintenanceEnded():
+            how = "ended" if event.how == "ended" else "over"
+            return f"Maintenance {how} ({show(event.window) or 'a window'}, {show(event.ended_at) or '?'})"
         case ev.AlertsTruncated():
             return (
                 f"Alertmanager left out {show(event.truncated_alerts) or '?'} alerts of this group"

@@ -24,6 +24,7 @@ from bot.ports import (
     EscalationRepository,
     HealthRepository,
     IncidentRepository,
+    MaintenanceRepository,
     OutboxRepository,
     PaceRepository,
     Publisher,
@@ -98,13 +99,17 @@ class RecordingUnitOfWork:
     def escalations(self) -> EscalationRepository:
         return self.inner.escalations
 
+    @property
+    def maintenance(self) -> MaintenanceRepository:
+        return self.inner.maintenance
+
 
 class PublishingStore:
     """A ``Store`` whose transactions publish their new timeline entries before committing.
 
-    ``publishers`` (one, or several called in order for each incident: the escalation
-    reactor before the chat publishers) see only the entries the transaction's own work
-    appended: whatever a publisher writes goes through the inner unit of work and is not
+    ``publishers`` (one, or several called in order, each over every incident the
+    transaction touched: the escalation reactor before the chat publishers) see only the
+    entries the transaction's own work appended: whatever a publisher writes goes through the inner unit of work and is not
     published again. ``after_commit`` callbacks (the outbox worker's wake, and any added
     with ``on_commit``) run after a commit that published something."""
 
@@ -138,12 +143,16 @@ class PublishingStore:
             by_incident: dict[int, list[TimelineEntry]] = {}
             for entry in recording.recorder.appended:
                 by_incident.setdefault(entry.incident_id, []).append(entry)
-            for incident_id, entries in by_incident.items():
-                for publisher in self._publishers:
+            # Each publisher in turn over every incident (rather than every publisher per
+            # incident): a publisher's writes for one incident never depend on another's,
+            # and so the writes one publisher holds back (the reactor's timers) go out in one
+            # statement when the next one first reads them.
+            for publisher in self._publishers:
+                for incident_id, entries in by_incident.items():
                     # Through the inner unit of work: a publisher's own writes are not
                     # timeline entries of this transaction and must not be published again.
                     await publisher.publish(uow, incident_id, entries)
-                published = True
+            published = bool(by_incident)
         if published:
             for callback in self._after_commit:
                 callback()

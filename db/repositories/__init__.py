@@ -7,6 +7,7 @@ from db.repositories.deliveries import SqlDeliveryRepository
 from db.repositories.escalations import SqlEscalationRepository
 from db.repositories.health_gauges import SqlHealthRepository
 from db.repositories.incidents import SqlIncidentRepository
+from db.repositories.maintenance import SqlMaintenanceRepository
 from db.repositories.outbox import SqlOutboxRepository
 from db.repositories.pace import SqlPaceRepository
 from db.repositories.timeline import SqlTimelineRepository
@@ -19,6 +20,7 @@ __all__ = [
     "SqlEscalationRepository",
     "SqlHealthRepository",
     "SqlIncidentRepository",
+    "SqlMaintenanceRepository",
     "SqlOutboxRepository",
     "SqlPaceRepository",
     "SqlTimelineRepository",

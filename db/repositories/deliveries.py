@@ -192,6 +192,12 @@ class SqlDeliveryRepository(Repository):
         result = await self._execute(_FINISH, params)
         return result.rowcount == 1
 
+    async def finish_later(
+        self, delivery_id: int, outcome: DeliveryOutcome, detail: str = ""
+    ) -> None:
+        params = {"delivery_id": delivery_id, "outcome": outcome.value, "detail": detail}
+        self._hold(deliveries.name, _FINISH, params)
+
     async def defer(self, delivery_id: int, *, not_before: datetime, error: str) -> int:
         params = {"delivery_id": delivery_id, "not_before": not_before, "detail": error}
         row = (await self._execute(_DEFER, params)).first()

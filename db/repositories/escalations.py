@@ -4,6 +4,7 @@ the escalation worker when due, fired or cancelled once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from db.tables import escalation_timers as timers
 
 PENDING = TimerStatus.PENDING.value
 
+TABLE = timers.name
 _INSERT = insert(timers).returning(*timers.c)
 _LATEST_RUN = select(func.coalesce(func.max(timers.c.run), 0)).where(
     timers.c.incident_id == bindparam("incident_id")
@@ -54,6 +56,21 @@ _DUE = (
 )
 
 
+def _values(timer: NewTimer, at: datetime) -> dict[str, Any]:
+    return {
+        "incident_id": timer.incident_id,
+        "run": timer.run,
+        "severity": timer.severity.value,
+        "kind": timer.kind.value,
+        "level": timer.level,
+        "due_at": timer.due_at,
+        "status": PENDING,
+        "created_at": at,
+        "fired_at": None,
+        "cancelled_reason": "",
+    }
+
+
 def _timer(row: Row[Any]) -> Timer:
     return Timer(
         id=row.id,
@@ -76,31 +93,56 @@ class SqlEscalationRepository(Repository):
     async def schedule(self, new: Sequence[NewTimer], *, at: datetime) -> Sequence[Timer]:
         stored = []
         for timer in new:
-            row = (
-                await self._execute(
-                    _INSERT,
-                    {
-                        "incident_id": timer.incident_id,
-                        "run": timer.run,
-                        "severity": timer.severity.value,
-                        "kind": timer.kind.value,
-                        "level": timer.level,
-                        "due_at": timer.due_at,
-                        "status": PENDING,
-                        "created_at": at,
-                        "fired_at": None,
-                        "cancelled_reason": "",
-                    },
-                )
-            ).one()
+            row = (await self._execute(_INSERT, _values(timer, at))).one()
             stored.append(_timer(row))
+        self._learn(stored)
         return stored
 
+    async def schedule_later(self, new: Sequence[NewTimer], *, at: datetime) -> None:
+        known = self._state.known
+        for timer in new:
+            known.timers_held.add(timer.incident_id)
+            if timer.incident_id in known.runs:
+                known.runs[timer.incident_id] = max(known.runs[timer.incident_id], timer.run)
+            self._hold(TABLE, _INSERT, _values(timer, at), self._scheduled)
+
+    def _scheduled(self, rows: list[Row[Any]], sent: list[dict[str, Any]]) -> None:
+        self._state.known.timers_held.clear()
+        self._learn([_timer(row) for row in rows])
+
+    def _learn(self, stored: Sequence[Timer]) -> None:
+        known = self._state.known
+        for timer in stored:
+            listed = known.timers_of.get(timer.incident_id)
+            if listed is not None:
+                listed.append(timer)
+            if timer.incident_id in known.runs:
+                known.runs[timer.incident_id] = max(known.runs[timer.incident_id], timer.run)
+
     async def latest_run(self, incident_id: int) -> int:
-        return int((await self._execute(_LATEST_RUN, {"incident_id": incident_id})).scalar_one())
+        known = self._state.known
+        if incident_id in known.runs:
+            return known.runs[incident_id]
+        row = await self._execute(_LATEST_RUN, {"incident_id": incident_id}, reads=(TABLE,))
+        return int(row.scalar_one())
 
     async def cancel_pending(self, incident_id: int, *, reason: str) -> int:
-        result = await self._execute(_CANCEL, {"the_incident": incident_id, "reason": reason})
+        known = self._state.known
+        listed = known.timers_of.get(incident_id)
+        created_here = listed is not None and incident_id not in known.timers_held
+        if created_here and not any(t.status is TimerStatus.PENDING for t in listed or ()):
+            return 0  # an incident created here, with no pending timer: nothing to ask
+        result = await self._execute(
+            _CANCEL, {"the_incident": incident_id, "reason": reason}, reads=(TABLE,)
+        )
+        listed = known.timers_of.get(incident_id)
+        if listed is not None:
+            listed[:] = [
+                replace(t, status=TimerStatus.CANCELLED, cancelled_reason=reason)
+                if t.status is TimerStatus.PENDING
+                else t
+                for t in listed
+            ]
         return int(result.rowcount)
 
     async def claim_due(self, *, now: datetime, limit: int) -> Sequence[Timer]:
@@ -109,10 +151,24 @@ class SqlEscalationRepository(Repository):
 
     async def mark_fired(self, timer_id: int, *, at: datetime) -> bool:
         result = await self._execute(_FIRE, {"timer_id": timer_id, "at": at})
-        return int(result.rowcount) == 1
+        fired = int(result.rowcount) == 1
+        if fired:
+            for listed in self._state.known.timers_of.values():
+                listed[:] = [
+                    replace(t, status=TimerStatus.FIRED, fired_at=at) if t.id == timer_id else t
+                    for t in listed
+                ]
+        return fired
 
     async def for_incident(self, incident_id: int) -> Sequence[Timer]:
-        rows = await self._execute(_FOR_INCIDENT, {"incident_id": incident_id})
-        found = [_timer(row) for row in rows]
+        known = self._state.known
+        if incident_id in known.timers_held:
+            await self._state.held.flush(self._conn, (TABLE,))
+        listed = known.timers_of.get(incident_id)
+        if listed is not None:
+            found = list(listed)
+        else:
+            rows = await self._execute(_FOR_INCIDENT, {"incident_id": incident_id}, reads=(TABLE,))
+            found = [_timer(row) for row in rows]
         # The target timer (level -1) after the levels of its run, for people reading them.
         return sorted(found, key=lambda t: (t.run, t.kind is TimerKind.TARGET, t.level))

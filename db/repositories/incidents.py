@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Select, bindparam, select, update
+from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, select, update
 
 from bot.domain.incident import Incident, IncidentFilter, IncidentStatus, NewIncident
 from bot.errors import Conflict, NotFound
@@ -90,6 +90,17 @@ _SAVE = (
 
 
 @cache
+def _latest_of_groups(lock: bool) -> Select[Any]:
+    newest = (
+        select(func.max(incidents.c.id))
+        .where(incidents.c.group_key.in_(bindparam("group_keys", expanding=True)))
+        .group_by(incidents.c.group_key)
+    )
+    query = select(incidents).where(incidents.c.id.in_(newest)).order_by(incidents.c.id)
+    return query.with_for_update() if lock else query
+
+
+@cache
 def _open_for_group(dialect: str) -> Executable:
     # OPEN_GROUP_WHERE stays a literal predicate here: see db.tables.
     return (
@@ -116,39 +127,82 @@ def _create(dialect: str) -> Executable:
 
 
 class SqlIncidentRepository(Repository):
+    """Incidents. What this transaction created, locked or saved it remembers
+    (``db.unit_state``) and reads back without a query: no one else can change those rows
+    before it commits."""
+
     async def get(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
+        known = self._state.known.incidents.get(incident_id)
+        if known is not None:
+            return known
         return await self._one(_BY_ID, {"incident_id": incident_id}, for_update)
+
+    async def prefetch_latest(self, group_keys: Collection[str]) -> None:
+        known = self._state.known
+        wanted = sorted({key for key in group_keys if key not in known.latest})
+        if not wanted:
+            return
+        query = _latest_of_groups(self._postgres)
+        rows = await self._execute(query, {"group_keys": wanted}, reads=())
+        for row in rows:
+            incident = to_incident(row)
+            known.remember_incident(incident)
+            if incident.group_key is not None:
+                known.latest[incident.group_key] = incident.id
+        for key in wanted:
+            known.latest.setdefault(key, None)
 
     async def open_for_group(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.group_key is None:
             raise ValueError("open_for_group needs a NewIncident with a group_key")
         if not new.status.is_open:
             raise ValueError("open_for_group opens incidents; a resolved one cannot be the group's")
-        created = (await self._execute(_open_for_group(self._dialect), _new_values(new))).first()
+        created = (
+            await self._execute(_open_for_group(self._dialect), _new_values(new), reads=())
+        ).first()
         if created is not None:
-            return to_incident(created), True
+            incident = self._created(to_incident(created))
+            self._state.known.latest[new.group_key] = incident.id
+            return incident, True
         # The conflict means an open incident existed when we inserted. Under READ COMMITTED
         # this SELECT sees it unless it was resolved in between: then the caller retries.
         existing = await self._one(_OPEN_OF_GROUP, {"group_key": new.group_key}, for_update=True)
         if existing is None:
             raise Conflict(f"the open incident of group {new.group_key!r} closed meanwhile")
+        self._state.known.latest[new.group_key] = existing.id
         return existing, False
 
     async def latest_for_group(self, group_key: str) -> Incident | None:
-        return await self._one(_LATEST_OF_GROUP, {"group_key": group_key}, for_update=True)
+        known = self._state.known
+        if group_key in known.latest:
+            latest = known.latest[group_key]
+            cached = known.incidents.get(latest) if latest is not None else None
+            if latest is None or cached is not None:
+                return cached
+        found = await self._one(_LATEST_OF_GROUP, {"group_key": group_key}, for_update=True)
+        known.latest[group_key] = found.id if found is not None else None
+        return found
 
     async def open_groups_in(self, scenarios: Collection[str]) -> Sequence[Incident]:
         if not scenarios:
             return []
-        rows = await self._execute(_OPEN_GROUPS_IN_SCENARIOS, {"scenarios": sorted(scenarios)})
-        return [to_incident(row) for row in rows]
+        wanted = frozenset(scenarios)
+        known = self._state.known.open_in.get(wanted)
+        if known is not None:
+            return list(known)
+        rows = await self._execute(
+            _OPEN_GROUPS_IN_SCENARIOS, {"scenarios": sorted(scenarios)}, reads=()
+        )
+        found = [to_incident(row) for row in rows]
+        self._state.known.open_in[wanted] = found
+        return list(found)
 
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:
             raise ValueError("for_pagerduty needs a NewIncident with a pagerduty_id")
         created = (await self._execute(_for_pagerduty(self._dialect), _new_values(new))).first()
         if created is not None:
-            return to_incident(created), True
+            return self._created(to_incident(created)), True
         existing = await self._one(
             _BY_PAGERDUTY_ID, {"pagerduty_id": new.pagerduty_id}, for_update=True
         )
@@ -157,7 +211,18 @@ class SqlIncidentRepository(Repository):
         return existing, False
 
     async def create(self, new: NewIncident) -> Incident:
-        return to_incident((await self._execute(_create(self._dialect), _new_values(new))).one())
+        row = (await self._execute(_create(self._dialect), _new_values(new))).one()
+        return self._created(to_incident(row))
+
+    def _created(self, incident: Incident) -> Incident:
+        """Remember an incident this transaction created: all its rows are this one's."""
+        known = self._state.known
+        known.created.add(incident.id)
+        known.remember_incident(incident)
+        known.episodes_of[incident.id] = []
+        known.timers_of[incident.id] = []
+        known.runs[incident.id] = 0
+        return incident
 
     async def save(self, incident: Incident) -> None:
         params = {
@@ -181,8 +246,13 @@ class SqlIncidentRepository(Repository):
             "flap_count": incident.flap_count,
             "silenced_until": incident.silenced_until,
         }
-        if (await self._execute(_SAVE, params)).rowcount != 1:
+        if (await self._execute(_SAVE, params, reads=())).rowcount != 1:
             raise NotFound(f"incident {incident.id} does not exist")
+        known = self._state.known
+        if incident.id in known.incidents:
+            known.remember_incident(incident)
+        else:
+            known.forget_incident(incident)
 
     async def list(self, flt: IncidentFilter) -> Sequence[Incident]:
         # Built per call: which conditions apply depends on the filter.
@@ -205,5 +275,10 @@ class SqlIncidentRepository(Repository):
     ) -> Incident | None:
         # SQLite has no row locks; its transactions are already serialised (BEGIN IMMEDIATE).
         query = lookup.locked if for_update and self._postgres else lookup.plain
-        row = (await self._execute(query, params)).first()
-        return None if row is None else to_incident(row)
+        row = (await self._execute(query, params, reads=())).first()
+        if row is None:
+            return None
+        incident = to_incident(row)
+        if for_update or self._exclusive:
+            self._state.known.remember_incident(incident)
+        return incident

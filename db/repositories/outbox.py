@@ -96,6 +96,7 @@ def _finish(*, leased: bool, **values: Any) -> Update:
 
 
 _ADD = insert(outbox).returning(*outbox.c)
+_ADD_LATER = insert(outbox)
 _CLAIM = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
@@ -137,21 +138,10 @@ _GET = select(outbox).where(outbox.c.id == bindparam("message_id"))
 
 class SqlOutboxRepository(Repository):
     async def add(self, call: OutboundCall, *, at: datetime) -> OutboxMessage:
-        values = {
-            "ordering_key": call.ordering_key,
-            "method": call.method,
-            "args": dict(call.args),
-            "incident_id": call.incident_id,
-            "binds": dict(call.binds),
-            "saves": dict(call.saves),
-            "target": call.target,
-            "status": PENDING,
-            "attempts": 0,
-            "not_before": at,
-            "created_at": at,
-            "last_error": "",
-        }
-        return _to_message((await self._execute(_ADD, values)).one())
+        return _to_message((await self._execute(_ADD, _values(call, at))).one())
+
+    async def add_later(self, call: OutboundCall, *, at: datetime) -> None:
+        self._hold(outbox.name, _ADD_LATER, _values(call, at))
 
     async def claim(
         self,
@@ -228,3 +218,20 @@ class SqlOutboxRepository(Repository):
             conditions.append(outbox.c.ordering_key == ordering_key)
         query = select(outbox).where(*conditions).order_by(outbox.c.id).limit(limit)
         return [_to_message(row) for row in await self._execute(query)]
+
+
+def _values(call: OutboundCall, at: datetime) -> dict[str, Any]:
+    return {
+        "ordering_key": call.ordering_key,
+        "method": call.method,
+        "args": dict(call.args),
+        "incident_id": call.incident_id,
+        "binds": dict(call.binds),
+        "saves": dict(call.saves),
+        "target": call.target,
+        "status": PENDING,
+        "attempts": 0,
+        "not_before": at,
+        "created_at": at,
+        "last_error": "",
+    }

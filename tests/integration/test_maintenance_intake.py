@@ -14,67 +14,24 @@ import pytest
 from bot.clock import FixedClock
 from bot.domain.events import EventKind
 from bot.domain.incident import Severity
-from bot.domain.outbox import PAGERDUTY, SLACK
-from bot.integrations.notify.publisher import NotificationPublisher
-from bot.integrations.slack.publisher import SlackPublisher
 from bot.policy.maintenance import MaintenanceEffect
 from bot.policy.model import Policy
 from bot.ports import Store
-from bot.services.escalation.fire import fire_due
-from bot.services.escalation.reach import Reach
 from bot.services.incidents.queries import show_incident
-from bot.services.publishing import PublishingStore
-from tests.support.escalation import entries_of, escalating_store, escalation_policy
+from tests.support.escalation import entries_of, escalation_policy
 from tests.support.inbox import deliver
+from tests.support.maintenance import TRIAGE, assert_paged, effects, fire, published
 from tests.support.outbox import rows
 from tests.support.payloads.alertmanager import alert, resolved, webhook
 
 # Sunday 22 November 2026: the default policy's window is 02:00-04:00 UTC.
 INSIDE = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
 WINDOW_END = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
-REACH = Reach(paging=True, email=True)
-TRIAGE = "C0TRIAGE"
 
 
 @pytest.fixture
 def paths(shipped_policy: Policy) -> Policy:
     return escalation_policy(shipped_policy, p2_path=True)
-
-
-def published(store: Store, policy: Policy, clock: FixedClock) -> PublishingStore:
-    return escalating_store(
-        store,
-        policy,
-        clock,
-        more=[
-            SlackPublisher(policy=policy, clock=clock, triage_channel=TRIAGE),
-            NotificationPublisher(
-                policy, clock, public_url="https://firebreak.example", triage_channel=TRIAGE
-            ),
-        ],
-    )
-
-
-async def fire(
-    store: Store, policy: Policy, clock: FixedClock, group: str, name: str, at: datetime
-) -> tuple[int, Severity, list[str]]:
-    """Deliver one alert of lnn-service at ``at`` and fire what is due: the incident, its
-    severity and its timeline's kinds."""
-    clock.advance((at - clock.now()).total_seconds())
-    payload = webhook(group, [alert(name, service="lnn-service", group=group, starts_at=at)])
-    result = await deliver(published(store, policy, clock), policy, clock, payload)
-    [incident_id] = result.incident_ids
-    await fire_due(published(store, policy, clock), policy, clock, REACH)
-    detail = await show_incident(store, incident_id)
-    return incident_id, detail.incident.severity, [e.kind for e in detail.timeline]
-
-
-async def effects(store: Store, incident_id: int) -> tuple[int, int]:
-    """(pages queued, channels created) for ``incident_id``."""
-    calls = [r.call for r in await rows(store) if r.call.incident_id == incident_id]
-    pages = sum(1 for c in calls if c.target == PAGERDUTY)
-    channels = sum(1 for c in calls if c.target == SLACK and c.method == "conversations.create")
-    return pages, channels
 
 
 async def test_inside_the_sunday_window_a_p1_opens_as_p2_without_a_page_or_channel(
@@ -103,6 +60,9 @@ async def test_a_minute_after_the_window_the_same_alert_opens_its_room(
     assert severity is Severity.P1
     assert "maintenance.applied" not in kinds
     assert await effects(store, incident_id) == (0, 1)
+    # And it pages as a P1 does: the P1 path's first level, at once, tells the primary in
+    # the incident's channel (the P1 path has no PagerDuty page; P0's has).
+    await assert_paged(store, incident_id, Severity.P1)
 
 
 async def test_a_p0_service_down_still_pages_inside_the_window(store: Store, paths: Policy) -> None:

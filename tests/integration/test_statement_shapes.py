@@ -76,7 +76,9 @@ async def test_a_delivery_reuses_the_statements_of_the_one_before(sql: SqlStore)
     finally:
         event.remove(sql.engine.sync_engine, "before_execute", record)
     first, second = rounds
-    assert len(second) == len(first) > 15
+    # Fewer statements than calls: the unit of work answers what it created or locked itself
+    # (db/unit_state.py), and sends held-back writes many rows at a time.
+    assert len(second) == len(first) > 10
     # The first round's statements are still referenced, so no id can have been recycled.
     reused = {id(statement) for statement in first}
     rebuilt = [str(statement) for statement in second if id(statement) not in reused]

@@ -105,6 +105,24 @@ def test_a_start_in_the_spring_gap_is_read_with_the_winter_offset() -> None:
     assert (found.starts_at, found.ends_at) == (utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 30))
 
 
+def test_the_next_occurrence_is_the_first_start_after_the_instant() -> None:
+    following = SUNDAYS_2AM.next_after(utc(2026, 11, 22, 2, 0))  # running, not next
+    assert following is not None
+    assert (following.starts_at, following.ends_at) == (
+        utc(2026, 11, 29, 2, 0),
+        utc(2026, 11, 29, 4, 0),
+    )
+    first_monday = window(MONDAY, time(3), timedelta(hours=1), nth=1)
+    monthly = first_monday.next_after(utc(2026, 11, 3, 0, 0))
+    assert monthly is not None
+    assert monthly.starts_at == utc(2026, 12, 7, 3, 0)
+    # In a local zone: Berlin's 02:00 is 01:00 UTC in winter.
+    berlin = window(SUNDAY, time(2), timedelta(hours=2), zone="Europe/Berlin")
+    local = berlin.next_after(utc(2026, 11, 23, 12, 0))
+    assert local is not None
+    assert local.starts_at == utc(2026, 11, 29, 1, 0)
+
+
 def test_services_limit_a_window_and_ad_hoc_windows_come_first() -> None:
     only_lnn = window(SUNDAY, time(2), timedelta(hours=2), services=("lnn-service",))
     at = utc(2026, 11, 22, 2, 30)

@@ -48,7 +48,11 @@ from bot.domain.events.escalation import (
     recipients_of,
 )
 from bot.domain.events.kinds import EventKind, known_kind
-from bot.domain.events.maintenance import MaintenanceApplied
+from bot.domain.events.maintenance import (
+    MaintenanceApplied,
+    MaintenanceEnded,
+    MaintenanceStarted,
+)
 from bot.domain.events.silences import (
     SilenceChecked,
     SilenceCreated,
@@ -87,6 +91,8 @@ __all__ = [
     "IncidentFlapped",
     "IncidentOpened",
     "MaintenanceApplied",
+    "MaintenanceEnded",
+    "MaintenanceStarted",
     "Note",
     "NotificationFailed",
     "NotificationUnconfigured",

@@ -50,6 +50,8 @@ Event = (
     | esc.NotificationUnconfigured
     | esc.NotificationFailed
     | mnt.MaintenanceApplied
+    | mnt.MaintenanceStarted
+    | mnt.MaintenanceEnded
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -92,6 +94,8 @@ BODY_TYPES: tuple[type[Event], ...] = (
     esc.NotificationUnconfigured,
     esc.NotificationFailed,
     mnt.MaintenanceApplied,
+    mnt.MaintenanceStarted,
+    mnt.MaintenanceEnded,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

@@ -25,6 +25,8 @@ class EventKind(StrEnum):
     ALERTS_TRUNCATED = "alerts.truncated"
     SYMPTOMS_JOINED = "symptoms.joined"
     MAINTENANCE_APPLIED = "maintenance.applied"
+    MAINTENANCE_STARTED = "maintenance.started"
+    MAINTENANCE_ENDED = "maintenance.ended"
     NOTE = "note"
     COMMANDER_ASSIGNED = "commander.assigned"
     COMMAND_VIEWED = "command.viewed"

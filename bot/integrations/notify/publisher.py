@@ -225,7 +225,7 @@ class NotificationPublisher:
             await self._add(uow, call, self._clock.now())
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall, at: datetime) -> None:
-        await uow.outbox.add(call, at=at)
+        await uow.outbox.add_later(call, at=at)
 
 
 async def _paged_services(uow: UnitOfWork, incident_id: int) -> list[str]:

@@ -212,4 +212,4 @@ class SlackPublisher:
         )
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:
-        await uow.outbox.add(call, at=self._clock.now())
+        await uow.outbox.add_later(call, at=self._clock.now())

@@ -130,7 +130,7 @@ class EscalationReactor:
             response_minutes=start.response_minutes,
         )
         # Created at the path's start, so a timer knows how far into its path it is due.
-        await uow.escalations.schedule(timers, at=start.at)
+        await uow.escalations.schedule_later(timers, at=start.at)
         log.info(
             "incident #%d: %s escalation path started (run %d, %d levels)",
             incident.id,

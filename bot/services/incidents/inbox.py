@@ -159,10 +159,13 @@ class InboxProcessor:
             # stop early once it has run for a while, and leave the rest for the next one.
             deadline = loop.time() + self.timings.batch_seconds
             done: list[Processed] = []
-            for pending in held:
-                done.append(await self._applier.apply(uow, pending))
-                if loop.time() >= deadline:
-                    break
+            while len(done) < len(held):
+                rest = held[len(done) :]
+                parsed, prepared = await self._applier.prepare(uow, rest)
+                for pending in rest[:prepared]:
+                    done.append(await self._applier.apply(uow, pending, parsed.get(pending.id)))
+                    if loop.time() >= deadline:
+                        return done
             return done
 
         return await in_transaction(self._store, work)

@@ -35,6 +35,7 @@ from bot.ports import UnitOfWork
 from bot.services.entries import record_opened, save_recorded
 from bot.services.incidents.maintenance_hold import Held, hold_for_maintenance
 from bot.services.incidents.noise import join_as_symptoms, reopen_flapped
+from bot.services.maintenance.windows import running_ad_hoc
 
 ACTOR = Actor(SYSTEM, "alertmanager")
 
@@ -90,7 +91,8 @@ async def apply_alert_group(
     incident: Incident | None
     if new_firing:
         # A maintenance window holds the severity before anything is opened with it.
-        held = hold_for_maintenance(policy, now, group, verdicts)
+        ad_hoc = await running_ad_hoc(uow, now)
+        held = hold_for_maintenance(policy, now, group, verdicts, ad_hoc)
         verdicts = dict(held.verdicts)
         incident, how = await _incident_for(uow, policy, now, group, new_firing, verdicts)
         worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
@@ -117,13 +119,17 @@ async def apply_alert_group(
     # firing alert cannot, and skipping the check spares a query per delivery in a storm.
     resolving: set[int] = set()
     new_alerts = resolved_alerts = 0
+    added: set[tuple[str, datetime]] = set()
     for alert in group.alerts:
         episode = known.get((alert.fingerprint, alert.starts_at))
         verdict = verdicts[alert.fingerprint]
         if episode is None:
-            added = await uow.alerts.add(incident.id, alert, verdict.severity)
-            if added is None:  # a concurrent duplicate stored it first
-                continue
+            if (alert.fingerprint, alert.starts_at) in added:
+                continue  # the same alert twice in one notification
+            added.add((alert.fingerprint, alert.starts_at))
+            # Written with the batch's other episodes; a concurrent writer that stored it
+            # first makes that write a Conflict, and the whole batch runs again.
+            await uow.alerts.add_later(incident.id, alert, verdict.severity)
             new_alerts += 1
             changed.add(incident.id)
             if alert.status is AlertStatus.RESOLVED:

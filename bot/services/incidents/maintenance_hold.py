@@ -1,7 +1,9 @@
 """Maintenance windows at intake: the classification of each alert a window covers is held
 to the window's severity (``bot.policy.maintenance``), and the incident such an alert opens
-gets a ``maintenance.applied`` entry. Called by ``apply_alert_group`` where an incident
-opens, so the escalation path, the Slack room and the page follow the held severity."""
+gets a ``maintenance.applied`` entry and a mark, so the window's end reaches it. Called by
+``apply_alert_group`` where an incident opens, so the escalation path, the Slack room and the
+page follow the held severity. Ad-hoc windows (``/incident maintenance start``) come from the
+database, read once per transaction (``bot.services.maintenance.windows.running_ad_hoc``)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from datetime import datetime
 from bot.domain.actor import Actor
 from bot.domain.events import MaintenanceApplied
 from bot.domain.incident import AlertGroup, Incident
+from bot.domain.maintenance import NewMark
 from bot.policy.maintenance import Occurrence, covering
 from bot.policy.model import Classification, Policy
 from bot.ports import UnitOfWork
@@ -46,6 +49,17 @@ class Held:
                 severity=self.verdicts[fingerprint].severity.value,
                 ad_hoc=occurrence.ad_hoc,
             ),
+        )
+        # So the window's end reaches this incident (bot.services.maintenance.release).
+        await uow.maintenance.mark(
+            NewMark(
+                incident.id,
+                occurrence.name,
+                occurrence.ends_at,
+                ad_hoc=occurrence.ad_hoc,
+                classified=before.severity,
+                severity=self.verdicts[fingerprint].severity,
+            )
         )
 
 

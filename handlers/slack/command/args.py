@@ -33,6 +33,7 @@ USAGE: dict[str, str] = {
     "oncall": "/incident oncall [SERVICE]: who is on call now, by level (PagerDuty's answer, or the policy's rotation)",
     "silence": "/incident silence [DURATION] [--matcher LABEL=VALUE …] [--broad]: silence the incident's alerts in Alertmanager for DURATION (e.g. 30m, 2h, 1d; default 2h; at most 7d); by default the matchers are the alert group's common labels; `=`, `!=`, `=~` and `!~` as in Alertmanager; --broad allows matching other incidents' alerts (an approver's is made at once; anyone else's waits for an approver's Approve)",
     "unsilence": "/incident unsilence: expire the silences firebreak made for the incident",
+    "maintenance": "/incident maintenance [start [DURATION] [SERVICE] [--reason TEXT] | end [SERVICE]]: alone, the maintenance windows now and next; start opens an ad-hoc window from now (default 1h, at most 24h; no SERVICE: every service) in which new alerts open at most as P2 without a page or a channel (P0 still pages); end closes it, and an incident it held that still fires pages then",
 }
 HELP_TEXT = (
     "*/incident* subcommands (ID is 42, #42 or INC-42; leave it out inside an incident channel):\n"

@@ -139,6 +139,28 @@ class Unsilence:
     """Expire the silences firebreak made for the incident."""
 
 
+@dataclass(frozen=True, slots=True)
+class MaintenanceList:
+    """The maintenance windows running now and the next of each recurring one."""
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceStart:
+    """Open an ad-hoc window: ``duration`` ``None`` is the default length, ``service``
+    ``None`` every service."""
+
+    duration: timedelta | None = None
+    service: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceEnd:
+    """End the ad-hoc window running for ``service`` (``None``: the one for every service)."""
+
+    service: str | None = None
+
+
 Command = (
     Help
     | ListIncidents
@@ -159,5 +181,8 @@ Command = (
     | OnCall
     | Silence
     | Unsilence
+    | MaintenanceList
+    | MaintenanceStart
+    | MaintenanceEnd
 )
 """Every command ``parse_command`` can return; match on it with ``match``/``isinstance``."""

@@ -30,6 +30,7 @@ from bot.text import escape, inert
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
 from handlers.slack.command import commands as cmd
+from handlers.slack.command.maintenance import run_maintenance
 from handlers.slack.command.paging import run_oncall, run_page
 from handlers.slack.command.parse import HELP_TEXT, USAGE, parse_command
 from handlers.slack.command.silencing import run_silence, run_unsilence
@@ -163,6 +164,8 @@ async def execute(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
             return await run_silence(deps, command, actor=ctx.actor, channel=ctx.channel)
         case cmd.Unsilence():
             return await run_unsilence(deps, actor=ctx.actor, channel=ctx.channel)
+        case cmd.MaintenanceList() | cmd.MaintenanceStart() | cmd.MaintenanceEnd():
+            return await run_maintenance(deps, command, actor=ctx.actor)
         case _:
             return await execute_action_command(deps, command, ctx)
 

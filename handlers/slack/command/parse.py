@@ -56,6 +56,7 @@ from handlers.slack.command.commands import (
     Show,
     Timeline,
 )
+from handlers.slack.command.maintenance import parse_maintenance
 from handlers.slack.command.silencing import parse_silence, parse_unsilence
 from handlers.slack.command.words import Word, first, normalise, rest, split
 
@@ -234,6 +235,7 @@ _PARSERS: dict[str, Callable[[str, list[Word]], Command]] = {
     "oncall": _oncall,
     "silence": parse_silence,
     "unsilence": parse_unsilence,
+    "maintenance": parse_maintenance,
 }
 
 

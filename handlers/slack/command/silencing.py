@@ -18,7 +18,7 @@ from handlers.slack.command.args import fail
 from handlers.slack.command.words import Word
 from handlers.slack.silence_replies import silence_text, unsilence_text
 
-_DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+")
+DURATION_WORD = re.compile(r"(?:[0-9]{1,6}[smhdw])+")
 _PART = re.compile(r"([0-9]{1,6})([smhdw])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # The longest operator first, so `=~` is not read as `=` with a value starting `~`.
@@ -28,7 +28,7 @@ MATCHER_OPTIONS = ("--matcher", "-m")
 
 def duration(sub: str, text: str) -> timedelta:
     """``30m``, ``2h``, ``1h30m``, ``1d``: a Go-like duration without fractions."""
-    if not _DURATION.fullmatch(text):
+    if not DURATION_WORD.fullmatch(text):
         raise fail(sub, f"`{text}` is not a duration (write 30m, 2h, 1h30m or 1d).")
     return timedelta(seconds=sum(int(n) * _UNIT[u] for n, u in _PART.findall(text)))
 

@@ -52,6 +52,9 @@ class MemoryEscalations:
             stored.append(row)
         return stored
 
+    async def schedule_later(self, new: Sequence[NewTimer], *, at: datetime) -> None:
+        await self.schedule(new, at=at)
+
     async def latest_run(self, incident_id: int) -> int:
         return max(
             (t.run for t in self._table.rows.values() if t.incident_id == incident_id), default=0

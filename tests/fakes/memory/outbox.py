@@ -58,6 +58,9 @@ class MemoryOutbox:
         if incident_id is not None and not self._incident_exists(incident_id):
             raise IntegrityViolation(f"incident {incident_id} does not exist")
 
+    async def add_later(self, call: OutboundCall, *, at: datetime) -> None:
+        await self.add(call, at=at)
+
     async def add(self, call: OutboundCall, *, at: datetime) -> OutboxMessage:
         self._check_incident(call.incident_id)
         at = _aware(at)

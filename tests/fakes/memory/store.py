@@ -38,6 +38,7 @@ from bot.ports import InboxBacklog
 from tests.fakes.memory.actions import ActionTable, MemoryActions
 from tests.fakes.memory.escalations import MemoryEscalations, TimerTable
 from tests.fakes.memory.health import MemoryHealth
+from tests.fakes.memory.maintenance import MaintenanceTable, MemoryMaintenance
 from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, MemoryPace, OutboxState
 
 
@@ -71,6 +72,7 @@ class _State:
     outbox: OutboxState = dataclasses.field(default_factory=OutboxState)
     actions: ActionTable = dataclasses.field(default_factory=ActionTable)
     timers: TimerTable = dataclasses.field(default_factory=TimerTable)
+    maintenance: MaintenanceTable = dataclasses.field(default_factory=MaintenanceTable)
 
     def copy(self) -> _State:
         # Stored values are frozen dataclasses, so copying the containers is enough.
@@ -86,6 +88,7 @@ class _State:
             outbox=self.outbox.copy(),
             actions=self.actions.copy(),
             timers=self.timers.copy(),
+            maintenance=self.maintenance.copy(),
         )
 
 
@@ -119,6 +122,9 @@ class MemoryIncidents:
             if incident.group_key == new.group_key and incident.status.is_open:
                 return incident, False
         return self._insert(new), True
+
+    async def prefetch_latest(self, group_keys: Collection[str]) -> None:
+        return None  # nothing to save: every read here is a dictionary look-up
 
     async def latest_for_group(self, group_key: str) -> Incident | None:
         matching = [i for i in self._state.incidents.values() if i.group_key == group_key]
@@ -239,6 +245,13 @@ class MemoryAlerts:
         self._state.episodes[episode.id] = episode
         return episode
 
+    async def add_later(self, incident_id: int, alert: Alert, severity: Severity) -> None:
+        if await self.add(incident_id, alert, severity) is None:
+            raise Conflict(f"alert {alert.fingerprint} at {alert.starts_at} is already stored")
+
+    async def prefetch(self, keys: Collection[tuple[str, datetime]]) -> None:
+        return None
+
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
         starts_at = _aware(starts_at)  # refuses what the SQL column type refuses
         for episode in self._state.episodes.values():
@@ -346,6 +359,11 @@ class MemoryDeliveries:
         )
         return [PendingDelivery(s.id, s.delivery, s.attempts) for s in due[: max(0, limit)]]
 
+    async def finish_later(
+        self, delivery_id: int, outcome: DeliveryOutcome, detail: str = ""
+    ) -> None:
+        await self.finish(delivery_id, outcome, detail)
+
     async def finish(self, delivery_id: int, outcome: DeliveryOutcome, detail: str = "") -> bool:
         stored = self._pending(delivery_id)
         if stored is None:
@@ -410,6 +428,10 @@ class MemoryUnitOfWork:
         self.actions = MemoryActions(state.actions, state.incidents)
         self.health = MemoryHealth(state.outbox, state.actions)
         self.escalations = MemoryEscalations(state.timers)
+        self.maintenance = MemoryMaintenance(
+            state.maintenance,
+            lambda: [(i.id, i.service) for i in state.incidents.values() if i.status.is_open],
+        )
 
 
 class MemoryStore:

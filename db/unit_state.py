@@ -1,0 +1,137 @@
+"""What one transaction remembers between its statements: writes held back to be sent many
+rows at a time, and what it already knows, so that it does not ask the database again.
+
+The inbox processor applies dozens of deliveries per transaction, and each one used to cost
+about twenty statements; a statement costs more in SQLAlchemy and the driver than the
+database spends on it (docs/ingest-benchmark.md). So:
+
+- **Held-back writes.** Inserts and updates whose result the caller does not need (timeline
+  entries, outbox rows, a delivery's settlement, new alert episodes, timers) wait here and go
+  out as one multi-row statement per table: before the next statement that reads their table,
+  or before commit. An error of theirs (a duplicate) surfaces there, inside the transaction,
+  which then rolls back as a whole (``Conflict`` retries it).
+- **What the transaction knows.** Rows it created, locked or wrote are read back from here:
+  nobody else can change them before it commits. Incidents created in it have no timeline,
+  alerts or timers but its own, so those need no query at all.
+
+Only the repositories of ``db/repositories/`` use this; the ports say which of their writes may
+be held back (the ``*_later`` methods and ``TimelineRepository.append``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+
+from bot.domain.escalation import Timer
+from bot.domain.incident import AlertEpisode, Incident
+from db.errors import translated
+
+# Called with the rows a held-back insert returned (``RETURNING``), in no particular order.
+RowsSink = Callable[[list[Row[Any]], list[dict[str, Any]]], Awaitable[None] | None]
+
+
+@dataclass
+class _Batch:
+    statement: Executable
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    sink: RowsSink | None = None
+
+
+@dataclass
+class HeldWrites:
+    """Writes waiting for the next read of their table, or for the commit; per table, in the
+    order they were made."""
+
+    _by_table: dict[str, dict[int, _Batch]] = field(default_factory=dict)
+
+    def add(
+        self,
+        table: str,
+        statement: Executable,
+        row: dict[str, Any],
+        sink: RowsSink | None = None,
+    ) -> None:
+        batches = self._by_table.setdefault(table, {})
+        batch = batches.get(id(statement))
+        if batch is None:
+            batch = batches[id(statement)] = _Batch(statement, sink=sink)
+        batch.rows.append(row)
+
+    def holds(self, table: str) -> bool:
+        return bool(self._by_table.get(table))
+
+    async def flush(self, conn: AsyncConnection, tables: Collection[str] | None = None) -> None:
+        """Send what waits for ``tables`` (every table: ``None``), in the order it was held.
+
+        Tables are sent in the order their first write was held: a held row only ever refers
+        to rows written before it (an incident's entries after the incident)."""
+        names = (
+            list(self._by_table) if tables is None else [t for t in tables if t in self._by_table]
+        )
+        for name in names:
+            batches = self._by_table.pop(name, None)
+            if not batches:
+                continue
+            for batch in batches.values():
+                async with translated():
+                    result = await conn.execute(batch.statement, batch.rows)
+                if batch.sink is not None:
+                    done = batch.sink(list(result), batch.rows)
+                    if done is not None:
+                        await done
+
+
+@dataclass
+class Known:
+    """What this transaction knows for certain about rows it created, locked or wrote."""
+
+    # Incidents created in this transaction: theirs are only the rows it wrote itself.
+    created: set[int] = field(default_factory=set)
+    # Incidents no one else can change before commit (created or locked here; on SQLite every
+    # one read, since its transactions run one at a time), as this transaction last saw them.
+    incidents: dict[int, Incident] = field(default_factory=dict)
+    # The newest incident id of a group key (None: the group has none), read under lock.
+    latest: dict[str, int | None] = field(default_factory=dict)
+    # Alert episodes by (fingerprint, starts_at); None: known not to exist.
+    episodes: dict[tuple[str, datetime], AlertEpisode | None] = field(default_factory=dict)
+    episode_keys: dict[int, tuple[str, datetime]] = field(default_factory=dict)
+    # Episodes whose insert is held back, by key: a read of one sends them first.
+    episodes_held: set[tuple[str, datetime]] = field(default_factory=set)
+    # The complete episode list of incidents created here, once their held inserts are sent.
+    episodes_of: dict[int, list[AlertEpisode]] = field(default_factory=dict)
+    # Every timer of an incident created here, once their held inserts are sent.
+    timers_of: dict[int, list[Timer]] = field(default_factory=dict)
+    timers_held: set[int] = field(default_factory=set)
+    runs: dict[int, int] = field(default_factory=dict)
+    # The last (seq, hash) of an incident's timeline.
+    heads: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Open incidents of a set of scenarios (inhibition's candidates), until an incident of one
+    # of them is created or saved.
+    open_in: dict[frozenset[str], list[Incident]] = field(default_factory=dict)
+
+    def remember_incident(self, incident: Incident) -> None:
+        self.incidents[incident.id] = incident
+        for scenarios, found in list(self.open_in.items()):
+            if incident.scenario in scenarios or any(i.id == incident.id for i in found):
+                del self.open_in[scenarios]
+
+    def forget_incident(self, incident: Incident) -> None:
+        self.incidents.pop(incident.id, None)
+        for scenarios, found in list(self.open_in.items()):
+            if incident.scenario in scenarios or any(i.id == incident.id for i in found):
+                del self.open_in[scenarios]
+
+
+@dataclass
+class UnitState:
+    """The held writes and the knowledge of one transaction, shared by its repositories."""
+
+    held: HeldWrites = field(default_factory=HeldWrites)
+    known: Known = field(default_factory=Known)
