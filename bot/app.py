@@ -32,6 +32,7 @@ from bot.services.escalation.worker import escalation_worker
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.incidents.intake_pressure import IntakePressure, StormPacing
 from bot.services.incidents.silence import Silencer
+from bot.services.incidents.silence_watch import silence_watcher
 from bot.services.maintenance.worker import maintenance_worker
 from bot.services.notifications import NotificationOutcomes
 from bot.services.publishing import PublishingStore
@@ -242,6 +243,14 @@ def create_app(
         alertmanager = (
             AlertmanagerSilences(settings.alertmanager_url) if settings.alertmanager_url else None
         )
+        silencer = Silencer(
+            store=app[STORE],
+            silences=alertmanager,
+            directory=SlackDirectory.over_api(slack if token else None),
+            approvers=tuple(settings.approvers),
+            clock=the_clock,
+            approval_ttl=settings.approval_ttl,
+        )
         app[DEPS] = Deps(
             store=app[STORE],
             inbox=app[INBOX],
@@ -257,15 +266,14 @@ def create_app(
             ready_max_inbox_age=settings.ready_max_inbox_age,
             reach=reach,
             oncall=oncall,
-            silencer=Silencer(
-                store=app[STORE],
-                silences=alertmanager,
-                directory=SlackDirectory.over_api(slack if token else None),
-                approvers=tuple(settings.approvers),
-                clock=the_clock,
-            ),
+            silencer=silencer,
         )
+        # The silence watcher notices silences whose end passed (their alerts that resolved
+        # meanwhile are resolved then); it runs where the silencer is made.
+        watcher = silence_watcher(silencer, the_clock)
+        await watcher.start()
         yield
+        await watcher.stop()
         if alertmanager is not None:
             await alertmanager.close()
 

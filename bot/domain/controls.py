@@ -22,13 +22,17 @@ class Control(StrEnum):
     DENY = "firebreak.deny"
     RESTORE = "firebreak.restore_min_replicas"
     UNSILENCE = "firebreak.unsilence"
+    APPROVE_SILENCE = "firebreak.approve_silence"
+    DENY_SILENCE = "firebreak.deny_silence"
 
 
 # Keys of a control's value (a small JSON object): ACK and RESOLVE carry INCIDENT,
 # REQUEST_ACTION carries INCIDENT and SUGGESTION (an index into the scenario's actions),
 # APPROVE and DENY carry ACTION_REQUEST; RESTORE carries ACTION_REQUEST too: the HPA scale
 # whose previous minReplicas it requests back; UNSILENCE carries INCIDENT (the resolved
-# incident whose Alertmanager silence it expires).
+# incident whose Alertmanager silence it expires); APPROVE_SILENCE and DENY_SILENCE carry
+# INCIDENT and SILENCE_REQUEST (the seq of the request's entry in that incident's timeline).
 INCIDENT = "incident"
 SUGGESTION = "action"
 ACTION_REQUEST = "action_request"
+SILENCE_REQUEST = "silence_request"

@@ -96,3 +96,17 @@ class SilencedAlert:
 
     fingerprint: str
     labels: Mapping[str, str]
+
+
+# A matcher as ``str(Matcher)`` writes it: name, operator, the value quoted with ``\`` escapes.
+_WRITTEN = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def read_matcher(text: str) -> Matcher:
+    """The matcher ``str(Matcher)`` wrote (as timeline entries keep them); ``ValueError``
+    for anything else."""
+    found = _WRITTEN.fullmatch(text)
+    if found is None:
+        raise ValueError(f"not a matcher as firebreak writes them: {text!r}")
+    return Matcher(found.group(1), _ESCAPED.sub(r"\1", found.group(3)), MatchOp(found.group(2)))

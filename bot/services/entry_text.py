@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from bot.domain import events as ev
 from bot.domain.incident import TimelineEntry
+from bot.services.silence_lines import silence_line
 
 Format = Callable[[str], str]
 # A body value as text, through the caller's ``text`` formatter ("" when absent).
@@ -230,14 +231,15 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
             )
         case ev.Note():
             return f"Note: {show(event.text)}"
-        case ev.SilenceCreated():
-            matchers = ", ".join(show(m) for m in event.matchers) or "?"
-            broad = " (broad: may silence other incidents' alerts)" if event.broad else ""
-            return f"Silenced in Alertmanager until {show(event.ends_at) or '?'}: {matchers}{broad}"
-        case ev.SilenceExpired():
-            return (
-                f"Silence {show(event.silence_id) or '?'} expired at {show(event.ends_at) or '?'}"
-            )
+        case (
+            ev.SilenceCreated()
+            | ev.SilenceExpired()
+            | ev.SilenceRequested()
+            | ev.SilenceDecision()
+            | ev.SilenceRefused()
+            | ev.SilenceChecked()
+        ):
+            return silence_line(event, show, user)
         case ev.CommanderAssigned():
             return f"Commander: {user(show(event.user))}" if event.user else "Commander cleared"
         case ev.CommandViewed():

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.domain.actor import Actor
-from bot.domain.controls import ACTION_REQUEST, INCIDENT, SUGGESTION, Control
+from bot.domain.controls import ACTION_REQUEST, INCIDENT, SILENCE_REQUEST, SUGGESTION, Control
 from bot.errors import BadRequest
 from bot.services.incidents.updates import acknowledge, resolve
 from handlers.deps import Deps
@@ -21,8 +21,8 @@ from handlers.slack.replies import (
     denied_text,
     requested_text,
     suggested_text,
-    unsilence_text,
 )
+from handlers.slack.silence_replies import silence_denied_text, silence_text, unsilence_text
 
 
 class Click:
@@ -104,6 +104,21 @@ async def _unsilence(deps: Deps, click: Click) -> str | None:
     return unsilence_text(silenced)
 
 
+async def _approve_silence(deps: Deps, click: Click) -> str | None:
+    made = await silencer_of(deps).approve(
+        click.number(INCIDENT), click.number(SILENCE_REQUEST), actor=click.actor
+    )
+    return silence_text(made)
+
+
+async def _deny_silence(deps: Deps, click: Click) -> str | None:
+    incident_id = click.number(INCIDENT)
+    request = await silencer_of(deps).deny(
+        incident_id, click.number(SILENCE_REQUEST), actor=click.actor
+    )
+    return silence_denied_text(incident_id, request)
+
+
 # Keyed by Control, a StrEnum, so the action id a click carries looks its handler up as is.
 BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     Control.ACK: _ack,
@@ -113,6 +128,8 @@ BUTTONS: dict[str, Callable[[Deps, Click], Awaitable[str | None]]] = {
     Control.DENY: _deny,
     Control.RESTORE: _restore,
     Control.UNSILENCE: _unsilence,
+    Control.APPROVE_SILENCE: _approve_silence,
+    Control.DENY_SILENCE: _deny_silence,
 }
 
 

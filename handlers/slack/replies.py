@@ -12,7 +12,6 @@ from bot.domain.escalation import OnCall, Recipient, Via
 from bot.services.escalation.reach import SETTING
 from bot.services.incidents.oncall import Fallback, OnCallAnswer
 from bot.services.incidents.page import PageResult
-from bot.services.incidents.silence import SilenceResult, Unsilenced
 from bot.services.remediation.approve import ApprovalResult
 from bot.services.remediation.request import RequestResult
 from bot.text import escape, inert, is_group_id, is_user_id
@@ -139,29 +138,3 @@ def oncall_text(answer: OnCallAnswer, service: str | None) -> str:
         )
         return f"{head}\n{nobody}"
     return "\n".join([head, *(on_call_line(entry) for entry in answer.on_call)])
-
-
-def silence_text(result: SilenceResult) -> str:
-    """The reply to ``/incident silence``."""
-    matchers = ", ".join(f"`{escape(str(m))}`" for m in result.matchers)
-    line = (
-        f"Silenced *#{result.incident.id}*'s alerts in Alertmanager until "
-        f"{result.ends_at:%Y-%m-%d %H:%M}Z (silence `{escape(result.silence_id)}`): {matchers}."
-    )
-    if result.others:
-        count = len(result.others)
-        alerts = "1 alert" if count == 1 else f"{count} alerts"
-        line += f"\nIt also silences {alerts} of other incidents (--broad)."
-    return line + "\n`/incident unsilence` expires it."
-
-
-def unsilence_text(result: Unsilenced) -> str:
-    """The reply to ``/incident unsilence``."""
-    parts = []
-    if result.expired:
-        ids = ", ".join(f"`{escape(i)}`" for i in result.expired)
-        parts.append(f"Expired the silence of *#{result.incident_id}* in Alertmanager: {ids}.")
-    if result.already_ended:
-        ids = ", ".join(f"`{escape(i)}`" for i in result.already_ended)
-        parts.append(f"Already ended: {ids}.")
-    return "\n".join(parts)

@@ -26,6 +26,7 @@ from bot.domain.silence import Matcher, NewSilence
 from bot.errors import UpstreamError
 from bot.integrations.alertmanager.silences import AlertmanagerSilences
 from bot.policy.model import Policy
+from handlers.deps import DEPS
 from tests.fakes.slack.models import Channel
 from tests.fakes.slack.testing import ALICE, BOB
 from tests.support.bot_app import MakeClient
@@ -202,11 +203,15 @@ async def test_a_silence_from_slack_mutes_the_incidents_alerts_until_unsilenced(
 
     await poll_until(muted_notified, timeout=WAIT_S, what="the once-silenced alert's notification")
 
-    entries = [e for e in (await world.bot.incident(1))["timeline"] if "silence" in e["kind"]]
+    timeline = (await world.bot.incident(1))["timeline"]
+    entries = [e for e in timeline if e["kind"] in ("silence.created", "silence.expired")]
     assert [(e["kind"], e["actor"], e["body"]["silence_id"]) for e in entries] == [
         ("silence.created", f"slack:{BOB}", made["id"]),
         ("silence.expired", f"slack:{BOB}", made["id"]),
     ]
+    # The incident's alert still fires in Alertmanager: nothing to resolve after the silence.
+    [checked] = [e["body"] for e in timeline if e["kind"] == "silence.checked"]
+    assert checked == {"after": "unsilence", "firing": 1, "resolved": []}
     assert entries[0]["body"]["matchers"] == [
         'alertname="LNNHighLatency"',
         'instance="lnn-0"',
@@ -215,7 +220,16 @@ async def test_a_silence_from_slack_mutes_the_incidents_alerts_until_unsilenced(
     ]
 
 
-async def test_a_broad_silence_is_refused_without_an_approver(world: World) -> None:
+def request_buttons(channel: Channel) -> dict[str, dict[str, Any]] | None:
+    """The Approve and Deny of the broad silence request in the incident's thread."""
+    for message in channel.messages:
+        found = buttons(message)
+        if "Approve" in found and found["Approve"]["action_id"] == "firebreak.approve_silence":
+            return found
+    return None
+
+
+async def test_a_broad_silence_is_refused_without_an_approvers_approval(world: World) -> None:
     channel = await open_incident(world)
     memory = {"alertname": "LNNHighMemory", "severity": "warning", "service": "lnn-service"}
     await post_alerts(world.session, world.alertmanager, [spec(**memory)])
@@ -228,26 +242,109 @@ async def test_a_broad_silence_is_refused_without_an_approver(world: World) -> N
     narrow = await world.bot.reply(
         "silence --matcher service=lnn-service", user=BOB, channel=channel.id
     )
-    broad = await world.bot.reply(
-        "silence --matcher service=lnn-service --broad", user=BOB, channel=channel.id
-    )
     assert narrow.startswith(
         ":warning: these matchers also match 1 alert outside incident #1: "
         '{alertname="LNNHighMemory", service="lnn-service", severity="warning"}.'
     ), narrow
-    assert broad.startswith(
-        ":no_entry: Refused: only an approver may silence beyond incident #1's alerts: these matchers also match 1 alert outside it"
-    ), broad
+    asked = await world.bot.reply(
+        "silence 30m --matcher service=lnn-service --broad", user=BOB, channel=channel.id
+    )
+    assert asked.startswith("That silence is broad (matches 1 alert outside incident #1"), asked
+    assert "so an approver must approve it: request " in asked
     assert await am_get(world, "/api/v2/silences") == []
 
-    approved = await world.bot.reply(
+    request = await eventually(lambda: request_buttons(channel))
+    approve = request["Approve"]
+    assert approve["value"]["incident"] == 1
+    # Whoever asked cannot approve it: still nothing silenced.
+    response = await world.bot.click(
+        approve["action_id"], approve["value"], user=BOB, channel=channel.id
+    )
+    assert response.status == 200, await response.text()
+    await eventually(
+        lambda: [r for r in world.bot.fake.responses if "another approver" in str(r)] or None
+    )
+    assert await am_get(world, "/api/v2/silences") == []
+
+    response = await world.bot.click(
+        approve["action_id"], approve["value"], user=ALICE, channel=channel.id
+    )
+    assert response.status == 200, await response.text()
+
+    async def made() -> list[Any] | None:
+        return (await am_get(world, "/api/v2/silences")) or None
+
+    silences = await poll_until(made, timeout=WAIT_S, what="the approved silence")
+    assert [(s["createdBy"], [m["name"] for m in s["matchers"]]) for s in silences] == [
+        (f"slack:{BOB}", ["service"])
+    ]
+    assert silences[0]["comment"].endswith(f"(broad; approved by slack:{ALICE})")
+    # The request's message loses its buttons once decided.
+    await eventually(lambda: True if request_buttons(channel) is None else None)
+
+    entries = [e for e in (await world.bot.incident(1))["timeline"] if "silence" in e["kind"]]
+    assert [(e["kind"], e["actor"]) for e in entries] == [
+        ("silence.refused", f"slack:{BOB}"),
+        ("silence.requested", f"slack:{BOB}"),
+        ("silence.refused", f"slack:{BOB}"),
+        ("silence.approved", f"slack:{ALICE}"),
+        ("silence.created", f"slack:{ALICE}"),
+    ]
+    assert entries[-1]["body"]["approved_by"] == f"slack:{ALICE}"
+    assert entries[-1]["body"]["by"] == f"slack:{BOB}"
+
+    # An approver's own --broad is made at once, and says so.
+    direct = await world.bot.reply(
         "silence 30m --matcher service=lnn-service --broad", user=ALICE, channel=channel.id
     )
-    assert "It also silences 1 alert of other incidents (--broad)." in approved
-    silences = await am_get(world, "/api/v2/silences")
-    assert [(s["createdBy"], [m["name"] for m in s["matchers"]]) for s in silences] == [
-        (f"slack:{ALICE}", ["service"])
+    assert "It also silences 1 alert of other incidents (--broad)." in direct
+    assert "as an approver you made it without asking another approver" in direct
+
+
+async def test_an_alert_that_resolved_while_silenced_is_resolved_on_unsilence(
+    world: World,
+) -> None:
+    channel = await open_incident(world)
+    assert (await world.bot.reply("silence 1h", user=BOB, channel=channel.id)).startswith(
+        "Silenced *#1*"
+    )
+    notified = len(world.hook.received)
+    # The alert resolves in Alertmanager while silenced: firebreak is not told.
+    began = datetime.now(UTC) - timedelta(minutes=1)
+    await post_alerts(
+        world.session,
+        world.alertmanager,
+        [AlertSpec(LATENCY, began).resolved(datetime.now(UTC))],
+    )
+
+    async def gone() -> bool | None:
+        return True if await am_get(world, "/api/v2/alerts") == [] else None
+
+    await poll_until(gone, timeout=WAIT_S, what="Alertmanager dropping the resolved alert")
+    assert (await world.bot.incident(1))["status"] == "triggered"
+
+    reply = await world.bot.reply("unsilence", user=BOB, channel=channel.id)
+    assert "Resolved while silenced, and resolved now: `LNNHighLatency`." in reply, reply
+    assert "*#1* is resolved" in reply
+    incident = await world.bot.incident(1)
+    assert incident["status"] == "resolved"
+    kinds = [
+        (e["kind"], e["actor"])
+        for e in incident["timeline"]
+        if not e["kind"].startswith(("escalation.", "notification."))
     ]
+    assert kinds[-4:] == [
+        ("silence.expired", f"slack:{BOB}"),
+        ("alert.resolved", "bot:firebreak"),
+        ("silence.checked", "bot:firebreak"),
+        ("incident.resolved", "system:alertmanager"),
+    ]
+    # Alertmanager sent nothing about it meanwhile.
+    assert all(
+        a.get("status") != "resolved"
+        for body in world.hook.received[notified:]
+        for a in body["alerts"]
+    )
 
 
 async def test_resolving_a_silenced_incident_offers_to_expire_its_silence(world: World) -> None:
@@ -306,3 +403,60 @@ async def test_the_adapter_turns_refusals_and_an_absent_alertmanager_into_upstre
             await absent.list()
     finally:
         await absent.close()
+
+
+async def test_a_silence_that_ran_out_is_noticed_and_its_quiet_incident_resolved(
+    world: World,
+) -> None:
+    await open_incident(world)
+    channel = world.bot.incident_channels()[0]
+    assert (await world.bot.reply("silence 2s", user=BOB, channel=channel.id)).startswith(
+        "Silenced *#1*"
+    )
+    began = datetime.now(UTC) - timedelta(minutes=1)
+    await post_alerts(
+        world.session,
+        world.alertmanager,
+        [AlertSpec(LATENCY, began).resolved(datetime.now(UTC))],
+    )
+
+    async def ran_out() -> bool | None:
+        silences = await am_get(world, "/api/v2/silences")
+        alerts = await am_get(world, "/api/v2/alerts")
+        states = [s["status"]["state"] for s in silences]
+        return True if states == ["expired"] and alerts == [] else None
+
+    await poll_until(ran_out, timeout=WAIT_S, what="the silence's end and the alert's resolution")
+    # One round of the watcher (the app runs it every 30 s on the real clock; if its own
+    # round came first, this one finds nothing left, and the outcome is the same).
+    silencer = world.bot.client.app[DEPS].silencer
+    assert silencer is not None
+    await silencer.sweep_ended()
+    incident = await world.bot.incident(1)
+    assert incident["status"] == "resolved"
+    assert incident["silenced_until"] is None
+    kinds = [
+        (e["kind"], e["actor"])
+        for e in incident["timeline"]
+        if not e["kind"].startswith(("escalation.", "notification."))
+    ]
+    assert kinds[-4:] == [
+        ("silence.expired", "bot:firebreak"),
+        ("alert.resolved", "bot:firebreak"),
+        ("silence.checked", "bot:firebreak"),
+        ("incident.resolved", "system:alertmanager"),
+    ]
+
+
+async def test_a_silence_alertmanager_refuses_is_on_the_timeline(world: World) -> None:
+    channel = await open_incident(world)
+    # Every matcher matches the empty string: Alertmanager answers 400.
+    reply = await world.bot.reply("silence --matcher pod=", user=BOB, channel=channel.id)
+    assert "Alertmanager answered 400 to POST /api/v2/silences" in reply, reply
+    assert await am_get(world, "/api/v2/silences") == []
+    [refused] = [
+        e for e in (await world.bot.incident(1))["timeline"] if e["kind"] == "silence.refused"
+    ]
+    assert refused["actor"] == f"slack:{BOB}"
+    assert refused["body"]["matchers"] == ['pod=""']
+    assert refused["body"]["why"].startswith("Alertmanager answered 400 to POST /api/v2/silences")

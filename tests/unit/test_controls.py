@@ -28,6 +28,8 @@ def test_the_ids_are_the_ones_already_posted_messages_carry() -> None:
         "firebreak.deny",
         "firebreak.restore_min_replicas",
         "firebreak.unsilence",
+        "firebreak.approve_silence",
+        "firebreak.deny_silence",
     }
 
 

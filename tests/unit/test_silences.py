@@ -14,14 +14,15 @@ from bot.domain.actor import Actor
 from bot.domain.events import EventKind
 from bot.domain.incident import Incident
 from bot.domain.silence import Matcher, MatchOp, NewSilence, SilenceState
-from bot.errors import BadRequest, Forbidden, UsageError
+from bot.errors import BadRequest, UsageError
 from bot.integrations.alertmanager.silences import matcher_of, silence_json, silence_of
 from bot.integrations.slack.card import CardView, render_card
 from bot.integrations.slack.directory import SlackDirectory
 from bot.policy.model import Policy
 from bot.services.incidents.declare import declare_incident
 from bot.services.incidents.ingest_alertmanager import apply_alert_group
-from bot.services.incidents.silence import Silencer, SilenceRequest
+from bot.services.incidents.silence import Silencer, SilenceRequest, SilenceResult
+from bot.services.incidents.silence_requests import SilenceAsked
 from bot.services.incidents.updates import resolve
 from handlers.slack.command.commands import Silence, Unsilence
 from handlers.slack.command.parse import USAGE, parse_command
@@ -161,8 +162,8 @@ async def test_a_silence_matches_the_groups_common_labels_and_lands_on_the_timel
     policy: Policy,
 ) -> None:
     store, alertmanager, silencer = await _setup(policy, LATENCY, held=(MEMORY,))
-    result = await silencer.silence(
-        1, SilenceRequest(duration=timedelta(minutes=30)), actor=RESPONDER
+    result = _made(
+        await silencer.silence(1, SilenceRequest(duration=timedelta(minutes=30)), actor=RESPONDER)
     )
 
     made = alertmanager.silences[result.silence_id]
@@ -189,7 +190,7 @@ async def test_a_silence_matches_the_groups_common_labels_and_lands_on_the_timel
     ]
 
 
-async def test_matchers_that_reach_other_alerts_need_broad_from_an_approver(
+async def test_matchers_that_reach_other_alerts_need_broad_and_an_approver(
     policy: Policy,
 ) -> None:
     store, alertmanager, silencer = await _setup(policy, LATENCY, held=(MEMORY,))
@@ -197,14 +198,35 @@ async def test_matchers_that_reach_other_alerts_need_broad_from_an_approver(
 
     with pytest.raises(BadRequest, match="also match 1 alert outside incident #1"):
         await silencer.silence(1, SilenceRequest(matchers=wide), actor=APPROVER)
-    with pytest.raises(Forbidden, match="only an approver"):
-        await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=RESPONDER)
     assert alertmanager.silences == {}
-    assert await _kinds(store) == []
+    # A refusal is on the timeline: who asked, which matchers, why.
+    assert await _kinds(store) == [
+        (
+            EventKind.SILENCE_REFUSED,
+            {
+                "matchers": ['service="lnn-service"'],
+                "by": f"slack:{ALICE}",
+                "why": "these matchers also match 1 alert outside incident #1: "
+                '{alertname="LNNHighMemory", instance="lnn-0", service="lnn-service", '
+                'severity="warning"}. Narrow them with `--matcher label=value`, or add '
+                "`--broad` to ask an approver for it",
+            },
+        )
+    ]
 
-    result = await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=APPROVER)
+    # An approver's own --broad makes it at once.
+    result = _made(
+        await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=APPROVER)
+    )
     assert [a.labels["alertname"] for a in result.others] == ["LNNHighMemory"]
-    assert (await _kinds(store))[0][1]["broad"] is True
+    assert result.broad
+    assert result.approved_by is None
+    assert (await _kinds(store))[-1][1]["broad"] is True
+
+
+def _made(result: object) -> SilenceResult:
+    assert isinstance(result, SilenceResult), result
+    return result
 
 
 @pytest.mark.parametrize(
@@ -224,19 +246,20 @@ async def test_a_regex_or_negative_matcher_is_broad_even_when_nothing_else_fires
     wide = (Matcher("alertname", "LNNHighLatency"), matcher)
     with pytest.raises(BadRequest, match="can match alerts of other incidents as they fire"):
         await silencer.silence(1, SilenceRequest(matchers=wide), actor=RESPONDER)
-    with pytest.raises(Forbidden, match="regex and negative matchers reach alerts"):
-        await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=RESPONDER)
+    asked = await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=RESPONDER)
+    assert isinstance(asked, SilenceAsked)
+    assert asked.why == "regex and negative matchers reach alerts that fire later"
     assert alertmanager.silences == {}
-    await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=APPROVER)
-    assert (await _kinds(store))[0][1]["broad"] is True
+    _made(await silencer.silence(1, SilenceRequest(matchers=wide, broad=True), actor=APPROVER))
+    assert (await _kinds(store))[-1][1]["broad"] is True
 
 
 async def test_unsilence_expires_what_is_active_and_records_what_had_ended(
     policy: Policy,
 ) -> None:
     store, alertmanager, silencer = await _setup(policy, LATENCY)
-    first = await silencer.silence(1, SilenceRequest(), actor=RESPONDER)
-    second = await silencer.silence(1, SilenceRequest(), actor=RESPONDER)
+    first = _made(await silencer.silence(1, SilenceRequest(), actor=RESPONDER))
+    second = _made(await silencer.silence(1, SilenceRequest(), actor=RESPONDER))
     alertmanager.end(first.silence_id, T0 + timedelta(minutes=5))
 
     done = await silencer.unsilence(1, actor=APPROVER)
@@ -302,5 +325,5 @@ async def test_an_incident_without_alert_labels_needs_matchers(policy: Policy) -
         await silencer.silence(declared.id, SilenceRequest(), actor=RESPONDER)
     # Named matchers that match no other incident's alert silence at once.
     named = SilenceRequest(matchers=(Matcher("pod", "lnn-0-x"),))
-    made = await silencer.silence(declared.id, named, actor=RESPONDER)
+    made = _made(await silencer.silence(declared.id, named, actor=RESPONDER))
     assert [str(m) for m in alertmanager.silences[made.silence_id].matchers] == ['pod="lnn-0-x"']

@@ -1,5 +1,5 @@
 """The timeline vocabulary: every entry kind (``kinds``), a typed body for each (``bodies``
-for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation; ``storms`` for storms, merges and splits), and the one way
+for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation; ``storms`` for storms, merges and splits; ``silences`` for Alertmanager silences), and the one way
 between a body and the stored JSON (``codec``)."""
 
 from bot.domain.events.actions import (
@@ -33,8 +33,6 @@ from bot.domain.events.bodies import (
     PagerDutyReceived,
     ParticipantJoined,
     SeverityChanged,
-    SilenceCreated,
-    SilenceExpired,
     StatusChanged,
     SymptomsJoined,
 )
@@ -54,6 +52,14 @@ from bot.domain.events.maintenance import (
     MaintenanceApplied,
     MaintenanceEnded,
     MaintenanceStarted,
+)
+from bot.domain.events.silences import (
+    SilenceChecked,
+    SilenceCreated,
+    SilenceDecision,
+    SilenceExpired,
+    SilenceRefused,
+    SilenceRequested,
 )
 from bot.domain.events.storms import IncidentMerged, IncidentSplit, StormFormed, StormJoined
 
@@ -100,8 +106,12 @@ __all__ = [
     "ParticipantJoined",
     "ResponseOverdue",
     "SeverityChanged",
+    "SilenceChecked",
     "SilenceCreated",
+    "SilenceDecision",
     "SilenceExpired",
+    "SilenceRefused",
+    "SilenceRequested",
     "StatusChanged",
     "StormFormed",
     "StormJoined",

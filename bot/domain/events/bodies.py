@@ -173,27 +173,3 @@ class PagerDutyReceived(Family, kinds=_PAGERDUTY_RECEIVED):
     agent: str = ""
     status: str | None = None
     note: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SilenceCreated(OneKind, kind=EventKind.SILENCE_CREATED):
-    """A silence was created in Alertmanager for the incident's alerts: its id there, its
-    matchers as Alertmanager writes them (``service="x"``), when it ends (RFC 3339) and who
-    made it (the actor string). ``broad``: it may match alerts of other incidents too."""
-
-    silence_id: str = ""
-    matchers: tuple[str, ...] = ()
-    ends_at: str = ""
-    by: str = ""
-    broad: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SilenceExpired(OneKind, kind=EventKind.SILENCE_EXPIRED):
-    """The incident's silence was expired (``/incident unsilence``), or had already ended
-    when that was asked; ``ends_at`` is when it stopped silencing."""
-
-    silence_id: str = ""
-    matchers: tuple[str, ...] = ()
-    ends_at: str = ""
-    by: str = ""

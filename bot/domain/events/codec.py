@@ -16,6 +16,7 @@ from bot.domain.events import actions as act
 from bot.domain.events import bodies as bod
 from bot.domain.events import escalation as esc
 from bot.domain.events import maintenance as mnt
+from bot.domain.events import silences as sil
 from bot.domain.events import storms as stm
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.incident import JSON
@@ -35,8 +36,12 @@ Event = (
     | bod.ParticipantJoined
     | bod.PagerDutyLinked
     | bod.PagerDutyReceived
-    | bod.SilenceCreated
-    | bod.SilenceExpired
+    | sil.SilenceCreated
+    | sil.SilenceExpired
+    | sil.SilenceRequested
+    | sil.SilenceDecision
+    | sil.SilenceRefused
+    | sil.SilenceChecked
     | act.AboutAction
     | act.ActionDiagnosed
     | act.ActionRequestRefused
@@ -69,8 +74,12 @@ BODY_TYPES: tuple[type[Event], ...] = (
     bod.ParticipantJoined,
     bod.PagerDutyLinked,
     bod.PagerDutyReceived,
-    bod.SilenceCreated,
-    bod.SilenceExpired,
+    sil.SilenceCreated,
+    sil.SilenceExpired,
+    sil.SilenceRequested,
+    sil.SilenceDecision,
+    sil.SilenceRefused,
+    sil.SilenceChecked,
     act.ActionRequested,
     act.ActionJoined,
     act.ActionRefused,

@@ -27,6 +27,7 @@ from bot.integrations.slack.card import CardView, render_card, render_triage_pos
 from bot.integrations.slack.channels import channel_name, channel_topic
 from bot.integrations.slack.messages import render_timeline_entry, render_unsilence_offer
 from bot.integrations.slack.response import reached
+from bot.integrations.slack.silence_requests import silence_request_calls
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
 
@@ -63,8 +64,14 @@ CARD_KINDS = frozenset(
 # as incident.* or severity.changed. A reassignment or an escalation in PagerDuty has no other
 # trace, so those get their line. Every other kind gets a thread line.
 PAGERDUTY_SHOWN = frozenset({EventKind.PAGERDUTY_REASSIGNED, EventKind.PAGERDUTY_ESCALATED})
+# A broad silence request is threaded as its own message with Approve and Deny.
 QUIET_KINDS = frozenset(
-    {EventKind.INCIDENT_OPENED, EventKind.ALERT_REPEAT, EventKind.COMMAND_VIEWED}
+    {
+        EventKind.INCIDENT_OPENED,
+        EventKind.ALERT_REPEAT,
+        EventKind.COMMAND_VIEWED,
+        EventKind.SILENCE_REQUESTED,
+    }
     | {kind for kind in EventKind if kind.is_pagerduty and kind not in PAGERDUTY_SHOWN}
 )
 THREAD_LINES_MAX = 20
@@ -127,6 +134,8 @@ class SlackPublisher:
         if lines:
             await self._thread(uow, incident, lines)
         await self._actions(uow, entries)
+        for call in await silence_request_calls(uow, incident.id, entries, now=self._clock.now()):
+            await self._add(uow, call)
         if EventKind.INCIDENT_RESOLVED in kinds:
             offer = restore_offer(incident.id, await uow.actions.for_incident(incident.id))
             if offer is not None:

@@ -3,36 +3,40 @@ incident's alerts, made from Slack and kept on the incident's timeline.
 
 By default a silence matches the group's common labels (``Incident.labels``, stored when the
 group opened the incident); ``--matcher`` replaces them. Before creating it, Alertmanager is
-asked which alerts the matchers match: when some are not the incident's own, the silence
-would hide other incidents' alerts too, and it is refused unless it is asked for as broad by
-an approver (the settings' ``FIREBREAK_APPROVERS``, through the ``Directory`` port, as
-remediation approvals are checked). The person is the silence's ``createdBy`` (their actor
-string) and the incident its comment.
+asked which alerts the matchers match: when some are not the incident's own (or a matcher is
+a regex or a negation), the silence is broad. A broad silence is refused without ``--broad``;
+with it, an approver (the settings' ``FIREBREAK_APPROVERS``, through the ``Directory`` port,
+as remediation approvals are checked) makes it at once, and anyone else asks for it: an
+approver approves or denies the request (``silence_requests``). The person is the silence's
+``createdBy`` (their actor string) and the incident its comment. Every refusal is a
+``silence.refused`` entry too.
 
-Alertmanager is asked outside any transaction; the silence is recorded after it exists, so a
-database failure then leaves a silence that ends at its end time without an entry.
+When a silence ends, by ``unsilence`` or by its end time (``sweep_ended``, run by a worker),
+firebreak asks Alertmanager which of the silenced alerts still fire and resolves the others
+(``silence_end``, ``silence_check``): Alertmanager never tells of an alert that resolved
+while silenced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.actor import Actor
-from bot.domain.events import SilenceCreated, SilenceExpired, decode
 from bot.domain.incident import AlertEpisode, Incident, IncidentStatus
 from bot.domain.silence import (
     Matcher,
-    NewSilence,
     SilencedAlert,
-    SilenceState,
     equality_matchers,
 )
-from bot.errors import BadRequest, Forbidden, NotFound
-from bot.ports import Directory, Silences, Store, UnitOfWork
-from bot.services.transactions import in_transaction
+from bot.errors import BadRequest, Conflict, Forbidden, NotFound, UpstreamError
+from bot.ports import Directory, Silences, Store
+from bot.services.incidents import silence_requests as requests
+from bot.services.incidents.silence_end import Unsilenced, sweep_ended, unsilence
+from bot.services.incidents.silence_entries import create_and_record, record_refusal
+from bot.services.incidents.silence_requests import SilenceAsked
 
 DEFAULT_DURATION = timedelta(hours=2)
 MAX_DURATION = timedelta(days=7)
@@ -52,31 +56,16 @@ class SilenceRequest:
 
 @dataclass(frozen=True, slots=True)
 class SilenceResult:
-    """The silence created, and the other incidents' alerts it matched (broad only)."""
+    """The silence created, and the other incidents' alerts it matched; ``broad``: it was
+    broad (made by an approver at once, or by ``approved_by``'s approval)."""
 
     incident: Incident
     silence_id: str
     matchers: tuple[Matcher, ...]
     ends_at: datetime
     others: tuple[SilencedAlert, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Unsilenced:
-    """The incident's silences that were expired now, and those that had already ended."""
-
-    incident_id: int
-    expired: tuple[str, ...]
-    already_ended: tuple[str, ...]
-
-
-def comment_for(incident: Incident) -> str:
-    """The silence's comment: which incident it is for."""
-    return f"firebreak incident #{incident.id}: {incident.title}"
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    broad: bool = False
+    approved_by: Actor | None = None
 
 
 def _own(alert: SilencedAlert, episodes: Sequence[AlertEpisode]) -> bool:
@@ -101,13 +90,15 @@ def _others_text(others: Sequence[SilencedAlert]) -> str:
 @dataclass(frozen=True, slots=True)
 class Silencer:
     """The silence use cases with what they need; ``silences`` ``None``: no
-    ``ALERTMANAGER_URL``, and every call is refused saying so."""
+    ``ALERTMANAGER_URL``, and every call is refused saying so. ``approval_ttl``: seconds a
+    broad silence request waits for an approver."""
 
     store: Store
     silences: Silences | None
     directory: Directory
     approvers: tuple[str, ...]
     clock: Clock
+    approval_ttl: float = 600
 
     def _alertmanager(self) -> Silences:
         if self.silences is None:
@@ -119,11 +110,28 @@ class Silencer:
 
     async def silence(
         self, incident_id: int, request: SilenceRequest, *, actor: Actor
-    ) -> SilenceResult:
-        """Create a silence for the incident's alerts and record ``silence.created``.
-        Refused (``BadRequest``) for a resolved incident, a bad duration, no matchers, or
-        matchers that match other alerts without ``broad``; ``Forbidden`` for ``broad``
-        from someone who is not an approver."""
+    ) -> SilenceResult | SilenceAsked:
+        """Create a silence for the incident's alerts and record ``silence.created``; a broad
+        one asked with ``broad`` by someone who is not an approver is a request instead
+        (``SilenceAsked``). Refused (``BadRequest``, and a ``silence.refused`` entry) for a
+        resolved incident, a bad duration, no matchers, broad matchers without ``broad``;
+        ``UpstreamError`` (recorded too) when Alertmanager refuses or cannot be asked."""
+        try:
+            return await self._silence(incident_id, request, actor=actor)
+        except (BadRequest, Forbidden, Conflict, UpstreamError) as exc:
+            await record_refusal(
+                self.store,
+                incident_id,
+                actor=actor,
+                at=self.clock.now(),
+                matchers=request.matchers,
+                why=str(exc),
+            )
+            raise
+
+    async def _silence(
+        self, incident_id: int, request: SilenceRequest, *, actor: Actor
+    ) -> SilenceResult | SilenceAsked:
         silences = self._alertmanager()
         if not timedelta(0) < request.duration <= MAX_DURATION:
             raise BadRequest("a silence lasts more than 0 seconds and at most 7 days")
@@ -145,7 +153,8 @@ class Silencer:
         # A regex or a negative matcher reaches alerts that fire later as well, which no
         # look at what fires now can rule out: it is broad by its form.
         open_ended = [m for m in matchers if m.op.is_regex or not m.op.is_equal]
-        if (others or open_ended) and not request.broad:
+        broad = bool(others or open_ended)
+        if broad and not request.broad:
             reach = (
                 f"also match {_alerts(len(others))} outside incident #{incident.id}: "
                 f"{_others_text(others)}"
@@ -154,93 +163,76 @@ class Silencer:
                 "alerts of other incidents as they fire"
             )
             raise BadRequest(
-                f"these matchers {reach}. Narrow them with `--matcher label=value`, or ask an "
-                "approver to add `--broad`"
+                f"these matchers {reach}. Narrow them with `--matcher label=value`, or add "
+                "`--broad` to ask an approver for it"
             )
-        if (others or open_ended) and not await self.directory.admits(actor, self.approvers):
-            further = (
-                f"these matchers also match {_alerts(len(others))} outside it"
+        now = self.clock.now()
+        if broad and not await self.directory.admits(actor, self.approvers):
+            why = (
+                f"matches {_alerts(len(others))} outside incident #{incident.id}: "
+                f"{_others_text(others)}"
                 if others
                 else "regex and negative matchers reach alerts that fire later"
             )
-            raise Forbidden(
-                f"only an approver may silence beyond incident #{incident.id}'s alerts: {further}"
-            )
-        now = self.clock.now()
-        ends_at = now + request.duration
-        silence_id = await silences.create(
-            NewSilence(
+            return await requests.ask(
+                self.store,
+                incident.id,
                 matchers=matchers,
-                starts_at=now,
-                ends_at=ends_at,
-                created_by=str(actor),
-                comment=comment_for(incident),
+                duration=request.duration,
+                actor=actor,
+                now=now,
+                ttl=self.approval_ttl,
+                why=why,
             )
+        made = await create_and_record(
+            self.store,
+            silences,
+            incident,
+            matchers,
+            duration=request.duration,
+            now=now,
+            asked_by=actor,
+            broad=broad,
         )
-        event = SilenceCreated(
-            silence_id=silence_id,
-            matchers=tuple(str(m) for m in matchers),
-            ends_at=_stamp(ends_at),
-            by=str(actor),
-            broad=bool(others or open_ended),
+        return SilenceResult(incident, made.silence_id, matchers, made.ends_at, others, broad)
+
+    async def approve(self, incident_id: int, request: int, *, actor: Actor) -> SilenceResult:
+        """An approver approves broad silence request ``request``: the silence is made."""
+        done = await requests.approve(
+            self.store,
+            self._alertmanager(),
+            incident_id,
+            request,
+            actor=actor,
+            approver=await self.directory.admits(actor, self.approvers),
+            now=self.clock.now(),
+        )
+        made = done.made
+        return SilenceResult(
+            done.incident, made.silence_id, done.matchers, made.ends_at, (), True, actor
         )
 
-        async def record(uow: UnitOfWork) -> None:
-            current = await uow.incidents.get(incident_id, for_update=True)
-            if current is None:
-                raise NotFound(f"there is no incident #{incident_id}")
-            # Another silence of the incident may outlast this one: the card shows the later end.
-            held = current.silenced_until
-            until = max(held, ends_at) if held is not None and held > now else ends_at
-            await uow.incidents.save(replace(current, silenced_until=until, updated_at=now))
-            await uow.timeline.append(incident.id, at=now, actor=actor, event=event)
-
-        await in_transaction(self.store, record)
-        return SilenceResult(incident, silence_id, matchers, ends_at, others)
+    async def deny(self, incident_id: int, request: int, *, actor: Actor) -> int:
+        """An approver denies request ``request``, or its requester withdraws it."""
+        await requests.deny(
+            self.store,
+            incident_id,
+            request,
+            actor=actor,
+            approver=await self.directory.admits(actor, self.approvers),
+            now=self.clock.now(),
+        )
+        return request
 
     async def unsilence(self, incident_id: int, *, actor: Actor) -> Unsilenced:
-        """Expire every silence the incident's timeline holds that has not been recorded as
-        expired, and record ``silence.expired`` for each; ``BadRequest`` when there is none."""
-        silences = self._alertmanager()
-        async with self.store.transaction() as uow:
-            if await uow.incidents.get(incident_id) is None:
-                raise NotFound(f"there is no incident #{incident_id}")
-            entries = await uow.timeline.for_incident(incident_id)
-        created: dict[str, SilenceCreated] = {}
-        for entry in entries:
-            event = decode(entry.kind, entry.body)
-            if isinstance(event, SilenceCreated):
-                created[event.silence_id] = event
-            elif isinstance(event, SilenceExpired):
-                created.pop(event.silence_id, None)
-        if not created:
-            raise BadRequest(f"incident #{incident_id} has no silence of firebreak's to expire")
-        held = {s.id: s for s in await silences.list()}
-        now = self.clock.now()
-        expired: list[str] = []
-        ended: dict[str, datetime] = {}
-        for silence_id in created:
-            silence = held.get(silence_id)
-            if silence is not None and silence.state is not SilenceState.EXPIRED:
-                await silences.expire(silence_id)
-                expired.append(silence_id)
-            else:
-                # Ended by its own end time or by someone in Alertmanager: recorded so.
-                ended[silence_id] = silence.ends_at if silence is not None else now
+        """Expire the incident's silences (``silence_end.unsilence``)."""
+        return await unsilence(
+            self.store, self._alertmanager(), incident_id, actor=actor, now=self.clock.now()
+        )
 
-        async def record(uow: UnitOfWork) -> None:
-            current = await uow.incidents.get(incident_id, for_update=True)
-            if current is None:
-                raise NotFound(f"there is no incident #{incident_id}")
-            await uow.incidents.save(replace(current, silenced_until=None, updated_at=now))
-            for silence_id, made in created.items():
-                body = SilenceExpired(
-                    silence_id=silence_id,
-                    matchers=made.matchers,
-                    ends_at=_stamp(ended.get(silence_id, now)),
-                    by=str(actor),
-                )
-                await uow.timeline.append(incident_id, at=now, actor=actor, event=body)
-
-        await in_transaction(self.store, record)
-        return Unsilenced(incident_id, tuple(expired), tuple(ended))
+    async def sweep_ended(self) -> list[int]:
+        """Record the silences whose end passed (``silence_end.sweep_ended``); nothing
+        without an Alertmanager."""
+        if self.silences is None:
+            return []
+        return await sweep_ended(self.store, self.silences, now=self.clock.now())

@@ -16,7 +16,7 @@ from handlers.deps import Deps
 from handlers.slack.command import commands as cmd
 from handlers.slack.command.args import fail
 from handlers.slack.command.words import Word
-from handlers.slack.replies import silence_text, unsilence_text
+from handlers.slack.silence_replies import silence_text, unsilence_text
 
 DURATION_WORD = re.compile(r"(?:[0-9]{1,6}[smhdw])+")
 _PART = re.compile(r"([0-9]{1,6})([smhdw])")
