@@ -137,6 +137,12 @@ class AlertRepository(Protocol):
         """Mark a firing episode resolved; ``False`` if it was no longer firing."""
         ...
 
+    async def resolve_for(self, episode_id: int, ends_at: datetime) -> int | None:
+        """``resolve``, answering the incident the episode lives in (``None``: it was no
+        longer firing). A split or merge may have moved it after the caller read it; once
+        resolved here its row is locked, so it stays there until commit."""
+        ...
+
     async def for_incident(self, incident_id: int) -> Sequence[AlertEpisode]: ...
 
 

@@ -47,6 +47,8 @@ _RESOLVE = (
     )
     .values(status=AlertStatus.RESOLVED.value, ends_at=bindparam("ends_at"))
 )
+# The incident it lives in now: a split or merge may have moved it since the caller looked.
+_RESOLVE_RETURNING = _RESOLVE.returning(alert_episodes.c.incident_id)
 _FOR_INCIDENT = (
     select(alert_episodes)
     .where(alert_episodes.c.incident_id == bindparam("incident_id"))
@@ -204,13 +206,16 @@ class SqlAlertRepository(Repository):
         return episode
 
     async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
+        return await self.resolve_for(episode_id, ends_at) is not None
+
+    async def resolve_for(self, episode_id: int, ends_at: datetime) -> int | None:
         result = await self._execute(
-            _RESOLVE, {"episode_id": episode_id, "ends_at": ends_at}, reads=(TABLE,)
+            _RESOLVE_RETURNING, {"episode_id": episode_id, "ends_at": ends_at}, reads=(TABLE,)
         )
-        resolved = bool(result.rowcount == 1)
-        if resolved:
+        home = result.scalar()
+        if home is not None:
             self._resolved(episode_id, ends_at)
-        return resolved
+        return None if home is None else int(home)
 
     def _resolved(self, episode_id: int, ends_at: datetime) -> None:
         known = self._state.known

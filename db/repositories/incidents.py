@@ -155,6 +155,12 @@ def _create(dialect: str) -> Executable:
     return upsert(dialect, incidents).returning(*incidents.c)
 
 
+def _still_the_storm(incident: Incident, storm_key: str) -> bool:
+    return (
+        incident.status.is_open and incident.storm_key == storm_key and incident.merged_into is None
+    )
+
+
 class SqlIncidentRepository(Repository):
     """Incidents. What this transaction created, locked or saved it remembers
     (``db.unit_state``) and reads back without a query: no one else can change those rows
@@ -272,7 +278,16 @@ class SqlIncidentRepository(Repository):
         storm_id = known.open_storms.get(storm_key)
         if storm_id is None:
             return None
-        return await self.get(storm_id, for_update=True)
+        locked = await self.get(storm_id, for_update=True)
+        if locked is not None and _still_the_storm(locked, storm_key):
+            return locked
+        # Resolved, re-keyed or merged away after the unlocked read: ask again, locked.
+        known.open_storms.pop(storm_key, None)
+        again = await self._one(_OPEN_STORM, {"storm_key": storm_key}, for_update=True)
+        if again is not None and _still_the_storm(again, storm_key):
+            known.open_storms[storm_key] = again.id
+            return again
+        return None
 
     async def for_pagerduty(self, new: NewIncident) -> tuple[Incident, bool]:
         if new.pagerduty_id is None:

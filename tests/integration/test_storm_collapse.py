@@ -333,3 +333,35 @@ async def test_merge_moves_alerts_and_refuses_what_it_cannot_merge(
     await resolve(published, c, actor=ALICE, at=clock.now())
     with pytest.raises(BadRequest, match="resolved"):
         await merge_incident(published, b, c, actor=ALICE, at=clock.now())
+
+
+async def test_a_merged_group_firing_again_reopens_the_storm_not_the_merged_incident(
+    published: PublishingStore, paths: Policy, clock: FixedClock
+) -> None:
+    storm_id = await storm_of_six(published, paths, clock)
+    merged_id = (await incidents(published))[1]
+    clock.advance(60)
+    for i in range(1, 7):
+        await deliver(published, paths, clock, group(i, [resolved(firing(i), clock.now())]))
+    assert (await detail_of(published, storm_id)).incident.status is IncidentStatus.RESOLVED
+    clock.advance(60)
+    again = alert("LNNHighLatency", service="lnn-service", instance="i2", starts_at=clock.now())
+    result = await deliver(published, paths, clock, group(2, [again]))
+    merged = await detail_of(published, merged_id)
+    storm = await detail_of(published, storm_id)
+    assert merged.incident.status is IncidentStatus.RESOLVED
+    assert result.incident_ids == (storm_id,)
+    assert storm.incident.status is IncidentStatus.TRIGGERED
+    assert storm.incident.flap_count == 1
+    assert channels_created(await outbox(published)) == [storm_id]
+
+
+async def test_a_group_whose_alerts_all_resolved_is_not_split_out(
+    published: PublishingStore, paths: Policy, clock: FixedClock
+) -> None:
+    storm_id = await storm_of_six(published, paths, clock)
+    clock.advance(30)
+    await deliver(published, paths, clock, group(3, [resolved(firing(3), clock.now())]))
+    with pytest.raises(BadRequest, match="has resolved"):
+        await split_group(published, paths, storm_id, "3", actor=ALICE, at=clock.now())
+    assert channels_created(await outbox(published)) == [storm_id]

@@ -50,6 +50,18 @@ async def _home(uow: UnitOfWork, group_key: str, latest: Incident | None) -> Inc
     return home if home.storm_key is not None or merged else None
 
 
+async def _flap_candidate(uow: UnitOfWork, latest: Incident | None) -> Incident | None:
+    """The incident a group firing again would reopen as a flap: its last one, or, if that
+    was merged (into a storm, say), the one it was merged into; it, not the merged one,
+    has the room, the card and the page."""
+    if latest is None or latest.merged_into is None:
+        return latest
+    target = await uow.incidents.get(latest.merged_into, for_update=True)
+    if target is None or target.merged_into is not None:
+        return None
+    return target
+
+
 async def incident_for(
     uow: UnitOfWork,
     policy: Policy,
@@ -73,8 +85,9 @@ async def incident_for(
     )
     if source is not None:
         return source, Chosen.SYMPTOM
-    if latest is not None and noise.flap.reopens(latest.resolved_at, now):
-        reopened = await reopen_flapped(uow, latest, flap=noise.flap, now=now, actor=actor)
+    flapped = await _flap_candidate(uow, latest)
+    if flapped is not None and noise.flap.reopens(flapped.resolved_at, now):
+        reopened = await reopen_flapped(uow, flapped, flap=noise.flap, now=now, actor=actor)
         return reopened, Chosen.REOPENED
     worst = max(new_firing, key=lambda a: verdicts[a.fingerprint].severity.rank)
     verdict = verdicts[worst.fingerprint]

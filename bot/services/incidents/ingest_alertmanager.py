@@ -156,8 +156,15 @@ async def apply_alert_group(
             if owner is None:
                 continue
             touched[owner.id] = owner
-            if not await uow.alerts.resolve(episode.id, alert.ends_at or now):
+            home = await uow.alerts.resolve_for(episode.id, alert.ends_at or now)
+            if home is None:
                 continue  # a concurrent delivery resolved it first
+            if home != owner.id:
+                # Split or merged away since the batch read it: the entry goes where it is.
+                moved_to = touched.get(home) or await uow.incidents.get(home, for_update=True)
+                if moved_to is None:
+                    continue
+                owner = touched[home] = moved_to
             resolved_alerts += 1
             changed.add(owner.id)
             resolving.add(owner.id)

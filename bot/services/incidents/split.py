@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.domain.actor import Actor
 from bot.domain.events import IncidentSplit
 from bot.domain.groups import find_group, groups_of
-from bot.domain.incident import Incident, NewIncident, Source
+from bot.domain.incident import AlertStatus, Incident, NewIncident, Source
 from bot.errors import BadRequest, NotFound
 from bot.policy.model import Policy
 from bot.ports import Store, UnitOfWork
@@ -52,6 +52,9 @@ async def split_group(
             raise BadRequest(
                 f"`{found.key}` is the group incident #{incident_id} opened for; split the others"
             )
+        if not any(a.status is AlertStatus.FIRING for a in found.alerts):
+            # An incident of resolved alerts would never resolve: no delivery will come.
+            raise BadRequest(f"every alert of group `{found.key}` has resolved; nothing to split")
         worst = max(found.alerts, key=lambda a: (a.severity.rank, -a.id))
         verdict = policy.classify_labels(worst.labels)
         summary = worst.annotations.get("summary")

@@ -299,6 +299,11 @@ class MemoryAlerts:
                 return episode
         return None
 
+    async def resolve_for(self, episode_id: int, ends_at: datetime) -> int | None:
+        if not await self.resolve(episode_id, ends_at):
+            return None
+        return self._state.episodes[episode_id].incident_id
+
     async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
         episode = self._state.episodes.get(episode_id)
         if episode is None or episode.status is not AlertStatus.FIRING:
