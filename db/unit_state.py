@@ -67,6 +67,10 @@ class HeldWrites:
     def holds(self, table: str) -> bool:
         return bool(self._by_table.get(table))
 
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """The rows held for ``table``, in the order they were held (to be read as if sent)."""
+        return [row for batch in self._by_table.get(table, {}).values() for row in batch.rows]
+
     async def flush(self, conn: AsyncConnection, tables: Collection[str] | None = None) -> None:
         """Send what waits for ``tables`` (every table: ``None``), in the order it was held.
 

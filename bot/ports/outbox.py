@@ -127,6 +127,14 @@ class OutboxRepository(Protocol):
 
     async def get(self, message_id: int) -> OutboxMessage | None: ...
 
+    async def calls_of(
+        self, ordering_key: str, *, status: OutboxStatus | None = None
+    ) -> Sequence[tuple[str, Mapping[str, str]]]:
+        """The method and ``saves`` of each row of ``ordering_key`` (of ``status``, if
+        given), oldest first: what is queued for an incident, without reading the calls'
+        arguments (a card's blocks are the bulk of a row)."""
+        ...
+
     async def list(
         self,
         *,

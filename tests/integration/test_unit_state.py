@@ -184,3 +184,23 @@ async def test_an_episode_another_writer_stored_meanwhile_fails_the_transaction(
         assert isinstance(results[0], Conflict), results
         async with two.transaction() as uow:
             assert len(await uow.alerts.for_incident(incident.id)) == 1
+
+
+async def test_calls_of_a_key_include_held_rows_without_sending_them(sql: SqlStore) -> None:
+    seen, record = _statements()
+    async with sql.transaction() as uow:
+        await uow.outbox.add(OutboundCall("k", "conversations.create", {}), at=at(0))
+        saves = {"card_ts": "ts"}
+        incident, _ = await uow.incidents.open_for_group(new_incident(group_key="g"))
+        card = OutboundCall(
+            "k", "chat.postMessage", {"text": "card"}, incident_id=incident.id, saves=saves
+        )
+        await uow.outbox.add_later(card, at=at(0))
+        await uow.outbox.add_later(OutboundCall("other", "chat.postMessage", {}), at=at(0))
+        event.listen(sql.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            calls = await uow.outbox.calls_of("k")
+        finally:
+            event.remove(sql.engine.sync_engine, "before_cursor_execute", record)
+    assert calls == [("conversations.create", {}), ("chat.postMessage", saves)]
+    assert seen == ["SELECT"]

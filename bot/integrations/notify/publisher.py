@@ -214,10 +214,8 @@ class NotificationPublisher:
         """The card is posted, or its post is queued (the mention then follows it)."""
         if (await uow.chat_refs.refs(incident_id)).get(CARD_CHANNEL):
             return True
-        queued = await uow.outbox.list(
-            status=OutboxStatus.PENDING, ordering_key=incident_key(incident_id)
-        )
-        return any(CARD_TS in message.call.saves for message in queued)
+        queued = await uow.outbox.calls_of(incident_key(incident_id), status=OutboxStatus.PENDING)
+        return any(CARD_TS in saves for _, saves in queued)
 
     async def _follow_up(self, uow: UnitOfWork, incident: Incident, method: str) -> None:
         for dedup_key, service in await _triggered(uow, incident.id):

@@ -215,8 +215,8 @@ class SlackPublisher:
     async def _has_channel(self, uow: UnitOfWork, incident_id: int) -> bool:
         if (await uow.chat_refs.refs(incident_id)).get(CHANNEL):
             return True
-        queued = await uow.outbox.list(ordering_key=incident_key(incident_id))
-        return any(message.call.method == "conversations.create" for message in queued)
+        queued = await uow.outbox.calls_of(incident_key(incident_id))
+        return any(method == "conversations.create" for method, _ in queued)
 
     async def _view(self, uow: UnitOfWork, incident: Incident) -> CardView:
         timers = await uow.escalations.for_incident(incident.id)

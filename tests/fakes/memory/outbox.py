@@ -58,6 +58,12 @@ class MemoryOutbox:
         if incident_id is not None and not self._incident_exists(incident_id):
             raise IntegrityViolation(f"incident {incident_id} does not exist")
 
+    async def calls_of(
+        self, ordering_key: str, *, status: OutboxStatus | None = None
+    ) -> Sequence[tuple[str, Mapping[str, str]]]:
+        rows = await self.list(status=status, ordering_key=ordering_key)
+        return [(row.call.method, dict(row.call.saves)) for row in rows]
+
     async def add_later(self, call: OutboundCall, *, at: datetime) -> None:
         await self.add(call, at=at)
 
