@@ -103,8 +103,6 @@ class Known:
     incidents: dict[int, Incident] = field(default_factory=dict)
     # The newest incident id of a group key (None: the group has none), read under lock.
     latest: dict[str, int | None] = field(default_factory=dict)
-    # Alert episodes by (fingerprint, starts_at); None: known not to exist.
-    episodes: dict[tuple[str, datetime], AlertEpisode | None] = field(default_factory=dict)
     episode_keys: dict[int, tuple[str, datetime]] = field(default_factory=dict)
     # What intake needs of episodes by key (a batch's, read at once); None: not stored.
     states: dict[tuple[str, datetime], EpisodeState | None] = field(default_factory=dict)

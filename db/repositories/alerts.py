@@ -129,8 +129,7 @@ class SqlAlertRepository(Repository):
     ) -> None:
         key = (alert.fingerprint, alert.starts_at)
         known = self._state.known
-        stored = known.episodes.get(key) is not None or known.states.get(key) is not None
-        if stored or key in known.episodes_held:
+        if known.states.get(key) is not None or key in known.episodes_held:
             raise ValueError(f"alert {alert.fingerprint} at {alert.starts_at} is already stored")
         known.episodes_held.add(key)
         values = _values(incident_id, alert, severity, group_key)
@@ -151,7 +150,6 @@ class SqlAlertRepository(Repository):
     def _learn(self, episode: AlertEpisode) -> None:
         known = self._state.known
         key = (episode.fingerprint, episode.starts_at)
-        known.episodes[key] = episode
         known.states[key] = EpisodeState(episode.id, episode.incident_id, episode.status)
         known.episode_keys[episode.id] = key
         listed = known.episodes_of.get(episode.incident_id)
@@ -190,20 +188,10 @@ class SqlAlertRepository(Repository):
         return state
 
     async def get(self, fingerprint: str, starts_at: datetime) -> AlertEpisode | None:
-        key = (fingerprint, starts_at)
-        known = self._state.known
-        if key in known.episodes_held:
-            await self._state.held.flush(self._conn, (TABLE,))
-        if key in known.episodes:
-            return known.episodes[key]
+        # Intake asks ``state``; the whole episode is read when asked (held inserts first).
         params = {"fingerprint": fingerprint, "starts_at": starts_at}
         row = (await self._execute(_GET, params, reads=(TABLE,))).first()
-        episode = None if row is None else to_episode(row)
-        if self._exclusive:
-            known.episodes[key] = episode
-            if episode is not None:
-                known.episode_keys[episode.id] = key
-        return episode
+        return None if row is None else to_episode(row)
 
     async def resolve(self, episode_id: int, ends_at: datetime) -> bool:
         return await self.resolve_for(episode_id, ends_at) is not None
@@ -221,16 +209,17 @@ class SqlAlertRepository(Repository):
         known = self._state.known
         key = known.episode_keys.get(episode_id)
         state = known.states.get(key) if key is not None else None
-        if key is not None and state is not None:
-            known.states[key] = replace(state, status=AlertStatus.RESOLVED)
-        episode = known.episodes.get(key) if key is not None else None
-        if key is None or episode is None:
+        if key is None or state is None:
             return
-        now_resolved = replace(episode, status=AlertStatus.RESOLVED, ends_at=ends_at)
-        known.episodes[key] = now_resolved
-        listed = known.episodes_of.get(episode.incident_id)
+        known.states[key] = replace(state, status=AlertStatus.RESOLVED)
+        listed = known.episodes_of.get(state.incident_id)
         if listed is not None:
-            listed[:] = [now_resolved if e.id == episode_id else e for e in listed]
+            listed[:] = [
+                replace(e, status=AlertStatus.RESOLVED, ends_at=ends_at)
+                if e.id == episode_id
+                else e
+                for e in listed
+            ]
 
     async def move(
         self, from_incident: int, to_incident: int, *, group_key: str | None = None
@@ -248,9 +237,6 @@ class SqlAlertRepository(Repository):
     def _moved(self, from_incident: int, to_incident: int, group_key: str | None) -> None:
         """Forget what the move made untrue: the episodes of both incidents are read again."""
         known = self._state.known
-        for key, episode in list(known.episodes.items()):
-            if episode is not None and episode.incident_id in (from_incident, to_incident):
-                del known.episodes[key]
         for key, state in list(known.states.items()):
             if state is not None and state.incident_id in (from_incident, to_incident):
                 del known.states[key]
