@@ -92,13 +92,14 @@ async def test_what_slack_refuses(fake: FakeSlack, client: AsyncWebClient) -> No
     assert await complete([{"title": "no id"}]) == "invalid_arguments"
     no_files = client.api_call("files.completeUploadExternal", params={"channel_id": channel})
     assert await error_code(no_files) == "invalid_arguments"
-    for args, error in [
+    refusals: list[tuple[dict[str, object], str]] = [
         ({"length": 3}, "invalid_arguments"),
         ({"filename": "a", "length": 0}, "missing_argument"),
         ({"filename": "a", "length": "three"}, "invalid_arguments"),
         ({"filename": "a", "length": 3, "alt_txt": "x" * 1001}, "alt_txt_too_large"),
         ({"filename": "a", "length": 3, "snippet_type": "cobol"}, "unknown_snippet_type"),
-    ]:
+    ]
+    for args, error in refusals:
         call = client.api_call("files.getUploadURLExternal", params=args)
         assert await error_code(call) == error, args
 
