@@ -267,6 +267,7 @@ def create_app(
             reach=reach,
             oncall=oncall,
             silencer=silencer,
+            public_url=settings.public_url,
         )
         # The silence watcher notices silences whose end passed (their alerts that resolved
         # meanwhile are resolved then); it runs where the silencer is made.

@@ -33,6 +33,7 @@ Event = (
     | bod.Note
     | bod.CommanderAssigned
     | bod.CommandViewed
+    | bod.PostmortemRequested
     | bod.ParticipantJoined
     | bod.PagerDutyLinked
     | bod.PagerDutyReceived
@@ -71,6 +72,7 @@ BODY_TYPES: tuple[type[Event], ...] = (
     bod.Note,
     bod.CommanderAssigned,
     bod.CommandViewed,
+    bod.PostmortemRequested,
     bod.ParticipantJoined,
     bod.PagerDutyLinked,
     bod.PagerDutyReceived,

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.action import ActionRequest
+from bot.domain.actor import Actor
 from bot.domain.escalation import Timer, response_standing
+from bot.domain.events import PostmortemRequested
 from bot.domain.incident import AlertEpisode, Incident, TimelineEntry
 from bot.errors import NotFound
 from bot.policy.model import Policy
@@ -41,6 +43,7 @@ from bot.services.incidents.postmortem_sections import (
     timeline_section,
 )
 from bot.services.incidents.response_levels import LevelVerdict, level_verdicts
+from bot.services.incidents.updates import record
 from bot.services.markdown import inline, table
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "read_postmortem",
     "render_facts",
     "render_postmortem",
+    "request_postmortem",
     "resolved_at",
     "time_to_acknowledge",
     "time_to_resolve",
@@ -117,6 +121,18 @@ async def load_postmortem(
     if facts is None:
         raise NotFound(f"no incident {incident_id}")
     return facts
+
+
+async def request_postmortem(store: Store, incident_id: int, *, actor: Actor, at: datetime) -> str:
+    """Record that ``actor`` asked for the postmortem (``postmortem.requested``): the chat
+    publisher posts it into the incident's channel as a file, made in that same transaction
+    (so it holds the record up to this entry). The file's name; ``NotFound`` if there is no
+    such incident."""
+    filename = postmortem_filename(incident_id)
+    await record(
+        store, incident_id, actor=actor, at=at, event=PostmortemRequested(filename=filename)
+    )
+    return filename
 
 
 def _response(facts: PostmortemFacts, now: datetime) -> str:
