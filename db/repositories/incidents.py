@@ -75,10 +75,10 @@ _SERVICE_STORM_CANDIDATES = _STORM_CANDIDATES.where(incidents.c.service == bindp
 _SERVICES_STORM_CANDIDATES = _STORM_CANDIDATES.where(
     incidents.c.service.in_(bindparam("services", expanding=True))
 )
-_OPEN_STORMS = (
-    select(incidents)
-    .where(incidents.c.storm_key.is_not(None), incidents.c.status != RESOLVED)
-    .order_by(incidents.c.id)
+# Unordered (sorted by the caller): with ORDER BY id, SQLite walks every incident in id order
+# instead of the few entries of the storms-only index.
+_OPEN_STORMS = select(incidents).where(
+    incidents.c.storm_key.is_not(None), incidents.c.status != RESOLVED
 )
 _OPEN_STORM = _Lookup(
     select(incidents)
@@ -271,8 +271,7 @@ class SqlIncidentRepository(Repository):
             # The open storms are few: one read answers every key for the transaction.
             rows = await self._execute(_OPEN_STORMS, reads=())
             known.open_storms = {}
-            for row in rows:
-                storm = to_incident(row)
+            for storm in sorted((to_incident(row) for row in rows), key=lambda i: i.id):
                 if storm.storm_key is not None:
                     known.open_storms.setdefault(storm.storm_key, storm.id)
         storm_id = known.open_storms.get(storm_key)
