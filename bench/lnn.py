@@ -34,6 +34,7 @@ import orjson
 from bench.lnn_inproc import numpy_calls, onnxruntime_calls, stall_probe
 from bench.lnn_load import run_wrk
 from bench.procfs import peak_rss_mb
+from bot.progress import Progress
 from lnn_service.cfc import CfcWeights
 from lnn_service.registry import Registry
 from lnn_service.settings import DEFAULT_MODEL_DIR
@@ -132,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     batch = rng.uniform(-0.1, 0.1, (args.batch_rows, 4)).astype("<f4")
     json_batch = orjson.dumps({"inputs": batch[: args.json_rows].tolist()})
     rows: list[Row] = []
+    runs = len(conns) + 3 + (1 if args.workers > 1 else 0) + len(conns)
+    shown = Progress("bench.lnn: wrk runs", runs)
+
+    def record(row: Row) -> None:
+        rows.append(row)
+        shown.advance()
 
     def service_rows(workers: int, conn_list: list[int]) -> None:
         port = free_port()
@@ -145,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         with server(["-m", "lnn_service", "serve"], port, env) as proc:
             url = f"http://127.0.0.1:{port}"
             for c in conn_list:
-                rows.append(
+                record(
                     http_rows(
                         f"{label}: single, {c} conns",
                         f"{url}/inference",
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                 ]
                 for what, body, content_type, per_request, headers in batches:
-                    rows.append(
+                    record(
                         http_rows(
                             f"{label}: {what}, 4 conns",
                             f"{url}/inference/batch",
@@ -191,25 +198,29 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )
 
-    service_rows(1, conns)
-    if args.workers > 1:
-        service_rows(args.workers, [max(conns)])
-    port = free_port()
-    onnx_path = DEFAULT_MODEL_DIR / version / model.manifest.onnx_file
-    with server(["-m", "bench.lnn_naive", str(port), str(onnx_path)], port, {}) as proc:
-        for c in conns:
-            rows.append(
-                http_rows(
-                    f"naive baseline: single, {c} conns",
-                    f"http://127.0.0.1:{port}/inference",
-                    SINGLE,
-                    JSON_TYPE,
-                    c,
-                    args.seconds,
-                    1,
-                    proc.pid,
+    def naive_rows(conn_list: list[int]) -> None:
+        port = free_port()
+        onnx_path = DEFAULT_MODEL_DIR / version / model.manifest.onnx_file
+        with server(["-m", "bench.lnn_naive", str(port), str(onnx_path)], port, {}) as proc:
+            for c in conn_list:
+                record(
+                    http_rows(
+                        f"naive baseline: single, {c} conns",
+                        f"http://127.0.0.1:{port}/inference",
+                        SINGLE,
+                        JSON_TYPE,
+                        c,
+                        args.seconds,
+                        1,
+                        proc.pid,
+                    )
                 )
-            )
+
+    with shown:
+        service_rows(1, conns)
+        if args.workers > 1:
+            service_rows(args.workers, [max(conns)])
+        naive_rows(conns)
 
     own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for label, stats in (

@@ -39,6 +39,7 @@ from bot.integrations.prometheus import PrometheusMetrics
 from bot.integrations.slack.publisher import SlackPublisher
 from bot.policy.file import DEFAULT_POLICY, load_policy
 from bot.ports import Publisher
+from bot.progress import Progress
 from bot.services.escalation.reactor import EscalationReactor
 from bot.services.incidents.inbox import InboxProcessor
 from bot.services.incidents.inbox_timings import ProcessorTimings
@@ -124,9 +125,11 @@ async def _database(backend: str, admin_url: str | None) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-async def _drain(url: str, bodies: list[bytes], batch: int) -> tuple[float, float, list[float]]:
+async def _drain(
+    url: str, bodies: list[bytes], batch: int, label: str
+) -> tuple[float, float, list[float]]:
     """Enqueue ``bodies`` and drain them with a processor of ``batch``; wall s, CPU s, and
-    each batch's transaction in ms."""
+    each batch's transaction in ms. Progress goes to standard error as ``label``."""
     policy = load_policy(DEFAULT_POLICY)
     clock = SystemClock()
     sql = SqlStore(make_engine(url))
@@ -153,12 +156,14 @@ async def _drain(url: str, bodies: list[bytes], batch: int) -> tuple[float, floa
     )
     samples: list[float] = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    while True:
-        t0 = time.perf_counter()
-        done = await processor.run_once(batch, wait_turn=True)
-        if not done:
-            break
-        samples.append(1000 * (time.perf_counter() - t0))
+    with Progress(label, len(bodies)) as progress:
+        while True:
+            t0 = time.perf_counter()
+            done = await processor.run_once(batch, wait_turn=True)
+            if not done:
+                break
+            samples.append(1000 * (time.perf_counter() - t0))
+            progress.advance(len(done))
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     await sql.close()
     return wall, cpu, samples
@@ -171,11 +176,12 @@ async def run(backend: str, deliveries: int, admin_url: str | None) -> list[Row]
     for batch in (1, ProcessorTimings().batch):
         url = await _database(backend, admin_url)
         await upgrade_async(url)
-        wall, cpu, ms = await _drain(url, new, batch)
+        wall, cpu, ms = await _drain(url, new, batch, f"{backend} new incidents, batch {batch}")
         rows.append(Row(backend, "new incidents", batch, len(new), len(new), wall, cpu, ms))
-        await _drain(url, groups, batch)  # first sends: not measured
+        # First sends: not measured.
+        await _drain(url, groups, batch, f"{backend} first sends, batch {batch}")
         resent = groups * 5
-        wall, cpu, ms = await _drain(url, resent, batch)
+        wall, cpu, ms = await _drain(url, resent, batch, f"{backend} re-sends, batch {batch}")
         rows.append(
             Row(
                 backend,

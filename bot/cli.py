@@ -113,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "db":
             from db.migrate import upgrade
 
-            upgrade(settings.database_url)
+            # One line per revision as it is applied: a long one (an index on a large
+            # table) shows where it is rather than a silent wait.
+            upgrade(
+                settings.database_url,
+                on_applied=lambda revision, doc: print(f"applied {revision}: {doc}", flush=True),
+            )
             print("database is at the latest revision")
             return 0
         from bot.serving import serve

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -26,9 +28,13 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+# Told of each revision as it is applied: its id and its message.
+Applied = Callable[[str, str], None]
+
+
+def upgrade(url: str, revision: str = "head", *, on_applied: Applied | None = None) -> None:
     """Migrate the database at ``url`` to ``revision``. Not for use inside an event loop."""
-    asyncio.run(_upgrade(url, revision))
+    asyncio.run(_upgrade(url, revision, on_applied))
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
@@ -36,7 +42,7 @@ async def upgrade_async(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, url, revision)
 
 
-async def _upgrade(url: str, revision: str) -> None:
+async def _upgrade(url: str, revision: str, on_applied: Applied | None = None) -> None:
     engine = make_engine(url)
     try:
         async with translated(), engine.begin() as conn:
@@ -47,12 +53,19 @@ async def _upgrade(url: str, revision: str) -> None:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
                 )
-            await conn.run_sync(_run_alembic, revision)
+            await conn.run_sync(_run_alembic, revision, on_applied)
     finally:
         await engine.dispose()
 
 
-def _run_alembic(connection: Connection, revision: str) -> None:
+def _run_alembic(connection: Connection, revision: str, on_applied: Applied | None) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
+    if on_applied is not None:
+
+        def applied(*, step: Any, **_: Any) -> None:
+            if step.is_upgrade:
+                on_applied(step.up_revision_id, step.up_revision.doc.strip().splitlines()[0])
+
+        config.attributes["on_version_apply"] = applied
     command.upgrade(config, revision)

@@ -83,7 +83,15 @@ Index(
 Index("ix_incidents_group_key", incidents.c.group_key)
 # Storms (migration 0012): the recent incidents a storm may form from, and the open storm.
 Index("ix_incidents_created_at", incidents.c.created_at)
-Index("ix_incidents_storm_key", incidents.c.storm_key)
+# Only storms (migration 0014): a full index also held every NULL, and SQLite walked it for
+# the candidates' ``storm_key IS NULL`` instead of using the service index below.
+STORMS_ONLY = incidents.c.storm_key.is_not(None)
+Index(
+    "ix_incidents_storm_key",
+    incidents.c.storm_key,
+    sqlite_where=STORMS_ONLY,
+    postgresql_where=STORMS_ONLY,
+)
 Index("ix_incidents_service_created_at", incidents.c.service, incidents.c.created_at)
 
 alert_episodes = Table(

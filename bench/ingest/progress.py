@@ -4,13 +4,13 @@ inbox backlog, scraped from ``/metrics``."""
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.ingest.generators import Load
 from bench.ingest.servers import Progress, Server, progress
+from bot.progress import Progress as Bar
 
 POLL_INTERVAL_S = 0.05
 PROGRESS_EVERY_S = 15.0
@@ -49,22 +49,20 @@ def wait_for_count(
     The time is taken after the answer that showed the count, so the catch-up is never
     dated earlier than it happened."""
     deadline = time.monotonic() + timeout_s
-    next_report = time.monotonic() + PROGRESS_EVERY_S
     seen = 0
-    while True:
-        state = poll(server)
-        now = time.monotonic()
-        if state is not None:
-            seen = count(state)
-            if seen >= expected:
+    # A long silent wait looks like a hang: a bar on a terminal, else a line now and then.
+    with Bar(f"  {server.name}: processed", expected, every_s=PROGRESS_EVERY_S) as shown:
+        while True:
+            state = poll(server)
+            now = time.monotonic()
+            if state is not None:
+                seen = count(state)
+                shown.update(seen)
+                if seen >= expected:
+                    return now, seen
+            if now >= deadline:
                 return now, seen
-        if now >= deadline:
-            return now, seen
-        if now >= next_report:
-            # A long silent wait looks like a hang; say what is happening.
-            print(f"  {server.name}: {seen} of {expected} processed", file=sys.stderr, flush=True)
-            next_report = now + PROGRESS_EVERY_S
-        time.sleep(POLL_INTERVAL_S)
+            time.sleep(POLL_INTERVAL_S)
 
 
 def settle(server: Server) -> int:

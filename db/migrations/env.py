@@ -13,7 +13,10 @@ def run() -> None:
     connection = context.config.attributes.get("connection")
     if not isinstance(connection, Connection):
         raise RuntimeError("run migrations with `firebreak db upgrade` (db.migrate.upgrade)")
-    context.configure(connection=connection, target_metadata=metadata)
+    # ``db.migrate`` may pass a callback told of each revision as it is applied (progress).
+    applied = context.config.attributes.get("on_version_apply")
+    extra = {"on_version_apply": applied} if applied is not None else {}
+    context.configure(connection=connection, target_metadata=metadata, **extra)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -71,14 +71,13 @@ _STORM_CANDIDATES = (
     )
     .order_by(incidents.c.id)
 )
-_SERVICE_STORM_CANDIDATES = _STORM_CANDIDATES.where(incidents.c.service == bindparam("service"))
 _SERVICES_STORM_CANDIDATES = _STORM_CANDIDATES.where(
     incidents.c.service.in_(bindparam("services", expanding=True))
 )
-_OPEN_STORMS = (
-    select(incidents)
-    .where(incidents.c.storm_key.is_not(None), incidents.c.status != RESOLVED)
-    .order_by(incidents.c.id)
+# Unordered (sorted by the caller): with ORDER BY id, SQLite walks every incident in id order
+# instead of the few entries of the storms-only index.
+_OPEN_STORMS = select(incidents).where(
+    incidents.c.storm_key.is_not(None), incidents.c.status != RESOLVED
 )
 _OPEN_STORM = _Lookup(
     select(incidents)
@@ -239,13 +238,11 @@ class SqlIncidentRepository(Repository):
         if service is None:
             rows = await self._execute(_STORM_CANDIDATES, {"since": since}, reads=())
             return [to_incident(row) for row in rows]
-        cached = known.recent.get(service)
-        if cached is None or cached[0] > since:
-            params = {"since": since, "service": service}
-            rows = await self._execute(_SERVICE_STORM_CANDIDATES, params, reads=())
-            # Kept up to date by ``_created`` for the rest of the transaction.
-            cached = known.recent[service] = (since, [to_incident(row) for row in rows])
-        return [i for i in cached[1] if i.created_at >= since and i.id not in known.not_candidates]
+        # Read with the batch's other services when it was prepared; kept up to date by
+        # ``_created`` for the rest of the transaction.
+        await self.prefetch_storm_candidates((service,), since)
+        _, listed = known.recent[service]
+        return [i for i in listed if i.created_at >= since and i.id not in known.not_candidates]
 
     async def prefetch_storm_candidates(self, services: Collection[str], since: datetime) -> None:
         known = self._state.known
@@ -271,8 +268,7 @@ class SqlIncidentRepository(Repository):
             # The open storms are few: one read answers every key for the transaction.
             rows = await self._execute(_OPEN_STORMS, reads=())
             known.open_storms = {}
-            for row in rows:
-                storm = to_incident(row)
+            for storm in sorted((to_incident(row) for row in rows), key=lambda i: i.id):
                 if storm.storm_key is not None:
                     known.open_storms.setdefault(storm.storm_key, storm.id)
         storm_id = known.open_storms.get(storm_key)

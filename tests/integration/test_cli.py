@@ -162,3 +162,17 @@ def test_log_format_json_and_log_level_apply_to_start_up_logs(tmp_path: Path) ->
     quiet = firebreak("--log-level", "error", "db", "upgrade", env=env)
     assert quiet.returncode == 0
     assert "deprecated" not in quiet.stderr
+
+
+def test_db_upgrade_names_each_revision_as_it_is_applied(tmp_path: Path) -> None:
+    env = {"FIREBREAK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fb.db'}"}
+    first = firebreak("db", "upgrade", env=env)
+    assert first.returncode == 0, first.stderr
+    applied = [line for line in first.stdout.splitlines() if line.startswith("applied ")]
+    shipped = sorted(p.name[:4] for p in Path("db/migrations/versions").glob("0*.py"))
+    assert [line.split()[1].rstrip(":") for line in applied] == shipped
+    assert applied[-1].startswith(f"applied {shipped[-1]}: Index only the incidents")
+    assert first.stdout.splitlines()[-1] == "database is at the latest revision"
+
+    again = firebreak("db", "upgrade", env=env)
+    assert again.stdout.splitlines() == ["database is at the latest revision"]

@@ -447,3 +447,29 @@ async def test_concurrent_deliveries_of_one_webhook_id_store_one_row(
     assert sorted(stored) == [False, False, False, True]
     assert other
     assert await stored_outcomes(sql) == [("wh-1", "pending"), ("wh-2", "pending")]
+
+
+def large_delivery(group_key: str, alerts: int) -> Delivery:
+    payload = webhook(
+        group_key, [alert("LNNHighLatency", instance=f"i-{n}") for n in range(alerts)]
+    )
+    return Delivery(Source.ALERTMANAGER, f"key-{next(_keys)}", T0, body(payload), "firing")
+
+
+async def test_a_batch_of_large_groups_takes_only_what_its_byte_budget_holds(
+    sql: SqlStore, policy: Policy, clock: FixedClock
+) -> None:
+    # A batch of 32 bodies of ~400 KB each read 13 MB to apply the one or two its time
+    # allowed. After seeing large bodies the processor takes only as many as the budget holds.
+    first = large_delivery("big-0", 200)
+    size = len(first.body)
+    timings = ProcessorTimings(batch_seconds=60.0, batch_bytes=3 * size + size // 2)
+    proc = processor(sql, policy, clock, timings=timings)
+    await accepted(sql, first)
+    assert len(await proc.run_once(32)) == 1
+    await accepted(sql, *(large_delivery(f"big-{n}", 200) for n in range(1, 9)))
+    assert len(await proc.run_once(32)) == 3
+    await accepted(sql, *(delivery(f"small-{n}") for n in range(40)))
+    # The rest of the large ones, 3 per batch (the last with a small one), then a batch sized
+    # by that mixed mean, then the small ones 32 at a time again.
+    assert [len(await proc.run_once(32)) for _ in range(6)] == [3, 3, 5, 32, 2, 0]

@@ -84,6 +84,7 @@ class InboxProcessor:
         self._intake = intake
         self._on_processed = on_processed
         self.timings = timings or ProcessorTimings()
+        self._body_bytes = 0  # the mean body size of the last batch taken
         # Stopping cancels the batch in flight: its transaction rolls back, and what it
         # held stays pending for the next process.
         self.worker = Worker(
@@ -132,6 +133,7 @@ class InboxProcessor:
         If the batch fails, its deliveries are processed one per transaction instead, so a
         single bad delivery is deferred alone and the others go through.
         """
+        limit = self.sized(limit)
         try:
             done = await self._batch(limit, wait_turn=wait_turn)
         except StorageUnavailable:
@@ -155,6 +157,8 @@ class InboxProcessor:
             held[:] = await uow.deliveries.take_pending(
                 source=self._applier.sources, now=now, limit=limit, wait=wait_turn
             )
+            if held:
+                self._body_bytes = sum(len(p.delivery.body) for p in held) // len(held)
             # A transaction holds SQLite's only write lock, and intake's commits wait for it:
             # stop early once it has run for a while, and leave the rest for the next one.
             deadline = loop.time() + self.timings.batch_seconds
@@ -169,6 +173,14 @@ class InboxProcessor:
             return done
 
         return await in_transaction(self._store, work)
+
+    def sized(self, limit: int) -> int:
+        """``limit``, lowered so that a batch of bodies the size of the last batch's stays
+        within ``batch_bytes``: large groups go a few per transaction, alerts of one or a
+        few labels still 32."""
+        if self._body_bytes <= 0:
+            return limit
+        return max(1, min(limit, self.timings.batch_bytes // self._body_bytes))
 
     async def _isolate(self, count: int) -> list[Processed]:
         done: list[Processed] = []

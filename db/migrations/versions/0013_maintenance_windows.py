@@ -2,7 +2,7 @@
 is recorded on each.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-# 0012 is being written beside this one; whoever merges second points this at it.
 down_revision: str | None = "0012"
 branch_labels: str | None = None
 depends_on: str | None = None
