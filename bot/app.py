@@ -128,7 +128,10 @@ def create_app(
         publishers: list[Publisher] = [
             EscalationReactor(policy, the_clock, metrics),
             SlackPublisher(
-                policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
+                policy=policy,
+                clock=the_clock,
+                triage_channel=settings.slack_triage_channel,
+                public_url=settings.public_url,
             ),
             NotificationPublisher(
                 policy,
@@ -267,6 +270,7 @@ def create_app(
             reach=reach,
             oncall=oncall,
             silencer=silencer,
+            public_url=settings.public_url,
         )
         # The silence watcher notices silences whose end passed (their alerts that resolved
         # meanwhile are resolved then); it runs where the silencer is made.

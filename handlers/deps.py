@@ -33,6 +33,8 @@ class Deps:
     oncall: OnCallDirectory | None = None
     # /incident silence and unsilence; None: not wired (an app without them).
     silencer: Silencer | None = None
+    # Where people reach the bot: /incident list and show link each incident's web page.
+    public_url: str = ""
 
 
 DEPS = web.AppKey("deps", Deps)
