@@ -51,6 +51,8 @@ from handlers.pagerduty_schema import parse_pagerduty
 from handlers.routes import add_routes
 from handlers.slack.app import build_bolt_app
 from handlers.slack.route import mount_slack
+from handlers.ui.app import mount_ui
+from handlers.ui.config import UiConfig
 
 log = logging.getLogger("firebreak")
 
@@ -128,7 +130,10 @@ def create_app(
         publishers: list[Publisher] = [
             EscalationReactor(policy, the_clock, metrics),
             SlackPublisher(
-                policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
+                policy=policy,
+                clock=the_clock,
+                triage_channel=settings.slack_triage_channel,
+                public_url=settings.public_url,
             ),
             NotificationPublisher(
                 policy,
@@ -305,6 +310,15 @@ def create_app(
         ]
     )
     add_routes(app)
+    mount_ui(
+        app,
+        UiConfig(
+            api_token=_secret(settings.api_token),
+            public_url=settings.public_url,
+            trusted_proxy_header=settings.trusted_proxy_header,
+            session_seconds=settings.ui_session_seconds,
+        ),
+    )
     if settings.slack_signing_secret is not None:
         signing_secret = settings.slack_signing_secret.get_secret_value()
         bolt = build_bolt_app(

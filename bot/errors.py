@@ -49,6 +49,15 @@ class UnknownEventKind(IntegrityViolation):
     """A timeline entry of a kind that is not in ``bot.domain.events.EventKind`` was written."""
 
 
+class TooManyAttempts(FirebreakError):
+    """Too many failed attempts from one client (the web page's sign-in): refused (429) for
+    ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Forbidden(FirebreakError):
     """The caller is known but not allowed to do this (not an approver, own request, kube-system).
 

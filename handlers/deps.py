@@ -33,7 +33,8 @@ class Deps:
     oncall: OnCallDirectory | None = None
     # /incident silence and unsilence; None: not wired (an app without them).
     silencer: Silencer | None = None
-    # Where people reach this firebreak (FIREBREAK_PUBLIC_URL), for links in replies.
+    # Where people reach this firebreak (FIREBREAK_PUBLIC_URL): /incident list and show link
+    # each incident's web page, /incident postmortem its postmortem route.
     public_url: str = ""
 
 

@@ -20,6 +20,7 @@ from bot.errors import (
     NotFound,
     PayloadTooLarge,
     StorageUnavailable,
+    TooManyAttempts,
     UnsupportedEncoding,
 )
 from bot.text import escape
@@ -90,6 +91,28 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "unhandled error on %s %s", printable(request.method, 20), printable(request.path, 200)
         )
         return _error(request, 503, "internal error; the delivery was not stored, retry", "failed")
+
+
+def status_for(exc: FirebreakError) -> int:
+    """The HTTP status of a core error where a route renders it itself (the web page's HTML
+    pages); the middleware above answers the same statuses as JSON."""
+    if isinstance(exc, PayloadTooLarge):
+        return 413
+    if isinstance(exc, UnsupportedEncoding):
+        return 415
+    if isinstance(exc, BadRequest):
+        return 400
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, TooManyAttempts):
+        return 429
+    if isinstance(exc, StorageUnavailable | Conflict):
+        return 503
+    return 500
 
 
 def slack_reply_for(exc: BaseException) -> str:

@@ -359,6 +359,8 @@ class SqlIncidentRepository(Repository):
             conditions.append(incidents.c.severity == flt.severity.value)
         if flt.before_id is not None:
             conditions.append(incidents.c.id < flt.before_id)
+        if flt.service is not None:
+            conditions.append(incidents.c.service == flt.service)
         query = (
             select(incidents).where(*conditions).order_by(incidents.c.id.desc()).limit(flt.limit)
         )
