@@ -145,9 +145,12 @@ class Settings(BaseSettings):
         5.0, ge=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_BODY_GRACE_SECONDS")
     )
 
-    # How long a replica owns an outbox row it is sending. Longer than a Slack call can take
-    # (30 s timeout), so a slow send is never taken over; after a crash the rows it held wait
-    # this long before another worker (or the restarted one) sends them.
+    # How long a replica owns an outbox row it is sending; after a crash the rows it held wait
+    # this long before another worker (or the restarted one) sends them. Keep it longer than
+    # one Slack call can take (the client's 30 s timeout). A row of several calls (a file:
+    # three, each up to that timeout) may outlast it and be taken over while still running:
+    # its sender renews the lease just before the call that takes effect (the file's
+    # completion) and stops there if another worker holds the row, so it is shared once.
     outbox_lease_seconds: float = Field(
         60.0, gt=0, validation_alias=_env("FIREBREAK_OUTBOX_LEASE_SECONDS")
     )

@@ -20,6 +20,7 @@ from bot.ports.maintenance import MaintenanceRepository
 from bot.ports.metrics import Metrics
 from bot.ports.outbox import (
     ChatRefRepository,
+    Lease,
     OutboxObserver,
     OutboxRepository,
     PacedSender,
@@ -43,6 +44,7 @@ __all__ = [
     "Inbox",
     "InboxBacklog",
     "IncidentRepository",
+    "Lease",
     "MaintenanceRepository",
     "Metrics",
     "OnCallDirectory",

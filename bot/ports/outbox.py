@@ -12,6 +12,19 @@ from bot.domain.incident import (
 from bot.domain.outbox import OutboundCall, OutboxMessage, OutboxStatus, Pace, SendResult
 
 
+class Lease(Protocol):
+    """The outbox worker's hold on the row it is sending (``OutboxRepository.renew``). A
+    lease outlasts one call to the target, not necessarily several: a send made of several
+    calls renews it before the call that takes effect, and stops if it was lost."""
+
+    async def renew(self) -> bool:
+        """Hold the row for another full lease from now, if this worker still holds it.
+        ``False`` when another worker took it over after the lease ran out (or it was
+        finished or cancelled meanwhile): the send must stop before anything takes effect,
+        and answer ``Outcome.RETRY``."""
+        ...
+
+
 class Sender(Protocol):
     """Performs the outbox calls of one target (Slack, a pager, mail) and says what each
     answer means for its row; retrying, pacing and ordering are the outbox worker's."""
@@ -21,8 +34,11 @@ class Sender(Protocol):
         """``False`` when the target's settings are missing: nothing is sent."""
         ...
 
-    async def send(self, method: str, args: JSON) -> SendResult:
-        """Make one call; connection errors and refusals come back as outcomes, not raised."""
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
+        """Make one call; connection errors and refusals come back as outcomes, not raised.
+        The worker passes the row's ``lease``: a sender whose row is several calls (Slack's
+        file upload) renews it before the one that takes effect; ``None`` outside the
+        outbox (nothing to renew)."""
         ...
 
     def skip(self, call: OutboundCall) -> str:
@@ -101,6 +117,12 @@ class OutboxRepository(Protocol):
 
     async def mark_sent(self, message_id: int, *, at: datetime, result: JSON) -> bool:
         """Record the target's confirmation; ``False`` if the row was no longer pending."""
+        ...
+
+    async def renew(self, message_id: int, *, worker: str, until: datetime) -> bool:
+        """Extend ``worker``'s lease on a pending row to ``until``; ``False`` if another
+        worker holds it now or it is no longer pending. A lease that ran out but that nobody
+        took over is still ``worker``'s: nobody else can have sent the row."""
         ...
 
     async def reschedule(

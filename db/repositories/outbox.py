@@ -116,6 +116,17 @@ _MARK_SENT = _finish(
     result=bindparam("result"),
     last_error="",
 )
+# The lease holder's, still pending: a sender about to take effect keeps the row a while
+# longer, or learns that another worker took it over (then this matches nothing).
+_RENEW = (
+    update(outbox)
+    .where(
+        outbox.c.id == bindparam("message_id"),
+        outbox.c.lease_owner == bindparam("worker"),
+        outbox.c.status == PENDING,
+    )
+    .values(lease_until=bindparam("until"))
+)
 _RESCHEDULE = _finish(
     leased=True, not_before=bindparam("not_before"), last_error=bindparam("error")
 )
@@ -194,6 +205,10 @@ class SqlOutboxRepository(Repository):
             "result": dict(result),
         }
         return await self._finish(_MARK_SENT, params)
+
+    async def renew(self, message_id: int, *, worker: str, until: datetime) -> bool:
+        params = {"message_id": message_id, "worker": worker, "until": until}
+        return await self._finish(_RENEW, params)
 
     async def reschedule(
         self, message_id: int, *, worker: str, not_before: datetime, error: str

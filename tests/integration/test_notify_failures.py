@@ -39,7 +39,7 @@ from bot.integrations.slack.publisher import SlackPublisher
 from bot.integrations.slack.sender import SlackSender, make_client
 from bot.policy.escalation import EscalationLevel, Notify, RotationMember, recipients
 from bot.policy.model import Policy
-from bot.ports import Sender, Store, UnitOfWork
+from bot.ports import Lease, Sender, Store, UnitOfWork
 from bot.services.incidents.ingest_alertmanager import apply_alert_group
 from bot.services.notifications import NotificationOutcomes
 from bot.services.publishing import PublishingStore
@@ -80,7 +80,7 @@ class PageSender:
         self._session = session
         self._url = url
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         event = {"event_action": method, **args}
         async with self._session.post(f"{self._url}/v2/enqueue", json=event) as response:
             answer: dict[str, Any] = await response.json()
@@ -102,7 +102,7 @@ class NoMail:
 
     configured = False
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         raise AssertionError("an unconfigured sender is never asked to send")
 
     def skip(self, call: OutboundCall) -> str:

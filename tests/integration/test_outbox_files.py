@@ -1,11 +1,14 @@
 """A file through the outbox (``files.uploadV2``: get an upload URL, POST the bytes, complete)
 against the fake Slack over real HTTP with the real slack_sdk client, on every store: a
 postmortem longer than one Slack message arrives whole; a failure or a crash between the
-steps is retried with a fresh upload and the channel gets the file once; an upload URL
-anywhere but Slack's file host or the API base's origin is never contacted."""
+steps is retried with a fresh upload and the channel gets the file once; so is a send slow
+enough that another worker took the row over (the lease is renewed before the completion);
+a 429 from any step pauses the uploads; an upload URL anywhere but Slack's file host or the
+API base's origin is never contacted."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import aiohttp
@@ -26,6 +29,9 @@ from tests.support.outbox import TOKEN, enqueue, fake_on, make_worker, open_inci
 
 LEASE_S = 60.0
 OPTIONS = {"lease_seconds": LEASE_S, "backoff_base": 1.0, "backoff_cap": 2.0}
+# Long enough that a request the fake holds while the test does other work is not cut.
+CLIENT_TIMEOUT_S = 30
+WAIT_S = 20.0
 
 
 def long_postmortem() -> str:
@@ -187,3 +193,105 @@ async def test_an_upload_url_elsewhere_is_never_contacted(store: Store) -> None:
     assert fake.calls("upload") == []
     assert fake.files.shared_in(channel) == []
     assert {r.method for r in fake.requests} == {"files.getUploadURLExternal"}
+
+
+async def test_a_slow_upload_taken_over_by_another_worker_is_shared_once(store: Store) -> None:
+    clock = FixedClock(T0)
+    fake = fake_on(clock)
+    incident_id, channel = await _incident_with_channel(store, fake)
+    await enqueue(store, clock, _call(incident_id, "# doc"))
+    held = fake.faults.hold("upload")
+    async with run_fake_slack(fake) as url:
+        a = make_worker(store, url, clock, worker_id="a", timeout=CLIENT_TIMEOUT_S, **OPTIONS)
+        b = make_worker(store, url, clock, worker_id="b", timeout=CLIENT_TIMEOUT_S, **OPTIONS)
+        slow = asyncio.create_task(a.run_once())
+        await asyncio.wait_for(held.arrived.wait(), WAIT_S)
+        # a's three steps took longer than the lease in all (each within its timeout): the
+        # row is b's to take, and b sends it whole while a's bytes are still on the way.
+        clock.advance(LEASE_S + 1)
+        assert await b.run_once() == 1
+        held.release()
+        assert await asyncio.wait_for(slow, WAIT_S) == 1
+    (row,) = await rows(store)
+    assert row.status is OutboxStatus.SENT, row.last_error
+    (shared,) = fake.files.shared_in(channel)
+    assert row.result == {"channel": channel, "file": shared.id}
+    assert len(fake.messages(channel)) == 1
+    # a stopped before the completion: its upload was never completed, and is in no channel.
+    assert len(fake.calls("files.completeUploadExternal")) == 1
+    (abandoned,) = [f for f in fake.files.files.values() if f.id != shared.id]
+    assert (abandoned.completed, abandoned.channel) == (False, None)
+
+
+async def test_a_slow_upload_nobody_took_over_renews_its_lease_and_completes(
+    store: Store,
+) -> None:
+    clock = FixedClock(T0)
+    fake = fake_on(clock)
+    incident_id, channel = await _incident_with_channel(store, fake)
+    await enqueue(store, clock, _call(incident_id, "# doc"))
+    upload = fake.faults.hold("upload")
+    completion = fake.faults.hold("files.completeUploadExternal")
+    async with run_fake_slack(fake) as url:
+        a = make_worker(store, url, clock, worker_id="a", timeout=CLIENT_TIMEOUT_S, **OPTIONS)
+        b = make_worker(store, url, clock, worker_id="b", timeout=CLIENT_TIMEOUT_S, **OPTIONS)
+        slow = asyncio.create_task(a.run_once())
+        await asyncio.wait_for(upload.arrived.wait(), WAIT_S)
+        clock.advance(LEASE_S + 1)
+        upload.release()
+        await asyncio.wait_for(completion.arrived.wait(), WAIT_S)
+        # The lease ran out, but nobody took the row: a renewed it for a whole lease from
+        # now before completing, so b finds nothing to take while the completion runs.
+        clock.advance(LEASE_S - 1)
+        assert await b.run_once() == 0
+        completion.release()
+        assert await asyncio.wait_for(slow, WAIT_S) == 1
+    (row,) = await rows(store)
+    assert row.status is OutboxStatus.SENT, row.last_error
+    assert len(fake.files.shared_in(channel)) == 1
+
+
+async def _two_uploads(store: Store, fake: FakeSlack, clock: FixedClock) -> str:
+    """Two incidents' postmortems queued for one channel: two rows of two ordering keys."""
+    channel = fake.workspace.add_channel("inc-files").id
+    ids = []
+    for key in ("g1", "g2"):
+        incident_id = await open_incident(store, key)
+        async with store.transaction() as uow:
+            await uow.chat_refs.save_refs(incident_id, {CARD_CHANNEL: channel})
+        ids.append(incident_id)
+    await enqueue(store, clock, *[_call(i, f"# doc {i}") for i in ids])
+    return channel
+
+
+@pytest.mark.parametrize(
+    "step", ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+)
+async def test_a_429_from_any_step_pauses_the_uploads_for_its_retry_after(
+    store: Store, step: str
+) -> None:
+    clock = FixedClock(T0)
+    fake = fake_on(clock)
+    channel = await _two_uploads(store, fake, clock)
+    fake.faults.rate_limit(step, 1, retry_after=30)
+    async with run_fake_slack(fake) as url:
+        worker = make_worker(store, url, clock, paced=True, **OPTIONS)
+        assert await worker.run_once() == 2
+        # The row's method answers for its steps: the next upload waits, here and (its pace
+        # slot) on every replica; Retry-After is the one the step sent.
+        paused = worker.paused_until("files.uploadV2")
+        assert paused == T0 + timedelta(seconds=30)
+        statuses = [(r.status, r.not_before, r.last_error) for r in await rows(store)]
+        assert statuses == [
+            (OutboxStatus.PENDING, paused, "ratelimited: files.uploadV2"),
+            (OutboxStatus.PENDING, paused, "ratelimited: method paused"),
+        ]
+        assert [r.method for r in fake.requests if r.status == 429] == [step]
+        clock.advance(29)
+        assert await worker.drain() == 0
+        for _ in range(10):  # then one upload per slot of the channel's pace
+            clock.advance(1)
+            await worker.drain()
+    assert [r for r in fake.requests if r.early] == []
+    assert [(r.status, r.last_error) for r in await rows(store)] == [(OutboxStatus.SENT, "")] * 2
+    assert len(fake.files.shared_in(channel)) == 2

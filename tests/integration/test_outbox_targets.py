@@ -25,7 +25,7 @@ from bot.domain.outbox import (
 )
 from bot.integrations.outbox.worker import OutboxWorker
 from bot.integrations.slack.log_sender import LogSender
-from bot.ports import Sender, Store
+from bot.ports import Lease, Sender, Store
 from tests.support.outbox import enqueue, rows
 
 HOOK = "hook"
@@ -60,7 +60,7 @@ class HookSender:
         self._session = session
         self._base = base_url
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         try:
             async with self._session.post(f"{self._base}/{method}", json=args) as response:
                 answer = await response.json()

@@ -107,6 +107,24 @@ async def test_an_expired_lease_lets_another_worker_take_the_row(store: Store) -
     assert (sent.status, sent.sent_at, sent.finished_at) == (OutboxStatus.SENT, at(31), at(31))
 
 
+async def test_renewing_a_lease_keeps_the_row_until_another_worker_took_it(store: Store) -> None:
+    (message,) = await add(store, post(A, "a1"))
+    await claim(store, "w1", lease=30)
+    async with store.transaction() as uow:
+        # Run out but not taken over: still w1's, and renewed from the time it names.
+        assert await uow.outbox.renew(message.id, worker="w1", until=at(70))
+        assert not await uow.outbox.renew(message.id, worker="w2", until=at(99))
+    assert await claim(store, "w2", now=69) == []
+    (taken,) = await claim(store, "w2", now=70)
+    assert taken.id == message.id
+    async with store.transaction() as uow:
+        assert not await uow.outbox.renew(message.id, worker="w1", until=at(200))
+        assert await uow.outbox.renew(message.id, worker="w2", until=at(200))
+        assert await uow.outbox.mark_sent(message.id, at=at(71), result={})
+        assert not await uow.outbox.renew(message.id, worker="w2", until=at(300))
+    assert await claim(store, "w3", now=500) == []
+
+
 async def test_not_before_and_paused_methods_hold_back_a_key(store: Store) -> None:
     create = OutboundCall(ordering_key=B, method="conversations.create", args={"name": "x"})
     await add(store, post(A, "a1"), create, post(B, "b-after-create"))

@@ -29,10 +29,12 @@ def fake_on(clock: FixedClock) -> FakeSlack:
 
 def make_worker(store: Store, url: str, clock: Clock, **options: Any) -> OutboxWorker:
     """A worker whose Slack sender is unpaced unless ``paced=True``: most tests are about
-    other things and move the clock only where they mean to (pacing: ``test_outbox_pacing``)."""
+    other things and move the clock only where they mean to (pacing: ``test_outbox_pacing``).
+    Its client waits ``timeout`` seconds for an answer (5 unless given)."""
     paced = bool(options.pop("paced", False))
+    timeout = int(options.pop("timeout", 5))
     sender = SlackSender(
-        make_client(TOKEN, url, timeout=5), clock=clock, pacing=slack_pace if paced else None
+        make_client(TOKEN, url, timeout=timeout), clock=clock, pacing=slack_pace if paced else None
     )
     options.setdefault("worker_id", "w1")
     options.setdefault("rng", random.Random(7))

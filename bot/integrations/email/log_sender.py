@@ -8,6 +8,7 @@ import logging
 
 from bot.domain.incident import JSON
 from bot.domain.outbox import OutboundCall, Outcome, SendResult
+from bot.ports import Lease
 
 log = logging.getLogger("firebreak.email")
 
@@ -35,7 +36,7 @@ class EmailLogSender:
 
     configured = False
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         """A refusal, sending nothing: the worker never calls it while ``configured`` is
         false, and refusing is the safe answer if it ever did."""
         return SendResult(Outcome.FAILED, method, error="not_configured")

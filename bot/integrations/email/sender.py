@@ -44,6 +44,7 @@ from bot.integrations.email.message import (
     parse_args,
 )
 from bot.integrations.email.smtp_url import Security, SmtpServer
+from bot.ports import Lease
 
 log = logging.getLogger("firebreak.email")
 
@@ -93,7 +94,7 @@ class EmailSender:
     def server(self) -> SmtpServer:
         return self._server
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         if method != METHOD:
             return SendResult(Outcome.FAILED, method, error=f"unknown email method {method!r}")
         try:

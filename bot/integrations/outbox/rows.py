@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.incident import JSON
@@ -62,6 +62,13 @@ class RowWriter:
 
         return await self._write(work)
 
+    async def renew(self, message: OutboxMessage, seconds: float) -> bool:
+        """Hold the row ``seconds`` longer from now; ``False`` if this worker lost it."""
+        until = self._clock.now() + timedelta(seconds=seconds)
+        return await self._write(
+            lambda uow: uow.outbox.renew(message.id, worker=self._worker, until=until)
+        )
+
     async def reschedule(self, message: OutboxMessage, when: datetime, error: str) -> bool:
         """Release the row for a later try; ``False`` if this worker lost its lease."""
         return await self._write(
@@ -85,6 +92,31 @@ class RowWriter:
                 message.id, worker=self._worker, at=self._clock.now(), error=error
             )
         )
+
+
+class RowLease:
+    """The ``Lease`` (``bot.ports``) a send is given for its row: renewed for a full
+    ``seconds`` at a time, and remembered as lost once it was (the worker then records
+    nothing: the row is another worker's)."""
+
+    def __init__(self, rows: RowWriter, message: OutboxMessage, seconds: float) -> None:
+        self._rows = rows
+        self._message = message
+        self._seconds = seconds
+        self.lost = False
+
+    async def renew(self) -> bool:
+        if self.lost:
+            return False
+        held = await self._rows.renew(self._message, self._seconds)
+        if not held:
+            self.lost = True
+            log.warning(
+                "outbox: row %d (%s) was taken over by another worker; this send stops",
+                self._message.id,
+                self._message.call.method,
+            )
+        return held
 
 
 async def settle_unsendable(

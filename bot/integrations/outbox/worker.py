@@ -5,9 +5,13 @@ the app registers them (``bot.app``).
 
 What happens to a row:
 
-* It is claimed with a lease (``lease_seconds``, longer than any one send can take) so two
-  replicas never send it at once; a worker that dies leaves the lease to expire and another
-  worker (or itself, restarted) takes the row up again.
+* It is claimed with a lease (``lease_seconds``, longer than any one call to a target can
+  take) so two replicas never send it at once; a worker that dies leaves the lease to expire
+  and another worker (or itself, restarted) takes the row up again. A send made of several
+  calls (a Slack file: three) can outlast the lease without dying, so the sender is given
+  the row's ``Lease`` (``bot.ports``) and renews it, a conditional update on the row and this
+  worker, just before the call that takes effect; if another worker took the row over
+  meanwhile the send stops there, and this worker records nothing on the row.
 * The target confirms: the row is marked sent in the same transaction that stores the chat refs
   it produced; it is never sent again. Should that write fail, the worker keeps the result
   in memory and writes it before sending anything else, rather than sending twice.
@@ -63,7 +67,7 @@ from bot.domain.outbox import (
 )
 from bot.errors import FirebreakError
 from bot.integrations.outbox.pacing import Pacer, Ready
-from bot.integrations.outbox.rows import Confirmed, RowWriter, settle_unsendable
+from bot.integrations.outbox.rows import Confirmed, RowLease, RowWriter, settle_unsendable
 from bot.ports import OutboxObserver, Sender, Settled, Store
 from bot.workers import Pacing, Worker, backoff_delay
 
@@ -221,7 +225,10 @@ class OutboxWorker:
             if isinstance(args, MissingRef):
                 await self._fail(message, f"missing_ref:{args.name}")
                 return
-            result = await self.senders[call.target].send(call.method, args)
+            lease = RowLease(self._rows, message, self.lease_seconds)
+            result = await self.senders[call.target].send(call.method, args, lease=lease)
+            if lease.lost and result.outcome is not Outcome.SENT:
+                return  # the row is another worker's now: its outcome is that one's to record
             await self._pace.after(Ready(message, args), result)
             await self._settle(message, result)
 

@@ -44,6 +44,7 @@ from bot.integrations.pagerduty.clients import (
     OneShotEventsClient,
     events_client,
 )
+from bot.ports import Lease
 
 log = logging.getLogger("firebreak.pagerduty")
 
@@ -101,7 +102,7 @@ class PagerDutySender:
         for client in self._clients.values():
             client.close()
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         if method not in METHODS:
             return SendResult(Outcome.FAILED, method, error=f"unknown PagerDuty method {method!r}")
         service = str(args.get("service") or "")

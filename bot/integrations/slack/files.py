@@ -45,12 +45,14 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class UploadFailed(Exception):
     """A step of an upload that is not a Web API answer went wrong: ``outcome`` says what it
-    means for the row, ``error`` is kept on it."""
+    means for the row, ``error`` is kept on it; for a 429, ``retry_after`` is the upload
+    host's ``Retry-After`` header as sent (``None`` if it sent none)."""
 
-    def __init__(self, outcome: Outcome, error: str) -> None:
+    def __init__(self, outcome: Outcome, error: str, *, retry_after: str | None = None) -> None:
         super().__init__(error)
         self.outcome = outcome
         self.error = error
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,8 @@ async def post_bytes(
 ) -> None:
     """POST ``data`` raw to an upload URL (no token: the URL is the credential, and it is
     never followed elsewhere). Slack answers 200 when it took the bytes; ``UploadFailed``
-    otherwise: to retry for a 429 or 5xx (a fresh URL next time), for good for another 4xx."""
+    otherwise: rate limited for a 429 (with its ``Retry-After``), to retry for a 5xx (a fresh
+    URL next time), for good for another 4xx."""
     client_timeout = aiohttp.ClientTimeout(total=seconds)
     async with (
         aiohttp.ClientSession(timeout=client_timeout) as session,
@@ -143,8 +146,11 @@ async def post_bytes(
         ) as response,
     ):
         status = response.status
+        retry_after = response.headers.get("Retry-After")
         await response.read()
     if status == 200:
         return
-    outcome = Outcome.RETRY if status == 429 or status >= 500 else Outcome.FAILED
+    if status == 429:
+        raise UploadFailed(Outcome.RATE_LIMITED, "ratelimited: upload", retry_after=retry_after)
+    outcome = Outcome.RETRY if status >= 500 else Outcome.FAILED
     raise UploadFailed(outcome, f"upload HTTP {status}")

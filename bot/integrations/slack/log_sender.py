@@ -17,6 +17,7 @@ from typing import Any
 from bot.domain.incident import JSON
 from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, Outcome, SendResult
 from bot.integrations.slack.files import UPLOAD
+from bot.ports import Lease
 
 log = logging.getLogger("firebreak.slack")
 
@@ -122,7 +123,7 @@ class LogSender:
 
     configured = False
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         """A failed ``not_configured`` result, sending nothing. The worker never calls it
         while ``configured`` is false; a refusal is the safe answer if it ever did."""
         return SendResult(Outcome.FAILED, method, error="not_configured")

@@ -11,7 +11,10 @@ Answers are sorted into four outcomes:
   ``conversations.create`` when the channel can be found, ``already_in_channel`` and
   ``cant_invite_self`` on ``conversations.invite``). A file (``files.uploadV2``) is sent
   when its completion shared it (``bot.integrations.slack.files``).
-* ``RATE_LIMITED`` - HTTP 429: the method waits ``Retry-After`` seconds.
+* ``RATE_LIMITED`` - HTTP 429: the method waits ``Retry-After`` seconds. A file's steps
+  (``files.getUploadURLExternal``, the POST to the upload host, ``files.completeUploadExternal``)
+  answer under the row's method, ``files.uploadV2``, so a 429 from any of them pauses the
+  next uploads (in this worker, and their pace slot for every replica).
 * ``RETRY`` - connection errors, timeouts, HTTP 5xx and Slack's own transient errors.
 * ``FAILED`` - any other Slack error: sending again would fail again.
 """
@@ -47,6 +50,7 @@ from bot.integrations.slack.files import (
     read_upload,
 )
 from bot.integrations.slack.pacing import slack_pace
+from bot.ports import Lease
 
 log = logging.getLogger("firebreak.outbox")
 
@@ -103,19 +107,24 @@ class SlackSender:
     def client(self) -> AsyncWebClient:
         return self._client
 
-    async def send(self, method: str, args: JSON) -> SendResult:
+    async def send(self, method: str, args: JSON, *, lease: Lease | None = None) -> SendResult:
         try:
             if method == "conversations.create":
                 answer = await self._create(args)
             elif method == "conversations.invite":
                 answer = await self._invite(args)
             elif method == UPLOAD:
-                answer = await self._upload(args)
+                answer = await self._upload(args, lease)
             else:
                 answer = await self._api(method, args)
         except _CallFailed as failed:
-            return self._classify(failed.method, failed.error)
+            # An upload's steps are the row's own calls, limited as the row: its method
+            # answers for them (the worker pauses, and paces, by the row's method).
+            return self._classify(method if method == UPLOAD else failed.method, failed.error)
         except UploadFailed as failed:
+            if failed.outcome is Outcome.RATE_LIMITED:
+                wait = parse_retry_after(failed.retry_after, now=self._clock.now())
+                return SendResult(failed.outcome, method, error=failed.error, retry_after=wait)
             return SendResult(failed.outcome, method, error=failed.error)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return SendResult(Outcome.RETRY, method, error=f"connection: {exc!r}")
@@ -215,9 +224,14 @@ class SlackSender:
                         raise
         return {"ok": True, "channel": {"id": args.get("channel")}, "warning": "already_in_channel"}
 
-    async def _upload(self, args: JSON) -> JSON:
+    async def _upload(self, args: JSON, lease: Lease | None) -> JSON:
         """The three steps of a file, each attempt from the start (a fresh upload URL): an
-        upload Slack never saw completed is discarded, so only the completion shares."""
+        upload Slack never saw completed is discarded, so only the completion shares.
+
+        The steps may together outlast the row's lease (each may take the client's whole
+        timeout), and another worker may then have taken the row over: the lease is renewed
+        just before the completion, which shares nothing if it was lost. A renewal that
+        cannot reach the database raises (the worker leaves the row for later)."""
         upload = read_upload(args)
         wanted: JSON = {"filename": upload.filename, "length": len(upload.data)}
         if upload.alt_txt:
@@ -244,6 +258,8 @@ class SlackSender:
         }
         if upload.initial_comment:
             share["initial_comment"] = upload.initial_comment
+        if lease is not None and not await lease.renew():
+            raise UploadFailed(Outcome.RETRY, "lease_lost: another worker took the row over")
         try:
             await self._api(COMPLETE_UPLOAD, share)
         except _CallFailed as failed:

@@ -138,6 +138,15 @@ class MemoryOutbox:
             last_error="",
         )
 
+    async def renew(self, message_id: int, *, worker: str, until: datetime) -> bool:
+        row = self._state.rows.get(message_id)
+        if row is None or row.message.status is not OutboxStatus.PENDING:
+            return False
+        if row.lease_owner != worker:
+            return False
+        self._state.rows[message_id] = _Row(row.message, worker, _aware(until))
+        return True
+
     async def reschedule(
         self, message_id: int, *, worker: str, not_before: datetime, error: str
     ) -> bool:

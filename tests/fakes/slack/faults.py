@@ -6,6 +6,7 @@ window and close it by advancing its own clock instead of sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from collections import deque
@@ -71,6 +72,18 @@ class _Tier:
         return None
 
 
+@dataclasses.dataclass(slots=True)
+class Hold:
+    """The next request of a method, kept waiting as a slow server would until ``release``:
+    ``arrived`` is set once it is waiting. Nothing of it is done before it is released."""
+
+    arrived: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    released: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class FaultPlan:
     """What the next requests get instead of a normal answer."""
 
@@ -82,6 +95,7 @@ class FaultPlan:
         self._tiers: dict[str, _Tier] = {}
         self._ok_budget: int | None = None
         self._failures: dict[str, list[Fault]] = {}
+        self._holds: dict[str, Hold] = {}
 
     def unavailable(self, calls: int) -> None:
         """Answer the next ``calls`` requests (any method) with HTTP 503."""
@@ -128,6 +142,19 @@ class FaultPlan:
         ``{"ok": false, "error": ...}``."""
         self._failures[method] = [Fault(status, error)] * calls
 
+    def hold(self, method: str) -> Hold:
+        """Keep the next request of ``method`` (``upload``: the upload URL) waiting, before
+        anything is done for it, until the test releases it."""
+        held = self._holds[method] = Hold()
+        return held
+
+    async def wait_if_held(self, method: str) -> None:
+        """The server calls this first for each request: it waits while a hold is on."""
+        held = self._holds.pop(method, None)
+        if held is not None:
+            held.arrived.set()
+            await held.released.wait()
+
     def method_fault(self, method: str) -> Fault | None:
         """The injected failure for this request of ``method``, if one is left."""
         queue = self._failures.get(method)
@@ -140,6 +167,9 @@ class FaultPlan:
         self._tiers.clear()
         self._ok_budget = None
         self._failures.clear()
+        for held in self._holds.values():
+            held.release()
+        self._holds.clear()
 
     def server_fault(self) -> Fault | None:
         if self._unavailable_calls > 0:

@@ -213,7 +213,9 @@ def upload_route(
     files: FileStore, log: RequestLog, faults: FaultPlan, clock: Clock
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The handler of the upload URLs: the bytes raw, or the first file of a multipart
-    form; each request logged as method ``upload``, with ``faults.fail("upload")`` honoured."""
+    form; each request logged as method ``upload``, with ``faults.fail("upload")``,
+    ``faults.rate_limit("upload", …)`` (429 with ``Retry-After``) and ``faults.hold("upload")``
+    honoured."""
 
     async def upload(request: web.Request) -> web.Response:
         ticket = request.match_info["ticket"]
@@ -224,10 +226,15 @@ def upload_route(
             http_method=request.method,
             content_type=request.content_type,
         )
-        fault = faults.method_fault("upload")
+        await faults.wait_if_held("upload")
+        fault = faults.method_fault("upload") or faults.rate_limit_fault(record)
         if fault is not None:
             record.status, record.error = fault.status, fault.error
-            return web.Response(status=fault.status, text=fault.error)
+            headers = {}
+            if fault.retry_after is not None:
+                record.retry_after = fault.retry_after
+                headers["Retry-After"] = str(fault.retry_after)
+            return web.Response(status=fault.status, text=fault.error, headers=headers)
         if request.content_type == "multipart/form-data":
             form = await request.post()
             parts = [v for v in form.values() if isinstance(v, web.FileField)]

@@ -134,6 +134,7 @@ async def _api(request: web.Request) -> web.Response:
     except SlackError as exc:
         return _answer(record, {"ok": False, "error": exc.error})
     record.args = {k: v for k, v in args.items() if k != "token"}
+    await fake.faults.wait_if_held(method)
     fault = fake.faults.server_fault() or fake.faults.method_fault(method)
     if fault is not None:
         return _answer(record, {"ok": False, "error": fault.error}, fault.status, fault)
