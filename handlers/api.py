@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.domain.incident import (
+    ID_MAX,
     AlertEpisode,
     Incident,
     IncidentFilter,
@@ -27,10 +28,8 @@ from bot.services.incidents.queries import list_incidents, show_incident
 from handlers.auth import require_bearer
 from handlers.deps import DEPS
 
-# An incident id as the routes take it: ASCII digits that fit the id column (an INTEGER:
-# PostgreSQL refuses a larger number outright, which must not become a 503).
+# An incident id as the routes take it: ASCII digits that fit the id column (``ID_MAX``).
 _ID = re.compile(r"[0-9]{1,10}")
-ID_MAX = 2**31 - 1
 
 
 def _time(value: Any) -> str | None:

@@ -16,6 +16,11 @@ from bot.domain.actor import Actor
 
 JSON = dict[str, Any]
 
+# The largest incident id: ids live in an INTEGER column, and PostgreSQL refuses a larger
+# number outright (which must not read as the database being down). Every way in reads an
+# id a person typed against it: a larger one names no incident.
+ID_MAX = 2**31 - 1
+
 
 class Severity(enum.StrEnum):
     """P0 is the most severe. Ordering compares urgency, so ``max`` gives the worst."""

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from bot.domain.incident import ID_MAX
 from bot.errors import NotFound
 from bot.services.incidents.overview import incident_record, listings
 from handlers.deps import DEPS
@@ -33,8 +34,8 @@ INCIDENT_PARTS = {
     "escalation": "_escalation.html",
     "postmortem": "_postmortem.html",
 }
-# Incident ids are 32-bit in the database; a longer number names no incident.
-ID_DIGITS_MAX = 9
+# Enough digits for every id (``ID_MAX``): a longer number is not even read as one.
+ID_DIGITS_MAX = len(str(ID_MAX))
 
 
 def _render(
@@ -69,7 +70,7 @@ async def incidents_page(request: web.Request) -> web.Response:
 
 
 def incident_id(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > ID_DIGITS_MAX:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > ID_DIGITS_MAX or int(raw) > ID_MAX:
         raise NotFound(f"no incident {raw[:40]}")
     return int(raw)
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.domain.incident import ID_MAX
 from bot.policy.model import Policy
 from bot.services.markdown import one_line
 from db.migrate import upgrade_async
@@ -82,3 +83,31 @@ async def test_an_unknown_incident_is_refused_with_nothing_posted(bot: SlackBot)
     reply = await bot.reply("postmortem 42")
     assert "42" in reply
     assert bot.fake.calls("files.getUploadURLExternal") == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "postmortem {}",
+        "show {}",
+        "ack #{}",
+        "resolve INC-{} done",
+        "severity P1 {}",
+        f"commander <@{BOB}> {{}}",
+        "note #{} a note",
+        "timeline {}",
+        "merge {}",
+    ],
+)
+async def test_an_id_past_the_id_column_is_no_incident_for_every_command(
+    bot: SlackBot, command: str
+) -> None:
+    # The numbers PostgreSQL's INTEGER column cannot hold never reach the database: they
+    # name no incident, as on SQLite, not a database that is down.
+    for ident in (ID_MAX + 1, 99_999_999_999, 999_999_999_999):
+        reply = await bot.reply(command.format(ident))
+        assert reply == f":warning: there is no incident #{ident}"
+    # The largest id the column holds is looked up like any other.
+    largest = await bot.reply(f"postmortem {ID_MAX}")
+    assert largest == f":warning: there is no incident #{ID_MAX}"
+    assert bot.fake.requests == []

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import FixedClock
+from bot.domain.incident import ID_MAX
 from bot.policy.model import Policy
 from db.migrate import upgrade_async
-from handlers.api import ID_MAX
 from tests.support.bot_app import AM_AUTH, API_AUTH, Client, MakeClient, bot_app, process_inbox
 from tests.support.markdown import parse
 from tests.support.payloads.alertmanager import T0, alert, webhook

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.incident import Severity
-from bot.errors import BadRequest, UsageError
+from bot.domain.incident import ID_MAX, Severity
+from bot.errors import BadRequest, NotFound, UsageError
 from handlers.slack.command.commands import Merge, Split
 from handlers.slack.command.parse import (
     HELP_TEXT,
@@ -105,6 +105,15 @@ from handlers.slack.command.parse import (
 )
 def test_parses(text: str, command: Command) -> None:
     assert parse_command(text) == command
+
+
+@pytest.mark.parametrize(
+    "text", ["show {}", "ack #{}", "resolve {} fixed", "note INC-{} x", "merge {}", "timeline {}"]
+)
+def test_an_id_past_the_largest_is_no_incident(text: str) -> None:
+    assert parse_command(text.format(ID_MAX)) is not None
+    with pytest.raises(NotFound, match=f"there is no incident #{ID_MAX + 1}$"):
+        parse_command(text.format(ID_MAX + 1))
 
 
 @pytest.mark.parametrize(

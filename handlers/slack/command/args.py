@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from bot.domain.incident import Severity
+from bot.domain.incident import ID_MAX, Severity
 from bot.domain.target import TargetKind, check_name, is_dns1123_label
-from bot.errors import BadRequest, UsageError
+from bot.errors import BadRequest, NotFound, UsageError
 from handlers.slack.command.words import Word
 
 USAGE: dict[str, str] = {
@@ -70,10 +70,15 @@ def fail(sub: str, problem: str) -> UsageError:
 
 
 def incident_id(sub: str, word: Word) -> int:
+    """The id ``word`` writes (42, #42, INC-42); ``NotFound`` past the largest id there can
+    be (``ID_MAX``), as for any id no incident has, rather than asking the database."""
     m = ID.fullmatch(word.text)
     if m is None or int(m.group(1)) < 1:
         raise fail(sub, f"`{word.text}` is not an incident id (write 42, #42 or INC-42).")
-    return int(m.group(1))
+    ident = int(m.group(1))
+    if ident > ID_MAX:
+        raise NotFound(f"there is no incident #{ident}")
+    return ident
 
 
 def options(sub: str, words: list[Word], spec: dict[str, str]) -> tuple[dict[str, str], list[Word]]:
