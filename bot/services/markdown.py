@@ -13,7 +13,19 @@ GitHub-flavoured renderer would read it as structure, and nowhere else:
   itself;
 * a value placed at the start of a list item cannot become a heading, a quote, a list or an
   ordered list item: a leading ``#``, ``-``, ``+`` or ``1.`` is escaped too;
-* control characters become U+FFFD, so nothing invisible survives.
+* bare URLs and domains cannot become links on renderers that linkify text (GitHub's
+  autolinks, markdown-it's linkify): the first ``/`` of every ``//`` (``http://``,
+  ``//host``), the ``.`` of every ``www.`` and every ``.`` followed by a letter
+  (``evil.com``: a domain's last dot is always followed by its top-level domain's first
+  letter) are backslash-escaped, which a renderer shows as the character itself but which
+  splits the text a linkifier reads. So is every ``@`` between two non-blanks, which keeps
+  markdown-it from linking emails and ``mailto:``; GitHub still shows an email address as a
+  ``mailto:`` link (it reads them after escapes are resolved), whose text is the address
+  itself;
+* control and format characters (C0 and C1 controls, bidirectional overrides and isolates,
+  zero-width spaces and joiners, the byte order mark: Unicode's Cc and Cf) and lone
+  surrogates become U+FFFD, so nothing invisible survives and nothing reorders the text
+  around it.
 
 Stdlib only: the core builds documents; adapters only carry them.
 """
@@ -23,8 +35,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Unicode's Cc, Cf and Cs (as of Unicode 15; ``tests/unit/test_markdown.py`` checks it covers
+# the categories of the running Python). Whitespace among them is folded to spaces first.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 _INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+# Where a linkifier would start or continue a link (see the module's rules): applied after
+# ``_INLINE``, so a backslash the text had is already doubled and never combines with these.
+_AUTOLINK = re.compile(r"(/(?=/)|\.(?=[^\W\d_])|(?<=[wW]{3})\.|(?<=\S)@(?=\S))")
 # Block markers a list item's content could start with: ATX heading, bullet, ordered item.
 _LEADING = re.compile(r"(#|-|\+|\d{1,9}[.)])")
 _BACKTICKS = re.compile(r"`+")
@@ -38,7 +60,7 @@ def one_line(text: str) -> str:
 
 def inline(text: str) -> str:
     """``text`` as literal Markdown text on one line (see the module's rules)."""
-    escaped = _INLINE.sub(r"\\\1", one_line(text))
+    escaped = _AUTOLINK.sub(r"\\\1", _INLINE.sub(r"\\\1", one_line(text)))
     leading = _LEADING.match(escaped)
     if leading is not None:
         end = leading.end() - 1  # the marker's last character: `#`, `-`, `+`, `.` or `)`

@@ -1,7 +1,8 @@
 """A Markdown document as a renderer reads it (markdown-it-py, CommonMark with GitHub's tables
-and strikethrough): its headings, its tables as plain text, and what it would turn into
-links, images, HTML or emphasis. Tests of escaping read documents through here, not with
-string searches."""
+and strikethrough, and linkify: bare URLs, ``www.`` and other domains, and email addresses
+become links, as GitHub's renderer does and more): its headings, its tables as plain text,
+and what it would turn into links, images, HTML or emphasis. Tests of escaping read
+documents through here, not with string searches."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+# linkify-it's defaults: fuzzy domains (``evil.com``) and emails too, a superset of GitHub's.
+PARSER = MarkdownIt("commonmark", {"linkify": True}).enable(["table", "strikethrough", "linkify"])
 # Inline tokens that only escaped text can keep out of a document made from untrusted text.
 STRUCTURE = frozenset({"link_open", "image", "html_inline", "s_open"})
 
