@@ -68,6 +68,17 @@ def inline(text: str) -> str:
     return escaped
 
 
+def heading(text: str) -> str:
+    """``inline(text)`` for the end of an ATX heading's line: a trailing ``#`` is escaped,
+    or the renderer would read it as the optional closing sequence and drop it."""
+    escaped = inline(text)
+    body = escaped.removesuffix("#")
+    backslashes = len(body) - len(body.rstrip("\\"))
+    if body == escaped or backslashes % 2 == 1:  # no trailing `#`, or escaped already
+        return escaped
+    return body + "\\#"
+
+
 def code(text: str) -> str:
     """``text`` as a code span on one line: fenced by one backtick more than its longest
     run of backticks, padded when it starts or ends with one (CommonMark's rule). Not for

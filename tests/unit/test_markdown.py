@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.markdown import code, inline, one_line, table
+from bot.services.markdown import code, heading, inline, one_line, table
 from tests.support.markdown import parse
 
 HOSTILE = [
@@ -243,3 +243,11 @@ def test_no_text_becomes_a_link(text: str) -> None:
     assert _paragraph(inline(text)) == one_line(text)
     rows = parse("\n".join(table(["a"], [[inline(text)]]))).tables
     assert rows == [[["a"], [one_line(text)]]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXT, LINKISH.map(lambda text: text + " #"), st.sampled_from(["#", "a ##"])))
+def test_any_text_ends_a_heading_as_itself(text: str) -> None:
+    parsed = parse(f"# Title: {heading(text)}")
+    assert parsed.headings == [(1, f"Title: {one_line(text)}".strip())]
+    assert parsed.inline_structure == []

@@ -27,7 +27,7 @@ from bot.integrations.slack.actions import (
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.channels import channel_name, channel_topic
 from bot.integrations.slack.messages import render_timeline_entry, render_unsilence_offer
-from bot.integrations.slack.postmortem import postmortem_upload
+from bot.integrations.slack.postmortem import TIMELINE_ROWS_MAX, postmortem_upload
 from bot.integrations.slack.silence_requests import silence_request_calls
 from bot.integrations.slack.text import link
 from bot.policy.model import Policy
@@ -180,7 +180,7 @@ class SlackPublisher:
         """The document made in the requesting transaction: the record up to ``entry``."""
         facts = await read_postmortem(uow, incident.id, policy=self._policy)
         if facts is not None:
-            document = render_facts(facts, now=entry.at)
+            document = render_facts(facts, now=entry.at, timeline_max=TIMELINE_ROWS_MAX)
             await self._add(uow, postmortem_upload(incident.id, document, entry))
 
     async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:

@@ -44,7 +44,7 @@ from bot.services.incidents.postmortem_sections import (
 )
 from bot.services.incidents.response_levels import LevelVerdict, level_verdicts
 from bot.services.incidents.updates import record
-from bot.services.markdown import inline, table
+from bot.services.markdown import heading, inline, table
 
 __all__ = [
     "NOT_ACKNOWLEDGED",
@@ -212,13 +212,15 @@ def render_postmortem(
     actions: Sequence[ActionRequest] = (),
     timers: Sequence[Timer] = (),
     level_names: Mapping[str, Sequence[str]] | None = None,
+    timeline_max: int | None = None,
 ) -> str:
     """The postmortem of ``incident`` as Markdown; every timeline entry appears once, under
-    "Timeline", whatever its length. ``now`` words what is still open."""
+    "Timeline", whatever its length, unless ``timeline_max`` caps its rows (its first and
+    last entries, and how many were left out). ``now`` words what is still open."""
     ordered = sorted(timeline, key=lambda e: e.seq)
     facts = PostmortemFacts(incident, alerts, ordered, actions, timers, dict(level_names or {}))
     lines = [
-        f"# Postmortem: incident #{incident.id}: {inline(incident.title)}",
+        f"# Postmortem: incident #{incident.id}: {heading(incident.title)}",
         "",
         f"_Generated {stamp(now)} by firebreak from the incident's record; the last two "
         "sections are for people to write._",
@@ -229,7 +231,7 @@ def render_postmortem(
         "",
         *severity_changes(incident, ordered),
         "",
-        *timeline_section(ordered),
+        *timeline_section(ordered, incident_id=incident.id, rows_max=timeline_max),
         "",
         *actions_section(actions, ordered),
         "",
@@ -241,7 +243,7 @@ def render_postmortem(
     return "\n".join(lines)
 
 
-def render_facts(facts: PostmortemFacts, *, now: datetime) -> str:
+def render_facts(facts: PostmortemFacts, *, now: datetime, timeline_max: int | None = None) -> str:
     """``render_postmortem`` of what ``read_postmortem`` read."""
     return render_postmortem(
         facts.incident,
@@ -251,4 +253,5 @@ def render_facts(facts: PostmortemFacts, *, now: datetime) -> str:
         actions=facts.actions,
         timers=facts.timers,
         level_names=facts.level_names,
+        timeline_max=timeline_max,
     )

@@ -140,7 +140,9 @@ def impact(
 def severity_changes(incident: Incident, timeline: Sequence[TimelineEntry]) -> list[str]:
     """The severity it opened at and every change, with who changed it and by which rule."""
     rows: list[list[str]] = []
-    for entry in timeline:
+    # Only these two kinds are decoded: a long timeline is mostly others.
+    changes = (EventKind.INCIDENT_OPENED, EventKind.SEVERITY_CHANGED)
+    for entry in (e for e in timeline if e.kind in changes):
         event = decode(entry.kind, entry.body)
         if isinstance(event, IncidentOpened):
             change = f"opened as {inline(event.severity or '?')}"
@@ -158,21 +160,43 @@ def severity_changes(incident: Incident, timeline: Sequence[TimelineEntry]) -> l
     return lines + table(["Time (UTC)", "Change", "By", "Rule"], rows)
 
 
-def timeline_section(timeline: Sequence[TimelineEntry]) -> list[str]:
-    """Every entry, oldest first: time, actor, kind and the line ``describe`` gives it."""
+def _timeline_row(entry: TimelineEntry) -> list[str]:
+    return [
+        entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        inline(str(entry.actor)),
+        inline(entry.kind),
+        inline(describe(entry)),
+    ]
+
+
+def timeline_section(
+    timeline: Sequence[TimelineEntry], *, incident_id: int, rows_max: int | None = None
+) -> list[str]:
+    """Every entry, oldest first: time, actor, kind and the line ``describe`` gives it. With
+    ``rows_max``, a longer timeline keeps its first and last entries (``rows_max`` in all)
+    and says how many were left out between them and where the whole one is."""
     lines = ["## Timeline", ""]
     if not timeline:
         return [*lines, "No timeline entries."]
+    header = ["Time (UTC)", "Actor", "Kind", "What happened"]
+    if rows_max is None or len(timeline) <= rows_max:
+        return lines + table(header, [_timeline_row(entry) for entry in timeline])
+    head = (rows_max + 1) // 2
+    tail = rows_max - head
+    left_out = len(timeline) - rows_max
+    whole = f"`GET /api/incidents/{incident_id}/postmortem`"
+    gap = ["…", "", "", f"… {left_out:,} more entries: see {whole}"]
     rows = [
-        [
-            entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            inline(str(entry.actor)),
-            inline(entry.kind),
-            inline(describe(entry)),
-        ]
-        for entry in timeline
+        *(_timeline_row(entry) for entry in timeline[:head]),
+        gap,
+        *(_timeline_row(entry) for entry in timeline[len(timeline) - tail :]),
     ]
-    return lines + table(["Time (UTC)", "Actor", "Kind", "What happened"], rows)
+    lines += [
+        f"The first {head:,} and the last {tail:,} of {len(timeline):,} entries; "
+        f"the whole timeline is at {whole}.",
+        "",
+    ]
+    return lines + table(header, rows)
 
 
 def _approvals(action: ActionRequest) -> str:
@@ -185,7 +209,7 @@ def _approvals(action: ActionRequest) -> str:
 def _outcome(action: ActionRequest, timeline: Sequence[TimelineEntry]) -> str:
     text = action.state.value
     if action.state is ActionState.DENIED:
-        for entry in timeline:
+        for entry in (e for e in timeline if e.kind == EventKind.ACTION_DENIED):
             event = decode(entry.kind, entry.body)
             if isinstance(event, ActionDenied) and event.action_id == action.id:
                 text += f" by {inline(event.by)}" if event.by else ""
@@ -217,7 +241,8 @@ def actions_section(
     refused = [
         (entry, event)
         for entry in timeline
-        if isinstance(event := decode(entry.kind, entry.body), ActionRequestRefused)
+        if entry.kind == EventKind.ACTION_REQUEST_REFUSED
+        and isinstance(event := decode(entry.kind, entry.body), ActionRequestRefused)
     ]
     if not rows and not refused:
         return [*lines, "No remediation actions were requested."]
