@@ -77,6 +77,10 @@ def test_a_row_that_is_not_an_upload_fails_for_good(args: dict[str, object]) -> 
         ("https://127.0.0.1:8765/upload/v1/ABC", False),
         ("http://localhost:8765/upload/v1/ABC", False),
         ("http://127.0.0.1:notaport/x", False),
+        # The standard library reads files.slack.com here; aiohttp's parser refuses it.
+        ("https://evil.example\\@files.slack.com/", False),
+        ("https://files.slack.com\\.evil.example/upload", False),
+        ("https://user:secret@files.slack.com/upload/v1/ABC", False),
         ("file:///etc/passwd", False),
         ("ftp://files.slack.com/x", False),
         ("", False),

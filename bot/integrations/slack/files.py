@@ -28,9 +28,9 @@ import base64
 import binascii
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from bot.domain.incident import JSON
 from bot.domain.outbox import Outcome
@@ -102,21 +102,25 @@ def read_upload(args: JSON) -> FileUpload:
     return upload
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) as aiohttp would connect, read by the parser it uses (yarl: a
+    URL the standard library reads one way and yarl another is judged by what is contacted);
+    ``None`` for what aiohttp would not send to or that carries credentials."""
     try:
-        port = parts.port or _DEFAULT_PORTS.get(scheme)
-    except ValueError:  # a port that is not a number
-        return ("", "", None)
-    return (scheme, (parts.hostname or "").lower(), port)
+        parts = URL(url)
+    except ValueError:  # a backslash in the authority, a port that is not a number, ...
+        return None
+    if parts.user is not None or parts.password is not None:
+        return None  # Slack's upload URLs carry none; one that does is not Slack's
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.host or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme))
 
 
 def allowed_upload_url(url: str, api_base: str) -> bool:
     """Whether ``url`` (from Slack's answer) may receive the bytes: on Slack's file host over
     HTTPS, or on the very origin (scheme, host, port) of the configured API base."""
     origin = _origin(url)
-    if not origin[1] or origin[0] not in _DEFAULT_PORTS:
+    if origin is None or not origin[1] or origin[0] not in _DEFAULT_PORTS:
         return False
     return origin in (FILES_ORIGIN, _origin(api_base))
 
