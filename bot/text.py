@@ -45,7 +45,9 @@ def escape(text: str) -> str:
 def inert(text: str) -> str:
     """``escape`` plus bare ``@channel``/``@here``/``@everyone`` defused.
 
-    Use it for long free text the bot relays, e.g. a postmortem posted to a channel."""
+    Use it for any text from alerts or people the bot puts in a Slack message or Block Kit
+    text (cards, threads, replies). Not for files: a postmortem is a Markdown document
+    escaped for Markdown (``bot.services.markdown``), which Slack does not parse."""
     return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), escape(text))
 
 

@@ -136,7 +136,8 @@ class CommanderAssigned(OneKind, kind=EventKind.COMMANDER_ASSIGNED):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandViewed(OneKind, kind=EventKind.COMMAND_VIEWED):
-    """Someone ran a read-only command (the timeline, the postmortem): an audit trace."""
+    """Someone ran a read-only command (``show``, ``timeline``): an audit trace. Asking for
+    the postmortem is ``PostmortemRequested``, since it posts a file."""
 
     command: str
 
