@@ -164,7 +164,7 @@ def _timeline_row(entry: TimelineEntry) -> list[str]:
     return [
         entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         inline(str(entry.actor)),
-        inline(entry.kind),
+        code(entry.kind),  # an identifier: a code span reads the same raw, with no escapes
         inline(describe(entry)),
     ]
 
