@@ -294,9 +294,19 @@ async def test_a_429_from_any_step_pauses_the_uploads_for_its_retry_after(
         assert [r.method for r in fake.requests if r.status == 429] == [step]
         clock.advance(29)
         assert await worker.drain() == 0
+        # Another replica (nothing paused in its memory) with a new upload for the channel:
+        # the slot the 429 held gives it back untried.
+        later = await open_incident(store, "g3")
+        async with store.transaction() as uow:
+            await uow.chat_refs.save_refs(later, {CARD_CHANNEL: channel})
+        await enqueue(store, clock, _call(later, "# doc later"))
+        asked = len(fake.requests)
+        replica = make_worker(store, url, clock, worker_id="b", paced=True, **OPTIONS)
+        assert await replica.run_once() == 1
+        assert len(fake.requests) == asked
         for _ in range(10):  # then one upload per slot of the channel's pace
             clock.advance(1)
             await worker.drain()
     assert [r for r in fake.requests if r.early] == []
-    assert [(r.status, r.last_error) for r in await rows(store)] == [(OutboxStatus.SENT, "")] * 2
-    assert len(fake.files.shared_in(channel)) == 2
+    assert [(r.status, r.last_error) for r in await rows(store)] == [(OutboxStatus.SENT, "")] * 3
+    assert len(fake.files.shared_in(channel)) == 3
