@@ -112,7 +112,8 @@ class RowLease:
         if not held:
             self.lost = True
             log.warning(
-                "outbox: row %d (%s) was taken over by another worker; this send stops",
+                "outbox: row %d (%s) is no longer this worker's (taken over after its lease, "
+                "or finished or cancelled); this send stops",
                 self._message.id,
                 self._message.call.method,
             )

@@ -259,7 +259,7 @@ class SlackSender:
         if upload.initial_comment:
             share["initial_comment"] = upload.initial_comment
         if lease is not None and not await lease.renew():
-            raise UploadFailed(Outcome.RETRY, "lease_lost: another worker took the row over")
+            raise UploadFailed(Outcome.RETRY, "lease_lost: the row is no longer this worker's")
         try:
             await self._api(COMPLETE_UPLOAD, share)
         except _CallFailed as failed:
