@@ -17,7 +17,7 @@ from handlers.ui.config import UI_CONFIG, UiConfig
 from handlers.ui.errors import ui_errors
 from handlers.ui.headers import security_headers
 from handlers.ui.limiter import SignInLimiter
-from handlers.ui.pages import incident_page, incidents_page
+from handlers.ui.pages import incident_page, incidents_page, postmortem_download
 from handlers.ui.sign_in import LIMITER, sign_in, sign_in_form, sign_out
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -60,6 +60,7 @@ def mount_ui(app: web.Application, config: UiConfig) -> None:
     env.filters.update({"utc": _utc, "iso": _iso})
     ui.router.add_get("/", incidents_page)
     ui.router.add_get("/incidents/{incident_id}", incident_page)
+    ui.router.add_get("/incidents/{incident_id}/postmortem.md", postmortem_download)
     ui.router.add_get(_relative(SIGN_IN), sign_in_form)
     ui.router.add_post(_relative(SIGN_IN), sign_in)
     ui.router.add_post(_relative(SIGN_OUT), sign_out)

@@ -16,12 +16,14 @@ from aiohttp import web
 
 from bot.errors import NotFound
 from bot.services.incidents.overview import incident_record, listings
+from bot.services.incidents.postmortem import postmortem_filename
 from handlers.deps import DEPS
 from handlers.ui import filters
 from handlers.ui.access import VIEWER
 from handlers.ui.actions_view import action_views
 from handlers.ui.escalation_view import paging_entries, path_runs
 from handlers.ui.listing import row
+from handlers.ui.postmortem_view import postmortem_html, postmortem_markdown
 from handlers.ui.record import alert_views, entry_view, summary
 
 LIST_PARTS = {"rows": "_incident_tables.html"}
@@ -90,6 +92,21 @@ async def incident_page(request: web.Request) -> web.Response:
         "actions": action_views(record.actions, record.timeline),
         "runs": path_runs(record.timers, deps.policy),
         "paging": paging_entries(record.timeline),
+        "postmortem": postmortem_html(postmortem_markdown(record, deps.policy, now)),
         "now": now,
     }
     return _render(request, "incident.html", part, context)
+
+
+async def postmortem_download(request: web.Request) -> web.Response:
+    """``GET /ui/incidents/{id}/postmortem.md``: the page's postmortem as Markdown, a file to
+    keep (the same document as the API's and the one ``/incident postmortem`` posts)."""
+    deps = request.config_dict[DEPS]
+    record = await incident_record(deps.store, incident_id(request.match_info["incident_id"]))
+    name = postmortem_filename(record.incident.id)
+    return web.Response(
+        text=postmortem_markdown(record, deps.policy, deps.clock.now()),
+        content_type="text/markdown",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -24,7 +24,7 @@ from db.migrate import upgrade_async
 from handlers.deps import DEPS
 from tests.fakes.memory.cluster import MemoryCluster
 from tests.support.actions import ALICE, Env
-from tests.support.bot_app import AM_AUTH, Client, MakeClient, process_inbox
+from tests.support.bot_app import AM_AUTH, API_TOKEN, Client, MakeClient, process_inbox
 from tests.support.payloads.alertmanager import alert, resolved, webhook
 from tests.support.web_ui import CSP, row_ids, sign_in, web_app
 
@@ -173,7 +173,13 @@ async def test_what_alerts_carry_is_shown_as_text(site: Site) -> None:
     evil["annotations"]["description"] = f"see {IMG} and {SCRIPT}"
     evil["generatorURL"] = "javascript:alert(3)"
     await site.alerts("g-evil", evil)
-    for path in ("/ui/", "/ui/incidents/1", "/ui/?status=all", "/ui/incidents/1?part=alerts"):
+    for path in (
+        "/ui/",
+        "/ui/incidents/1",
+        "/ui/?status=all",
+        "/ui/incidents/1?part=alerts",
+        "/ui/incidents/1?part=postmortem",
+    ):
         html = await site.page(path)
         assert "<script>" not in html, path
         assert "<img" not in html, path
@@ -242,6 +248,31 @@ async def test_the_incident_page_shows_its_timeline_actions_and_paging(site: Sit
     failed = await site.page("/ui/incidents/2?part=actions")
     assert failed.startswith('<section id="actions"')
     assert "dry run rejected: quota exceeded" in failed
+
+
+async def test_the_postmortem_is_on_the_page_and_kept_as_the_apis_markdown(site: Site) -> None:
+    await site.alerts("g-pm", alert("LNNServiceDown", note=SCRIPT))
+    section = await site.page("/ui/incidents/1?part=postmortem")
+    # The document's headings sit under the section's own h2.
+    assert "<h3>Postmortem: incident #1: LNNServiceDown" in section
+    assert "<h4>Root cause</h4>" in section
+    assert "<h1>" not in section
+    assert "<table>" in section  # the timeline, rendered as a table
+    assert "<script>" not in section
+    download = await site.client.get("/ui/incidents/1/postmortem.md")
+    assert download.status == 200
+    assert download.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert download.headers["Content-Disposition"] == (
+        'attachment; filename="incident-1-postmortem.md"'
+    )
+    api = await site.client.get(
+        "/api/incidents/1/postmortem", headers={"Authorization": f"Bearer {API_TOKEN}"}
+    )
+    assert await download.text() == await api.text()
+    site.client.session.cookie_jar.clear()
+    refused = await site.client.get("/ui/incidents/1/postmortem.md", allow_redirects=False)
+    assert refused.status == 303
+    assert refused.headers["Location"].startswith("/ui/sign-in")
 
 
 async def test_a_part_renders_one_section_alone(site: Site) -> None:
