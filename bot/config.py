@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("FIREBREAK_OUTBOX_POLL_SECONDS")
     )
+    # Live event streams (issue 18) one process serves at once; more are refused with 503.
+    events_max_streams: int = Field(
+        500, gt=0, le=100_000, validation_alias=_env("FIREBREAK_EVENTS_MAX_STREAMS")
+    )
     # Remediation (issue 4): an approval request lapses after this many seconds, and so does
     # an approval not acted on in as long again; a rollout must finish within its deadline.
     approval_ttl: int = Field(600, gt=0, validation_alias=_env("FIREBREAK_APPROVAL_TTL_SECONDS"))

@@ -2,7 +2,7 @@
 ``actions/`` and ``bot/integrations/`` implement them; ``tests/fakes`` holds in-memory versions.
 
 One module per side of the core: storage of incidents and deliveries (``incidents``), outbound
-effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), Alertmanager's silences (``silences``), ad-hoc maintenance windows (``maintenance``), the transaction that binds the
+effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), Alertmanager's silences (``silences``), ad-hoc maintenance windows (``maintenance``), the timeline read by global id for the live feed (``live``), the transaction that binds the
 repositories (``store``) and the metrics (``metrics``). Callers import from ``bot.ports``.
 """
 
@@ -16,6 +16,7 @@ from bot.ports.incidents import (
     IncidentRepository,
     TimelineRepository,
 )
+from bot.ports.live import FeedEntry, FeedRead, Horizon, TimelineFeed
 from bot.ports.maintenance import MaintenanceRepository
 from bot.ports.metrics import Metrics
 from bot.ports.outbox import (
@@ -39,7 +40,10 @@ __all__ = [
     "DeliveryRepository",
     "Directory",
     "EscalationRepository",
+    "FeedEntry",
+    "FeedRead",
     "HealthRepository",
+    "Horizon",
     "Inbox",
     "InboxBacklog",
     "IncidentRepository",
@@ -55,6 +59,7 @@ __all__ = [
     "Settled",
     "Silences",
     "Store",
+    "TimelineFeed",
     "TimelineRepository",
     "UnitOfWork",
 ]
