@@ -104,6 +104,18 @@ async def test_a_stream_that_falls_behind_is_cut_off_and_the_others_keep_everyth
     assert feed.streams == 1
 
 
+async def test_a_stream_that_subscribes_while_nobody_followed_gets_what_that_read_found(
+    feed: LiveFeed, source: MemoryTimelineFeed
+) -> None:
+    # With nobody following, a round reads ids alone; a stream subscribing during that read
+    # starts at the old position, so the round must not move past entries it cannot send.
+    commit(source, 1, 2)
+    joined: list[Subscription] = []
+    source.meanwhile = lambda: joined.append(follow(feed)[0])
+    await feed.drain()
+    assert await queued(joined[0]) == [1, 2]
+
+
 async def test_streams_beyond_the_cap_and_after_shutdown_are_refused(feed: LiveFeed) -> None:
     streams = [follow(feed)[0] for _ in range(3)]
     with pytest.raises(Overloaded) as refused:
