@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -216,6 +217,25 @@ async def test_a_quiet_stream_gets_a_heartbeat_when_the_clock_says_so(
     clock.advance(1)
     await feed.drain()
     assert await subscription.next() is BEAT
+
+
+async def test_an_entry_without_words_goes_out_with_its_kind_and_the_feed_goes_on(
+    feed: LiveFeed, source: MemoryTimelineFeed, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A stored body the sentence cannot be made from (written by an older version, say).
+    odd = feed_entry(1, at=T0)
+    odd = replace(odd, entry=replace(odd.entry, kind="escalation.fired", body={"level": "x"}))
+    subscription, _ = follow(feed)
+    source.commit(odd)
+    commit(source, 2)
+    await feed.drain()
+    texts = []
+    for _ in range(2):
+        event = await subscription.next()
+        assert isinstance(event, LiveEvent)
+        texts.append(json.loads(event.data)["text"])
+    assert texts == ["escalation.fired", "Note: note 2"]
+    assert "timeline entry 1: no sentence" in caplog.text
 
 
 def test_an_event_is_one_line_of_json_with_the_timeline_sentence() -> None:
