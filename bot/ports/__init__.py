@@ -16,7 +16,7 @@ from bot.ports.incidents import (
     IncidentRepository,
     TimelineRepository,
 )
-from bot.ports.live import FeedEntry, FeedRead, Horizon, TimelineFeed
+from bot.ports.live import FeedEntry, FeedIds, FeedRead, Horizon, TimelineFeed
 from bot.ports.maintenance import MaintenanceRepository
 from bot.ports.metrics import Metrics
 from bot.ports.outbox import (
@@ -41,6 +41,7 @@ __all__ = [
     "Directory",
     "EscalationRepository",
     "FeedEntry",
+    "FeedIds",
     "FeedRead",
     "HealthRepository",
     "Horizon",

@@ -48,6 +48,14 @@ class FeedRead:
     horizon: Horizon | None
 
 
+@dataclass(frozen=True, slots=True)
+class FeedIds:
+    """The ids past a position, ascending, and their snapshot's horizon (as ``FeedRead``)."""
+
+    ids: tuple[int, ...]
+    horizon: Horizon | None
+
+
 class TimelineFeed(Protocol):
     """Reads of the whole timeline by global id, outside any unit of work (they write
     nothing, and on SQLite they must not take the write lock)."""
@@ -62,4 +70,9 @@ class TimelineFeed(Protocol):
         """At most ``limit`` entries with ``after < id`` (and ``id <= upto``, and of
         ``incident_id``, when given), in id order, and their snapshot's horizon. Raises
         ``StorageUnavailable`` when the database cannot be read."""
+        ...
+
+    async def ids(self, after: int, *, limit: int) -> FeedIds:
+        """``read`` without the entries: the ids alone (a tenth of the cost), for a reader
+        that only keeps its place (nobody is following)."""
         ...

@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.actor import Actor
 from bot.domain.events import Event, encode
 from bot.domain.incident import JSON, TimelineEntry
 from bot.domain.timeline import GENESIS, next_entry
-from bot.ports.live import FeedEntry, FeedRead, Horizon
+from bot.ports.live import FeedEntry, FeedIds, FeedRead, Horizon
 from db.repositories.base import Repository
 from db.rows import to_entry
 from db.snapshots import snapshot
@@ -109,6 +109,12 @@ _FEED = (
     .order_by(timeline.c.id)
     .limit(bindparam("limit"))
 )
+_IDS = (
+    select(timeline.c.id)
+    .where(timeline.c.id > bindparam("after"))
+    .order_by(timeline.c.id)
+    .limit(bindparam("limit"))
+)
 _UPTO = timeline.c.id <= bindparam("upto")
 _OF_INCIDENT = timeline.c.incident_id == bindparam("incident_id")
 
@@ -134,14 +140,24 @@ class SqlTimelineFeed:
             statement, params["upto"] = statement.where(_UPTO), upto
         if incident_id is not None:
             statement, params["incident_id"] = statement.where(_OF_INCIDENT), incident_id
-        horizon = None
         async with snapshot(self._engine) as conn:
-            if self._postgres:
-                # First, so it takes the snapshot the entries are then read in.
-                oldest, following = (await conn.execute(_HORIZON)).one()
-                horizon = Horizon(oldest_running=int(oldest), next_unstarted=int(following))
+            horizon = await self._horizon(conn)
             rows = (await conn.execute(statement, params)).all()
         return FeedRead(tuple(_feed_entry(row) for row in rows), horizon)
+
+    async def ids(self, after: int, *, limit: int) -> FeedIds:
+        async with snapshot(self._engine) as conn:
+            horizon = await self._horizon(conn)
+            rows = (await conn.execute(_IDS, {"after": after, "limit": limit})).all()
+        return FeedIds(tuple(row.id for row in rows), horizon)
+
+    async def _horizon(self, conn: AsyncConnection) -> Horizon | None:
+        """The snapshot's horizon on PostgreSQL; run first, so it takes the snapshot the
+        entries are then read in (REPEATABLE READ)."""
+        if not self._postgres:
+            return None
+        oldest, following = (await conn.execute(_HORIZON)).one()
+        return Horizon(oldest_running=int(oldest), next_unstarted=int(following))
 
 
 def _feed_entry(row: Row[Any]) -> FeedEntry:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -102,6 +103,18 @@ async def test_a_stream_that_falls_behind_is_cut_off_and_the_others_keep_everyth
     assert await slow.next() is None
     assert not fast_connection.cut
     assert feed.streams == 1
+
+
+async def test_a_stream_that_subscribes_while_nobody_followed_gets_what_that_read_found(
+    feed: LiveFeed, source: MemoryTimelineFeed
+) -> None:
+    # With nobody following, a round reads ids alone; a stream subscribing during that read
+    # starts at the old position, so the round must not move past entries it cannot send.
+    commit(source, 1, 2)
+    joined: list[Subscription] = []
+    source.meanwhile = lambda: joined.append(follow(feed)[0])
+    await feed.drain()
+    assert await queued(joined[0]) == [1, 2]
 
 
 async def test_streams_beyond_the_cap_and_after_shutdown_are_refused(feed: LiveFeed) -> None:
@@ -204,6 +217,25 @@ async def test_a_quiet_stream_gets_a_heartbeat_when_the_clock_says_so(
     clock.advance(1)
     await feed.drain()
     assert await subscription.next() is BEAT
+
+
+async def test_an_entry_without_words_goes_out_with_its_kind_and_the_feed_goes_on(
+    feed: LiveFeed, source: MemoryTimelineFeed, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A stored body the sentence cannot be made from (written by an older version, say).
+    odd = feed_entry(1, at=T0)
+    odd = replace(odd, entry=replace(odd.entry, kind="escalation.fired", body={"level": "x"}))
+    subscription, _ = follow(feed)
+    source.commit(odd)
+    commit(source, 2)
+    await feed.drain()
+    texts = []
+    for _ in range(2):
+        event = await subscription.next()
+        assert isinstance(event, LiveEvent)
+        texts.append(json.loads(event.data)["text"])
+    assert texts == ["escalation.fired", "Note: note 2"]
+    assert "timeline entry 1: no sentence" in caplog.text
 
 
 def test_an_event_is_one_line_of_json_with_the_timeline_sentence() -> None:

@@ -4,10 +4,13 @@ feed and written as is to every stream that wants it."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from bot.ports.live import FeedEntry
 from bot.services.entry_text import describe
+
+log = logging.getLogger("firebreak.live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,13 @@ def live_event(item: FeedEntry) -> LiveEvent:
     postmortem, unescaped: it is data, never markup), and the incident's current status,
     severity, title and service."""
     entry = item.entry
+    try:
+        text = describe(entry)
+    except Exception:
+        # describe is lenient by design; should it still fail on some stored body, that one
+        # entry goes out with its kind for words rather than stalling every stream for good.
+        log.exception("timeline entry %d: no sentence for it, sent with its kind", item.id)
+        text = entry.kind
     data = {
         "id": item.id,
         "incident_id": entry.incident_id,
@@ -33,7 +43,7 @@ def live_event(item: FeedEntry) -> LiveEvent:
         "kind": entry.kind,
         "at": entry.at.isoformat(),
         "actor": str(entry.actor),
-        "text": describe(entry),
+        "text": text,
         "status": item.status,
         "severity": item.severity,
         "title": item.title,

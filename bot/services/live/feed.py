@@ -198,11 +198,22 @@ class LiveFeed:
             # Ids just below the head may belong to transactions still committing.
             self._order = CommitOrder(max(0, head - self.limits.batch))
         order = self._order
-        read = await self._source.read(order.cursor, limit=self.limits.batch)
-        settled = order.settle(read, self._clock.now())
-        if settled and self._subscriptions:
+        before, batch = order.cursor, self.limits.batch
+        if not self._subscriptions:
+            # Nobody to send entries to: keeping the place takes the ids alone.
+            found = await self._source.ids(before, limit=batch)
+            if self._subscriptions:
+                # A stream subscribed during the read, at the old position: what this read
+                # found must reach it, so read again with the entries.
+                return True
+            order.advance(found.ids, found.horizon, self._clock.now())
+            return len(found.ids) == batch and not order.holding
+        read = await self._source.read(before, limit=batch)
+        order.advance([item.id for item in read.entries], read.horizon, self._clock.now())
+        settled = [item for item in read.entries if before < item.id <= order.cursor]
+        if settled:
             self._publish([live_event(item) for item in settled])
-        return len(read.entries) == self.limits.batch and not order.holding
+        return len(read.entries) == batch and not order.holding
 
     def _forget_gone(self) -> None:
         gone = [s for s in self._subscriptions if not s.connected()]

@@ -24,10 +24,11 @@ takes no id for good) a gap is skipped at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.ports.live import FeedEntry, FeedRead, Horizon
+from bot.ports.live import Horizon
 
 log = logging.getLogger("firebreak.live")
 
@@ -44,8 +45,8 @@ class _Gap:
 
 class CommitOrder:
     """The cursor of the live feed: every id at or below it is settled (published, or known
-    never to commit). ``settle`` takes a read past it and answers the entries that may go out
-    now, in id order, moving the cursor past them."""
+    never to commit). ``advance`` takes the ids a read found past it and answers those that
+    may go out now, in order, moving the cursor past them."""
 
     def __init__(
         self,
@@ -64,16 +65,17 @@ class CommitOrder:
         """Whether the cursor waits before a gap."""
         return self._gap is not None
 
-    def settle(self, read: FeedRead, now: datetime) -> list[FeedEntry]:
-        """The entries of ``read`` that may be published, in id order."""
-        settled: list[FeedEntry] = []
-        for item in read.entries:
-            if item.id <= self.cursor:
+    def advance(self, ids: Sequence[int], horizon: Horizon | None, now: datetime) -> list[int]:
+        """Of ``ids`` (ascending, as one snapshot with ``horizon`` found them), those that may
+        be published now."""
+        settled: list[int] = []
+        for next_id in ids:
+            if next_id <= self.cursor:
                 continue
-            if item.id > self.cursor + 1 and not self._may_skip(item.id, read.horizon, now):
+            if next_id > self.cursor + 1 and not self._may_skip(next_id, horizon, now):
                 break
-            settled.append(item)
-            self.cursor = item.id
+            settled.append(next_id)
+            self.cursor = next_id
             self._gap = None
         return settled
 

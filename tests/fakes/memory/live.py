@@ -3,13 +3,14 @@ an outage it can switch on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.actor import Actor
 from bot.domain.events import Note, encode
 from bot.domain.incident import TimelineEntry
 from bot.errors import StorageUnavailable
-from bot.ports.live import FeedEntry, FeedRead, Horizon
+from bot.ports.live import FeedEntry, FeedIds, FeedRead, Horizon
 
 
 def feed_entry(
@@ -45,6 +46,8 @@ class MemoryTimelineFeed:
         self.horizon = horizon
         self.down = False
         self.reads = 0
+        # Called once by the next read, as it answers: what happens while a read is out.
+        self.meanwhile: Callable[[], None] | None = None
 
     def commit(self, *entries: FeedEntry) -> None:
         for entry in entries:
@@ -59,6 +62,7 @@ class MemoryTimelineFeed:
     ) -> FeedRead:
         self._check()
         self.reads += 1
+        self._meanwhile()
         found = [
             self.entries[i]
             for i in sorted(self.entries)
@@ -67,6 +71,17 @@ class MemoryTimelineFeed:
             and (incident_id is None or self.entries[i].entry.incident_id == incident_id)
         ]
         return FeedRead(tuple(found[:limit]), self.horizon)
+
+    async def ids(self, after: int, *, limit: int) -> FeedIds:
+        self._check()
+        self.reads += 1
+        self._meanwhile()
+        return FeedIds(tuple(i for i in sorted(self.entries) if i > after)[:limit], self.horizon)
+
+    def _meanwhile(self) -> None:
+        hook, self.meanwhile = self.meanwhile, None
+        if hook is not None:
+            hook()
 
     def _check(self) -> None:
         if self.down:
