@@ -117,7 +117,7 @@ def status_for(exc: FirebreakError) -> int:
         return 404
     if isinstance(exc, TooManyAttempts):
         return 429
-    if isinstance(exc, StorageUnavailable | Conflict):
+    if isinstance(exc, StorageUnavailable | Conflict | Overloaded):
         return 503
     return 500
 

@@ -58,6 +58,7 @@
     fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         if (response.redirected || response.status === 303 || response.status === 401) {
+          signedOut = true;
           say("Signed out: reload to sign in again", "off");
           return null;
         }
@@ -91,13 +92,40 @@
     }
   }
 
-  var events = new EventSource(source);
-  events.addEventListener("open", function () {
-    say("Live", "live");
-    soon(); // whatever happened while (re)connecting
-  });
-  events.addEventListener("message", soon);
-  events.addEventListener("error", function () {
-    say(events.readyState === EventSource.CLOSED ? "Live updates stopped: reload the page" : "Reconnecting…", "retrying");
-  });
+  // EventSource reconnects by itself after a dropped stream, but gives up for good on any
+  // answer that is not a stream (a 503 while the database is away or the replica is full,
+  // a redirect to sign-in): then this script connects again, later each time.
+  var backoff = 1000;
+  var signedOut = false;
+
+  function connect() {
+    var events = new EventSource(source);
+    events.addEventListener("open", function () {
+      backoff = 1000;
+      say("Live", "live");
+      soon(); // whatever happened while (re)connecting
+    });
+    events.addEventListener("message", soon);
+    events.addEventListener("error", function () {
+      if (events.readyState !== EventSource.CLOSED) {
+        say("Reconnecting…", "retrying");
+        return;
+      }
+      events.close();
+      refresh(); // finds out whether the session ended
+      if (signedOut) {
+        return;
+      }
+      say("Reconnecting…", "retrying");
+      var wait = backoff * (0.5 + Math.random());
+      backoff = Math.min(backoff * 2, 60000);
+      window.setTimeout(function () {
+        if (!signedOut) {
+          connect();
+        }
+      }, wait);
+    });
+  }
+
+  connect();
 })();
