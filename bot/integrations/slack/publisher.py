@@ -64,13 +64,17 @@ CARD_KINDS = frozenset(
 # as incident.* or severity.changed. A reassignment or an escalation in PagerDuty has no other
 # trace, so those get their line. Every other kind gets a thread line.
 PAGERDUTY_SHOWN = frozenset({EventKind.PAGERDUTY_REASSIGNED, EventKind.PAGERDUTY_ESCALATED})
-# A broad silence request is threaded as its own message with Approve and Deny.
+# A broad silence request is threaded as its own message with Approve and Deny. A graph is
+# its own message in the channel (the upload), and an incident without one opens in Slack
+# exactly as before graphs existed: the timeline and the page say why.
 QUIET_KINDS = frozenset(
     {
         EventKind.INCIDENT_OPENED,
         EventKind.ALERT_REPEAT,
         EventKind.COMMAND_VIEWED,
         EventKind.SILENCE_REQUESTED,
+        EventKind.GRAPH_ATTACHED,
+        EventKind.GRAPH_UNAVAILABLE,
     }
     | {kind for kind in EventKind if kind.is_pagerduty and kind not in PAGERDUTY_SHOWN}
 )
