@@ -304,6 +304,7 @@ def create_app(
             oncall=oncall,
             silencer=silencer,
             graphs=app[GRAPHS],
+            public_url=settings.public_url,
         )
         # The silence watcher notices silences whose end passed (their alerts that resolved
         # meanwhile are resolved then); it runs where the silencer is made.

@@ -1,7 +1,9 @@
-"""``GET /api/incidents`` and ``GET /api/incidents/{id}``: read-only JSON behind a token."""
+"""``GET /api/incidents``, ``GET /api/incidents/{id}`` (JSON) and
+``GET /api/incidents/{id}/postmortem`` (Markdown): read-only, behind a token."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -14,10 +16,21 @@ from bot.domain.incident import (
     Severity,
     TimelineEntry,
 )
-from bot.errors import BadRequest, NotFound
+from bot.errors import BadRequest
+from bot.services.incidents.postmortem import (
+    MEDIA_TYPE,
+    load_postmortem,
+    postmortem_filename,
+    render_facts,
+)
 from bot.services.incidents.queries import list_incidents, show_incident
 from handlers.auth import require_bearer
 from handlers.deps import DEPS
+
+# An incident id as the routes take it: ASCII digits that fit the id column (an INTEGER:
+# PostgreSQL refuses a larger number outright, which must not become a 503).
+_ID = re.compile(r"[0-9]{1,10}")
+ID_MAX = 2**31 - 1
 
 
 def _time(value: Any) -> str | None:
@@ -108,14 +121,35 @@ async def get_incidents(request: web.Request) -> web.Response:
 async def get_incident(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     require_bearer(request, deps.api_token, "the incidents API")
-    raw = request.match_info["incident_id"]
-    if not raw.isdigit():
-        raise NotFound(f"no incident {raw}")
-    detail = await show_incident(deps.store, int(raw))
+    detail = await show_incident(deps.store, incident_id_of(request))
     return web.json_response(
         {
             **incident_json(detail.incident),
             "alerts": [_alert_json(a) for a in detail.alerts],
             "timeline": [_entry_json(e) for e in detail.timeline],
         }
+    )
+
+
+def incident_id_of(request: web.Request) -> int:
+    """The ``{incident_id}`` of the path as an id; ``BadRequest`` for anything that is not
+    one (letters, a sign, non-ASCII digits, a number beyond the id column)."""
+    raw = request.match_info["incident_id"]
+    if _ID.fullmatch(raw) is None or int(raw) > ID_MAX:
+        raise BadRequest("the incident id must be a whole number")
+    return int(raw)
+
+
+async def get_postmortem(request: web.Request) -> web.Response:
+    """The incident's postmortem as a Markdown document (``text/markdown``, UTF-8)."""
+    deps = request.app[DEPS]
+    require_bearer(request, deps.api_token, "the incidents API")
+    incident_id = incident_id_of(request)
+    facts = await load_postmortem(deps.store, incident_id, policy=deps.policy)
+    document = render_facts(facts, now=deps.clock.now())
+    return web.Response(
+        text=document,
+        content_type=MEDIA_TYPE,
+        charset="utf-8",
+        headers={"Content-Disposition": f'inline; filename="{postmortem_filename(incident_id)}"'},
     )

@@ -36,6 +36,8 @@ class Deps:
     silencer: Silencer | None = None
     # The incident's metric graph on demand (the incident page); None: not wired.
     graphs: IncidentGraphs | None = None
+    # Where people reach this firebreak (FIREBREAK_PUBLIC_URL), for links in replies.
+    public_url: str = ""
 
 
 DEPS = web.AppKey("deps", Deps)

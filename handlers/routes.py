@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.alertmanager import receive_alertmanager
-from handlers.api import get_incident, get_incidents
+from handlers.api import get_incident, get_incidents, get_postmortem
 from handlers.health import healthz, metrics, readyz
 from handlers.pagerduty import receive_pagerduty
 from handlers.slack.route import slack_events
@@ -17,6 +17,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/api/incidents", get_incidents)
     app.router.add_get("/api/incidents/{incident_id}", get_incident)
+    app.router.add_get("/api/incidents/{incident_id}/postmortem", get_postmortem)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -255,6 +255,9 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
             return f"Commander: {user(show(event.user))}" if event.user else "Commander cleared"
         case ev.CommandViewed():
             return f"Ran /incident {show(event.command) or 'show'}"
+        case ev.PostmortemRequested():
+            name = show(event.filename) or "a file"
+            return f"Postmortem requested: posted into the channel as {name}"
         case ev.ParticipantJoined():
             return f"{user(show(event.user))} joined the channel"
         case ev.PagerDutyLinked():

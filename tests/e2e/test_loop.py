@@ -8,7 +8,7 @@ name. The latency drill goes on; the test then sees, in order: the P1 "High Late
 with its triage commands filled for that namespace in a new channel; the card's scale
 requested, refused for its requester, approved by an approver, dry-run and applied to the HPA
 in the alert's namespace, and followed to completion; the drill lifted; the alert resolved by
-Alertmanager; the incident resolved; a postmortem holding every step.
+Alertmanager; the incident resolved; a postmortem holding every step, posted as a file.
 """
 
 from __future__ import annotations
@@ -340,9 +340,16 @@ async def test_a_latency_drill_is_noticed_remediated_through_the_hpa_and_resolve
         applied = next(e for e in detail["timeline"] if e["kind"] == "action.applied")
         assert applied["body"]["previous_min_replicas"] == 3
 
-        # The postmortem holds every step, with who did it.
-        postmortem = await loop.command("postmortem 1", user=ALICE, channel=channel.id)
-        for needle in ("scale", BOB, "resolved", "LNNHighLatency"):
+        # The postmortem, posted into the channel as a file, holds every step, with who did it.
+        reply = await loop.command("postmortem 1", user=ALICE, channel=channel.id)
+        assert "incident-1-postmortem.md" in reply, reply
+
+        async def postmortem_file() -> str | None:
+            shared = loop.slack.files.shared_in(channel.id)
+            return shared[0].text if shared else None
+
+        postmortem = await loop.until(postmortem_file, "the postmortem file in the channel")
+        for needle in ("scale", BOB, "resolved", "LNNHighLatency", "## Root cause"):
             assert needle in postmortem, (needle, postmortem)
         # The resolution offers to put the HPA's floor back.
 

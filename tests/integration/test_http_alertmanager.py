@@ -331,7 +331,7 @@ async def test_api_requires_its_token_and_validates_filters(client: Client) -> N
     assert bad.status == 400
     assert "severity" in (await bad.json())["error"]
     assert (await client.get("/api/incidents/999", headers=API_AUTH)).status == 404
-    assert (await client.get("/api/incidents/abc", headers=API_AUTH)).status == 404
+    assert (await client.get("/api/incidents/abc", headers=API_AUTH)).status == 400
 
 
 async def test_health_and_readiness(client: Client) -> None:

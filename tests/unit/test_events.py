@@ -35,6 +35,7 @@ from bot.integrations.slack.publisher import QUIET_KINDS, threaded
 from bot.services.entry_text import describe
 from bot.services.incidents.ingest_pagerduty import HANDLED
 from bot.services.incidents.postmortem import render_postmortem
+from bot.services.markdown import inline
 from tests.fakes.memory.store import MemoryStore
 from tests.support.incidents import incident as support_incident
 from tests.support.store_builders import new_incident
@@ -134,8 +135,8 @@ def test_every_kind_has_a_postmortem_line() -> None:
     timeline = [_entry(kind, seq) for seq, kind in enumerate(EventKind, start=1)]
     doc = render_postmortem(incident, [], timeline, now=T0)
     for entry in timeline:
-        line = " ".join(describe(entry).split())  # as the postmortem puts it on one line
-        assert f"`{entry.kind}` — {line}" in doc
+        # A row of the timeline table: the kind and its line, as literal Markdown text.
+        assert f"| {inline(entry.kind)} | {inline(describe(entry))} |" in doc
 
 
 def test_writing_an_unknown_kind_fails() -> None:

@@ -30,6 +30,11 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
     "chat.postEphemeral": frozenset({"chat:write"}),
+    "files.getUploadURLExternal": frozenset({"files:write"}),
+    "files.completeUploadExternal": frozenset({"files:write"}),
+    # Not a Web API method: the outbox's name for the two above and the upload between them
+    # (bot/integrations/slack/files.py), as Slack's SDKs name that flow.
+    "files.uploadV2": frozenset({"files:write"}),
     "usergroups.users.list": frozenset({"usergroups:read"}),
     "users.info": frozenset({"users:read"}),
 }
@@ -50,6 +55,8 @@ _METHOD_STRING = re.compile(
     r"[\"']((?:auth|chat|conversations|usergroups|users|views|reactions|files|pins|bookmarks)\.[A-Za-z.]+)[\"']"
 )
 _SOURCES = ("bot", "handlers", "actions", "db")
+# Strings the scanner would take for methods: Slack's file host, where uploads go.
+NOT_METHODS = frozenset({"files.slack.com"})
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +79,7 @@ def methods_in_code() -> set[str]:
             text = path.read_text(encoding="utf-8")
             found |= {m.replace("_", ".") for m in _SDK_CALL.findall(text)}
             found |= set(_METHOD_STRING.findall(text))
-    return found
+    return found - NOT_METHODS
 
 
 def test_structure(manifest: dict[str, Any]) -> None:

@@ -142,6 +142,14 @@ class CommandViewed(OneKind, kind=EventKind.COMMAND_VIEWED):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PostmortemRequested(OneKind, kind=EventKind.POSTMORTEM_REQUESTED):
+    """Someone asked for the postmortem: it is posted into the incident's channel as the
+    file ``filename``, made from the record as it stands at this entry."""
+
+    filename: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ParticipantJoined(OneKind, kind=EventKind.PARTICIPANT_JOINED):
     """``user`` (a Slack user id) joined the incident's channel."""
 

@@ -34,6 +34,7 @@ Event = (
     | bod.Note
     | bod.CommanderAssigned
     | bod.CommandViewed
+    | bod.PostmortemRequested
     | bod.ParticipantJoined
     | bod.PagerDutyLinked
     | bod.PagerDutyReceived
@@ -74,6 +75,7 @@ BODY_TYPES: tuple[type[Event], ...] = (
     bod.Note,
     bod.CommanderAssigned,
     bod.CommandViewed,
+    bod.PostmortemRequested,
     bod.ParticipantJoined,
     bod.PagerDutyLinked,
     bod.PagerDutyReceived,

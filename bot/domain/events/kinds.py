@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     NOTE = "note"
     COMMANDER_ASSIGNED = "commander.assigned"
     COMMAND_VIEWED = "command.viewed"
+    POSTMORTEM_REQUESTED = "postmortem.requested"
     PARTICIPANT_JOINED = "participant.joined"
     PAGERDUTY_LINKED = "pagerduty.linked"
     # One per PagerDuty v3 event type firebreak handles: the raw event, as received.

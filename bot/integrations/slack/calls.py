@@ -8,6 +8,7 @@ update it and thread notes under it.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.domain.outbox import (
     channel_key,
     incident_key,
 )
+from bot.integrations.slack.files import UPLOAD
 
 
 def _message(text: str, blocks: Sequence[JSON] | None) -> JSON:
@@ -142,4 +144,38 @@ def post_mention(
         "chat.postMessage",
         _message(text, blocks) | ({"channel": channel} if channel else {}),
         binds={} if channel else {"channel": CARD_CHANNEL},
+    )
+
+
+def upload_file(
+    incident_id: int | None,
+    *,
+    filename: str,
+    title: str,
+    content: str | bytes,
+    channel: str | None = None,
+    initial_comment: str = "",
+    alt_text: str = "",
+) -> OutboundCall:
+    """A file shared into a channel (``bot.integrations.slack.files``): text (a postmortem)
+    or bytes (a PNG), into ``channel``, or into the incident's card channel (its own, or the
+    triage channel of a P2) when ``channel`` is ``None``. ``initial_comment`` is the message
+    (Slack mrkdwn) it arrives with; ``alt_text`` describes an image for screen readers."""
+    args: JSON = {"filename": filename, "title": title}
+    if isinstance(content, str):
+        args["content"] = content
+    else:
+        args["content_base64"] = base64.b64encode(content).decode("ascii")
+    if initial_comment:
+        args["initial_comment"] = initial_comment
+    if alt_text:
+        args["alt_txt"] = alt_text
+    if channel is not None:
+        args["channel_id"] = channel
+    if incident_id is None:
+        if channel is None:
+            raise ValueError("a file for no incident needs a channel")
+        return OutboundCall(ordering_key=channel_key(channel), method=UPLOAD, args=args)
+    return _for_incident(
+        incident_id, UPLOAD, args, binds={} if channel else {"channel_id": CARD_CHANNEL}
     )

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.domain.incident import JSON
-from bot.domain.outbox import CARD_TS, CHANNEL, OutboundCall, Outcome, SendResult
+from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, Outcome, SendResult
+from bot.integrations.slack.files import UPLOAD
 
 log = logging.getLogger("firebreak.slack")
 
@@ -64,7 +65,7 @@ def block_lines(blocks: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def _where(call: OutboundCall) -> str:
-    channel = call.args.get("channel")
+    channel = call.args.get("channel") or call.args.get("channel_id")
     if channel:
         return str(channel)
     if call.binds.get("ts") == CARD_TS:
@@ -73,7 +74,23 @@ def _where(call: OutboundCall) -> str:
         return "the card's thread"
     if call.binds.get("channel") == CHANNEL:
         return "the incident's channel"
+    if CARD_CHANNEL in (call.binds.get("channel"), call.binds.get("channel_id")):
+        return "the card's channel"
     return "-"
+
+
+def _file(call: OutboundCall, incident: str) -> str:
+    """A file is named and measured, not dumped: it may be a whole postmortem or a PNG."""
+    args = call.args
+    content = args.get("content")
+    size = len(content.encode("utf-8")) if isinstance(content, str) else None
+    encoded = args.get("content_base64")
+    if size is None and isinstance(encoded, str):
+        size = len(encoded) * 3 // 4
+    line = f"{incident}would upload {_plain(args.get('filename', '-'))} ({size or 0:,} bytes)"
+    line += f" to {_where(call)}: {_plain(args.get('title', ''))}"
+    comment = _plain(args.get("initial_comment", ""))
+    return line + (f"\n{INDENT}{comment}" if comment else "")
 
 
 def describe(call: OutboundCall) -> str:
@@ -87,6 +104,8 @@ def describe(call: OutboundCall) -> str:
         return f"{incident}would set the channel topic: {_plain(args.get('topic', ''))}"
     if method == "conversations.invite":
         return f"{incident}would invite {args.get('users', '-')}"
+    if method == UPLOAD:
+        return _file(call, incident)
     head = f"{incident}{method} to {_where(call)}"
     blocks = args.get("blocks")
     lines = block_lines(blocks) if isinstance(blocks, list) and blocks else []

@@ -31,12 +31,17 @@ METHOD_TIERS: Mapping[str, int] = {
     "conversations.invite": 3,
     "chat.update": 3,
     "chat.postEphemeral": 4,
+    # Both of its Web API methods are Tier 4 (bot.integrations.slack.files).
+    "files.uploadV2": 4,
 }
 
 # Methods that post a message: one a second per channel (Slack's "posting messages" limit),
 # which tolerates short bursts: a card and its first lines leave together.
-PER_CHANNEL_SECONDS: Mapping[str, float] = {"chat.postMessage": 1.0}
+# A shared file arrives as a message in its channel, so it takes that channel's pace too.
+PER_CHANNEL_SECONDS: Mapping[str, float] = {"chat.postMessage": 1.0, "files.uploadV2": 1.0}
 POST_BURST = 3
+# The argument naming the channel, where it is not ``channel``.
+CHANNEL_ARG: Mapping[str, str] = {"files.uploadV2": "channel_id"}
 
 PREFIX = "slack"
 
@@ -45,7 +50,7 @@ def slack_pace(method: str, args: JSON) -> Pace | None:
     """The slot a Slack call takes: its channel's for a post, its method's for a tiered
     method, none for a method the table does not name."""
     per_channel = PER_CHANNEL_SECONDS.get(method)
-    channel = args.get("channel")
+    channel = args.get(CHANNEL_ARG.get(method, "channel"))
     if per_channel is not None and isinstance(channel, str) and channel:
         return Pace(f"{PREFIX}:post:{channel}", per_channel, POST_BURST)
     tier = METHOD_TIERS.get(method)

@@ -26,10 +26,12 @@ from bot.integrations.slack.actions import (
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.channels import channel_name, channel_topic
 from bot.integrations.slack.messages import render_timeline_entry, render_unsilence_offer
+from bot.integrations.slack.postmortem import postmortem_upload
 from bot.integrations.slack.response import reached
 from bot.integrations.slack.silence_requests import silence_request_calls
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
+from bot.services.incidents.postmortem import read_postmortem, render_facts
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ QUIET_KINDS = frozenset(
         EventKind.SILENCE_REQUESTED,
         EventKind.GRAPH_ATTACHED,
         EventKind.GRAPH_UNAVAILABLE,
+        # The file arrives in the channel with its own message.
+        EventKind.POSTMORTEM_REQUESTED,
     }
     | {kind for kind in EventKind if kind.is_pagerduty and kind not in PAGERDUTY_SHOWN}
 )
@@ -138,6 +142,9 @@ class SlackPublisher:
         if lines:
             await self._thread(uow, incident, lines)
         await self._actions(uow, entries)
+        for entry in entries:
+            if entry.kind == EventKind.POSTMORTEM_REQUESTED:
+                await self._postmortem(uow, incident, entry)
         for call in await silence_request_calls(uow, incident.id, entries, now=self._clock.now()):
             await self._add(uow, call)
         if EventKind.INCIDENT_RESOLVED in kinds:
@@ -165,6 +172,13 @@ class SlackPublisher:
         elif channel := refs.get(CHANNEL):
             # The channel was made but its card was cancelled unsent: say it in the channel.
             await self._add(uow, calls.post_to_channel(channel, text=text, incident_id=incident.id))
+
+    async def _postmortem(self, uow: UnitOfWork, incident: Incident, entry: TimelineEntry) -> None:
+        """The document made in the requesting transaction: the record up to ``entry``."""
+        facts = await read_postmortem(uow, incident.id, policy=self._policy)
+        if facts is not None:
+            document = render_facts(facts, now=entry.at)
+            await self._add(uow, postmortem_upload(incident.id, document, entry))
 
     async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
         now = self._clock.now()

@@ -9,7 +9,8 @@ Answers are sorted into four outcomes:
 
 * ``SENT`` - Slack confirmed; includes the idempotent cases (``name_taken`` on
   ``conversations.create`` when the channel can be found, ``already_in_channel`` and
-  ``cant_invite_self`` on ``conversations.invite``).
+  ``cant_invite_self`` on ``conversations.invite``). A file (``files.uploadV2``) is sent
+  when its completion shared it (``bot.integrations.slack.files``).
 * ``RATE_LIMITED`` - HTTP 429: the method waits ``Retry-After`` seconds.
 * ``RETRY`` - connection errors, timeouts, HTTP 5xx and Slack's own transient errors.
 * ``FAILED`` - any other Slack error: sending again would fail again.
@@ -35,6 +36,15 @@ from bot.domain.outbox import (
     SendResult,
     lookup,
     parse_retry_after,
+)
+from bot.integrations.slack.files import (
+    COMPLETE_UPLOAD,
+    GET_UPLOAD_URL,
+    UPLOAD,
+    UploadFailed,
+    allowed_upload_url,
+    post_bytes,
+    read_upload,
 )
 from bot.integrations.slack.pacing import slack_pace
 
@@ -99,10 +109,14 @@ class SlackSender:
                 answer = await self._create(args)
             elif method == "conversations.invite":
                 answer = await self._invite(args)
+            elif method == UPLOAD:
+                answer = await self._upload(args)
             else:
                 answer = await self._api(method, args)
         except _CallFailed as failed:
             return self._classify(failed.method, failed.error)
+        except UploadFailed as failed:
+            return SendResult(failed.outcome, method, error=failed.error)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return SendResult(Outcome.RETRY, method, error=f"connection: {exc!r}")
         return SendResult(Outcome.SENT, method, answer=answer, kept=summarize(answer))
@@ -201,6 +215,44 @@ class SlackSender:
                         raise
         return {"ok": True, "channel": {"id": args.get("channel")}, "warning": "already_in_channel"}
 
+    async def _upload(self, args: JSON) -> JSON:
+        """The three steps of a file, each attempt from the start (a fresh upload URL): an
+        upload Slack never saw completed is discarded, so only the completion shares."""
+        upload = read_upload(args)
+        wanted: JSON = {"filename": upload.filename, "length": len(upload.data)}
+        if upload.alt_txt:
+            wanted["alt_txt"] = upload.alt_txt
+        if upload.snippet_type:
+            wanted["snippet_type"] = upload.snippet_type
+        started = await self._api(GET_UPLOAD_URL, wanted)
+        url, file_id = started.get("upload_url"), started.get("file_id")
+        if not isinstance(url, str) or not isinstance(file_id, str) or not file_id:
+            raise UploadFailed(Outcome.RETRY, f"{GET_UPLOAD_URL} answered no upload_url")
+        if not allowed_upload_url(url, self._client.base_url):
+            log.error("outbox: refused to upload %s to %s", upload.filename, url)
+            raise UploadFailed(Outcome.FAILED, "upload_url_refused")
+        await post_bytes(
+            url,
+            upload.data,
+            seconds=self._client.timeout,
+            tls=self._client.ssl,
+            proxy=self._client.proxy,
+        )
+        share: JSON = {
+            "files": [{"id": file_id, "title": upload.title or upload.filename}],
+            "channel_id": upload.channel_id,
+        }
+        if upload.initial_comment:
+            share["initial_comment"] = upload.initial_comment
+        try:
+            await self._api(COMPLETE_UPLOAD, share)
+        except _CallFailed as failed:
+            if _error_code(failed.error) == "file_not_found":
+                # This attempt's upload is gone; the next one uploads afresh.
+                raise UploadFailed(Outcome.RETRY, "file_not_found") from failed
+            raise
+        return {"ok": True, "channel": upload.channel_id, "file": file_id}
+
     def _classify(self, method: str, error: SlackApiError) -> SendResult:
         response = error.response
         status = getattr(response, "status_code", None) or getattr(response, "status", 0)
@@ -215,14 +267,16 @@ class SlackSender:
 
 
 def summarize(answer: Mapping[str, Any]) -> JSON:
-    """What to keep of a successful Slack answer: the channel and ``ts``, not the echoed message."""
+    """What to keep of a successful Slack answer: the channel and ``ts`` (a file's id), not
+    the echoed message."""
     summary: JSON = {}
     channel = lookup(answer, "channel") or lookup(answer, "channel.id")
     if channel:
         summary["channel"] = channel
-    ts = lookup(answer, "ts")
-    if ts:
-        summary["ts"] = ts
+    for key in ("ts", "file"):
+        value = lookup(answer, key)
+        if value:
+            summary[key] = value
     return summary
 
 

@@ -24,7 +24,7 @@ USAGE: dict[str, str] = {
     "commander": "/incident commander @USER [ID]: name the incident commander",
     "note": "/incident note [#ID] TEXT: add a note to the timeline",
     "timeline": "/incident timeline [ID]: the timeline",
-    "postmortem": "/incident postmortem [ID]: the postmortem as Markdown",
+    "postmortem": "/incident postmortem [ID]: post the postmortem (a Markdown file: summary, impact, timeline, actions, response targets, and root cause and follow-ups to fill in) into the incident's channel; also at GET /api/incidents/ID/postmortem",
     "scale": "/incident scale deploy/NAME REPLICAS [-n NAMESPACE]: request a scale (needs approval; NAMESPACE defaults to the incident's alerts')",
     "rollback": "/incident rollback deploy/NAME [--to-revision N] [-n NAMESPACE]: request a rollback (needs approval)",
     "restart": "/incident restart deploy/NAME [-n NAMESPACE]: request a rolling restart (needs approval)",

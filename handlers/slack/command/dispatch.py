@@ -1,7 +1,8 @@
 """Runs one parsed ``/incident`` command and returns the ephemeral reply (Slack mrkdwn).
 
 Every command about an incident lands on its timeline with the person who typed it: changes as
-their own entries, reads (show, timeline, postmortem) as ``command.viewed``."""
+their own entries, reads (show, timeline) as ``command.viewed``, and the postmortem as
+``postmortem.requested``, which posts it into the incident's channel as a file."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.policy.targets import resolve_target
 from bot.services.entry_text import describe
 from bot.services.incidents.declare import declare_incident
 from bot.services.incidents.lookup import incident_for
-from bot.services.incidents.postmortem import render_postmortem
+from bot.services.incidents.postmortem import request_postmortem
 from bot.services.incidents.queries import alert_labels, list_incidents, show_incident
 from bot.services.incidents.updates import (
     acknowledge,
@@ -26,7 +27,7 @@ from bot.services.incidents.updates import (
     resolve,
     set_severity,
 )
-from bot.text import escape, inert
+from bot.text import escape
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
 from handlers.slack.command import commands as cmd
@@ -39,8 +40,6 @@ from handlers.slack.replies import requested_text
 
 LIST_MAX = 20
 TIMELINE_MAX = 40
-# Slack cuts message text at 40,000 characters; the postmortem beyond that is in the API.
-REPLY_MAX = 39_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +152,12 @@ async def execute(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
             return "\n".join([_line(detail.incident), *_timeline_lines(detail.timeline)])
         case cmd.Postmortem(incident_id=given):
             incident_id = await incident_for(store, given, channel=ctx.channel)
-            detail = await show_incident(store, incident_id)
-            await _viewed(deps, incident_id, ctx, "postmortem")
-            document = render_postmortem(detail.incident, detail.alerts, detail.timeline, now=now)
-            return "```\n" + inert(document)[:REPLY_MAX] + "\n```"
+            filename = await request_postmortem(store, incident_id, actor=ctx.actor, at=now)
+            link = f"{deps.public_url.rstrip('/')}/api/incidents/{incident_id}/postmortem"
+            return (
+                f"Posting the postmortem of #{incident_id} into the incident's channel as "
+                f"`{filename}`. It is also at `GET {link}` (with the API token)."
+            )
         case cmd.Page():
             return await run_page(deps, command, actor=ctx.actor, channel=ctx.channel)
         case cmd.OnCall():

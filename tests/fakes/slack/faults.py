@@ -81,6 +81,7 @@ class FaultPlan:
         self._rate_limits: dict[str, _RateLimit] = {}
         self._tiers: dict[str, _Tier] = {}
         self._ok_budget: int | None = None
+        self._failures: dict[str, list[Fault]] = {}
 
     def unavailable(self, calls: int) -> None:
         """Answer the next ``calls`` requests (any method) with HTTP 503."""
@@ -119,12 +120,26 @@ class FaultPlan:
         ``per_channel``), as Slack's rate tiers do: Tier 2 is ``enforce_tier(m, 20, 60)``."""
         self._tiers[method] = _Tier(calls, seconds, per_channel)
 
+    def fail(
+        self, method: str, calls: int = 1, *, status: int = 500, error: str = "internal_error"
+    ) -> None:
+        """Answer the next ``calls`` requests of ``method`` with ``status`` before doing
+        anything (``upload`` names the upload URL). A 200 ``status`` is Slack's
+        ``{"ok": false, "error": ...}``."""
+        self._failures[method] = [Fault(status, error)] * calls
+
+    def method_fault(self, method: str) -> Fault | None:
+        """The injected failure for this request of ``method``, if one is left."""
+        queue = self._failures.get(method)
+        return queue.pop(0) if queue else None
+
     def clear(self) -> None:
         self._unavailable_calls = 0
         self._unavailable_until = -math.inf
         self._rate_limits.clear()
         self._tiers.clear()
         self._ok_budget = None
+        self._failures.clear()
 
     def server_fault(self) -> Fault | None:
         if self._unavailable_calls > 0:

@@ -30,6 +30,8 @@ class Message:
     blocks: list[dict[str, Any]] | None
     thread_ts: str | None = None
     edits: list[Edit] = dataclasses.field(default_factory=list)
+    # Ids of the files a files.completeUploadExternal shared with this message.
+    files: list[str] = dataclasses.field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -42,6 +44,8 @@ class Message:
             body["blocks"] = self.blocks
         if self.thread_ts is not None:
             body["thread_ts"] = self.thread_ts
+        if self.files:
+            body["files"] = [{"id": file_id} for file_id in self.files]
         return body
 
 

@@ -9,7 +9,9 @@
 
 Arguments are read as Slack reads them: the query string, then a form or JSON body (slack_sdk
 sends ``params`` as a query string and message methods as JSON). Answers are HTTP 200 with
-``{"ok": ...}``, except injected faults (503, 429 with ``Retry-After``) and unknown methods (404).
+``{"ok": ...}``, except injected faults (503, 429 with ``Retry-After``, ``faults.fail``) and
+unknown methods (404). File uploads (``tests.fakes.slack.files``) take their bytes at
+``/upload/v1/<ticket>``, the URL ``files.getUploadURLExternal`` hands out.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.slack.faults import Clock, Fault, FaultPlan, RecordedRequest, RequestLog
+from tests.fakes.slack.files import UPLOAD_PATH, FileStore, upload_route
 from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.state import SlackError, Workspace
 
@@ -46,6 +49,9 @@ class FakeSlack:
         self.log = RequestLog()
         # Bodies posted to response_url hooks (``/hooks/{id}``), as Slack would show them.
         self.responses: list[dict[str, Any]] = []
+        self.files = FileStore()
+        # scheme://host:port of the last API request: where upload URLs point.
+        self.origin = ""
 
     # -- inspection ------------------------------------------------------------------------
     @property
@@ -128,9 +134,10 @@ async def _api(request: web.Request) -> web.Response:
     except SlackError as exc:
         return _answer(record, {"ok": False, "error": exc.error})
     record.args = {k: v for k, v in args.items() if k != "token"}
-    fault = fake.faults.server_fault()
+    fault = fake.faults.server_fault() or fake.faults.method_fault(method)
     if fault is not None:
         return _answer(record, {"ok": False, "error": fault.error}, fault.status, fault)
+    fake.origin = f"{request.scheme}://{request.host}"
     if method not in METHODS:
         return _answer(record, {"ok": False, "error": "unknown_method", "req_method": method}, 404)
     try:
@@ -150,10 +157,13 @@ async def _api(request: web.Request) -> web.Response:
 
 def create_app(fake: FakeSlack) -> web.Application:
     """The aiohttp app serving ``/api/{method}`` for ``fake``."""
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=16 * 1024**2)
     app[FAKE_SLACK_KEY] = fake
     app.router.add_route("*", "/api/{method}", _api)
     app.router.add_post("/hooks/{hook}", _response_url)
+    app.router.add_post(
+        UPLOAD_PATH + "{ticket}", upload_route(fake.files, fake.log, fake.faults, fake.clock)
+    )
     return app
 
 
@@ -267,6 +277,14 @@ def _ephemeral(fake: FakeSlack, args: Args) -> dict[str, Any]:
     return {"message_ts": ephemeral.message_ts}
 
 
+def _upload_url(fake: FakeSlack, args: Args) -> dict[str, Any]:
+    return fake.files.start(args, fake.origin)
+
+
+def _complete_upload(fake: FakeSlack, args: Args) -> dict[str, Any]:
+    return fake.files.complete(fake.workspace, args)
+
+
 def _usergroup_users(fake: FakeSlack, args: Args) -> dict[str, Any]:
     return {"users": fake.workspace.usergroup_users(args.get("usergroup"))}
 
@@ -286,6 +304,8 @@ METHODS: dict[str, Handler] = {
     "chat.postMessage": _post,
     "chat.update": _update,
     "chat.postEphemeral": _ephemeral,
+    "files.getUploadURLExternal": _upload_url,
+    "files.completeUploadExternal": _complete_upload,
     "usergroups.users.list": _usergroup_users,
     "users.info": _users_info,
 }
