@@ -107,7 +107,7 @@ def create_app(
     oncall = PagerDutyOnCall.from_settings(settings)
     reach = reach_of(settings)
     graphs = metric_graphs(settings)
-    graph_reactor = GraphReactor(the_clock)
+    graph_reactor = GraphReactor(the_clock, configured=graphs.configured)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         if settings.is_sqlite:

@@ -15,9 +15,10 @@ class GraphRepository(Protocol):
     is claimed with a lease before the graph is drawn outside any transaction, then finished
     conditionally in the transaction that records it: posted once, even across replicas."""
 
-    async def want(self, incident_id: int, *, at: datetime) -> None:
+    async def want(self, incident_id: int, *, at: datetime, unavailable: str = "") -> None:
         """A pending request for the incident's graph, unless it has one already (written
-        with the transaction's other held-back writes)."""
+        with the transaction's other held-back writes); with ``unavailable`` (the reason),
+        one finished at once: there is nothing to draw."""
         ...
 
     async def claim(self, *, now: datetime, until: datetime, limit: int) -> Sequence[IncidentGraph]:

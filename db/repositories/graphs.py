@@ -62,10 +62,11 @@ def _want(dialect: str) -> Any:
         upsert(dialect, graphs)
         .values(
             incident_id=bindparam("incident_id"),
-            status=PENDING,
+            status=bindparam("status"),
             wanted_at=bindparam("wanted_at"),
             attempts=0,
-            reason="",
+            finished_at=bindparam("finished_at"),
+            reason=bindparam("reason"),
         )
         .on_conflict_do_nothing(index_elements=[graphs.c.incident_id])
     )
@@ -87,8 +88,15 @@ def _graph(row: Row[Any]) -> IncidentGraph:
 class SqlGraphRepository(Repository):
     """The ``GraphRepository`` port over the ``incident_graphs`` table."""
 
-    async def want(self, incident_id: int, *, at: datetime) -> None:
-        self._hold(TABLE, _want(self._dialect), {"incident_id": incident_id, "wanted_at": at})
+    async def want(self, incident_id: int, *, at: datetime, unavailable: str = "") -> None:
+        row = {
+            "incident_id": incident_id,
+            "status": GraphStatus.UNAVAILABLE.value if unavailable else PENDING,
+            "wanted_at": at,
+            "finished_at": at if unavailable else None,
+            "reason": unavailable,
+        }
+        self._hold(TABLE, _want(self._dialect), row)
 
     async def claim(self, *, now: datetime, until: datetime, limit: int) -> Sequence[IncidentGraph]:
         candidates = [

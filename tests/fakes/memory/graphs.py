@@ -25,10 +25,18 @@ class MemoryGraphs:
     def __init__(self, table: GraphTable) -> None:
         self._table = table
 
-    async def want(self, incident_id: int, *, at: datetime) -> None:
-        self._table.rows.setdefault(
-            incident_id, IncidentGraph(incident_id, GraphStatus.PENDING, wanted_at=at)
-        )
+    async def want(self, incident_id: int, *, at: datetime, unavailable: str = "") -> None:
+        if unavailable:
+            row = IncidentGraph(
+                incident_id,
+                GraphStatus.UNAVAILABLE,
+                wanted_at=at,
+                finished_at=at,
+                reason=unavailable,
+            )
+        else:
+            row = IncidentGraph(incident_id, GraphStatus.PENDING, wanted_at=at)
+        self._table.rows.setdefault(incident_id, row)
 
     async def claim(self, *, now: datetime, until: datetime, limit: int) -> Sequence[IncidentGraph]:
         free = [
