@@ -140,7 +140,7 @@ def render_png(request: GraphRequest, series: Sequence[Series]) -> bytes:
     figure.suptitle(plain(request.title, LABEL_MAX), fontsize=15, fontweight="bold", y=0.975)
     axes.set_title(plain(query.describe(), SUBTITLE_MAX), fontsize=10, color="#555555")
     if handles:
-        axes.legend(handles, labels, loc="upper left", fontsize=10, framealpha=0.85)
+        axes.legend(handles, labels, loc="best", fontsize=10, framealpha=0.85)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
