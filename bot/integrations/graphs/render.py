@@ -123,7 +123,7 @@ def render_png(request: GraphRequest, series: Sequence[Series]) -> bytes:
         )
         handles.append(line)
         labels.append(plain(f"threshold {query.op or ''} {human(query.threshold)}", LABEL_MAX))
-        _include(axes, query.threshold)
+        _include(axes, query.threshold, drawn)
     hidden = len(series) - len(drawn)
     if hidden > 0:
         handles.append(Line2D([], [], linestyle="none"))
@@ -151,11 +151,10 @@ def _days(seconds: Sequence[float], date2num: Callable[[Any], Any]) -> list[floa
     return [float(x) for x in date2num([datetime.fromtimestamp(t, UTC) for t in seconds])]
 
 
-def _include(axes: Axes, value: float) -> None:
-    """Widen the y range so the line at ``value`` is inside it, with a margin."""
-    low, high = axes.get_ylim()
-    if low < value < high:
-        return
-    low, high = min(low, value), max(high, value)
+def _include(axes: Axes, value: float, series: Sequence[Series]) -> None:
+    """A y range holding the data and the line at ``value``, with a margin, so the line is
+    never drawn on the frame."""
+    values = [v for one in series for _, v in one.points if math.isfinite(v)] + [value]
+    low, high = min(values), max(values)
     margin = (high - low) * 0.08 or abs(value) * 0.1 or 1.0
-    axes.set_ylim(low - margin if value <= low else low, high + margin if value >= high else high)
+    axes.set_ylim(low - margin, high + margin)
