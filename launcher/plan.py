@@ -69,6 +69,8 @@ def prepare(
     env.setdefault("FIREBREAK_DATABASE_URL", f"sqlite+aiosqlite:///{layout.database}")
     # /incident silence goes to the Alertmanager this run starts (issue 17).
     env.setdefault("ALERTMANAGER_URL", f"http://{_address(ports['alertmanager'])}")
+    # Metric graphs of firing alerts come from the Prometheus this run starts (issue 18).
+    env.setdefault("FIREBREAK_PROMETHEUS_URL", f"http://{_address(ports['prometheus'])}")
     env["PYTHONUNBUFFERED"] = "1"
     envfile.write_private(layout.token_file, env["FIREBREAK_ALERTMANAGER_TOKEN"])
 
