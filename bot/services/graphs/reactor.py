@@ -71,7 +71,12 @@ class GraphReactor:
         event = decode(entry.kind, entry.body)
         if isinstance(event, IncidentOpened):
             # An Alertmanager incident names its group; PagerDuty's and declared ones don't.
-            return event.group_key is not None and _graphed(event.severity)
+            if event.group_key is None or not _graphed(event.severity):
+                return False
+            # One merged into a storm in this very transaction gets no room: the storm's
+            # incident has the graph.
+            incident = await uow.incidents.get(incident_id)
+            return incident is not None and incident.merged_into is None
         if isinstance(event, SeverityChanged) and _graphed(event.to):
             if _graphed(event.previous):
                 return False
