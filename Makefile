@@ -5,9 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # Debian packages the tests drive as real peers: Alertmanager, Prometheus (promtool), wrk for load;
-# podman (with runc) and debootstrap build and run the image (tests/e2e/test_image.py).
-DEB_PACKAGES := prometheus-alertmanager prometheus wrk podman runc debootstrap
-DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk /usr/bin/podman /usr/sbin/runc /usr/sbin/debootstrap
+# podman (with runc) and debootstrap build and run the image (tests/e2e/test_image.py);
+# chromium and chromium-driver run the web page's browser tests (tests/support/browser.py).
+DEB_PACKAGES := prometheus-alertmanager prometheus wrk podman runc debootstrap chromium chromium-driver
+DEB_BINARIES := /usr/bin/prometheus-alertmanager /usr/bin/promtool /usr/bin/wrk /usr/bin/podman /usr/sbin/runc /usr/sbin/debootstrap /usr/bin/chromium /usr/bin/chromedriver
 # `make run` needs only the two peers the launcher starts, not what the tests drive.
 RUN_DEB_PACKAGES := prometheus prometheus-alertmanager
 RUN_DEB_BINARIES := /usr/bin/prometheus /usr/bin/prometheus-alertmanager

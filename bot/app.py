@@ -42,6 +42,7 @@ from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.incidents.intake_pressure import IntakePressure, StormPacing
 from bot.services.incidents.silence import Silencer
 from bot.services.incidents.silence_watch import silence_watcher
+from bot.services.live.feed import LiveFeed, LiveLimits
 from bot.services.maintenance.worker import maintenance_worker
 from bot.services.notifications import NotificationOutcomes
 from bot.services.publishing import PublishingStore
@@ -52,14 +53,18 @@ from bot.workers import TaskSet, Worker
 from db.engine import make_engine
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
+from db.repositories.timeline import SqlTimelineFeed
 from db.store import SqlStore
 from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
+from handlers.events import LIVE_FEED
 from handlers.pagerduty_schema import parse_pagerduty
 from handlers.routes import add_routes
 from handlers.slack.app import build_bolt_app
 from handlers.slack.route import mount_slack
+from handlers.ui.app import mount_ui
+from handlers.ui.config import UiConfig
 
 log = logging.getLogger("firebreak")
 
@@ -145,7 +150,10 @@ def create_app(
             # queues its upload once the graph worker records it.
             graph_reactor,
             SlackPublisher(
-                policy=policy, clock=the_clock, triage_channel=settings.slack_triage_channel
+                policy=policy,
+                clock=the_clock,
+                triage_channel=settings.slack_triage_channel,
+                public_url=settings.public_url,
             ),
             NotificationPublisher(
                 policy,
@@ -160,6 +168,25 @@ def create_app(
         app[OUTBOX].observe(NotificationOutcomes(app[STORE], the_clock, metrics=metrics))
         await app[OUTBOX].start()
         yield
+
+    async def live(app: web.Application) -> AsyncIterator[None]:
+        # The live feed reads the timeline every replica commits; this process's own commits
+        # wake it at once. Its streams are ended on shutdown (close_streams below), before
+        # aiohttp waits for handlers to finish; the poller stops here, after them.
+        app[LIVE_FEED] = LiveFeed(
+            SqlTimelineFeed(app[SQL].engine),
+            the_clock,
+            limits=LiveLimits(max_streams=settings.events_max_streams),
+        )
+        app[STORE].on_commit(app[LIVE_FEED].wake)
+        await app[LIVE_FEED].start()
+        yield
+        await app[LIVE_FEED].stop()
+
+    async def close_streams(app: web.Application) -> None:
+        feed = app.get(LIVE_FEED)
+        if feed is not None:
+            feed.close_all()
 
     async def escalation(app: web.Application) -> AsyncIterator[None]:
         app[ESCALATION] = escalation_worker(
@@ -329,6 +356,7 @@ def create_app(
             storage,
             outbox,
             publishing,
+            live,
             escalation,
             maintenance,
             graphing,
@@ -342,7 +370,17 @@ def create_app(
             slack_tasks,
         ]
     )
+    app.on_shutdown.append(close_streams)
     add_routes(app)
+    mount_ui(
+        app,
+        UiConfig(
+            api_token=_secret(settings.api_token),
+            public_url=settings.public_url,
+            trusted_proxy_header=settings.trusted_proxy_header,
+            session_seconds=settings.ui_session_seconds,
+        ),
+    )
     if settings.slack_signing_secret is not None:
         signing_secret = settings.slack_signing_secret.get_secret_value()
         bolt = build_bolt_app(

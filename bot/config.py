@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,11 @@ def _env(name: str) -> AliasChoices:
     if name in _OLD_NAME:
         names += [_OLD_NAME[name], _OLD_NAME[name].lower()]
     return AliasChoices(*names)
+
+
+_NOT_IN_LINKS = frozenset("<>|\"'`\\")
+# An HTTP header name (RFC 9110's token), e.g. X-Forwarded-User.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 
 
 def _split(value: object) -> object:
@@ -103,8 +109,20 @@ class Settings(BaseSettings):
     # a URL from a payload (an alert's generatorURL only names the expression). Unset: no
     # graph, and the timeline says why.
     prometheus_url: str | None = Field(None, validation_alias=_env("FIREBREAK_PROMETHEUS_URL"))
-    # Where people reach the bot: links in pages and emails point here.
+    # Where people reach the bot: links in the card, pages, emails and Slack messages point
+    # here (the incident's web page), and the web page's cookies are Secure unless it is
+    # plain http on loopback.
     public_url: str = Field("http://127.0.0.1:8080", validation_alias=_env("FIREBREAK_PUBLIC_URL"))
+    # The web page (issue 18): a request carrying this header (set by an SSO reverse proxy,
+    # which must strip it from what clients send) is signed in as the user it names.
+    # Unset: only the API token signs in.
+    trusted_proxy_header: str | None = Field(
+        None, validation_alias=_env("FIREBREAK_TRUSTED_PROXY_HEADER")
+    )
+    # How long a web page session lasts after signing in with the API token.
+    ui_session_seconds: int = Field(
+        43_200, gt=0, le=30 * 86_400, validation_alias=_env("FIREBREAK_UI_SESSION_SECONDS")
+    )
     # How often the escalation worker looks for due timers when nothing woke it.
     escalation_poll_seconds: float = Field(
         5.0, gt=0, allow_inf_nan=False, validation_alias=_env("FIREBREAK_ESCALATION_POLL_SECONDS")
@@ -139,6 +157,10 @@ class Settings(BaseSettings):
     )
     outbox_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("FIREBREAK_OUTBOX_POLL_SECONDS")
+    )
+    # Live event streams (issue 18) one process serves at once; more are refused with 503.
+    events_max_streams: int = Field(
+        500, gt=0, le=100_000, validation_alias=_env("FIREBREAK_EVENTS_MAX_STREAMS")
     )
     # Remediation (issue 4): an approval request lapses after this many seconds, and so does
     # an approval not acted on in as long again; a rollout must finish within its deadline.
@@ -205,7 +227,19 @@ class Settings(BaseSettings):
     def _public_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("FIREBREAK_PUBLIC_URL must be an http:// or https:// URL")
+        # It is pasted into links (Slack's <url|label>, HTML attributes, plain-text email).
+        if any(char.isspace() or char in _NOT_IN_LINKS for char in value):
+            raise ValueError("FIREBREAK_PUBLIC_URL must not hold spaces, quotes, <, > or |")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxy_header")
+    @classmethod
+    def _proxy_header(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not _HEADER_NAME.fullmatch(value.strip()):
+            raise ValueError("FIREBREAK_TRUSTED_PROXY_HEADER must be a header name")
+        return value.strip()
 
     @field_validator("alertmanager_url")
     @classmethod

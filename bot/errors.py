@@ -41,12 +41,30 @@ class StorageUnavailable(FirebreakError):
     """The database could not be reached or refused the write; senders should retry (503)."""
 
 
+class Overloaded(FirebreakError):
+    """This process serves as much of something as it is allowed to (the live event
+    streams): refused with 503 and ``Retry-After: retry_after`` seconds, or elsewhere."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class IntegrityViolation(FirebreakError):
     """Stored data contradicts itself, e.g. a broken timeline hash chain."""
 
 
 class UnknownEventKind(IntegrityViolation):
     """A timeline entry of a kind that is not in ``bot.domain.events.EventKind`` was written."""
+
+
+class TooManyAttempts(FirebreakError):
+    """Too many failed attempts from one client (the web page's sign-in): refused (429) for
+    ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Forbidden(FirebreakError):

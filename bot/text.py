@@ -49,6 +49,18 @@ def inert(text: str) -> str:
     return _BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), escape(text))
 
 
+# Characters that would end a Slack link's URL or start its label, and blanks that would cut
+# it short: percent-encoded, so a URL firebreak built stays one link.
+_LINK_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", " ": "%20", "\n": "%0A"}
+
+
+def link(url: str, label: str) -> str:
+    """A Slack link ``<url|label>`` to a URL firebreak built from its own settings (never one
+    from a payload); the label is escaped, so it cannot become markup of its own."""
+    safe = "".join(_LINK_UNSAFE.get(char, char) for char in url)
+    return f"<{safe}|{escape(label)}>"
+
+
 def cut(text: str, limit: int) -> str:
     """``text`` if it fits in ``limit`` characters, else its first ``limit - 1`` and ``…``."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

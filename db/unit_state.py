@@ -144,12 +144,14 @@ class Known:
 
     def remember_incident(self, incident: Incident) -> None:
         self.incidents[incident.id] = incident
-        for scenarios, found in list(self.open_in.items()):
-            if incident.scenario in scenarios or any(i.id == incident.id for i in found):
-                del self.open_in[scenarios]
+        self._drop_open_in(incident)
 
     def forget_incident(self, incident: Incident) -> None:
         self.incidents.pop(incident.id, None)
+        self._drop_open_in(incident)
+
+    def _drop_open_in(self, incident: Incident) -> None:
+        """Forget the open-incident lists ``incident`` is, or may now be, one of."""
         for scenarios, found in list(self.open_in.items()):
             if incident.scenario in scenarios or any(i.id == incident.id for i in found):
                 del self.open_in[scenarios]

@@ -36,7 +36,8 @@ class Deps:
     silencer: Silencer | None = None
     # The incident's metric graph on demand (the incident page); None: not wired.
     graphs: IncidentGraphs | None = None
-    # Where people reach this firebreak (FIREBREAK_PUBLIC_URL), for links in replies.
+    # Where people reach this firebreak (FIREBREAK_PUBLIC_URL): /incident list and show link
+    # each incident's web page, /incident postmortem its postmortem route.
     public_url: str = ""
 
 

@@ -6,6 +6,7 @@ a conflict, a bug) is a 503 for them; 4xx is kept for requests that will never s
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -18,8 +19,10 @@ from bot.errors import (
     FirebreakError,
     Forbidden,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     StorageUnavailable,
+    TooManyAttempts,
     UnsupportedEncoding,
 )
 from bot.text import escape
@@ -77,6 +80,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except NotFound as exc:
         log_refusal(request, 404, str(exc))
         return _error(request, 404, str(exc))
+    except Overloaded as exc:
+        log_refusal(request, 503, str(exc))
+        busy = _error(request, 503, str(exc))
+        busy.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return busy
     except (StorageUnavailable, Conflict) as exc:
         log.warning(
             "%s %s: %s",
@@ -90,6 +98,28 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "unhandled error on %s %s", printable(request.method, 20), printable(request.path, 200)
         )
         return _error(request, 503, "internal error; the delivery was not stored, retry", "failed")
+
+
+def status_for(exc: FirebreakError) -> int:
+    """The HTTP status of a core error where a route renders it itself (the web page's HTML
+    pages); the middleware above answers the same statuses as JSON."""
+    if isinstance(exc, PayloadTooLarge):
+        return 413
+    if isinstance(exc, UnsupportedEncoding):
+        return 415
+    if isinstance(exc, BadRequest):
+        return 400
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, TooManyAttempts):
+        return 429
+    if isinstance(exc, StorageUnavailable | Conflict):
+        return 503
+    return 500
 
 
 def slack_reply_for(exc: BaseException) -> str:

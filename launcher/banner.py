@@ -1,5 +1,5 @@
-"""The first lines the launcher prints: where everything listens, how to call the API, the
-drills, and which of the team's own settings are in use."""
+"""The first lines the launcher prints: where everything listens, the web page's sign-in
+link, how to call the API, the drills, and which of the team's own settings are in use."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from launcher.layout import Layout
 from launcher.load import Load
 from launcher.plan import Plan
+from launcher.sign_in import sign_in_link
 
 
 def _shown(path: Path) -> str:
@@ -57,9 +58,16 @@ def banner(plan: Plan, layout: Layout, environ: Mapping[str, str], load: Load | 
         else f"SQLite, {_shown(layout.database)}"
     )
     drill = "firebreak" if environ.get("VIRTUAL_ENV") else ".venv/bin/firebreak"
+    # A ticket signed with the API token, not the token: it signs a browser in for a day.
+    web = (
+        f"{sign_in_link(plan.public_url, plan.api_token)}  (signs this browser in; valid a day)"
+        if plan.api_token
+        else "set FIREBREAK_API_TOKEN to sign in"
+    )
     return f"""\
 firebreak: the whole loop on loopback (Ctrl-C stops everything)
   bot           {bot}  (/healthz, /readyz, /metrics; webhooks from the Alertmanager below)
+  web page      {web}
   API           curl -s -H "Authorization: Bearer {token}" {bot}/api/incidents
   LNN service   {plan.lnn.url}  ({traffic})
   Prometheus    {plan.prometheus.url}/alerts  (the shipped rules, windows shortened)

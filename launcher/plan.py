@@ -44,6 +44,11 @@ class Plan:
         """The token the bot's API takes: the environment's, else the generated one."""
         return self.env.get("FIREBREAK_API_TOKEN", "")
 
+    @property
+    def public_url(self) -> str:
+        """Where a browser reaches the bot (the environment's, else the bot's own URL)."""
+        return self.env.get("FIREBREAK_PUBLIC_URL", self.bot.url)
+
 
 def _address(port: int) -> str:
     return f"{LOOPBACK}:{port}"
@@ -71,6 +76,9 @@ def prepare(
     env.setdefault("ALERTMANAGER_URL", f"http://{_address(ports['alertmanager'])}")
     # Metric graphs of firing alerts come from the Prometheus this run starts (issue 18).
     env.setdefault("FIREBREAK_PROMETHEUS_URL", f"http://{_address(ports['prometheus'])}")
+    # Links in the card, pages and emails, and the web page's sign-in link, point at this
+    # run's bot (on loopback http its cookies need not be Secure).
+    env.setdefault("FIREBREAK_PUBLIC_URL", bot_url)
     env["PYTHONUNBUFFERED"] = "1"
     envfile.write_private(layout.token_file, env["FIREBREAK_ALERTMANAGER_TOKEN"])
 

@@ -274,3 +274,5 @@ class IncidentFilter:
     severity: Severity | None = None
     limit: int = 100
     before_id: int | None = None
+    # Exactly this service (the web page's filter); None: every service.
+    service: str | None = None

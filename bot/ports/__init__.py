@@ -2,7 +2,7 @@
 ``actions/`` and ``bot/integrations/`` implement them; ``tests/fakes`` holds in-memory versions.
 
 One module per side of the core: storage of incidents and deliveries (``incidents``), outbound
-effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), Alertmanager's silences (``silences``), ad-hoc maintenance windows (``maintenance``), metric graphs (``graphs``), the transaction that binds the
+effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), Alertmanager's silences (``silences``), ad-hoc maintenance windows (``maintenance``), the timeline read by global id for the live feed (``live``), metric graphs (``graphs``), the transaction that binds the
 repositories (``store``) and the metrics (``metrics``). Callers import from ``bot.ports``.
 """
 
@@ -17,6 +17,7 @@ from bot.ports.incidents import (
     IncidentRepository,
     TimelineRepository,
 )
+from bot.ports.live import FeedEntry, FeedRead, Horizon, TimelineFeed
 from bot.ports.maintenance import MaintenanceRepository
 from bot.ports.metrics import Metrics
 from bot.ports.outbox import (
@@ -40,8 +41,11 @@ __all__ = [
     "DeliveryRepository",
     "Directory",
     "EscalationRepository",
+    "FeedEntry",
+    "FeedRead",
     "GraphRepository",
     "HealthRepository",
+    "Horizon",
     "Inbox",
     "InboxBacklog",
     "IncidentRepository",
@@ -58,6 +62,7 @@ __all__ = [
     "Settled",
     "Silences",
     "Store",
+    "TimelineFeed",
     "TimelineRepository",
     "UnitOfWork",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +45,11 @@ class EscalationRepository(Protocol):
 
     async def for_incident(self, incident_id: int) -> Sequence[Timer]:
         """Every timer of the incident, by run, then level (the target last)."""
+        ...
+
+    async def for_incidents(self, incident_ids: Collection[int]) -> Mapping[int, Sequence[Timer]]:
+        """``for_incident`` of each incident at once (the web page's list): an incident
+        without timers is absent from the mapping."""
         ...
 
 

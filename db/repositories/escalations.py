@@ -3,7 +3,7 @@ the escalation worker when due, fired or cancelled once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,11 @@ _FOR_INCIDENT = (
     select(timers)
     .where(timers.c.incident_id == bindparam("incident_id"))
     .order_by(timers.c.run, timers.c.kind, timers.c.level, timers.c.id)
+)
+_FOR_INCIDENTS = (
+    select(timers)
+    .where(timers.c.incident_id.in_(bindparam("incident_ids", expanding=True)))
+    .order_by(timers.c.incident_id, timers.c.run, timers.c.kind, timers.c.level, timers.c.id)
 )
 
 
@@ -170,5 +175,29 @@ class SqlEscalationRepository(Repository):
         else:
             rows = await self._execute(_FOR_INCIDENT, {"incident_id": incident_id}, reads=(TABLE,))
             found = [_timer(row) for row in rows]
-        # The target timer (level -1) after the levels of its run, for people reading them.
-        return sorted(found, key=lambda t: (t.run, t.kind is TimerKind.TARGET, t.level))
+        return _for_people(found)
+
+    async def for_incidents(self, incident_ids: Collection[int]) -> Mapping[int, Sequence[Timer]]:
+        known = self._state.known
+        # What this transaction holds back or has listed is answered as for_incident does.
+        touched = {i for i in incident_ids if i in known.timers_held or i in known.timers_of}
+        found: dict[int, Sequence[Timer]] = {}
+        for incident_id in sorted(touched):
+            listed = await self.for_incident(incident_id)
+            if listed:
+                found[incident_id] = listed
+        rest = sorted(set(incident_ids) - touched)
+        if not rest:
+            return found
+        rows = await self._execute(_FOR_INCIDENTS, {"incident_ids": rest}, reads=(TABLE,))
+        grouped: dict[int, list[Timer]] = {}
+        for row in rows:
+            timer = _timer(row)
+            grouped.setdefault(timer.incident_id, []).append(timer)
+        found.update((i, _for_people(listed)) for i, listed in grouped.items())
+        return found
+
+
+def _for_people(found: Sequence[Timer]) -> list[Timer]:
+    # The target timer (level -1) after the levels of its run, for people reading them.
+    return sorted(found, key=lambda t: (t.run, t.kind is TimerKind.TARGET, t.level))

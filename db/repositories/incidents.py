@@ -71,7 +71,6 @@ _STORM_CANDIDATES = (
     )
     .order_by(incidents.c.id)
 )
-_SERVICE_STORM_CANDIDATES = _STORM_CANDIDATES.where(incidents.c.service == bindparam("service"))
 _SERVICES_STORM_CANDIDATES = _STORM_CANDIDATES.where(
     incidents.c.service.in_(bindparam("services", expanding=True))
 )
@@ -239,13 +238,11 @@ class SqlIncidentRepository(Repository):
         if service is None:
             rows = await self._execute(_STORM_CANDIDATES, {"since": since}, reads=())
             return [to_incident(row) for row in rows]
-        cached = known.recent.get(service)
-        if cached is None or cached[0] > since:
-            params = {"since": since, "service": service}
-            rows = await self._execute(_SERVICE_STORM_CANDIDATES, params, reads=())
-            # Kept up to date by ``_created`` for the rest of the transaction.
-            cached = known.recent[service] = (since, [to_incident(row) for row in rows])
-        return [i for i in cached[1] if i.created_at >= since and i.id not in known.not_candidates]
+        # Read with the batch's other services when it was prepared; kept up to date by
+        # ``_created`` for the rest of the transaction.
+        await self.prefetch_storm_candidates((service,), since)
+        _, listed = known.recent[service]
+        return [i for i in listed if i.created_at >= since and i.id not in known.not_candidates]
 
     async def prefetch_storm_candidates(self, services: Collection[str], since: datetime) -> None:
         known = self._state.known
@@ -362,6 +359,8 @@ class SqlIncidentRepository(Repository):
             conditions.append(incidents.c.severity == flt.severity.value)
         if flt.before_id is not None:
             conditions.append(incidents.c.id < flt.before_id)
+        if flt.service is not None:
+            conditions.append(incidents.c.service == flt.service)
         query = (
             select(incidents).where(*conditions).order_by(incidents.c.id.desc()).limit(flt.limit)
         )

@@ -180,8 +180,11 @@ async def test_a_poison_delivery_no_longer_wedges_the_inbox_and_the_inbox_tells_
     await release_held_back(database_url)
 
     async def settled() -> dict[str, Any] | None:
+        # Ready alone is not enough: the released delivery is young enough to read "ready"
+        # before the processor's next poll takes it.
         status, ready = await readyz(http, bot)
-        return ready if status == 200 and ready["status"] == "ready" else None
+        done = status == 200 and ready["status"] == "ready" and ready["inbox"]["pending"] == 0
+        return ready if done else None
 
     ready = await poll_until(settled, timeout=30, what="/readyz ready", context=processes.logs)
     assert ready["inbox"] == {"pending": 0, "oldest_pending_seconds": 0.0}

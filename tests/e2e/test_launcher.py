@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,6 +116,25 @@ def drill(run: Launched, *args: str) -> str:
     return result.stdout
 
 
+async def page_through_the_banners_link(run: Launched, page_url: str) -> str:
+    """Sign in with the link the banner printed, as a browser would; then ``page_url``."""
+    found = re.search(r"^  web page +(\S+)", run.output.read_text(), re.MULTILINE)
+    assert found is not None, run.output.read_text()[:2000]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(found.group(1)) as form:
+            assert form.status == 200, await form.text()
+            fields = dict(
+                re.findall(r'name="(csrf|ticket|next)" value="([^"]*)"', await form.text())
+            )
+        assert set(fields) == {"csrf", "ticket", "next"}
+        sign_in = f"{run.bot_url}/ui/sign-in"
+        async with browser.post(sign_in, data=fields, allow_redirects=False) as signed:
+            assert signed.status == 303, await signed.text()
+        async with browser.get(page_url, allow_redirects=False) as page:
+            assert page.status == 200, await page.text()
+            return await page.text()
+
+
 async def test_a_drill_opens_an_incident_and_lifting_it_resolves_it(launched: Launched) -> None:
     run = launched
 
@@ -164,6 +184,11 @@ async def test_a_drill_opens_an_incident_and_lifting_it_resolves_it(launched: La
         await poll_until(
             card_logged, timeout=30, what="the card in the bot's log", context=run.logs
         )
+        # The card links to the incident's page, and the banner's sign-in link opens it.
+        page_url = f"{run.bot_url}/ui/incidents/{incident['id']}"
+        assert f"open the incident page ({page_url})" in tail(bot_log, 200_000)
+        page = await page_through_the_banners_link(run, page_url)
+        assert "LNNHighLatency" in page
 
         drill(run, "--off")
 

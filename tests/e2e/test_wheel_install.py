@@ -162,6 +162,11 @@ def test_db_upgrade_then_serve_until_ready_and_take_an_alert(
         assert _wait_incident(f"{base}/api/incidents", server), log_path.read_text(
             errors="replace"
         )[-3000:]
+        # The web page's templates and stylesheet are package data: shipped in the wheel.
+        status, page = _get(f"{base}/ui/sign-in")
+        assert (status, '<form class="sign-in"' in page) == (200, True), page[-3000:]
+        status, css = _get(f"{base}/ui/static/ui.css")
+        assert (status, "prefers-color-scheme" in css) == (200, True), css[:500]
     finally:
         stop_process(server)
 
@@ -184,6 +189,14 @@ def _request(url: str, token: str, data: bytes | None = None) -> int:
             return status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
 
 
 def _wait_incident(url: str, server: subprocess.Popen[bytes]) -> bool:

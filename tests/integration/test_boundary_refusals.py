@@ -159,6 +159,27 @@ async def test_credentials_that_are_not_utf8_are_401_not_a_traceback(
     assert await inbox_rows(sqlite_url) == []
 
 
+async def test_the_web_pages_ways_in_refuse_bytes_that_are_not_utf8_without_a_traceback(
+    bot: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The web page's routes (/ui/...) take a cookie, a query and a form: none of their bytes
+    # may turn into a 5xx or a traceback.
+    base = str(bot.client.make_url(""))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for method, path, headers, body, status in (
+        ("GET", "/ui/", {"Cookie": "firebreak_session=v1.\xff\xfe.\xff"}, b"", 303),
+        ("GET", "/ui/incidents/1", {"Cookie": "firebreak_session=\xe9t\xe9"}, b"", 303),
+        ("GET", "/ui/sign-in?next=%FF%FE", {}, b"", 200),
+        ("GET", "/ui/?service=%FF", {}, b"", 303),
+        ("POST", "/ui/sign-in", form, b"csrf=%FF&token=\xff\xfe", 400),
+        ("POST", "/ui/sign-out", {"Origin": "http://\xff"}, b"", 403),
+    ):
+        parts = [body] if body else []
+        response = await send_in_parts(base, path, headers, parts, pause=0, method=method)
+        assert response.status == status, (method, path, response)
+    assert errors(caplog) == []
+
+
 async def test_signed_deep_json_with_a_charset_is_400(
     bot: SlackBot, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -91,7 +91,7 @@ async def test_a_p2_emails_the_primary_at_once_and_reminds_the_triage_channel_at
     assert mail["From"] == "firebreak@example.com"
     assert mail["Subject"].startswith("[firebreak P2] #1 ")
     body = mail.get_content()
-    assert "https://firebreak.example/api/incidents/1" in body
+    assert "Incident page: https://firebreak.example/ui/incidents/1" in body
     assert "/incident ack 1" in body
     assert "Response target: 4 h (4 h left)" in body
     assert "Triage:\n1. Check memory per pod: `kubectl top pods -n firebreak" in body

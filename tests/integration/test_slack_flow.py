@@ -131,7 +131,7 @@ async def test_signed_commands_work_and_land_on_the_timeline_with_their_actor(
     assert "commander" in await bot.reply(f"commander <@{CAROL}|carol> 1")
     assert (await bot.reply("severity P0 #1")).startswith("Severity set")
     listing = await bot.reply("list")
-    assert "*#1* P0 · acknowledged" in listing
+    assert "*<http://127.0.0.1:8080/ui/incidents/1|#1>* P0 · acknowledged" in listing
     assert (await bot.reply("resolve 1 fixed by rollback")).startswith("Resolved")
     assert await timeline(bot, 1) == [
         ("incident.opened", f"slack:{ALICE}"),

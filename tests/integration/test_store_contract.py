@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bot.domain.actor import Actor
+from bot.domain.escalation import NewTimer, TimerKind
 from bot.domain.events import (
     ActionFinished,
     AlertRepeat,
@@ -548,3 +549,41 @@ async def test_the_inbox_hands_out_every_source_in_arrival_order(store: Store) -
         Source.ALERTMANAGER,
     ]
     assert first_two == every[:2]
+
+
+async def test_list_filters_by_service(store: Store) -> None:
+    async with store.transaction() as uow:
+        for key, service in (("g1", "lnn-service"), ("g2", "checkout"), ("g3", "lnn-service")):
+            await uow.incidents.open_for_group(new_incident(group_key=key, service=service))
+    async with store.transaction() as uow:
+        found = await uow.incidents.list(IncidentFilter(service="lnn-service"))
+        assert [i.group_key for i in found] == ["g3", "g1"]
+        assert await uow.incidents.list(IncidentFilter(service="lnn")) == []
+
+
+async def test_timers_of_several_incidents_are_read_at_once(store: Store) -> None:
+    async with store.transaction() as uow:
+        ids = [
+            (await uow.incidents.open_for_group(new_incident(group_key=f"g{n}")))[0].id
+            for n in range(3)
+        ]
+        await uow.escalations.schedule(
+            [
+                NewTimer(ids[0], 1, Severity.P0, TimerKind.TARGET, -1, at(900)),
+                NewTimer(ids[0], 1, Severity.P0, TimerKind.LEVEL, 1, at(900)),
+                NewTimer(ids[0], 1, Severity.P0, TimerKind.LEVEL, 0, at(0)),
+                NewTimer(ids[2], 1, Severity.P2, TimerKind.LEVEL, 0, at(0)),
+            ],
+            at=T0,
+        )
+    async with store.transaction() as uow:
+        found = await uow.escalations.for_incidents(ids)
+        assert set(found) == {ids[0], ids[2]}
+        for incident_id in (ids[0], ids[2]):
+            assert found[incident_id] == await uow.escalations.for_incident(incident_id)
+        assert [(t.kind, t.level) for t in found[ids[0]]] == [
+            (TimerKind.LEVEL, 0),
+            (TimerKind.LEVEL, 1),
+            (TimerKind.TARGET, -1),
+        ]
+        assert await uow.escalations.for_incidents([]) == {}

@@ -71,4 +71,5 @@ async def test_split_and_merge_typed_in_the_storm_channel(bot: SlackBot) -> None
     back = await bot.incident(1)
     assert key(3) in {a["group_key"] for a in back["alerts"]}
     assert (await bot.incident(6))["merged_into"] == 1
-    await eventually(lambda: any("Merged into #1" in (m.text or "") for m in new_channel.messages))
+    merged = "Merged into <http://127.0.0.1:8080/ui/incidents/1|#1>: continue there."
+    await eventually(lambda: any(merged in (m.text or "") for m in new_channel.messages))

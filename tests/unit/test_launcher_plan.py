@@ -196,6 +196,10 @@ def test_the_banner_says_where_everything_is_without_printing_the_secret(tmp_pat
     assert f"s/^FIREBREAK_API_TOKEN=//p' {tmp_path}/env" in curl
     assert "drill latency" in text
     assert "20,000 inferences/s" in text
+    # The web page's link carries a ticket signed with the token, never the token.
+    web = next(line for line in text.splitlines() if line.startswith("  web page"))
+    assert "http://127.0.0.1:18080/ui/sign-in?ticket=v1." in web
+    assert plan.env["FIREBREAK_PUBLIC_URL"] == "http://127.0.0.1:18080"
 
 
 def test_the_banner_says_whether_pages_and_emails_go_out(tmp_path: Path) -> None:

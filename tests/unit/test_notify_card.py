@@ -16,9 +16,10 @@ from bot.domain.incident import IncidentStatus, Severity, TimelineEntry
 from bot.domain.timeline import GENESIS, next_entry
 from bot.integrations.slack.card import CardView, render_card
 from bot.integrations.slack.publisher import CARD_KINDS, SlackPublisher, threaded
-from bot.integrations.slack.response import Reached, reached, response_field
+from bot.integrations.slack.response import response_field
 from bot.policy.escalation import EscalationLevel, Notify, RotationMember
 from bot.policy.model import Policy
+from bot.services.escalation.standing import Reached, reached
 from bot.services.publishing import PublishingStore
 from tests.fakes.memory.store import MemoryStore
 from tests.support.incidents import T0, incident

@@ -202,8 +202,8 @@ async def test_a_p0_level_pages_its_service_and_mentions_in_the_cards_channel(
     )
     assert args["links"] == [
         {
-            "href": f"{PUBLIC_URL}/api/incidents/{incident_id}",
-            "text": f"firebreak incident #{incident_id}: API (needs the API token)",
+            "href": f"{PUBLIC_URL}/ui/incidents/{incident_id}",
+            "text": f"firebreak incident #{incident_id}",
         }
     ]
     details = args["custom_details"]
@@ -277,7 +277,7 @@ async def test_a_p2_emails_at_once_and_its_reminder_lands_in_the_triage_channel(
     )
     assert "Response target: 4 h (4 h left)" in body
     assert "kubectl top pods -n firebreak -l app.kubernetes.io/name=lnn-service" in body
-    assert f"{PUBLIC_URL}/api/incidents/{incident_id}" in body
+    assert f"Incident page: {PUBLIC_URL}/ui/incidents/{incident_id}" in body
     assert f"acknowledge in Slack with /incident ack {incident_id}" in body
 
     clock.advance(4 * 3600 + 60)

@@ -103,8 +103,8 @@ def test_the_body_says_overdue_once_the_target_passed(policy: Policy) -> None:
     assert "- LNNHighLatency (P1, firing): p99 is high on lnn-1" in body
     assert "kubectl top pods -n firebreak -l app.kubernetes.io/name=lnn-service" in body
     assert "Steps for every P1:\n1. Analyze performance metrics" in body
-    assert f"Incident API (needs the API token): {URL}/api/incidents/42" in body
-    # What works on a phone without the token: the incident's Slack channel.
+    assert f"Incident page: {URL}/ui/incidents/42" in body
+    # Where the incident is worked on: its Slack channel.
     assert "Slack: #inc-" in body
     assert "acknowledge in Slack with /incident ack 42" in body
 
@@ -137,8 +137,8 @@ def test_the_page_says_what_its_link_is_and_where_in_slack_to_look(policy: Polic
     args = pagerduty_event.trigger_args(p1, [], policy, level="l", public_url=URL)
     assert args["links"] == [
         {
-            "href": f"{URL}/api/incidents/42",
-            "text": "firebreak incident #42: API (needs the API token)",
+            "href": f"{URL}/ui/incidents/42",
+            "text": "firebreak incident #42",
         }
     ]
     details = args["custom_details"]

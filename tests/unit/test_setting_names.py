@@ -28,7 +28,12 @@ BOT_DURATIONS = [
     ),
 ]
 # Durations that were already named for their unit.
-BOT_SECONDS = {"outbox_lease_seconds", "outbox_poll_seconds", "escalation_poll_seconds"}
+BOT_SECONDS = {
+    "outbox_lease_seconds",
+    "outbox_poll_seconds",
+    "escalation_poll_seconds",
+    "ui_session_seconds",
+}
 
 
 @pytest.fixture(autouse=True)

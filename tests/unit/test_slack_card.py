@@ -140,6 +140,25 @@ def test_open_card_shows_facts_alerts_steps_and_buttons(scenario: Scenario) -> N
     assert "P1 incident #42" in message.text
 
 
+def test_the_footer_links_to_the_incidents_page_when_there_is_one(scenario: Scenario) -> None:
+    bare = CardView(incident(), [episode(1)], scenario, None, T0)
+    assert "/ui/incidents/" not in all_text(validated(render_card(bare)))
+    page = "https://firebreak.example/ui/incidents/42"
+    footer = validated(render_card(replace(bare, page=page)))[-1]
+    assert footer["type"] == "context"
+    text = footer["elements"][0]["text"]
+    assert text.startswith(f"<{page}|Incident #42> · alertmanager · updated ")
+    assert text.endswith(f" · <{page}|open the incident page>")
+
+
+def test_a_link_is_one_link_whatever_its_url_or_label_holds() -> None:
+    from bot.text import link
+
+    assert link("https://f.example/a b|c>d", "<@U1> & co") == (
+        "<https://f.example/a%20b%7Cc%3Ed|&lt;@U1&gt; &amp; co>"
+    )
+
+
 def test_acknowledge_disappears_once_acknowledged(scenario: Scenario) -> None:
     acked = incident(status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=T0 + timedelta(minutes=3))
     blocks = validated(

@@ -11,7 +11,7 @@ import pytest
 from bot.domain.incident import AlertEpisode, AlertStatus, Severity
 from bot.integrations.slack import calls
 from bot.integrations.slack.card import CardView, render_card
-from bot.integrations.slack.log_sender import LogSender, describe
+from bot.integrations.slack.log_sender import LogSender, block_lines, describe
 from bot.policy.file import DEFAULT_POLICY, load_policy
 from tests.support.incidents import T0, incident
 
@@ -79,3 +79,20 @@ def test_channel_topic_invite_and_thread_notes_read_plainly() -> None:
     assert update.startswith("incident 7: chat.update to the card (updated in place)")
     triage = describe(calls.post_card(8, text="P2 card", channel="#triage"))
     assert triage.startswith("incident 8: chat.postMessage to #triage")
+
+
+def test_a_link_is_logged_with_its_address() -> None:
+    blocks = [
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "<http://127.0.0.1:8080/ui/incidents/4|Incident #4> · alertmanager",
+                }
+            ],
+        }
+    ]
+    assert block_lines(blocks) == [
+        "Incident #4 (http://127.0.0.1:8080/ui/incidents/4) · alertmanager"
+    ]

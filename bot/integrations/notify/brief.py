@@ -12,12 +12,13 @@ from datetime import datetime
 
 from bot.domain.escalation import Timer, response_standing
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident
+from bot.domain.links import incident_page
 from bot.integrations.slack.channels import channel_name
 from bot.integrations.slack.publisher import CHANNEL_SEVERITIES
-from bot.integrations.slack.response import response_words
 from bot.policy.model import Policy
 from bot.policy.targets import Resolved, resolve_target, scenario_target, template_values
 from bot.policy.templates import fill
+from bot.services.escalation.standing import response_words
 
 
 def one_line(text: str) -> str:
@@ -71,18 +72,15 @@ def response_state(incident: Incident, now: datetime, timers: Sequence[Timer] = 
 
 
 def incident_link(public_url: str, incident_id: int) -> str:
-    """The incident in the bot's JSON API: it answers only with the API token, so every
-    reader is told so (``API_LINK_NOTE``); a web page for people is a later issue."""
-    return f"{public_url.rstrip('/')}/api/incidents/{incident_id}"
-
-
-API_LINK_NOTE = "API (needs the API token)"
+    """The incident's web page (``bot.domain.links``), where a reader signs in to see it
+    whole: alerts, timeline, actions, paging."""
+    return incident_page(public_url, incident_id)
 
 
 def slack_place(incident: Incident, triage_channel: str = "") -> str:
-    """Where in Slack the incident is worked on, for a reader without the API token: the
-    incident's channel (``#inc-20261122-0042-…``) for a P0 or P1, the triage channel for a
-    P2 (``""`` when none is configured)."""
+    """Where in Slack the incident is worked on: the incident's channel
+    (``#inc-20261122-0042-…``) for a P0 or P1, the triage channel for a P2 (``""`` when none
+    is configured)."""
     if incident.severity in CHANNEL_SEVERITIES:
         return f"#{channel_name(incident)}"
     return f"the triage channel ({triage_channel})" if triage_channel else ""

@@ -15,7 +15,6 @@ from bot.domain.escalation import Timer
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident
 from bot.domain.outbox import EMAIL, OutboundCall, email_key
 from bot.integrations.notify.brief import (
-    API_LINK_NOTE,
     firing_first,
     incident_link,
     one_line,
@@ -94,7 +93,7 @@ def body(
     if place:
         lines.append(f"Slack: {place}")
     lines += [
-        f"Incident {API_LINK_NOTE}: {incident_link(public_url, incident.id)}",
+        f"Incident page: {incident_link(public_url, incident.id)}",
         "",
         f"What to do: acknowledge in Slack with /incident ack {incident.id} (or the card's "
         "Acknowledge button); until someone does, the escalation path goes on.",

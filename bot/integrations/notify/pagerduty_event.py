@@ -24,7 +24,6 @@ from bot.domain.escalation import Timer, response_target
 from bot.domain.incident import JSON, AlertEpisode, Incident, Severity
 from bot.domain.outbox import PAGERDUTY, OutboundCall, pagerduty_key
 from bot.integrations.notify.brief import (
-    API_LINK_NOTE,
     firing_first,
     incident_link,
     one_line,
@@ -119,7 +118,7 @@ def trigger_args(
         "links": [
             {
                 "href": incident_link(public_url, incident.id),
-                "text": f"firebreak incident #{incident.id}: {API_LINK_NOTE}",
+                "text": f"firebreak incident #{incident.id}",
             }
         ],
         "service": service,

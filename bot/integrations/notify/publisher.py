@@ -40,6 +40,7 @@ from bot.domain.outbox import (
     pagerduty_key,
 )
 from bot.integrations.notify import email_text, pagerduty_event
+from bot.integrations.notify.brief import incident_link
 from bot.integrations.slack import calls
 from bot.integrations.slack.messages import render_mention
 from bot.integrations.slack.text import escape, is_group_id, is_user_id, who
@@ -198,7 +199,8 @@ class NotificationPublisher:
             line = escape(reason(entry)).replace("escalation", "Escalation", 1)
         else:
             line = f"Paged by hand by {who(str(entry.actor))}"
-        message = render_mention(incident, people, reason=line, now=now)
+        page = incident_link(self._public_url, incident.id)
+        message = render_mention(incident, people, reason=line, now=now, page=page)
         if await self._has_card(uow, incident.id):
             call = calls.post_mention(incident.id, text=message.text, blocks=message.blocks)
         elif incident.severity is Severity.P2 and self._triage:

@@ -20,9 +20,18 @@ from bot.domain.escalation import Timer
 from bot.domain.incident import AlertEpisode, AlertStatus, Incident, IncidentStatus, Severity
 from bot.integrations.slack import kit
 from bot.integrations.slack.kit import Block, Message
-from bot.integrations.slack.response import Reached, response_field
+from bot.integrations.slack.response import response_field
 from bot.integrations.slack.storm_card import storm_blocks
-from bot.integrations.slack.text import date, escape, inert, is_user_id, mention, plain, truncate
+from bot.integrations.slack.text import (
+    date,
+    escape,
+    inert,
+    is_user_id,
+    link,
+    mention,
+    plain,
+    truncate,
+)
 from bot.policy.escalation import format_duration
 from bot.policy.kubernetes import KubernetesPolicy
 from bot.policy.model import Scenario, SuggestedAction
@@ -30,6 +39,7 @@ from bot.policy.noise import FlapPolicy
 from bot.policy.targets import Resolved, resolve_target, scenario_target, template_values
 from bot.policy.templates import fill
 from bot.services.entry_text import human_duration
+from bot.services.escalation.standing import Reached
 
 MAX_ALERTS = 10
 MAX_ACTION_BUTTONS = 20
@@ -51,7 +61,7 @@ class CardView:
     """What the card shows. ``commander`` is a Slack user id (shown as a mention) or, if it
     is not one, a name shown as text. ``kubernetes`` (the policy's section) resolves the
     actions' targets and fills the triage templates. ``reached`` is how far the escalation
-    path has gone (``bot.integrations.slack.response``); ``timers`` are the incident's
+    path has gone (``bot.services.escalation.standing``); ``timers`` are the incident's
     escalation timers, which set the response deadline; ``steps`` are the severity's
     standing steps; ``flap`` (the policy's) says when its flaps make it flapping."""
 
@@ -65,6 +75,8 @@ class CardView:
     steps: Sequence[str] = ()
     timers: Sequence[Timer] = ()
     flap: FlapPolicy = field(default_factory=FlapPolicy)
+    # The incident's web page (``bot.domain.links``); "" without a public URL: no link.
+    page: str = ""
 
     @property
     def labels(self) -> list[Mapping[str, str]]:
@@ -268,8 +280,10 @@ def render_card(view: CardView) -> Message:
         blocks.append(kit.section(_steps(title, view.steps, {}), block_id="firebreak.steps"))
     if view.scenario is not None:
         blocks += _scenario(view, view.scenario)
+    number = link(view.page, f"Incident #{inc.id}") if view.page else f"Incident #{inc.id}"
     footer = kit.context(
-        f"Incident #{inc.id} · {inc.source.value} · updated {date(view.now)}"
+        f"{number} · {inc.source.value} · updated {date(view.now)}"
+        + (f" · {link(view.page, 'open the incident page')}" if view.page else "")
         + (
             f" · `/incident postmortem {inc.id}` for the write-up"
             if inc.status is IncidentStatus.RESOLVED

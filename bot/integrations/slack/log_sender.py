@@ -27,10 +27,13 @@ _UNESCAPE = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 # ``<!date^1795341600^{date_short_pretty}|2026-11-22 10:00 UTC>``: Slack shows the date in
 # the reader's time zone; the log shows the fallback text after the bar.
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+# ``<https://…/ui/incidents/42|Incident #42>``: the log shows the label and the address, so
+# a reader without Slack can open the incident's page.
+_LINK = re.compile(r"<(https?://[^|>]*)\|([^>]*)>")
 
 
 def _plain(text: object) -> str:
-    out = _DATE.sub(r"\1", str(text))
+    out = _LINK.sub(r"\2 (\1)", _DATE.sub(r"\1", str(text)))
     for escaped, char in _UNESCAPE:
         out = out.replace(escaped, char)
     return out

@@ -23,6 +23,7 @@ from bot.integrations.slack.text import (
     inert,
     is_group_id,
     is_user_id,
+    link,
     mention,
     truncate,
     who,
@@ -248,10 +249,11 @@ def render_timeline_entry(entry: TimelineEntry) -> Message:
 
 
 def render_mention(
-    incident: Incident, people: Sequence[str], *, reason: str, now: datetime
+    incident: Incident, people: Sequence[str], *, reason: str, now: datetime, page: str = ""
 ) -> Message:
     """Mentions ``people`` (trusted Slack user or user-group ids) about an incident: why
-    (``reason``, already escaped), how long it has waited, and how to acknowledge."""
+    (``reason``, already escaped), how long it has waited, how to acknowledge, and the
+    incident's web ``page`` when there is one."""
     who = " ".join(mention(ident) for ident in people)
     waited = now - incident.created_at
     if incident.status is not IncidentStatus.TRIGGERED:
@@ -266,5 +268,7 @@ def render_mention(
         f"*{truncate(inert(' '.join(incident.title.split())), TITLE_MAX)}* is {waiting}. "
         f"Acknowledge with `/incident ack {incident.id}` or the card's Acknowledge button."
     )
+    if page:
+        line += f" {link(page, 'Open the incident page')}."
     text = f"{who} {reason}: {incident.severity.value} incident #{incident.id} is {waiting}"
     return Message(text=kit.fallback(text), blocks=[kit.section(line)])

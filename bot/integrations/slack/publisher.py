@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from bot.clock import Clock
 from bot.domain.events import EventKind, GraphAttached, decode
 from bot.domain.incident import Incident, Severity, TimelineEntry
+from bot.domain.links import incident_page
 from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, incident_key
 from bot.integrations.slack import calls
 from bot.integrations.slack.actions import (
@@ -28,10 +29,11 @@ from bot.integrations.slack.channels import channel_name, channel_topic
 from bot.integrations.slack.graphs import graph_upload
 from bot.integrations.slack.messages import render_timeline_entry, render_unsilence_offer
 from bot.integrations.slack.postmortem import postmortem_upload
-from bot.integrations.slack.response import reached
 from bot.integrations.slack.silence_requests import silence_request_calls
+from bot.integrations.slack.text import link
 from bot.policy.model import Policy
 from bot.ports import UnitOfWork
+from bot.services.escalation.standing import reached
 from bot.services.incidents.postmortem import read_postmortem, render_facts
 
 log = logging.getLogger(__name__)
@@ -101,10 +103,13 @@ class SlackPublisher:
         clock: Clock,
         triage_channel: str,
         responders: Mapping[str, Sequence[str]] | None = None,
+        public_url: str = "",
     ) -> None:
         self._policy = policy
         self._clock = clock
         self._triage = triage_channel
+        # Where the card and the merge notice link to (the incident's web page); "": nowhere.
+        self._public_url = public_url
         self._responders = responders if responders is not None else policy.responders
 
     def responders_for(self, service: str) -> list[str]:
@@ -167,7 +172,9 @@ class SlackPublisher:
         this very transaction (a storm forming) never gets a channel; one whose card is out
         says where to continue."""
         refs = {} if opened else await uow.chat_refs.refs(incident.id)
-        text = f"Merged into #{incident.merged_into}: continue there."
+        target = incident.merged_into
+        page = incident_page(self._public_url, target) if target is not None else ""
+        text = f"Merged into {link(page, f'#{target}') if page else f'#{target}'}: continue there."
         if refs.get(CARD_TS) and refs.get(CARD_CHANNEL):
             card = render_card(await self._view(uow, incident))
             await self._add(uow, calls.update_card(incident.id, text=card.text, blocks=card.blocks))
@@ -259,6 +266,7 @@ class SlackPublisher:
             timers=timers,
             steps=level.steps if (level := self._policy.levels.get(incident.severity)) else (),
             flap=self._policy.noise.flap,
+            page=incident_page(self._public_url, incident.id),
         )
 
     async def _add(self, uow: UnitOfWork, call: OutboundCall) -> None:

@@ -20,6 +20,7 @@ from bot.text import escape as escape
 from bot.text import inert as inert
 from bot.text import is_group_id as is_group_id
 from bot.text import is_user_id as is_user_id
+from bot.text import link as link
 
 TRUNCATED = "… (truncated)"
 ELLIPSIS = "…"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.domain.actor import Actor
 from bot.domain.events import CommandViewed
 from bot.domain.incident import Incident, IncidentFilter, TimelineEntry
+from bot.domain.links import incident_page
 from bot.errors import BadRequest
 from bot.policy.targets import resolve_target
 from bot.services.entry_text import describe
@@ -27,7 +28,7 @@ from bot.services.incidents.updates import (
     resolve,
     set_severity,
 )
-from bot.text import escape
+from bot.text import escape, link
 from handlers.deps import Deps
 from handlers.slack.actor import slack_actor
 from handlers.slack.command import commands as cmd
@@ -55,9 +56,12 @@ class CommandContext:
         return slack_actor(self.user)
 
 
-def _line(incident: Incident) -> str:
+def _line(incident: Incident, public_url: str = "") -> str:
+    """One incident in a reply; its number links to its web page when there is a public URL."""
+    page = incident_page(public_url, incident.id)
+    number = f"*{link(page, f'#{incident.id}')}*" if page else f"*#{incident.id}*"
     return (
-        f"*#{incident.id}* {incident.severity.value} · {incident.status.value} · "
+        f"{number} {incident.severity.value} · {incident.status.value} · "
         f"{escape(incident.service)} · {escape(incident.title)}"
     )
 
@@ -100,13 +104,14 @@ async def execute(deps: Deps, command: cmd.Command, ctx: CommandContext) -> str:
             )
             if not found:
                 return "No open incidents." if scope == "open" else "No incidents yet."
-            return "\n".join(_line(i) for i in found)
+            return "\n".join(_line(i, deps.public_url) for i in found)
         case cmd.Show(incident_id=incident_id):
             detail = await show_incident(store, incident_id)
             await _viewed(deps, incident_id, ctx, "show")
             firing = sum(1 for a in detail.alerts if a.status.value == "firing")
             return (
-                f"{_line(detail.incident)}\nscenario {escape(detail.incident.scenario)}, "
+                f"{_line(detail.incident, deps.public_url)}\nscenario"
+                f" {escape(detail.incident.scenario)}, "
                 f"{len(detail.alerts)} alerts ({firing} firing), "
                 f"{len(detail.timeline)} timeline entries"
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from bot.domain.escalation import NewTimer, Timer, TimerKind, TimerStatus
@@ -92,3 +92,11 @@ class MemoryEscalations:
     async def for_incident(self, incident_id: int) -> Sequence[Timer]:
         found = [t for t in self._table.rows.values() if t.incident_id == incident_id]
         return sorted(found, key=lambda t: (t.run, t.kind is TimerKind.TARGET, t.level))
+
+    async def for_incidents(self, incident_ids: Collection[int]) -> Mapping[int, Sequence[Timer]]:
+        found: dict[int, Sequence[Timer]] = {}
+        for incident_id in incident_ids:
+            timers = await self.for_incident(incident_id)
+            if timers:
+                found[incident_id] = timers
+        return found

@@ -204,6 +204,7 @@ class MemoryIncidents:
             and (not flt.open_only or incident.status.is_open)
             and (flt.severity is None or incident.severity is flt.severity)
             and (flt.before_id is None or incident.id < flt.before_id)
+            and (flt.service is None or incident.service == flt.service)
         ]
         return found[: flt.limit]
 

@@ -1,0 +1,108 @@
+"""How far the live feed may go: past every id that is committed or can never commit.
+
+Timeline ids are handed out at insert, and on PostgreSQL transactions commit in any order: a
+read of ``id > cursor`` can see 12 while 11, inserted earlier by a transaction still running,
+is not visible yet. A reader that moved its cursor to 12 would never send 11. So the cursor
+stops before a gap until the gap can no longer fill:
+
+- its writer has ended. The id came from the sequence before the later id did, so before
+  the later id's transaction committed and before the read that saw the gap; and a
+  transaction gets its number (xid) in the same statement, microseconds after it takes a
+  sequence value. So once ``fence_delay`` has passed since the gap was first seen, every
+  writer that may hold the missing id is numbered below the ``next_unstarted`` of a snapshot
+  taken then (the fence); when a later snapshot's ``oldest_running`` has passed the fence,
+  all of them have ended, and that same snapshot shows whatever they committed. What is
+  still missing was rolled back: skipped, with no timer to wait out.
+- or it has stayed open ``max_wait``: a writer stuck that long (or any long transaction on
+  the server holding the horizon back) must not stop every stream. Skipped with a WARNING,
+  naming the ids: if one commits later, live streams will not carry it (a reload shows it).
+
+With no horizon (SQLite: one writer at a time, ids commit in order, a rolled-back insert
+takes no id for good) a gap is skipped at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.ports.live import FeedEntry, FeedRead, Horizon
+
+log = logging.getLogger("firebreak.live")
+
+FENCE_DELAY = timedelta(seconds=0.2)
+MAX_GAP_WAIT = timedelta(seconds=30)
+
+
+@dataclass(slots=True)
+class _Gap:
+    at: int
+    seen_at: datetime
+    fence: int | None = None
+
+
+class CommitOrder:
+    """The cursor of the live feed: every id at or below it is settled (published, or known
+    never to commit). ``settle`` takes a read past it and answers the entries that may go out
+    now, in id order, moving the cursor past them."""
+
+    def __init__(
+        self,
+        cursor: int,
+        *,
+        fence_delay: timedelta = FENCE_DELAY,
+        max_wait: timedelta = MAX_GAP_WAIT,
+    ) -> None:
+        self.cursor = cursor
+        self._fence_delay = fence_delay
+        self._max_wait = max_wait
+        self._gap: _Gap | None = None
+
+    @property
+    def holding(self) -> bool:
+        """Whether the cursor waits before a gap."""
+        return self._gap is not None
+
+    def settle(self, read: FeedRead, now: datetime) -> list[FeedEntry]:
+        """The entries of ``read`` that may be published, in id order."""
+        settled: list[FeedEntry] = []
+        for item in read.entries:
+            if item.id <= self.cursor:
+                continue
+            if item.id > self.cursor + 1 and not self._may_skip(item.id, read.horizon, now):
+                break
+            settled.append(item)
+            self.cursor = item.id
+            self._gap = None
+        return settled
+
+    def _may_skip(self, next_id: int, horizon: Horizon | None, now: datetime) -> bool:
+        """Whether the ids between the cursor and ``next_id`` can be passed over."""
+        if horizon is None:
+            return True
+        at = self.cursor + 1
+        gap = self._gap
+        if gap is None or gap.at != at:
+            self._gap = _Gap(at, now)
+            return False
+        if gap.fence is None and now - gap.seen_at >= self._fence_delay:
+            gap.fence = horizon.next_unstarted
+        if gap.fence is not None and horizon.oldest_running >= gap.fence:
+            log.debug("timeline ids %s rolled back: passed over", _ids(at, next_id))
+            return True
+        if now - gap.seen_at >= self._max_wait:
+            log.warning(
+                "timeline ids %s still not committed after %.0fs (a transaction that long, or"
+                " one holding the server's oldest running transaction back): live streams pass"
+                " over them",
+                _ids(at, next_id),
+                self._max_wait.total_seconds(),
+            )
+            return True
+        return False
+
+
+def _ids(first: int, following: int) -> str:
+    last = following - 1
+    return str(first) if first == last else f"{first}-{last}"
