@@ -98,19 +98,23 @@ def split(expr: str) -> GraphQuery:
     series = _left_of_sets(_unwrap(rule))
     comparison = _root(series, COMPARISONS)
     if comparison is None:
-        return GraphQuery(expr=_unwrap(series), rule=rule)
+        whole = _unwrap(series)
+        if not whole:
+            raise NotGraphable("the expression is empty (comments at most)")
+        return GraphQuery(expr=whole, rule=rule)
     left = series[: comparison.start].strip()
     right = _skip_bool(series[comparison.end :])
     op = comparison.text
     number = _number(right)
     if number is None and (swapped := _number(left)) is not None:
         left, number, op = right, swapped, FLIPPED[op]
-    if not left:
+    graphed = _unwrap(left)
+    if not graphed:
         raise NotGraphable(f"nothing to graph on the left of {op!r}")
     if number is None:
         # Two series compared: the left one is what the alert reports.
-        return GraphQuery(expr=_unwrap(left), rule=rule)
-    return GraphQuery(expr=_unwrap(left), rule=rule, threshold=number, op=op)
+        return GraphQuery(expr=graphed, rule=rule)
+    return GraphQuery(expr=graphed, rule=rule, threshold=number, op=op)
 
 
 def _left_of_sets(expr: str) -> str:

@@ -169,6 +169,8 @@ def test_describe_names_the_line() -> None:
         ('http://prom/graph?g0.expr=x{a="b}', "unterminated"),
         ("http://prom/graph?g0.expr=%3E+1", "nothing to graph"),
         ("http://prom/graph?g0.expr=x%00", "NUL"),
+        ("http://prom/graph?g0.expr=%23+only+a+comment", "empty"),
+        ("http://prom/graph?g0.expr=%23+a+comment%0A%3E+1", "nothing to graph"),
     ],
 )
 def test_what_cannot_be_graphed_says_why(url: str, why: str) -> None:
@@ -259,4 +261,4 @@ def test_any_text_is_split_or_refused_never_crashes(text: str) -> None:
     except NotGraphable:
         return
     assert query.threshold is None or math.isfinite(query.threshold)
-    assert query.expr or not text.strip()
+    assert query.expr
