@@ -108,3 +108,17 @@ class DrillFailed(FirebreakError):
 
 class UpstreamError(FirebreakError):
     """A service firebreak asks (PagerDuty's REST API) failed or could not be reached."""
+
+
+class MetricsQueryFailed(UpstreamError):
+    """The configured Prometheus could not be reached, timed out, or refused a query."""
+
+
+class GraphUnavailable(FirebreakError):
+    """No graph can be drawn: ``reason`` (a ``bot.domain.graphs.GraphReason`` value) says
+    which case, the message says why in words people read."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail)
