@@ -18,7 +18,7 @@ from handlers.ui.config import UI_CONFIG, UiConfig
 from handlers.ui.errors import ui_errors
 from handlers.ui.headers import security_headers
 from handlers.ui.limiter import SignInLimiter
-from handlers.ui.pages import incident_page, incidents_page, postmortem_download
+from handlers.ui.pages import graph_png, incident_page, incidents_page, postmortem_download
 from handlers.ui.sign_in import LIMITER, sign_in, sign_in_form, sign_out
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -67,6 +67,7 @@ def mount_ui(app: web.Application, config: UiConfig) -> None:
     ui.router.add_get("/", incidents_page)
     ui.router.add_get("/incidents/{incident_id}", incident_page)
     ui.router.add_get("/incidents/{incident_id}/postmortem.md", postmortem_download)
+    ui.router.add_get("/incidents/{incident_id}/graph.png", graph_png)
     # The pages' live updates: the same stream as GET /api/events, behind the session. No
     # HEAD: it would open a stream.
     ui.router.add_get("/events", event_stream(_session_checked), allow_head=False)

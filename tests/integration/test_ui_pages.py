@@ -9,7 +9,9 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -358,3 +360,53 @@ async def test_no_route_under_ui_changes_an_incident(site: Site) -> None:
     }
     assert writes == {("POST", "/ui/sign-in"), ("POST", "/ui/sign-out")}
     assert site.app[PROCESSOR] is not None
+
+
+async def test_without_prometheus_the_graph_section_says_why(site: Site) -> None:
+    await site.alerts("g-nograph", alert("LNNServiceDown"))
+    section = await site.page("/ui/incidents/1?part=graph")
+    assert section.lstrip().startswith('<section id="graph"')
+    assert "No graph:" in section
+    assert "<img" not in section
+    assert "no graph for incident 1" in await site.page("/ui/incidents/1/graph.png", status=404)
+
+
+async def test_the_graph_is_drawn_from_the_configured_prometheus_and_served_as_png(
+    aiohttp_client: MakeClient, aiohttp_server: Any, sqlite_url: str, policy: Policy
+) -> None:
+    asked: list[dict[str, str]] = []
+
+    async def query_range(request: web.Request) -> web.Response:
+        asked.append(dict(request.query))
+        start = float(request.query["start"])
+        values = [[start + 15 * n, str(0.2 + (n % 7) / 10)] for n in range(240)]
+        series = {"metric": {"instance": "lnn-0"}, "values": values}
+        data = {"resultType": "matrix", "result": [series]}
+        return web.json_response({"status": "success", "data": data})
+
+    prometheus = web.Application()
+    prometheus.router.add_get("/api/v1/query_range", query_range)
+    server = await aiohttp_server(prometheus, host="127.0.0.1")
+    await upgrade_async(sqlite_url)
+    app = web_app(sqlite_url, policy, prometheus_url=str(server.make_url("/")).rstrip("/"))
+    client = await aiohttp_client(app)
+    assert (await sign_in(client)).status == 303
+    site = Site(client, app, FixedClock(datetime.now(UTC)))
+    graphed = alert("LNNHighLatency")
+    # Only the configured Prometheus is asked: the alert's own link names another host.
+    graphed["generatorURL"] = (
+        "http://prometheus.invalid/graph?g0.expr=" + quote("lnn_p99_seconds > 0.5") + "&g0.tab=1"
+    )
+    await site.alerts("g-graph", graphed)
+
+    section = await site.page("/ui/incidents/1?part=graph")
+    src = re.search(r'<img src="([^"]+)"', section)
+    assert src is not None, section
+    assert src.group(1).startswith("/ui/incidents/1/graph.png?v=")
+    assert "lnn_p99_seconds &gt; 0.5" in section  # the alt text and caption, escaped
+    png = await client.get(src.group(1))
+    assert png.status == 200
+    assert png.content_type == "image/png"
+    assert (await png.read()).startswith(b"\x89PNG\r\n\x1a\n")
+    assert asked
+    assert {q["query"] for q in asked} == {"lnn_p99_seconds"}
