@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import text
 
 from bot.clock import FixedClock
 from bot.domain.actor import Actor
@@ -116,6 +117,16 @@ async def setup(postgres_url: str) -> AsyncIterator[Setup]:
         )
         yield Setup(sql, feed, clock, incident.id, other.id, subscription)
         await feed.stop()
+
+
+async def test_timeline_ids_are_handed_out_in_order(setup: Setup) -> None:
+    # What the commit order rests on: an id below a committed one was taken before it.
+    # A sequence cache would let a session hand out ids it reserved long before.
+    async with setup.sql.engine.connect() as conn:
+        cache = await conn.scalar(
+            text("SELECT cache_size FROM pg_sequences WHERE sequencename = 'timeline_id_seq'")
+        )
+    assert cache == 1
 
 
 async def test_an_id_committed_after_a_later_one_goes_out_first_and_none_is_skipped(

@@ -73,8 +73,12 @@ class LiveFeed:
             "live feed",
             self._step,
             clock=clock,
-            # Retries every few seconds while the database is down, so heartbeats go on.
-            pacing=Pacing(poll=limits.poll, backoff_cap=min(5.0, limits.heartbeat)),
+            # Retries every few seconds while the database is down, so heartbeats go on; a
+            # read in flight when the app stops finishes (milliseconds) rather than being
+            # cancelled while its connection goes back to the pool.
+            pacing=Pacing(
+                poll=limits.poll, backoff_cap=min(5.0, limits.heartbeat), stop_timeout=5.0
+            ),
             transient=(StorageUnavailable,),
         )
 

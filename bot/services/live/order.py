@@ -5,8 +5,10 @@ read of ``id > cursor`` can see 12 while 11, inserted earlier by a transaction s
 is not visible yet. A reader that moved its cursor to 12 would never send 11. So the cursor
 stops before a gap until the gap can no longer fill:
 
-- its writer has ended. The id came from the sequence before the later id did, so before
-  the later id's transaction committed and before the read that saw the gap; and a
+- its writer has ended. The id came from the sequence before the later id did (the
+  sequence hands values out in order: no per-session cache, PostgreSQL's default for a
+  serial column), so before the later id's transaction committed and before the read that
+  saw the gap; and a
   transaction gets its number (xid) in the same statement, microseconds after it takes a
   sequence value. So once ``fence_delay`` has passed since the gap was first seen, every
   writer that may hold the missing id is numbered below the ``next_unstarted`` of a snapshot
