@@ -364,6 +364,8 @@ async def test_no_route_under_ui_changes_an_incident(site: Site) -> None:
 
 async def test_without_prometheus_the_graph_section_says_why(site: Site) -> None:
     await site.alerts("g-nograph", alert("LNNServiceDown"))
+    # An open incident's page looks again every minute (its graph moves without entries).
+    assert 'data-open="true"' in await site.page("/ui/incidents/1")
     section = await site.page("/ui/incidents/1?part=graph")
     assert section.lstrip().startswith('<section id="graph"')
     assert "No graph:" in section

@@ -45,6 +45,11 @@
       if (seq !== null) {
         main.setAttribute("data-last-seq", seq);
       }
+      if (freshMain.getAttribute("data-open") === "true") {
+        main.setAttribute("data-open", "true");
+      } else {
+        main.removeAttribute("data-open");
+      }
     }
     document.title = fresh.title || document.title;
   }
@@ -128,4 +133,12 @@
   }
 
   connect();
+
+  // An open incident's graph goes on moving with nothing on the timeline: look again every
+  // minute (the bot draws it at most once a minute; only a changed section is swapped).
+  window.setInterval(function () {
+    if (!signedOut && main.getAttribute("data-open") === "true") {
+      refresh();
+    }
+  }, 60000);
 })();
