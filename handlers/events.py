@@ -124,30 +124,36 @@ async def _serve(
             "X-Accel-Buffering": "no",
         }
     )
+
+    async def send(data: bytes) -> None:
+        # Bounded: a client that stops reading would otherwise hold the handler for good.
+        await subscription.write(lambda: response.write(data), within=feed.limits.heartbeat)
+
     try:
         async with aclosing(feed.catch_up(subscription)) as pages:
             # The first page before the answer starts, so a database that cannot be read
             # is still a 503 the client retries, not an empty stream.
             first = await anext(pages, None)
             await response.prepare(request)
-            await response.write(f"retry: {RETRY_MS}\n\n".encode())
+            await send(f"retry: {RETRY_MS}\n\n".encode())
             try:
                 page = first
                 while page is not None:
-                    await response.write(b"".join(_frame(event) for event in page))
+                    await send(b"".join(_frame(event) for event in page))
                     subscription.sent(page[-1].id)
                     page = await anext(pages, None)
             except StorageUnavailable as exc:
                 log.warning("live event stream ended while catching up: %s", printable(str(exc)))
                 return response
         if not subscription.caught_up:
-            await response.write(f"retry: {RETRY_SOON_MS}\n: reconnect for more\n\n".encode())
+            await send(f"retry: {RETRY_SOON_MS}\n: reconnect for more\n\n".encode())
         else:
             while (item := await subscription.next()) is not None:
-                await response.write(_frame(item))
-        await response.write_eof()
+                await send(_frame(item))
+        await subscription.write(response.write_eof, within=feed.limits.heartbeat)
     except ConnectionError:
-        # The client went away, or was cut off for falling behind (it was logged then).
+        # The client went away, or was cut off for falling behind or not reading (logged
+        # then), or at shutdown while a write waited on it.
         pass
     finally:
         feed.unsubscribe(subscription)
