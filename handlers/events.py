@@ -37,8 +37,14 @@ LIVE_FEED = web.AppKey("live_feed", LiveFeed)
 # at its bound, the client is asked back sooner (the next connection says 2000 again).
 RETRY_MS = 2000
 RETRY_SOON_MS = 250
-# Ids and incident numbers are SQL integers: anything longer is not one of ours.
-MAX_DIGITS = 18
+# Incident ids and timeline (event) ids live in INTEGER columns, and PostgreSQL refuses a
+# larger number outright, which would read as the database being down (503): a larger one is
+# not one of ours (400). The incident bound is the core's incident id bound (``ID_MAX``, which
+# another branch moves into ``bot/domain/incident.py``; use it from there once merged).
+INCIDENT_ID_MAX = 2**31 - 1
+EVENT_ID_MAX = 2**31 - 1
+# Digits read before the bound is checked: no conversion of an arbitrarily long number.
+_MAX_DIGITS = 18
 
 # Raises AuthError (401) unless the request may follow the stream.
 Authorize = Callable[[web.Request], None]
@@ -67,9 +73,9 @@ def stream_params(request: web.Request) -> tuple[int | None, int | None]:
     last = _single(request.headers.getall("Last-Event-ID", []), "Last-Event-ID")
     after = _single(request.query.getall("after", []), "after")
     incident = _single(request.query.getall("incident", []), "incident")
-    from_query = _number("after", after) if after is not None else None
-    from_header = _number("Last-Event-ID", last) if last else None
-    incident_id = _number("incident", incident) if incident is not None else None
+    from_query = _number("after", after, EVENT_ID_MAX) if after is not None else None
+    from_header = _number("Last-Event-ID", last, EVENT_ID_MAX) if last else None
+    incident_id = _number("incident", incident, INCIDENT_ID_MAX) if incident is not None else None
     if incident_id == 0:
         raise BadRequest("incident must be an incident id, not 0")
     return (from_header if from_header is not None else from_query), incident_id
@@ -81,9 +87,12 @@ def _single(found: list[str], name: str) -> str | None:
     return found[0].strip() if found else None
 
 
-def _number(name: str, raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS):
-        raise BadRequest(f"{name} must be an event id (a whole number), not {raw[:40]!r}")
+def _number(name: str, raw: str, largest: int) -> int:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS) or int(raw) > largest:
+        what = "an incident id" if name == "incident" else "an event id"
+        raise BadRequest(
+            f"{name} must be {what} (a whole number up to {largest}), not {raw[:40]!r}"
+        )
     return int(raw)
 
 
