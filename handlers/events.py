@@ -37,8 +37,14 @@ LIVE_FEED = web.AppKey("live_feed", LiveFeed)
 # at its bound, the client is asked back sooner (the next connection says 2000 again).
 RETRY_MS = 2000
 RETRY_SOON_MS = 250
-# Ids and incident numbers are SQL integers: anything longer is not one of ours.
-MAX_DIGITS = 18
+# Incident ids and timeline (event) ids live in INTEGER columns, and PostgreSQL refuses a
+# larger number outright, which would read as the database being down (503): a larger one is
+# not one of ours (400). The incident bound is the core's incident id bound (``ID_MAX``, which
+# another branch moves into ``bot/domain/incident.py``; use it from there once merged).
+INCIDENT_ID_MAX = 2**31 - 1
+EVENT_ID_MAX = 2**31 - 1
+# Digits read before the bound is checked: no conversion of an arbitrarily long number.
+_MAX_DIGITS = 18
 
 # Raises AuthError (401) unless the request may follow the stream.
 Authorize = Callable[[web.Request], None]
@@ -67,9 +73,9 @@ def stream_params(request: web.Request) -> tuple[int | None, int | None]:
     last = _single(request.headers.getall("Last-Event-ID", []), "Last-Event-ID")
     after = _single(request.query.getall("after", []), "after")
     incident = _single(request.query.getall("incident", []), "incident")
-    from_query = _number("after", after) if after is not None else None
-    from_header = _number("Last-Event-ID", last) if last else None
-    incident_id = _number("incident", incident) if incident is not None else None
+    from_query = _number("after", after, EVENT_ID_MAX) if after is not None else None
+    from_header = _number("Last-Event-ID", last, EVENT_ID_MAX) if last else None
+    incident_id = _number("incident", incident, INCIDENT_ID_MAX) if incident is not None else None
     if incident_id == 0:
         raise BadRequest("incident must be an incident id, not 0")
     return (from_header if from_header is not None else from_query), incident_id
@@ -81,9 +87,12 @@ def _single(found: list[str], name: str) -> str | None:
     return found[0].strip() if found else None
 
 
-def _number(name: str, raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS):
-        raise BadRequest(f"{name} must be an event id (a whole number), not {raw[:40]!r}")
+def _number(name: str, raw: str, largest: int) -> int:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS) or int(raw) > largest:
+        what = "an incident id" if name == "incident" else "an event id"
+        raise BadRequest(
+            f"{name} must be {what} (a whole number up to {largest}), not {raw[:40]!r}"
+        )
     return int(raw)
 
 
@@ -124,30 +133,36 @@ async def _serve(
             "X-Accel-Buffering": "no",
         }
     )
+
+    async def send(data: bytes) -> None:
+        # Bounded: a client that stops reading would otherwise hold the handler for good.
+        await subscription.write(lambda: response.write(data), within=feed.limits.heartbeat)
+
     try:
         async with aclosing(feed.catch_up(subscription)) as pages:
             # The first page before the answer starts, so a database that cannot be read
             # is still a 503 the client retries, not an empty stream.
             first = await anext(pages, None)
             await response.prepare(request)
-            await response.write(f"retry: {RETRY_MS}\n\n".encode())
+            await send(f"retry: {RETRY_MS}\n\n".encode())
             try:
                 page = first
                 while page is not None:
-                    await response.write(b"".join(_frame(event) for event in page))
+                    await send(b"".join(_frame(event) for event in page))
                     subscription.sent(page[-1].id)
                     page = await anext(pages, None)
             except StorageUnavailable as exc:
                 log.warning("live event stream ended while catching up: %s", printable(str(exc)))
                 return response
         if not subscription.caught_up:
-            await response.write(f"retry: {RETRY_SOON_MS}\n: reconnect for more\n\n".encode())
+            await send(f"retry: {RETRY_SOON_MS}\n: reconnect for more\n\n".encode())
         else:
             while (item := await subscription.next()) is not None:
-                await response.write(_frame(item))
-        await response.write_eof()
+                await send(_frame(item))
+        await subscription.write(response.write_eof, within=feed.limits.heartbeat)
     except ConnectionError:
-        # The client went away, or was cut off for falling behind (it was logged then).
+        # The client went away, or was cut off for falling behind or not reading (logged
+        # then), or at shutdown while a write waited on it.
         pass
     finally:
         feed.unsubscribe(subscription)

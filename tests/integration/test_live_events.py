@@ -214,3 +214,28 @@ async def test_an_id_the_database_never_gave_counts_from_its_newest(
     events = await live.until(lambda d: d["incident_id"] == incident and d["kind"] == "note")
     assert all(e.number < 999_999 for e in events)
     live.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "last_event_id", "named"),
+    [
+        ("after=0&incident=2147483648", None, "incident"),
+        ("after=2147483648", None, "after"),
+        ("", "2147483648", "Last-Event-ID"),
+    ],
+)
+async def test_an_id_past_its_integer_column_is_400_not_the_database_being_down(
+    client: Client, other_writer: SqlStore, query: str, last_event_id: str | None, named: str
+) -> None:
+    # Entries to catch up on, so the database would be asked about the number.
+    await add_notes(other_writer, 2)
+    await client.app[LIVE_FEED].drain()
+    headers = dict(API_AUTH)
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    response = await client.get(f"{EVENTS}?{query}", headers=headers)
+    assert response.status == 400
+    assert named in (await response.json())["error"]
+    # The largest number the columns hold is still one (a stream, of no incident's events).
+    largest = await stream(client, after="0", incident="2147483647")
+    largest.close()

@@ -71,6 +71,46 @@ async def test_shutting_down_ends_every_stream_instead_of_waiting_for_them(
             assert live.ended
 
 
+async def test_shutting_down_cuts_off_a_stream_stuck_writing_to_a_client_that_reads_nothing(
+    sqlite_url: str, policy: Policy
+) -> None:
+    # Committed before the app starts, so the stream's catch-up has megabytes to write.
+    async with migrated_store(sqlite_url) as other, other.transaction() as uow:
+        incident = await uow.incidents.create(new_incident(group_key=None))
+        for n in range(600):
+            await uow.timeline.append(
+                incident.id, at=T0, actor=Actor("slack", "U1"), event=Note(text=f"{n:x<3000}")
+            )
+    app = bot_app(sqlite_url, policy)
+    app.middlewares.append(small_send_buffer)
+    runner = make_runner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    await app[LIVE_FEED].drain()
+    loop = asyncio.get_running_loop()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    stuck.setblocking(False)
+    try:
+        await loop.sock_connect(stuck, ("127.0.0.1", port))
+        await loop.sock_sendall(
+            stuck,
+            f"GET {EVENTS}?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+            + f"Authorization: {API_AUTH['Authorization']}\r\n\r\n".encode(),
+        )
+        deadline = loop.time() + DROP_BOUND_S
+        while app[LIVE_FEED].streams < 1:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        # Its first page fills both socket buffers at once; the client never reads.
+        await asyncio.sleep(0.5)
+        await asyncio.wait_for(runner.cleanup(), SHUTDOWN_BOUND_S)
+    finally:
+        stuck.close()
+
+
 @web.middleware
 async def small_send_buffer(request: web.Request, handler: Handler) -> web.StreamResponse:
     transport = request.transport

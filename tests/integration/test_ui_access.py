@@ -287,6 +287,13 @@ async def test_the_trusted_proxy_header_signs_in_the_user_it_names(
     assert (await client.get("/ui/", allow_redirects=False)).status == 303
     bad = await client.get("/ui/", headers={"X-Forwarded-User": "   "}, allow_redirects=False)
     assert bad.status == 400
+    # Twice (a proxy that appends to the client's header instead of replacing it) is refused.
+    twice = await client.get(
+        "/ui/",
+        headers=[("X-Forwarded-User", "mallory"), ("X-Forwarded-User", "alice@example.com")],
+        allow_redirects=False,
+    )
+    assert twice.status == 400
     assert tracebacks(caplog) == []
 
 

@@ -4,8 +4,11 @@ clock (not the wall) decides heartbeats."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 
 import pytest
@@ -13,7 +16,7 @@ import pytest
 from bot.clock import FixedClock
 from bot.errors import Overloaded, StorageUnavailable
 from bot.services.live.events import LiveEvent, live_event
-from bot.services.live.feed import LiveFeed, LiveLimits
+from bot.services.live.feed import CATCH_UP_PAGE, LiveFeed, LiveLimits
 from bot.services.live.subscription import BEAT, Ended, Subscription
 from tests.fakes.memory.live import MemoryTimelineFeed, feed_entry
 from tests.support.payloads.alertmanager import T0
@@ -192,6 +195,51 @@ async def test_catch_up_covers_what_was_missed_up_to_the_position_and_is_bounded
     whole, _ = follow(feed, after=6, incident_id=1)
     assert [e.id for page in [p async for p in feed.catch_up(whole)] for e in page] == [7, 8, 9]
     assert whole.caught_up
+
+
+async def test_a_catch_up_stops_reading_once_the_process_shuts_down(
+    source: MemoryTimelineFeed, clock: FixedClock
+) -> None:
+    feed = LiveFeed(source, clock)
+    commit(source, *range(1, CATCH_UP_PAGE * 2 + 1))
+    await feed.start()
+    try:
+        subscription, _ = follow(feed, after=0)
+        async with aclosing(feed.catch_up(subscription)) as pages:
+            first = await anext(pages)
+            assert len(first) == CATCH_UP_PAGE
+            feed.close_all()
+            assert await anext(pages, None) is None
+    finally:
+        await feed.stop()
+
+
+async def test_a_write_the_client_does_not_take_in_time_cuts_its_connection(
+    feed: LiveFeed,
+) -> None:
+    subscription, connection = follow(feed)
+    never = asyncio.Event()
+    with pytest.raises(ConnectionResetError):
+        await subscription.write(never.wait, within=0.01)
+    assert connection.cut
+
+
+async def test_shutting_down_cuts_a_stream_that_is_writing_and_ends_an_idle_one_cleanly(
+    feed: LiveFeed,
+) -> None:
+    writing, writing_connection = follow(feed)
+    idle, idle_connection = follow(feed)
+    never = asyncio.Event()
+    write = asyncio.create_task(writing.write(never.wait, within=3600))
+    await asyncio.sleep(0)  # the write starts waiting on its client
+    feed.close_all()
+    assert writing_connection.cut
+    assert not idle_connection.cut
+    assert await idle.next() is None
+    # The cut is what ends a real write (its transport closes under it).
+    write.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await write
 
 
 async def test_an_id_past_the_head_counts_from_the_head(

@@ -85,12 +85,33 @@ def test_a_gap_open_for_the_whole_bound_is_passed_over_with_a_warning(
     assert "timeline ids 5-7 still not committed" in caplog.text
 
 
-def test_a_new_gap_after_a_passed_one_waits_on_its_own() -> None:
+def test_a_gap_above_what_the_fence_covers_waits_on_its_own() -> None:
     order = CommitOrder(0)
-    settle(order, read(2, 5, oldest=1, following=3), T0)
+    # The first read's highest id is 2: the fence covers the writers of ids up to 2.
+    settle(order, read(2, oldest=1, following=3), T0)
     settle(order, read(2, 5, oldest=1, following=3), LATER)
-    # The first gap (1) passes; the second (3-4) is new and holds.
-    assert settle(order, read(2, 5, oldest=3, following=3), LATER) == [2]
+    # The first gap (1) passes; the second (3-4), above that mark, is new and holds.
+    assert settle(order, read(2, 5, oldest=3, following=4), LATER) == [2]
     assert order.holding
     assert settle(order, read(5, oldest=3, following=6), LATER + timedelta(seconds=1)) == []
     assert settle(order, read(5, oldest=6, following=6), LATER + timedelta(seconds=1)) == [5]
+
+
+def test_gaps_seen_in_one_read_pass_together_behind_one_fence() -> None:
+    # Every even id rolled back long ago, all seen in the first read; a busy server with a
+    # new writer running at each read.
+    present = tuple(range(1, 22, 2))
+    order = CommitOrder(0)
+    assert settle(order, read(*present, oldest=100, following=101), T0) == [1]
+    assert settle(order, read(*present[1:], oldest=110, following=111), LATER) == []
+    assert settle(order, read(*present[1:], oldest=120, following=121), LATER) == [*present[1:]]
+    assert order.cursor == 21
+    assert not order.holding
+
+
+def test_one_fence_covers_a_gap_that_appears_below_its_mark_later() -> None:
+    order = CommitOrder(0)
+    # 2 is missing; 3 commits later but 4 was already seen: 3 too was handed out before.
+    assert settle(order, read(1, 4, oldest=10, following=11), T0) == [1]
+    assert settle(order, read(4, oldest=10, following=11), LATER) == []
+    assert settle(order, read(3, 4, oldest=11, following=12), LATER) == [3, 4]

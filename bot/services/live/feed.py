@@ -167,6 +167,9 @@ class LiveFeed:
         left = self.limits.catch_up
         after = subscription.after
         while after < subscription.start:
+            if subscription.ended is not None:
+                # Shut down (or cut off) meanwhile: the rest would never be written.
+                return
             if left == 0:
                 subscription.caught_up = False
                 return

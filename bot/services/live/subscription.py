@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.services.live.events import LiveEvent
+
+log = logging.getLogger("firebreak.live")
+
+# Seconds a write may wait on its client once the process is stopping (the stream's end, or a
+# page read just before): short, since shutdown waits for it.
+SHUTDOWN_WRITE = 1.0
 
 
 class Beat(enum.Enum):
@@ -37,7 +44,8 @@ class Subscription:
     it as slow and calls ``disconnect``, which closes the connection), heartbeats and its
     end, and ends it once ``connected`` says its client left (a stream writes only when
     something happens, so a closed connection would otherwise hold its place until the next
-    heartbeat); the stream takes them with ``next``."""
+    heartbeat); the stream takes them with ``next``, and writes each through ``write``, so a
+    client that stops reading cannot hold its handler (or a shutdown) for long."""
 
     def __init__(
         self,
@@ -62,6 +70,7 @@ class Subscription:
         self._queue: deque[LiveEvent] = deque()
         self._signal = asyncio.Event()
         self._beat = False
+        self._writing = False
 
     @property
     def queued(self) -> int:
@@ -83,15 +92,34 @@ class Subscription:
         self._signal.set()
 
     def end(self, why: Ended) -> None:
-        """End the subscription; a slow one has its connection closed at once (its stream
-        may be stuck writing to a client that does not read)."""
+        """End the subscription; a slow one, and one whose stream is writing when the process
+        stops, has its connection closed at once (its stream may be stuck writing to a client
+        that does not read: aiohttp's graceful shutdown would wait for it, then its cancel
+        does not reach the write)."""
         if self.ended is not None:
             return
         self.ended = why
         self._queue.clear()
         self._signal.set()
-        if why is Ended.SLOW:
+        if why is Ended.SLOW or (why is Ended.SHUTDOWN and self._writing):
             self._disconnect()
+
+    async def write(self, send: Callable[[], Awaitable[object]], *, within: float) -> None:
+        """Run ``send`` (one write to the client). One the client has not taken within
+        ``within`` seconds (``SHUTDOWN_WRITE`` once shutting down) has its connection closed:
+        ``ConnectionResetError``."""
+        if self.ended is Ended.SHUTDOWN:
+            within = min(within, SHUTDOWN_WRITE)
+        self._writing = True
+        try:
+            async with asyncio.timeout(within):
+                await send()
+        except TimeoutError:
+            log.info("live event stream ended: its client read nothing for %gs", within)
+            self._disconnect()
+            raise ConnectionResetError(f"the client read nothing for {within:g}s") from None
+        finally:
+            self._writing = False
 
     def sent(self, event_id: int) -> None:
         """The client has ``event_id`` (written by the catch-up)."""
