@@ -37,7 +37,8 @@ FROM ${BASE_IMAGE}
 ENV PATH=/opt/firebreak/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    FIREBREAK_DATABASE_URL=sqlite+aiosqlite:////var/lib/firebreak/firebreak.db
+    FIREBREAK_DATABASE_URL=sqlite+aiosqlite:////var/lib/firebreak/firebreak.db \
+    MPLCONFIGDIR=/tmp/matplotlib
 COPY --from=venv /opt/firebreak /opt/firebreak
 # The model artifacts are checked against their sha256 manifest by the service's own loader
 # (the same check `lnn serve` makes at start-up): a corrupt or edited model fails the build.
@@ -48,6 +49,8 @@ registry = Registry(DEFAULT_MODEL_DIR); versions = registry.versions(); \
 assert versions, f'no model versions in {DEFAULT_MODEL_DIR}'; \
 [registry.load(v) for v in versions]; print('model artifacts verified:', *versions)" \
     && rm -rf /tmp/model-check
+# Metric graphs (matplotlib) keep their font cache in MPLCONFIGDIR, built by the first graph:
+# /tmp is writable under the manifests' read-only root filesystem (an emptyDir).
 # The uid the manifests name (runAsUser: 10001). /var/lib/firebreak holds the SQLite file when
 # no database URL is set; under a read-only root filesystem it is the emptyDir the manifests mount.
 RUN groupadd --system --gid 10001 firebreak \

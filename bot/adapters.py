@@ -14,7 +14,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.outbox import EMAIL, PAGERDUTY, SLACK
 from bot.integrations.email.from_settings import email_sender
+from bot.integrations.graphs.source import PrometheusGraphs, UnconfiguredGraphs
 from bot.integrations.pagerduty import pagerduty_sender
+from bot.integrations.prometheus_query import PrometheusQuery
 from bot.integrations.slack.log_sender import LogSender
 from bot.integrations.slack.sender import SlackSender
 from bot.ports import Sender
@@ -50,6 +52,17 @@ def slack_sender(settings: Settings, slack: AsyncWebClient, clock: Clock) -> Sen
         )
         return LogSender()
     return SlackSender(slack, clock=clock)
+
+
+def metric_graphs(settings: Settings) -> PrometheusGraphs | UnconfiguredGraphs:
+    """Graphs from ``FIREBREAK_PROMETHEUS_URL`` when set, else none (the timeline says so)."""
+    if settings.prometheus_url is None:
+        log.warning(
+            "FIREBREAK_PROMETHEUS_URL is unset: incidents get no metric graph, and their "
+            "timeline says so"
+        )
+        return UnconfiguredGraphs()
+    return PrometheusGraphs(PrometheusQuery(settings.prometheus_url))
 
 
 async def cluster_for(settings: Settings) -> KubeCluster | UnconfiguredCluster:

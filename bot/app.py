@@ -11,7 +11,13 @@ from pydantic import SecretStr
 
 from actions.cluster import KubeCluster
 from actions.unconfigured import UnconfiguredCluster
-from bot.adapters import cluster_for, outbox_senders, reach_of, warn_unconfigured
+from bot.adapters import (
+    cluster_for,
+    metric_graphs,
+    outbox_senders,
+    reach_of,
+    warn_unconfigured,
+)
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain.outbox import PAGERDUTY
@@ -29,10 +35,14 @@ from bot.policy.model import Policy
 from bot.ports import Publisher
 from bot.services.escalation.reactor import EscalationReactor
 from bot.services.escalation.worker import escalation_worker
+from bot.services.graphs.on_demand import IncidentGraphs
+from bot.services.graphs.reactor import GraphReactor
+from bot.services.graphs.worker import graph_worker
 from bot.services.incidents.inbox import InboxProcessor, ProcessorTimings
 from bot.services.incidents.intake_pressure import IntakePressure, StormPacing
 from bot.services.incidents.silence import Silencer
 from bot.services.incidents.silence_watch import silence_watcher
+from bot.services.live.feed import LiveFeed, LiveLimits
 from bot.services.maintenance.worker import maintenance_worker
 from bot.services.notifications import NotificationOutcomes
 from bot.services.publishing import PublishingStore
@@ -43,10 +53,12 @@ from bot.workers import TaskSet, Worker
 from db.engine import make_engine
 from db.intake.inbox import SqlInbox
 from db.migrate import upgrade_async
+from db.repositories.timeline import SqlTimelineFeed
 from db.store import SqlStore
 from handlers.alertmanager_schema import parse_alertmanager
 from handlers.deps import DEPS, Deps
 from handlers.errors import error_middleware
+from handlers.events import LIVE_FEED
 from handlers.pagerduty_schema import parse_pagerduty
 from handlers.routes import add_routes
 from handlers.slack.app import build_bolt_app
@@ -70,6 +82,9 @@ REMEDIATOR = web.AppKey("remediator", Remediator)
 SWEEPER = web.AppKey("remediation_sweeper", Worker)
 ESCALATION = web.AppKey("escalation_worker", Worker)
 MAINTENANCE = web.AppKey("maintenance_worker", Worker)
+GRAPH_WORKER = web.AppKey("graph_worker", Worker)
+# The incident's graph on demand, for the incident page (``/ui/incidents/{id}/graph.png``).
+GRAPHS = web.AppKey("incident_graphs", IncidentGraphs)
 INBOX = web.AppKey("inbox", SqlInbox)
 # The inbox processor of a running app: tests drain it to see a delivery's effects at once.
 PROCESSOR = web.AppKey("inbox_processor", InboxProcessor)
@@ -96,6 +111,8 @@ def create_app(
     senders = outbox_senders(settings, slack, the_clock)
     oncall = PagerDutyOnCall.from_settings(settings)
     reach = reach_of(settings)
+    graphs = metric_graphs(settings)
+    graph_reactor = GraphReactor(the_clock, configured=graphs.configured)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         if settings.is_sqlite:
@@ -129,6 +146,9 @@ def create_app(
         # The notification publisher after Slack's: a mention goes beside the card it queued.
         publishers: list[Publisher] = [
             EscalationReactor(policy, the_clock, metrics),
+            # Wants the graph of an incident that opens with a channel; the Slack publisher
+            # queues its upload once the graph worker records it.
+            graph_reactor,
             SlackPublisher(
                 policy=policy,
                 clock=the_clock,
@@ -148,6 +168,25 @@ def create_app(
         app[OUTBOX].observe(NotificationOutcomes(app[STORE], the_clock, metrics=metrics))
         await app[OUTBOX].start()
         yield
+
+    async def live(app: web.Application) -> AsyncIterator[None]:
+        # The live feed reads the timeline every replica commits; this process's own commits
+        # wake it at once. Its streams are ended on shutdown (close_streams below), before
+        # aiohttp waits for handlers to finish; the poller stops here, after them.
+        app[LIVE_FEED] = LiveFeed(
+            SqlTimelineFeed(app[SQL].engine),
+            the_clock,
+            limits=LiveLimits(max_streams=settings.events_max_streams),
+        )
+        app[STORE].on_commit(app[LIVE_FEED].wake)
+        await app[LIVE_FEED].start()
+        yield
+        await app[LIVE_FEED].stop()
+
+    async def close_streams(app: web.Application) -> None:
+        feed = app.get(LIVE_FEED)
+        if feed is not None:
+            feed.close_all()
 
     async def escalation(app: web.Application) -> AsyncIterator[None]:
         app[ESCALATION] = escalation_worker(
@@ -173,6 +212,25 @@ def create_app(
         await app[MAINTENANCE].start()
         yield
         await app[MAINTENANCE].stop()
+
+    async def graphing(app: web.Application) -> AsyncIterator[None]:
+        # Draws the graphs incidents want outside any transaction, then records each (and
+        # queues its upload) in one; woken after a commit that wanted one.
+        app[GRAPH_WORKER] = graph_worker(
+            app[STORE], graphs, the_clock, poll=settings.escalation_poll_seconds
+        )
+        app[GRAPHS] = IncidentGraphs(app[STORE], graphs, the_clock)
+        worker = app[GRAPH_WORKER]
+
+        def wake_if_wanted() -> None:
+            if graph_reactor.take_wanted():
+                worker.wake()
+
+        app[STORE].on_commit(wake_if_wanted)
+        await app[GRAPH_WORKER].start()
+        yield
+        await app[GRAPH_WORKER].stop()
+        await graphs.close()
 
     async def cluster(app: web.Application) -> AsyncIterator[None]:
         app[CLUSTER] = await cluster_for(settings)
@@ -272,6 +330,7 @@ def create_app(
             reach=reach,
             oncall=oncall,
             silencer=silencer,
+            graphs=app[GRAPHS],
             public_url=settings.public_url,
         )
         # The silence watcher notices silences whose end passed (their alerts that resolved
@@ -297,8 +356,10 @@ def create_app(
             storage,
             outbox,
             publishing,
+            live,
             escalation,
             maintenance,
+            graphing,
             cluster,
             executions,
             remediation,
@@ -309,6 +370,7 @@ def create_app(
             slack_tasks,
         ]
     )
+    app.on_shutdown.append(close_streams)
     add_routes(app)
     mount_ui(
         app,

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # Alertmanager's base URL for silences (issue 17): the one Alertmanager firebreak asks,
     # never a URL that arrived in a payload. Unset: /incident silence says so.
     alertmanager_url: str | None = Field(None, validation_alias=_env("ALERTMANAGER_URL"))
+    # The Prometheus metric graphs are asked of (issue 18): the one firebreak queries, never
+    # a URL from a payload (an alert's generatorURL only names the expression). Unset: no
+    # graph, and the timeline says why.
+    prometheus_url: str | None = Field(None, validation_alias=_env("FIREBREAK_PROMETHEUS_URL"))
     # Where people reach the bot: links in the card, pages, emails and Slack messages point
     # here (the incident's web page), and the web page's cookies are Secure unless it is
     # plain http on loopback.
@@ -156,6 +160,10 @@ class Settings(BaseSettings):
     )
     outbox_poll_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("FIREBREAK_OUTBOX_POLL_SECONDS")
+    )
+    # Live event streams (issue 18) one process serves at once; more are refused with 503.
+    events_max_streams: int = Field(
+        500, gt=0, le=100_000, validation_alias=_env("FIREBREAK_EVENTS_MAX_STREAMS")
     )
     # Remediation (issue 4): an approval request lapses after this many seconds, and so does
     # an approval not acted on in as long again; a rollout must finish within its deadline.
@@ -244,6 +252,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("ALERTMANAGER_URL must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _prometheus_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("FIREBREAK_PROMETHEUS_URL must be an http:// or https:// URL")
+        return value.strip().rstrip("/")
 
     def routing_keys(self) -> dict[str, str]:
         """``PAGERDUTY_ROUTING_KEYS`` as service name → routing key."""

@@ -41,6 +41,15 @@ class StorageUnavailable(FirebreakError):
     """The database could not be reached or refused the write; senders should retry (503)."""
 
 
+class Overloaded(FirebreakError):
+    """This process serves as much of something as it is allowed to (the live event
+    streams): refused with 503 and ``Retry-After: retry_after`` seconds, or elsewhere."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class IntegrityViolation(FirebreakError):
     """Stored data contradicts itself, e.g. a broken timeline hash chain."""
 
@@ -99,3 +108,17 @@ class DrillFailed(FirebreakError):
 
 class UpstreamError(FirebreakError):
     """A service firebreak asks (PagerDuty's REST API) failed or could not be reached."""
+
+
+class MetricsQueryFailed(UpstreamError):
+    """The configured Prometheus could not be reached, timed out, or refused a query."""
+
+
+class GraphUnavailable(FirebreakError):
+    """No graph can be drawn: ``reason`` (a ``bot.domain.graphs.GraphReason`` value) says
+    which case, the message says why in words people read."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail)

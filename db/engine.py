@@ -21,6 +21,9 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
 )
+# An execution option for connections that only read (``db.snapshots``): on SQLite they begin
+# with a deferred BEGIN, which reads a snapshot of the WAL without taking the write lock.
+READ_ONLY = "firebreak_read_only"
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 10
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -32,7 +35,8 @@ def make_engine(url: str) -> AsyncEngine:
     SQLite runs in WAL mode with ``synchronous=FULL`` (a committed delivery survives power
     loss), a busy timeout, foreign keys enforced, and every transaction opened with
     ``BEGIN IMMEDIATE`` so writers queue on the lock up front instead of failing when a read
-    transaction tries to upgrade to a write.
+    transaction tries to upgrade to a write (connections marked ``READ_ONLY``, which never
+    write, begin deferred).
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -90,4 +94,5 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")

@@ -17,6 +17,7 @@ from db.repositories import (
     SqlChatRefRepository,
     SqlDeliveryRepository,
     SqlEscalationRepository,
+    SqlGraphRepository,
     SqlHealthRepository,
     SqlIncidentRepository,
     SqlMaintenanceRepository,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.health = SqlHealthRepository(conn, state)
         self.escalations = SqlEscalationRepository(conn, state)
         self.maintenance = SqlMaintenanceRepository(conn, state)
+        self.graphs = SqlGraphRepository(conn, state)
 
     async def flush(self) -> None:
         """Send every held-back write (before commit)."""

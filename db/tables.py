@@ -326,3 +326,21 @@ Index(
     maintenance_marks.c.released_at,
     maintenance_marks.c.ends_at,
 )
+
+# The graph of an incident's firing alert (migration 0015): wanted when a P0/P1 incident
+# opens, claimed with a lease by the graph worker, finished once with the PNG or the reason
+# there is none (``bot.domain.graphs``).
+incident_graphs = Table(
+    "incident_graphs",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("wanted_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("png", LargeBinary, nullable=True),
+)
+# The worker's claim: pending requests, oldest first.
+Index("ix_incident_graphs_status_wanted_at", incident_graphs.c.status, incident_graphs.c.wanted_at)

@@ -10,6 +10,7 @@ from bot.clock import Clock
 from bot.policy.model import Policy
 from bot.ports import Inbox, Metrics, OnCallDirectory, Store
 from bot.services.escalation.reach import Reach
+from bot.services.graphs.on_demand import IncidentGraphs
 from bot.services.incidents.silence import Silencer
 from bot.services.remediation.remediator import Remediator
 
@@ -33,6 +34,8 @@ class Deps:
     oncall: OnCallDirectory | None = None
     # /incident silence and unsilence; None: not wired (an app without them).
     silencer: Silencer | None = None
+    # The incident's metric graph on demand (the incident page); None: not wired.
+    graphs: IncidentGraphs | None = None
     # Where people reach this firebreak (FIREBREAK_PUBLIC_URL): /incident list and show link
     # each incident's web page, /incident postmortem its postmortem route.
     public_url: str = ""

@@ -6,6 +6,7 @@ a conflict, a bug) is a 503 for them; 4xx is kept for requests that will never s
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -18,6 +19,7 @@ from bot.errors import (
     FirebreakError,
     Forbidden,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     StorageUnavailable,
     TooManyAttempts,
@@ -78,6 +80,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except NotFound as exc:
         log_refusal(request, 404, str(exc))
         return _error(request, 404, str(exc))
+    except Overloaded as exc:
+        log_refusal(request, 503, str(exc))
+        busy = _error(request, 503, str(exc))
+        busy.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return busy
     except (StorageUnavailable, Conflict) as exc:
         log.warning(
             "%s %s: %s",
@@ -110,7 +117,7 @@ def status_for(exc: FirebreakError) -> int:
         return 404
     if isinstance(exc, TooManyAttempts):
         return 429
-    if isinstance(exc, StorageUnavailable | Conflict):
+    if isinstance(exc, StorageUnavailable | Conflict | Overloaded):
         return 503
     return 500
 

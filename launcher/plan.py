@@ -74,6 +74,8 @@ def prepare(
     env.setdefault("FIREBREAK_DATABASE_URL", f"sqlite+aiosqlite:///{layout.database}")
     # /incident silence goes to the Alertmanager this run starts (issue 17).
     env.setdefault("ALERTMANAGER_URL", f"http://{_address(ports['alertmanager'])}")
+    # Metric graphs of firing alerts come from the Prometheus this run starts (issue 18).
+    env.setdefault("FIREBREAK_PROMETHEUS_URL", f"http://{_address(ports['prometheus'])}")
     # Links in the card, pages and emails, and the web page's sign-in link, point at this
     # run's bot (on loopback http its cookies need not be Secure).
     env.setdefault("FIREBREAK_PUBLIC_URL", bot_url)

@@ -133,3 +133,16 @@ def shipped_policy() -> Policy:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(T0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Escape lone surrogates in what a test captured before the report leaves the worker.
+
+    Some tests log text no UTF-8 stream can hold (an undecodable header, say); pytest-xdist
+    ships each report to the controller as UTF-8 and a worker dies on such a section.
+    """
+    report.sections = [
+        (title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        for title, text in report.sections
+    ]

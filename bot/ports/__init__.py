@@ -2,11 +2,12 @@
 ``actions/`` and ``bot/integrations/`` implement them; ``tests/fakes`` holds in-memory versions.
 
 One module per side of the core: storage of incidents and deliveries (``incidents``), outbound
-effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), Alertmanager's silences (``silences``), ad-hoc maintenance windows (``maintenance``), the transaction that binds the
+effects (``outbox``), remediation (``remediation``), escalation timers and who is on call (``escalation``), Alertmanager's silences (``silences``), ad-hoc maintenance windows (``maintenance``), the timeline read by global id for the live feed (``live``), metric graphs (``graphs``), the transaction that binds the
 repositories (``store``) and the metrics (``metrics``). Callers import from ``bot.ports``.
 """
 
 from bot.ports.escalation import EscalationRepository, OnCallDirectory
+from bot.ports.graphs import GraphRepository, MetricGraphs
 from bot.ports.incidents import (
     AlertRepository,
     DeliveryRepository,
@@ -16,6 +17,7 @@ from bot.ports.incidents import (
     IncidentRepository,
     TimelineRepository,
 )
+from bot.ports.live import FeedEntry, FeedIds, FeedRead, Horizon, TimelineFeed
 from bot.ports.maintenance import MaintenanceRepository
 from bot.ports.metrics import Metrics
 from bot.ports.outbox import (
@@ -40,12 +42,18 @@ __all__ = [
     "DeliveryRepository",
     "Directory",
     "EscalationRepository",
+    "FeedEntry",
+    "FeedIds",
+    "FeedRead",
+    "GraphRepository",
     "HealthRepository",
+    "Horizon",
     "Inbox",
     "InboxBacklog",
     "IncidentRepository",
     "Lease",
     "MaintenanceRepository",
+    "MetricGraphs",
     "Metrics",
     "OnCallDirectory",
     "OutboxObserver",
@@ -57,6 +65,7 @@ __all__ = [
     "Settled",
     "Silences",
     "Store",
+    "TimelineFeed",
     "TimelineRepository",
     "UnitOfWork",
 ]

@@ -10,6 +10,7 @@ from bot.domain.incident import (
     TimelineEntry,
 )
 from bot.ports.escalation import EscalationRepository
+from bot.ports.graphs import GraphRepository
 from bot.ports.incidents import (
     AlertRepository,
     DeliveryRepository,
@@ -58,6 +59,9 @@ class UnitOfWork(Protocol):
 
     @property
     def maintenance(self) -> MaintenanceRepository: ...
+
+    @property
+    def graphs(self) -> GraphRepository: ...
 
 
 class Store(Protocol):

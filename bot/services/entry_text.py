@@ -144,6 +144,17 @@ def _escalation_line(event: Escalation, show: Show, user: Format) -> str:
             return f"{show(event.target).capitalize()} {show(event.method)}{to} failed: {show(event.error)}"
 
 
+def _graph(event: ev.GraphAttached | ev.GraphNotDrawn, show: Show) -> str:
+    of = f" of {show(event.alert)}" if event.alert else ""
+    if isinstance(event, ev.GraphNotDrawn):
+        return f"No graph{of}: {show(event.detail) or show(event.reason) or 'unknown reason'}"
+    window = human_duration(timedelta(minutes=event.window_minutes))
+    line = f"Graph{of} over the last {window}: {show(event.expr) or '?'}"
+    if event.op and event.threshold is not None:
+        line += f", line at {show(event.op)} {event.threshold:g}"
+    return line + f" ({show(event.series) or '0'} series)"
+
+
 def _line(event: ev.Event, show: Show, user: Format) -> str:
     match event:
         case (
@@ -259,6 +270,8 @@ def _line(event: ev.Event, show: Show, user: Format) -> str:
             return _diagnosed(event, show)
         case ev.ActionRequestRefused():
             return _request_refused(event, show)
+        case ev.GraphAttached() | ev.GraphNotDrawn():
+            return _graph(event, show)
         case _:
             return _action(event, show, user)
 

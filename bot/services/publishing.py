@@ -22,6 +22,7 @@ from bot.ports import (
     ChatRefRepository,
     DeliveryRepository,
     EscalationRepository,
+    GraphRepository,
     HealthRepository,
     IncidentRepository,
     MaintenanceRepository,
@@ -102,6 +103,10 @@ class RecordingUnitOfWork:
     @property
     def maintenance(self) -> MaintenanceRepository:
         return self.inner.maintenance
+
+    @property
+    def graphs(self) -> GraphRepository:
+        return self.inner.graphs
 
 
 class PublishingStore:

@@ -5,6 +5,7 @@ from db.repositories.alerts import SqlAlertRepository
 from db.repositories.chat_refs import SqlChatRefRepository
 from db.repositories.deliveries import SqlDeliveryRepository
 from db.repositories.escalations import SqlEscalationRepository
+from db.repositories.graphs import SqlGraphRepository
 from db.repositories.health_gauges import SqlHealthRepository
 from db.repositories.incidents import SqlIncidentRepository
 from db.repositories.maintenance import SqlMaintenanceRepository
@@ -18,6 +19,7 @@ __all__ = [
     "SqlChatRefRepository",
     "SqlDeliveryRepository",
     "SqlEscalationRepository",
+    "SqlGraphRepository",
     "SqlHealthRepository",
     "SqlIncidentRepository",
     "SqlMaintenanceRepository",

@@ -9,7 +9,7 @@ rotated) counts as none: it is cleared and the refusal is one log line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -47,10 +47,14 @@ def proxy_user(request: web.Request, config: UiConfig) -> str | None:
     """The user the trusted proxy header names; ``BadRequest`` for a value no proxy sets."""
     if config.trusted_proxy_header is None:
         return None
-    value = request.headers.get(config.trusted_proxy_header)
-    if value is None:
+    values = request.headers.getall(config.trusted_proxy_header, [])
+    if not values:
         return None
-    user = value.strip()
+    if len(values) > 1:
+        # A proxy that appends its header rather than replacing the client's would let the
+        # client's value (the first) win.
+        raise BadRequest(f"{config.trusted_proxy_header} given {len(values)} times")
+    user = values[0].strip()
     if not user or len(user) > USER_MAX or not user.isprintable():
         raise BadRequest(f"{config.trusted_proxy_header} does not name a user")
     return user
@@ -84,7 +88,8 @@ def return_path(raw: str | None) -> str:
         parts = urlsplit(raw)
     except ValueError:
         return HOME
-    if parts.scheme or parts.netloc or ".." in parts.path.split("/"):
+    # Browsers resolve an escaped dot segment (``%2e%2e``) as ``..``: judged unescaped.
+    if parts.scheme or parts.netloc or ".." in unquote(parts.path).split("/"):
         return HOME
     return raw
 

@@ -12,12 +12,13 @@ import jinja2
 from aiohttp import web
 
 from bot.domain.links import UI_PREFIX
+from handlers.events import event_stream
 from handlers.ui.access import HOME, SIGN_IN, SIGN_OUT, signed_in
 from handlers.ui.config import UI_CONFIG, UiConfig
 from handlers.ui.errors import ui_errors
 from handlers.ui.headers import security_headers
 from handlers.ui.limiter import SignInLimiter
-from handlers.ui.pages import incident_page, incidents_page
+from handlers.ui.pages import graph_png, incident_page, incidents_page, postmortem_download
 from handlers.ui.sign_in import LIMITER, sign_in, sign_in_form, sign_out
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -43,6 +44,11 @@ async def _home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPPermanentRedirect(location=HOME)
 
 
+def _session_checked(request: web.Request) -> None:
+    """The live stream's check under ``/ui``: ``signed_in`` (a middleware of this
+    sub-application) has already required a viewer, as for every page."""
+
+
 def mount_ui(app: web.Application, config: UiConfig) -> None:
     """Add the web page to ``app`` (which must hold ``handlers.deps.DEPS`` once started)."""
     ui = web.Application(middlewares=[ui_errors, signed_in])
@@ -60,6 +66,11 @@ def mount_ui(app: web.Application, config: UiConfig) -> None:
     env.filters.update({"utc": _utc, "iso": _iso})
     ui.router.add_get("/", incidents_page)
     ui.router.add_get("/incidents/{incident_id}", incident_page)
+    ui.router.add_get("/incidents/{incident_id}/postmortem.md", postmortem_download)
+    ui.router.add_get("/incidents/{incident_id}/graph.png", graph_png)
+    # The pages' live updates: the same stream as GET /api/events, behind the session. No
+    # HEAD: it would open a stream.
+    ui.router.add_get("/events", event_stream(_session_checked), allow_head=False)
     ui.router.add_get(_relative(SIGN_IN), sign_in_form)
     ui.router.add_post(_relative(SIGN_IN), sign_in)
     ui.router.add_post(_relative(SIGN_OUT), sign_out)

@@ -5,12 +5,13 @@ plain 500 page and its traceback in the log."""
 from __future__ import annotations
 
 import logging
+import math
 
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.errors import FirebreakError, TooManyAttempts
+from bot.errors import FirebreakError, Overloaded, TooManyAttempts
 from handlers.errors import status_for
 from handlers.refusals import log_refusal
 from handlers.ui.access import VIEWER
@@ -57,6 +58,12 @@ async def ui_errors(request: web.Request, handler: Handler) -> web.StreamRespons
         raise
     except FirebreakError as exc:
         status = status_for(exc)
+        if isinstance(exc, Overloaded):
+            # A full replica (the live streams' cap) or one shutting down: come back soon.
+            log_refusal(request, status, str(exc))
+            busy = error_page(request, status, "The bot is busy; try again in a moment.")
+            busy.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+            return busy
         if status >= 500:
             log.warning(
                 "%s %s: %s", request.method, printable(request.path, 200), printable(str(exc))

@@ -9,20 +9,23 @@ part when something happens instead of reloading the page.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from bot.domain.incident import ID_MAX
-from bot.errors import NotFound
+from bot.errors import GraphUnavailable, NotFound
 from bot.services.incidents.overview import incident_record, listings
+from bot.services.incidents.postmortem import postmortem_filename
 from handlers.deps import DEPS
 from handlers.ui import filters
 from handlers.ui.access import VIEWER
 from handlers.ui.actions_view import action_views
 from handlers.ui.escalation_view import paging_entries, path_runs
 from handlers.ui.listing import row
+from handlers.ui.postmortem_view import postmortem_html, postmortem_markdown
 from handlers.ui.record import alert_views, entry_view, summary
 
 LIST_PARTS = {"rows": "_incident_tables.html"}
@@ -33,6 +36,7 @@ INCIDENT_PARTS = {
     "actions": "_actions.html",
     "escalation": "_escalation.html",
     "postmortem": "_postmortem.html",
+    "graph": "_graph.html",
 }
 # Enough digits for every id (``ID_MAX``): a longer number is not even read as one.
 ID_DIGITS_MAX = len(str(ID_MAX))
@@ -91,6 +95,55 @@ async def incident_page(request: web.Request) -> web.Response:
         "actions": action_views(record.actions, record.timeline),
         "runs": path_runs(record.timers, deps.policy),
         "paging": paging_entries(record.timeline),
+        "postmortem": postmortem_html(postmortem_markdown(record, deps.policy, now)),
+        "graph": await graph_view(request, incident.id),
         "now": now,
     }
     return _render(request, "incident.html", part, context)
+
+
+async def graph_view(request: web.Request, incident_id: int) -> dict[str, str]:
+    """What the graph section shows: the image's address (its digest in the query, so a
+    redrawn graph is fetched again) and what it shows, or why there is none."""
+    graphs = request.config_dict[DEPS].graphs
+    if graphs is None:
+        return {"src": "", "alt": "", "missing": "this firebreak draws no graphs."}
+    try:
+        image = await graphs.png(incident_id)
+    except GraphUnavailable as exc:
+        return {"src": "", "alt": "", "missing": exc.detail}
+    version = hashlib.sha256(image.png).hexdigest()[:16]
+    wanted = image.request
+    return {
+        "src": f"/ui/incidents/{incident_id}/graph.png?v={version}",
+        "alt": f"{wanted.title}: {wanted.query.describe()}, the hour to {wanted.end:%H:%M} UTC",
+        "missing": "",
+    }
+
+
+async def graph_png(request: web.Request) -> web.Response:
+    """``GET /ui/incidents/{id}/graph.png``: the graph the page shows (drawn at most once a
+    minute per incident); 404 saying why when there is none."""
+    graphs = request.config_dict[DEPS].graphs
+    wanted = incident_id(request.match_info["incident_id"])
+    if graphs is None:
+        raise NotFound("this firebreak draws no graphs")
+    try:
+        image = await graphs.png(wanted)
+    except GraphUnavailable as exc:
+        raise NotFound(f"no graph for incident {wanted}: {exc.detail}") from exc
+    return web.Response(body=image.png, content_type="image/png")
+
+
+async def postmortem_download(request: web.Request) -> web.Response:
+    """``GET /ui/incidents/{id}/postmortem.md``: the page's postmortem as Markdown, a file to
+    keep (the same document as the API's and the one ``/incident postmortem`` posts)."""
+    deps = request.config_dict[DEPS]
+    record = await incident_record(deps.store, incident_id(request.match_info["incident_id"]))
+    name = postmortem_filename(record.incident.id)
+    return web.Response(
+        text=postmortem_markdown(record, deps.policy, deps.clock.now()),
+        content_type="text/markdown",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

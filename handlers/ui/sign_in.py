@@ -60,10 +60,15 @@ def _cookie(
 def same_origin(request: web.Request, config: UiConfig) -> None:
     """``Forbidden`` for a post a browser says came from another site."""
     site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site not in ("same-origin", "none"):
-        raise Forbidden(f"a sign-in posted from another site ({site})")
+    if site is not None:
+        # Set by the browser itself (no page can forge it): it says all there is to say.
+        if site not in ("same-origin", "none"):
+            raise Forbidden(f"a sign-in posted from another site ({site})")
+        return
     origin = request.headers.get("Origin")
-    if origin is None:
+    # Under this page's Referrer-Policy: no-referrer, a browser posts the form with
+    # "Origin: null"; the form token (bound to its cookie, SameSite=Strict) still holds.
+    if origin is None or origin == "null":
         return
     own = {config.public_origin, f"{request.scheme}://{request.host}".lower()}
     if origin.lower() not in own:

@@ -88,7 +88,9 @@ def form_token(key: bytes, nonce: str) -> str:
 
 
 def form_token_valid(key: bytes, nonce: str, token: str) -> bool:
-    if not nonce or not token:
+    # The nonce comes from a cookie: aiohttp reads bytes that are not UTF-8 as lone
+    # surrogates, which no encoding takes. A nonce the bot made is base64url, ASCII.
+    if not nonce or not token or not nonce.isascii():
         return False
     return hmac.compare_digest(form_token(key, nonce).encode(), token.encode("utf-8", "replace"))
 

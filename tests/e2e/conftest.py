@@ -37,8 +37,10 @@ class Processes:
         self.workdir = workdir
         self.started: list[Service] = []
 
-    async def firebreak(self, name: str, *, env: Mapping[str, str]) -> Service:
-        service = start_firebreak(name, env=env, workdir=self.workdir)
+    async def firebreak(
+        self, name: str, *, env: Mapping[str, str], public_url: bool = False
+    ) -> Service:
+        service = start_firebreak(name, env=env, workdir=self.workdir, public_url=public_url)
         self.started.append(service)
         await wait_http_ok(service, "/readyz")
         return service

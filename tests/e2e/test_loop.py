@@ -32,6 +32,7 @@ from launcher.load import Load, generate
 from tests.e2e.conftest import Processes
 from tests.fakes.kube.kubeconfig import write_kubeconfig
 from tests.fakes.kube.server import FakeKube, run_fake_kube
+from tests.fakes.slack.files import StoredFile
 from tests.fakes.slack.models import Channel, Message
 from tests.fakes.slack.server import FakeSlack, run_fake_slack
 from tests.fakes.slack.testing import ALICE, BOB, TOKEN, seeded_fake
@@ -158,6 +159,8 @@ async def loop_running(
         stop = asyncio.Event()
         load = asyncio.create_task(generate(lnn.base_url, Load(), stop))
         try:
+            am_port, prom_port = free_port(), free_port()
+            am_address, prom_address = f"{LOOPBACK}:{am_port}", f"{LOOPBACK}:{prom_port}"
             bot = await processes.firebreak(
                 "firebreak",
                 env=firebreak_env(
@@ -171,10 +174,10 @@ async def loop_running(
                     FIREBREAK_APPROVERS=BOB,
                     FIREBREAK_ROLLOUT_POLL_SECONDS="0.2",
                     FIREBREAK_OUTBOX_POLL_SECONDS="0.2",
+                    # The graph of the firing alert comes from the Prometheus started below.
+                    FIREBREAK_PROMETHEUS_URL=f"http://{prom_address}",
                 ),
             )
-            am_port, prom_port = free_port(), free_port()
-            am_address, prom_address = f"{LOOPBACK}:{am_port}", f"{LOOPBACK}:{prom_port}"
             token_file = tmp_path / "alertmanager-token"
             envfile.write_private(token_file, ALERTMANAGER_TOKEN)
             am_home, prom_home = tmp_path / "alertmanager", tmp_path / "prometheus"
@@ -276,6 +279,21 @@ async def test_a_latency_drill_is_noticed_remediated_through_the_hpa_and_resolve
         # Triage commands filled for the namespace the alert names, with the manifests' selector.
         assert f"kubectl top pods -n {NS} -l app.kubernetes.io/name={NAME}" in shown, shown
 
+        # The graph of the alert Prometheus fired, read from its generatorURL, drawn from the
+        # same Prometheus with the rule's threshold and posted into the channel once.
+        async def graph_file() -> StoredFile | None:
+            shared = loop.slack.files.shared_in(channel.id)
+            graphs = [f for f in shared if f.filename == "incident-1-graph.png"]
+            return graphs[0] if graphs else None
+
+        graph = await loop.until(graph_file, "the graph in the channel")
+        assert graph.data is not None
+        assert graph.data.startswith(b"\x89PNG")
+        (attached,) = [e for e in await loop.timeline(1) if e["kind"] == "graph.attached"]
+        assert attached["body"]["expr"].startswith("histogram_quantile(0.99,"), attached
+        assert (attached["body"]["op"], attached["body"]["threshold"]) == (">", 0.1)
+        assert attached["body"]["size"] == len(graph.data)
+
         # The card's scale button, as the requester sees it.
         scale = buttons(card)["Scale to 6"]
         await loop.click(scale["action_id"], scale["value"], user=ALICE, channel=channel.id)
@@ -346,7 +364,8 @@ async def test_a_latency_drill_is_noticed_remediated_through_the_hpa_and_resolve
 
         async def postmortem_file() -> str | None:
             shared = loop.slack.files.shared_in(channel.id)
-            return shared[0].text if shared else None
+            named = [f for f in shared if f.filename == "incident-1-postmortem.md"]
+            return named[0].text if named else None
 
         postmortem = await loop.until(postmortem_file, "the postmortem file in the channel")
         for needle in ("scale", BOB, "resolved", "LNNHighLatency", "## Root cause"):

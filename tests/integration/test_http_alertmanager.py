@@ -267,6 +267,8 @@ async def test_delivery_lifecycle_over_http_and_api(client: Client, database_url
     ] == [
         "incident.opened",
         "alert.firing",
+        # A P0 gets a graph; without FIREBREAK_PROMETHEUS_URL the opening says why not.
+        "graph.unavailable",
         "alert.repeat",
         "alert.resolved",
         "incident.resolved",

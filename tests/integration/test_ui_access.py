@@ -188,6 +188,8 @@ async def test_a_post_without_the_forms_token_or_from_another_site_is_refused(
         ({"token": API_TOKEN, "csrf": token + "x"}, {}),  # not the bot's
         ({"token": API_TOKEN, "csrf": token}, {"Origin": "https://evil.example"}),
         ({"token": API_TOKEN, "csrf": token}, {"Sec-Fetch-Site": "cross-site"}),
+        ({"token": API_TOKEN, "csrf": token}, {"Sec-Fetch-Site": "same-site"}),
+        ({"token": API_TOKEN, "csrf": token}, {"Sec-Fetch-Site": "cross-site", "Origin": "null"}),
     ]
     for data, headers in cases:
         resp = await client.post("/ui/sign-in", data=data, headers=headers, allow_redirects=False)
@@ -201,6 +203,21 @@ async def test_a_post_without_the_forms_token_or_from_another_site_is_refused(
     assert resp.status == 403
     assert len(refusals(caplog)) == len(cases) + 1
     assert tracebacks(caplog) == []
+
+
+async def test_a_browser_posting_the_form_under_no_referrer_signs_in(client: Client) -> None:
+    # The page's Referrer-Policy: no-referrer makes Chromium post the form with "Origin: null"
+    # and "Sec-Fetch-Site: same-origin" (seen in tests/e2e/test_web_page_browser.py).
+    for headers in (
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+        {"Origin": "null"},  # a browser that predates Sec-Fetch-Site: the form token decides
+    ):
+        client.session.cookie_jar.clear()
+        form = await client.get("/ui/sign-in")
+        data = {"token": API_TOKEN, "csrf": csrf_of(await form.text()), "next": "/ui/"}
+        resp = await client.post("/ui/sign-in", data=data, headers=headers, allow_redirects=False)
+        assert resp.status == 303, (headers, await resp.text())
+        assert SESSION in resp.headers.get("Set-Cookie", "")
 
 
 async def test_a_body_that_is_not_the_form_is_400_not_a_traceback(
@@ -270,6 +287,13 @@ async def test_the_trusted_proxy_header_signs_in_the_user_it_names(
     assert (await client.get("/ui/", allow_redirects=False)).status == 303
     bad = await client.get("/ui/", headers={"X-Forwarded-User": "   "}, allow_redirects=False)
     assert bad.status == 400
+    # Twice (a proxy that appends to the client's header instead of replacing it) is refused.
+    twice = await client.get(
+        "/ui/",
+        headers=[("X-Forwarded-User", "mallory"), ("X-Forwarded-User", "alice@example.com")],
+        allow_redirects=False,
+    )
+    assert twice.status == 400
     assert tracebacks(caplog) == []
 
 

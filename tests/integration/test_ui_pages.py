@@ -9,7 +9,9 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -24,7 +26,7 @@ from db.migrate import upgrade_async
 from handlers.deps import DEPS
 from tests.fakes.memory.cluster import MemoryCluster
 from tests.support.actions import ALICE, Env
-from tests.support.bot_app import AM_AUTH, Client, MakeClient, process_inbox
+from tests.support.bot_app import AM_AUTH, API_TOKEN, Client, MakeClient, process_inbox
 from tests.support.payloads.alertmanager import alert, resolved, webhook
 from tests.support.web_ui import CSP, row_ids, sign_in, web_app
 
@@ -173,7 +175,13 @@ async def test_what_alerts_carry_is_shown_as_text(site: Site) -> None:
     evil["annotations"]["description"] = f"see {IMG} and {SCRIPT}"
     evil["generatorURL"] = "javascript:alert(3)"
     await site.alerts("g-evil", evil)
-    for path in ("/ui/", "/ui/incidents/1", "/ui/?status=all", "/ui/incidents/1?part=alerts"):
+    for path in (
+        "/ui/",
+        "/ui/incidents/1",
+        "/ui/?status=all",
+        "/ui/incidents/1?part=alerts",
+        "/ui/incidents/1?part=postmortem",
+    ):
         html = await site.page(path)
         assert "<script>" not in html, path
         assert "<img" not in html, path
@@ -244,6 +252,31 @@ async def test_the_incident_page_shows_its_timeline_actions_and_paging(site: Sit
     assert "dry run rejected: quota exceeded" in failed
 
 
+async def test_the_postmortem_is_on_the_page_and_kept_as_the_apis_markdown(site: Site) -> None:
+    await site.alerts("g-pm", alert("LNNServiceDown", note=SCRIPT))
+    section = await site.page("/ui/incidents/1?part=postmortem")
+    # The document's headings sit under the section's own h2.
+    assert "<h3>Postmortem: incident #1: LNNServiceDown" in section
+    assert "<h4>Root cause</h4>" in section
+    assert "<h1>" not in section
+    assert "<table>" in section  # the timeline, rendered as a table
+    assert "<script>" not in section
+    download = await site.client.get("/ui/incidents/1/postmortem.md")
+    assert download.status == 200
+    assert download.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert download.headers["Content-Disposition"] == (
+        'attachment; filename="incident-1-postmortem.md"'
+    )
+    api = await site.client.get(
+        "/api/incidents/1/postmortem", headers={"Authorization": f"Bearer {API_TOKEN}"}
+    )
+    assert await download.text() == await api.text()
+    site.client.session.cookie_jar.clear()
+    refused = await site.client.get("/ui/incidents/1/postmortem.md", allow_redirects=False)
+    assert refused.status == 303
+    assert refused.headers["Location"].startswith("/ui/sign-in")
+
+
 async def test_a_part_renders_one_section_alone(site: Site) -> None:
     await three_incidents(site)
     timeline = await site.page("/ui/incidents/1?part=timeline")
@@ -292,9 +325,12 @@ async def test_every_ui_response_carries_the_security_headers(
             assert resp.headers["Cache-Control"] == "no-store", path
     css = await site.client.get("/ui/static/ui.css")
     assert css.content_type == "text/css"
-    # Nothing inline for the CSP to allow: no script at all, no style attributes.
+    script = await site.client.get("/ui/static/live.js")
+    assert script.content_type in ("application/javascript", "text/javascript")
+    # Nothing inline for the CSP to allow: one script, from a file; no style attributes.
     page = await site.page("/ui/incidents/1")
-    assert "<script" not in page
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/ui/static/live.js" defer>']
+    assert '<script src="/ui/static/live.js" defer></script>' in page  # nothing inline
     assert "style=" not in page
     assert "<style" not in page
 
@@ -324,3 +360,55 @@ async def test_no_route_under_ui_changes_an_incident(site: Site) -> None:
     }
     assert writes == {("POST", "/ui/sign-in"), ("POST", "/ui/sign-out")}
     assert site.app[PROCESSOR] is not None
+
+
+async def test_without_prometheus_the_graph_section_says_why(site: Site) -> None:
+    await site.alerts("g-nograph", alert("LNNServiceDown"))
+    # An open incident's page looks again every minute (its graph moves without entries).
+    assert 'data-open="true"' in await site.page("/ui/incidents/1")
+    section = await site.page("/ui/incidents/1?part=graph")
+    assert section.lstrip().startswith('<section id="graph"')
+    assert "No graph:" in section
+    assert "<img" not in section
+    assert "no graph for incident 1" in await site.page("/ui/incidents/1/graph.png", status=404)
+
+
+async def test_the_graph_is_drawn_from_the_configured_prometheus_and_served_as_png(
+    aiohttp_client: MakeClient, aiohttp_server: Any, sqlite_url: str, policy: Policy
+) -> None:
+    asked: list[dict[str, str]] = []
+
+    async def query_range(request: web.Request) -> web.Response:
+        asked.append(dict(request.query))
+        start = float(request.query["start"])
+        values = [[start + 15 * n, str(0.2 + (n % 7) / 10)] for n in range(240)]
+        series = {"metric": {"instance": "lnn-0"}, "values": values}
+        data = {"resultType": "matrix", "result": [series]}
+        return web.json_response({"status": "success", "data": data})
+
+    prometheus = web.Application()
+    prometheus.router.add_get("/api/v1/query_range", query_range)
+    server = await aiohttp_server(prometheus, host="127.0.0.1")
+    await upgrade_async(sqlite_url)
+    app = web_app(sqlite_url, policy, prometheus_url=str(server.make_url("/")).rstrip("/"))
+    client = await aiohttp_client(app)
+    assert (await sign_in(client)).status == 303
+    site = Site(client, app, FixedClock(datetime.now(UTC)))
+    graphed = alert("LNNHighLatency")
+    # Only the configured Prometheus is asked: the alert's own link names another host.
+    graphed["generatorURL"] = (
+        "http://prometheus.invalid/graph?g0.expr=" + quote("lnn_p99_seconds > 0.5") + "&g0.tab=1"
+    )
+    await site.alerts("g-graph", graphed)
+
+    section = await site.page("/ui/incidents/1?part=graph")
+    src = re.search(r'<img src="([^"]+)"', section)
+    assert src is not None, section
+    assert src.group(1).startswith("/ui/incidents/1/graph.png?v=")
+    assert "lnn_p99_seconds &gt; 0.5" in section  # the alt text and caption, escaped
+    png = await client.get(src.group(1))
+    assert png.status == 200
+    assert png.content_type == "image/png"
+    assert (await png.read()).startswith(b"\x89PNG\r\n\x1a\n")
+    assert asked
+    assert {q["query"] for q in asked} == {"lnn_p99_seconds"}

@@ -200,9 +200,15 @@ def firebreak_db_upgrade(env: Mapping[str, str], *, log_path: Path, cwd: Path) -
         pytest.fail(f"firebreak db upgrade failed ({result.returncode})\n{tail(log_path)}")
 
 
-def start_firebreak(name: str, *, env: Mapping[str, str], workdir: Path) -> Service:
-    """Spawn ``firebreak serve`` on a free loopback port (not yet ready: see ``wait_http_ok``)."""
+def start_firebreak(
+    name: str, *, env: Mapping[str, str], workdir: Path, public_url: bool = False
+) -> Service:
+    """Spawn ``firebreak serve`` on a free loopback port (not yet ready: see ``wait_http_ok``);
+    with ``public_url``, its ``FIREBREAK_PUBLIC_URL`` is its own address, so the links it
+    writes (the card's, say) lead back to it."""
     port = free_port()
+    if public_url:
+        env = {**env, "FIREBREAK_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
     argv = [firebreak_executable(), "serve", "--host", LOOPBACK, "--port", str(port)]

@@ -83,6 +83,14 @@ def test_silences_go_to_the_alertmanager_of_the_run_unless_one_is_set(tmp_path: 
     assert team.env["ALERTMANAGER_URL"] == "http://am.team:9093"
 
 
+def test_graphs_come_from_the_prometheus_of_the_run_unless_one_is_set(tmp_path: Path) -> None:
+    assert plan_in(tmp_path).env["FIREBREAK_PROMETHEUS_URL"] == (
+        f"http://127.0.0.1:{PORTS['prometheus']}"
+    )
+    team = plan_in(tmp_path, {"FIREBREAK_PROMETHEUS_URL": "https://prom.team"})
+    assert team.env["FIREBREAK_PROMETHEUS_URL"] == "https://prom.team"
+
+
 def test_prometheus_scrapes_both_with_their_labels_and_alerts_the_local_alertmanager(
     tmp_path: Path,
 ) -> None:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 
 from bot.domain.incident import IncidentStatus, Severity
-from bot.errors import BadRequest
+from bot.errors import BadRequest, Overloaded
+from handlers.errors import status_for
 from handlers.ui import filters
 from handlers.ui.access import return_path
 from handlers.ui.config import UiConfig
@@ -124,6 +125,10 @@ def test_a_ticket_dated_too_far_ahead_or_malformed_is_refused() -> None:
         ("//evil.example/ui/", "/ui/"),
         ("https://evil.example/ui/", "/ui/"),
         ("/ui/../api/incidents", "/ui/"),
+        ("/ui/%2e%2e/api/incidents", "/ui/"),
+        ("/ui/.%2E/metrics", "/ui/"),
+        ("/ui/..%2fapi/incidents", "/ui/"),
+        ("/ui/incidents/4%20x", "/ui/incidents/4%20x"),
         ("/ui/\\\\evil", "/ui/"),
         ("/ui/x\nSet-Cookie: a=b", "/ui/"),
         ("/ui/sign-in", "/ui/"),
@@ -207,3 +212,17 @@ def test_the_filters_become_the_two_tables() -> None:
 )
 def test_only_absolute_http_urls_become_links(url: str, link: str) -> None:
     assert http_link(url) == link
+
+
+def test_a_form_cookie_that_is_not_utf8_is_no_form_token_not_a_crash() -> None:
+    # aiohttp reads a cookie's non-UTF-8 bytes as lone surrogates; encoding them raised
+    # UnicodeEncodeError, a 500 with a traceback for anyone posting the sign-in form.
+    key = b"k" * 32
+    token = form_token(key, "nonce")
+    assert form_token_valid(key, "nonce", token)
+    assert not form_token_valid(key, "\udcff\udcfe", token)
+    assert not form_token_valid(key, "nonce\udcff", form_token(key, "nonce"))
+
+
+def test_a_full_replica_is_503_on_the_web_page_too() -> None:
+    assert status_for(Overloaded("the live streams are full", retry_after=2.0)) == 503

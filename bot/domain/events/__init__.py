@@ -1,5 +1,5 @@
 """The timeline vocabulary: every entry kind (``kinds``), a typed body for each (``bodies``
-for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation; ``storms`` for storms, merges and splits; ``silences`` for Alertmanager silences), and the one way
+for incidents, alerts, people and PagerDuty; ``actions`` for remediation; ``escalation`` for paging and escalation; ``storms`` for storms, merges and splits; ``silences`` for Alertmanager silences; ``graphs`` for metric graphs), and the one way
 between a body and the stored JSON (``codec``)."""
 
 from bot.domain.events.actions import (
@@ -48,6 +48,7 @@ from bot.domain.events.escalation import (
     notified,
     recipients_of,
 )
+from bot.domain.events.graphs import GraphAttached, GraphNotDrawn
 from bot.domain.events.kinds import EventKind, known_kind
 from bot.domain.events.maintenance import (
     MaintenanceApplied,
@@ -90,6 +91,8 @@ __all__ = [
     "EscalationFired",
     "Event",
     "EventKind",
+    "GraphAttached",
+    "GraphNotDrawn",
     "IncidentFlapped",
     "IncidentMerged",
     "IncidentOpened",

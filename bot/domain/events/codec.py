@@ -15,6 +15,7 @@ from typing import Any, get_type_hints
 from bot.domain.events import actions as act
 from bot.domain.events import bodies as bod
 from bot.domain.events import escalation as esc
+from bot.domain.events import graphs as grf
 from bot.domain.events import maintenance as mnt
 from bot.domain.events import silences as sil
 from bot.domain.events import storms as stm
@@ -58,6 +59,8 @@ Event = (
     | stm.StormJoined
     | stm.IncidentMerged
     | stm.IncidentSplit
+    | grf.GraphAttached
+    | grf.GraphNotDrawn
 )
 
 BODY_TYPES: tuple[type[Event], ...] = (
@@ -107,6 +110,8 @@ BODY_TYPES: tuple[type[Event], ...] = (
     stm.StormJoined,
     stm.IncidentMerged,
     stm.IncidentSplit,
+    grf.GraphAttached,
+    grf.GraphNotDrawn,
 )
 # Each kind's body type; tests/unit/test_events.py checks every kind has exactly one.
 BODY_FOR: Mapping[EventKind, type[Event]] = {

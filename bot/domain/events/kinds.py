@@ -75,6 +75,10 @@ class EventKind(StrEnum):
     ACTION_SUCCEEDED = "action.succeeded"
     ACTION_FAILED = "action.failed"
     ACTION_DIAGNOSED = "action.diagnosed"
+    # The graph of the firing alert (bot.domain.graphs): drawn and queued for the channel,
+    # or why there is none.
+    GRAPH_ATTACHED = "graph.attached"
+    GRAPH_UNAVAILABLE = "graph.unavailable"
 
     @property
     def is_action(self) -> bool:

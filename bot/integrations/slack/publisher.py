@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from bot.clock import Clock
-from bot.domain.events import EventKind
+from bot.domain.events import EventKind, GraphAttached, decode
 from bot.domain.incident import Incident, Severity, TimelineEntry
 from bot.domain.links import incident_page
 from bot.domain.outbox import CARD_CHANNEL, CARD_TS, CHANNEL, OutboundCall, incident_key
@@ -26,6 +26,7 @@ from bot.integrations.slack.actions import (
 )
 from bot.integrations.slack.card import CardView, render_card, render_triage_post
 from bot.integrations.slack.channels import channel_name, channel_topic
+from bot.integrations.slack.graphs import graph_upload
 from bot.integrations.slack.messages import render_timeline_entry, render_unsilence_offer
 from bot.integrations.slack.postmortem import TIMELINE_ROWS_MAX, postmortem_upload
 from bot.integrations.slack.silence_requests import silence_request_calls
@@ -68,13 +69,17 @@ CARD_KINDS = frozenset(
 # as incident.* or severity.changed. A reassignment or an escalation in PagerDuty has no other
 # trace, so those get their line. Every other kind gets a thread line.
 PAGERDUTY_SHOWN = frozenset({EventKind.PAGERDUTY_REASSIGNED, EventKind.PAGERDUTY_ESCALATED})
-# A broad silence request is threaded as its own message with Approve and Deny.
+# A broad silence request is threaded as its own message with Approve and Deny. A graph is
+# its own message in the channel (the upload), and an incident without one opens in Slack
+# exactly as before graphs existed: the timeline and the page say why.
 QUIET_KINDS = frozenset(
     {
         EventKind.INCIDENT_OPENED,
         EventKind.ALERT_REPEAT,
         EventKind.COMMAND_VIEWED,
         EventKind.SILENCE_REQUESTED,
+        EventKind.GRAPH_ATTACHED,
+        EventKind.GRAPH_UNAVAILABLE,
         # The file arrives in the channel with its own message.
         EventKind.POSTMORTEM_REQUESTED,
     }
@@ -146,6 +151,8 @@ class SlackPublisher:
         for entry in entries:
             if entry.kind == EventKind.POSTMORTEM_REQUESTED:
                 await self._postmortem(uow, incident, entry)
+            elif entry.kind == EventKind.GRAPH_ATTACHED:
+                await self._graph(uow, incident, entry)
         for call in await silence_request_calls(uow, incident.id, entries, now=self._clock.now()):
             await self._add(uow, call)
         if EventKind.INCIDENT_RESOLVED in kinds:
@@ -182,6 +189,13 @@ class SlackPublisher:
         if facts is not None:
             document = render_facts(facts, now=entry.at, timeline_max=TIMELINE_ROWS_MAX)
             await self._add(uow, postmortem_upload(incident.id, document, entry))
+
+    async def _graph(self, uow: UnitOfWork, incident: Incident, entry: TimelineEntry) -> None:
+        """The PNG the graph worker stored with ``entry``, uploaded into the channel."""
+        event = decode(entry.kind, entry.body)
+        stored = await uow.graphs.get(incident.id)
+        if isinstance(event, GraphAttached) and stored is not None and stored.png:
+            await self._add(uow, graph_upload(incident.id, stored.png, event))
 
     async def _actions(self, uow: UnitOfWork, entries: Sequence[TimelineEntry]) -> None:
         now = self._clock.now()

@@ -38,6 +38,7 @@ from bot.errors import Conflict, IntegrityViolation, NotFound
 from bot.ports import InboxBacklog
 from tests.fakes.memory.actions import ActionTable, MemoryActions
 from tests.fakes.memory.escalations import MemoryEscalations, TimerTable
+from tests.fakes.memory.graphs import GraphTable, MemoryGraphs
 from tests.fakes.memory.health import MemoryHealth
 from tests.fakes.memory.maintenance import MaintenanceTable, MemoryMaintenance
 from tests.fakes.memory.outbox import MemoryChatRefs, MemoryOutbox, MemoryPace, OutboxState
@@ -74,6 +75,7 @@ class _State:
     actions: ActionTable = dataclasses.field(default_factory=ActionTable)
     timers: TimerTable = dataclasses.field(default_factory=TimerTable)
     maintenance: MaintenanceTable = dataclasses.field(default_factory=MaintenanceTable)
+    graphs: GraphTable = dataclasses.field(default_factory=GraphTable)
 
     def copy(self) -> _State:
         # Stored values are frozen dataclasses, so copying the containers is enough.
@@ -90,6 +92,7 @@ class _State:
             actions=self.actions.copy(),
             timers=self.timers.copy(),
             maintenance=self.maintenance.copy(),
+            graphs=self.graphs.copy(),
         )
 
 
@@ -501,6 +504,7 @@ class MemoryUnitOfWork:
             state.maintenance,
             lambda: [(i.id, i.service) for i in state.incidents.values() if i.status.is_open],
         )
+        self.graphs = MemoryGraphs(state.graphs)
 
 
 class MemoryStore:
