@@ -19,6 +19,7 @@ from contextlib import aclosing
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bot.domain.incident import ID_MAX
 from bot.errors import BadRequest, StorageUnavailable
 from bot.services.live.events import LiveEvent
 from bot.services.live.feed import LiveFeed
@@ -39,10 +40,9 @@ RETRY_MS = 2000
 RETRY_SOON_MS = 250
 # Incident ids and timeline (event) ids live in INTEGER columns, and PostgreSQL refuses a
 # larger number outright, which would read as the database being down (503): a larger one is
-# not one of ours (400). The incident bound is the core's incident id bound (``ID_MAX``, which
-# another branch moves into ``bot/domain/incident.py``; use it from there once merged).
-INCIDENT_ID_MAX = 2**31 - 1
-EVENT_ID_MAX = 2**31 - 1
+# not one of ours (400).
+INCIDENT_ID_MAX = ID_MAX
+EVENT_ID_MAX = ID_MAX
 # Digits read before the bound is checked: no conversion of an arbitrarily long number.
 _MAX_DIGITS = 18
 
