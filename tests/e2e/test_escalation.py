@@ -21,10 +21,10 @@ from tests.e2e.conftest import Processes
 from tests.fakes.pagerduty.server import FakePagerDuty
 from tests.fakes.pagerduty.testing import ROUTING_KEY, serving
 from tests.fakes.slack.server import run_fake_slack
-from tests.fakes.slack.testing import ALICE, TOKEN, seeded_fake
+from tests.fakes.slack.testing import TOKEN, seeded_fake
 from tests.support.payloads.alertmanager import alert, webhook
 from tests.support.processes import ALERTMANAGER_TOKEN, FirebreakApi, firebreak_env, poll_until
-from tests.support.slack_bot import sign, slash_command_body
+from tests.support.slack_bot import post_slash_command
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.slow
@@ -150,21 +150,9 @@ async def test_a_page_nobody_answers_escalates_until_someone_acknowledges(
         assert f"<@{PRIMARY}>" in channel_texts()
 
         # Someone acknowledges in Slack.
-        body = slash_command_body(
-            f"ack {incident_id}",
-            user=ALICE,
-            channel="C0ANY",
-            response_url=slack_url.removesuffix("/api/") + "/hooks/ack",
+        await post_slash_command(
+            http, bot.base_url, f"ack {incident_id}", secret=SECRET, slack_url=slack_url
         )
-        async with http.post(
-            bot.base_url + "/slack/events",
-            data=body,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                **sign(body, secret=SECRET),
-            },
-        ) as response:
-            assert response.status == 200, await response.text()
 
         async def acknowledged() -> bool | None:
             actions = [e["event_action"] for e in pagerduty.accepted()]

@@ -26,7 +26,7 @@ from handlers.ui.config import UiConfig
 from handlers.ui.tokens import Session, seal
 from tests.e2e.conftest import Processes
 from tests.fakes.slack.server import run_fake_slack
-from tests.fakes.slack.testing import ALICE, TOKEN, seeded_fake
+from tests.fakes.slack.testing import TOKEN, seeded_fake
 from tests.support.browser import chromium
 from tests.support.payloads.alertmanager import alert, webhook
 from tests.support.processes import (
@@ -36,7 +36,7 @@ from tests.support.processes import (
     firebreak_env,
     poll_until,
 )
-from tests.support.slack_bot import sign, slash_command_body
+from tests.support.slack_bot import post_slash_command
 
 pytestmark = pytest.mark.slow
 
@@ -118,21 +118,9 @@ async def test_a_person_follows_an_incident_live_from_sign_in_to_acknowledgement
         # A mark the page would lose if it reloaded: the entry must arrive without one.
         browser.execute_script("window.firebreakMark = 'kept'")
 
-        body = slash_command_body(
-            f"ack {incident_id}",
-            user=ALICE,
-            channel="C0ANY",
-            response_url=slack_url.removesuffix("/api/") + "/hooks/ack",
+        await post_slash_command(
+            http, bot.base_url, f"ack {incident_id}", secret=SECRET, slack_url=slack_url
         )
-        async with http.post(
-            bot.base_url + "/slack/events",
-            data=body,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                **sign(body, secret=SECRET),
-            },
-        ) as response:
-            assert response.status == 200, await response.text()
 
         def acknowledged(d: WebDriver) -> bool:
             timeline = d.find_element(By.ID, "timeline").text

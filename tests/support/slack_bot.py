@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import ClientResponse
 
 from bot.app import create_app
@@ -70,6 +71,29 @@ def block_actions_body(
         ],
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+async def post_slash_command(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    text: str,
+    *,
+    secret: str,
+    slack_url: str,
+    user: str = ALICE,
+    channel: str = "C0ANY",
+) -> None:
+    """Post ``/incident text``, signed with ``secret``, to a running bot at ``base_url`` as
+    Slack would (its answers go to the fake Slack at ``slack_url``); it must be taken (200)."""
+    body = slash_command_body(
+        text,
+        user=user,
+        channel=channel,
+        response_url=slack_url.removesuffix("/api/") + "/hooks/cmd",
+    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret=secret)}
+    async with http.post(base_url + "/slack/events", data=body, headers=headers) as response:
+        assert response.status == 200, await response.text()
 
 
 def slash_command_body(text: str, *, user: str, channel: str, response_url: str) -> str:
