@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 
 from bot.domain.incident import (
-    ID_MAX,
     AlertEpisode,
     Incident,
     IncidentFilter,
     IncidentStatus,
     Severity,
     TimelineEntry,
+    id_in_path,
 )
 from bot.errors import BadRequest
 from bot.services.incidents.postmortem import (
@@ -27,9 +26,6 @@ from bot.services.incidents.postmortem import (
 from bot.services.incidents.queries import list_incidents, show_incident
 from handlers.auth import require_bearer
 from handlers.deps import DEPS
-
-# An incident id as the routes take it: ASCII digits that fit the id column (``ID_MAX``).
-_ID = re.compile(r"[0-9]{1,10}")
 
 
 def _time(value: Any) -> str | None:
@@ -133,10 +129,10 @@ async def get_incident(request: web.Request) -> web.Response:
 def incident_id_of(request: web.Request) -> int:
     """The ``{incident_id}`` of the path as an id; ``BadRequest`` for anything that is not
     one (letters, a sign, non-ASCII digits, a number beyond the id column)."""
-    raw = request.match_info["incident_id"]
-    if _ID.fullmatch(raw) is None or int(raw) > ID_MAX:
+    found = id_in_path(request.match_info["incident_id"])
+    if found is None:
         raise BadRequest("the incident id must be a whole number")
-    return int(raw)
+    return found
 
 
 async def get_postmortem(request: web.Request) -> web.Response:

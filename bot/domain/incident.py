@@ -22,6 +22,15 @@ JSON = dict[str, Any]
 ID_MAX = 2**31 - 1
 
 
+def id_in_path(raw: str) -> int | None:
+    """``raw`` (a path segment) as an incident id: ASCII digits, at most ``ID_MAX``, never read
+    as a number if it is longer than ``ID_MAX``'s digits; ``None`` if it is not one."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(ID_MAX)):
+        return None
+    number = int(raw)
+    return number if number <= ID_MAX else None
+
+
 class Severity(enum.StrEnum):
     """P0 is the most severe. Ordering compares urgency, so ``max`` gives the worst."""
 

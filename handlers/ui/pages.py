@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.domain.incident import ID_MAX
+from bot.domain.incident import id_in_path
 from bot.errors import GraphUnavailable, NotFound
 from bot.services.incidents.overview import incident_record, listings
 from bot.services.incidents.postmortem import postmortem_filename
@@ -38,8 +38,6 @@ INCIDENT_PARTS = {
     "postmortem": "_postmortem.html",
     "graph": "_graph.html",
 }
-# Enough digits for every id (``ID_MAX``): a longer number is not even read as one.
-ID_DIGITS_MAX = len(str(ID_MAX))
 
 
 def _render(
@@ -74,9 +72,10 @@ async def incidents_page(request: web.Request) -> web.Response:
 
 
 def incident_id(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > ID_DIGITS_MAX or int(raw) > ID_MAX:
+    found = id_in_path(raw)
+    if found is None:
         raise NotFound(f"no incident {raw[:40]}")
-    return int(raw)
+    return found
 
 
 async def incident_page(request: web.Request) -> web.Response:
